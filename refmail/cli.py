@@ -1,0 +1,370 @@
+"""The `refmail` command: the composition root that wires config, database, sources and targets.
+
+Every command takes --config PATH (or $REFMAIL_CONFIG); errors print one line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from refmail import __version__, config, models as m
+from refmail.accounts import folders, open_source, open_target
+from refmail.clock import FixedClock, system_clock
+from refmail.db import SessionFactory, make_engine, migrate, session_factory
+from refmail.detect import Identity, classify
+from refmail.dispatch import dispatch
+from refmail.errors import RefmailError
+from refmail.maildir import deliver
+from refmail.parse import parse_message
+from refmail.render import Renderer
+from refmail.sync import sync_account
+
+log = logging.getLogger("refmail")
+
+
+@dataclass
+class App:
+    """What the commands share: where the config is, once it is loaded."""
+
+    config_path: str | None
+    _settings: config.Settings | None = None
+
+    @property
+    def settings(self) -> config.Settings:
+        if self._settings is None:
+            self._settings = config.load(self.config_path)
+        return self._settings
+
+    def database(self) -> SessionFactory:
+        engine = make_engine(self.settings.database)
+        migrate(engine)
+        return session_factory(engine)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", envvar=config.ENV_PATH, metavar="PATH",
+              help="Config file (default ./refmail.toml, or $REFMAIL_CONFIG).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(__version__)
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
+    """refmail: follow-ups for the introductions you make, as drafts in your own mailbox."""
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = App(config_path)
+
+
+# --- init ----------------------------------------------------------------------------------
+
+DEMO_OWNER = "olivia@example.com"
+
+
+@cli.command()
+@click.option("--imap", "imap_url", metavar="URL",
+              help="imaps://USER@HOST[:PORT]/FOLDER (imap:// uses STARTTLS; add ?tls=none for plain).")
+@click.option("--address", help="refmail's own address (e.g. you+refmail@example.com).")
+@click.option("--owner", "owners", multiple=True, help="Your address(es); repeat for several.")
+@click.option("--owner-name", default="", help="Your name, as follow-ups are signed.")
+@click.option("--delivery", type=click.Choice(["drafts", "file"]), help="Where follow-ups go.")
+@click.option("--database", help="SQLAlchemy URL (default: sqlite:///refmail.db beside the config).")
+@click.option("--password-file", default="", help="File holding the IMAP password.")
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@pass_app
+def init(app: App, imap_url: str | None, address: str | None, owners: tuple[str, ...],
+         owner_name: str, delivery: str | None, database: str | None, password_file: str,
+         force: bool) -> None:
+    """Write a starter config and create the database.
+
+    With no options it writes the embedded demo: a local Maildir with a few introductions,
+    SQLite, and drafts written as .eml files.
+    """
+    path = config.resolve_path(app.config_path)
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} exists (use --force to overwrite it)")
+    if imap_url is None:
+        text = _demo_config(path, database)
+    else:
+        if not address or not owners:
+            raise click.UsageError("--imap needs --address and at least one --owner")
+        text = _imap_config(imap_url, address, owners, owner_name, delivery or "drafts",
+                            database or "sqlite:///refmail.db", password_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    app._settings = None
+    app.database()
+    click.echo(f"wrote {path} and created the database {app.settings.database}")
+    if imap_url is not None and not password_file:
+        click.echo("set REFMAIL_IMAP_PASSWORD (or password_file) before `refmail sync --once`")
+
+
+def _demo_config(path: Path, database: str | None) -> str:
+    base = path.resolve().parent / "refmail-demo"
+    maildir = base / "Maildir"
+    now = datetime.now(UTC)
+    demo = sorted(p for p in resources.files("refmail.demo").iterdir() if p.name.endswith(".eml"))
+    for i, item in enumerate(demo):
+        sent = now - timedelta(hours=6 * (len(demo) - i))  # recent, so follow-ups are due now
+        raw = re.sub(rb"(?m)^Date: .*$", f"Date: {email.utils.format_datetime(sent)}".encode(),
+                     item.read_bytes(), count=1)
+        deliver(maildir, raw, f"{int(sent.timestamp())}.demo{i:02d}.refmail")
+    return f"""# refmail demo configuration: a local Maildir, SQLite, drafts as .eml files.
+# See refmail.toml.example for every key.
+database = "{database or 'sqlite:///refmail.db'}"
+timezone = "UTC"
+
+[[accounts]]
+name = "demo"
+address = "olivia+refmail@example.com"
+owners = ["{DEMO_OWNER}"]
+owner_name = "Olivia Owner"
+delivery = "file"
+drafts_dir = "refmail-demo/drafts"
+
+[accounts.maildir]
+path = "refmail-demo/Maildir"
+"""
+
+
+def _imap_config(url: str, address: str, owners: tuple[str, ...], owner_name: str,
+                 delivery: str, database: str, password_file: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
+        raise click.UsageError("--imap must look like imaps://USER@HOST[:PORT]/FOLDER")
+    tls = "ssl" if parts.scheme == "imaps" else parse_qs(parts.query).get("tls", ["starttls"])[0]
+    folder = unquote(parts.path.lstrip("/")) or "INBOX"
+    owner_list = ", ".join(json.dumps(o) for o in owners)
+    return f"""# refmail configuration. See refmail.toml.example for every key.
+database = {json.dumps(database)}
+timezone = "UTC"
+
+[[accounts]]
+name = "main"
+address = {json.dumps(address)}
+owners = [{owner_list}]
+owner_name = {json.dumps(owner_name)}
+delivery = {json.dumps(delivery)}
+
+[accounts.imap]
+host = {json.dumps(parts.hostname)}
+port = {parts.port or 0}
+tls = {json.dumps(tls)}
+user = {json.dumps(unquote(parts.username))}
+password_env = "REFMAIL_IMAP_PASSWORD"
+password_file = {json.dumps(password_file)}
+folders = [{json.dumps(folder)}]
+"""
+
+
+# --- sync and dispatch ---------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--once", is_flag=True, required=True, help="Sync once and exit (the daemon is `refmail run`).")
+@pass_app
+def sync(app: App, once: bool) -> None:
+    """Read new mail, record introductions and plan their follow-ups."""
+    factory = app.database()
+    failed = False
+    for account in app.settings.accounts:
+        try:
+            with open_source(account) as source:
+                report = sync_account(factory, account, source, folders(account),
+                                      app.settings.followups, system_clock)
+        except RefmailError as exc:
+            click.echo(f"{account.name}: error: {exc}", err=True)
+            failed = True
+            continue
+        click.echo(f"{account.name}: scanned {report.scanned}, {report.candidates} for refmail, "
+                   f"{report.introductions} introductions, {report.follow_ups} follow-ups planned"
+                   + (f", {report.malformed} malformed" if report.malformed else ""))
+    if failed:
+        sys.exit(1)
+
+
+@cli.command(name="dispatch")
+@click.option("--once", is_flag=True, required=True, help="Dispatch once and exit.")
+@click.option("--now", "now_text", metavar="ISO-8601", help="Act as if it were this time (to see check-ins come due).")
+@pass_app
+def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
+    """Deliver the follow-ups that are due: drafts in your mailbox (or .eml files)."""
+    clock = FixedClock(_parse_now(now_text)) if now_text else system_clock
+    factory = app.database()
+    renderer = Renderer(app.settings.templates)
+    failed = False
+    for account in app.settings.accounts:
+        try:
+            with open_target(account) as target:
+                report = dispatch(factory, account, target, renderer, clock)
+        except RefmailError as exc:
+            click.echo(f"{account.name}: error: {exc}", err=True)
+            failed = True
+            continue
+        where = account.drafts_dir if account.delivery == "file" or account.imap is None else "Drafts"
+        click.echo(f"{account.name}: {len(report.delivered)} delivered to {where}, "
+                   f"{report.deferred} deferred, {report.skipped} skipped, {report.calls} call reminders, "
+                   f"{report.retry_later} to retry, {report.failed} failed")
+    if failed:
+        sys.exit(1)
+
+
+def _parse_now(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not an ISO-8601 time", param_hint="--now") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# --- classify ------------------------------------------------------------------------------
+
+
+@cli.command(name="classify")
+@click.option("--owner", "owners", multiple=True,
+              help="Whose mailbox this is (default: the config's owners, else each message's sender).")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@pass_app
+def classify_cmd(app: App, owners: tuple[str, ...], files: tuple[str, ...]) -> None:
+    """Say how each message is classified and which rule decided: one JSON object per file."""
+    refmail_addresses: frozenset[str] = frozenset()
+    if not owners:
+        try:
+            settings = app.settings
+            owners = tuple(o for a in settings.accounts for o in a.owners)
+            refmail_addresses = frozenset(a.address for a in settings.accounts)
+        except RefmailError:
+            owners = ()
+    for name in files:
+        parsed = parse_message(Path(name).read_bytes())
+        who = owners or ((parsed.sender.email,) if parsed.sender else ())
+        verdict = classify(parsed, Identity(frozenset(o.lower() for o in who), refmail_addresses))
+        click.echo(json.dumps({
+            "file": name,
+            "kind": verdict.kind,
+            "shape": verdict.shape,
+            "rule": verdict.rule,
+            "reason": verdict.reason,
+            "introducer": verdict.introducer.email if verdict.introducer else None,
+            "parties": [p.address.email for p in verdict.parties],
+            "context": verdict.context,
+            "hits": [f"{h.rule}: {h.reason}" for h in verdict.hits],
+            "message_id": parsed.message_id,
+            "defects": list(parsed.defects),
+        }, ensure_ascii=False))
+
+
+# --- listings ------------------------------------------------------------------------------
+
+
+@cli.group()
+def intros() -> None:
+    """Introductions refmail recorded."""
+
+
+@intros.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_app
+def intros_list(app: App, as_json: bool) -> None:
+    """List introductions, newest first."""
+    with _session(app) as session:
+        rows = session.scalars(
+            select(m.Introduction)
+            .options(selectinload(m.Introduction.parties).selectinload(m.IntroductionParty.contact))
+            .order_by(m.Introduction.id.desc())
+        ).all()
+        items = [{
+            "id": i.id,
+            "date": _iso(i.message.sent_at or i.created_at),
+            "shape": i.shape,
+            "introducer": i.introducer.email,
+            "parties": [p.contact.email for p in i.parties],
+            "status": i.status,
+            "context": i.context,
+            "subject": i.message.subject,
+        } for i in rows]
+    _print(items, as_json, ["id", "date", "shape", "introducer", "parties", "status", "subject"])
+
+
+@cli.group()
+def outbox() -> None:
+    """The follow-ups refmail planned, and what became of them."""
+
+
+@outbox.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--state", multiple=True, type=click.Choice(m.STATES), help="Only these states.")
+@pass_app
+def outbox_list(app: App, as_json: bool, state: tuple[str, ...]) -> None:
+    """List follow-ups by due time: kind, recipient, due, state, reason."""
+    with _session(app) as session:
+        query = select(m.FollowUp).order_by(m.FollowUp.due_at, m.FollowUp.id)
+        if state:
+            query = query.where(m.FollowUp.state.in_(state))
+        items = [{
+            "id": f.id,
+            "kind": f.kind,
+            "recipient": f.contact.email,
+            "due": _iso(f.due_at),
+            "state": f.state,
+            "reason": f.reason,
+            "introduction": f.introduction_id,
+            "message_id": f.message_id,
+        } for f in session.scalars(query)]
+    _print(items, as_json, ["id", "kind", "recipient", "due", "state", "reason"])
+
+
+@contextmanager
+def _session(app: App) -> Iterator[Any]:
+    with app.database()() as session:
+        yield session
+
+
+def _iso(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _print(items: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
+    if as_json:
+        for item in items:
+            click.echo(json.dumps(item, ensure_ascii=False))
+        return
+    if not items:
+        click.echo("(none)")
+        return
+    cells = [[_cell(item[c]) for c in columns] for item in items]
+    widths = [min(max(len(c), *(len(r[i]) for r in cells)), 60) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        click.echo("  ".join(v[:w].ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _cell(value: object) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning refmail's own errors into one line and exit status 1."""
+    try:
+        cli(standalone_mode=True)
+    except RefmailError as exc:
+        click.echo(f"refmail: error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,255 @@
+"""Reads refmail.toml into frozen, validated settings; fails fast naming the bad key.
+
+Secrets never live in the TOML: passwords come from an environment variable or a file path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+
+from refmail.errors import ConfigError
+
+DEFAULT_PATH = "refmail.toml"
+ENV_PATH = "REFMAIL_CONFIG"
+KINDS = ("thank_you", "double_intro", "check_in", "conversion_thanks", "call_task")
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    """How to reach one IMAP mailbox. The password is looked up only when connecting."""
+
+    host: str
+    user: str
+    port: int = 0  # 0: 993 for tls="ssl", else 143
+    tls: Literal["ssl", "starttls", "none"] = "ssl"
+    password_env: str = "REFMAIL_IMAP_PASSWORD"
+    password_file: str = ""
+    folders: tuple[str, ...] = ("INBOX",)
+    drafts_folder: str = ""  # empty: SPECIAL-USE \Drafts, then by name, else created
+    batch_size: int = 500
+    timeout: float = 30.0
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.tls == "ssl" else 143)
+
+    def password(self) -> str:
+        return read_secret(self.password_env, self.password_file, "imap password")
+
+
+@dataclass(frozen=True)
+class MaildirSettings:
+    """A local Maildir read as a source (the embedded demo uses one)."""
+
+    path: str
+    folders: tuple[str, ...] = ("INBOX",)
+    batch_size: int = 500
+
+
+@dataclass(frozen=True)
+class Account:
+    """One watched mailbox: refmail's own address inside the owner's account."""
+
+    name: str
+    address: str
+    owners: tuple[str, ...]
+    owner_name: str = ""
+    delivery: Literal["drafts", "file"] = "drafts"
+    drafts_dir: str = "drafts"
+    imap: ImapSettings | None = None
+    maildir: MaildirSettings | None = None
+
+    @property
+    def owner_address(self) -> str:
+        """The address follow-ups are written from."""
+        return self.owners[0]
+
+
+@dataclass(frozen=True)
+class FollowUps:
+    """What to plan for each new introduction, and when."""
+
+    thank_you: bool = True
+    thank_you_delay_hours: float = 0.0
+    double_intro: bool = True
+    check_in_days: tuple[int, ...] = (7, 30)
+    max_age_days: int = 30  # older introductions (a first sync of old mail) are recorded, not followed up
+
+
+@dataclass(frozen=True)
+class Web:
+    """The recipient-facing pages; an empty base_url leaves links out of the footer."""
+
+    base_url: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything refmail.toml says, validated. `path` is where it was read from."""
+
+    accounts: tuple[Account, ...]
+    database: str = "sqlite:///refmail.db"
+    timezone: str = "UTC"
+    templates: str = ""
+    log_level: str = "INFO"
+    followups: FollowUps = field(default_factory=FollowUps)
+    web: Web = field(default_factory=Web)
+    path: Path = Path(DEFAULT_PATH)
+
+    def account(self, name: str) -> Account:
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        raise ConfigError(f"no account named {name!r} in {self.path}")
+
+
+def read_secret(env: str, path: str, what: str) -> str:
+    """A secret from the environment variable `env`, else from the file at `path`."""
+    if env and os.environ.get(env):
+        return os.environ[env]
+    if path:
+        try:
+            return Path(path).expanduser().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the {what} file {path}: {exc.strerror}") from exc
+    raise ConfigError(f"no {what}: set the environment variable {env} or a password_file")
+
+
+def resolve_path(config_path: str | os.PathLike[str] | None) -> Path:
+    """--config, else $REFMAIL_CONFIG, else ./refmail.toml."""
+    return Path(config_path or os.environ.get(ENV_PATH) or DEFAULT_PATH)
+
+
+def load(config_path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate the TOML file; raise ConfigError naming the offending key."""
+    path = resolve_path(config_path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"no config file at {path} (run `refmail init` to write one)") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return parse(raw, path)
+
+
+def parse(raw: dict[str, Any], path: Path) -> Settings:
+    """Validate an already-decoded TOML document (split out so tests need no file)."""
+    base = path.resolve().parent
+    raw = dict(raw)
+    accounts = raw.pop("accounts", None)
+    if not isinstance(accounts, list) or not accounts:
+        raise ConfigError("accounts: at least one [[accounts]] table is required")
+    built = tuple(_account(a, f"accounts[{i}]", base) for i, a in enumerate(accounts))
+    names = [a.name for a in built]
+    if len(set(names)) != len(names):
+        raise ConfigError("accounts: account names must be unique")
+    if "path" in raw:
+        raise ConfigError("path: unknown key")
+    settings = _build(Settings, raw, "", extra={"accounts": built, "path": path})
+    _check_timezone(settings.timezone, "timezone")
+    templates = str(base / settings.templates) if settings.templates else ""
+    return dataclasses.replace(
+        settings, database=_database_url(settings.database, base), templates=templates
+    )
+
+
+def _account(raw: Any, where: str, base: Path) -> Account:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    account = _build(Account, raw, where + ".")
+    if (account.imap is None) == (account.maildir is None):
+        raise ConfigError(f"{where}: give exactly one source, [accounts.imap] or [accounts.maildir]")
+    owners = tuple(_email(o, f"{where}.owners") for o in account.owners)
+    if not owners:
+        raise ConfigError(f"{where}.owners: at least one owner address is required")
+    changes: dict[str, Any] = {
+        "address": _email(account.address, f"{where}.address"),
+        "owners": owners,
+        "drafts_dir": str(base / account.drafts_dir),
+    }
+    if account.maildir is not None:
+        changes["maildir"] = dataclasses.replace(
+            account.maildir, path=str(base / account.maildir.path)
+        )
+    if account.imap is not None and account.imap.batch_size < 1:
+        raise ConfigError(f"{where}.imap.batch_size: must be at least 1")
+    return dataclasses.replace(account, **changes)
+
+
+def _email(value: str, key: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ConfigError(f"{key}: {value!r} is not a valid address ({exc})") from exc
+
+
+def _check_timezone(name: str, key: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{key}: unknown time zone {name!r}") from exc
+
+
+def _database_url(url: str, base: Path) -> str:
+    """Relative SQLite paths are relative to the config file, not to the working directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(base / url[len(prefix) :])
+    return url
+
+
+def _build(cls: type, raw: dict[str, Any], prefix: str, extra: dict[str, Any] | None = None) -> Any:
+    """Build dataclass `cls` from a TOML table, checking names and types field by field."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    extra = extra or {}
+    unknown = sorted(set(raw) - set(fields) - set(extra))
+    if unknown:
+        known = ", ".join(sorted(set(fields) - {"path"}))
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown key (known: {known})")
+    values: dict[str, Any] = dict(extra)
+    for name, value in raw.items():
+        values[name] = _coerce(value, hints[name], prefix + name)
+    missing = [
+        n for n, f in fields.items()
+        if n not in values
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"{prefix}{missing[0]}: required")
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)][0]
+        return _coerce(value, inner, key)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, args))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: must be a list")
+        return tuple(_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: must be a table")
+        return _build(hint, value, key + ".")
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"{key}: must be {hint.__name__}, not {type(value).__name__}")
+    return value

@@ -1,0 +1,37 @@
+"""Drafts as .eml files in a local directory (`delivery = "file"`, the embedded default).
+
+One file per follow-up, named after its Message-ID and written atomically, so a re-run finds
+what it already wrote and never writes it twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+
+class FileDrafts:
+    """A directory of .eml drafts, found by Message-ID."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    def path_for(self, message_id: str) -> Path:
+        readable = re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip("<>"))[:80]
+        digest = hashlib.sha256(message_id.encode()).hexdigest()[:8]
+        return self.directory / f"{readable}-{digest}.eml"
+
+    def contains(self, message_id: str) -> bool:
+        return self.path_for(message_id).exists()
+
+    def put(self, message: bytes, message_id: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        final = self.path_for(message_id)
+        tmp = final.with_suffix(".tmp")
+        with tmp.open("wb") as handle:
+            handle.write(message)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, final)

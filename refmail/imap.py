@@ -1,0 +1,160 @@
+"""IMAP adapter (imapclient): read new mail in UID batches, and put drafts into the Drafts folder.
+
+Nothing here decides anything: sync and dispatch call it. Every fetch uses BODY.PEEK so the
+owner's mail is never marked read, and UID sets are explicit lists of bounded size.
+
+Example (what sync does, in short)::
+
+    with connect(settings) as mailbox:
+        source = ImapSource(mailbox, batch_size=500)
+        for batch in source.scan("INBOX", Cursor(validity=0, position=0)):
+            headers = batch.headers          # {uid: b"From: ...\\r\\n..."}
+            bodies = source.fetch("INBOX", list(headers))
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import imapclient
+from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.imapclient import DRAFTS
+
+from refmail.config import ImapSettings
+from refmail.errors import DeliveryError, SourceError
+from refmail.source import Batch, Cursor
+
+log = logging.getLogger(__name__)
+
+DRAFTS_NAMES = ("Drafts", "INBOX.Drafts", "INBOX/Drafts", "Draft", "[Gmail]/Drafts")
+NETWORK_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError)
+
+
+@contextmanager
+def connect(settings: ImapSettings) -> Iterator[imapclient.IMAPClient]:
+    """A logged-in IMAPClient; raises SourceError with one readable line on any failure."""
+    where = f"{settings.host}:{settings.effective_port}"
+    try:
+        client = imapclient.IMAPClient(
+            settings.host,
+            port=settings.effective_port,
+            ssl=settings.tls == "ssl",
+            ssl_context=ssl.create_default_context() if settings.tls != "none" else None,
+            timeout=settings.timeout,
+        )
+    except NETWORK_ERRORS as exc:
+        raise SourceError(f"cannot connect to IMAP server {where}: {exc}") from exc
+    try:
+        if settings.tls == "starttls":
+            client.starttls(ssl.create_default_context())
+        client.login(settings.user, settings.password())
+    except LoginError as exc:
+        _quietly_close(client)
+        raise SourceError(f"IMAP login failed for {settings.user} at {where}") from exc
+    except NETWORK_ERRORS as exc:
+        _quietly_close(client)
+        raise SourceError(f"IMAP session with {where} failed: {exc}") from exc
+    try:
+        yield client
+    finally:
+        _quietly_close(client)
+
+
+def _quietly_close(client: imapclient.IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001 - the connection may already be gone; closing is best effort
+        try:
+            client.shutdown()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+class ImapSource:
+    """Reads new messages of a folder in UID order, headers first, in bounded batches."""
+
+    def __init__(self, client: imapclient.IMAPClient, batch_size: int = 500) -> None:
+        self.client = client
+        self.batch_size = batch_size
+        self._selected: str | None = None
+
+    def _select(self, folder: str) -> int:
+        info = self.client.select_folder(folder, readonly=True)
+        self._selected = folder
+        return int(info[b"UIDVALIDITY"])
+
+    def new_uids(self, folder: str, cursor: Cursor) -> tuple[Cursor, list[int]]:
+        """Select `folder`; the UIDs after the cursor (all of them if UIDVALIDITY changed)."""
+        validity = self._select(folder)
+        after = int(cursor.position) if validity == cursor.validity else 0
+        # "UID n:*" always matches the highest UID, even when it is below n: filter it out.
+        uids = sorted(u for u in self.client.search(["UID", f"{after + 1}:*"]) if u > after)
+        return Cursor(validity, after), uids  # type: ignore[return-value]
+
+    def scan(self, folder: str, cursor: Cursor) -> Iterator[Batch]:
+        """Batches of (uid → header bytes) after the cursor, each with the cursor to store."""
+        start, uids = self.new_uids(folder, cursor)
+        rescan = start.validity != cursor.validity and cursor.validity != 0
+        if rescan:
+            log.warning("folder %s: UIDVALIDITY changed (%s → %s), reading it again",
+                        folder, cursor.validity, start.validity)
+        if not uids and start.validity != cursor.validity:
+            yield Batch({}, start, rescan)  # nothing new, but the new UIDVALIDITY must be kept
+        for i in range(0, len(uids), self.batch_size):
+            chunk = uids[i : i + self.batch_size]
+            response = self.client.fetch(chunk, ["BODY.PEEK[HEADER]"])
+            headers = {uid: data.get(b"BODY[HEADER]", b"") for uid, data in response.items()}
+            yield Batch(headers, Cursor(start.validity, chunk[-1]), rescan)
+
+    def fetch(self, folder: str, uids: Sequence[int]) -> dict[int, bytes]:
+        """Whole messages for these UIDs, in one round trip (BODY.PEEK: nothing marked read)."""
+        if not uids:
+            return {}
+        if self._selected != folder:
+            self._select(folder)
+        response = self.client.fetch(list(uids), ["BODY.PEEK[]"])
+        return {uid: data.get(b"BODY[]", b"") for uid, data in response.items()}
+
+
+def find_drafts_folder(client: imapclient.IMAPClient, configured: str = "") -> str:
+    """The configured folder, else SPECIAL-USE \\Drafts, else a usual name, else create Drafts."""
+    if configured:
+        return configured
+    folder = client.find_special_folder(DRAFTS)
+    if folder:
+        return folder
+    existing = {name for _flags, _delim, name in client.list_folders()}
+    for name in DRAFTS_NAMES:
+        if name in existing:
+            return name
+    log.info("no Drafts folder found: creating one")
+    client.create_folder("Drafts")
+    return "Drafts"
+
+
+class ImapDrafts:
+    """Drafts in the owner's IMAP Drafts folder, found by Message-ID."""
+
+    def __init__(self, client: imapclient.IMAPClient, folder: str) -> None:
+        self.client = client
+        self.folder = folder
+
+    def contains(self, message_id: str) -> bool:
+        try:
+            self.client.select_folder(self.folder, readonly=True)
+            return bool(self.client.search(["HEADER", "Message-ID", message_id]))
+        except NETWORK_ERRORS as exc:
+            raise DeliveryError(f"cannot search {self.folder}: {exc}") from exc
+
+    def put(self, message: bytes, message_id: str) -> None:
+        try:
+            self.client.append(self.folder, message, flags=[imapclient.DRAFT, imapclient.SEEN])
+        except IMAPClientError as exc:
+            raise DeliveryError(f"APPEND to {self.folder} refused: {exc}") from exc
+        except OSError as exc:
+            raise DeliveryError(f"connection lost during APPEND to {self.folder}: {exc}") from exc

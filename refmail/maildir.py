@@ -1,0 +1,88 @@
+"""A local Maildir as a mail source (the embedded demo, and mail delivered by an MDA).
+
+Keys are Maildir file names, read in name order (they start with the delivery time), so the
+cursor is the last name recorded. Folders other than INBOX are Maildir++ subfolders (".Name").
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from refmail.errors import SourceError
+from refmail.source import Batch, Cursor, Key
+
+HEADER_LIMIT = 256 * 1024
+
+
+class MaildirSource:
+    """Reads new messages of a Maildir (and its Maildir++ folders) in name order."""
+
+    def __init__(self, root: str | os.PathLike[str], batch_size: int = 500) -> None:
+        self.root = Path(root)
+        self.batch_size = batch_size
+
+    def folder_path(self, folder: str) -> Path:
+        path = self.root if folder.upper() == "INBOX" else self.root / ("." + folder)
+        if not (path / "cur").is_dir() and not (path / "new").is_dir():
+            raise SourceError(f"{path} is not a Maildir (no cur/ or new/)")
+        return path
+
+    def _files(self, folder: str) -> dict[str, Path]:
+        path = self.folder_path(folder)
+        found: dict[str, Path] = {}
+        for sub in ("new", "cur"):
+            directory = path / sub
+            if directory.is_dir():
+                for entry in os.scandir(directory):
+                    if entry.is_file() and not entry.name.startswith("."):
+                        found[entry.name.split(":2,")[0]] = Path(entry.path)
+        return found
+
+    def scan(self, folder: str, cursor: Cursor) -> Iterator[Batch]:
+        files = self._files(folder)
+        after = str(cursor.position or "")
+        keys = sorted(k for k in files if k > after)
+        for i in range(0, len(keys), self.batch_size):
+            chunk = keys[i : i + self.batch_size]
+            headers: dict[Key, bytes] = {k: _read_headers(files[k]) for k in chunk}
+            yield Batch(headers, Cursor(0, chunk[-1]))
+
+    def fetch(self, folder: str, keys: Sequence[Key]) -> dict[Key, bytes]:
+        files = self._files(folder)
+        out: dict[Key, bytes] = {}
+        for key in keys:
+            path = files.get(str(key))
+            if path is not None:
+                try:
+                    out[key] = path.read_bytes()
+                except OSError:
+                    continue  # moved or deleted since the scan: nothing to record
+        return out
+
+
+def _read_headers(path: Path) -> bytes:
+    """The header block only (up to the first blank line), without reading the whole file."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(HEADER_LIMIT)
+    except OSError:
+        return b""
+    for sep in (b"\r\n\r\n", b"\n\n", b"\r\r"):
+        end = head.find(sep)
+        if end != -1:
+            return head[: end + len(sep)]
+    return head
+
+
+def deliver(root: str | os.PathLike[str], message: bytes, name: str) -> Path:
+    """Put one message into a Maildir's new/ the way an MDA does (tmp/ then rename)."""
+    base = Path(root)
+    for sub in ("tmp", "new", "cur"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    tmp = base / "tmp" / name
+    tmp.write_bytes(message)
+    final = base / "new" / name
+    os.replace(tmp, final)
+    return final

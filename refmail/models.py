@@ -1,0 +1,236 @@
+"""The database schema (SQLAlchemy 2.x): contacts, messages, introductions and the outbox.
+
+Times are stored as naive UTC and read back timezone-aware, so SQLite and PostgreSQL agree.
+Schema changes go through Alembic (refmail/migrations); this module is the source of truth.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+KINDS = ("thank_you", "double_intro", "check_in", "conversion_thanks", "call_task")
+STATES = ("planned", "deferred", "delivering", "delivered", "skipped", "failed")
+OPEN_STATES = ("planned", "deferred")
+CHANNELS = ("email", "phone", "none")
+LEVELS = ("normal", "reduced", "essential", "none")
+INTRO_STATUSES = ("open", "connected", "converted", "closed")
+MESSAGE_KINDS = ("introduction", "reply", "automatic", "own", "malformed")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware (UTC) datetimes out; stored naive UTC on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware one")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Account(Base):
+    """A watched mailbox, by the name it has in refmail.toml."""
+
+    __tablename__ = "account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    address: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FolderState(Base):
+    """Sync cursor of one folder: UIDVALIDITY and the last UID (or Maildir key) recorded."""
+
+    __tablename__ = "folder_state"
+    __table_args__ = (UniqueConstraint("account_id", "folder"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    folder: Mapped[str] = mapped_column(String(500))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_key: Mapped[str] = mapped_column(String(500), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Contact(Base):
+    """A person refmail knows, by normalised address, with their preferences."""
+
+    __tablename__ = "contact"
+    __table_args__ = (
+        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+        CheckConstraint(_in("level", LEVELS), name="level"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    organisation: Mapped[str] = mapped_column(String(300), default="")
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    channel: Mapped[str] = mapped_column(String(10), default="email")
+    level: Mapped[str] = mapped_column(String(10), default="normal")
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="")
+    locale: Mapped[str] = mapped_column(String(20), default="")
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ContactChange(Base):
+    """Append-only log of every change to a contact: who, when, old, new."""
+
+    __tablename__ = "contact_change"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(50))  # sync · owner · recipient · bounce
+    field: Mapped[str] = mapped_column(String(50))
+    old_value: Mapped[str] = mapped_column(Text, default="")
+    new_value: Mapped[str] = mapped_column(Text, default="")
+
+
+class MessageRecord(Base):
+    """A message refmail took note of (not its raw bytes): who, when, what it was."""
+
+    __tablename__ = "message"
+    __table_args__ = (CheckConstraint(_in("kind", MESSAGE_KINDS), name="kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    synthetic_id: Mapped[bool] = mapped_column(Boolean, default=False)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    folder: Mapped[str] = mapped_column(String(500))
+    uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    thread_root: Mapped[str] = mapped_column(String(998), index=True)
+    in_reply_to: Mapped[str] = mapped_column(String(998), default="")
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    recipients: Mapped[str] = mapped_column(Text, default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    utc_offset_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    rule: Mapped[str] = mapped_column(String(100), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Introduction(Base):
+    """Who introduced whom, from which message, why, and how it turned out."""
+
+    __tablename__ = "introduction"
+    __table_args__ = (CheckConstraint(_in("status", INTRO_STATUSES), name="status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("message.id"), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    introducer_id: Mapped[int] = mapped_column(ForeignKey("contact.id"))
+    shape: Mapped[str] = mapped_column(String(30))
+    context: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    message: Mapped[MessageRecord] = relationship()
+    introducer: Mapped[Contact] = relationship()
+    parties: Mapped[list[IntroductionParty]] = relationship(
+        back_populates="introduction", order_by="IntroductionParty.id"
+    )
+
+
+class IntroductionParty(Base):
+    """One of the people an introduction connects; `reached` if the intro was addressed to them."""
+
+    __tablename__ = "introduction_party"
+    __table_args__ = (UniqueConstraint("introduction_id", "contact_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    introduction_id: Mapped[int] = mapped_column(ForeignKey("introduction.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    reached: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    introduction: Mapped[Introduction] = relationship(back_populates="parties")
+    contact: Mapped[Contact] = relationship()
+
+
+class FollowUp(Base):
+    """The outbox: one planned message (or call reminder), its due time and delivery state.
+
+    The Message-ID is fixed when the row is planned, so a retry can always ask the server
+    whether the message is already there before writing it again.
+    """
+
+    __tablename__ = "follow_up"
+    __table_args__ = (
+        UniqueConstraint("introduction_id", "kind", "contact_id", "step", name="plan_once"),
+        CheckConstraint(_in("kind", KINDS), name="kind"),
+        CheckConstraint(_in("state", STATES), name="state"),
+        Index("ix_follow_up_state_due", "state", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    introduction_id: Mapped[int] = mapped_column(ForeignKey("introduction.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(20), default="planned")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    origin_id: Mapped[int | None] = mapped_column(ForeignKey("follow_up.id"), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    introduction: Mapped[Introduction] = relationship()
+    contact: Mapped[Contact] = relationship()
+    events: Mapped[list[FollowUpEvent]] = relationship(order_by="FollowUpEvent.id")
+
+
+class FollowUpEvent(Base):
+    """The why-log: every decision about a follow-up (planned, deferred, delivered, skipped…)."""
+
+    __tablename__ = "follow_up_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    follow_up_id: Mapped[int] = mapped_column(ForeignKey("follow_up.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(20))
+    rule: Mapped[str] = mapped_column(String(100), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")

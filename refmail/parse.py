@@ -1,0 +1,561 @@
+"""Turns raw message bytes into a typed `ParsedMessage`; never raises on bad mail.
+
+Cheap header-only parsing (`parse_envelope`) feeds triage; the full parse (`parse_message`) is kept
+for the few candidates. Bad addresses are kept aside with a reason, defects are listed.
+"""
+
+from __future__ import annotations
+
+import email
+import email.header
+import email.utils
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import Message
+from email.policy import compat32
+from html.parser import HTMLParser
+
+from email_validator import EmailNotValidError, validate_email
+
+OWN_TEXT_LIMIT = 20_000
+FULL_TEXT_LIMIT = 200_000
+DELIVERY_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "x-delivered-to")
+ROBOT_HEADERS = (
+    "auto-submitted", "precedence", "list-id", "list-unsubscribe", "x-autoreply", "x-autorespond",
+    "x-auto-response-suppress", "return-path", "x-failed-recipients", "x-loop", "x-refmail-id",
+    "feedback-id", "x-mailer",
+)
+_EMAIL_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+@dataclass(frozen=True)
+class Address:
+    """A normalised (lower-case, validated) address and its decoded display name."""
+
+    email: str
+    name: str = ""
+
+    def __str__(self) -> str:
+        return email.utils.formataddr((self.name, self.email)) if self.name else self.email
+
+
+@dataclass(frozen=True)
+class BadAddress:
+    """An address that did not validate, kept so nothing is silently lost."""
+
+    header: str
+    raw: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class QuotedHeaders:
+    """A header block found in quoted or forwarded history (From:/To:/Cc:/Subject: lines)."""
+
+    sender: Address | None
+    sender_name: str
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    subject: str = ""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What the headers alone say: enough for triage, loop and robot checks."""
+
+    message_id: str | None
+    sender: Address | None
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    reply_to: tuple[Address, ...]
+    delivered_to: tuple[str, ...]
+    subject: str
+    robot_headers: dict[str, str]
+    content_type: str
+    bad_addresses: tuple[BadAddress, ...] = ()
+
+    @property
+    def recipients(self) -> tuple[Address, ...]:
+        return self.to + self.cc
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    """A whole message as refmail understands it."""
+
+    envelope: Envelope
+    message_id: str  # always set: the header's, or a digest when missing
+    synthetic_id: bool
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    date: datetime | None
+    utc_offset_minutes: int | None
+    own_text: str  # the author's own words: no quoted history, no signature
+    full_text: str
+    quoted: tuple[QuotedHeaders, ...]
+    has_forward: bool
+    defects: tuple[str, ...] = field(default=())
+
+    @property
+    def sender(self) -> Address | None:
+        return self.envelope.sender
+
+    @property
+    def to(self) -> tuple[Address, ...]:
+        return self.envelope.to
+
+    @property
+    def cc(self) -> tuple[Address, ...]:
+        return self.envelope.cc
+
+    @property
+    def subject(self) -> str:
+        return self.envelope.subject
+
+
+def normalise_address(raw: str) -> str | None:
+    """Lower-cased, validated address, or None if it is not an address.
+
+    >>> normalise_address("Alice.Smith@Example.COM")
+    'alice.smith@example.com'
+    >>> normalise_address("not an address") is None
+    True
+    """
+    raw = raw.strip().strip("<>").strip()
+    if not raw or "@" not in raw:
+        return None
+    try:
+        checked = validate_email(
+            raw, check_deliverability=False, globally_deliverable=False, test_environment=True
+        )
+    except (EmailNotValidError, ValueError, UnicodeError):
+        return None
+    return checked.normalized.lower()
+
+
+def decode_header_value(value: object) -> str:
+    """A header as readable text: RFC 2047 words decoded, raw 8-bit guessed, never raising."""
+    if value is None:
+        return ""
+    if isinstance(value, email.header.Header):
+        value = str(value)
+    text = _undo_surrogates(str(value))
+    try:
+        parts = email.header.decode_header(text)
+    except (ValueError, LookupError, AssertionError):
+        return " ".join(text.split())
+    out = []
+    for chunk, charset in parts:
+        if isinstance(chunk, bytes):
+            out.append(_decode_bytes(chunk, charset))
+        else:
+            out.append(chunk)
+    return " ".join("".join(out).split())
+
+
+def parse_addresses(values: list[str], header: str) -> tuple[list[Address], list[BadAddress]]:
+    """Split address headers into Address values; unparseable ones go to the bad list."""
+    good: list[Address] = []
+    bad: list[BadAddress] = []
+    raw_values = [_undo_surrogates(str(v)) for v in values]
+    for name, addr in email.utils.getaddresses(raw_values):
+        if not addr and not name:
+            continue
+        normal = normalise_address(addr)
+        if normal is None:
+            bad.append(BadAddress(header, f"{name} <{addr}>" if name else addr, "not a valid address"))
+            continue
+        if all(a.email != normal for a in good):
+            good.append(Address(normal, _clean_name(decode_header_value(name), normal)))
+    return good, bad
+
+
+def parse_envelope(raw_headers: bytes) -> Envelope:
+    """Parse only the header block (bytes up to the first blank line are enough)."""
+    msg = email.message_from_bytes(_strip_bom(raw_headers), policy=compat32)
+    return _envelope(msg)
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Parse a whole message. Never raises: what cannot be read is listed in `defects`."""
+    msg = email.message_from_bytes(_strip_bom(raw), policy=compat32)
+    defects = [type(d).__name__ for d in msg.defects]
+    env = _envelope(msg)
+    date, offset = _date(msg.get("date"))
+    full_text, attached = _body_text(msg, defects)
+    own, quoted_part = split_quoted(full_text)
+    quoted = list(attached) + list(quoted_headers(quoted_part))
+    subject = env.subject.lower()
+    has_forward = bool(attached) or subject.startswith(("fw:", "fwd:", "tr:", "wg:")) or bool(
+        _FORWARD_MARK.search(full_text)
+    )
+    message_id = env.message_id
+    synthetic = message_id is None
+    if message_id is None:
+        message_id = _digest_id(env, msg.get("date"), full_text)
+        defects.append("MissingMessageId")
+    return ParsedMessage(
+        envelope=env,
+        message_id=message_id,
+        synthetic_id=synthetic,
+        in_reply_to=_first_id(msg.get("in-reply-to")),
+        references=tuple(_ids(msg.get("references"))),
+        date=date,
+        utc_offset_minutes=offset,
+        own_text=strip_signature(own)[:OWN_TEXT_LIMIT],
+        full_text=full_text[:FULL_TEXT_LIMIT],
+        quoted=tuple(quoted),
+        has_forward=has_forward,
+        defects=tuple(defects),
+    )
+
+
+# --- headers -------------------------------------------------------------------------------
+
+
+def _envelope(msg: Message) -> Envelope:
+    bad: list[BadAddress] = []
+
+    def addresses(name: str) -> tuple[Address, ...]:
+        good, wrong = parse_addresses(_all(msg, name), name)
+        bad.extend(wrong)
+        return tuple(good)
+
+    senders = addresses("from")
+    delivered: list[str] = []
+    for name in DELIVERY_HEADERS:
+        for value in _all(msg, name):
+            for _, addr in email.utils.getaddresses([_undo_surrogates(value)]):
+                normal = normalise_address(addr)
+                if normal and normal not in delivered:
+                    delivered.append(normal)
+    robots = {h: decode_header_value(msg.get(h)) for h in ROBOT_HEADERS if msg.get(h) is not None}
+    return Envelope(
+        message_id=_first_id(msg.get("message-id")),
+        sender=senders[0] if senders else None,
+        to=addresses("to"),
+        cc=addresses("cc"),
+        reply_to=addresses("reply-to"),
+        delivered_to=tuple(delivered),
+        subject=decode_header_value(msg.get("subject")),
+        robot_headers=robots,
+        content_type=_safe(lambda: msg.get_content_type(), "text/plain"),
+        bad_addresses=tuple(bad),
+    )
+
+
+def _all(msg: Message, name: str) -> list[str]:
+    return [str(v) for v in (msg.get_all(name) or [])]
+
+
+_ID_RE = re.compile(r"<([^<>\s]+)>")
+
+
+def _ids(value: object) -> list[str]:
+    text = _undo_surrogates(str(value or ""))
+    found = [f"<{m}>" for m in _ID_RE.findall(text)]
+    if not found and text.strip() and "@" in text and " " not in text.strip():
+        found = [f"<{text.strip()}>"]
+    return list(dict.fromkeys(found))
+
+
+def _first_id(value: object) -> str | None:
+    ids = _ids(value)
+    return ids[0] if ids else None
+
+
+def _digest_id(env: Envelope, date: object, text: str) -> str:
+    """A stable stand-in Message-ID: the same content from two folders gets the same one."""
+    h = hashlib.sha256()
+    for part in (env.sender.email if env.sender else "", str(date or ""), env.subject, text[:4096]):
+        h.update(part.encode("utf-8", "replace") + b"\0")
+    return f"<{h.hexdigest()[:32]}@digest.refmail.invalid>"
+
+
+def _date(value: object) -> tuple[datetime | None, int | None]:
+    if not value:
+        return None, None
+    try:
+        parsed = email.utils.parsedate_to_datetime(_undo_surrogates(str(value)))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None, None
+    if parsed.tzinfo is None:  # "-0000": the offset is unknown
+        return parsed, None
+    delta = parsed.utcoffset()
+    return parsed, int(delta.total_seconds() // 60) if delta is not None else None
+
+
+def _clean_name(name: str, addr: str) -> str:
+    name = name.strip().strip("'\"").strip()
+    return "" if name.lower() == addr else name
+
+
+# --- bodies --------------------------------------------------------------------------------
+
+
+def _body_text(msg: Message, defects: list[str]) -> tuple[str, list[QuotedHeaders]]:
+    """The first readable text part (plain preferred), and headers of attached messages."""
+    plain: str | None = None
+    html: str | None = None
+    attached: list[QuotedHeaders] = []
+    for part in _walk(msg, defects):
+        ctype = _safe(part.get_content_type, "text/plain")
+        if ctype == "message/rfc822" or ctype == "text/rfc822-headers":
+            attached.extend(_attached_headers(part))
+            continue
+        if part.is_multipart() or _safe(part.get_content_disposition, None) == "attachment":
+            continue
+        if ctype == "text/plain" and plain is None:
+            plain = _part_text(part, defects)
+        elif ctype == "text/html" and html is None:
+            html = _part_text(part, defects)
+    if plain is not None and plain.strip():
+        text = plain
+    elif html is not None:
+        text = html_to_text(html)
+    else:
+        text = plain or ""
+    return text.replace("\r\n", "\n").replace("\r", "\n"), attached
+
+
+def _walk(msg: Message, defects: list[str]) -> list[Message]:
+    """Parts in order, but not the insides of attached messages (they are history, not text)."""
+    out: list[Message] = []
+    stack = [msg]
+    while stack and len(out) < 500:
+        part = stack.pop()
+        out.append(part)
+        ctype = _safe(part.get_content_type, "")
+        if part.is_multipart() and ctype != "message/rfc822":
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack.extend(reversed(payload))
+            else:
+                defects.append("BrokenMultipart")
+    return out
+
+
+def _attached_headers(part: Message) -> list[QuotedHeaders]:
+    payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and payload else None
+    if not isinstance(inner, Message):
+        return []
+    env = _envelope(inner)
+    name = env.sender.name if env.sender else ""
+    return [QuotedHeaders(env.sender, name, env.to, env.cc, env.subject)]
+
+
+def _part_text(part: Message, defects: list[str]) -> str:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - a broken transfer encoding must not stop the parse
+        defects.append("UndecodablePayload")
+        return ""
+    if not isinstance(data, bytes):
+        return str(data or "")
+    return _decode_bytes(data, _safe(part.get_content_charset, None))
+
+
+def _decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode with the declared charset, then UTF-8, then cp1252; never fail."""
+    for candidate in (charset, "utf-8", "cp1252"):
+        if not candidate:
+            continue
+        try:
+            return data.decode(_charset_alias(candidate))
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("latin-1")
+
+
+def _charset_alias(name: str) -> str:
+    name = name.strip().strip('"').lower()
+    return {"unknown-8bit": "cp1252", "x-unknown": "cp1252", "ks_c_5601-1987": "cp949"}.get(
+        name, name
+    )
+
+
+class _HTMLText(HTMLParser):
+    """Block-aware HTML to text; <blockquote> content is marked with '> ' like a plain quote."""
+
+    BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote", "hr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = [""]
+        self.quote_depth = 0
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "head"):
+            self.skip += 1
+        if tag == "blockquote" or (tag == "div" and ("class", "gmail_quote") in attrs):
+            self.quote_depth += 1
+        if tag in self.BLOCK:
+            self.lines.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head"):
+            self.skip = max(0, self.skip - 1)
+        if tag == "blockquote":
+            self.quote_depth = max(0, self.quote_depth - 1)
+        if tag in self.BLOCK:
+            self.lines.append("")
+
+    def handle_data(self, data: str) -> None:
+        if self.skip:
+            return
+        text = " ".join(data.split())
+        if not text:
+            return
+        if not self.lines[-1]:
+            self.lines[-1] = "> " * self.quote_depth
+        self.lines[-1] += (" " if self.lines[-1].strip(" >") else "") + text
+
+
+def html_to_text(html: str) -> str:
+    """Readable text from an HTML body (enough to classify it, not to display it)."""
+    parser = _HTMLText()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:  # noqa: BLE001 - HTMLParser can trip on pathological markup
+        return re.sub(r"<[^>]+>", " ", html)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in parser.lines)).strip()
+
+
+# --- quoted history ------------------------------------------------------------------------
+
+_FORWARD_MARK = re.compile(
+    r"^\s*(-{2,}\s*(Original Message|Forwarded message|Forwarded by .*?)\s*-{2,}|Begin forwarded message:)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_QUOTE_STARTS = [
+    _FORWARD_MARK,
+    re.compile(r"^\s*On\s.{0,300}?\bwrote:\s*$", re.IGNORECASE | re.MULTILINE | re.DOTALL),
+    re.compile(r"^\s*_{10,}\s*$", re.MULTILINE),
+    # Outlook and Notes header blocks: a From: line with a Sent:/To:/Date: line right after.
+    re.compile(r"^\s*\*?From:\*?[ \t].*\n(\s*\*?(Sent|Date|To|Cc)\*?:.*\n?)", re.IGNORECASE | re.MULTILINE),
+    re.compile(r"^.*\S+@\S+.* on \d{1,2}/\d{1,2}/\d{2,4}.*\n\s*To:", re.IGNORECASE | re.MULTILINE),
+    re.compile(r"^>", re.MULTILINE),
+]
+_SIGNATURE = re.compile(
+    r"^(-- ?|--\s*$|_{2,}|Sent from my \w+.*|Get Outlook for .*)$", re.MULTILINE
+)
+
+
+def split_quoted(text: str) -> tuple[str, str]:
+    """Split a body into (own text, quoted history) at the earliest quote marker.
+
+    >>> split_quoted("Hi Bob\\n\\nOn Mon, Alice wrote:\\n> hello")[0]
+    'Hi Bob\\n'
+    """
+    cut = len(text)
+    for pattern in _QUOTE_STARTS:
+        match = pattern.search(text, 0, cut)
+        if match and match.start() < cut:
+            cut = match.start()
+    own = text[:cut].rstrip() + "\n" if cut < len(text) else text
+    return own, text[cut:]
+
+
+def strip_signature(text: str) -> str:
+    """Drop a conventional signature block ('-- ', 'Sent from my iPhone') from own text."""
+    match = _SIGNATURE.search(text)
+    return text[: match.start()] if match else text
+
+
+_HEADER_LINE = re.compile(
+    r"^\s*[>\s]*\*?(From|To|Cc|CC|Sent|Date|Subject)\*?\s*:\s*(.*)$", re.IGNORECASE
+)
+_NOTES_FROM = re.compile(r"^\s*(.+?)\s+on\s+\d{1,2}/\d{1,2}/\d{2,4}", re.IGNORECASE)
+
+
+def quoted_headers(history: str) -> list[QuotedHeaders]:
+    """Header blocks (From/To/Cc/Subject) found in quoted or forwarded text, in order."""
+    blocks: list[dict[str, str]] = []
+    current: dict[str, str] | None = None
+    last_key = ""
+    lines = history.split("\n")
+    for i, line in enumerate(lines[:2000]):
+        match = _HEADER_LINE.match(line)
+        if match:
+            key = match.group(1).lower()
+            if key == "from" or current is None or key in current:
+                current = {}
+                blocks.append(current)
+            current[key] = match.group(2).strip()
+            last_key = key
+            continue
+        notes = _NOTES_FROM.match(line)
+        if notes and "@" in line and i + 1 < len(lines) and lines[i + 1].strip().lower().startswith("to:"):
+            current = {"from": line.strip()}
+            blocks.append(current)
+            last_key = "from"
+            continue
+        stripped = line.strip(" >\t")
+        if current is not None and stripped and last_key in ("to", "cc") and not stripped.endswith(":"):
+            if _EMAIL_RE.search(stripped) and line[:1] in (" ", "\t"):
+                current[last_key] += ", " + stripped  # a folded To:/Cc: line
+                continue
+        last_key = ""
+    return [_quoted_block(b) for b in blocks if "from" in b and ("to" in b or "subject" in b or "sent" in b or "date" in b)]
+
+
+def _quoted_block(block: dict[str, str]) -> QuotedHeaders:
+    senders = _loose_addresses(block.get("from", ""))
+    raw_name = block.get("from", "")
+    notes = _NOTES_FROM.match(raw_name)
+    if notes:
+        raw_name = notes.group(1)
+    name = re.sub(r"<[^>]*>|\[mailto:[^\]]*\]|\S*@\S*", "", raw_name).strip(" \"'")
+    return QuotedHeaders(
+        sender=senders[0] if senders else None,
+        sender_name=name or (senders[0].name if senders else ""),
+        to=tuple(_loose_addresses(block.get("to", ""))),
+        cc=tuple(_loose_addresses(block.get("cc", ""))),
+        subject=block.get("subject", ""),
+    )
+
+
+def _loose_addresses(text: str) -> list[Address]:
+    """Addresses in a quoted header line, which mail clients write in many broken ways."""
+    found: list[Address] = []
+    for raw in _EMAIL_RE.findall(text):
+        if raw.upper().startswith(("IMCEA", "MAILTO:")):
+            continue  # Exchange's encapsulated addresses repeat the real one
+        normal = normalise_address(raw.removeprefix("mailto:"))
+        if normal and all(a.email != normal for a in found):
+            found.append(Address(normal, _name_before(text, raw)))
+    return found
+
+
+def _name_before(text: str, addr: str) -> str:
+    head = text.split(addr, 1)[0]
+    head = head.rsplit(",", 1)[-1] if head.count('"') % 2 == 0 else head
+    name = head.replace("<", "").replace("mailto:", "").replace("[", "").strip(" \"'\t;")
+    return "" if "@" in name else name
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+def _strip_bom(raw: bytes) -> bytes:
+    return raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+
+
+def _undo_surrogates(text: str) -> str:
+    """compat32 keeps raw 8-bit header bytes as surrogates; read them as UTF-8 or cp1252."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    data = text.encode("ascii", "surrogateescape")
+    return _decode_bytes(data, "utf-8")
+
+
+def _safe(fn, default):  # type: ignore[no-untyped-def]
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - malformed headers make the stdlib raise odd things
+        return default

@@ -1,0 +1,208 @@
+"""Writes what sync learned into the database: contacts, messages, introductions, the outbox.
+
+Every function takes an open session and adds rows; the caller owns the transaction, so a batch
+of messages and its folder cursor commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from refmail import models as m
+from refmail.config import Account as AccountSettings
+from refmail.config import FollowUps
+from refmail.detect import Classification
+from refmail.parse import Address, ParsedMessage
+from refmail.plan import IntroFacts, plan
+from refmail.source import Cursor
+
+
+def ensure_account(session: Session, settings: AccountSettings, now: datetime) -> m.Account:
+    account = session.scalar(select(m.Account).where(m.Account.name == settings.name))
+    if account is None:
+        account = m.Account(name=settings.name, address=settings.address, created_at=now)
+        session.add(account)
+        session.flush()
+    return account
+
+
+def load_cursor(session: Session, account_id: int, folder: str) -> Cursor:
+    state = _folder_state(session, account_id, folder)
+    if state is None:
+        return Cursor(0, 0)
+    return Cursor(state.uidvalidity, state.last_key or state.last_uid)
+
+
+def store_cursor(session: Session, account_id: int, folder: str, cursor: Cursor, now: datetime) -> None:
+    state = _folder_state(session, account_id, folder)
+    if state is None:
+        state = m.FolderState(account_id=account_id, folder=folder)
+        session.add(state)
+    state.uidvalidity = cursor.validity
+    if isinstance(cursor.position, int):
+        state.last_uid, state.last_key = cursor.position, ""
+    else:
+        state.last_uid, state.last_key = 0, cursor.position
+    state.updated_at = now
+
+
+def _folder_state(session: Session, account_id: int, folder: str) -> m.FolderState | None:
+    return session.scalar(
+        select(m.FolderState).where(
+            m.FolderState.account_id == account_id, m.FolderState.folder == folder
+        )
+    )
+
+
+def is_recorded(session: Session, message_id: str) -> bool:
+    return session.scalar(select(m.MessageRecord.id).where(m.MessageRecord.message_id == message_id)) is not None
+
+
+def known_thread_ids(session: Session, refs: Iterable[str]) -> set[str]:
+    """Which of these Message-IDs are introductions or follow-ups refmail recorded."""
+    wanted = [r for r in refs if r][:50]
+    if not wanted:
+        return set()
+    intro_ids = session.scalars(
+        select(m.MessageRecord.message_id)
+        .join(m.Introduction, m.Introduction.message_pk == m.MessageRecord.id)
+        .where(m.MessageRecord.message_id.in_(wanted))
+    )
+    followup_ids = session.scalars(select(m.FollowUp.message_id).where(m.FollowUp.message_id.in_(wanted)))
+    return set(intro_ids) | set(followup_ids)
+
+
+def upsert_contact(session: Session, address: Address, now: datetime, source: str = "sync") -> m.Contact:
+    """The contact for this address, created if new; a name learned later fills an empty one."""
+    contact = session.scalar(select(m.Contact).where(m.Contact.email == address.email))
+    if contact is None:
+        contact = m.Contact(email=address.email, name=address.name, created_at=now, updated_at=now)
+        session.add(contact)
+        session.flush()
+        log_change(session, contact, "created", "", address.email, source, now)
+    elif address.name and not contact.name:
+        log_change(session, contact, "name", contact.name, address.name, source, now)
+        contact.name = address.name
+        contact.updated_at = now
+    return contact
+
+
+def log_change(
+    session: Session, contact: m.Contact, field: str, old: str, new: str, source: str, now: datetime
+) -> None:
+    session.add(
+        m.ContactChange(
+            contact_id=contact.id, at=now, source=source, field=field, old_value=old, new_value=new
+        )
+    )
+
+
+def record_message(
+    session: Session,
+    account_id: int,
+    folder: str,
+    key: int | str,
+    parsed: ParsedMessage,
+    verdict: Classification,
+    now: datetime,
+) -> m.MessageRecord:
+    refs = parsed.references
+    row = m.MessageRecord(
+        message_id=parsed.message_id,
+        synthetic_id=parsed.synthetic_id,
+        account_id=account_id,
+        folder=folder,
+        uid=key if isinstance(key, int) else 0,
+        thread_root=refs[0] if refs else (parsed.in_reply_to or parsed.message_id),
+        in_reply_to=parsed.in_reply_to or "",
+        sender=parsed.sender.email if parsed.sender else "",
+        recipients=", ".join(a.email for a in parsed.envelope.recipients),
+        subject=parsed.subject[:2000],
+        sent_at=parsed.date if parsed.date and parsed.date.tzinfo else None,
+        utc_offset_minutes=parsed.utc_offset_minutes,
+        kind=verdict.kind,
+        rule=verdict.rule,
+        reason=verdict.reason[:2000],
+        ingested_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def record_malformed(
+    session: Session, account_id: int, folder: str, key: int | str, message_id: str, why: str, now: datetime
+) -> None:
+    session.add(
+        m.MessageRecord(
+            message_id=message_id, synthetic_id=True, account_id=account_id, folder=folder,
+            uid=key if isinstance(key, int) else 0, thread_root=message_id, kind="malformed",
+            rule="error", reason=why[:2000], ingested_at=now,
+        )
+    )
+
+
+def record_introduction(
+    session: Session,
+    message: m.MessageRecord,
+    parsed: ParsedMessage,
+    verdict: Classification,
+    settings: AccountSettings,
+    cadence: FollowUps,
+    now: datetime,
+) -> tuple[m.Introduction, list[m.FollowUp]]:
+    """The introduction, its parties, and the follow-ups the plan asks for."""
+    assert verdict.introducer is not None
+    introducer = upsert_contact(session, verdict.introducer, now)
+    intro = m.Introduction(
+        message_pk=message.id, account_id=message.account_id, introducer_id=introducer.id,
+        shape=verdict.shape or "owner_intro", context=verdict.context, status="open",
+        created_at=now, updated_at=now,
+    )
+    session.add(intro)
+    session.flush()
+    contacts: dict[str, m.Contact] = {introducer.email: introducer}
+    for party in verdict.parties:
+        contact = upsert_contact(session, party.address, now)
+        contacts[contact.email] = contact
+        session.add(m.IntroductionParty(introduction_id=intro.id, contact_id=contact.id, reached=party.reached))
+    at = parsed.date if parsed.date is not None and parsed.date.tzinfo else now
+    facts = IntroFacts(
+        shape=intro.shape,
+        introducer=introducer.email,
+        introducer_is_owner=introducer.email in settings.owners,
+        parties=tuple((p.address.email, p.reached) for p in verdict.parties),
+        at=at,
+    )
+    too_old = now - at > timedelta(days=cadence.max_age_days)
+    rows = []
+    domain = settings.owner_address.split("@", 1)[1]
+    for planned in plan(facts, cadence, now):
+        row = m.FollowUp(
+            introduction_id=intro.id, account_id=message.account_id, kind=planned.kind,
+            step=planned.step, contact_id=contacts[planned.recipient].id, due_at=planned.due_at,
+            state="skipped" if too_old else "planned", message_id=new_message_id(domain),
+            created_at=now, updated_at=now,
+            reason=f"introduction is {(now - at).days} days old (max_age_days = {cadence.max_age_days})"
+            if too_old else "",
+        )
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    for row in rows:
+        add_event(session, row, now, "plan", row.reason or f"{row.kind} planned for {row.due_at:%Y-%m-%d %H:%M} UTC")
+    return intro, rows
+
+
+def add_event(session: Session, row: m.FollowUp, now: datetime, rule: str, reason: str) -> None:
+    session.add(m.FollowUpEvent(follow_up_id=row.id, at=now, state=row.state, rule=rule, reason=reason))
+
+
+def new_message_id(domain: str) -> str:
+    """A Message-ID that is unguessable and says it is refmail's (for loop detection)."""
+    return f"<refmail.{secrets.token_hex(12)}@{domain}>"

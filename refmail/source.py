@@ -1,0 +1,37 @@
+"""What a mail source (IMAP folder, local Maildir) hands to sync: batches of headers and a cursor.
+
+Kept apart so sync depends on this small contract, not on imapclient or the filesystem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+Key = int | str
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a folder's sync stands: UIDVALIDITY (0 for Maildir) and the last key recorded."""
+
+    validity: int
+    position: Key
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch of new messages' headers, and the cursor to store once they are recorded."""
+
+    headers: dict[Key, bytes]
+    cursor: Cursor
+    rescan: bool = False  # UIDVALIDITY changed: the folder is being read again from the start
+
+
+class Source(Protocol):
+    """A mailbox sync can read: new messages' headers in batches, then whole messages."""
+
+    def scan(self, folder: str, cursor: Cursor) -> Iterator[Batch]: ...
+
+    def fetch(self, folder: str, keys: Sequence[Key]) -> dict[Key, bytes]: ...
