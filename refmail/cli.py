@@ -23,13 +23,15 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from refmail import __version__, config, models as m
+from refmail import __version__, config
+from refmail import models as m
 from refmail.accounts import folders, open_source, open_target
 from refmail.clock import FixedClock, system_clock
 from refmail.db import SessionFactory, make_engine, migrate, session_factory
 from refmail.detect import Identity, classify
 from refmail.dispatch import dispatch
 from refmail.errors import RefmailError
+from refmail.filedrop import FileDrafts
 from refmail.maildir import deliver
 from refmail.parse import parse_message
 from refmail.render import Renderer
@@ -60,17 +62,40 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", envvar=config.ENV_PATH, metavar="PATH",
-              help="Config file (default ./refmail.toml, or $REFMAIL_CONFIG).")
+class OneLineError(click.ClickException):
+    """refmail's own errors: one line on stderr, exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"refmail: error: {self.message}", err=True)
+
+
+class RefmailGroup(click.Group):
+    """Turns RefmailError from any command into a OneLineError."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RefmailError as exc:
+            raise OneLineError(str(exc)) from exc
+
+
+@click.group(cls=RefmailGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    envvar=config.ENV_PATH,
+    metavar="PATH",
+    help="Config file (default ./refmail.toml, or $REFMAIL_CONFIG).",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(__version__)
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     """refmail: follow-ups for the introductions you make, as drafts in your own mailbox."""
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     ctx.obj = App(config_path)
 
 
@@ -80,19 +105,33 @@ DEMO_OWNER = "olivia@example.com"
 
 
 @cli.command()
-@click.option("--imap", "imap_url", metavar="URL",
-              help="imaps://USER@HOST[:PORT]/FOLDER (imap:// uses STARTTLS; add ?tls=none for plain).")
+@click.option(
+    "--imap",
+    "imap_url",
+    metavar="URL",
+    help="imaps://USER@HOST[:PORT]/FOLDER (imap:// uses STARTTLS; add ?tls=none for plain).",
+)
 @click.option("--address", help="refmail's own address (e.g. you+refmail@example.com).")
 @click.option("--owner", "owners", multiple=True, help="Your address(es); repeat for several.")
 @click.option("--owner-name", default="", help="Your name, as follow-ups are signed.")
 @click.option("--delivery", type=click.Choice(["drafts", "file"]), help="Where follow-ups go.")
-@click.option("--database", help="SQLAlchemy URL (default: sqlite:///refmail.db beside the config).")
+@click.option(
+    "--database", help="SQLAlchemy URL (default: sqlite:///refmail.db beside the config)."
+)
 @click.option("--password-file", default="", help="File holding the IMAP password.")
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
 @pass_app
-def init(app: App, imap_url: str | None, address: str | None, owners: tuple[str, ...],
-         owner_name: str, delivery: str | None, database: str | None, password_file: str,
-         force: bool) -> None:
+def init(
+    app: App,
+    imap_url: str | None,
+    address: str | None,
+    owners: tuple[str, ...],
+    owner_name: str,
+    delivery: str | None,
+    database: str | None,
+    password_file: str,
+    force: bool,
+) -> None:
     """Write a starter config and create the database.
 
     With no options it writes the embedded demo: a local Maildir with a few introductions,
@@ -106,8 +145,15 @@ def init(app: App, imap_url: str | None, address: str | None, owners: tuple[str,
     else:
         if not address or not owners:
             raise click.UsageError("--imap needs --address and at least one --owner")
-        text = _imap_config(imap_url, address, owners, owner_name, delivery or "drafts",
-                            database or "sqlite:///refmail.db", password_file)
+        text = _imap_config(
+            imap_url,
+            address,
+            owners,
+            owner_name,
+            delivery or "drafts",
+            database or "sqlite:///refmail.db",
+            password_file,
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     app._settings = None
@@ -124,12 +170,16 @@ def _demo_config(path: Path, database: str | None) -> str:
     demo = sorted(p for p in resources.files("refmail.demo").iterdir() if p.name.endswith(".eml"))
     for i, item in enumerate(demo):
         sent = now - timedelta(hours=6 * (len(demo) - i))  # recent, so follow-ups are due now
-        raw = re.sub(rb"(?m)^Date: .*$", f"Date: {email.utils.format_datetime(sent)}".encode(),
-                     item.read_bytes(), count=1)
+        raw = re.sub(
+            rb"(?m)^Date: .*$",
+            f"Date: {email.utils.format_datetime(sent)}".encode(),
+            item.read_bytes(),
+            count=1,
+        )
         deliver(maildir, raw, f"{int(sent.timestamp())}.demo{i:02d}.refmail")
     return f"""# refmail demo configuration: a local Maildir, SQLite, drafts as .eml files.
 # See refmail.toml.example for every key.
-database = "{database or 'sqlite:///refmail.db'}"
+database = "{database or "sqlite:///refmail.db"}"
 timezone = "UTC"
 
 [[accounts]]
@@ -145,8 +195,15 @@ path = "refmail-demo/Maildir"
 """
 
 
-def _imap_config(url: str, address: str, owners: tuple[str, ...], owner_name: str,
-                 delivery: str, database: str, password_file: str) -> str:
+def _imap_config(
+    url: str,
+    address: str,
+    owners: tuple[str, ...],
+    owner_name: str,
+    delivery: str,
+    database: str,
+    password_file: str,
+) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
         raise click.UsageError("--imap must look like imaps://USER@HOST[:PORT]/FOLDER")
@@ -179,7 +236,9 @@ folders = [{json.dumps(folder)}]
 
 
 @cli.command()
-@click.option("--once", is_flag=True, required=True, help="Sync once and exit (the daemon is `refmail run`).")
+@click.option(
+    "--once", is_flag=True, required=True, help="Sync once and exit (the daemon is `refmail run`)."
+)
 @pass_app
 def sync(app: App, once: bool) -> None:
     """Read new mail, record introductions and plan their follow-ups."""
@@ -188,22 +247,30 @@ def sync(app: App, once: bool) -> None:
     for account in app.settings.accounts:
         try:
             with open_source(account) as source:
-                report = sync_account(factory, account, source, folders(account),
-                                      app.settings.followups, system_clock)
+                report = sync_account(
+                    factory, account, source, folders(account), app.settings.followups, system_clock
+                )
         except RefmailError as exc:
             click.echo(f"{account.name}: error: {exc}", err=True)
             failed = True
             continue
-        click.echo(f"{account.name}: scanned {report.scanned}, {report.candidates} for refmail, "
-                   f"{report.introductions} introductions, {report.follow_ups} follow-ups planned"
-                   + (f", {report.malformed} malformed" if report.malformed else ""))
+        click.echo(
+            f"{account.name}: scanned {report.scanned}, {report.candidates} for refmail, "
+            f"{report.introductions} introductions, {report.follow_ups} follow-ups planned"
+            + (f", {report.malformed} malformed" if report.malformed else "")
+        )
     if failed:
         sys.exit(1)
 
 
 @cli.command(name="dispatch")
 @click.option("--once", is_flag=True, required=True, help="Dispatch once and exit.")
-@click.option("--now", "now_text", metavar="ISO-8601", help="Act as if it were this time (to see check-ins come due).")
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO-8601",
+    help="Act as if it were this time (to see check-ins come due).",
+)
 @pass_app
 def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
     """Deliver the follow-ups that are due: drafts in your mailbox (or .eml files)."""
@@ -215,16 +282,30 @@ def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
         try:
             with open_target(account) as target:
                 report = dispatch(factory, account, target, renderer, clock)
+                for item in report.delivered:
+                    click.echo(
+                        f"  {item.kind} to {item.recipient}: {_where(target, item.message_id)}"
+                    )
         except RefmailError as exc:
             click.echo(f"{account.name}: error: {exc}", err=True)
             failed = True
             continue
-        where = account.drafts_dir if account.delivery == "file" or account.imap is None else "Drafts"
-        click.echo(f"{account.name}: {len(report.delivered)} delivered to {where}, "
-                   f"{report.deferred} deferred, {report.skipped} skipped, {report.calls} call reminders, "
-                   f"{report.retry_later} to retry, {report.failed} failed")
+        where = (
+            account.drafts_dir if account.delivery == "file" or account.imap is None else "Drafts"
+        )
+        click.echo(
+            f"{account.name}: {len(report.delivered)} delivered to {where}, "
+            f"{report.deferred} deferred, {report.skipped} skipped, {report.calls} call reminders, "
+            f"{report.retry_later} to retry, {report.failed} failed"
+        )
     if failed:
         sys.exit(1)
+
+
+def _where(target: object, message_id: str) -> str:
+    if isinstance(target, FileDrafts):
+        return str(target.path_for(message_id))
+    return f"{getattr(target, 'folder', 'Drafts')} {message_id}"
 
 
 def _parse_now(text: str) -> datetime:
@@ -239,8 +320,12 @@ def _parse_now(text: str) -> datetime:
 
 
 @cli.command(name="classify")
-@click.option("--owner", "owners", multiple=True,
-              help="Whose mailbox this is (default: the config's owners, else each message's sender).")
+@click.option(
+    "--owner",
+    "owners",
+    multiple=True,
+    help="Whose mailbox this is (default: the config's owners, else each message's sender).",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @pass_app
 def classify_cmd(app: App, owners: tuple[str, ...], files: tuple[str, ...]) -> None:
@@ -257,19 +342,24 @@ def classify_cmd(app: App, owners: tuple[str, ...], files: tuple[str, ...]) -> N
         parsed = parse_message(Path(name).read_bytes())
         who = owners or ((parsed.sender.email,) if parsed.sender else ())
         verdict = classify(parsed, Identity(frozenset(o.lower() for o in who), refmail_addresses))
-        click.echo(json.dumps({
-            "file": name,
-            "kind": verdict.kind,
-            "shape": verdict.shape,
-            "rule": verdict.rule,
-            "reason": verdict.reason,
-            "introducer": verdict.introducer.email if verdict.introducer else None,
-            "parties": [p.address.email for p in verdict.parties],
-            "context": verdict.context,
-            "hits": [f"{h.rule}: {h.reason}" for h in verdict.hits],
-            "message_id": parsed.message_id,
-            "defects": list(parsed.defects),
-        }, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "file": name,
+                    "kind": verdict.kind,
+                    "shape": verdict.shape,
+                    "rule": verdict.rule,
+                    "reason": verdict.reason,
+                    "introducer": verdict.introducer.email if verdict.introducer else None,
+                    "parties": [p.address.email for p in verdict.parties],
+                    "context": verdict.context,
+                    "hits": [f"{h.rule}: {h.reason}" for h in verdict.hits],
+                    "message_id": parsed.message_id,
+                    "defects": list(parsed.defects),
+                },
+                ensure_ascii=False,
+            )
+        )
 
 
 # --- listings ------------------------------------------------------------------------------
@@ -291,16 +381,19 @@ def intros_list(app: App, as_json: bool) -> None:
             .options(selectinload(m.Introduction.parties).selectinload(m.IntroductionParty.contact))
             .order_by(m.Introduction.id.desc())
         ).all()
-        items = [{
-            "id": i.id,
-            "date": _iso(i.message.sent_at or i.created_at),
-            "shape": i.shape,
-            "introducer": i.introducer.email,
-            "parties": [p.contact.email for p in i.parties],
-            "status": i.status,
-            "context": i.context,
-            "subject": i.message.subject,
-        } for i in rows]
+        items = [
+            {
+                "id": i.id,
+                "date": _iso(i.message.sent_at or i.created_at),
+                "shape": i.shape,
+                "introducer": i.introducer.email,
+                "parties": [p.contact.email for p in i.parties],
+                "status": i.status,
+                "context": i.context,
+                "subject": i.message.subject,
+            }
+            for i in rows
+        ]
     _print(items, as_json, ["id", "date", "shape", "introducer", "parties", "status", "subject"])
 
 
@@ -319,16 +412,19 @@ def outbox_list(app: App, as_json: bool, state: tuple[str, ...]) -> None:
         query = select(m.FollowUp).order_by(m.FollowUp.due_at, m.FollowUp.id)
         if state:
             query = query.where(m.FollowUp.state.in_(state))
-        items = [{
-            "id": f.id,
-            "kind": f.kind,
-            "recipient": f.contact.email,
-            "due": _iso(f.due_at),
-            "state": f.state,
-            "reason": f.reason,
-            "introduction": f.introduction_id,
-            "message_id": f.message_id,
-        } for f in session.scalars(query)]
+        items = [
+            {
+                "id": f.id,
+                "kind": f.kind,
+                "recipient": f.contact.email,
+                "due": _iso(f.due_at),
+                "state": f.state,
+                "reason": f.reason,
+                "introduction": f.introduction_id,
+                "message_id": f.message_id,
+            }
+            for f in session.scalars(query)
+        ]
     _print(items, as_json, ["id", "kind", "recipient", "due", "state", "reason"])
 
 
@@ -362,9 +458,5 @@ def _cell(value: object) -> str:
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning refmail's own errors into one line and exit status 1."""
-    try:
-        cli(standalone_mode=True)
-    except RefmailError as exc:
-        click.echo(f"refmail: error: {exc}", err=True)
-        sys.exit(1)
+    """Entry point of the `refmail` console script."""
+    cli()

@@ -83,7 +83,9 @@ class FollowUps:
     thank_you_delay_hours: float = 0.0
     double_intro: bool = True
     check_in_days: tuple[int, ...] = (7, 30)
-    max_age_days: int = 30  # older introductions (a first sync of old mail) are recorded, not followed up
+    max_age_days: int = (
+        30  # older introductions (a first sync of old mail) are recorded, not followed up
+    )
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,9 @@ def _account(raw: Any, where: str, base: Path) -> Account:
         raise ConfigError(f"{where}: must be a table")
     account = _build(Account, raw, where + ".")
     if (account.imap is None) == (account.maildir is None):
-        raise ConfigError(f"{where}: give exactly one source, [accounts.imap] or [accounts.maildir]")
+        raise ConfigError(
+            f"{where}: give exactly one source, [accounts.imap] or [accounts.maildir]"
+        )
     owners = tuple(_email(o, f"{where}.owners") for o in account.owners)
     if not owners:
         raise ConfigError(f"{where}.owners: at least one owner address is required")
@@ -221,7 +225,8 @@ def _build(cls: type, raw: dict[str, Any], prefix: str, extra: dict[str, Any] | 
     for name, value in raw.items():
         values[name] = _coerce(value, hints[name], prefix + name)
     missing = [
-        n for n, f in fields.items()
+        n
+        for n, f in fields.items()
         if n not in values
         and f.default is dataclasses.MISSING
         and f.default_factory is dataclasses.MISSING
@@ -234,7 +239,7 @@ def _build(cls: type, raw: dict[str, Any], prefix: str, extra: dict[str, Any] | 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     origin, args = get_origin(hint), get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        inner = [a for a in args if a is not type(None)][0]
+        inner = next(a for a in args if a is not type(None))
         return _coerce(value, inner, key)
     if origin is Literal:
         if value not in args:

@@ -68,7 +68,8 @@ def pending_migrations(engine: Engine) -> list[str]:
     return [
         rev.revision
         for rev in script.walk_revisions()
-        if rev.revision not in current and not (current and _is_ancestor(script, rev.revision, current))
+        if rev.revision not in current
+        and not (current and _is_ancestor(script, rev.revision, current))
     ]
 
 

@@ -38,12 +38,21 @@ class DraftTarget(Protocol):
     def put(self, message: bytes, message_id: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """One follow-up that reached its target."""
+
+    kind: str
+    recipient: str
+    message_id: str
+
+
 @dataclass
 class DispatchReport:
     """What one dispatch run did."""
 
     account: str
-    delivered: list[str] = field(default_factory=list)  # Message-IDs, in order
+    delivered: list[Delivered] = field(default_factory=list)
     deferred: int = 0
     skipped: int = 0
     calls: int = 0
@@ -97,8 +106,12 @@ class _Claim:
 
 
 def _decide_and_claim(
-    factory: SessionFactory, follow_up_id: int, account: Account, clock: Clock,
-    report: DispatchReport, queue: list[int],
+    factory: SessionFactory,
+    follow_up_id: int,
+    account: Account,
+    clock: Clock,
+    report: DispatchReport,
+    queue: list[int],
 ) -> _Claim | None:
     """Apply policy; if it says send, claim the row (only one worker can) and build the draft."""
     now = clock()
@@ -113,7 +126,9 @@ def _decide_and_claim(
         claimed = session.execute(
             update(m.FollowUp)
             .where(m.FollowUp.id == row.id, m.FollowUp.state.in_(m.OPEN_STATES))
-            .values(state="delivering", claimed_at=now, attempts=m.FollowUp.attempts + 1, updated_at=now)
+            .values(
+                state="delivering", claimed_at=now, attempts=m.FollowUp.attempts + 1, updated_at=now
+            )
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return None
@@ -122,8 +137,12 @@ def _decide_and_claim(
 
 
 def _apply(
-    session: Session, row: m.FollowUp, decision: Decision, now: datetime,
-    report: DispatchReport, queue: list[int],
+    session: Session,
+    row: m.FollowUp,
+    decision: Decision,
+    now: datetime,
+    report: DispatchReport,
+    queue: list[int],
 ) -> None:
     if decision.action == "defer" and decision.until is not None:
         row.state, row.due_at = "deferred", decision.until
@@ -145,20 +164,34 @@ def _call_task_for(session: Session, row: m.FollowUp, now: datetime) -> m.Follow
     """A reminder for the owner to call instead of writing; it points back at the follow-up."""
     domain = row.message_id.rsplit("@", 1)[-1].rstrip(">")
     call = m.FollowUp(
-        introduction_id=row.introduction_id, account_id=row.account_id, kind="call_task",
-        step=row.id, contact_id=row.contact_id, due_at=now, state="planned",
-        message_id=record.new_message_id(domain), origin_id=row.id,
-        created_at=now, updated_at=now, reason=f"instead of {row.kind} #{row.id}",
+        introduction_id=row.introduction_id,
+        account_id=row.account_id,
+        kind="call_task",
+        step=row.id,
+        contact_id=row.contact_id,
+        due_at=now,
+        state="planned",
+        message_id=record.new_message_id(domain),
+        origin_id=row.id,
+        created_at=now,
+        updated_at=now,
+        reason=f"instead of {row.kind} #{row.id}",
     )
     session.add(call)
     session.flush()
-    record.add_event(session, call, now, "channel_phone", f"call reminder instead of {row.kind} #{row.id}")
+    record.add_event(
+        session, call, now, "channel_phone", f"call reminder instead of {row.kind} #{row.id}"
+    )
     return call
 
 
 def _deliver(
-    factory: SessionFactory, claim: _Claim, target: DraftTarget, renderer: Renderer,
-    clock: Clock, report: DispatchReport,
+    factory: SessionFactory,
+    claim: _Claim,
+    target: DraftTarget,
+    renderer: Renderer,
+    clock: Clock,
+    report: DispatchReport,
 ) -> None:
     try:
         message = renderer.render(claim.draft, clock()).as_bytes()
@@ -168,15 +201,25 @@ def _deliver(
     except DeliveryError as exc:
         _failed(factory, claim, clock, report, str(exc), permanent=exc.permanent)
         return
-    except Exception as exc:  # noqa: BLE001 - a template or encoding bug fails this row only
+    except Exception as exc:
         log.exception("follow-up %s could not be rendered", claim.id)
         _failed(factory, claim, clock, report, f"{type(exc).__name__}: {exc}", permanent=True)
         return
-    _confirm(factory, claim.id, clock(), "delivered", f"{claim.draft.kind} to {claim.draft.recipient.email}")
-    report.delivered.append(claim.message_id)
+    _confirm(
+        factory,
+        claim.id,
+        clock(),
+        "delivered",
+        f"{claim.draft.kind} to {claim.draft.recipient.email}",
+    )
+    report.delivered.append(
+        Delivered(claim.draft.kind, claim.draft.recipient.email, claim.message_id)
+    )
 
 
-def _confirm(factory: SessionFactory, follow_up_id: int, now: datetime, rule: str, reason: str) -> None:
+def _confirm(
+    factory: SessionFactory, follow_up_id: int, now: datetime, rule: str, reason: str
+) -> None:
     with transaction(factory) as session:
         row = session.get(m.FollowUp, follow_up_id)
         assert row is not None
@@ -185,8 +228,13 @@ def _confirm(factory: SessionFactory, follow_up_id: int, now: datetime, rule: st
 
 
 def _failed(
-    factory: SessionFactory, claim: _Claim, clock: Clock, report: DispatchReport,
-    why: str, *, permanent: bool,
+    factory: SessionFactory,
+    claim: _Claim,
+    clock: Clock,
+    report: DispatchReport,
+    why: str,
+    *,
+    permanent: bool,
 ) -> None:
     now = clock()
     with transaction(factory) as session:
@@ -209,7 +257,11 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _recover(
-    factory: SessionFactory, account_id: int, target: DraftTarget, clock: Clock, report: DispatchReport
+    factory: SessionFactory,
+    account_id: int,
+    target: DraftTarget,
+    clock: Clock,
+    report: DispatchReport,
 ) -> None:
     """Claims older than the lease were left by a crash: confirm them if delivered, else reopen."""
     now = clock()
@@ -236,7 +288,9 @@ def _recover(
                 row = session.get(m.FollowUp, follow_up_id)
                 if row is not None and row.state == "delivering":
                     row.state, row.updated_at = "planned", now
-                    record.add_event(session, row, now, "recovered", "claim expired, not at the target: retry")
+                    record.add_event(
+                        session, row, now, "recovered", "claim expired, not at the target: retry"
+                    )
         report.recovered += 1
 
 
@@ -245,9 +299,13 @@ def _recover(
 
 def _view(contact: m.Contact) -> ContactView:
     return ContactView(
-        email=contact.email, channel=contact.channel, level=contact.level,
-        paused_until=contact.paused_until, opted_out_at=contact.opted_out_at,
-        bounced_at=contact.bounced_at, phone=contact.phone,
+        email=contact.email,
+        channel=contact.channel,
+        level=contact.level,
+        paused_until=contact.paused_until,
+        opted_out_at=contact.opted_out_at,
+        bounced_at=contact.bounced_at,
+        phone=contact.phone,
     )
 
 
@@ -255,7 +313,9 @@ def person(contact: m.Contact) -> Person:
     return Person(contact.email, contact.name, contact.organisation, contact.phone)
 
 
-def build_draft(session: Session, row: m.FollowUp, account: Account, links: Links | None = None) -> Draft:
+def build_draft(
+    session: Session, row: m.FollowUp, account: Account, links: Links | None = None
+) -> Draft:
     """Everything the template needs, read from the database."""
     intro = row.introduction
     message = intro.message

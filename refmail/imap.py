@@ -18,8 +18,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -68,11 +67,9 @@ def connect(settings: ImapSettings) -> Iterator[imapclient.IMAPClient]:
 def _quietly_close(client: imapclient.IMAPClient) -> None:
     try:
         client.logout()
-    except Exception:  # noqa: BLE001 - the connection may already be gone; closing is best effort
-        try:
+    except Exception:
+        with suppress(Exception):
             client.shutdown()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 class ImapSource:
@@ -101,8 +98,12 @@ class ImapSource:
         start, uids = self.new_uids(folder, cursor)
         rescan = start.validity != cursor.validity and cursor.validity != 0
         if rescan:
-            log.warning("folder %s: UIDVALIDITY changed (%s → %s), reading it again",
-                        folder, cursor.validity, start.validity)
+            log.warning(
+                "folder %s: UIDVALIDITY changed (%s → %s), reading it again",
+                folder,
+                cursor.validity,
+                start.validity,
+            )
         if not uids and start.validity != cursor.validity:
             yield Batch({}, start, rescan)  # nothing new, but the new UIDVALIDITY must be kept
         for i in range(0, len(uids), self.batch_size):

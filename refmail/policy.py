@@ -81,7 +81,9 @@ def _channel(c: ContactView, due: Due, now: datetime) -> Decision | None:
 
 def _paused(c: ContactView, due: Due, now: datetime) -> Decision | None:
     if c.paused_until is not None and c.paused_until > now:
-        return Decision("defer", "paused", f"paused until {c.paused_until:%Y-%m-%d}", c.paused_until)
+        return Decision(
+            "defer", "paused", f"paused until {c.paused_until:%Y-%m-%d}", c.paused_until
+        )
     return None
 
 

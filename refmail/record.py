@@ -38,7 +38,9 @@ def load_cursor(session: Session, account_id: int, folder: str) -> Cursor:
     return Cursor(state.uidvalidity, state.last_key or state.last_uid)
 
 
-def store_cursor(session: Session, account_id: int, folder: str, cursor: Cursor, now: datetime) -> None:
+def store_cursor(
+    session: Session, account_id: int, folder: str, cursor: Cursor, now: datetime
+) -> None:
     state = _folder_state(session, account_id, folder)
     if state is None:
         state = m.FolderState(account_id=account_id, folder=folder)
@@ -60,7 +62,10 @@ def _folder_state(session: Session, account_id: int, folder: str) -> m.FolderSta
 
 
 def is_recorded(session: Session, message_id: str) -> bool:
-    return session.scalar(select(m.MessageRecord.id).where(m.MessageRecord.message_id == message_id)) is not None
+    return (
+        session.scalar(select(m.MessageRecord.id).where(m.MessageRecord.message_id == message_id))
+        is not None
+    )
 
 
 def known_thread_ids(session: Session, refs: Iterable[str]) -> set[str]:
@@ -73,11 +78,15 @@ def known_thread_ids(session: Session, refs: Iterable[str]) -> set[str]:
         .join(m.Introduction, m.Introduction.message_pk == m.MessageRecord.id)
         .where(m.MessageRecord.message_id.in_(wanted))
     )
-    followup_ids = session.scalars(select(m.FollowUp.message_id).where(m.FollowUp.message_id.in_(wanted)))
+    followup_ids = session.scalars(
+        select(m.FollowUp.message_id).where(m.FollowUp.message_id.in_(wanted))
+    )
     return set(intro_ids) | set(followup_ids)
 
 
-def upsert_contact(session: Session, address: Address, now: datetime, source: str = "sync") -> m.Contact:
+def upsert_contact(
+    session: Session, address: Address, now: datetime, source: str = "sync"
+) -> m.Contact:
     """The contact for this address, created if new; a name learned later fills an empty one."""
     contact = session.scalar(select(m.Contact).where(m.Contact.email == address.email))
     if contact is None:
@@ -136,13 +145,26 @@ def record_message(
 
 
 def record_malformed(
-    session: Session, account_id: int, folder: str, key: int | str, message_id: str, why: str, now: datetime
+    session: Session,
+    account_id: int,
+    folder: str,
+    key: int | str,
+    message_id: str,
+    why: str,
+    now: datetime,
 ) -> None:
     session.add(
         m.MessageRecord(
-            message_id=message_id, synthetic_id=True, account_id=account_id, folder=folder,
-            uid=key if isinstance(key, int) else 0, thread_root=message_id, kind="malformed",
-            rule="error", reason=why[:2000], ingested_at=now,
+            message_id=message_id,
+            synthetic_id=True,
+            account_id=account_id,
+            folder=folder,
+            uid=key if isinstance(key, int) else 0,
+            thread_root=message_id,
+            kind="malformed",
+            rule="error",
+            reason=why[:2000],
+            ingested_at=now,
         )
     )
 
@@ -160,9 +182,14 @@ def record_introduction(
     assert verdict.introducer is not None
     introducer = upsert_contact(session, verdict.introducer, now)
     intro = m.Introduction(
-        message_pk=message.id, account_id=message.account_id, introducer_id=introducer.id,
-        shape=verdict.shape or "owner_intro", context=verdict.context, status="open",
-        created_at=now, updated_at=now,
+        message_pk=message.id,
+        account_id=message.account_id,
+        introducer_id=introducer.id,
+        shape=verdict.shape or "owner_intro",
+        context=verdict.context,
+        status="open",
+        created_at=now,
+        updated_at=now,
     )
     session.add(intro)
     session.flush()
@@ -170,7 +197,11 @@ def record_introduction(
     for party in verdict.parties:
         contact = upsert_contact(session, party.address, now)
         contacts[contact.email] = contact
-        session.add(m.IntroductionParty(introduction_id=intro.id, contact_id=contact.id, reached=party.reached))
+        session.add(
+            m.IntroductionParty(
+                introduction_id=intro.id, contact_id=contact.id, reached=party.reached
+            )
+        )
     at = parsed.date if parsed.date is not None and parsed.date.tzinfo else now
     facts = IntroFacts(
         shape=intro.shape,
@@ -184,23 +215,40 @@ def record_introduction(
     domain = settings.owner_address.split("@", 1)[1]
     for planned in plan(facts, cadence, now):
         row = m.FollowUp(
-            introduction_id=intro.id, account_id=message.account_id, kind=planned.kind,
-            step=planned.step, contact_id=contacts[planned.recipient].id, due_at=planned.due_at,
-            state="skipped" if too_old else "planned", message_id=new_message_id(domain),
-            created_at=now, updated_at=now,
-            reason=f"introduction is {(now - at).days} days old (max_age_days = {cadence.max_age_days})"
-            if too_old else "",
+            introduction_id=intro.id,
+            account_id=message.account_id,
+            kind=planned.kind,
+            step=planned.step,
+            contact_id=contacts[planned.recipient].id,
+            due_at=planned.due_at,
+            state="skipped" if too_old else "planned",
+            message_id=new_message_id(domain),
+            created_at=now,
+            updated_at=now,
+            reason=_too_old(now - at, cadence) if too_old else "",
         )
         session.add(row)
         rows.append(row)
     session.flush()
     for row in rows:
-        add_event(session, row, now, "plan", row.reason or f"{row.kind} planned for {row.due_at:%Y-%m-%d %H:%M} UTC")
+        add_event(
+            session,
+            row,
+            now,
+            "plan",
+            row.reason or f"{row.kind} planned for {row.due_at:%Y-%m-%d %H:%M} UTC",
+        )
     return intro, rows
 
 
+def _too_old(age: timedelta, cadence: FollowUps) -> str:
+    return f"introduction is {age.days} days old (max_age_days = {cadence.max_age_days})"
+
+
 def add_event(session: Session, row: m.FollowUp, now: datetime, rule: str, reason: str) -> None:
-    session.add(m.FollowUpEvent(follow_up_id=row.id, at=now, state=row.state, rule=rule, reason=reason))
+    session.add(
+        m.FollowUpEvent(follow_up_id=row.id, at=now, state=row.state, rule=rule, reason=reason)
+    )
 
 
 def new_message_id(domain: str) -> str:

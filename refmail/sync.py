@@ -41,7 +41,15 @@ class SyncReport:
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: SyncReport) -> None:
-        for name in ("scanned", "candidates", "recorded", "introductions", "follow_ups", "duplicates", "malformed"):
+        for name in (
+            "scanned",
+            "candidates",
+            "recorded",
+            "introductions",
+            "follow_ups",
+            "duplicates",
+            "malformed",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
 
@@ -64,7 +72,9 @@ def sync_account(
         account_id = record.ensure_account(session, account, clock()).id
     report = SyncReport(account.name)
     for folder in folders:
-        report.add(sync_folder(factory, account, account_id, source, folder, cadence, clock, on_batch))
+        report.add(
+            sync_folder(factory, account, account_id, source, folder, cadence, clock, on_batch)
+        )
     return report
 
 
@@ -88,7 +98,18 @@ def sync_folder(
         with transaction(factory) as session:
             for key in candidates:
                 if key in bodies:
-                    _ingest(session, account, account_id, folder, key, bodies[key], identity, cadence, clock, report)
+                    _ingest(
+                        session,
+                        account,
+                        account_id,
+                        folder,
+                        key,
+                        bodies[key],
+                        identity,
+                        cadence,
+                        clock,
+                        report,
+                    )
             record.store_cursor(session, account_id, folder, batch.cursor, clock())
         report.scanned += len(batch.headers)
         report.candidates += len(candidates)
@@ -101,7 +122,7 @@ def sync_folder(
 def _is_candidate(raw_headers: bytes, identity: Identity) -> bool:
     try:
         return triage(parse_envelope(raw_headers), identity) is None
-    except Exception:  # noqa: BLE001 - unreadable headers: let the full parse record what it can
+    except Exception:
         return True
 
 
@@ -121,17 +142,23 @@ def _ingest(
     parsed = parse_message(raw)
     try:
         with session.begin_nested():
-            _record(session, account, account_id, folder, key, parsed, identity, cadence, clock, report)
+            _record(
+                session, account, account_id, folder, key, parsed, identity, cadence, clock, report
+            )
     except IntegrityError:
         report.duplicates += 1  # another worker (or folder) recorded it first
-    except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
+    except Exception as exc:
         why = f"{type(exc).__name__}: {exc}"
-        log.exception("folder %s key %s (%s): could not record: %s", folder, key, parsed.message_id, why)
+        log.exception(
+            "folder %s key %s (%s): could not record: %s", folder, key, parsed.message_id, why
+        )
         report.malformed += 1
         report.errors.append(f"{folder}/{key}: {why}")
         with session.begin_nested():
             if not record.is_recorded(session, parsed.message_id):
-                record.record_malformed(session, account_id, folder, key, parsed.message_id, why, clock())
+                record.record_malformed(
+                    session, account_id, folder, key, parsed.message_id, why, clock()
+                )
 
 
 def _record(
@@ -157,7 +184,9 @@ def _record(
     row = record.record_message(session, account_id, folder, key, parsed, verdict, now)
     report.recorded += 1
     if verdict.kind == "introduction":
-        _, follow_ups = record.record_introduction(session, row, parsed, verdict, account, cadence, now)
+        _, follow_ups = record.record_introduction(
+            session, row, parsed, verdict, account, cadence, now
+        )
         report.introductions += 1
         report.follow_ups += len(follow_ups)
         log.info("introduction %s by %s: %s", parsed.message_id, verdict.introducer, verdict.reason)
@@ -166,5 +195,9 @@ def _record(
 def _log_batch(folder: str, batch: Batch, report: SyncReport) -> None:
     log.debug(
         "folder %s: batch of %d up to %s (%d candidates so far, %d introductions)",
-        folder, len(batch.headers), batch.cursor.position, report.candidates, report.introductions,
+        folder,
+        len(batch.headers),
+        batch.cursor.position,
+        report.candidates,
+        report.introductions,
     )

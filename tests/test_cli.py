@@ -1,0 +1,167 @@
+"""The `refmail` command as a user runs it: the demo, classify, listings, and its error messages."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from refmail import config
+from refmail.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def test_demo_end_to_end_as_a_real_process(tmp_path: Path) -> None:
+    """The README's first command, minus the install, in a fresh directory."""
+
+    def refmail(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "refmail", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            env={**os.environ, "REFMAIL_CONFIG": ""},
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "wrote refmail.toml" in refmail("init")
+    assert "3 introductions" in refmail("sync", "--once")
+    out = refmail("dispatch", "--once")
+    assert "thank_you to pat@partnerlaw.example" in out
+    assert "double_intro to dana@dianasbakery.example" in out
+    drafts = sorted((tmp_path / "refmail-demo" / "drafts").glob("*.eml"))
+    assert len(drafts) == 2
+    rows = [json.loads(line) for line in refmail("outbox", "list", "--json").splitlines()]
+    assert sorted(r["state"] for r in rows).count("delivered") == 2
+    assert {r["kind"] for r in rows} == {"thank_you", "double_intro", "check_in"}
+    intros = [json.loads(line) for line in refmail("intros", "list", "--json").splitlines()]
+    assert sorted(i["shape"] for i in intros)[-1] == "referral_to_owner"
+    assert "(none)" not in refmail("outbox", "list")
+    # Nothing is due again until --now passes the first check-ins.
+    assert "0 delivered" in refmail("dispatch", "--once")
+    assert "10 delivered" in refmail("dispatch", "--once", "--now", "2099-01-01T00:00")
+
+
+def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "refmail.toml"
+    path.write_text("# mine\n")
+    code, out = invoke("--config", str(path), "init")
+    assert code != 0 and "exists" in out
+    assert path.read_text() == "# mine\n"
+
+
+def test_init_for_imap_writes_a_valid_config_without_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "refmail.toml"
+    code, out = invoke(
+        "--config",
+        str(path),
+        "init",
+        "--imap",
+        "imaps://me%40example.com@imap.example.com/Refmail",
+        "--address",
+        "me+refmail@example.com",
+        "--owner",
+        "me@example.com",
+        "--database",
+        f"sqlite:///{tmp_path / 'r.db'}",
+        env={"REFMAIL_IMAP_PASSWORD": "hunter2"},
+    )
+    assert code == 0, out
+    settings = config.load(path)
+    imap = settings.accounts[0].imap
+    assert imap is not None
+    assert (imap.host, imap.user, imap.tls, imap.folders) == (
+        "imap.example.com",
+        "me@example.com",
+        "ssl",
+        ("Refmail",),
+    )
+    assert "hunter2" not in path.read_text()
+
+
+def test_bad_config_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "refmail.toml"
+    path.write_text(
+        '[[accounts]]\nname = "a"\naddress = "a@example.com"\nowners = ["b@example.com"]\n'
+        '[accounts.imap]\nhost = "h"\nuser = "u"\ntls = "sometimes"\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "refmail", "--config", str(path), "sync", "--once"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == "refmail: error: accounts[0].imap.tls: 'sometimes' is not one of ssl, starttls, none"
+    )
+
+
+def test_missing_config_says_how_to_make_one(tmp_path: Path) -> None:
+    code, out = invoke("--config", str(tmp_path / "nope.toml"), "outbox", "list")
+    assert code == 1 and "refmail init" in out
+
+
+def test_classify_prints_json_with_the_deciding_rule(corpus: Path) -> None:
+    files = [
+        corpus / "intro" / "web-web-nextgov-joe-mary-jack.eml",
+        corpus / "nonintro" / "enron-bill-2.eml",
+    ]
+    code, out = invoke("--config", "/nonexistent/refmail.toml", "classify", *map(str, files))
+    assert code == 0, out
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first["kind"] == "introduction"
+    assert first["introducer"] == "joe@example.com"
+    assert set(first["parties"]) == {"mary@example.org", "jack@gruber.example.com"}
+    assert first["rule"] and first["context"]
+    assert second["kind"] != "introduction" and second["rule"]
+
+
+def test_bad_now_is_a_usage_error(tmp_path: Path) -> None:
+    code, out = invoke(
+        "--config", str(tmp_path / "x.toml"), "dispatch", "--once", "--now", "tomorrow"
+    )
+    assert code == 2 and "ISO-8601" in out
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        config.Settings,
+        config.Account,
+        config.ImapSettings,
+        config.MaildirSettings,
+        config.FollowUps,
+        config.Web,
+    ],
+)
+def test_example_config_documents_every_key(cls: type) -> None:
+    text = (ROOT / "refmail.toml.example").read_text()
+    for field in dataclasses.fields(cls):
+        if field.name in ("path", "accounts", "imap", "maildir", "followups", "web"):
+            continue
+        assert f"\n{field.name} =" in text or f"\n# {field.name} =" in text, field.name
+
+
+def test_example_config_is_valid() -> None:
+    path = ROOT / "refmail.toml.example"
+    settings = config.parse(tomllib.loads(path.read_text()), path)
+    assert settings.accounts[0].imap is not None
+    assert settings.followups == config.FollowUps()
