@@ -67,7 +67,7 @@ def connect(settings: ImapSettings) -> Iterator[imapclient.IMAPClient]:
 def _quietly_close(client: imapclient.IMAPClient) -> None:
     try:
         client.logout()
-    except Exception:
+    except Exception:  # noqa: BLE001 - the connection may already be gone; closing is best effort
         with suppress(Exception):
             client.shutdown()
 

@@ -122,7 +122,7 @@ def sync_folder(
 def _is_candidate(raw_headers: bytes, identity: Identity) -> bool:
     try:
         return triage(parse_envelope(raw_headers), identity) is None
-    except Exception:
+    except Exception:  # noqa: BLE001 - unreadable headers: let the full parse record what it can
         return True
 
 

@@ -224,7 +224,7 @@ class Dovecot:
             try:
                 self.client("startup-probe").logout()
                 return
-            except Exception as exc:  # any failure: retry until the deadline
+            except Exception as exc:  # noqa: BLE001 - any failure: retry until the deadline
                 last_error = exc
                 time.sleep(0.05)
         self._fail(f"dovecot not ready after {START_TIMEOUT}s: {last_error!r}")
