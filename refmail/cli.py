@@ -24,12 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from refmail import __version__, config
+from refmail import contacts as contact_service
 from refmail import models as m
 from refmail.accounts import folders, open_source, open_target
 from refmail.clock import FixedClock, system_clock
 from refmail.db import SessionFactory, make_engine, migrate, session_factory
 from refmail.detect import Identity, classify
-from refmail.dispatch import dispatch
+from refmail.dispatch import Rules, dispatch
 from refmail.errors import RefmailError
 from refmail.filedrop import FileDrafts
 from refmail.maildir import deliver
@@ -192,6 +193,11 @@ drafts_dir = "refmail-demo/drafts"
 
 [accounts.maildir]
 path = "refmail-demo/Maildir"
+
+[caps]
+# Drafts are for you to review, so the demo writes them whatever the hour; with the default
+# (true) a draft is due only inside the recipient's send window.
+drafts_in_window = false
 """
 
 
@@ -277,11 +283,12 @@ def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
     clock = FixedClock(_parse_now(now_text)) if now_text else system_clock
     factory = app.database()
     renderer = Renderer(app.settings.templates)
+    rules = Rules(app.settings.caps, app.settings.timezone)
     failed = False
     for account in app.settings.accounts:
         try:
             with open_target(account) as target:
-                report = dispatch(factory, account, target, renderer, clock)
+                report = dispatch(factory, account, target, renderer, clock, rules=rules)
                 for item in report.delivered:
                     click.echo(
                         f"  {item.kind} to {item.recipient}: {_where(target, item.message_id)}"
@@ -426,6 +433,160 @@ def outbox_list(app: App, as_json: bool, state: tuple[str, ...]) -> None:
             for f in session.scalars(query)
         ]
     _print(items, as_json, ["id", "kind", "recipient", "due", "state", "reason"])
+
+
+@outbox.command(name="why")
+@click.argument("follow_up_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_app
+def outbox_why(app: App, follow_up_id: int, as_json: bool) -> None:
+    """Every decision about one follow-up: planned, deferred until when, merged, skipped, sent."""
+    with _session(app) as session:
+        row = session.get(m.FollowUp, follow_up_id)
+        if row is None:
+            raise OneLineError(f"no follow-up #{follow_up_id}")
+        if not as_json:
+            click.echo(
+                f"#{row.id} {row.kind} to {row.contact.email}: {row.state}, "
+                f"due {_iso(row.due_at)}" + (f" ({row.reason})" if row.reason else "")
+            )
+        events = [
+            {"at": _iso(e.at), "state": e.state, "rule": e.rule, "reason": e.reason}
+            for e in row.events
+        ]
+    _print(events, as_json, ["at", "state", "rule", "reason"])
+
+
+@cli.group()
+def contacts() -> None:
+    """People refmail knows, and their preferences."""
+
+
+@contacts.command(name="show")
+@click.argument("address")
+@click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
+@pass_app
+def contacts_show(app: App, address: str, as_json: bool) -> None:
+    """A contact's preferences, change log and follow-ups."""
+    with _session(app) as session:
+        contact = contact_service.find(session, address)
+        if contact is None:
+            raise OneLineError(f"no contact {address}")
+        follow_ups = session.scalars(
+            select(m.FollowUp)
+            .where(m.FollowUp.contact_id == contact.id)
+            .order_by(m.FollowUp.due_at)
+        ).all()
+        changes = session.scalars(
+            select(m.ContactChange)
+            .where(m.ContactChange.contact_id == contact.id)
+            .order_by(m.ContactChange.id)
+        ).all()
+        info = {
+            "email": contact.email,
+            "name": contact.name,
+            "organisation": contact.organisation,
+            "phone": contact.phone,
+            "channel": contact.channel,
+            "level": contact.level,
+            "paused_until": _iso(contact.paused_until),
+            "timezone": contact.timezone,
+            "opted_out_at": _iso(contact.opted_out_at),
+            "bounced_at": _iso(contact.bounced_at),
+            "last_contact_at": _iso(contact.last_contact_at),
+            "follow_ups": [
+                {
+                    "id": f.id,
+                    "kind": f.kind,
+                    "due": _iso(f.due_at),
+                    "state": f.state,
+                    "reason": f.reason,
+                }
+                for f in follow_ups
+            ],
+            "changes": [
+                {
+                    "at": _iso(c.at),
+                    "source": c.source,
+                    "field": c.field,
+                    "old": c.old_value,
+                    "new": c.new_value,
+                }
+                for c in changes
+            ],
+        }
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False))
+        return
+    for key, value in info.items():
+        if not isinstance(value, list):
+            click.echo(f"{key:16} {value}")
+    click.echo("\nfollow-ups:")
+    _print(info["follow_ups"], False, ["id", "kind", "due", "state", "reason"])
+    click.echo("\nchanges:")
+    _print(info["changes"], False, ["at", "source", "field", "old", "new"])
+
+
+@contacts.command(name="set")
+@click.argument("address")
+@click.option("--level", type=click.Choice(m.LEVELS), help="How much refmail may write to them.")
+@click.option(
+    "--channel", type=click.Choice(m.CHANNELS), help="email, phone (call reminders) or none."
+)
+@click.option("--pause-until", "pause_until", metavar="DATE", help="YYYY-MM-DD; 'none' to unpause.")
+@click.option("--timezone", metavar="TZ", help="IANA zone, e.g. Europe/Berlin.")
+@click.option("--phone", metavar="NUMBER")
+@click.option("--name")
+@click.option(
+    "--opt-out/--opt-in", "opt_out", default=None, help="Stop (or allow again) all follow-ups."
+)
+@pass_app
+def contacts_set(
+    app: App,
+    address: str,
+    level: str | None,
+    channel: str | None,
+    pause_until: str | None,
+    timezone: str | None,
+    phone: str | None,
+    name: str | None,
+    opt_out: bool | None,
+) -> None:
+    """Change a contact's preferences (creating the contact if refmail does not know it yet)."""
+    values: dict[str, object] = {
+        k: v
+        for k, v in (
+            ("level", level),
+            ("channel", channel),
+            ("timezone", timezone),
+            ("phone", phone),
+            ("name", name),
+        )
+        if v is not None
+    }
+    if pause_until is not None:
+        values["paused_until"] = None if pause_until.lower() == "none" else _parse_day(pause_until)
+    now = system_clock()
+    with _session(app) as session, session.begin():
+        contact = contact_service.get_or_create(session, address, now, "owner")
+        changes = contact_service.update(session, contact, values, "owner", now)
+        cancelled = 0
+        if opt_out is True:
+            cancelled = contact_service.opt_out(session, contact, "owner", now)
+        elif opt_out is False:
+            contact_service.opt_in(session, contact, "owner", now)
+        email_address = contact.email
+    for change in changes:
+        click.echo(f"{email_address}: {change.field}: {change.old or '-'} → {change.new or '-'}")
+    if cancelled:
+        click.echo(f"{email_address}: {cancelled} planned follow-ups cancelled")
+
+
+def _parse_day(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from exc
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -89,6 +90,58 @@ class FollowUps:
 
 
 @dataclass(frozen=True)
+class Window:
+    """At most `count` messages in any `days`-day rolling window."""
+
+    count: int
+    days: float
+
+    def __str__(self) -> str:
+        return f"{self.count} per {self.days:g} days"
+
+
+@dataclass(frozen=True)
+class CapsOverride:
+    """Different caps for some contacts (addresses, or "@domain"); unset keys inherit."""
+
+    contacts: tuple[str, ...]
+    windows: tuple[Window, ...] | None = None
+    min_gap_hours: float | None = None
+    cooldown_days: float | None = None
+
+
+@dataclass(frozen=True)
+class Caps:
+    """One budget per person across every kind of follow-up, and when mail may go out."""
+
+    windows: tuple[Window, ...] = (Window(1, 2), Window(2, 7), Window(4, 30))
+    min_gap_hours: float = 24.0
+    cooldown_days: float = 3.0  # after human contact, check-ins wait this long
+    stale_days: float = 21.0  # a check-in this late is skipped
+    window_start: time = time(9, 0)  # the send window, in the recipient's time zone
+    window_end: time = time(18, 0)  # equal to window_start: open all day
+    weekends: bool = False
+    drafts_in_window: bool = True  # drafts too are due only inside the send window
+    merge: tuple[str, ...] = ("thank_you", "check_in", "conversion_thanks")
+    overrides: tuple[CapsOverride, ...] = ()
+
+    def for_contact(self, address: str) -> Caps:
+        """These caps with the first matching override applied."""
+        domain = "@" + address.rsplit("@", 1)[-1]
+        for override in self.overrides:
+            if address in override.contacts or domain in override.contacts:
+                changes = {
+                    k: v
+                    for k, v in dataclasses.asdict(override).items()
+                    if k != "contacts" and v is not None
+                }
+                if override.windows is not None:
+                    changes["windows"] = override.windows
+                return dataclasses.replace(self, overrides=(), **changes)
+        return self
+
+
+@dataclass(frozen=True)
 class Web:
     """The recipient-facing pages; an empty base_url leaves links out of the footer."""
 
@@ -105,6 +158,7 @@ class Settings:
     templates: str = ""
     log_level: str = "INFO"
     followups: FollowUps = field(default_factory=FollowUps)
+    caps: Caps = field(default_factory=Caps)
     web: Web = field(default_factory=Web)
     path: Path = Path(DEFAULT_PATH)
 
@@ -159,6 +213,7 @@ def parse(raw: dict[str, Any], path: Path) -> Settings:
         raise ConfigError("path: unknown key")
     settings = _build(Settings, raw, "", extra={"accounts": built, "path": path})
     _check_timezone(settings.timezone, "timezone")
+    _check_caps(settings.caps)
     templates = str(base / settings.templates) if settings.templates else ""
     return dataclasses.replace(
         settings, database=_database_url(settings.database, base), templates=templates
@@ -188,6 +243,18 @@ def _account(raw: Any, where: str, base: Path) -> Account:
     if account.imap is not None and account.imap.batch_size < 1:
         raise ConfigError(f"{where}.imap.batch_size: must be at least 1")
     return dataclasses.replace(account, **changes)
+
+
+def _check_caps(caps: Caps) -> None:
+    for i, window in enumerate(caps.windows):
+        if window.count < 1 or window.days <= 0:
+            raise ConfigError(f"caps.windows[{i}]: count must be ≥ 1 and days > 0")
+    unknown = set(caps.merge) - set(KINDS)
+    if unknown:
+        raise ConfigError(f"caps.merge: unknown kind {sorted(unknown)[0]!r}")
+    for i, override in enumerate(caps.overrides):
+        if not override.contacts:
+            raise ConfigError(f"caps.overrides[{i}].contacts: name at least one address or @domain")
 
 
 def _email(value: str, key: str) -> str:

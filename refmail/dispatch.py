@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from refmail import models as m
 from refmail import record
 from refmail.clock import Clock
-from refmail.config import Account
+from refmail.config import Account, Caps
 from refmail.db import SessionFactory, transaction
 from refmail.errors import DeliveryError
-from refmail.policy import ContactView, Decision, Due, decide
+from refmail.policy import ContactView, Decision, Due, History, contact_zone, decide
 from refmail.render import Draft, Links, Person, Renderer
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,16 @@ class DispatchReport:
     retry_later: int = 0
     failed: int = 0
     recovered: int = 0
+    merged: int = 0
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The policy settings dispatch applies (from [caps] and the owner's time zone)."""
+
+    caps: Caps = field(default_factory=Caps)
+    owner_zone: str = "UTC"
+    sending: bool = False  # SMTP sends (always inside the send window) rather than drafts
 
 
 def dispatch(
@@ -68,9 +78,11 @@ def dispatch(
     renderer: Renderer,
     clock: Clock,
     *,
+    rules: Rules | None = None,
     limit: int = 500,
 ) -> DispatchReport:
     """Deliver what is due for one account now; returns what happened."""
+    rules = rules or Rules()
     report = DispatchReport(account.name)
     with transaction(factory) as session:
         account_id = record.ensure_account(session, account, clock()).id
@@ -91,7 +103,7 @@ def dispatch(
     queue = list(due_ids)
     while queue:
         follow_up_id = queue.pop(0)
-        claimed = _decide_and_claim(factory, follow_up_id, account, clock, report, queue)
+        claimed = _decide_and_claim(factory, follow_up_id, account, rules, clock, report, queue)
         if claimed is not None:
             _deliver(factory, claimed, target, renderer, clock, report)
     return report
@@ -109,6 +121,7 @@ def _decide_and_claim(
     factory: SessionFactory,
     follow_up_id: int,
     account: Account,
+    rules: Rules,
     clock: Clock,
     report: DispatchReport,
     queue: list[int],
@@ -119,10 +132,21 @@ def _decide_and_claim(
         row = session.get(m.FollowUp, follow_up_id)
         if row is None or row.state not in m.OPEN_STATES:
             return None  # another worker took it
-        decision = decide(_view(row.contact), Due(row.kind, row.step, row.due_at), now)
+        contact = row.contact
+        caps = rules.caps.for_contact(contact.email)
+        decision = decide(
+            _view(contact),
+            Due(row.kind, row.step, row.due_at, row.first_due_at),
+            now,
+            history_for(session, contact, row.id, caps, now),
+            caps,
+            contact_zone(contact.timezone, contact.offsets(), rules.owner_zone),
+            rules.sending,
+        )
         if decision.action != "send":
             _apply(session, row, decision, now, report, queue)
             return None
+        report.merged += len(_merge_into(session, row, caps, now))
         claimed = session.execute(
             update(m.FollowUp)
             .where(m.FollowUp.id == row.id, m.FollowUp.state.in_(m.OPEN_STATES))
@@ -158,6 +182,45 @@ def _apply(
         report.skipped += 1
     row.reason, row.updated_at = decision.reason, now
     record.add_event(session, row, now, decision.rule, decision.reason)
+
+
+def history_for(
+    session: Session, contact: m.Contact, exclude_id: int, caps: Caps, now: datetime
+) -> History:
+    """What policy needs to know of past contact: refmail's messages to them (a claim by another
+    worker counts too), and the last human contact."""
+    longest = max((w.days for w in caps.windows), default=0.0) * 2  # reduced contacts: ×2
+    since = now - timedelta(days=longest + 1, hours=caps.min_gap_hours)
+    sent_at = func.coalesce(m.FollowUp.delivered_at, m.FollowUp.claimed_at)
+    sent = session.scalars(
+        select(sent_at).where(
+            m.FollowUp.contact_id == contact.id,
+            m.FollowUp.id != exclude_id,
+            m.FollowUp.state.in_(("delivered", "delivering")),
+            sent_at > since,
+        )
+    )
+    return History(tuple(s for s in sent if s is not None), contact.last_contact_at)
+
+
+def _merge_into(session: Session, row: m.FollowUp, caps: Caps, now: datetime) -> list[m.FollowUp]:
+    """Fold other due follow-ups of the same kind to the same person into this one."""
+    if row.kind not in caps.merge:
+        return []
+    others = session.scalars(
+        select(m.FollowUp).where(
+            m.FollowUp.contact_id == row.contact_id,
+            m.FollowUp.kind == row.kind,
+            m.FollowUp.state.in_(m.OPEN_STATES),
+            m.FollowUp.id != row.id,
+            func.coalesce(m.FollowUp.first_due_at, m.FollowUp.due_at) <= now,
+        )
+    ).all()
+    for other in others:
+        other.state, other.origin_id, other.updated_at = "skipped", row.id, now
+        other.reason = f"merged into #{row.id}"
+        record.add_event(session, other, now, "merged", other.reason)
+    return list(others)
 
 
 def _call_task_for(session: Session, row: m.FollowUp, now: datetime) -> m.FollowUp:
@@ -320,7 +383,14 @@ def build_draft(
     intro = row.introduction
     message = intro.message
     owner = Person(account.owner_address, account.owner_name)
-    parties = tuple(person(p.contact) for p in intro.parties)
+    merged = session.scalars(
+        select(m.FollowUp).where(m.FollowUp.origin_id == row.id, m.FollowUp.kind == row.kind)
+    ).all()
+    parties: list[Person] = []
+    for introduction in (intro, *(f.introduction for f in merged)):
+        for party in introduction.parties:
+            if all(p.email != party.contact.email for p in parties):
+                parties.append(person(party.contact))
     recipient = owner if row.kind == "call_task" else person(row.contact)
     origin = session.get(m.FollowUp, row.origin_id) if row.origin_id else None
     references = tuple(r for r in (message.thread_root,) if r and r != message.message_id)
@@ -330,7 +400,7 @@ def build_draft(
         sender=owner,
         recipient=recipient,
         introducer=person(intro.introducer),
-        parties=parties,
+        parties=tuple(parties),
         context=intro.context,
         intro_subject=message.subject,
         intro_message_id=message.message_id,

@@ -110,8 +110,15 @@ class Contact(Base):
     locale: Mapped[str] = mapped_column(String(20), default="")
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The last email between this person and the owner that refmail saw (either direction).
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # UTC offsets (minutes) of the Date headers of their latest mail: a guess at their zone.
+    recent_offsets: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def offsets(self) -> list[int]:
+        return [int(o) for o in self.recent_offsets.split(",") if o.strip()]
 
 
 class ContactChange(Base):
@@ -201,6 +208,7 @@ class FollowUp(Base):
         CheckConstraint(_in("kind", KINDS), name="kind"),
         CheckConstraint(_in("state", STATES), name="state"),
         Index("ix_follow_up_state_due", "state", "due_at"),
+        Index("ix_follow_up_contact_delivered", "contact_id", "delivered_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     introduction_id: Mapped[int] = mapped_column(ForeignKey("introduction.id"))
@@ -209,6 +217,7 @@ class FollowUp(Base):
     step: Mapped[int] = mapped_column(Integer, default=0)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    first_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     state: Mapped[str] = mapped_column(String(20), default="planned")
     reason: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str] = mapped_column(String(998), unique=True)

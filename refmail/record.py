@@ -21,6 +21,8 @@ from refmail.parse import Address, ParsedMessage
 from refmail.plan import IntroFacts, plan
 from refmail.source import Cursor
 
+OFFSETS_KEPT = 10
+
 
 def ensure_account(session: Session, settings: AccountSettings, now: datetime) -> m.Account:
     account = session.scalar(select(m.Account).where(m.Account.name == settings.name))
@@ -243,6 +245,27 @@ def record_introduction(
 
 def _too_old(age: timedelta, cadence: FollowUps) -> str:
     return f"introduction is {age.days} days old (max_age_days = {cadence.max_age_days})"
+
+
+def touch_contacts(
+    session: Session, parsed: ParsedMessage, owners: frozenset[str], now: datetime
+) -> None:
+    """Note human contact with known people: mail from them, or the owner's mail to them.
+
+    Their own mail also records its Date offset, from which policy guesses their time zone.
+    """
+    sender = parsed.sender.email if parsed.sender else ""
+    at = parsed.date if parsed.date is not None and parsed.date.tzinfo else now
+    at = min(at, now)
+    people = [a.email for a in parsed.envelope.recipients] if sender in owners else [sender]
+    if not people or not any(people):
+        return
+    for contact in session.scalars(select(m.Contact).where(m.Contact.email.in_(people))):
+        if contact.last_contact_at is None or contact.last_contact_at < at:
+            contact.last_contact_at = at
+        if contact.email == sender and parsed.utc_offset_minutes is not None:
+            recent = [*contact.offsets(), parsed.utc_offset_minutes][-OFFSETS_KEPT:]
+            contact.recent_offsets = ",".join(map(str, recent))
 
 
 def add_event(session: Session, row: m.FollowUp, now: datetime, rule: str, reason: str) -> None:

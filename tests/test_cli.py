@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tomllib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,12 @@ def test_demo_end_to_end_as_a_real_process(tmp_path: Path) -> None:
     assert "(none)" not in refmail("outbox", "list")
     # Nothing is due again until --now passes the first check-ins.
     assert "0 delivered" in refmail("dispatch", "--once")
-    assert "10 delivered" in refmail("dispatch", "--once", "--now", "2099-01-01T00:00")
+    week = (datetime.now(UTC) + timedelta(days=8)).isoformat()
+    assert "5 delivered" in refmail("dispatch", "--once", "--now", week)  # one check-in each
+    # Check-ins planned long ago and never sent are stale by now: skipped, with the reason.
+    assert "5 skipped" in refmail("dispatch", "--once", "--now", "2099-01-01T00:00")
+    why = refmail("outbox", "why", "3")
+    assert "stale" in why or "delivered" in why
 
 
 def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -150,14 +156,17 @@ def test_bad_now_is_a_usage_error(tmp_path: Path) -> None:
         config.MaildirSettings,
         config.FollowUps,
         config.Web,
+        config.Caps,
+        config.CapsOverride,
     ],
 )
 def test_example_config_documents_every_key(cls: type) -> None:
     text = (ROOT / "refmail.toml.example").read_text()
     for field in dataclasses.fields(cls):
-        if field.name in ("path", "accounts", "imap", "maildir", "followups", "web"):
-            continue
-        assert f"\n{field.name} =" in text or f"\n# {field.name} =" in text, field.name
+        if field.name in ("path", "accounts", "imap", "maildir", "followups", "web", "caps"):
+            continue  # tables, not keys
+        documented = (f"\n{field.name} =", f"\n# {field.name} =", f".{field.name}]]")
+        assert any(d in text for d in documented), field.name
 
 
 def test_example_config_is_valid() -> None:
@@ -165,3 +174,4 @@ def test_example_config_is_valid() -> None:
     settings = config.parse(tomllib.loads(path.read_text()), path)
     assert settings.accounts[0].imap is not None
     assert settings.followups == config.FollowUps()
+    assert settings.caps == config.Caps()  # the example shows the defaults

@@ -104,6 +104,9 @@ tls = "none"
 user = "{user}"
 password_env = "REFMAIL_TEST_IMAP_PASSWORD"
 folders = [{folders}]
+
+[caps]
+drafts_in_window = false  # drafts at once, whatever the hour the suite runs
 """)
     return path
 

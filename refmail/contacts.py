@@ -1,0 +1,123 @@
+"""Changes to a contact's preferences, each logged, each applied to the outbox at once.
+
+Used by `refmail contacts set` (source "owner") and, later, the preference pages ("recipient").
+An opt-out, or level or channel "none", cancels every open follow-up in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from refmail import models as m
+from refmail.errors import RefmailError
+from refmail.parse import normalise_address
+from refmail.record import add_event, log_change
+
+EDITABLE = ("name", "organisation", "phone", "channel", "level", "paused_until", "timezone")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field changed on one contact."""
+
+    field: str
+    old: str
+    new: str
+
+
+def find(session: Session, address: str) -> m.Contact | None:
+    email = normalise_address(address)
+    if email is None:
+        raise RefmailError(f"{address!r} is not a valid address")
+    return session.scalar(select(m.Contact).where(m.Contact.email == email))
+
+
+def get_or_create(session: Session, address: str, now: datetime, source: str) -> m.Contact:
+    """The contact, created (and logged) if unknown: a do-not-contact list can be made ahead."""
+    contact = find(session, address)
+    if contact is not None:
+        return contact
+    email = normalise_address(address)
+    assert email is not None
+    contact = m.Contact(email=email, created_at=now, updated_at=now)
+    session.add(contact)
+    session.flush()
+    log_change(session, contact, "created", "", email, source, now)
+    return contact
+
+
+def update(
+    session: Session, contact: m.Contact, values: dict[str, object], source: str, now: datetime
+) -> list[Change]:
+    """Set fields (validated), log each change, and bring the outbox in line."""
+    changes: list[Change] = []
+    for field, value in values.items():
+        if field not in EDITABLE:
+            raise RefmailError(f"{field} cannot be changed")
+        _validate(field, value)
+        old = getattr(contact, field)
+        if old == value:
+            continue
+        setattr(contact, field, value)
+        changes.append(Change(field, _text(old), _text(value)))
+        log_change(session, contact, field, _text(old), _text(value), source, now)
+    if changes:
+        contact.updated_at = now
+        if contact.level == "none" or contact.channel == "none":
+            cancel_open(session, contact, f"contact level/channel set to none by {source}", now)
+    return changes
+
+
+def opt_out(session: Session, contact: m.Contact, source: str, now: datetime) -> int:
+    """Stop everything to this contact; returns how many open follow-ups were cancelled."""
+    if contact.opted_out_at is None:
+        contact.opted_out_at = now
+        contact.updated_at = now
+        log_change(session, contact, "opted_out_at", "", _text(now), source, now)
+    return cancel_open(session, contact, f"opted out ({source})", now)
+
+
+def opt_in(session: Session, contact: m.Contact, source: str, now: datetime) -> None:
+    if contact.opted_out_at is not None:
+        log_change(session, contact, "opted_out_at", _text(contact.opted_out_at), "", source, now)
+        contact.opted_out_at = None
+        contact.updated_at = now
+
+
+def cancel_open(session: Session, contact: m.Contact, reason: str, now: datetime) -> int:
+    rows = session.scalars(
+        select(m.FollowUp).where(
+            m.FollowUp.contact_id == contact.id, m.FollowUp.state.in_(m.OPEN_STATES)
+        )
+    ).all()
+    for row in rows:
+        row.state, row.reason, row.updated_at = "skipped", reason, now
+        add_event(session, row, now, "contact_changed", reason)
+    return len(rows)
+
+
+def _validate(field: str, value: object) -> None:
+    if field == "level" and value not in m.LEVELS:
+        raise RefmailError(f"level must be one of {', '.join(m.LEVELS)}")
+    if field == "channel" and value not in m.CHANNELS:
+        raise RefmailError(f"channel must be one of {', '.join(m.CHANNELS)}")
+    if field == "timezone" and value:
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise RefmailError(f"unknown time zone {value!r}") from exc
+    if field == "paused_until" and value is not None and not isinstance(value, datetime):
+        raise RefmailError("paused_until must be a time")
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="minutes")
+    return str(value)
