@@ -178,18 +178,21 @@ def _record(
         return
     known = record.known_thread_ids(session, (parsed.in_reply_to or "", *parsed.references))
     verdict = classify(parsed, identity, known)
-    if verdict.kind not in STORED_KINDS:
-        return  # other mail (and refmail's own) is not stored
     now = clock()
-    row = record.record_message(session, account_id, folder, key, parsed, verdict, now)
-    report.recorded += 1
-    if verdict.kind == "introduction":
-        _, follow_ups = record.record_introduction(
-            session, row, parsed, verdict, account, cadence, now
-        )
-        report.introductions += 1
-        report.follow_ups += len(follow_ups)
-        log.info("introduction %s by %s: %s", parsed.message_id, verdict.introducer, verdict.reason)
+    if verdict.kind in STORED_KINDS:  # other mail (and refmail's own) is not stored
+        row = record.record_message(session, account_id, folder, key, parsed, verdict, now)
+        report.recorded += 1
+        if verdict.kind == "introduction":
+            _, follow_ups = record.record_introduction(
+                session, row, parsed, verdict, account, cadence, now
+            )
+            report.introductions += 1
+            report.follow_ups += len(follow_ups)
+            log.info(
+                "introduction %s by %s: %s", parsed.message_id, verdict.introducer, verdict.reason
+            )
+    if verdict.kind not in ("automatic", "own"):
+        record.touch_contacts(session, parsed, identity.owners, now)
 
 
 def _log_batch(folder: str, batch: Batch, report: SyncReport) -> None:
