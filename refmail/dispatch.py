@@ -233,6 +233,7 @@ def _call_task_for(session: Session, row: m.FollowUp, now: datetime) -> m.Follow
         step=row.id,
         contact_id=row.contact_id,
         due_at=now,
+        first_due_at=now,
         state="planned",
         message_id=record.new_message_id(domain),
         origin_id=row.id,

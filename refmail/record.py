@@ -223,6 +223,7 @@ def record_introduction(
             step=planned.step,
             contact_id=contacts[planned.recipient].id,
             due_at=planned.due_at,
+            first_due_at=planned.due_at,
             state="skipped" if too_old else "planned",
             message_id=new_message_id(domain),
             created_at=now,
