@@ -16,16 +16,33 @@ from datetime import datetime
 from email.message import Message
 from email.policy import compat32
 from html.parser import HTMLParser
+from typing import ClassVar
 
 from email_validator import EmailNotValidError, validate_email
 
 OWN_TEXT_LIMIT = 20_000
 FULL_TEXT_LIMIT = 200_000
-DELIVERY_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "x-delivered-to")
+DELIVERY_HEADERS = (
+    "delivered-to",
+    "x-original-to",
+    "envelope-to",
+    "x-envelope-to",
+    "x-delivered-to",
+)
 ROBOT_HEADERS = (
-    "auto-submitted", "precedence", "list-id", "list-unsubscribe", "x-autoreply", "x-autorespond",
-    "x-auto-response-suppress", "return-path", "x-failed-recipients", "x-loop", "x-refmail-id",
-    "feedback-id", "x-mailer",
+    "auto-submitted",
+    "precedence",
+    "list-id",
+    "list-unsubscribe",
+    "x-autoreply",
+    "x-autorespond",
+    "x-auto-response-suppress",
+    "return-path",
+    "x-failed-recipients",
+    "x-loop",
+    "x-refmail-id",
+    "feedback-id",
+    "x-mailer",
 )
 _EMAIL_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
@@ -165,7 +182,9 @@ def parse_addresses(values: list[str], header: str) -> tuple[list[Address], list
             continue
         normal = normalise_address(addr)
         if normal is None:
-            bad.append(BadAddress(header, f"{name} <{addr}>" if name else addr, "not a valid address"))
+            bad.append(
+                BadAddress(header, f"{name} <{addr}>" if name else addr, "not a valid address")
+            )
             continue
         if all(a.email != normal for a in good):
             good.append(Address(normal, _clean_name(decode_header_value(name), normal)))
@@ -183,25 +202,27 @@ def parse_message(raw: bytes) -> ParsedMessage:
     msg = email.message_from_bytes(_strip_bom(raw), policy=compat32)
     defects = [type(d).__name__ for d in msg.defects]
     env = _envelope(msg)
-    date, offset = _date(msg.get("date"))
+    date, offset = _date(_raw(msg, "date"))
     full_text, attached = _body_text(msg, defects)
     own, quoted_part = split_quoted(full_text)
     quoted = list(attached) + list(quoted_headers(quoted_part))
     subject = env.subject.lower()
-    has_forward = bool(attached) or subject.startswith(("fw:", "fwd:", "tr:", "wg:")) or bool(
-        _FORWARD_MARK.search(full_text)
+    has_forward = (
+        bool(attached)
+        or subject.startswith(("fw:", "fwd:", "tr:", "wg:"))
+        or bool(_FORWARD_MARK.search(full_text))
     )
     message_id = env.message_id
     synthetic = message_id is None
     if message_id is None:
-        message_id = _digest_id(env, msg.get("date"), full_text)
+        message_id = _digest_id(env, _raw(msg, "date"), full_text)
         defects.append("MissingMessageId")
     return ParsedMessage(
         envelope=env,
         message_id=message_id,
         synthetic_id=synthetic,
-        in_reply_to=_first_id(msg.get("in-reply-to")),
-        references=tuple(_ids(msg.get("references"))),
+        in_reply_to=_first_id(_raw(msg, "in-reply-to")),
+        references=tuple(_ids(_raw(msg, "references"))),
         date=date,
         utc_offset_minutes=offset,
         own_text=strip_signature(own)[:OWN_TEXT_LIMIT],
@@ -231,15 +252,15 @@ def _envelope(msg: Message) -> Envelope:
                 normal = normalise_address(addr)
                 if normal and normal not in delivered:
                     delivered.append(normal)
-    robots = {h: decode_header_value(msg.get(h)) for h in ROBOT_HEADERS if msg.get(h) is not None}
+    robots = {h: decode_header_value(v) for h in ROBOT_HEADERS if (v := _raw(msg, h)) is not None}
     return Envelope(
-        message_id=_first_id(msg.get("message-id")),
+        message_id=_first_id(_raw(msg, "message-id")),
         sender=senders[0] if senders else None,
         to=addresses("to"),
         cc=addresses("cc"),
         reply_to=addresses("reply-to"),
         delivered_to=tuple(delivered),
-        subject=decode_header_value(msg.get("subject")),
+        subject=decode_header_value(_raw(msg, "subject")),
         robot_headers=robots,
         content_type=_safe(lambda: msg.get_content_type(), "text/plain"),
         bad_addresses=tuple(bad),
@@ -247,7 +268,15 @@ def _envelope(msg: Message) -> Envelope:
 
 
 def _all(msg: Message, name: str) -> list[str]:
-    return [str(v) for v in (msg.get_all(name) or [])]
+    """Every value of a header as stored: raw 8-bit bytes stay readable (as surrogates), where
+    compat32's get_all would wrap them in a Header that prints U+FFFD."""
+    name = name.lower()
+    return [str(v) for k, v in msg.raw_items() if k.lower() == name]
+
+
+def _raw(msg: Message, name: str) -> str | None:
+    values = _all(msg, name)
+    return values[0] if values else None
 
 
 _ID_RE = re.compile(r"<([^<>\s]+)>")
@@ -380,7 +409,9 @@ def _charset_alias(name: str) -> str:
 class _HTMLText(HTMLParser):
     """Block-aware HTML to text; <blockquote> content is marked with '> ' like a plain quote."""
 
-    BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote", "hr"}
+    BLOCK: ClassVar[frozenset[str]] = frozenset(
+        {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote", "hr"}
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -429,36 +460,71 @@ def html_to_text(html: str) -> str:
 # --- quoted history ------------------------------------------------------------------------
 
 _FORWARD_MARK = re.compile(
-    r"^\s*(-{2,}\s*(Original Message|Forwarded message|Forwarded by .*?)\s*-{2,}|Begin forwarded message:)",
+    r"^\s*(-{2,}\s*(Original Message|Forwarded message|Forwarded by .*?)\s*-{2,}"
+    r"|Begin forwarded message:)",
     re.IGNORECASE | re.MULTILINE,
 )
+# Notes (Lotus) writes the quoted author on one line and the date on the next, with To: below:
+#     Severin Borenstein <borenste@Haas.Berkeley.EDU>
+#     03/31/2001 06:00 PM
+#         To: Steve Kean <skean@enron.com>
+_NOTES_DATE = r"[ \t]*\d{1,2}/\d{1,2}/\d{2,4}[ \t]+\d{1,2}:\d{2}(?::\d{2})?[ \t]*(?:[AP]M)?[ \t]*"
+_WROTE = r"(?:wrote|writes|schrieb|a\s+écrit|escribió|ha\s+scritto|schreef|skrev|napisał)"
 _QUOTE_STARTS = [
     _FORWARD_MARK,
-    re.compile(r"^\s*On\s.{0,300}?\bwrote:\s*$", re.IGNORECASE | re.MULTILINE | re.DOTALL),
+    # Gmail/Apple "On <date>, <name> wrote:", possibly wrapped, never across a blank line.
+    re.compile(
+        rf"^[ \t]*(?:On|Am|Le|El|Il|Op|Den)\s(?:(?!\n[ \t]*\n).){{0,300}}?\b{_WROTE}\s*:[ \t]*$",
+        re.IGNORECASE | re.MULTILINE | re.DOTALL,
+    ),
+    # "Alice Smith wrote:" right above a '>' block.
+    re.compile(rf"^[^\n>]{{1,200}}\b{_WROTE}\s*:[ \t]*\n(?:[ \t]*\n)?[ \t]*>", re.MULTILINE),
     re.compile(r"^\s*_{10,}\s*$", re.MULTILINE),
-    # Outlook and Notes header blocks: a From: line with a Sent:/To:/Date: line right after.
-    re.compile(r"^\s*\*?From:\*?[ \t].*\n(\s*\*?(Sent|Date|To|Cc)\*?:.*\n?)", re.IGNORECASE | re.MULTILINE),
+    # Outlook header blocks: a From: line with a Sent:/To:/Date: line right after.
+    re.compile(
+        r"^\s*\*?From:\*?[ \t].*\n(\s*\*?(Sent|Date|To|Cc)\*?:.*\n?)", re.IGNORECASE | re.MULTILINE
+    ),
+    # Notes: "Name <addr> on 01/02/2001 10:00 AM" then To:, or name / date / To: on three lines.
     re.compile(r"^.*\S+@\S+.* on \d{1,2}/\d{1,2}/\d{2,4}.*\n\s*To:", re.IGNORECASE | re.MULTILINE),
-    re.compile(r"^>", re.MULTILINE),
+    re.compile(
+        rf"^[ \t]*\S[^\n]*\n{_NOTES_DATE}\n(?:[^\n]*\n){{0,3}}?[ \t]*To:",
+        re.IGNORECASE | re.MULTILINE,
+    ),
 ]
+_QUOTED_LINE = re.compile(r"^[ \t]*>")
+_LEADING_BLANK_LINES = re.compile(r"^(?:[ \t]*\n)+")
 _SIGNATURE = re.compile(
     r"^(-- ?|--\s*$|_{2,}|Sent from my \w+.*|Get Outlook for .*)$", re.MULTILINE
 )
 
 
 def split_quoted(text: str) -> tuple[str, str]:
-    """Split a body into (own text, quoted history) at the earliest quote marker.
+    """Split a body into (own text, quoted history).
+
+    History starts at the earliest attribution or forward marker ("On … wrote:", "-----Original
+    Message-----", "Begin forwarded message:", an Outlook or Notes header block). Before that,
+    '>' lines are history too, but own text written between them (inline replies) is kept.
 
     >>> split_quoted("Hi Bob\\n\\nOn Mon, Alice wrote:\\n> hello")[0]
     'Hi Bob\\n'
+    >>> split_quoted("> are you free?\\nYes, Tuesday.\\n")
+    ('Yes, Tuesday.\\n', '> are you free?\\n')
     """
     cut = len(text)
     for pattern in _QUOTE_STARTS:
         match = pattern.search(text, 0, cut)
         if match and match.start() < cut:
             cut = match.start()
-    own = text[:cut].rstrip() + "\n" if cut < len(text) else text
-    return own, text[cut:]
+    head, tail = text[:cut], _LEADING_BLANK_LINES.sub("", text[cut:])  # some markers start with \s*
+    if not any(_QUOTED_LINE.match(line) for line in head.split("\n")):
+        return (head.rstrip() + "\n" if tail else head), tail
+    own_lines: list[str] = []
+    quoted_lines: list[str] = []
+    for line in head.split("\n"):
+        (quoted_lines if _QUOTED_LINE.match(line) else own_lines).append(line)
+    own = "\n".join(own_lines).strip("\n")
+    quoted = "\n".join(quoted_lines) + "\n" + tail
+    return (own + "\n" if own else ""), quoted.rstrip("\n") + "\n"
 
 
 def strip_signature(text: str) -> str:
@@ -471,6 +537,7 @@ _HEADER_LINE = re.compile(
     r"^\s*[>\s]*\*?(From|To|Cc|CC|Sent|Date|Subject)\*?\s*:\s*(.*)$", re.IGNORECASE
 )
 _NOTES_FROM = re.compile(r"^\s*(.+?)\s+on\s+\d{1,2}/\d{1,2}/\d{2,4}", re.IGNORECASE)
+_NOTES_DATE_LINE = re.compile(rf"^{_NOTES_DATE}$", re.IGNORECASE)
 
 
 def quoted_headers(history: str) -> list[QuotedHeaders]:
@@ -478,8 +545,8 @@ def quoted_headers(history: str) -> list[QuotedHeaders]:
     blocks: list[dict[str, str]] = []
     current: dict[str, str] | None = None
     last_key = ""
-    lines = history.split("\n")
-    for i, line in enumerate(lines[:2000]):
+    lines = history.split("\n")[:2000]
+    for i, line in enumerate(lines):
         match = _HEADER_LINE.match(line)
         if match:
             key = match.group(1).lower()
@@ -489,19 +556,33 @@ def quoted_headers(history: str) -> list[QuotedHeaders]:
             current[key] = match.group(2).strip()
             last_key = key
             continue
-        notes = _NOTES_FROM.match(line)
-        if notes and "@" in line and i + 1 < len(lines) and lines[i + 1].strip().lower().startswith("to:"):
+        if _notes_author(lines, i):
             current = {"from": line.strip()}
             blocks.append(current)
             last_key = "from"
             continue
         stripped = line.strip(" >\t")
-        if current is not None and stripped and last_key in ("to", "cc") and not stripped.endswith(":"):
-            if _EMAIL_RE.search(stripped) and line[:1] in (" ", "\t"):
-                current[last_key] += ", " + stripped  # a folded To:/Cc: line
-                continue
+        folded = line[:1] in (" ", "\t") and _EMAIL_RE.search(stripped)
+        continues = current is not None and last_key in ("to", "cc") and folded
+        if current is not None and continues and not stripped.endswith(":"):
+            current[last_key] += ", " + stripped  # a folded To:/Cc: line
+            continue
         last_key = ""
-    return [_quoted_block(b) for b in blocks if "from" in b and ("to" in b or "subject" in b or "sent" in b or "date" in b)]
+    wanted = ("to", "subject", "sent", "date")
+    return [_quoted_block(b) for b in blocks if "from" in b and any(k in b for k in wanted)]
+
+
+def _notes_author(lines: list[str], i: int) -> bool:
+    """Line i names the author of a Notes-style quoted block (a To: line follows shortly)."""
+    line = lines[i]
+    if not line.strip() or _NOTES_DATE_LINE.match(line):
+        return False
+    below = [s.strip().lower() for s in lines[i + 1 : i + 6]]
+    if _NOTES_FROM.match(line) and "@" in line:
+        return bool(below) and below[0].startswith("to:")
+    if i + 1 >= len(lines) or not _NOTES_DATE_LINE.match(lines[i + 1]):
+        return False
+    return any(s.startswith("to:") for s in below[1:4])
 
 
 def _quoted_block(block: dict[str, str]) -> QuotedHeaders:
@@ -510,7 +591,10 @@ def _quoted_block(block: dict[str, str]) -> QuotedHeaders:
     notes = _NOTES_FROM.match(raw_name)
     if notes:
         raw_name = notes.group(1)
-    name = re.sub(r"<[^>]*>|\[mailto:[^\]]*\]|\S*@\S*", "", raw_name).strip(" \"'")
+    # Notes addresses such as "Jason Sokolov@ECT" or "Steven J Kean/NA/Enron@Enron": keep the name.
+    raw_name = re.sub(r"(/[\w .-]+)*@[A-Za-z]+\b(?![.\w])", "", raw_name)
+    raw_name = re.sub(rf"\s{{2,}}{_NOTES_DATE}$", "", raw_name)  # "R Shapiro   05/14/2001 ..."
+    name = re.sub(r"<[^>]*>|\[mailto:[^\]]*\]|\S*@\S*", "", raw_name).strip(" \"'\t")
     return QuotedHeaders(
         sender=senders[0] if senders else None,
         sender_name=name or (senders[0].name if senders else ""),
