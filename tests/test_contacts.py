@@ -197,3 +197,43 @@ def test_outbox_why_explains_a_merge(tmp_path: Path, db_url: str) -> None:
             == survivor["id"]
         )
     engine.dispose()
+
+
+def test_phone_preferring_contact_gets_a_call_reminder_not_an_email(
+    tmp_path: Path, db_url: str
+) -> None:
+    config = demo_config(tmp_path, db_url)
+    config.write_text(
+        config.read_text().replace("[[accounts]]", "[caps]\ndrafts_in_window = false\n[[accounts]]")
+    )
+    fill(tmp_path / "md", [intro(1)])
+    cli_run(config, "sync", "--once")
+    cli_run(
+        config,
+        "contacts",
+        "set",
+        "a1@example.org",
+        "--channel",
+        "phone",
+        "--phone",
+        "+44 20 7946 0000",
+    )
+    week = (datetime.now(UTC) + timedelta(days=8)).isoformat()
+    out = cli_run(config, "dispatch", "--once", "--now", week)
+    assert "call_task to olivia@example.com" in out and "check_in to b1@example.net" in out
+    assert "check_in to a1@example.org" not in out
+    rows = [json.loads(line) for line in cli_run(config, "outbox", "list", "--json").splitlines()]
+    original = next(
+        r
+        for r in rows
+        if r["kind"] == "check_in"
+        and r["recipient"] == "a1@example.org"
+        and r["state"] == "skipped"
+    )
+    assert "call reminder" in original["reason"]
+    call = next(r for r in rows if r["kind"] == "call_task")
+    assert call["state"] == "delivered" and call["recipient"] == "a1@example.org"
+    reminder = next(p for p in (tmp_path / "drafts").glob("*.eml") if "Call" in p.read_text())
+    text = reminder.read_text()
+    assert "To: olivia@example.com" in text and "+44 20 7946 0000" in text
+    assert "who builds boats" in text  # the context of the introduction
