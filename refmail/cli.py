@@ -23,7 +23,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from refmail import __version__, config
+from refmail import __version__, config, record, smtp
 from refmail import contacts as contact_service
 from refmail import models as m
 from refmail.accounts import folders, open_source, open_target
@@ -35,8 +35,10 @@ from refmail.errors import RefmailError
 from refmail.filedrop import FileDrafts
 from refmail.maildir import deliver
 from refmail.parse import parse_message
-from refmail.render import Renderer
+from refmail.render import Person, Renderer
 from refmail.sync import sync_account
+from refmail.tokens import LinkBuilder, Tokens
+from refmail.web import LinkMailer, WebContext, create_app
 
 log = logging.getLogger("refmail")
 
@@ -53,6 +55,10 @@ class App:
         if self._settings is None:
             self._settings = config.load(self.config_path)
         return self._settings
+
+    def links(self) -> LinkBuilder | None:
+        web = self.settings.web
+        return LinkBuilder(web.base_url, Tokens(web.signing_keys())) if web.base_url else None
 
     def database(self) -> SessionFactory:
         engine = make_engine(self.settings.database)
@@ -283,7 +289,7 @@ def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
     clock = FixedClock(_parse_now(now_text)) if now_text else system_clock
     factory = app.database()
     renderer = Renderer(app.settings.templates)
-    rules = Rules(app.settings.caps, app.settings.timezone)
+    rules = Rules(app.settings.caps, app.settings.timezone, links=app.links())
     failed = False
     for account in app.settings.accounts:
         try:
@@ -587,6 +593,61 @@ def _parse_day(text: str) -> datetime:
         return datetime.fromisoformat(text).replace(tzinfo=UTC)
     except ValueError as exc:
         raise click.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+@cli.command()
+@click.option("--listen", metavar="HOST:PORT", help="Address to serve on (default: web.listen).")
+@pass_app
+def web(app: App, listen: str | None) -> None:
+    """Serve the unsubscribe and preference pages (put HTTPS in front of it)."""
+    import uvicorn  # imported here: only this command needs a server
+
+    settings = app.settings
+    links = app.links()
+    if links is None:
+        raise OneLineError("web.base_url is not set: the pages need their public address")
+    host, port = config.Web(listen=listen).host_port if listen else settings.web.host_port
+    context = WebContext(
+        factory=app.database(),
+        tokens=links.tokens,
+        links=links,
+        owner_name=settings.accounts[0].owner_name,
+        templates=settings.templates,
+        mailer=_link_mailer(settings),
+    )
+    click.echo(f"serving {settings.web.base_url} on http://{host}:{port}")
+    uvicorn.run(
+        create_app(context),
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+def _link_mailer(settings: config.Settings) -> LinkMailer | None:
+    """Sends preference links through the first account that has SMTP set up."""
+    account = next((a for a in settings.accounts if a.smtp is not None), None)
+    if account is None or account.smtp is None:
+        return None
+    smtp_settings = account.smtp
+    renderer = Renderer(settings.templates)
+    owner = Person(account.owner_address, account.owner_name)
+
+    def send_link(address: str, url: str) -> None:
+        domain = account.owner_address.split("@", 1)[1]
+        message = renderer.note(
+            "preferences_link",
+            owner,
+            Person(address),
+            system_clock(),
+            record.new_message_id(domain),
+            url=url,
+        )
+        smtp.send(smtp_settings, message, account.owner_address, [address])
+
+    return send_link
 
 
 @contextmanager

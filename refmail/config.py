@@ -49,6 +49,26 @@ class ImapSettings:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """How to submit mail (for links asked for on the web; sending follow-ups comes later)."""
+
+    host: str
+    user: str = ""
+    port: int = 0  # 0: 465 for tls="ssl", else 587
+    tls: Literal["ssl", "starttls", "none"] = "starttls"
+    password_env: str = "REFMAIL_SMTP_PASSWORD"
+    password_file: str = ""
+    timeout: float = 30.0
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (465 if self.tls == "ssl" else 587)
+
+    def password(self) -> str:
+        return read_secret(self.password_env, self.password_file, "smtp password")
+
+
+@dataclass(frozen=True)
 class MaildirSettings:
     """A local Maildir read as a source (the embedded demo uses one)."""
 
@@ -69,6 +89,7 @@ class Account:
     drafts_dir: str = "drafts"
     imap: ImapSettings | None = None
     maildir: MaildirSettings | None = None
+    smtp: SmtpSettings | None = None
 
     @property
     def owner_address(self) -> str:
@@ -146,6 +167,19 @@ class Web:
     """The recipient-facing pages; an empty base_url leaves links out of the footer."""
 
     base_url: str = ""
+    listen: str = "127.0.0.1:8025"
+    signing_key_env: str = "REFMAIL_SIGNING_KEY"
+    signing_key_file: str = ""
+
+    def signing_keys(self) -> list[str]:
+        """Newest first, one per line (or comma-separated); older ones still verify links."""
+        raw = read_secret(self.signing_key_env, self.signing_key_file, "link signing key")
+        return [k.strip() for k in raw.replace(",", "\n").splitlines() if k.strip()]
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "127.0.0.1", int(port)
 
 
 @dataclass(frozen=True)
@@ -214,6 +248,7 @@ def parse(raw: dict[str, Any], path: Path) -> Settings:
     settings = _build(Settings, raw, "", extra={"accounts": built, "path": path})
     _check_timezone(settings.timezone, "timezone")
     _check_caps(settings.caps)
+    _check_web(settings.web)
     templates = str(base / settings.templates) if settings.templates else ""
     return dataclasses.replace(
         settings, database=_database_url(settings.database, base), templates=templates
@@ -255,6 +290,15 @@ def _check_caps(caps: Caps) -> None:
     for i, override in enumerate(caps.overrides):
         if not override.contacts:
             raise ConfigError(f"caps.overrides[{i}].contacts: name at least one address or @domain")
+
+
+def _check_web(web: Web) -> None:
+    if web.base_url and not web.base_url.startswith(("https://", "http://")):
+        raise ConfigError("web.base_url: must start with https:// (or http:// for a test)")
+    try:
+        web.host_port  # noqa: B018 - validates the listen address
+    except ValueError as exc:
+        raise ConfigError(f"web.listen: {web.listen!r} is not HOST:PORT") from exc
 
 
 def _email(value: str, key: str) -> str:

@@ -70,6 +70,8 @@ def update(
         contact.updated_at = now
         if contact.level == "none" or contact.channel == "none":
             cancel_open(session, contact, f"contact level/channel set to none by {source}", now)
+        elif contact.paused_until is not None and contact.paused_until > now:
+            postpone_open(session, contact, contact.paused_until, f"paused by {source}", now)
     return changes
 
 
@@ -98,6 +100,24 @@ def cancel_open(session: Session, contact: m.Contact, reason: str, now: datetime
     for row in rows:
         row.state, row.reason, row.updated_at = "skipped", reason, now
         add_event(session, row, now, "contact_changed", reason)
+    return len(rows)
+
+
+def postpone_open(
+    session: Session, contact: m.Contact, until: datetime, reason: str, now: datetime
+) -> int:
+    """Move open follow-ups due before `until` to `until` (policy decides again then)."""
+    rows = session.scalars(
+        select(m.FollowUp).where(
+            m.FollowUp.contact_id == contact.id,
+            m.FollowUp.state.in_(m.OPEN_STATES),
+            m.FollowUp.due_at < until,
+        )
+    ).all()
+    for row in rows:
+        row.state, row.due_at, row.updated_at = "deferred", until, now
+        row.reason = f"{reason} until {until:%Y-%m-%d}"
+        add_event(session, row, now, "paused", row.reason)
     return len(rows)
 
 

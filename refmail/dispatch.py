@@ -22,6 +22,7 @@ from refmail.db import SessionFactory, transaction
 from refmail.errors import DeliveryError
 from refmail.policy import ContactView, Decision, Due, History, contact_zone, decide
 from refmail.render import Draft, Links, Person, Renderer
+from refmail.tokens import LinkBuilder
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class Rules:
     caps: Caps = field(default_factory=Caps)
     owner_zone: str = "UTC"
     sending: bool = False  # SMTP sends (always inside the send window) rather than drafts
+    links: LinkBuilder | None = None  # unsubscribe / preference links (when web.base_url is set)
 
 
 def dispatch(
@@ -157,7 +159,8 @@ def _decide_and_claim(
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return None
         session.refresh(row)
-        return _Claim(row.id, row.message_id, row.attempts, build_draft(session, row, account))
+        draft = build_draft(session, row, account, rules.links)
+        return _Claim(row.id, row.message_id, row.attempts, draft)
 
 
 def _apply(
@@ -377,8 +380,15 @@ def person(contact: m.Contact) -> Person:
     return Person(contact.email, contact.name, contact.organisation, contact.phone)
 
 
+def _links(builder: LinkBuilder | None, row: m.FollowUp) -> Links:
+    if builder is None or row.kind == "call_task":  # call reminders go to the owner
+        return Links()
+    pid = row.contact.public_id
+    return Links(builder.unsubscribe(pid), builder.preferences(pid))
+
+
 def build_draft(
-    session: Session, row: m.FollowUp, account: Account, links: Links | None = None
+    session: Session, row: m.FollowUp, account: Account, links: LinkBuilder | None = None
 ) -> Draft:
     """Everything the template needs, read from the database."""
     intro = row.introduction
@@ -407,7 +417,7 @@ def build_draft(
         intro_message_id=message.message_id,
         intro_references=references,
         intro_date=message.sent_at,
-        links=links or Links(),
+        links=_links(links, row),
         subject_person=person(row.contact) if row.kind == "call_task" else None,
         for_kind=origin.kind if origin is not None else "",
     )

@@ -6,6 +6,7 @@ Schema changes go through Alembic (refmail/migrations); this module is the sourc
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -90,6 +91,11 @@ class FolderState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+def new_public_id() -> str:
+    """A contact's id in links: 128 random bits, URL-safe; reveals nothing, cannot be counted."""
+    return secrets.token_urlsafe(16)
+
+
 class Contact(Base):
     """A person refmail knows, by normalised address, with their preferences."""
 
@@ -100,6 +106,7 @@ class Contact(Base):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     name: Mapped[str] = mapped_column(String(300), default="")
     organisation: Mapped[str] = mapped_column(String(300), default="")
     phone: Mapped[str] = mapped_column(String(50), default="")

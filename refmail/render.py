@@ -111,6 +111,30 @@ class Renderer:
         )
         self.html_env = self.env.overlay(autoescape=True)
 
+    def note(
+        self,
+        name: str,
+        sender: Person,
+        recipient: Person,
+        now: datetime,
+        message_id: str,
+        **values: object,
+    ) -> EmailMessage:
+        """A short automatic message (e.g. a preferences link), not tied to an introduction."""
+        module = self.env.get_template(f"email/{name}.txt.j2").make_module(
+            {"owner": sender, "recipient": recipient, **values}
+        )
+        msg = EmailMessage(policy=email.policy.SMTP)
+        msg["From"] = sender.header()
+        msg["To"] = recipient.header()
+        msg["Subject"] = " ".join(str(getattr(module, "subject", name)).split())
+        msg["Date"] = email.utils.format_datetime(now)
+        msg["Message-ID"] = message_id
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Refmail-ID"] = message_id.strip("<>")
+        msg.set_content(str(module).strip() + "\n")
+        return msg
+
     def render(self, draft: Draft, now: datetime) -> EmailMessage:
         context = {"d": draft, "kind": draft.kind}
         text_module = self.env.get_template(f"email/{draft.kind}.txt.j2").make_module(context)

@@ -1,0 +1,300 @@
+"""The recipient pages: one-click unsubscribe (RFC 8058) and a small preference page.
+
+A Starlette app; `refmail web` serves it with uvicorn. Links carry signed tokens (refmail.tokens);
+a GET never changes anything (link scanners prefetch), a POST with the token does. Every change
+is logged on the contact with source "recipient" and applied to the outbox in the same
+transaction. No account, no cookies, no external resources, no tracking.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from zoneinfo import available_timezones
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from refmail import contacts
+from refmail import models as m
+from refmail.clock import Clock, system_clock
+from refmail.db import SessionFactory, transaction
+from refmail.errors import RefmailError
+from refmail.tokens import LinkBuilder, Tokens
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",  # the URL carries a token
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+ONE_CLICK = ("List-Unsubscribe", "One-Click")
+ZONES = sorted(
+    z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV"))
+)
+
+LinkMailer = Callable[[str, str], None]  # (address, preferences URL) → sends the link
+
+
+@dataclass
+class RateLimit:
+    """At most `count` events per key in a sliding `seconds` window (in memory, per process)."""
+
+    count: int
+    seconds: float
+    clock: Callable[[], float] = time.monotonic
+    _events: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        events = self._events[key]
+        while events and events[0] <= now - self.seconds:
+            events.popleft()
+        if len(events) >= self.count:
+            return False
+        events.append(now)
+        return True
+
+
+@dataclass
+class WebContext:
+    """What the pages need; built by the CLI (the composition root)."""
+
+    factory: SessionFactory
+    tokens: Tokens
+    links: LinkBuilder
+    owner_name: str = ""
+    templates: str = ""
+    mailer: LinkMailer | None = None
+    clock: Clock = system_clock
+    per_ip: RateLimit = field(default_factory=lambda: RateLimit(5, 600))
+    per_address: RateLimit = field(default_factory=lambda: RateLimit(3, 86400))
+
+
+def create_app(ctx: WebContext) -> Starlette:
+    env = _environment(ctx.templates)
+
+    def page(name: str, status: int = 200, **values: object) -> HTMLResponse:
+        html = env.get_template(f"web/{name}.html.j2").render(owner=ctx.owner_name, **values)
+        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+    def not_found() -> HTMLResponse:
+        return page(
+            "error",
+            404,
+            title="Link not recognised",
+            message="This link is not valid. If you copied it, check that it is complete.",
+        )
+
+    async def unsubscribe(request: Request) -> Response:
+        token = request.path_params["token"]
+        view = await run_in_threadpool(_contact_view, ctx, token, "unsubscribe")
+        if view is None:
+            return not_found()
+        if request.method == "GET":  # never a change: scanners prefetch links
+            return page("unsubscribe", done=view.opted_out, view=view, one_click=ONE_CLICK)
+        form = await request.form()
+        if form.get(ONE_CLICK[0]) != ONE_CLICK[1]:
+            return page(
+                "error",
+                400,
+                title="Nothing changed",
+                message="The request did not ask to unsubscribe.",
+            )
+        await run_in_threadpool(_unsubscribe, ctx, view.public_id)
+        return page("unsubscribe", done=True, view=view, one_click=ONE_CLICK)
+
+    async def preferences(request: Request) -> Response:
+        token = request.path_params["token"]
+        view = await run_in_threadpool(_contact_view, ctx, token, "preferences")
+        if view is None:
+            return not_found()
+        if request.method == "GET":
+            return page(
+                "preferences",
+                view=view,
+                zones=ZONES,
+                form_token=ctx.tokens.form_token(view.public_id),
+            )
+        form = await request.form()
+        if not ctx.tokens.form_token_ok(str(form.get("form_token", "")), view.public_id):
+            return page(
+                "error",
+                400,
+                title="Nothing changed",
+                message="This form has expired. Open the link from your email again.",
+            )
+        try:
+            values, resubscribe = _preference_values(form)
+        except RefmailError as exc:
+            return page(
+                "preferences",
+                400,
+                view=view,
+                zones=ZONES,
+                error=str(exc),
+                form_token=ctx.tokens.form_token(view.public_id),
+            )
+        updated = await run_in_threadpool(
+            _save_preferences, ctx, view.public_id, values, resubscribe
+        )
+        return page("saved", view=updated)
+
+    async def request_link(request: Request) -> Response:
+        if request.method == "GET":
+            return page("request_link", sent=False)
+        form = await request.form()
+        address = str(form.get("email", "")).strip()
+        client = request.client.host if request.client else "unknown"
+        if not ctx.per_ip.allow(client) or not ctx.per_address.allow(address.lower()):
+            return page("request_link", 429, sent=False, limited=True)
+        await run_in_threadpool(_send_link, ctx, address)
+        return page("request_link", sent=True)  # the same answer, known address or not
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok\n", headers=SECURITY_HEADERS)
+
+    return Starlette(
+        routes=[
+            Route("/u/{token}", unsubscribe, methods=["GET", "POST"]),
+            Route("/p/{token}", preferences, methods=["GET", "POST"]),
+            Route("/p", request_link, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+        ]
+    )
+
+
+def _environment(user_dir: str) -> Environment:
+    dirs = [d for d in (user_dir, str(resources.files("refmail.templates"))) if d]
+    return Environment(
+        loader=ChoiceLoader([FileSystemLoader(d) for d in dirs]),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+# --- database work (run in the threadpool) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """What a page shows of a contact: never more than they set themselves."""
+
+    public_id: str
+    email: str
+    level: str
+    channel: str
+    phone: str
+    timezone: str
+    paused_until: str
+    opted_out: bool
+
+
+def _view(contact: m.Contact) -> ContactPage:
+    paused = contact.paused_until.strftime("%Y-%m-%d") if contact.paused_until else ""
+    return ContactPage(
+        contact.public_id,
+        contact.email,
+        contact.level,
+        contact.channel,
+        contact.phone,
+        contact.timezone,
+        paused,
+        contact.opted_out_at is not None,
+    )
+
+
+def _by_public_id(session, public_id: str) -> m.Contact | None:  # type: ignore[no-untyped-def]
+    return session.scalar(select(m.Contact).where(m.Contact.public_id == public_id))
+
+
+def _contact_view(ctx: WebContext, token: str, purpose: str) -> ContactPage | None:
+    public_id = ctx.tokens.read(token, purpose)  # type: ignore[arg-type]
+    if public_id is None:
+        return None
+    with ctx.factory() as session:
+        contact = _by_public_id(session, public_id)
+        return _view(contact) if contact is not None else None
+
+
+def _unsubscribe(ctx: WebContext, public_id: str) -> None:
+    with transaction(ctx.factory) as session:
+        contact = _by_public_id(session, public_id)
+        if contact is not None:
+            cancelled = contacts.opt_out(session, contact, "recipient", ctx.clock())
+            log.info("contact %s unsubscribed (%d follow-ups cancelled)", contact.id, cancelled)
+
+
+def _preference_values(form: object) -> tuple[dict[str, object], bool]:
+    get = form.get  # type: ignore[attr-defined]
+    level, channel = str(get("level", "")), str(get("channel", ""))
+    if level not in m.LEVELS:
+        raise RefmailError("Choose how often you would like to hear from us.")
+    if channel not in ("email", "phone"):
+        raise RefmailError("Choose email or phone.")
+    phone = " ".join(str(get("phone", "")).split())[:50]
+    if channel == "phone" and not phone:
+        raise RefmailError("Give a phone number to be called instead of emailed.")
+    zone = str(get("timezone", "")).strip()
+    if zone and zone not in ZONES:
+        raise RefmailError("Choose a time zone from the list, or leave it empty.")
+    pause_text = str(get("paused_until", "")).strip()
+    paused_until = None
+    if pause_text:
+        try:
+            paused_until = datetime.fromisoformat(pause_text).replace(tzinfo=UTC)
+        except ValueError as exc:
+            raise RefmailError("Give the pause date as YYYY-MM-DD.") from exc
+    values = {
+        "level": level,
+        "channel": channel,
+        "phone": phone,
+        "timezone": zone,
+        "paused_until": paused_until,
+    }
+    return values, get("resubscribe") == "1"
+
+
+def _save_preferences(
+    ctx: WebContext, public_id: str, values: dict[str, object], resubscribe: bool
+) -> ContactPage:
+    now = ctx.clock()
+    with transaction(ctx.factory) as session:
+        contact = _by_public_id(session, public_id)
+        assert contact is not None
+        if resubscribe:
+            contacts.opt_in(session, contact, "recipient", now)
+        contacts.update(session, contact, values, "recipient", now)
+        return _view(contact)
+
+
+def _send_link(ctx: WebContext, address: str) -> None:
+    try:
+        with ctx.factory() as session:
+            contact = contacts.find(session, address)
+            if contact is None:
+                return
+            public_id, stored = contact.public_id, contact.email
+    except RefmailError:
+        return  # not an address: the same answer as an unknown one
+    if ctx.mailer is None:
+        log.warning("a preferences link was asked for, but no SMTP account is set up to send it")
+        return
+    try:
+        ctx.mailer(stored, ctx.links.preferences(public_id))
+    except Exception:
+        log.exception("could not send a preferences link")
