@@ -7,7 +7,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 import tomllib
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from click.testing import CliRunner
 
 from refmail import config
 from refmail.cli import cli
+from tests.dovecot import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -175,3 +179,47 @@ def test_example_config_is_valid() -> None:
     assert settings.accounts[0].imap is not None
     assert settings.followups == config.FollowUps()
     assert settings.caps == config.Caps()  # the example shows the defaults
+
+
+def test_web_command_serves_the_pages(tmp_path: Path) -> None:
+    """`refmail web` as a real process: it serves, and refuses to start without a base URL."""
+    port = free_port()
+    path = tmp_path / "refmail.toml"
+    path.write_text(f"""
+database = "sqlite:///{tmp_path / "r.db"}"
+[web]
+base_url = "https://refmail.example.com"
+listen = "127.0.0.1:{port}"
+[[accounts]]
+name = "a"
+address = "o+refmail@example.com"
+owners = ["o@example.com"]
+[accounts.maildir]
+path = "md"
+""")
+    env = {**os.environ, "REFMAIL_SIGNING_KEY": "k" * 32}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "refmail", "--config", str(path), "web"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        body = ""
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    body = r.read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert body == "ok\n"
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/u/not-a-token", timeout=2)
+        assert missing.value.code == 404
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    path.write_text(path.read_text().replace('base_url = "https://refmail.example.com"', ""))
+    code, out = invoke("--config", str(path), "web")
+    assert code == 1 and "web.base_url is not set" in out
