@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -249,9 +250,14 @@ def parse(raw: dict[str, Any], path: Path) -> Settings:
     _check_timezone(settings.timezone, "timezone")
     _check_caps(settings.caps)
     _check_web(settings.web)
-    templates = str(base / settings.templates) if settings.templates else ""
+    _check_followups(settings.followups)
     return dataclasses.replace(
-        settings, database=_database_url(settings.database, base), templates=templates
+        settings,
+        database=_database_url(settings.database, base),
+        templates=_path(base, settings.templates),
+        web=dataclasses.replace(
+            settings.web, signing_key_file=_path(base, settings.web.signing_key_file)
+        ),
     )
 
 
@@ -269,15 +275,30 @@ def _account(raw: Any, where: str, base: Path) -> Account:
     changes: dict[str, Any] = {
         "address": _email(account.address, f"{where}.address"),
         "owners": owners,
-        "drafts_dir": str(base / account.drafts_dir),
+        "drafts_dir": _path(base, account.drafts_dir),
     }
     if account.maildir is not None:
+        if account.maildir.batch_size < 1:
+            raise ConfigError(f"{where}.maildir.batch_size: must be at least 1")
         changes["maildir"] = dataclasses.replace(
-            account.maildir, path=str(base / account.maildir.path)
+            account.maildir, path=_path(base, account.maildir.path)
         )
-    if account.imap is not None and account.imap.batch_size < 1:
-        raise ConfigError(f"{where}.imap.batch_size: must be at least 1")
+    if account.imap is not None:
+        if account.imap.batch_size < 1:
+            raise ConfigError(f"{where}.imap.batch_size: must be at least 1")
+        changes["imap"] = dataclasses.replace(
+            account.imap, password_file=_path(base, account.imap.password_file)
+        )
+    if account.smtp is not None:
+        changes["smtp"] = dataclasses.replace(
+            account.smtp, password_file=_path(base, account.smtp.password_file)
+        )
     return dataclasses.replace(account, **changes)
+
+
+def _path(base: Path, value: str) -> str:
+    """Relative paths are relative to the config file; `~` is the user's home; empty stays empty."""
+    return str(base / Path(value).expanduser()) if value else ""
 
 
 def _check_caps(caps: Caps) -> None:
@@ -290,6 +311,17 @@ def _check_caps(caps: Caps) -> None:
     for i, override in enumerate(caps.overrides):
         if not override.contacts:
             raise ConfigError(f"caps.overrides[{i}].contacts: name at least one address or @domain")
+
+
+def _check_followups(f: FollowUps) -> None:
+    if any(d < 0 for d in f.check_in_days):
+        raise ConfigError("followups.check_in_days: days must be 0 or more")
+    if list(f.check_in_days) != sorted(f.check_in_days):
+        raise ConfigError("followups.check_in_days: list the days in increasing order")
+    if f.thank_you_delay_hours < 0:
+        raise ConfigError("followups.thank_you_delay_hours: must be 0 or more")
+    if f.max_age_days < 0:
+        raise ConfigError("followups.max_age_days: must be 0 or more")
 
 
 def _check_web(web: Web) -> None:
@@ -317,9 +349,9 @@ def _check_timezone(name: str, key: str) -> None:
 
 def _database_url(url: str, base: Path) -> str:
     """Relative SQLite paths are relative to the config file, not to the working directory."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str(base / url[len(prefix) :])
+    match = re.match(r"^(sqlite(?:\+\w+)?:///)(?!/)(.+)$", url)
+    if match and ":memory:" not in url:
+        return match.group(1) + str(base / Path(match.group(2)).expanduser())
     return url
 
 

@@ -11,6 +11,8 @@ import os
 import re
 from pathlib import Path
 
+from refmail.errors import DeliveryError
+
 
 class FileDrafts:
     """A directory of .eml drafts, found by Message-ID."""
@@ -30,8 +32,12 @@ class FileDrafts:
         self.directory.mkdir(parents=True, exist_ok=True)
         final = self.path_for(message_id)
         tmp = final.with_suffix(".tmp")
-        with tmp.open("wb") as handle:
-            handle.write(message)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
+        try:
+            with tmp.open("wb") as handle:
+                handle.write(message)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)  # a half-written draft must not linger
+            raise DeliveryError(f"cannot write {final}: {exc.strerror or exc}") from exc

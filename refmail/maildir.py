@@ -1,12 +1,15 @@
 """A local Maildir as a mail source (the embedded demo, and mail delivered by an MDA).
 
-Keys are Maildir file names, read in name order (they start with the delivery time), so the
-cursor is the last name recorded. Folders other than INBOX are Maildir++ subfolders (".Name").
+Keys are Maildir file names, read in delivery order: names start with the delivery second and
+go on with counters that are not zero-padded (Dovecot's ".M<usec>P<pid>", mbsync's "_<seq>"), so
+they are compared with numbers as numbers. The cursor is the last name recorded. Folders other
+than INBOX are Maildir++ subfolders (".Name").
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -42,8 +45,8 @@ class MaildirSource:
 
     def scan(self, folder: str, cursor: Cursor) -> Iterator[Batch]:
         files = self._files(folder)
-        after = str(cursor.position or "")
-        keys = sorted(k for k in files if k > after)
+        after = delivery_order(str(cursor.position or ""))
+        keys = sorted((k for k in files if delivery_order(k) > after), key=delivery_order)
         for i in range(0, len(keys), self.batch_size):
             chunk = keys[i : i + self.batch_size]
             headers: dict[Key, bytes] = {k: _read_headers(files[k]) for k in chunk}
@@ -60,6 +63,17 @@ class MaildirSource:
                 except OSError:
                     continue  # moved or deleted since the scan: nothing to record
         return out
+
+
+def delivery_order(name: str) -> tuple[tuple[int, int | str], ...]:
+    """A sort key that reads digit runs as numbers: "17.M5P1" comes before "17.M40P1".
+
+    >>> sorted(["1700000000.M40P9.h", "1700000000.M5P9.h"], key=delivery_order)[0]
+    '1700000000.M5P9.h'
+    """
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part
+    )
 
 
 def _read_headers(path: Path) -> bytes:

@@ -1,0 +1,215 @@
+"""FileDrafts (drafts as .eml files) and MaildirSource (a local Maildir read in batches)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from refmail import maildir
+from refmail.errors import DeliveryError, SourceError
+from refmail.filedrop import FileDrafts
+from refmail.maildir import MaildirSource, deliver
+from refmail.source import Cursor
+
+START = Cursor(0, "")
+
+# --- FileDrafts ------------------------------------------------------------------------------
+
+
+def test_put_then_contains(tmp_path: Path) -> None:
+    drafts = FileDrafts(tmp_path / "drafts")  # created on first put
+    assert not drafts.contains("<a@example.com>")
+    drafts.put(b"Subject: hi\r\n\r\nbody\r\n", "<a@example.com>")
+    assert drafts.contains("<a@example.com>")
+    assert not drafts.contains("<b@example.com>")
+    assert drafts.path_for("<a@example.com>").read_bytes() == b"Subject: hi\r\n\r\nbody\r\n"
+
+
+def test_put_is_idempotent_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    drafts = FileDrafts(tmp_path)
+    drafts.put(b"one", "<a@example.com>")
+    drafts.put(b"two", "<a@example.com>")
+    assert [p.name for p in tmp_path.iterdir()] == [drafts.path_for("<a@example.com>").name]
+    assert drafts.path_for("<a@example.com>").read_bytes() == b"two"
+
+
+def test_same_message_id_same_name(tmp_path: Path) -> None:
+    assert FileDrafts(tmp_path).path_for("<x@y>") == FileDrafts(tmp_path).path_for("<x@y>")
+
+
+def test_failed_write_leaves_no_draft(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drafts = FileDrafts(tmp_path)
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(DeliveryError, match="No space left") as failure:
+        drafts.put(b"partial", "<a@example.com>")
+    assert not failure.value.permanent  # a full disk may clear: dispatch retries later
+    assert not drafts.contains("<a@example.com>")
+    assert list(tmp_path.iterdir()) == []  # no half-written .tmp left behind
+
+
+@pytest.mark.parametrize(
+    "message_id",
+    [
+        "<../../etc/passwd@example.com>",
+        '<"quoted id"@example.com>',
+        "<a/b\\c@example.com>",
+        "<..>",
+        "<" + "x" * 500 + "@example.com>",
+        "<ünïcode@example.com>",
+        "<a\x00b@example.com>",
+    ],
+)
+def test_weird_message_ids_stay_inside_the_directory(tmp_path: Path, message_id: str) -> None:
+    drafts = FileDrafts(tmp_path / "drafts")
+    path = drafts.path_for(message_id)
+    assert path.parent == tmp_path / "drafts"
+    assert path.suffix == ".eml"
+    assert len(path.name) <= 255
+    assert all(c.isascii() and (c.isalnum() or c in "._-") for c in path.name)
+    drafts.put(b"x", message_id)
+    assert drafts.contains(message_id)
+    assert [p.parent for p in (tmp_path / "drafts").iterdir()] == [tmp_path / "drafts"]
+
+
+def test_ids_that_sanitise_alike_get_different_files(tmp_path: Path) -> None:
+    drafts = FileDrafts(tmp_path)
+    assert drafts.path_for("<a/b@x>") != drafts.path_for("<a_b@x>")
+    drafts.put(b"slash", "<a/b@x>")
+    assert not drafts.contains("<a_b@x>")
+
+
+# --- MaildirSource ---------------------------------------------------------------------------
+
+
+def message(n: int) -> bytes:
+    return f"Message-ID: <m{n}@example.com>\nSubject: number {n}\n\nbody {n}\n".encode()
+
+
+def name(n: int) -> str:
+    return f"{1_700_000_000 + n}.M1P1.host"  # same width: name order is delivery order
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Path:
+    root = tmp_path / "Maildir"
+    for n in range(7):
+        deliver(root, message(n), name(n))
+    return root
+
+
+def test_scan_yields_batches_in_name_order(box: Path) -> None:
+    batches = list(MaildirSource(box, batch_size=3).scan("INBOX", START))
+    assert [list(b.headers) for b in batches] == [
+        [name(0), name(1), name(2)],
+        [name(3), name(4), name(5)],
+        [name(6)],
+    ]
+    assert [b.cursor for b in batches] == [
+        Cursor(0, name(2)),
+        Cursor(0, name(5)),
+        Cursor(0, name(6)),
+    ]
+
+
+def test_scan_after_a_cursor_yields_only_newer_files(box: Path) -> None:
+    source = MaildirSource(box, batch_size=100)
+    (last,) = source.scan("INBOX", START)
+    assert list(source.scan("INBOX", last.cursor)) == []
+    deliver(box, message(7), name(7))
+    (batch,) = source.scan("INBOX", last.cursor)
+    assert list(batch.headers) == [name(7)]
+
+
+def test_scan_after_a_middle_cursor(box: Path) -> None:
+    (batch,) = MaildirSource(box).scan("INBOX", Cursor(0, name(4)))
+    assert list(batch.headers) == [name(5), name(6)]
+
+
+def test_a_later_delivery_in_the_same_second_is_not_lost(tmp_path: Path) -> None:
+    root = tmp_path / "Maildir"
+    deliver(root, message(1), "1700000000.M5P100.host")
+    source = MaildirSource(root)
+    (first,) = source.scan("INBOX", START)
+    deliver(root, message(2), "1700000000.M40P100.host")  # 35 µs later
+    later = [key for batch in source.scan("INBOX", first.cursor) for key in batch.headers]
+    assert later == ["1700000000.M40P100.host"]
+
+
+def test_files_in_new_and_cur_are_found(tmp_path: Path) -> None:
+    root = tmp_path / "Maildir"
+    deliver(root, message(1), name(1))
+    (root / "cur" / f"{name(0)}:2,S").write_bytes(message(0))
+    (root / "cur" / f"{name(2)}:2,").write_bytes(message(2))
+    source = MaildirSource(root)
+    (batch,) = source.scan("INBOX", START)
+    assert list(batch.headers) == [name(0), name(1), name(2)]
+    assert source.fetch("INBOX", [name(0), name(1)]) == {name(0): message(0), name(1): message(1)}
+
+
+def test_dot_files_and_tmp_are_ignored(tmp_path: Path) -> None:
+    root = tmp_path / "Maildir"
+    deliver(root, message(1), name(1))
+    (root / "new" / ".hidden").write_bytes(message(0))
+    (root / "tmp" / name(2)).write_bytes(message(2))  # still being delivered
+    (batch,) = MaildirSource(root).scan("INBOX", START)
+    assert list(batch.headers) == [name(1)]
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_scan_reads_only_the_header_block(tmp_path: Path, newline: bytes) -> None:
+    head = newline.join([b"Message-ID: <h@example.com>", b"Subject: headers", b"", b""])
+    body = newline.join([b"Body: not a header", b"more body"]) + newline
+    root = tmp_path / "Maildir"
+    deliver(root, head + body, name(0))
+    (batch,) = MaildirSource(root).scan("INBOX", START)
+    assert batch.headers[name(0)] == head
+    assert MaildirSource(root).fetch("INBOX", [name(0)]) == {name(0): head + body}
+
+
+def test_fetch_skips_unknown_keys(box: Path) -> None:
+    assert MaildirSource(box).fetch("INBOX", ["no-such-key", name(3)]) == {name(3): message(3)}
+
+
+def test_maildir_plus_plus_subfolder(tmp_path: Path) -> None:
+    root = tmp_path / "Maildir"
+    deliver(root, message(0), name(0))
+    deliver(root / ".Intros", message(1), name(1))
+    (batch,) = MaildirSource(root).scan("Intros", START)
+    assert list(batch.headers) == [name(1)]
+
+
+def test_a_directory_that_is_not_a_maildir_raises(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    source = MaildirSource(tmp_path / "plain")
+    with pytest.raises(SourceError, match="not a Maildir"):
+        list(source.scan("INBOX", START))
+    with pytest.raises(SourceError):
+        source.fetch("INBOX", ["x"])
+    with pytest.raises(SourceError):
+        list(MaildirSource(tmp_path / "missing").scan("INBOX", START))
+
+
+def test_deliver_writes_through_tmp_into_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moves: list[tuple[Path, Path]] = []
+    real_replace = os.replace
+
+    def spy(src: Path, dst: Path) -> None:
+        moves.append((Path(src), Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(maildir.os, "replace", spy)
+    root = tmp_path / "Maildir"
+    path = deliver(root, message(0), name(0))
+    assert path == root / "new" / name(0)
+    assert path.read_bytes() == message(0)
+    assert moves == [(root / "tmp" / name(0), root / "new" / name(0))]
+    assert list((root / "tmp").iterdir()) == []
+    assert (root / "cur").is_dir()

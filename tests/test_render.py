@@ -1,0 +1,204 @@
+"""Renderer.render: headers, threading, unsubscribe links, encoding, escaping, overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import email
+import email.policy
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from refmail.models import KINDS
+from refmail.render import MAX_REFERENCES, Draft, Links, Person, Renderer
+
+NOW = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)
+OWNER = Person("owner@example.com", "Olga Owner")
+ALICE = Person("alice@example.org", "Alice Archer", "Archer & Co", "+44 20 7946 0000")
+BOB = Person("bob@example.net", "Bob Stone", "Stone Ltd", "+1 555 0100")
+UNSUB = "https://refmail.example/u/tok123"
+PREFS = "https://refmail.example/p/tok123"
+
+
+def draft(kind: str = "double_intro", **changes: object) -> Draft:
+    base = Draft(
+        kind=kind,
+        message_id="<fu-1.abc@refmail.example>",
+        sender=OWNER,
+        recipient=ALICE,
+        introducer=OWNER,
+        parties=(ALICE, BOB),
+        context="you both build boats",
+        intro_subject="Alice, meet Bob",
+        intro_message_id="<intro-1@example.com>",
+        subject_person=ALICE if kind == "call_task" else None,
+        for_kind="check_in" if kind == "call_task" else "",
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def reparse(msg: EmailMessage) -> EmailMessage:
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def subject(msg: EmailMessage) -> str:
+    # The stdlib may fold a long subject right after "Subject:"; its parser then keeps the
+    # leading space of the continuation line.
+    return str(msg["Subject"]).strip()
+
+
+def text_of(msg: EmailMessage) -> str:
+    part = msg.get_body(("plain",))
+    assert part is not None
+    return part.get_content().replace("\r\n", "\n")  # rendered with CRLF (policy.SMTP)
+
+
+def html_of(msg: EmailMessage) -> str:
+    part = msg.get_body(("html",))
+    assert part is not None
+    return part.get_content().replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_renders_complete_headers(kind: str) -> None:
+    msg = reparse(Renderer().render(draft(kind), NOW))
+    assert msg["From"].addresses[0].addr_spec == OWNER.email
+    assert msg["To"].addresses[0].addr_spec == ALICE.email
+    assert subject(msg)
+    assert msg["Date"].datetime == NOW
+    assert msg["Message-ID"] == "<fu-1.abc@refmail.example>"
+    assert msg["X-Refmail-ID"] == "fu-1.abc@refmail.example"
+    assert msg["In-Reply-To"] == "<intro-1@example.com>"
+    assert msg["References"] == "<intro-1@example.com>"
+    assert msg["Auto-Submitted"] is None
+    assert msg["List-Unsubscribe"] is None
+    assert msg["List-Unsubscribe-Post"] is None
+    assert text_of(msg).strip()
+
+
+def test_automatic_messages_say_so() -> None:
+    msg = reparse(Renderer().render(draft("thank_you", automatic=True), NOW))
+    assert msg["Auto-Submitted"] == "auto-generated"
+
+
+def test_references_are_capped_and_end_with_the_introduction() -> None:
+    earlier = tuple(f"<r{i}@example.com>" for i in range(30))
+    msg = reparse(Renderer().render(draft(intro_references=earlier), NOW))
+    refs = msg["References"].split()
+    assert len(refs) == MAX_REFERENCES
+    assert refs[-1] == "<intro-1@example.com>"
+    assert refs[-2] == "<r29@example.com>"
+
+
+def test_no_intro_message_id_means_no_threading_headers() -> None:
+    msg = reparse(Renderer().render(draft(intro_message_id=""), NOW))
+    assert msg["In-Reply-To"] is None
+    assert msg["References"] is None
+
+
+@pytest.mark.parametrize("kind", ["thank_you", "double_intro", "check_in", "conversion_thanks"])
+def test_unsubscribe_links_in_headers_and_both_footers(kind: str) -> None:
+    msg = reparse(Renderer().render(draft(kind, links=Links(UNSUB, PREFS)), NOW))
+    assert msg["List-Unsubscribe"] == f"<{UNSUB}>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert UNSUB in text_of(msg)
+    assert PREFS in text_of(msg)
+    assert f'href="{UNSUB}"' in html_of(msg)
+    assert f'href="{PREFS}"' in html_of(msg)
+
+
+def test_without_links_the_footer_asks_for_a_reply() -> None:
+    msg = reparse(Renderer().render(draft("check_in"), NOW))
+    assert 'Reply "stop"' in text_of(msg)
+    assert "http" not in text_of(msg)
+
+
+def test_non_ascii_names_with_commas_survive_the_round_trip() -> None:
+    juergen = Person("jm@example.de", "Müller, Jürgen")
+    zoe = Person("zoe@example.fr", "Zoë Ångström")
+    d = draft(sender=zoe, recipient=juergen, parties=(juergen, BOB), introducer=zoe)
+    msg = reparse(Renderer().render(d, NOW))
+    (to,) = msg["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("Müller, Jürgen", "jm@example.de")
+    (sender,) = msg["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Zoë Ångström", "zoe@example.fr")
+    assert "Jürgen" in subject(msg)
+    assert text_of(msg).startswith("Hi Jürgen,")
+
+
+def test_ascii_name_with_a_comma_is_one_address() -> None:
+    d = draft(recipient=Person("jane@example.com", "Smith, Jane"))
+    msg = reparse(Renderer().render(d, NOW))
+    assert [a.addr_spec for a in msg["To"].addresses] == ["jane@example.com"]
+    assert msg["To"].addresses[0].display_name == "Smith, Jane"
+
+
+def test_html_part_escapes_the_context() -> None:
+    d = draft(context='we met at <script>alert("x")</script>')
+    msg = reparse(Renderer().render(d, NOW))
+    assert "<script>" not in html_of(msg)
+    assert "&lt;script&gt;" in html_of(msg)
+    assert '<script>alert("x")</script>' in text_of(msg)  # plain text stays literal
+
+
+def test_html_part_escapes_names() -> None:
+    evil = Person("eve@example.com", "<b>Eve</b>")
+    msg = reparse(Renderer().render(draft(parties=(ALICE, evil)), NOW))
+    assert "<b>Eve</b>" not in html_of(msg)
+
+
+def test_double_intro_gives_the_other_partys_details() -> None:
+    msg = reparse(Renderer().render(draft("double_intro"), NOW))
+    text = text_of(msg)
+    assert "bob@example.net" in text
+    assert "+1 555 0100" in text
+    assert "alice@example.org" not in text  # the recipient is not introduced to herself
+    assert "you both build boats" in text
+    assert "Bob Stone" in subject(msg)
+
+
+def test_double_intro_says_it_is_an_offer() -> None:
+    msg = reparse(Renderer().render(draft("double_intro"), NOW))
+    assert "offer, not an obligation" in text_of(msg)
+    assert "offer, not an obligation" in html_of(msg)
+
+
+def test_call_task_names_whom_to_call_and_why() -> None:
+    msg = reparse(Renderer().render(draft("call_task", recipient=OWNER), NOW))
+    assert subject(msg).startswith("Call Alice Archer (+44 20 7946 0000)")
+    assert "check in on how the introduction went" in text_of(msg)
+    assert msg.get_body(("html",)) is None
+
+
+def test_user_template_overrides_the_bundled_one(tmp_path: Path) -> None:
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "thank_you.txt.j2").write_text(
+        "{% set subject %}Cheers, {{ d.recipient.first_name }}{% endset %}"
+        "Custom thanks to {{ d.recipient.display }}.\n",
+        encoding="utf-8",
+    )
+    msg = reparse(Renderer(str(tmp_path)).render(draft("thank_you"), NOW))
+    assert subject(msg) == "Cheers, Alice"
+    assert text_of(msg) == "Custom thanks to Alice Archer.\n"
+    # only the overridden file changes: the bundled check-in is still used
+    check_in = reparse(Renderer(str(tmp_path)).render(draft("check_in"), NOW))
+    assert subject(check_in).startswith("Checking in")
+
+
+@pytest.mark.parametrize(
+    ("name", "first"),
+    [
+        ("Smith, Jane", "Jane"),
+        ("Jane Smith", "Jane"),
+        ("  Jane  ", "Jane"),
+        ("Smith,", "Smith,"),
+        ("", ""),
+        ("   ", ""),
+    ],
+)
+def test_first_name(name: str, first: str) -> None:
+    assert Person("x@example.com", name).first_name == first
