@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from refmail import models as m
@@ -195,12 +195,15 @@ def history_for(
     longest = max((w.days for w in caps.windows), default=0.0) * 2  # reduced contacts: ×2
     since = now - timedelta(days=longest + 1, hours=caps.min_gap_hours)
     sent_at = func.coalesce(m.FollowUp.delivered_at, m.FollowUp.claimed_at)
+    # Spelled so that (contact_id, delivered_at) serves it: see bench/policy_throughput.py.
     sent = session.scalars(
         select(sent_at).where(
             m.FollowUp.contact_id == contact.id,
             m.FollowUp.id != exclude_id,
-            m.FollowUp.state.in_(("delivered", "delivering")),
-            sent_at > since,
+            or_(
+                m.FollowUp.delivered_at > since,
+                and_(m.FollowUp.state == "delivering", m.FollowUp.claimed_at > since),
+            ),
         )
     )
     return History(tuple(s for s in sent if s is not None), contact.last_contact_at)
@@ -419,5 +422,6 @@ def build_draft(
         intro_date=message.sent_at,
         links=_links(links, row),
         subject_person=person(row.contact) if row.kind == "call_task" else None,
+        merged_introducers=tuple(person(f.introduction.introducer) for f in merged),
         for_kind=origin.kind if origin is not None else "",
     )

@@ -200,26 +200,60 @@ def earliest_in_window(sent: Sequence[datetime], window: Window, now: datetime) 
 
 
 def in_window(at: datetime, zone: tzinfo, caps: Caps) -> bool:
+    """Whether `at` falls in the send window, read on the recipient's local clock.
+
+    A window whose start is after its end runs over midnight (22:00–06:00); equal: all day.
+    """
     local = at.astimezone(zone)
     if not _open_day(local.date(), caps):
         return False
-    if caps.window_start == caps.window_end:
+    start, end, now = caps.window_start, caps.window_end, local.time()
+    if start == end:
         return True
-    return caps.window_start <= local.time() < caps.window_end
+    if start < end:
+        return start <= now < end
+    return now >= start or now < end
 
 
 def next_window_open(at: datetime, zone: tzinfo, caps: Caps) -> datetime:
-    """`at` if it is inside the recipient's send window, else when the window next opens."""
+    """`at` if it is inside the recipient's send window, else when the window next opens.
+
+    Daylight-saving days are read carefully: an opening time that occurs twice (clocks going
+    back) is taken at its first reading still ahead of `at`; one that does not occur (clocks
+    going forward) opens at the moment the clocks jump.
+    """
     if in_window(at, zone, caps):
         return at
-    local = at.astimezone(zone)
-    before_start = local.time() < caps.window_start and caps.window_start != caps.window_end
-    day = local.date() if before_start else local.date() + timedelta(days=1)
-    for _ in range(8):
+    day = at.astimezone(zone).date()
+    for _ in range(9):
         if _open_day(day, caps):
-            return datetime.combine(day, caps.window_start, tzinfo=zone).astimezone(UTC)
+            ahead = sorted(
+                t for t in _openings(day, zone, caps) if t > at and in_window(t, zone, caps)
+            )
+            if ahead:
+                return ahead[0]
         day += timedelta(days=1)
     return at  # no open day configured: do not hold forever
+
+
+def _openings(day: date, zone: tzinfo, caps: Caps) -> list[datetime]:
+    """The instants at which the window opens on `day` (two on a fall-back day, and on a
+    spring-forward day whose opening time is skipped, the instant of the jump)."""
+    wall = datetime.combine(day, caps.window_start, tzinfo=zone)
+    readings = sorted({wall.astimezone(UTC), wall.replace(fold=1).astimezone(UTC)})
+    naive = wall.replace(tzinfo=None)
+    if len(readings) == 2 and all(
+        r.astimezone(zone).replace(tzinfo=None) != naive for r in readings
+    ):
+        low, high = readings  # a gap: bisect for the first instant whose wall time is past it
+        while high - low > timedelta(seconds=1):
+            mid = low + (high - low) / 2
+            if mid.astimezone(zone).replace(tzinfo=None) >= naive:
+                high = mid
+            else:
+                low = mid
+        readings.append(high)
+    return readings
 
 
 def _open_day(day: date, caps: Caps) -> bool:

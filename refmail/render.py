@@ -77,10 +77,20 @@ class Draft:
     subject_person: Person | None = None  # for call_task: whom to call
     for_kind: str = ""  # for call_task: the follow-up the call replaces
     automatic: bool = False  # sent by refmail itself (not a draft the owner sends)
+    merged_introducers: tuple[Person, ...] = ()  # of introductions merged into this message
+
+    @property
+    def introducers(self) -> tuple[Person, ...]:
+        """Everyone whose introduction this message stands for, the owner left out."""
+        out: list[Person] = []
+        for p in (self.introducer, *self.merged_introducers):
+            if p.email != self.sender.email and all(o.email != p.email for o in out):
+                out.append(p)
+        return tuple(out)
 
     @property
     def owner_introduced(self) -> bool:
-        return self.introducer.email == self.sender.email
+        return not self.introducers
 
     @property
     def call_reason(self) -> str:

@@ -139,7 +139,7 @@ def test_human_contact_pushes_check_ins_back_and_offsets_give_the_zone(
     minus5, plus1 = timezone(timedelta(hours=-5)), timezone(timedelta(hours=1))
     seen = datetime(2026, 11, 10, 20, tzinfo=minus5)
     for i, at in enumerate([seen, seen.astimezone(plus1), seen]):
-        deliver(root, reply_from("a1@example.org", at + timedelta(minutes=i)), f"18000000{i}.R.t")
+        deliver(root, reply_from("a1@example.org", at + timedelta(minutes=i)), f"180000000{i}.R.t")
     clock.at = seen.astimezone(UTC) + timedelta(hours=1)
     sync_account(factory, acc, MaildirSource(root), ("INBOX",), cadence, clock)
     with factory() as session:

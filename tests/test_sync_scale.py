@@ -1,0 +1,148 @@
+"""A 10,000-message mailbox in a real Dovecot syncs in bounded memory, exactly once.
+
+The mailbox is bench/_mailgen.py's realistic mix (mostly business mail to the owner, newsletters,
+notifications, one introduction BCC'd to refmail in 50), scaled down to ~3.6 KB a message so
+the test stays well under a minute; it is loaded straight into the user's Maildir.
+
+Memory: tracemalloc would slow the sync four- to five-fold, so the evidence that batches stream is
+taken without it, in one run, at 2,000 and at 10,000 messages: the growth of the peak RSS (the
+high-water mark is reset before the sync) and the number of objects the garbage collector tracks.
+If sync kept messages, headers, parsed mail or ORM rows across batches, both would grow about
+five-fold from the first checkpoint to the second; the test allows 1.25 x plus a small constant.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bench._mailgen import MailGenerator, load_dovecot
+from refmail import models as m
+from refmail.clock import FixedClock
+from refmail.config import Account, FollowUps, ImapSettings
+from refmail.db import make_engine, migrate, session_factory
+from refmail.imap import ImapSource, connect
+from refmail.sync import SyncReport, sync_account
+from tests.dovecot import Dovecot, dovecot, imap_user  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.integration
+
+OWNER = "olivia@example.com"
+REFMAIL = "olivia+refmail@example.com"
+TOTAL = 10_000
+CHECKPOINT = 2_000
+BATCH = 500
+SIZE_SCALE = 0.15  # ~3.6 KB a message on average (the bench uses 1.0: ~17 KB)
+PASSWORD_ENV = "REFMAIL_TEST_SCALE_IMAP_PASSWORD"
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    match = re.search(rf"^{field}:\s+(\d+)", status, re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # Linux: reset VmHWM to the current RSS
+    except OSError:
+        return False
+    return True
+
+
+def test_ten_thousand_messages_sync_in_flat_memory_exactly_once(
+    dovecot: Dovecot,  # noqa: F811 - the fixture
+    imap_user: str,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started = time.perf_counter()
+    gen = MailGenerator(TOTAL, seed=20261123, owner=OWNER, refmail=REFMAIL, size_scale=SIZE_SCALE)
+    assert load_dovecot(dovecot, imap_user, gen.messages()) == TOTAL
+    truth = {intro.message_id for intro in gen.introductions}
+    assert len(truth) == TOTAL // 50
+    loaded = time.perf_counter()
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'refmail.db'}")
+    migrate(engine)
+    factory = session_factory(engine)
+    monkeypatch.setenv(PASSWORD_ENV, dovecot.password)
+    settings = ImapSettings(
+        host=dovecot.host,
+        port=dovecot.port,
+        tls="none",
+        user=imap_user,
+        password_env=PASSWORD_ENV,
+        batch_size=BATCH,
+    )
+    account = Account(name="scale", address=REFMAIL, owners=(OWNER,), imap=settings)
+    clock = FixedClock(gen.at + timedelta(hours=1))
+
+    # ---- first sync, with memory checkpoints after 2,000 and 10,000 messages -----------------
+    samples: dict[int, tuple[int, int]] = {}  # scanned → (peak RSS kB, gc-tracked objects)
+
+    def sample(report: SyncReport) -> None:
+        if report.scanned in (CHECKPOINT, TOTAL):
+            samples[report.scanned] = (_status_kb("VmHWM") or 0, len(gc.get_objects()))
+
+    gc.collect()
+    can_measure_rss = _reset_peak_rss() and _status_kb("VmHWM") is not None
+    rss_before = _status_kb("VmHWM") or 0
+    objects_before = len(gc.get_objects())
+    with connect(settings) as client:
+        source = ImapSource(client, batch_size=BATCH)
+        report = sync_account(
+            factory, account, source, ("INBOX",), FollowUps(), clock, on_batch=sample
+        )
+        highest_uid = max(client.search(["ALL"]))
+    synced = time.perf_counter()
+
+    assert report.scanned == TOTAL and not report.errors and report.malformed == 0
+    assert report.introductions == len(truth)
+
+    # ---- memory stays flat: 10,000 messages cost (almost) no more than 2,000 --------------------
+    (rss_2k, objects_2k), (rss_10k, objects_10k) = samples[CHECKPOINT], samples[TOTAL]
+    growth_2k_mb = (rss_2k - rss_before) / 1024
+    growth_10k_mb = (rss_10k - rss_before) / 1024
+    print(
+        f"\nload {loaded - started:.1f} s, sync {synced - loaded:.1f} s "
+        f"({TOTAL / (synced - loaded):.0f} msg/s); peak RSS growth {growth_2k_mb:.1f} MB at "
+        f"{CHECKPOINT}, {growth_10k_mb:.1f} MB at {TOTAL}; gc objects {objects_before} → "
+        f"{objects_2k} → {objects_10k}"
+    )
+    if can_measure_rss:
+        assert growth_10k_mb < 1.25 * growth_2k_mb + 4, (growth_2k_mb, growth_10k_mb)
+    new_2k, new_10k = objects_2k - objects_before, objects_10k - objects_before
+    assert new_10k < 1.25 * max(new_2k, 0) + 10_000, (new_2k, new_10k)
+
+    # ---- every introduction recorded exactly once; the cursor at the highest UID ---------------
+    with factory() as session:
+        per_message = dict(
+            session.execute(
+                select(m.MessageRecord.message_id, func.count(m.Introduction.id))
+                .join(m.Introduction, m.Introduction.message_pk == m.MessageRecord.id)
+                .group_by(m.MessageRecord.message_id)
+            ).all()
+        )
+        state = session.scalars(select(m.FolderState)).one()
+    assert set(per_message) == truth
+    assert set(per_message.values()) == {1}
+    assert highest_uid == TOTAL
+    assert (state.folder, state.last_uid) == ("INBOX", highest_uid)
+
+    # ---- a second sync finds nothing new -------------------------------------------------------
+    with connect(settings) as client:
+        again = sync_account(
+            factory, account, ImapSource(client, batch_size=BATCH), ("INBOX",), FollowUps(), clock
+        )
+    assert (again.scanned, again.candidates, again.introductions) == (0, 0, 0)
+    engine.dispose()
