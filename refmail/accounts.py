@@ -5,14 +5,23 @@ The only place that chooses adapters, so sync and dispatch stay free of configur
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 from refmail.config import Account
 from refmail.dispatch import DraftTarget
 from refmail.filedrop import FileDrafts
-from refmail.imap import ImapDrafts, ImapSource, connect, find_drafts_folder
+from refmail.imap import (
+    DRAFT_FLAGS,
+    SENT_FLAGS,
+    ImapFolder,
+    ImapSource,
+    connect,
+    find_drafts_folder,
+    find_sent_folder,
+)
 from refmail.maildir import MaildirSource
+from refmail.smtp import SmtpTarget
 from refmail.source import Source
 
 
@@ -35,10 +44,23 @@ def open_source(account: Account) -> Iterator[Source]:
 
 
 @contextmanager
-def open_target(account: Account) -> Iterator[DraftTarget]:
-    """Where the account's follow-ups go: the IMAP Drafts folder, or a directory of .eml files."""
-    if account.delivery == "file" or account.imap is None:
-        yield FileDrafts(account.drafts_dir)
-        return
-    with connect(account.imap) as client:
-        yield ImapDrafts(client, find_drafts_folder(client, account.imap.drafts_folder))
+def open_targets(account: Account) -> Iterator[Callable[[str], DraftTarget]]:
+    """Where each kind of follow-up goes (account.delivery_for): Drafts, files, or SMTP with a
+    copy in Sent. One IMAP connection serves Drafts and Sent, opened only when needed."""
+    with ExitStack() as stack:
+        client = None
+        if account.imap is not None and account.modes() & {"drafts", "smtp"}:
+            client = stack.enter_context(connect(account.imap))
+        by_mode: dict[str, DraftTarget] = {"file": FileDrafts(account.drafts_dir)}
+        if client is not None and account.imap is not None:
+            if "drafts" in account.modes():
+                drafts = find_drafts_folder(client, account.imap.drafts_folder)
+                by_mode["drafts"] = ImapFolder(client, drafts, DRAFT_FLAGS)
+            if "smtp" in account.modes() and account.smtp is not None:
+                sent = find_sent_folder(client, account.smtp.sent_folder)
+                by_mode["smtp"] = SmtpTarget(
+                    account.smtp, account.owner_address, ImapFolder(client, sent, SENT_FLAGS)
+                )
+        elif "smtp" in account.modes() and account.smtp is not None:
+            by_mode["smtp"] = SmtpTarget(account.smtp, account.owner_address, None)
+        yield lambda kind: by_mode[account.delivery_for(kind)]

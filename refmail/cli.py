@@ -26,13 +26,14 @@ from sqlalchemy.orm import selectinload
 from refmail import __version__, config, record, smtp
 from refmail import contacts as contact_service
 from refmail import models as m
-from refmail.accounts import folders, open_source, open_target
+from refmail.accounts import folders, open_source, open_targets
 from refmail.clock import FixedClock, system_clock
 from refmail.db import SessionFactory, make_engine, migrate, session_factory
 from refmail.detect import Identity, classify
 from refmail.dispatch import Rules, dispatch
 from refmail.errors import RefmailError
 from refmail.filedrop import FileDrafts
+from refmail.imap import ImapFolder
 from refmail.maildir import deliver
 from refmail.parse import parse_message
 from refmail.render import Person, Renderer
@@ -293,21 +294,17 @@ def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
     failed = False
     for account in app.settings.accounts:
         try:
-            with open_target(account) as target:
-                report = dispatch(factory, account, target, renderer, clock, rules=rules)
+            with open_targets(account) as targets:
+                report = dispatch(factory, account, targets, renderer, clock, rules=rules)
                 for item in report.delivered:
-                    click.echo(
-                        f"  {item.kind} to {item.recipient}: {_where(target, item.message_id)}"
-                    )
+                    where = _where(targets(item.kind), item.message_id)
+                    click.echo(f"  {item.kind} to {item.recipient}: {where}")
         except RefmailError as exc:
             click.echo(f"{account.name}: error: {exc}", err=True)
             failed = True
             continue
-        where = (
-            account.drafts_dir if account.delivery == "file" or account.imap is None else "Drafts"
-        )
         click.echo(
-            f"{account.name}: {len(report.delivered)} delivered to {where}, "
+            f"{account.name}: {len(report.delivered)} delivered, "
             f"{report.deferred} deferred, {report.skipped} skipped, {report.calls} call reminders, "
             f"{report.retry_later} to retry, {report.failed} failed"
         )
@@ -318,7 +315,9 @@ def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
 def _where(target: object, message_id: str) -> str:
     if isinstance(target, FileDrafts):
         return str(target.path_for(message_id))
-    return f"{getattr(target, 'folder', 'Drafts')} {message_id}"
+    if isinstance(target, ImapFolder):
+        return f"{target.folder} {message_id}"
+    return f"sent {message_id}"
 
 
 def _parse_now(text: str) -> datetime:

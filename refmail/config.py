@@ -51,15 +51,23 @@ class ImapSettings:
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    """How to submit mail (for links asked for on the web; sending follow-ups comes later)."""
+    """How to submit mail: follow-ups in `smtp` delivery, and links asked for on the web."""
 
     host: str
     user: str = ""
     port: int = 0  # 0: 465 for tls="ssl", else 587
     tls: Literal["ssl", "starttls", "none"] = "starttls"
+    auth: Literal["password", "xoauth2"] = "password"
     password_env: str = "REFMAIL_SMTP_PASSWORD"
     password_file: str = ""
+    token_env: str = "REFMAIL_SMTP_OAUTH_TOKEN"  # an OAuth2 access token, for auth = "xoauth2"
+    token_file: str = ""
     timeout: float = 30.0
+    max_per_hour: int = 30  # this account's sends in any rolling hour
+    # "append": refmail APPENDs a copy to Sent after the server accepts; "server": the provider
+    # files submitted mail in Sent itself (Gmail, Microsoft 365); "none": no copy.
+    sent_copy: Literal["append", "server", "none"] = "append"
+    sent_folder: str = ""  # empty: SPECIAL-USE \Sent, then by name, else created
 
     @property
     def effective_port(self) -> int:
@@ -67,6 +75,23 @@ class SmtpSettings:
 
     def password(self) -> str:
         return read_secret(self.password_env, self.password_file, "smtp password")
+
+    def token(self) -> str:
+        return read_secret(self.token_env, self.token_file, "smtp oauth2 token")
+
+
+Mode = Literal["drafts", "file", "smtp"]
+
+
+@dataclass(frozen=True)
+class KindDelivery:
+    """Per-kind exceptions to the account's delivery (e.g. thank-yous sent, check-ins drafted)."""
+
+    thank_you: Literal["", "drafts", "file", "smtp"] = ""
+    double_intro: Literal["", "drafts", "file", "smtp"] = ""
+    check_in: Literal["", "drafts", "file", "smtp"] = ""
+    conversion_thanks: Literal["", "drafts", "file", "smtp"] = ""
+    call_task: Literal["", "drafts", "file", "smtp"] = ""
 
 
 @dataclass(frozen=True)
@@ -86,7 +111,8 @@ class Account:
     address: str
     owners: tuple[str, ...]
     owner_name: str = ""
-    delivery: Literal["drafts", "file"] = "drafts"
+    delivery: Mode = "drafts"
+    per_kind: KindDelivery = field(default_factory=KindDelivery)
     drafts_dir: str = "drafts"
     imap: ImapSettings | None = None
     maildir: MaildirSettings | None = None
@@ -96,6 +122,17 @@ class Account:
     def owner_address(self) -> str:
         """The address follow-ups are written from."""
         return self.owners[0]
+
+    def delivery_for(self, kind: str) -> Mode:
+        """How follow-ups of this kind leave: the per-kind setting, else the account's."""
+        chosen = getattr(self.per_kind, kind, "")
+        mode = chosen or self.delivery
+        if mode == "drafts" and self.imap is None:
+            return "file"  # a Maildir account has no IMAP Drafts folder
+        return mode  # type: ignore[return-value]
+
+    def modes(self) -> set[str]:
+        return {self.delivery_for(kind) for kind in KINDS}
 
 
 @dataclass(frozen=True)
@@ -290,10 +327,17 @@ def _account(raw: Any, where: str, base: Path) -> Account:
             account.imap, password_file=_path(base, account.imap.password_file)
         )
     if account.smtp is not None:
+        if account.smtp.max_per_hour < 1:
+            raise ConfigError(f"{where}.smtp.max_per_hour: must be at least 1")
         changes["smtp"] = dataclasses.replace(
-            account.smtp, password_file=_path(base, account.smtp.password_file)
+            account.smtp,
+            password_file=_path(base, account.smtp.password_file),
+            token_file=_path(base, account.smtp.token_file),
         )
-    return dataclasses.replace(account, **changes)
+    built = dataclasses.replace(account, **changes)
+    if "smtp" in built.modes() and built.smtp is None:
+        raise ConfigError(f"{where}.smtp: delivery by smtp needs an [accounts.smtp] table")
+    return built
 
 
 def _path(base: Path, value: str) -> str:

@@ -7,7 +7,8 @@ claim left behind by a crash, first asks the target whether that Message-ID is a
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -32,11 +33,23 @@ BACKOFF_CAP = timedelta(hours=6)
 
 
 class DraftTarget(Protocol):
-    """Where follow-ups go (IMAP Drafts, a directory, SMTP): idempotent by Message-ID."""
+    """Where follow-ups go (IMAP Drafts, a directory, SMTP): idempotent by Message-ID.
+
+    `channel` is "drafts", "file" or "smtp"; only "smtp" is sent by refmail itself.
+    """
+
+    channel: str
 
     def contains(self, message_id: str) -> bool: ...
 
-    def put(self, message: bytes, message_id: str) -> None: ...
+    def put(self, message: bytes, message_id: str, recipients: Sequence[str] = ()) -> None: ...
+
+
+Targets = DraftTarget | Callable[[str], DraftTarget]  # one target, or one per kind
+
+
+def target_for(targets: Targets, kind: str) -> DraftTarget:
+    return targets if hasattr(targets, "contains") else targets(kind)  # type: ignore[operator,return-value]
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,7 @@ class Rules:
 def dispatch(
     factory: SessionFactory,
     account: Account,
-    target: DraftTarget,
+    targets: Targets,
     renderer: Renderer,
     clock: Clock,
     *,
@@ -88,7 +101,7 @@ def dispatch(
     report = DispatchReport(account.name)
     with transaction(factory) as session:
         account_id = record.ensure_account(session, account, clock()).id
-    _recover(factory, account_id, target, clock, report)
+    _recover(factory, account_id, targets, clock, report)
     with factory() as session:
         due_ids = list(
             session.scalars(
@@ -105,9 +118,13 @@ def dispatch(
     queue = list(due_ids)
     while queue:
         follow_up_id = queue.pop(0)
-        claimed = _decide_and_claim(factory, follow_up_id, account, rules, clock, report, queue)
+        claimed = _decide_and_claim(
+            factory, follow_up_id, account, rules, targets, clock, report, queue
+        )
         if claimed is not None:
-            _deliver(factory, claimed, target, renderer, clock, report)
+            _deliver(
+                factory, claimed, target_for(targets, claimed.draft.kind), renderer, clock, report
+            )
     return report
 
 
@@ -124,6 +141,7 @@ def _decide_and_claim(
     follow_up_id: int,
     account: Account,
     rules: Rules,
+    targets: Targets,
     clock: Clock,
     report: DispatchReport,
     queue: list[int],
@@ -136,6 +154,7 @@ def _decide_and_claim(
             return None  # another worker took it
         contact = row.contact
         caps = rules.caps.for_contact(contact.email)
+        sending = target_for(targets, row.kind).channel == "smtp"
         decision = decide(
             _view(contact),
             Due(row.kind, row.step, row.due_at, row.first_due_at),
@@ -143,8 +162,12 @@ def _decide_and_claim(
             history_for(session, contact, row.id, caps, now),
             caps,
             contact_zone(contact.timezone, contact.offsets(), rules.owner_zone),
-            rules.sending,
+            sending,
         )
+        if decision.action == "send" and sending and account.smtp is not None:
+            decision = (
+                _account_rate(session, row.account_id, account.smtp.max_per_hour, now) or decision
+            )
         if decision.action != "send":
             _apply(session, row, decision, now, report, queue)
             return None
@@ -159,7 +182,7 @@ def _decide_and_claim(
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return None
         session.refresh(row)
-        draft = build_draft(session, row, account, rules.links)
+        draft = replace(build_draft(session, row, account, rules.links), automatic=sending)
         return _Claim(row.id, row.message_id, row.attempts, draft)
 
 
@@ -185,6 +208,28 @@ def _apply(
         report.skipped += 1
     row.reason, row.updated_at = decision.reason, now
     record.add_event(session, row, now, decision.rule, decision.reason)
+
+
+def _account_rate(
+    session: Session, account_id: int, per_hour: int, now: datetime
+) -> Decision | None:
+    """The account's own send budget (a send log counted in a window, as Mailman does)."""
+    hour = timedelta(hours=1)
+    sent = sorted(
+        session.scalars(
+            select(func.coalesce(m.FollowUp.delivered_at, m.FollowUp.claimed_at)).where(
+                m.FollowUp.account_id == account_id,
+                or_(
+                    and_(m.FollowUp.channel == "smtp", m.FollowUp.delivered_at > now - hour),
+                    and_(m.FollowUp.state == "delivering", m.FollowUp.claimed_at > now - hour),
+                ),
+            )
+        )
+    )
+    if len(sent) < per_hour:
+        return None
+    until = sent[-per_hour] + hour
+    return Decision("defer", "send_rate", f"{per_hour} sends per hour from this account", until)
 
 
 def history_for(
@@ -267,7 +312,7 @@ def _deliver(
         message = renderer.render(claim.draft, clock()).as_bytes()
         # A second attempt may follow one that reached the server: look before writing again.
         if claim.attempts == 1 or not target.contains(claim.message_id):
-            target.put(message, claim.message_id)
+            target.put(message, claim.message_id, [claim.draft.recipient.email])
     except DeliveryError as exc:
         _failed(factory, claim, clock, report, str(exc), permanent=exc.permanent)
         return
@@ -280,7 +325,8 @@ def _deliver(
         claim.id,
         clock(),
         "delivered",
-        f"{claim.draft.kind} to {claim.draft.recipient.email}",
+        f"{claim.draft.kind} to {claim.draft.recipient.email} ({target.channel})",
+        target.channel,
     )
     report.delivered.append(
         Delivered(claim.draft.kind, claim.draft.recipient.email, claim.message_id)
@@ -288,12 +334,13 @@ def _deliver(
 
 
 def _confirm(
-    factory: SessionFactory, follow_up_id: int, now: datetime, rule: str, reason: str
+    factory: SessionFactory, follow_up_id: int, now: datetime, rule: str, reason: str, channel: str
 ) -> None:
     with transaction(factory) as session:
         row = session.get(m.FollowUp, follow_up_id)
         assert row is not None
         row.state, row.delivered_at, row.updated_at, row.reason = "delivered", now, now, ""
+        row.channel = channel
         record.add_event(session, row, now, rule, reason)
 
 
@@ -329,7 +376,7 @@ def backoff(attempts: int) -> timedelta:
 def _recover(
     factory: SessionFactory,
     account_id: int,
-    target: DraftTarget,
+    targets: Targets,
     clock: Clock,
     report: DispatchReport,
 ) -> None:
@@ -338,21 +385,29 @@ def _recover(
     with factory() as session:
         stale = list(
             session.execute(
-                select(m.FollowUp.id, m.FollowUp.message_id).where(
+                select(m.FollowUp.id, m.FollowUp.message_id, m.FollowUp.kind).where(
                     m.FollowUp.account_id == account_id,
                     m.FollowUp.state == "delivering",
                     m.FollowUp.claimed_at < now - LEASE,
                 )
             )
         )
-    for follow_up_id, message_id in stale:
+    for follow_up_id, message_id, kind in stale:
+        target = target_for(targets, kind)
         try:
             there = target.contains(message_id)
         except DeliveryError as exc:
             log.warning("cannot check follow-up %s after a crash: %s", follow_up_id, exc)
             continue
         if there:
-            _confirm(factory, follow_up_id, now, "recovered", "found at the target after a crash")
+            _confirm(
+                factory,
+                follow_up_id,
+                now,
+                "recovered",
+                "found at the target after a crash",
+                target.channel,
+            )
         else:
             with transaction(factory) as session:
                 row = session.get(m.FollowUp, follow_up_id)

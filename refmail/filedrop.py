@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from refmail.errors import DeliveryError
@@ -28,7 +29,9 @@ class FileDrafts:
     def contains(self, message_id: str) -> bool:
         return self.path_for(message_id).exists()
 
-    def put(self, message: bytes, message_id: str) -> None:
+    channel = "file"
+
+    def put(self, message: bytes, message_id: str, recipients: Sequence[str] = ()) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         final = self.path_for(message_id)
         tmp = final.with_suffix(".tmp")

@@ -22,7 +22,7 @@ from contextlib import contextmanager, suppress
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
-from imapclient.imapclient import DRAFTS
+from imapclient.imapclient import DRAFTS, SENT
 
 from refmail.config import ImapSettings
 from refmail.errors import DeliveryError, SourceError
@@ -31,6 +31,16 @@ from refmail.source import Batch, Cursor
 log = logging.getLogger(__name__)
 
 DRAFTS_NAMES = ("Drafts", "INBOX.Drafts", "INBOX/Drafts", "Draft", "[Gmail]/Drafts")
+SENT_NAMES = (
+    "Sent",
+    "INBOX.Sent",
+    "INBOX/Sent",
+    "Sent Items",
+    "Sent Messages",
+    "[Gmail]/Sent Mail",
+)
+DRAFT_FLAGS = (imapclient.DRAFT, imapclient.SEEN)
+SENT_FLAGS = (imapclient.SEEN,)
 NETWORK_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError)
 
 
@@ -122,28 +132,44 @@ class ImapSource:
         return {uid: data.get(b"BODY[]", b"") for uid, data in response.items()}
 
 
-def find_drafts_folder(client: imapclient.IMAPClient, configured: str = "") -> str:
-    """The configured folder, else SPECIAL-USE \\Drafts, else a usual name, else create Drafts."""
+def find_folder(
+    client: imapclient.IMAPClient, special: bytes, names: tuple[str, ...], configured: str = ""
+) -> str:
+    """The configured folder, else the SPECIAL-USE one, else a usual name, else a new one."""
     if configured:
         return configured
-    folder = client.find_special_folder(DRAFTS)
+    folder = client.find_special_folder(special)
     if folder:
         return folder
     existing = {name for _flags, _delim, name in client.list_folders()}
-    for name in DRAFTS_NAMES:
+    for name in names:
         if name in existing:
             return name
-    log.info("no Drafts folder found: creating one")
-    client.create_folder("Drafts")
-    return "Drafts"
+    log.info("no %s folder found: creating %s", special.decode(), names[0])
+    client.create_folder(names[0])
+    return names[0]
 
 
-class ImapDrafts:
-    """Drafts in the owner's IMAP Drafts folder, found by Message-ID."""
+def find_drafts_folder(client: imapclient.IMAPClient, configured: str = "") -> str:
+    return find_folder(client, DRAFTS, DRAFTS_NAMES, configured)
 
-    def __init__(self, client: imapclient.IMAPClient, folder: str) -> None:
+
+def find_sent_folder(client: imapclient.IMAPClient, configured: str = "") -> str:
+    return find_folder(client, SENT, SENT_NAMES, configured)
+
+
+class ImapFolder:
+    """A folder of the owner's mailbox that follow-ups are put into (Drafts, or Sent copies),
+    found again by Message-ID."""
+
+    channel = "drafts"  # the owner sends them themselves (a Sent copy counts as "sent")
+
+    def __init__(
+        self, client: imapclient.IMAPClient, folder: str, flags: tuple[bytes, ...] = DRAFT_FLAGS
+    ) -> None:
         self.client = client
         self.folder = folder
+        self.flags = flags
 
     def contains(self, message_id: str) -> bool:
         try:
@@ -152,9 +178,9 @@ class ImapDrafts:
         except NETWORK_ERRORS as exc:
             raise DeliveryError(f"cannot search {self.folder}: {exc}") from exc
 
-    def put(self, message: bytes, message_id: str) -> None:
+    def put(self, message: bytes, message_id: str, recipients: Sequence[str] = ()) -> None:
         try:
-            self.client.append(self.folder, message, flags=[imapclient.DRAFT, imapclient.SEEN])
+            self.client.append(self.folder, message, flags=list(self.flags))
         except IMAPClientError as exc:
             raise DeliveryError(f"APPEND to {self.folder} refused: {exc}") from exc
         except OSError as exc:

@@ -229,6 +229,9 @@ class FollowUp(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str] = mapped_column(String(998), unique=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str] = mapped_column(
+        String(10), default=""
+    )  # drafts · file · smtp, once delivered
     origin_id: Mapped[int | None] = mapped_column(ForeignKey("follow_up.id"), nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

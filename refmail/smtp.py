@@ -6,16 +6,36 @@ succeed later.
 
 from __future__ import annotations
 
+import email
+import email.policy
+import logging
 import smtplib
 import ssl
+from collections.abc import Sequence
 from email.message import EmailMessage
+from typing import Protocol
 
 from refmail.config import SmtpSettings
 from refmail.errors import DeliveryError
 
+log = logging.getLogger(__name__)
 
-def send(settings: SmtpSettings, message: EmailMessage, sender: str, recipients: list[str]) -> None:
+
+class Folder(Protocol):
+    """Where the Sent copy goes (an IMAP folder)."""
+
+    def contains(self, message_id: str) -> bool: ...
+
+    def put(self, message: bytes, message_id: str, recipients: Sequence[str] = ()) -> None: ...
+
+
+def send(
+    settings: SmtpSettings, message: EmailMessage | bytes, sender: str, recipients: list[str]
+) -> None:
     """Submit `message` to the server; returns once the server accepted it for every recipient."""
+    data = (
+        message.as_bytes(policy=email.policy.SMTP) if isinstance(message, EmailMessage) else message
+    )
     where = f"{settings.host}:{settings.effective_port}"
     context = ssl.create_default_context()
     try:
@@ -30,9 +50,11 @@ def send(settings: SmtpSettings, message: EmailMessage, sender: str, recipients:
             if settings.tls == "starttls":
                 client.starttls(context=context)
                 client.ehlo()
-            if settings.user:
+            if settings.auth == "xoauth2":
+                _xoauth2(client, settings.user, settings.token())
+            elif settings.user:
                 client.login(settings.user, settings.password())
-            refused = client.send_message(message, sender, recipients)
+            refused = client.sendmail(sender, recipients, data)
     except smtplib.SMTPResponseException as exc:
         text = (
             exc.smtp_error.decode("utf-8", "replace")
@@ -52,3 +74,37 @@ def send(settings: SmtpSettings, message: EmailMessage, sender: str, recipients:
         raise DeliveryError(f"SMTP session with {where} failed: {exc}") from exc
     if refused:
         raise DeliveryError(f"SMTP {where} refused some recipients: {refused}", permanent=True)
+
+
+def _xoauth2(client: smtplib.SMTP, user: str, token: str) -> None:
+    """SASL XOAUTH2 (Gmail, Microsoft 365): the OAuth2 access token in place of a password."""
+    blob = f"user={user}\x01auth=Bearer {token}\x01\x01"
+    client.auth("XOAUTH2", lambda challenge=None: blob, initial_response_ok=True)
+
+
+class SmtpTarget:
+    """Follow-ups sent by SMTP, with their copy in the owner's Sent folder.
+
+    `contains` asks the Sent folder, so a retry after a crash finds what already went out. With
+    sent_copy = "server" the provider files the copy as it accepts the message, so the answer
+    is exact; with "append" refmail files it right after acceptance, which leaves a window of
+    about a millisecond in which a crash makes the retry send once more (same Message-ID).
+    """
+
+    channel = "smtp"  # refmail sends these itself: Auto-Submitted, send windows always apply
+
+    def __init__(self, settings: SmtpSettings, sender: str, sent: Folder | None) -> None:
+        self.settings = settings
+        self.sender = sender
+        self.sent = sent if settings.sent_copy != "none" else None
+
+    def contains(self, message_id: str) -> bool:
+        return self.sent is not None and self.sent.contains(message_id)
+
+    def put(self, message: bytes, message_id: str, recipients: Sequence[str] = ()) -> None:
+        send(self.settings, message, self.sender, list(recipients))
+        if self.sent is not None and self.settings.sent_copy == "append":
+            try:
+                self.sent.put(message, message_id)
+            except DeliveryError as exc:  # it went out; only the copy is missing
+                log.warning("sent %s, but could not file the copy in Sent: %s", message_id, exc)

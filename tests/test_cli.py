@@ -163,6 +163,7 @@ def test_bad_now_is_a_usage_error(tmp_path: Path) -> None:
         config.Caps,
         config.CapsOverride,
         config.SmtpSettings,
+        config.KindDelivery,
     ],
 )
 def test_example_config_documents_every_key(cls: type) -> None:
@@ -179,7 +180,7 @@ def test_example_config_documents_every_key(cls: type) -> None:
             "caps",
         ):
             continue  # tables, not keys
-        documented = (f"\n{field.name} =", f"\n# {field.name} =", f".{field.name}]]")
+        documented = (f"\n{field.name} =", f"\n# {field.name} =", f".{field.name}]")
         assert any(d in text for d in documented), field.name
 
 

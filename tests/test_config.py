@@ -133,7 +133,7 @@ def test_wrong_type_is_named(doc: dict[str, Any], key: str) -> None:
 @pytest.mark.parametrize(
     ("doc", "key", "value"),
     [
-        (account(delivery="smtp"), "accounts[0].delivery", "'smtp'"),
+        (account(delivery="pigeon"), "accounts[0].delivery", "'pigeon'"),
         (account(imap={"host": "h", "user": "u", "tls": "TLS"}), "accounts[0].imap.tls", "'TLS'"),
     ],
 )

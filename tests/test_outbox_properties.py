@@ -17,6 +17,7 @@ from __future__ import annotations
 import email
 import email.policy
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
@@ -52,11 +53,12 @@ class Target:
     """A draft folder that remembers everything put into it, in order."""
 
     puts: list[tuple[str, bytes]] = field(default_factory=list)
+    channel = "drafts"
 
     def contains(self, message_id: str) -> bool:
         return any(mid == message_id for mid, _ in self.puts)
 
-    def put(self, message: bytes, message_id: str) -> None:
+    def put(self, message: bytes, message_id: str, recipients: Sequence[str] = ()) -> None:
         self.puts.append((message_id, message))
 
 
