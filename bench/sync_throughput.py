@@ -152,11 +152,11 @@ class StageTimer:
     """Wall time per sync step, from light wrappers around refmail.sync's own functions.
 
     Cheaper and truer than cProfile (microseconds per message): triage is `_is_candidate`;
-    parse and classify are `parse_message` and `classify`; record is the rest of `_ingest`
+    parse and classify are `parse_message` and `classify`; record is the rest of `_ingest_batch`
     (database reads and writes, savepoints); IMAP is the time spent inside the source.
     """
 
-    PATCHED = ("_is_candidate", "_ingest", "parse_message", "classify")
+    PATCHED = ("_is_candidate", "_ingest_batch", "parse_message", "classify")
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = dict.fromkeys(
@@ -191,7 +191,7 @@ class StageTimer:
 
     def rows(self, total: float) -> list[tuple[str, float]]:
         s = self.seconds
-        ingest_rest = s["_ingest"] - s["parse_message"] - s["classify"]
+        ingest_rest = s["_ingest_batch"] - s["classify"]
         rows = [
             ("IMAP: header batches (scan)", s["imap headers"]),
             ("IMAP: whole candidates (fetch)", s["imap bodies"]),
@@ -279,7 +279,7 @@ STAGES = (  # (label, file, function): cumulative time of one pipeline step
     ("triage (_is_candidate)", "refmail/sync.py", "_is_candidate"),
     ("full parse (parse_message)", "refmail/parse.py", "parse_message"),
     ("classify (detect)", "refmail/detect.py", "classify"),
-    ("record (_record, less classify)", "refmail/sync.py", "_record"),
+    ("record (_ingest_batch, less classify)", "refmail/sync.py", "_ingest_batch"),
     ("commits (Session.commit)", "sqlalchemy/orm/session.py", "commit"),
 )
 PACKAGES = (  # (label, markers in "file:function" of where own time is spent)

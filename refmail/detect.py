@@ -100,7 +100,28 @@ def triage(env: Envelope, identity: Identity) -> RuleHit | None:
         return RuleHit(
             "not_involved", "neither refmail nor the owner is among sender and recipients"
         )
+    if "x-refmail-id" in env.robot_headers:
+        return RuleHit("own_mail", "written by refmail (X-Refmail-ID)")
+    robot = robot_hit(env)
+    if robot is not None and not looks_like_bounce(env):
+        return robot  # lists, newsletters, auto-replies: never recorded, never answered
     return None
+
+
+_BOUNCE_SENDER = re.compile(r"^(mailer-daemon|postmaster|mail-?daemon)\b", re.IGNORECASE)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|delivery (status|failure|has failed|notification)|returned mail|failure notice|"
+    r"mail delivery (failed|failure|subsystem)|non-?delivery|could not be delivered",
+    re.IGNORECASE,
+)
+
+
+def looks_like_bounce(env: Envelope) -> bool:
+    """A delivery failure report, from its headers: worth a full read (bounces are honoured)."""
+    if env.content_type == "multipart/report" or "x-failed-recipients" in env.robot_headers:
+        return True
+    local = env.sender.email.split("@")[0] if env.sender else ""
+    return bool(_BOUNCE_SENDER.match(local)) or bool(_BOUNCE_SUBJECT.search(env.subject))
 
 
 # --- robots --------------------------------------------------------------------------------
@@ -408,10 +429,52 @@ class _Found:
     start: int  # where in the own text the cue matched
 
 
+# Words without which a cue's pattern cannot match (checked on lower-cased, space-folded text):
+# most mail has none of them, and a substring test costs far less than the patterns.
+_GATES: dict[str, tuple[str, ...]] = {
+    "introduce": ("intro",),
+    "meet": ("meet",),
+    "connect": ("connect", "put"),
+    "should_talk": (
+        "you two",
+        "you both",
+        "you guys",
+        "you all",
+        "two of you",
+        "both of you",
+        "y'all",
+    ),
+    "opt_in_ask": ("intro", "connect", "meet"),
+    "hand_off": (
+        "touch",
+        "reach",
+        "contact",
+        "call",
+        "mail",
+        "speak",
+        "talk",
+        "follow",
+        "ring",
+        "back",
+        "connect",
+    ),
+    "gave_name": ("your", "recommended you", "referr", "told"),
+    "asked_for_intro": ("intro",),
+    "vouches": ("resume", "cv", "bio", "profile", "friend", "colleague", "classmate"),
+    "want_to_talk": ("want to", "like to"),
+    "copying": ("cop", "cc", "loop", "adding", "bringing", "including", "+"),
+    "passing_on": ("forwarding", "passing", "sending"),
+}
+
+
 def _find_cues(text: str) -> list[_Found]:
     """Every cue in the author's own text, with the words that matched (at most once each)."""
     found: list[_Found] = []
+    flat = " ".join(text.lower().split())
     for cue in _CUES:
+        gate = _GATES.get(cue.name)
+        if gate is not None and not any(word in flat for word in gate):
+            continue
         for match in cue.pattern.finditer(text):
             who = match.groupdict().get("who")
             if who is not None and who.lower() in _FIRST_PERSON:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email
 import email.header
 import email.utils
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -132,6 +133,7 @@ class ParsedMessage:
         return self.envelope.subject
 
 
+@functools.lru_cache(maxsize=16384)
 def normalise_address(raw: str) -> str | None:
     """Lower-cased, validated address, or None if it is not an address.
 

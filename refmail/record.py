@@ -7,7 +7,7 @@ of messages and its folder cursor commit together or not at all.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -70,20 +70,60 @@ def is_recorded(session: Session, message_id: str) -> bool:
     )
 
 
+def recorded_ids(session: Session, message_ids: Iterable[str]) -> set[str]:
+    """Which of these Message-IDs are recorded already (one query per chunk)."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(message_ids))):
+        found.update(
+            session.scalars(
+                select(m.MessageRecord.message_id).where(m.MessageRecord.message_id.in_(chunk))
+            )
+        )
+    return found
+
+
 def known_thread_ids(session: Session, refs: Iterable[str]) -> set[str]:
     """Which of these Message-IDs are introductions or follow-ups refmail recorded."""
-    wanted = [r for r in refs if r][:50]
-    if not wanted:
-        return set()
-    intro_ids = session.scalars(
-        select(m.MessageRecord.message_id)
-        .join(m.Introduction, m.Introduction.message_pk == m.MessageRecord.id)
-        .where(m.MessageRecord.message_id.in_(wanted))
-    )
-    followup_ids = session.scalars(
-        select(m.FollowUp.message_id).where(m.FollowUp.message_id.in_(wanted))
-    )
-    return set(intro_ids) | set(followup_ids)
+    found: set[str] = set()
+    for chunk in _chunks(sorted({r for r in refs if r})):
+        found.update(
+            session.scalars(
+                select(m.MessageRecord.message_id)
+                .join(m.Introduction, m.Introduction.message_pk == m.MessageRecord.id)
+                .where(m.MessageRecord.message_id.in_(chunk))
+            )
+        )
+        found.update(
+            session.scalars(select(m.FollowUp.message_id).where(m.FollowUp.message_id.in_(chunk)))
+        )
+    return found
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class ContactCache:
+    """Known contacts by address, looked up once per batch (most addresses are not contacts)."""
+
+    def __init__(self, session: Session, addresses: Iterable[str]) -> None:
+        self.session = session
+        self._known: dict[str, m.Contact | None] = dict.fromkeys(addresses)
+        for chunk in _chunks(sorted(self._known)):
+            for contact in session.scalars(select(m.Contact).where(m.Contact.email.in_(chunk))):
+                self._known[contact.email] = contact
+
+    def get(self, address: str) -> m.Contact | None:
+        if address not in self._known:
+            self._known[address] = self.session.scalar(
+                select(m.Contact).where(m.Contact.email == address)
+            )
+        return self._known[address]
+
+    def forget(self, addresses: Iterable[str]) -> None:
+        for address in addresses:
+            self._known.pop(address, None)
 
 
 def upsert_contact(
@@ -249,7 +289,7 @@ def _too_old(age: timedelta, cadence: FollowUps) -> str:
 
 
 def touch_contacts(
-    session: Session, parsed: ParsedMessage, owners: frozenset[str], now: datetime
+    people: ContactCache, parsed: ParsedMessage, owners: frozenset[str], now: datetime
 ) -> None:
     """Note human contact with known people: mail from them, or the owner's mail to them.
 
@@ -258,10 +298,11 @@ def touch_contacts(
     sender = parsed.sender.email if parsed.sender else ""
     at = parsed.date if parsed.date is not None and parsed.date.tzinfo else now
     at = min(at, now)
-    people = [a.email for a in parsed.envelope.recipients] if sender in owners else [sender]
-    if not people or not any(people):
-        return
-    for contact in session.scalars(select(m.Contact).where(m.Contact.email.in_(people))):
+    addresses = [a.email for a in parsed.envelope.recipients] if sender in owners else [sender]
+    for address in filter(None, addresses):
+        contact = people.get(address)
+        if contact is None:
+            continue
         if contact.last_contact_at is None or contact.last_contact_at < at:
             contact.last_contact_at = at
         if contact.email == sender and parsed.utc_offset_minutes is not None:

@@ -78,6 +78,19 @@ def sync_account(
     return report
 
 
+@dataclass
+class _Run:
+    """What one folder's sync carries from batch to batch."""
+
+    account: Account
+    account_id: int
+    folder: str
+    identity: Identity
+    cadence: FollowUps
+    clock: Clock
+    report: SyncReport
+
+
 def sync_folder(
     factory: SessionFactory,
     account: Account,
@@ -88,35 +101,24 @@ def sync_folder(
     clock: Clock,
     on_batch: Callable[[SyncReport], None] | None = None,
 ) -> SyncReport:
-    identity = identity_for(account)
-    report = SyncReport(account.name)
+    run = _Run(
+        account, account_id, folder, identity_for(account), cadence, clock, SyncReport(account.name)
+    )
     with factory() as session:
         cursor = record.load_cursor(session, account_id, folder)
     for batch in source.scan(folder, cursor):
-        candidates = [key for key, raw in batch.headers.items() if _is_candidate(raw, identity)]
+        candidates = [k for k, raw in batch.headers.items() if _is_candidate(raw, run.identity)]
         bodies = source.fetch(folder, candidates) if candidates else {}
+        parsed = [(key, parse_message(bodies[key])) for key in candidates if key in bodies]
         with transaction(factory) as session:
-            for key in candidates:
-                if key in bodies:
-                    _ingest(
-                        session,
-                        account,
-                        account_id,
-                        folder,
-                        key,
-                        bodies[key],
-                        identity,
-                        cadence,
-                        clock,
-                        report,
-                    )
+            _ingest_batch(session, run, parsed)
             record.store_cursor(session, account_id, folder, batch.cursor, clock())
-        report.scanned += len(batch.headers)
-        report.candidates += len(candidates)
-        _log_batch(folder, batch, report)
+        run.report.scanned += len(batch.headers)
+        run.report.candidates += len(candidates)
+        _log_batch(folder, batch, run.report)
         if on_batch is not None:
-            on_batch(report)
-    return report
+            on_batch(run.report)
+    return run.report
 
 
 def _is_candidate(raw_headers: bytes, identity: Identity) -> bool:
@@ -126,73 +128,74 @@ def _is_candidate(raw_headers: bytes, identity: Identity) -> bool:
         return True
 
 
+def _ingest_batch(session: Session, run: _Run, parsed: list[tuple[Key, ParsedMessage]]) -> None:
+    """Record a batch: what the database already knows is asked once per batch, not per message;
+    each message that writes gets its own savepoint, so a failure costs only that message."""
+    recorded = record.recorded_ids(session, [msg.message_id for _, msg in parsed])
+    known = record.known_thread_ids(
+        session, {r for _, msg in parsed for r in (msg.in_reply_to, *msg.references) if r}
+    )
+    people = record.ContactCache(session, {a for _, msg in parsed for a in _addresses(msg)})
+    for key, msg in parsed:
+        if msg.message_id in recorded:
+            run.report.duplicates += 1
+            continue
+        recorded.add(msg.message_id)
+        try:
+            _ingest(session, run, key, msg, known, people)
+        except IntegrityError:
+            run.report.duplicates += 1  # another worker (or folder) recorded it first
+        except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
+            _malformed(session, run, key, msg, exc)
+
+
+def _addresses(msg: ParsedMessage) -> list[str]:
+    people = [*msg.envelope.recipients, *([msg.sender] if msg.sender else [])]
+    return [a.email for a in people]
+
+
 def _ingest(
     session: Session,
-    account: Account,
-    account_id: int,
-    folder: str,
+    run: _Run,
     key: Key,
-    raw: bytes,
-    identity: Identity,
-    cadence: FollowUps,
-    clock: Clock,
-    report: SyncReport,
+    msg: ParsedMessage,
+    known: set[str],
+    people: record.ContactCache,
 ) -> None:
-    """Record one message inside its own savepoint, so a failure costs only this message."""
-    parsed = parse_message(raw)
-    try:
-        with session.begin_nested():
-            _record(
-                session, account, account_id, folder, key, parsed, identity, cadence, clock, report
-            )
-    except IntegrityError:
-        report.duplicates += 1  # another worker (or folder) recorded it first
-    except Exception as exc:
-        why = f"{type(exc).__name__}: {exc}"
-        log.exception(
-            "folder %s key %s (%s): could not record: %s", folder, key, parsed.message_id, why
-        )
-        report.malformed += 1
-        report.errors.append(f"{folder}/{key}: {why}")
-        with session.begin_nested():
-            if not record.is_recorded(session, parsed.message_id):
-                record.record_malformed(
-                    session, account_id, folder, key, parsed.message_id, why, clock()
-                )
-
-
-def _record(
-    session: Session,
-    account: Account,
-    account_id: int,
-    folder: str,
-    key: Key,
-    parsed: ParsedMessage,
-    identity: Identity,
-    cadence: FollowUps,
-    clock: Clock,
-    report: SyncReport,
-) -> None:
-    if record.is_recorded(session, parsed.message_id):
-        report.duplicates += 1
-        return
-    known = record.known_thread_ids(session, (parsed.in_reply_to or "", *parsed.references))
-    verdict = classify(parsed, identity, known)
-    now = clock()
+    verdict = classify(msg, run.identity, known)
+    now = run.clock()
     if verdict.kind in STORED_KINDS:  # other mail (and refmail's own) is not stored
-        row = record.record_message(session, account_id, folder, key, parsed, verdict, now)
-        report.recorded += 1
-        if verdict.kind == "introduction":
-            _, follow_ups = record.record_introduction(
-                session, row, parsed, verdict, account, cadence, now
-            )
-            report.introductions += 1
-            report.follow_ups += len(follow_ups)
-            log.info(
-                "introduction %s by %s: %s", parsed.message_id, verdict.introducer, verdict.reason
-            )
+        with session.begin_nested():
+            row = record.record_message(session, run.account_id, run.folder, key, msg, verdict, now)
+            run.report.recorded += 1
+            if verdict.kind == "introduction":
+                _, follow_ups = record.record_introduction(
+                    session, row, msg, verdict, run.account, run.cadence, now
+                )
+                people.forget(_addresses(msg))  # it may have created contacts
+                run.report.introductions += 1
+                run.report.follow_ups += len(follow_ups)
+                log.info(
+                    "introduction %s by %s: %s", msg.message_id, verdict.introducer, verdict.reason
+                )
     if verdict.kind not in ("automatic", "own"):
-        record.touch_contacts(session, parsed, identity.owners, now)
+        record.touch_contacts(people, msg, run.identity.owners, now)
+
+
+def _malformed(session: Session, run: _Run, key: Key, msg: ParsedMessage, exc: Exception) -> None:
+    """A message that could not be recorded is recorded as such, so it is neither lost nor
+    retried forever."""
+    why = f"{type(exc).__name__}: {exc}"
+    log.exception(
+        "folder %s key %s (%s): could not record: %s", run.folder, key, msg.message_id, why
+    )
+    run.report.malformed += 1
+    run.report.errors.append(f"{run.folder}/{key}: {why}")
+    with session.begin_nested():
+        if not record.is_recorded(session, msg.message_id):
+            record.record_malformed(
+                session, run.account_id, run.folder, key, msg.message_id, why, run.clock()
+            )
 
 
 def _log_batch(folder: str, batch: Batch, report: SyncReport) -> None:

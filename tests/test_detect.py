@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from refmail import detect
 from refmail.detect import Classification, Identity, classify, context_sentence, robot_hit
 from refmail.parse import ParsedMessage, parse_message
 
@@ -336,3 +337,61 @@ def test_corpus_precision_and_recall() -> None:
     assert strict.precision >= 0.95, [o.file for o in strict.misses]
     assert strict.recall >= 0.90, [o.file for o in strict.misses]
     assert strict.exact_addressable == strict.tp  # no invented, no missing addressable parties
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "I'd like to introduce you to",
+                "Meet Ann",
+                "you two should talk",
+                "cc'ing Bob",
+                "Copying Jake Sullivan who works with me",
+                "she will be in touch",
+                "I gave her your name",
+                "resume of my friend",
+                "Would you be open to an intro",
+                "+Dana",
+                "(cc'd)",
+                "put you in touch",
+                "forwarding it on to our team",
+                "do you want to chat",
+                "\n",
+                " ",
+                ",",
+                ".",
+                "Hi Bob,",
+                "please MEET Carol",
+                "YOU  TWO\nSHOULD meet",
+                "Thanks,",
+                "Ann",
+                "tomorrow",
+            ]
+        ),
+        max_size=12,
+    ).map(" ".join)
+)
+def test_keyword_gates_never_change_what_is_found(text: str) -> None:
+    """The substring gates are only a shortcut: with them or without, the same cues are found."""
+    gated = [(f.cue.name, f.start) for f in detect._find_cues(text)]
+    saved = dict(detect._GATES)
+    try:
+        detect._GATES.clear()
+        ungated = [(f.cue.name, f.start) for f in detect._find_cues(text)]
+    finally:
+        detect._GATES.update(saved)
+    assert gated == ungated
+
+
+def test_keyword_gates_never_change_a_corpus_verdict(corpus: Path) -> None:
+    files = sorted(corpus.glob("*/*.eml"))
+    texts = [parse_message(f.read_bytes()).own_text for f in files]
+    gated = [[f.cue.name for f in detect._find_cues(t)] for t in texts]
+    saved = dict(detect._GATES)
+    try:
+        detect._GATES.clear()
+        assert gated == [[f.cue.name for f in detect._find_cues(t)] for t in texts]
+    finally:
+        detect._GATES.update(saved)

@@ -150,12 +150,12 @@ def test_weird_corpus_syncs_without_stopping(
     weird = sorted((corpus / "weird").glob("*.eml"))
     root = tmp_path / "md"
     for i, path in enumerate(weird):
-        raw = (
-            f"Delivered-To: {REFMAIL}\r\n".encode() + path.read_bytes()
-        )  # make every one a candidate
+        raw = f"Delivered-To: {REFMAIL}\r\n".encode() + path.read_bytes()  # addressed to refmail
         deliver(root, raw, f"{1700000000 + i}.W{i}.test")
     report = run_sync(factory, account(root, batch_size=5))
-    assert report.scanned == len(weird) and report.candidates == len(weird)
+    # Robot mail (lists, auto-replies) is dropped on its headers; bounces and the rest are read
+    # whole (every file also goes through parse_message in tests/test_parse.py).
+    assert report.scanned == len(weird) and 0 < report.candidates <= len(weird)
     assert report.malformed == 0 and not report.errors
     with factory() as session:
         assert (
