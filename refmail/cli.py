@@ -28,9 +28,11 @@ from refmail import contacts as contact_service
 from refmail import models as m
 from refmail.accounts import folders, open_source, open_targets
 from refmail.clock import FixedClock, system_clock
+from refmail.daemon import Daemon, progress_printer
 from refmail.db import SessionFactory, make_engine, migrate, session_factory
 from refmail.detect import Identity, classify
 from refmail.dispatch import Rules, dispatch
+from refmail.doctor import run_checks
 from refmail.errors import RefmailError
 from refmail.filedrop import FileDrafts
 from refmail.imap import ImapFolder
@@ -647,6 +649,57 @@ def _link_mailer(settings: config.Settings) -> LinkMailer | None:
         smtp.send(smtp_settings, message, account.owner_address, [address])
 
     return send_link
+
+
+@cli.command()
+@pass_app
+def run(app: App) -> None:
+    """Run the daemon: sync every account (IDLE where offered), dispatch due follow-ups, and
+    serve the recipient pages. SIGTERM/SIGINT stop cleanly; SIGHUP reloads the config."""
+    settings = app.settings
+    setup_logging(settings.log_level, settings.daemon.log_format)
+    on_batch = progress_printer() if sys.stderr.isatty() else None
+    Daemon(app.config_path, on_batch=on_batch).run()
+
+
+@cli.command()
+@pass_app
+def doctor(app: App) -> None:
+    """Check every account (login, folders, Drafts/Sent, IDLE, SMTP), the database and the web
+    settings; one verdict a line. Exit status 1 if anything failed."""
+    failed = False
+    for check in run_checks(app.settings):
+        click.echo(str(check))
+        failed = failed or check.status == "FAIL"
+    if failed:
+        sys.exit(1)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and the error, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @contextmanager

@@ -221,6 +221,22 @@ class Web:
 
 
 @dataclass(frozen=True)
+class Daemon:
+    """Timing of `refmail run`: the database is the queue, these are the clock."""
+
+    sync_seconds: float = 300.0  # polling; with IDLE new mail is synced within about a second
+    dispatch_seconds: float = 60.0
+    housekeeping_hours: float = 24.0
+    idle: bool = True  # IMAP IDLE where the server offers it
+    idle_reissue_seconds: float = 540.0  # re-issue IDLE before servers drop it (≤ 10 minutes)
+    reconnect_max_seconds: float = 300.0  # backoff cap after a failed connection or login
+    misfire_grace_seconds: float = 60.0
+    keep_events_days: float = 365.0  # why-log entries of finished follow-ups kept this long
+    log_format: Literal["text", "json"] = "text"
+    web: bool = True  # serve the recipient pages too, when web.base_url is set
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything refmail.toml says, validated. `path` is where it was read from."""
 
@@ -231,6 +247,7 @@ class Settings:
     log_level: str = "INFO"
     followups: FollowUps = field(default_factory=FollowUps)
     caps: Caps = field(default_factory=Caps)
+    daemon: Daemon = field(default_factory=Daemon)
     web: Web = field(default_factory=Web)
     path: Path = Path(DEFAULT_PATH)
 

@@ -115,12 +115,12 @@ class ImapSource:
                 start.validity,
             )
         if not uids and start.validity != cursor.validity:
-            yield Batch({}, start, rescan)  # nothing new, but the new UIDVALIDITY must be kept
+            yield Batch({}, start, rescan, 0)  # nothing new, but the new UIDVALIDITY must be kept
         for i in range(0, len(uids), self.batch_size):
             chunk = uids[i : i + self.batch_size]
             response = self.client.fetch(chunk, ["BODY.PEEK[HEADER]"])
             headers = {uid: data.get(b"BODY[HEADER]", b"") for uid, data in response.items()}
-            yield Batch(headers, Cursor(start.validity, chunk[-1]), rescan)
+            yield Batch(headers, Cursor(start.validity, chunk[-1]), rescan, len(uids))
 
     def fetch(self, folder: str, uids: Sequence[int]) -> dict[int, bytes]:
         """Whole messages for these UIDs, in one round trip (BODY.PEEK: nothing marked read)."""

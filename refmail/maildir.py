@@ -50,7 +50,7 @@ class MaildirSource:
         for i in range(0, len(keys), self.batch_size):
             chunk = keys[i : i + self.batch_size]
             headers: dict[Key, bytes] = {k: _read_headers(files[k]) for k in chunk}
-            yield Batch(headers, Cursor(0, chunk[-1]))
+            yield Batch(headers, Cursor(0, chunk[-1]), total=len(keys))
 
     def fetch(self, folder: str, keys: Sequence[Key]) -> dict[Key, bytes]:
         files = self._files(folder)

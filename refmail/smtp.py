@@ -51,7 +51,7 @@ def send(
                 client.starttls(context=context)
                 client.ehlo()
             if settings.auth == "xoauth2":
-                _xoauth2(client, settings.user, settings.token())
+                xoauth2(client, settings.user, settings.token())
             elif settings.user:
                 client.login(settings.user, settings.password())
             refused = client.sendmail(sender, recipients, data)
@@ -76,7 +76,7 @@ def send(
         raise DeliveryError(f"SMTP {where} refused some recipients: {refused}", permanent=True)
 
 
-def _xoauth2(client: smtplib.SMTP, user: str, token: str) -> None:
+def xoauth2(client: smtplib.SMTP, user: str, token: str) -> None:
     """SASL XOAUTH2 (Gmail, Microsoft 365): the OAuth2 access token in place of a password."""
     blob = f"user={user}\x01auth=Bearer {token}\x01\x01"
     client.auth("XOAUTH2", lambda challenge=None: blob, initial_response_ok=True)

@@ -27,6 +27,7 @@ class Batch:
     headers: dict[Key, bytes]
     cursor: Cursor
     rescan: bool = False  # UIDVALIDITY changed: the folder is being read again from the start
+    total: int = 0  # how many new messages this scan found in all (for progress bars)
 
 
 class Source(Protocol):

@@ -65,15 +65,24 @@ def sync_account(
     folders: tuple[str, ...],
     cadence: FollowUps,
     clock: Clock,
-    on_batch: Callable[[SyncReport], None] | None = None,
+    on_batch: Callable[[str, Batch, SyncReport], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> SyncReport:
-    """Sync every folder of one account; returns what was done."""
+    """Sync every folder of one account; returns what was done.
+
+    `should_stop` is asked after each committed batch: a daemon shutting down stops there, and
+    the next run goes on from the stored cursor.
+    """
     with transaction(factory) as session:
         account_id = record.ensure_account(session, account, clock()).id
     report = SyncReport(account.name)
     for folder in folders:
+        if should_stop():
+            break
         report.add(
-            sync_folder(factory, account, account_id, source, folder, cadence, clock, on_batch)
+            sync_folder(
+                factory, account, account_id, source, folder, cadence, clock, on_batch, should_stop
+            )
         )
     return report
 
@@ -99,7 +108,8 @@ def sync_folder(
     folder: str,
     cadence: FollowUps,
     clock: Clock,
-    on_batch: Callable[[SyncReport], None] | None = None,
+    on_batch: Callable[[str, Batch, SyncReport], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> SyncReport:
     run = _Run(
         account, account_id, folder, identity_for(account), cadence, clock, SyncReport(account.name)
@@ -117,7 +127,12 @@ def sync_folder(
         run.report.candidates += len(candidates)
         _log_batch(folder, batch, run.report)
         if on_batch is not None:
-            on_batch(run.report)
+            on_batch(folder, batch, run.report)
+        if should_stop():
+            log.info(
+                "folder %s: stopping after a committed batch (at %s)", folder, batch.cursor.position
+            )
+            break
     return run.report
 
 

@@ -32,6 +32,7 @@ from refmail import models as m
 from refmail.clock import Clock, system_clock
 from refmail.db import SessionFactory, transaction
 from refmail.errors import RefmailError
+from refmail.metrics import Metrics
 from refmail.tokens import LinkBuilder, Tokens
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class WebContext:
     templates: str = ""
     mailer: LinkMailer | None = None
     clock: Clock = system_clock
+    metrics: Metrics | None = None  # served at /metrics when the daemon hands them over
     per_ip: RateLimit = field(default_factory=lambda: RateLimit(5, 600))
     per_address: RateLimit = field(default_factory=lambda: RateLimit(3, 86400))
 
@@ -169,12 +171,19 @@ def create_app(ctx: WebContext) -> Starlette:
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n", headers=SECURITY_HEADERS)
 
+    async def metrics(request: Request) -> Response:
+        if ctx.metrics is None:
+            return PlainTextResponse("no metrics here\n", status_code=404)
+        text = await run_in_threadpool(ctx.metrics.render, ctx.factory)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
     return Starlette(
         routes=[
             Route("/u/{token}", unsubscribe, methods=["GET", "POST"]),
             Route("/p/{token}", preferences, methods=["GET", "POST"]),
             Route("/p", request_link, methods=["GET", "POST"]),
             Route("/healthz", healthz),
+            Route("/metrics", metrics),
         ]
     )
 

@@ -28,6 +28,7 @@ from refmail.clock import FixedClock
 from refmail.config import Account, FollowUps, ImapSettings
 from refmail.db import make_engine, migrate, session_factory
 from refmail.imap import ImapSource, connect
+from refmail.source import Batch
 from refmail.sync import SyncReport, sync_account
 from tests.dovecot import Dovecot, dovecot, imap_user  # noqa: F401 - fixtures
 
@@ -90,7 +91,7 @@ def test_ten_thousand_messages_sync_in_flat_memory_exactly_once(
     # ---- first sync, with memory checkpoints after 2,000 and 10,000 messages -----------------
     samples: dict[int, tuple[int, int]] = {}  # scanned → (peak RSS kB, gc-tracked objects)
 
-    def sample(report: SyncReport) -> None:
+    def sample(folder: str, batch: Batch, report: SyncReport) -> None:
         if report.scanned in (CHECKPOINT, TOTAL):
             samples[report.scanned] = (_status_kb("VmHWM") or 0, len(gc.get_objects()))
 

@@ -1,0 +1,337 @@
+"""`refmail run`: keeps every account synced, dispatches due follow-ups, serves the pages.
+
+APScheduler is the clock (sync and dispatch per account, housekeeping), the database stays the
+queue. IDLE watchers wake an account's sync within about a second. Each account's jobs fail and
+back off alone. SIGTERM/SIGINT finish the batch in hand and stop; SIGHUP reloads the config.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import delete, select
+
+from refmail import config
+from refmail import models as m
+from refmail.accounts import folders, open_source, open_targets
+from refmail.clock import Clock, system_clock
+from refmail.db import SessionFactory, make_engine, migrate, session_factory, transaction
+from refmail.dispatch import Rules, dispatch
+from refmail.errors import RefmailError
+from refmail.idle import IdleWatcher, backoff_delay
+from refmail.metrics import Metrics
+from refmail.render import Renderer
+from refmail.source import Batch
+from refmail.sync import SyncReport, sync_account
+from refmail.tokens import LinkBuilder, Tokens
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AccountState:
+    """How one account is doing: failures drive its own backoff, and nobody else's."""
+
+    name: str
+    failures: int = 0
+    pending: threading.Event = field(default_factory=threading.Event)
+    last_error: str = ""
+
+
+class Daemon:
+    """One process for every configured account. `run()` blocks until stopped."""
+
+    def __init__(
+        self,
+        config_path: str | None,
+        *,
+        clock: Clock = system_clock,
+        on_batch: Any = None,
+        serve_web: bool = True,
+    ) -> None:
+        self.config_path = config_path
+        self.clock = clock
+        self.on_batch = on_batch
+        self.serve_web = serve_web
+        self.stopping = threading.Event()
+        self.metrics = Metrics()
+        self.settings = config.load(config_path)
+        self.factory = self._database()
+        self.scheduler: BackgroundScheduler | None = None
+        self.states: dict[str, AccountState] = {}
+        self.watchers: list[IdleWatcher] = []
+        self._watch_stop = threading.Event()
+        self._web: Any = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Start, then wait for a signal; on SIGTERM/SIGINT stop cleanly, on SIGHUP reload."""
+        reload_requested = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
+        signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
+        self.start()
+        try:
+            while not self.stopping.wait(0.2):
+                if reload_requested.is_set():
+                    reload_requested.clear()
+                    self.reload()
+        finally:
+            self.shutdown()
+
+    def start(self) -> None:
+        self._start_jobs()
+        self._start_web()
+        log.info("refmail running: %d account(s)", len(self.settings.accounts))
+
+    def shutdown(self) -> None:
+        """Finish the batch in hand (sync asks `stopping` after each one) and stop."""
+        self.stopping.set()
+        self._stop_jobs()
+        if self._web is not None:
+            self._web.should_exit = True
+        log.info("refmail stopped")
+
+    def reload(self) -> None:
+        """Re-read the config; on an error keep running with the old one."""
+        try:
+            settings = config.load(self.config_path)
+        except RefmailError as exc:
+            log.error("config reload failed, keeping the running config: %s", exc)
+            return
+        log.info("reloading the config")
+        self._stop_jobs()
+        self.settings = settings
+        self._start_jobs()
+
+    def _database(self) -> SessionFactory:
+        engine = make_engine(self.settings.database)
+        migrate(engine)
+        return session_factory(engine)
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    def _start_jobs(self) -> None:
+        d = self.settings.daemon
+        workers = 2 * len(self.settings.accounts) + 2
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(workers)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(d.misfire_grace_seconds),
+            },
+            timezone=UTC,
+        )
+        now = datetime.now(UTC)
+        self._watch_stop = threading.Event()
+        for account in self.settings.accounts:
+            self.states.setdefault(account.name, AccountState(account.name))
+            self.scheduler.add_job(
+                self._sync_job,
+                "interval",
+                seconds=d.sync_seconds,
+                args=[account.name],
+                id=f"sync:{account.name}",
+                next_run_time=now,
+            )
+            self.scheduler.add_job(
+                self._dispatch_job,
+                "interval",
+                seconds=d.dispatch_seconds,
+                args=[account.name],
+                id=f"dispatch:{account.name}",
+                next_run_time=now + timedelta(seconds=1),
+            )
+            if d.idle and account.imap is not None:
+                for folder in account.imap.folders:
+                    watcher = IdleWatcher(
+                        account.name,
+                        account.imap,
+                        folder,
+                        lambda name=account.name: self.kick(name),
+                        self._watch_stop,
+                        d.idle_reissue_seconds,
+                        d.reconnect_max_seconds,
+                    )
+                    watcher.start()
+                    self.watchers.append(watcher)
+        self.scheduler.add_job(
+            self._housekeeping,
+            "interval",
+            hours=d.housekeeping_hours,
+            id="housekeeping",
+            next_run_time=now + timedelta(seconds=5),
+        )
+        self.scheduler.start()
+
+    def _stop_jobs(self) -> None:
+        self._watch_stop.set()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)  # running jobs finish their batch first
+            self.scheduler = None
+        for watcher in self.watchers:
+            watcher.join(timeout=3)
+        self.watchers = []
+
+    def kick(self, account_name: str) -> None:
+        """New mail: sync this account now (or right after the run in progress)."""
+        state = self.states.get(account_name)
+        if state is None or self.scheduler is None:
+            return
+        state.pending.set()
+        if state.failures == 0:  # a failing account keeps its backoff
+            self._reschedule(f"sync:{account_name}", datetime.now(UTC))
+
+    def _reschedule(self, job_id: str, when: datetime) -> None:
+        scheduler = self.scheduler
+        if scheduler is not None:
+            with suppress(JobLookupError):  # shutting down, or jobs being replaced by a reload
+                scheduler.modify_job(job_id, next_run_time=when)
+
+    def _sync_job(self, account_name: str) -> None:
+        """Sync, and while new mail keeps being announced, sync again; then dispatch."""
+        state = self.states[account_name]
+        account = self.settings.account(account_name)
+        found = 0
+        try:
+            while True:
+                state.pending.clear()
+                with open_source(account) as source:
+                    report = sync_account(
+                        self.factory,
+                        account,
+                        source,
+                        folders(account),
+                        self.settings.followups,
+                        self.clock,
+                        self.on_batch,
+                        self.stopping.is_set,
+                    )
+                self.metrics.synced(
+                    account_name, report.scanned, report.introductions, datetime.now(UTC)
+                )
+                found += report.follow_ups
+                if self.stopping.is_set() or not state.pending.is_set():
+                    break
+        except RefmailError as exc:
+            self._failed(state, "sync", exc)
+            return
+        self._recovered(state)
+        if found and not self.stopping.is_set():
+            self._dispatch_job(account_name)
+
+    def _dispatch_job(self, account_name: str) -> None:
+        if self.stopping.is_set():
+            return
+        state = self.states[account_name]
+        account = self.settings.account(account_name)
+        try:
+            with open_targets(account) as targets:
+                report = dispatch(
+                    self.factory,
+                    account,
+                    targets,
+                    Renderer(self.settings.templates),
+                    self.clock,
+                    rules=self._rules(),
+                )
+        except RefmailError as exc:
+            self._failed(state, "dispatch", exc)
+            return
+        self.metrics.add("refmail_follow_ups_delivered_total", account_name, len(report.delivered))
+
+    def _housekeeping(self) -> None:
+        """Prune the why-log of long-finished follow-ups; the rows themselves are kept."""
+        cutoff = self.clock() - timedelta(days=self.settings.daemon.keep_events_days)
+        with transaction(self.factory) as session:
+            finished = select(m.FollowUp.id).where(
+                m.FollowUp.state.in_(("delivered", "skipped", "failed")),
+                m.FollowUp.updated_at < cutoff,
+            )
+            pruned = session.execute(
+                delete(m.FollowUpEvent).where(
+                    m.FollowUpEvent.follow_up_id.in_(finished), m.FollowUpEvent.at < cutoff
+                )
+            ).rowcount  # type: ignore[attr-defined]
+        log.info("housekeeping: pruned %d old why-log entries", pruned)
+
+    def _failed(self, state: AccountState, what: str, exc: Exception) -> None:
+        """One account's failure: log it, count it, and back off that account only."""
+        state.failures += 1
+        state.last_error = str(exc)
+        self.metrics.add("refmail_errors_total", state.name)
+        delay = backoff_delay(state.failures, self.settings.daemon.reconnect_max_seconds)
+        log.error("account %s: %s failed (%s); next try in %.0f s", state.name, what, exc, delay)
+        if not self.stopping.is_set():
+            self._reschedule(f"{what}:{state.name}", datetime.now(UTC) + timedelta(seconds=delay))
+
+    def _recovered(self, state: AccountState) -> None:
+        if state.failures:
+            log.info("account %s: working again after %d failure(s)", state.name, state.failures)
+        state.failures, state.last_error = 0, ""
+
+    def _rules(self) -> Rules:
+        web = self.settings.web
+        links = LinkBuilder(web.base_url, Tokens(web.signing_keys())) if web.base_url else None
+        return Rules(self.settings.caps, self.settings.timezone, links=links)
+
+    # --- web -------------------------------------------------------------------------------
+
+    def _start_web(self) -> None:
+        web = self.settings.web
+        if not (self.serve_web and self.settings.daemon.web and web.base_url):
+            return
+        import uvicorn  # only a daemon that serves pages needs it
+
+        from refmail.web import WebContext, create_app
+
+        rules = self._rules()
+        assert rules.links is not None
+        context = WebContext(
+            self.factory,
+            rules.links.tokens,
+            rules.links,
+            owner_name=self.settings.accounts[0].owner_name,
+            templates=self.settings.templates,
+            metrics=self.metrics,
+        )
+        host, port = web.host_port
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(context), host=host, port=port, log_level="warning", server_header=False
+            )
+        )
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        threading.Thread(target=server.run, name="web", daemon=True).start()
+        self._web = server
+
+
+def progress_printer() -> Any:
+    """An on_batch callback for a terminal: a rich progress bar per folder being read."""
+    from rich.progress import Progress  # only when a person is watching
+
+    progress = Progress(transient=False)
+    tasks: dict[str, Any] = {}
+
+    def on_batch(folder: str, batch: Batch, report: SyncReport) -> None:
+        if batch.total < 1000 and folder not in tasks:
+            return  # small syncs need no bar
+        if folder not in tasks:
+            progress.start()
+            tasks[folder] = progress.add_task(f"{report.account}/{folder}", total=batch.total)
+        progress.update(tasks[folder], advance=len(batch.headers))
+        if progress.tasks[tasks[folder]].finished:
+            progress.stop()
+
+    return on_batch
