@@ -164,6 +164,7 @@ def test_bad_now_is_a_usage_error(tmp_path: Path) -> None:
         config.CapsOverride,
         config.SmtpSettings,
         config.KindDelivery,
+        config.Daemon,
     ],
 )
 def test_example_config_documents_every_key(cls: type) -> None:
