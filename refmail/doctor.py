@@ -6,7 +6,6 @@ Every check is read-only: it connects, logs in and looks, but writes nothing any
 from __future__ import annotations
 
 import smtplib
-import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from refmail.config import Account, Settings, SmtpSettings
 from refmail.db import make_engine, pending_migrations
 from refmail.errors import RefmailError
 from refmail.imap import DRAFTS_NAMES, NETWORK_ERRORS, SENT_NAMES, connect
-from refmail.smtp import xoauth2
+from refmail.smtp import session
 from refmail.tokens import Tokens
 
 Status = Literal["ok", "warn", "FAIL"]
@@ -132,23 +131,9 @@ def _special(
 
 def _smtp(name: str, smtp: SmtpSettings) -> Iterator[Check]:
     where = f"{smtp.host}:{smtp.effective_port} ({smtp.tls})"
-    context = ssl.create_default_context()
     try:
-        if smtp.tls == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                smtp.host, smtp.effective_port, timeout=smtp.timeout, context=context
-            )
-        else:
-            client = smtplib.SMTP(smtp.host, smtp.effective_port, timeout=smtp.timeout)
-        with client:
-            client.ehlo()
-            if smtp.tls == "starttls":
-                client.starttls(context=context)
-                client.ehlo()
-            if smtp.auth == "xoauth2":
-                xoauth2(client, smtp.user, smtp.token())
-            elif smtp.user:
-                client.login(smtp.user, smtp.password())
+        with session(smtp):
+            pass
         yield Check("ok", name, f"SMTP {'login' if smtp.user else 'connection'} at {where}")
     except RefmailError as exc:
         yield Check("FAIL", name, f"SMTP: {exc}")

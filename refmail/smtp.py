@@ -11,7 +11,8 @@ import email.policy
 import logging
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -37,23 +38,8 @@ def send(
         message.as_bytes(policy=email.policy.SMTP) if isinstance(message, EmailMessage) else message
     )
     where = f"{settings.host}:{settings.effective_port}"
-    context = ssl.create_default_context()
     try:
-        if settings.tls == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                settings.host, settings.effective_port, timeout=settings.timeout, context=context
-            )
-        else:
-            client = smtplib.SMTP(settings.host, settings.effective_port, timeout=settings.timeout)
-        with client:
-            client.ehlo()
-            if settings.tls == "starttls":
-                client.starttls(context=context)
-                client.ehlo()
-            if settings.auth == "xoauth2":
-                xoauth2(client, settings.user, settings.token())
-            elif settings.user:
-                client.login(settings.user, settings.password())
+        with session(settings) as client:
             refused = client.sendmail(sender, recipients, data)
     except smtplib.SMTPResponseException as exc:
         text = (
@@ -74,6 +60,28 @@ def send(
         raise DeliveryError(f"SMTP session with {where} failed: {exc}") from exc
     if refused:
         raise DeliveryError(f"SMTP {where} refused some recipients: {refused}", permanent=True)
+
+
+@contextmanager
+def session(settings: SmtpSettings) -> Iterator[smtplib.SMTP]:
+    """A connected, encrypted (unless tls = "none") and logged-in SMTP session."""
+    context = ssl.create_default_context()
+    if settings.tls == "ssl":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            settings.host, settings.effective_port, timeout=settings.timeout, context=context
+        )
+    else:
+        client = smtplib.SMTP(settings.host, settings.effective_port, timeout=settings.timeout)
+    with client:
+        client.ehlo()
+        if settings.tls == "starttls":
+            client.starttls(context=context)
+            client.ehlo()
+        if settings.auth == "xoauth2":
+            xoauth2(client, settings.user, settings.token())
+        elif settings.user:
+            client.login(settings.user, settings.password())
+        yield client
 
 
 def xoauth2(client: smtplib.SMTP, user: str, token: str) -> None:
