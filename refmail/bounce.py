@@ -353,7 +353,7 @@ def _addresses(text: str) -> list[str]:
 
 
 def _clean(text: str) -> str:
-    text = " ".join(text.split()).strip(" '\"")
+    text = " ".join(text.split()).strip(" '\"#")
     return text[:DIAGNOSTIC_LIMIT]
 
 
@@ -376,7 +376,7 @@ def _is_hard(status: str, diagnostic: str, context: str) -> bool:
 
 
 def _original_id(msg: Message, parts: list[Message], text: str) -> str | None:
-    """The bounced message's Message-ID: attached message or headers, quoted headers, In-Reply-To."""
+    """The bounced message's Message-ID: attached message/headers, quoted headers, In-Reply-To."""
     for part in parts:
         ctype = part.get_content_type()
         inner: Message | None = None

@@ -262,8 +262,15 @@ def sync(app: App, once: bool) -> None:
     for account in app.settings.accounts:
         try:
             with open_source(account) as source:
+                progress = progress_printer() if sys.stderr.isatty() else None
                 report = sync_account(
-                    factory, account, source, folders(account), app.settings.followups, system_clock
+                    factory,
+                    account,
+                    source,
+                    folders(account),
+                    app.settings.followups,
+                    system_clock,
+                    progress,
                 )
         except RefmailError as exc:
             click.echo(f"{account.name}: error: {exc}", err=True)
@@ -274,6 +281,8 @@ def sync(app: App, once: bool) -> None:
             f"{report.introductions} introductions, {report.follow_ups} follow-ups planned"
             + (f", {report.malformed} malformed" if report.malformed else "")
         )
+        for notice in report.notices:
+            click.echo(f"  {notice}")
     if failed:
         sys.exit(1)
 

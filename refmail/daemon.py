@@ -222,6 +222,8 @@ class Daemon:
                     account_name, report.scanned, report.introductions, datetime.now(UTC)
                 )
                 found += report.follow_ups
+                for notice in report.notices:
+                    log.warning("account %s: %s", account_name, notice)
                 if self.stopping.is_set() or not state.pending.is_set():
                     break
         except RefmailError as exc:

@@ -117,6 +117,7 @@ class Contact(Base):
     locale: Mapped[str] = mapped_column(String(20), default="")
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    soft_bounces: Mapped[int] = mapped_column(Integer, default=0)
     # The last email between this person and the owner that refmail saw (either direction).
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # UTC offsets (minutes) of the Date headers of their latest mail: a guess at their zone.

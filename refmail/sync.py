@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from refmail import record
+from refmail import effects, record
+from refmail.bounce import parse_bounce
 from refmail.clock import Clock
 from refmail.config import Account, FollowUps
 from refmail.db import SessionFactory, transaction
-from refmail.detect import Identity, classify, triage
+from refmail.detect import Identity, classify, looks_like_bounce, triage
 from refmail.parse import ParsedMessage, parse_envelope, parse_message
 from refmail.source import Batch, Key, Source
 
@@ -39,6 +40,7 @@ class SyncReport:
     duplicates: int = 0
     malformed: int = 0
     errors: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # for the owner: bounces, opt-outs, …
 
     def add(self, other: SyncReport) -> None:
         for name in (
@@ -52,6 +54,7 @@ class SyncReport:
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
+        self.notices.extend(other.notices)
 
 
 def identity_for(account: Account) -> Identity:
@@ -119,7 +122,9 @@ def sync_folder(
     for batch in source.scan(folder, cursor):
         candidates = [k for k, raw in batch.headers.items() if _is_candidate(raw, run.identity)]
         bodies = source.fetch(folder, candidates) if candidates else {}
-        parsed = [(key, parse_message(bodies[key])) for key in candidates if key in bodies]
+        parsed = [
+            (key, parse_message(bodies[key]), bodies[key]) for key in candidates if key in bodies
+        ]
         with transaction(factory) as session:
             _ingest_batch(session, run, parsed)
             record.store_cursor(session, account_id, folder, batch.cursor, clock())
@@ -143,21 +148,23 @@ def _is_candidate(raw_headers: bytes, identity: Identity) -> bool:
         return True
 
 
-def _ingest_batch(session: Session, run: _Run, parsed: list[tuple[Key, ParsedMessage]]) -> None:
+def _ingest_batch(
+    session: Session, run: _Run, parsed: list[tuple[Key, ParsedMessage, bytes]]
+) -> None:
     """Record a batch: what the database already knows is asked once per batch, not per message;
     each message that writes gets its own savepoint, so a failure costs only that message."""
-    recorded = record.recorded_ids(session, [msg.message_id for _, msg in parsed])
+    recorded = record.recorded_ids(session, [msg.message_id for _, msg, _ in parsed])
     known = record.known_thread_ids(
-        session, {r for _, msg in parsed for r in (msg.in_reply_to, *msg.references) if r}
+        session, {r for _, msg, _ in parsed for r in (msg.in_reply_to, *msg.references) if r}
     )
-    people = record.ContactCache(session, {a for _, msg in parsed for a in _addresses(msg)})
-    for key, msg in parsed:
+    people = record.ContactCache(session, {a for _, msg, _ in parsed for a in _addresses(msg)})
+    for key, msg, raw in parsed:
         if msg.message_id in recorded:
             run.report.duplicates += 1
             continue
         recorded.add(msg.message_id)
         try:
-            _ingest(session, run, key, msg, known, people)
+            _ingest(session, run, key, msg, raw, known, people)
         except IntegrityError:
             run.report.duplicates += 1  # another worker (or folder) recorded it first
         except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
@@ -174,6 +181,7 @@ def _ingest(
     run: _Run,
     key: Key,
     msg: ParsedMessage,
+    raw: bytes,
     known: set[str],
     people: record.ContactCache,
 ) -> None:
@@ -193,8 +201,16 @@ def _ingest(
                 log.info(
                     "introduction %s by %s: %s", msg.message_id, verdict.introducer, verdict.reason
                 )
-    if verdict.kind not in ("automatic", "own"):
-        record.touch_contacts(people, msg, run.identity.owners, now)
+    with session.begin_nested():
+        if verdict.kind == "automatic" and looks_like_bounce(msg.envelope):
+            bounce = parse_bounce(raw)
+            if bounce is not None:
+                run.report.notices += effects.apply_bounce(session, bounce, now)
+        elif verdict.kind not in ("automatic", "own"):
+            record.touch_contacts(people, msg, run.identity.owners, now)
+            run.report.notices += effects.apply_reply(
+                session, msg, verdict, run.identity, people, now
+            )
 
 
 def _malformed(session: Session, run: _Run, key: Key, msg: ParsedMessage, exc: Exception) -> None:

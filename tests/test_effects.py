@@ -1,0 +1,365 @@
+"""What incoming mail does, end to end through sync, on SQLite and PostgreSQL.
+
+Each real-world shape (reply-all by each party, the introducer's reply, an unsubscribe by reply,
+"not now", an echo of refmail's own follow-up, out-of-office robots, list mail, bounces) gives
+its expected effect and nothing else: the test compares the whole relationship state before and
+after.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from refmail import models as m
+from refmail.clock import FixedClock
+from refmail.config import FollowUps
+from refmail.db import SessionFactory
+from refmail.maildir import MaildirSource, deliver
+from refmail.sync import SyncReport, sync_account
+from tests.test_sync import OWNER, REFMAIL, account
+
+NOW = datetime(2026, 11, 18, 15, tzinfo=UTC)
+ALICE, BOB, CAROL, PAT = (
+    "alice@archer.example",
+    "bob@baker.example",
+    "carol@chen.example",
+    "pat@partner.example",
+)
+
+
+def message(headers: dict[str, str], body: str) -> bytes:
+    lines = [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n" + body.replace("\n", "\r\n")).encode()
+
+
+def intro_mail() -> bytes:
+    return message(
+        {
+            "Delivered-To": REFMAIL,
+            "From": f"Olivia <{OWNER}>",
+            "To": f"Alice Archer <{ALICE}>",
+            "Cc": f"Bob Baker <{BOB}>",
+            "Subject": "Intro: Alice <> Bob",
+            "Date": email.utils.format_datetime(NOW - timedelta(days=1)),
+            "Message-ID": "<intro-ab@example.com>",
+        },
+        "Hi Alice,\n\nI'd like to introduce you to Bob, who makes product videos.\n\nOlivia\n",
+    )
+
+
+def referral_mail() -> bytes:
+    return message(
+        {
+            "From": f"Pat Partner <{PAT}>",
+            "To": f"Olivia <{OWNER}>",
+            "Cc": f"Carol Chen <{CAROL}>",
+            "Subject": "Introduction: Olivia, meet Carol",
+            "Date": email.utils.format_datetime(NOW - timedelta(days=1)),
+            "Message-ID": "<referral-c@partner.example>",
+        },
+        "Olivia, meet Carol. I wanted to connect you two: Carol needs marketing help.\n\nPat\n",
+    )
+
+
+def reply(
+    sender: str,
+    to: str,
+    cc: str,
+    subject: str,
+    in_reply_to: str,
+    body: str,
+    extra: dict[str, str] | None = None,
+    msg_id: str = "",
+) -> bytes:
+    headers = {
+        "From": sender,
+        "To": to,
+        "Cc": cc,
+        "Subject": subject,
+        "Date": email.utils.format_datetime(NOW),
+        "Message-ID": msg_id or f"<r-{abs(hash((sender, body))) % 10**12}@example.org>",
+        "In-Reply-To": in_reply_to,
+        "References": in_reply_to,
+    }
+    return message({**headers, **(extra or {})}, body)
+
+
+class World:
+    """A mailbox with two introductions synced, and a way to feed it one more message."""
+
+    def __init__(self, factory: SessionFactory, root: Path) -> None:
+        self.factory, self.root, self.n = factory, root, 0
+        self.feed(intro_mail())
+        self.feed(referral_mail())
+
+    def feed(self, raw: bytes) -> SyncReport:
+        self.n += 1
+        deliver(self.root, raw, f"{1790000000 + self.n}.M{self.n}.test")
+        return sync_account(
+            self.factory,
+            account(self.root),
+            MaildirSource(self.root),
+            ("INBOX",),
+            FollowUps(),
+            FixedClock(NOW),
+        )
+
+    def state(self) -> dict[str, object]:
+        with self.factory() as s:
+            return {
+                "intros": sorted(
+                    (i.message.message_id, i.status) for i in s.scalars(select(m.Introduction))
+                ),
+                "contacts": sorted(
+                    (c.email, c.level, c.paused_until, c.bounced_at, c.soft_bounces, c.opted_out_at)
+                    for c in s.scalars(select(m.Contact))
+                ),
+                "follow_ups": sorted(
+                    (f.id, f.kind, f.contact.email, f.step, f.state, f.due_at)
+                    for f in s.scalars(select(m.FollowUp))
+                ),
+                "messages": sorted(
+                    (r.message_id, r.kind) for r in s.scalars(select(m.MessageRecord))
+                ),
+            }
+
+    def follow_up_id(self, kind: str, recipient: str) -> str:
+        with self.factory() as s:
+            return next(
+                f.message_id
+                for f in s.scalars(select(m.FollowUp))
+                if f.kind == kind and f.contact.email == recipient
+            )
+
+
+@pytest.fixture
+def world(factory: SessionFactory, tmp_path: Path) -> World:
+    return World(factory, tmp_path / "md")
+
+
+def changed(before: dict[str, object], after: dict[str, object]) -> dict[str, tuple[set, set]]:
+    """For each part of the state: (rows gone, rows new)."""
+    out = {}
+    for key in before:
+        old, new = set(before[key]), set(after[key])  # type: ignore[call-overload]
+        if old != new:
+            out[key] = (old - new, new - old)
+    return out
+
+
+@pytest.mark.parametrize("sender,other", [(ALICE, BOB), (BOB, ALICE)])
+def test_reply_all_by_either_party_connects_the_introduction(
+    world: World, sender: str, other: str
+) -> None:
+    before = world.state()
+    world.feed(
+        reply(
+            sender,
+            other,
+            OWNER,
+            "Re: Intro: Alice <> Bob",
+            "<intro-ab@example.com>",
+            "Thanks Olivia! Great to meet you, let's talk Tuesday.\n",
+        )
+    )
+    diff = changed(before, world.state())
+    assert set(diff) == {"intros", "follow_ups", "messages"}
+    assert diff["intros"][1] == {("<intro-ab@example.com>", "connected")}
+    gone, new = diff["follow_ups"]
+    assert {(f[1], f[2], f[3]) for f in gone} == {("check_in", ALICE, 0), ("check_in", BOB, 0)}
+    assert {f[4] for f in new} == {"skipped"}  # the 30-day check-ins stay planned
+
+
+def test_a_new_thread_between_the_parties_copying_the_owner_connects_too(world: World) -> None:
+    raw = message(
+        {
+            "From": BOB,
+            "To": ALICE,
+            "Cc": OWNER,
+            "Subject": "Video ideas",
+            "Date": email.utils.format_datetime(NOW),
+            "Message-ID": "<new-thread@b.example>",
+        },
+        "Alice, here are three ideas for your launch video.\n",
+    )
+    world.feed(raw)
+    assert ("<intro-ab@example.com>", "connected") in world.state()["intros"]  # type: ignore[operator]
+
+
+def test_the_introducers_reply_changes_no_status(world: World) -> None:
+    before = world.state()
+    report = world.feed(
+        reply(
+            PAT,
+            OWNER,
+            CAROL,
+            "Re: Introduction: Olivia, meet Carol",
+            "<referral-c@partner.example>",
+            "Glad to help, you two!\n",
+        )
+    )
+    diff = changed(before, world.state())
+    assert set(diff) <= {"messages"}  # recorded as a reply in the thread; nothing else moves
+    assert not report.notices
+
+
+def test_unsubscribe_by_reply_stops_everything_and_says_so(world: World) -> None:
+    thanks_id = world.follow_up_id("check_in", CAROL)
+    report = world.feed(
+        reply(
+            CAROL,
+            OWNER,
+            "",
+            "Re: Checking in",
+            thanks_id,
+            "Please remove me from these emails.\n\n> Checking in...\n",
+        )
+    )
+    with world.factory() as s:
+        carol = s.scalars(select(m.Contact).where(m.Contact.email == CAROL)).one()
+        assert carol.level == "none"
+        rows = s.scalars(select(m.FollowUp).where(m.FollowUp.contact_id == carol.id)).all()
+        assert rows and all(r.state == "skipped" for r in rows)
+        assert any(
+            c.source == "reply" and c.field == "level"
+            for c in s.scalars(
+                select(m.ContactChange).where(m.ContactChange.contact_id == carol.id)
+            )
+        )
+    assert any("asked to stop" in n for n in report.notices)
+
+
+def test_not_now_in_march_pauses_until_march(world: World) -> None:
+    report = world.feed(
+        reply(
+            BOB,
+            OWNER,
+            "",
+            "Re: Intro: Alice <> Bob",
+            "<intro-ab@example.com>",
+            "Not right now, we're swamped. Maybe in March?\n",
+        )
+    )
+    with world.factory() as s:
+        bob = s.scalars(select(m.Contact).where(m.Contact.email == BOB)).one()
+        assert bob.paused_until is not None and (bob.paused_until.year, bob.paused_until.month) == (
+            2027,
+            3,
+        )
+    assert any("paused until 2027-03" in n for n in report.notices)
+
+
+def test_an_echo_of_refmails_own_follow_up_is_not_ingested(world: World) -> None:
+    before = world.state()
+    own_id = world.follow_up_id("thank_you", PAT)
+    world.feed(
+        message(
+            {
+                "From": OWNER,
+                "To": PAT,
+                "Subject": "Thank you for the introduction",
+                "Date": email.utils.format_datetime(NOW),
+                "Message-ID": own_id,
+                "X-Refmail-ID": own_id.strip("<>"),
+                "In-Reply-To": "<referral-c@partner.example>",
+            },
+            "Thank you for introducing me to Carol.\n",
+        )
+    )
+    assert changed(before, world.state()) == {}
+
+
+@pytest.mark.parametrize(
+    "extra,subject",
+    [
+        ({"Auto-Submitted": "auto-replied"}, "Out of office: Re: Intro: Alice <> Bob"),  # Gmail
+        ({"X-Auto-Response-Suppress": "All"}, "Automatic reply: Intro: Alice <> Bob"),  # Exchange
+        ({"List-Id": "<designers.lists.example>", "Precedence": "list"}, "Re: Intro: Alice <> Bob"),
+    ],
+)
+def test_robots_change_nothing(world: World, extra: dict[str, str], subject: str) -> None:
+    before = world.state()
+    world.feed(
+        reply(
+            ALICE,
+            OWNER,
+            BOB,
+            subject,
+            "<intro-ab@example.com>",
+            "I am out of the office until Monday with limited access to email.\n",
+            extra,
+        )
+    )
+    assert changed(before, world.state()) == {}
+
+
+def dsn(recipient: str, original_id: str, status: str, action: str = "failed") -> bytes:
+    code = "550" if status.startswith("5") else "452"
+    return f"""From: Mail Delivery System <MAILER-DAEMON@mx.example.com>
+To: {OWNER}
+Subject: Undelivered Mail Returned to Sender
+Date: {email.utils.format_datetime(NOW)}
+Message-ID: <dsn-{abs(hash((recipient, status))) % 10**10}@mx.example.com>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+This is the mail system at host mx.example.com. I'm sorry to have to inform you that your
+message could not be delivered to one or more recipients.
+
+<{recipient}>: host mx.chen.example said: {code} {status} mailbox problem
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: rfc822; {recipient}
+Action: {action}
+Status: {status}
+Diagnostic-Code: smtp; {code} {status} mailbox problem
+
+--B
+Content-Type: text/rfc822-headers
+
+From: {OWNER}
+To: {recipient}
+Message-ID: {original_id}
+Subject: Checking in
+
+--B--
+""".replace("\n", "\r\n").encode()
+
+
+def test_a_hard_bounce_stops_everything_to_the_address(world: World) -> None:
+    report = world.feed(dsn(CAROL, world.follow_up_id("check_in", CAROL), "5.1.1"))
+    with world.factory() as s:
+        carol = s.scalars(select(m.Contact).where(m.Contact.email == CAROL)).one()
+        assert carol.bounced_at is not None
+        assert all(
+            f.state == "skipped" and "bounced" in f.reason
+            for f in s.scalars(select(m.FollowUp).where(m.FollowUp.contact_id == carol.id))
+        )
+    assert any("bounced" in n for n in report.notices)
+
+
+def test_soft_bounces_are_counted_and_three_stop_it(world: World) -> None:
+    original = world.follow_up_id("check_in", BOB)
+    for i in range(2):
+        world.feed(dsn(BOB, original, "4.2.2").replace(b"<dsn-", f"<dsn{i}-".encode()))
+    with world.factory() as s:
+        bob = s.scalars(select(m.Contact).where(m.Contact.email == BOB)).one()
+        assert (bob.soft_bounces, bob.bounced_at) == (2, None)
+    world.feed(dsn(BOB, original, "4.2.2").replace(b"<dsn-", b"<dsn9-"))
+    with world.factory() as s:
+        assert (
+            s.scalars(select(m.Contact).where(m.Contact.email == BOB)).one().bounced_at is not None
+        )
