@@ -34,8 +34,17 @@ class ImapSettings:
     user: str
     port: int = 0  # 0: 993 for tls="ssl", else 143
     tls: Literal["ssl", "starttls", "none"] = "ssl"
+    auth: Literal["password", "xoauth2"] = "password"
     password_env: str = "REFMAIL_IMAP_PASSWORD"
     password_file: str = ""
+    # For auth = "xoauth2": the provider's token endpoint and the app's client id; the refresh
+    # token and client secret come from the environment or files (see refmail.toml.example).
+    oauth2_token_url: str = ""
+    oauth2_client_id: str = ""
+    oauth2_client_secret_env: str = "REFMAIL_OAUTH2_CLIENT_SECRET"
+    oauth2_client_secret_file: str = ""
+    oauth2_refresh_token_env: str = "REFMAIL_OAUTH2_REFRESH_TOKEN"
+    oauth2_refresh_token_file: str = ""
     folders: tuple[str, ...] = ("INBOX",)
     drafts_folder: str = ""  # empty: SPECIAL-USE \Drafts, then by name, else created
     batch_size: int = 500
@@ -267,7 +276,7 @@ def read_secret(env: str, path: str, what: str) -> str:
             return Path(path).expanduser().read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"cannot read the {what} file {path}: {exc.strerror}") from exc
-    raise ConfigError(f"no {what}: set the environment variable {env} or a password_file")
+    raise ConfigError(f"no {what}: set the environment variable {env}, or the file key beside it")
 
 
 def resolve_path(config_path: str | os.PathLike[str] | None) -> Path:
@@ -340,8 +349,13 @@ def _account(raw: Any, where: str, base: Path) -> Account:
     if account.imap is not None:
         if account.imap.batch_size < 1:
             raise ConfigError(f"{where}.imap.batch_size: must be at least 1")
+        if account.imap.auth == "xoauth2" and not account.imap.oauth2_token_url:
+            raise ConfigError(f'{where}.imap.oauth2_token_url: required for auth = "xoauth2"')
         changes["imap"] = dataclasses.replace(
-            account.imap, password_file=_path(base, account.imap.password_file)
+            account.imap,
+            password_file=_path(base, account.imap.password_file),
+            oauth2_client_secret_file=_path(base, account.imap.oauth2_client_secret_file),
+            oauth2_refresh_token_file=_path(base, account.imap.oauth2_refresh_token_file),
         )
     if account.smtp is not None:
         if account.smtp.max_per_hour < 1:

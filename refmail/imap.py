@@ -14,6 +14,7 @@ Example (what sync does, in short)::
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import ssl
@@ -26,6 +27,7 @@ from imapclient.imapclient import DRAFTS, SENT
 
 from refmail.config import ImapSettings
 from refmail.errors import DeliveryError, SourceError
+from refmail.oauth import OAuth2Settings, TokenSource
 from refmail.source import Batch, Cursor
 
 log = logging.getLogger(__name__)
@@ -61,10 +63,14 @@ def connect(settings: ImapSettings) -> Iterator[imapclient.IMAPClient]:
     try:
         if settings.tls == "starttls":
             client.starttls(ssl.create_default_context())
-        client.login(settings.user, settings.password())
+        _login(client, settings)
     except LoginError as exc:
         _quietly_close(client)
-        raise SourceError(f"IMAP login failed for {settings.user} at {where}") from exc
+        how = " (XOAUTH2, after one token refresh)" if settings.auth == "xoauth2" else ""
+        raise SourceError(f"IMAP login failed for {settings.user} at {where}{how}") from exc
+    except SourceError:
+        _quietly_close(client)
+        raise
     except NETWORK_ERRORS as exc:
         _quietly_close(client)
         raise SourceError(f"IMAP session with {where} failed: {exc}") from exc
@@ -72,6 +78,34 @@ def connect(settings: ImapSettings) -> Iterator[imapclient.IMAPClient]:
         yield client
     finally:
         _quietly_close(client)
+
+
+def _login(client: imapclient.IMAPClient, settings: ImapSettings) -> None:
+    """Password login, or XOAUTH2 with a cached token, refreshed once if the server refuses it."""
+    if settings.auth != "xoauth2":
+        client.login(settings.user, settings.password())
+        return
+    tokens = token_source(settings)
+    try:
+        client.oauth2_login(settings.user, tokens.token())
+    except LoginError:
+        client.oauth2_login(settings.user, tokens.refresh())
+
+
+@functools.lru_cache(maxsize=64)
+def token_source(settings: ImapSettings) -> TokenSource:
+    """One token cache per account's settings, so a token is reused until it expires."""
+    return TokenSource(
+        OAuth2Settings(
+            token_url=settings.oauth2_token_url,
+            client_id=settings.oauth2_client_id,
+            client_secret_env=settings.oauth2_client_secret_env,
+            client_secret_file=settings.oauth2_client_secret_file,
+            refresh_token_env=settings.oauth2_refresh_token_env,
+            refresh_token_file=settings.oauth2_refresh_token_file,
+            timeout=settings.timeout,
+        )
+    )
 
 
 def _quietly_close(client: imapclient.IMAPClient) -> None:

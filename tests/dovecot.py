@@ -121,8 +121,12 @@ def _make_cert(tmpdir: Path) -> tuple[Path, Path] | None:
 class Dovecot:
     """A private Dovecot instance: any username, one shared password, maildir per user."""
 
-    def __init__(self, special_use: bool = True, imaps: bool = True) -> None:
+    def __init__(
+        self, special_use: bool = True, imaps: bool = True, oauth2_introspection_url: str = ""
+    ) -> None:
         self.special_use = special_use
+        # With an introspection URL, XOAUTH2 logins are checked there (Dovecot's oauth2 passdb).
+        self.oauth2_introspection_url = oauth2_introspection_url
         self.want_imaps = imaps
         self.host = "127.0.0.1"
         self.port = 0
@@ -250,6 +254,22 @@ class Dovecot:
 
     # ---- configuration ---------------------------------------------------
 
+    def _oauth2_passdb(self) -> str:
+        if not self.oauth2_introspection_url:
+            return ""
+        ext = self._dir / "oauth2.conf.ext"
+        ext.write_text(
+            "introspection_mode = post\n"
+            f"introspection_url = {self.oauth2_introspection_url}\n"
+            "username_attribute = username\n"
+            "active_attribute = active\nactive_value = true\nforce_introspection = yes\n"
+        )
+        ext.chmod(0o644)
+        return (
+            f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+            f"  args = {ext}\n}}\n"
+        )
+
     def _config(self, cert: tuple[Path, Path] | None) -> str:
         d = self._dir
         login_user, internal_user, group = _service_users()
@@ -274,7 +294,7 @@ log_path = {d}/dovecot.log
 info_log_path = {d}/dovecot.log
 debug_log_path = {d}/dovecot.log
 {ssl}disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{" xoauth2 oauthbearer" if self.oauth2_introspection_url else ""}
 default_login_user = {login_user}
 default_internal_user = {internal_user}
 default_internal_group = {group}
@@ -284,7 +304,7 @@ mail_privileged_group =
 mail_location = maildir:~/Maildir
 imap_max_line_length = 10M
 shutdown_clients = yes
-passdb {{
+{self._oauth2_passdb()}passdb {{
   driver = static
   args = password={self.password}
 }}
