@@ -44,6 +44,7 @@ class AccountState:
     name: str
     failures: int = 0
     pending: threading.Event = field(default_factory=threading.Event)
+    syncing: threading.Event = field(default_factory=threading.Event)
     last_error: str = ""
 
 
@@ -190,7 +191,9 @@ class Daemon:
         if state is None or self.scheduler is None:
             return
         state.pending.set()
-        if state.failures == 0:  # a failing account keeps its backoff
+        # A running sync loops while `pending` is set. Otherwise sync now: the watcher just
+        # heard from the server, so even an account in backoff is worth one try.
+        if not state.syncing.is_set():
             self._reschedule(f"sync:{account_name}", datetime.now(UTC))
 
     def _reschedule(self, job_id: str, when: datetime) -> None:
@@ -204,6 +207,7 @@ class Daemon:
         state = self.states[account_name]
         account = self.settings.account(account_name)
         found = 0
+        state.syncing.set()
         try:
             while True:
                 state.pending.clear()
@@ -229,6 +233,10 @@ class Daemon:
         except RefmailError as exc:
             self._failed(state, "sync", exc)
             return
+        finally:
+            state.syncing.clear()
+            if state.pending.is_set() and not self.stopping.is_set():
+                self._reschedule(f"sync:{account_name}", datetime.now(UTC))  # a late kick
         self._recovered(state)
         if found and not self.stopping.is_set():
             self._dispatch_job(account_name)

@@ -46,7 +46,8 @@ def _database(settings: Settings) -> Iterator[Check]:
         pending = pending_migrations(engine)
         engine.dispose()
     except Exception as exc:  # noqa: BLE001 - any failure to reach the database is the verdict
-        yield Check("FAIL", "database", f"cannot open {_safe_url(settings.database)}: {exc}")
+        why = " ".join(str(getattr(exc, "orig", None) or exc).split())  # one line, no SA link
+        yield Check("FAIL", "database", f"cannot open {_safe_url(settings.database)}: {why}")
         return
     if pending:
         yield Check(

@@ -93,7 +93,13 @@ class IdleWatcher(threading.Thread):
         changed = False
         try:
             while not self.stop_event.is_set():
+                asked = time.monotonic()
                 responses = client.idle_check(timeout=CHECK_SECONDS)
+                if any(_is_bye(r) for r in responses) or (
+                    not responses and time.monotonic() - asked < CHECK_SECONDS / 2
+                ):
+                    # idle_check swallows end-of-file and returns at once: the server is gone
+                    raise SourceError("the server closed the IDLE connection")
                 if any(_is_change(r) for r in responses):
                     changed = True
                     break
@@ -105,6 +111,10 @@ class IdleWatcher(threading.Thread):
             self.on_change()
         else:
             client.noop()
+
+
+def _is_bye(response: object) -> bool:
+    return isinstance(response, tuple) and bool(response) and response[0] == b"BYE"
 
 
 def _is_change(response: object) -> bool:
