@@ -165,9 +165,9 @@ def _decide_and_claim(
             sending,
         )
         if decision.action == "send" and sending and account.smtp is not None:
-            decision = (
-                _account_rate(session, row.account_id, account.smtp.max_per_hour, now) or decision
-            )
+            smtp_kinds = [k for k in m.KINDS if account.delivery_for(k) == "smtp"]
+            limit = account.smtp.max_per_hour
+            decision = _account_rate(session, row.account_id, smtp_kinds, limit, now) or decision
         if decision.action != "send":
             _apply(session, row, decision, now, report, queue)
             return None
@@ -211,7 +211,7 @@ def _apply(
 
 
 def _account_rate(
-    session: Session, account_id: int, per_hour: int, now: datetime
+    session: Session, account_id: int, smtp_kinds: list[str], per_hour: int, now: datetime
 ) -> Decision | None:
     """The account's own send budget (a send log counted in a window, as Mailman does)."""
     hour = timedelta(hours=1)
@@ -221,7 +221,11 @@ def _account_rate(
                 m.FollowUp.account_id == account_id,
                 or_(
                     and_(m.FollowUp.channel == "smtp", m.FollowUp.delivered_at > now - hour),
-                    and_(m.FollowUp.state == "delivering", m.FollowUp.claimed_at > now - hour),
+                    and_(
+                        m.FollowUp.state == "delivering",
+                        m.FollowUp.kind.in_(smtp_kinds),
+                        m.FollowUp.claimed_at > now - hour,
+                    ),
                 ),
             )
         )

@@ -53,13 +53,23 @@ def send(
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         raise DeliveryError(
-            f"SMTP {where} refused every recipient: {exc.recipients}",
+            f"SMTP {where} refused every recipient: {_replies(exc.recipients)}",
             permanent=all(500 <= c < 600 for c in codes),
         ) from exc
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"SMTP session with {where} failed: {exc}") from exc
     if refused:
-        raise DeliveryError(f"SMTP {where} refused some recipients: {refused}", permanent=True)
+        raise DeliveryError(
+            f"SMTP {where} refused some recipients: {_replies(refused)}", permanent=True
+        )
+
+
+def _replies(refused: dict[str, tuple[int, bytes | str]]) -> str:
+    """The server's replies as it wrote them: "addr: 550 5.1.1 …; addr: …"."""
+    return "; ".join(
+        f"{rcpt}: {code} " + (text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+        for rcpt, (code, text) in refused.items()
+    )
 
 
 @contextmanager
@@ -95,8 +105,9 @@ class SmtpTarget:
 
     `contains` asks the Sent folder, so a retry after a crash finds what already went out. With
     sent_copy = "server" the provider files the copy as it accepts the message, so the answer
-    is exact; with "append" refmail files it right after acceptance, which leaves a window of
-    about a millisecond in which a crash makes the retry send once more (same Message-ID).
+    is exact; with "append" refmail files it right after acceptance, so a crash in the
+    millisecond after the server's 250, or a 250 lost to a dropped or timed-out connection,
+    makes the retry send once more (same Message-ID). SMTP itself cannot close that gap.
     """
 
     channel = "smtp"  # refmail sends these itself: Auto-Submitted, send windows always apply
