@@ -9,6 +9,7 @@ after.
 from __future__ import annotations
 
 import email.utils
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from refmail import models as m
+from refmail.bounce import parse_bounce
 from refmail.clock import FixedClock
 from refmail.config import FollowUps
 from refmail.db import SessionFactory
@@ -363,3 +365,28 @@ def test_soft_bounces_are_counted_and_three_stop_it(world: World) -> None:
         assert (
             s.scalars(select(m.Contact).where(m.Contact.email == BOB)).one().bounced_at is not None
         )
+
+
+@pytest.mark.parametrize(
+    "fixture,failed", [("o365_ndr.eml", "marcus.hale@contoso.com"), ("postfix_hard_dsn.eml", None)]
+)
+def test_real_world_bounce_shapes_stop_the_address(
+    world: World, fixture: str, failed: str | None
+) -> None:
+    """An Office 365 NDR and a Postfix DSN, as those servers write them, addressed to the owner
+    about a follow-up of ours to Carol."""
+    raw = (Path(__file__).parent / "fixtures" / "robots" / fixture).read_bytes()
+    bounce_of = parse_bounce(raw)
+    assert bounce_of is not None and bounce_of.failures
+    address = failed or bounce_of.failures[0].address
+    raw = re.sub(re.escape(address.encode()), CAROL.encode(), raw, flags=re.IGNORECASE)
+    raw = f"Delivered-To: {REFMAIL}\r\n".encode() + raw
+    before = world.state()
+    report = world.feed(raw)
+    diff = changed(before, world.state())
+    assert set(diff) == {"contacts", "follow_ups", "messages"}  # Carol, her rows, the record
+    assert {kind for _, kind in diff["messages"][1]} == {"automatic"}
+    with world.factory() as s:
+        carol = s.scalars(select(m.Contact).where(m.Contact.email == CAROL)).one()
+        assert carol.bounced_at is not None
+    assert any(CAROL in n and "bounced" in n for n in report.notices)
