@@ -16,7 +16,6 @@ is skipped, and said so.
 from __future__ import annotations
 
 import argparse
-import email.utils
 import os
 import platform
 import random
@@ -28,7 +27,6 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,9 +39,8 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from refmail import models as m  # noqa: E402
 from tests.dovecot import PASSWORD, Dovecot, find_dovecot_binary  # noqa: E402
+from tests.mailbox import account_toml, referral  # noqa: E402
 
-OWNER = "olivia@example.com"
-REFMAIL = "olivia+refmail@example.com"
 PASSWORD_ENV = "REFMAIL_BENCH_IMAP_PASSWORD"
 SLOW = 2.0  # seconds: the issue's promise for IDLE
 TIMEOUT = 15.0  # per message: longer counts as lost
@@ -57,33 +54,9 @@ class Mode:
     messages: int
 
 
-def referral(tag: str) -> tuple[str, bytes]:
-    """A partner introduces a new client to the owner; every tag gives new people."""
-    message_id = f"<bench-{tag}@partner-{tag}.example>"
-    raw = f"""\
-Delivered-To: {OWNER}
-From: Pat Partner {tag} <pat.{tag}@partner-{tag}.example>
-To: Olivia Owner <{OWNER}>
-Cc: Carol Client {tag} <carol.{tag}@client-{tag}.example>
-Subject: Introduction: Olivia, meet Carol ({tag})
-Date: {email.utils.format_datetime(datetime.now(UTC))}
-Message-ID: {message_id}
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-Olivia, meet Carol.
-
-Carol is expanding her consulting firm into Europe and needs someone to run her
-marketing there. I told her you are the best I know, so I wanted to connect you two.
-
-Best,
-Pat
-"""
-    return message_id, raw.replace("\n", "\r\n").encode()
-
-
 def write_config(path: Path, server: Dovecot, user: str, mode: Mode) -> None:
-    path.write_text(f"""
+    path.write_text(
+        f"""
 database = "sqlite:///{path.parent / "refmail.db"}"
 log_level = "INFO"
 
@@ -96,21 +69,9 @@ idle = {"true" if mode.idle else "false"}
 [caps]
 drafts_in_window = false
 
-[[accounts]]
-name = "bench"
-address = "{REFMAIL}"
-owners = ["{OWNER}"]
-owner_name = "Olivia Owner"
-delivery = "drafts"
-
-[accounts.imap]
-host = "{server.host}"
-port = {server.port}
-tls = "none"
-user = "{user}"
-password_env = "{PASSWORD_ENV}"
-folders = ["INBOX"]
-""")
+"""
+        + account_toml(server.host, server.port, user, name="bench", password_env=PASSWORD_ENV)
+    )
 
 
 class DraftsProbe:

@@ -18,7 +18,8 @@ from refmail import models as m
 from refmail.config import Caps
 from refmail.db import make_engine, session_factory
 from tests.dovecot import Dovecot
-from tests.test_pipeline_imap import OWNER, REFMAIL, drafts, rfc_date, run
+from tests.mailbox import OWNER, REFMAIL, account_toml
+from tests.test_pipeline_imap import drafts, rfc_date, run
 
 pytestmark = pytest.mark.integration
 NEW_YORK = ZoneInfo("America/New_York")
@@ -57,25 +58,10 @@ Alice
 
 def config_for(tmp_path: Path, server: Dovecot, user: str, db_url: str) -> Path:
     path = tmp_path / "refmail.toml"
-    path.write_text(f"""
-database = "{db_url}"
-
-[followups]
-check_in_days = []
-
-[[accounts]]
-name = "main"
-address = "{REFMAIL}"
-owners = ["{OWNER}"]
-owner_name = "Olivia Owner"
-
-[accounts.imap]
-host = "{server.host}"
-port = {server.port}
-tls = "none"
-user = "{user}"
-password_env = "REFMAIL_TEST_IMAP_PASSWORD"
-""")
+    path.write_text(
+        f'database = "{db_url}"\n\n[followups]\ncheck_in_days = []\n'
+        + account_toml(server.host, server.port, user)
+    )
     return path
 
 

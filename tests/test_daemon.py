@@ -32,46 +32,17 @@ from bench._mailgen import MailGenerator, load_dovecot
 from refmail import models as m
 from refmail.db import make_engine, session_factory
 from tests.dovecot import PASSWORD, Dovecot, free_port
+from tests.mailbox import OWNER, PASSWORD_ENV, account_toml, referral
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
-OWNER = "olivia@example.com"
-REFMAIL = "olivia+refmail@example.com"
-PASSWORD_ENV = "REFMAIL_TEST_IMAP_PASSWORD"
 WRONG_ENV = "REFMAIL_TEST_WRONG_PASSWORD"
 SIGNING_KEY = "daemon-test-signing-key-0123456789"
 IDLE_BUDGET = 2.0  # seconds from APPEND to the draft in Drafts, the issue's "done when"
 
 
 # --- mail --------------------------------------------------------------------------------------
-
-
-def referral(tag: str | None = None) -> tuple[str, bytes]:
-    """(Message-ID, raw): a partner introduces a new client to the owner. Every call has its own
-    Message-ID and its own partner and client, so caps never hold the thank-you back."""
-    tag = tag or uuid.uuid4().hex[:10]
-    message_id = f"<referral-{tag}@partner-{tag}.example>"
-    raw = f"""\
-Delivered-To: {OWNER}
-From: Pat Partner {tag} <pat.{tag}@partner-{tag}.example>
-To: Olivia Owner <{OWNER}>
-Cc: Carol Client {tag} <carol.{tag}@client-{tag}.example>
-Subject: Introduction: Olivia, meet Carol ({tag})
-Date: {email.utils.format_datetime(datetime.now(UTC))}
-Message-ID: {message_id}
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-Olivia, meet Carol.
-
-Carol is expanding her consulting firm into Europe and needs someone to run her
-marketing there. I told her you are the best I know, so I wanted to connect you two.
-
-Best,
-Pat
-"""
-    return message_id, raw.replace("\n", "\r\n").encode()
 
 
 def plain_mail(tag: str) -> bytes:
@@ -100,24 +71,14 @@ class AccountSpec:
     batch_size: int = 500
 
     def toml(self) -> str:
-        return f"""
-[[accounts]]
-name = "{self.name}"
-address = "{REFMAIL}"
-owners = ["{OWNER}"]
-owner_name = "Olivia Owner"
-delivery = "drafts"
-
-[accounts.imap]
-host = "{self.server.host}"
-port = {self.server.port}
-tls = "none"
-user = "{self.user}"
-password_env = "{self.password_env}"
-folders = ["INBOX"]
-batch_size = {self.batch_size}
-timeout = 10
-"""
+        return account_toml(
+            self.server.host,
+            self.server.port,
+            self.user,
+            name=self.name,
+            password_env=self.password_env,
+            imap_extra=f"batch_size = {self.batch_size}\ntimeout = 10\n",
+        )
 
 
 def write_config(

@@ -17,11 +17,10 @@ from click.testing import CliRunner, Result
 from refmail.cli import cli
 from refmail.db import make_engine, migrate
 from tests.dovecot import PASSWORD, Dovecot, free_port
+from tests.mailbox import account_toml
 
 pytestmark = pytest.mark.integration
 
-OWNER = "olivia@example.com"
-REFMAIL = "olivia+refmail@example.com"
 IMAP_ENV = "REFMAIL_DOCTOR_IMAP_PASSWORD"
 SMTP_ENV = "REFMAIL_DOCTOR_SMTP_PASSWORD"
 SMTP_PASSWORD = "smtp-secret-4711"
@@ -41,27 +40,17 @@ def write_config(
 ) -> Path:
     path = tmp_path / "refmail.toml"
     database = database or f"sqlite:///{tmp_path / 'refmail.db'}"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 database = "{database}"
 
 {web}
-
-[[accounts]]
-name = "main"
-address = "{REFMAIL}"
-owners = ["{OWNER}"]
-delivery = "drafts"
-
-[accounts.imap]
-host = "{host}"
-port = {port}
-tls = "none"
-user = "{user}"
-password_env = "{IMAP_ENV}"
-folders = [{folders}]
-timeout = 5
-{smtp}
-""")
+"""
+        + account_toml(
+            host, port, user, password_env=IMAP_ENV, folders=folders, imap_extra="timeout = 5\n"
+        )
+        + smtp
+    )
     return path
 
 

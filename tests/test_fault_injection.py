@@ -36,8 +36,8 @@ from refmail.cli import cli
 from refmail.db import make_engine, session_factory
 from refmail.dispatch import LEASE
 from tests.dovecot import PASSWORD, Dovecot
+from tests.mailbox import ALL_DAY, account_toml
 from tests.smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401 - the smtp_sink fixture
-from tests.test_pipeline_imap import OWNER, REFMAIL
 from tests.test_smtp_delivery import referral
 
 pytestmark = pytest.mark.integration
@@ -53,23 +53,10 @@ KILLS_PER_RUN = 2  # the second kill hits a restart, in the middle of its recove
 def write_config(
     path: Path, server: Dovecot, user: str, db: Path, sink: SmtpSink, copy: str
 ) -> Path:
-    path.write_text(f"""
-database = "sqlite:///{db}"
-
-[[accounts]]
-name = "main"
-address = "{REFMAIL}"
-owners = ["{OWNER}"]
-owner_name = "Olivia Owner"
-delivery = "smtp"
-
-[accounts.imap]
-host = "{server.host}"
-port = {server.port}
-tls = "none"
-user = "{user}"
-password_env = "REFMAIL_TEST_IMAP_PASSWORD"
-
+    path.write_text(
+        f'database = "sqlite:///{db}"\n'
+        + account_toml(server.host, server.port, user, delivery="smtp")
+        + f"""
 [accounts.smtp]
 host = "{sink.host}"
 port = {sink.port}
@@ -78,12 +65,9 @@ sent_copy = "{copy}"
 
 [followups]
 check_in_days = []  # only the thank-yous: every row must end up delivered
-
-[caps]
-window_start = 00:00:00  # open all day, every day: independent of when the suite runs
-window_end = 00:00:00
-weekends = true
-""")
+"""
+        + ALL_DAY
+    )
     return path
 
 

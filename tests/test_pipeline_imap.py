@@ -19,11 +19,10 @@ from refmail import models as m
 from refmail.cli import cli
 from refmail.db import make_engine, session_factory
 from tests.dovecot import PASSWORD, Dovecot
+from tests.mailbox import OWNER, REFMAIL, account_toml
 
 pytestmark = pytest.mark.integration
 
-OWNER = "olivia@example.com"
-REFMAIL = "olivia+refmail@example.com"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -87,27 +86,11 @@ def write_config(
     tmp_path: Path, server: Dovecot, user: str, db_url: str, folders: str = '"INBOX"'
 ) -> Path:
     path = tmp_path / "refmail.toml"
-    path.write_text(f"""
-database = "{db_url}"
-
-[[accounts]]
-name = "main"
-address = "{REFMAIL}"
-owners = ["{OWNER}"]
-owner_name = "Olivia Owner"
-delivery = "drafts"
-
-[accounts.imap]
-host = "{server.host}"
-port = {server.port}
-tls = "none"
-user = "{user}"
-password_env = "REFMAIL_TEST_IMAP_PASSWORD"
-folders = [{folders}]
-
-[caps]
-drafts_in_window = false  # drafts at once, whatever the hour the suite runs
-""")
+    path.write_text(
+        f'database = "{db_url}"\n'
+        + account_toml(server.host, server.port, user, folders=folders)
+        + "\n[caps]\ndrafts_in_window = false  # drafts at once, whatever the hour the suite runs\n"
+    )
     return path
 
 

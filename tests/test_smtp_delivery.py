@@ -24,8 +24,9 @@ from refmail import models as m
 from refmail.cli import cli
 from refmail.db import make_engine, session_factory
 from tests.dovecot import PASSWORD, Dovecot
+from tests.mailbox import ALL_DAY, OWNER, account_toml
 from tests.smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401 - the smtp_sink fixture
-from tests.test_pipeline_imap import OWNER, REFMAIL, drafts, owner_intro, partner_referral, rfc_date
+from tests.test_pipeline_imap import drafts, owner_intro, partner_referral, rfc_date
 
 pytestmark = pytest.mark.integration
 
@@ -74,37 +75,21 @@ def write_config(
     path = tmp_path / "refmail.toml"
     per_kind_table = f"\n[accounts.per_kind]\n{per_kind}\n" if per_kind else ""
     web_table = f'\n[web]\nbase_url = "{BASE_URL}"\n' if web else ""
-    path.write_text(f"""
-database = "{db_url}"
-
-[[accounts]]
-name = "main"
-address = "{REFMAIL}"
-owners = ["{OWNER}"]
-owner_name = "Olivia Owner"
-delivery = "{delivery}"
-
-[accounts.imap]
-host = "{server.host}"
-port = {server.port}
-tls = "none"
-user = "{user}"
-password_env = "REFMAIL_TEST_IMAP_PASSWORD"
-{per_kind_table}
+    path.write_text(
+        f'database = "{db_url}"\n'
+        + account_toml(server.host, server.port, user, delivery=delivery)
+        + per_kind_table
+        + f"""
 [accounts.smtp]
 host = "{sink.host}"
 port = {sink.port}
 tls = "none"
 sent_copy = "{sent_copy}"
 max_per_hour = {max_per_hour}
-
-[caps]
-# SMTP sends always keep to the send window: open it all day, every day, so the suite does not
-# depend on the hour it runs.
-window_start = 00:00:00
-window_end = 00:00:00
-weekends = true
-{web_table}""")
+"""
+        + ALL_DAY
+        + web_table
+    )
     return path
 
 
