@@ -31,7 +31,7 @@ from refmail.clock import FixedClock, system_clock
 from refmail.daemon import Daemon, progress_printer
 from refmail.db import SessionFactory, make_engine, migrate, session_factory
 from refmail.detect import Identity, classify
-from refmail.dispatch import Rules, dispatch
+from refmail.dispatch import dispatch, rules_for
 from refmail.doctor import run_checks
 from refmail.errors import RefmailError
 from refmail.filedrop import FileDrafts
@@ -40,7 +40,6 @@ from refmail.maildir import deliver
 from refmail.parse import parse_message
 from refmail.render import Person, Renderer
 from refmail.sync import sync_account
-from refmail.tokens import LinkBuilder, Tokens
 from refmail.web import LinkMailer, WebContext, create_app
 
 log = logging.getLogger("refmail")
@@ -58,10 +57,6 @@ class App:
         if self._settings is None:
             self._settings = config.load(self.config_path)
         return self._settings
-
-    def links(self) -> LinkBuilder | None:
-        web = self.settings.web
-        return LinkBuilder(web.base_url, Tokens(web.signing_keys())) if web.base_url else None
 
     def database(self) -> SessionFactory:
         engine = make_engine(self.settings.database)
@@ -301,7 +296,7 @@ def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
     clock = FixedClock(_parse_now(now_text)) if now_text else system_clock
     factory = app.database()
     renderer = Renderer(app.settings.templates)
-    rules = Rules(app.settings.caps, app.settings.timezone, links=app.links())
+    rules = rules_for(app.settings)
     failed = False
     for account in app.settings.accounts:
         try:
@@ -613,7 +608,7 @@ def web(app: App, listen: str | None) -> None:
     import uvicorn  # imported here: only this command needs a server
 
     settings = app.settings
-    links = app.links()
+    links = rules_for(settings).links
     if links is None:
         raise OneLineError("web.base_url is not set: the pages need their public address")
     host, port = config.Web(listen=listen).host_port if listen else settings.web.host_port

@@ -34,8 +34,3 @@ class FixedClock:
         from datetime import timedelta
 
         self.at += timedelta(**delta)
-
-
-def as_utc(value: datetime) -> datetime:
-    """Naive datetimes are taken to be UTC (that is how the database stores them)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

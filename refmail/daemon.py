@@ -25,14 +25,13 @@ from refmail import models as m
 from refmail.accounts import folders, open_source, open_targets
 from refmail.clock import Clock, system_clock
 from refmail.db import SessionFactory, make_engine, migrate, session_factory, transaction
-from refmail.dispatch import Rules, dispatch
+from refmail.dispatch import Rules, dispatch, rules_for
 from refmail.errors import RefmailError
 from refmail.idle import IdleWatcher, backoff_delay
 from refmail.metrics import Metrics
 from refmail.render import Renderer
 from refmail.source import Batch
 from refmail.sync import SyncReport, sync_account
-from refmail.tokens import LinkBuilder, Tokens
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +65,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.metrics = Metrics()
         self.settings = config.load(config_path)
+        self.rules, self.renderer = self._prepare(self.settings)
         self.factory = self._database()
         self.scheduler: BackgroundScheduler | None = None
         self.states: dict[str, AccountState] = {}
@@ -107,13 +107,19 @@ class Daemon:
         """Re-read the config; on an error keep running with the old one."""
         try:
             settings = config.load(self.config_path)
+            rules, renderer = self._prepare(settings)
         except RefmailError as exc:
             log.error("config reload failed, keeping the running config: %s", exc)
             return
         log.info("reloading the config")
         self._stop_jobs()
-        self.settings = settings
+        self.settings, self.rules, self.renderer = settings, rules, renderer
         self._start_jobs()
+
+    @staticmethod
+    def _prepare(settings: config.Settings) -> tuple[Rules, Renderer]:
+        """What every dispatch uses, built once per config (templates compile once)."""
+        return rules_for(settings), Renderer(settings.templates)
 
     def _database(self) -> SessionFactory:
         engine = make_engine(self.settings.database)
@@ -252,9 +258,9 @@ class Daemon:
                     self.factory,
                     account,
                     targets,
-                    Renderer(self.settings.templates),
+                    self.renderer,
                     self.clock,
-                    rules=self._rules(),
+                    rules=self.rules,
                 )
         except RefmailError as exc:
             self._failed(state, "dispatch", exc)
@@ -291,11 +297,6 @@ class Daemon:
             log.info("account %s: working again after %d failure(s)", state.name, state.failures)
         state.failures, state.last_error = 0, ""
 
-    def _rules(self) -> Rules:
-        web = self.settings.web
-        links = LinkBuilder(web.base_url, Tokens(web.signing_keys())) if web.base_url else None
-        return Rules(self.settings.caps, self.settings.timezone, links=links)
-
     # --- web -------------------------------------------------------------------------------
 
     def _start_web(self) -> None:
@@ -306,7 +307,7 @@ class Daemon:
 
         from refmail.web import WebContext, create_app
 
-        rules = self._rules()
+        rules = self.rules
         assert rules.links is not None
         context = WebContext(
             self.factory,

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 from refmail import models as m
 from refmail import record
 from refmail.clock import Clock
-from refmail.config import Account, Caps
+from refmail.config import Account, Caps, Settings
 from refmail.db import SessionFactory, transaction
 from refmail.errors import DeliveryError
 from refmail.policy import ContactView, Decision, Due, History, contact_zone, decide
 from refmail.render import Draft, Links, Person, Renderer
-from refmail.tokens import LinkBuilder
+from refmail.tokens import LinkBuilder, Tokens
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,14 @@ class DraftTarget(Protocol):
 
 
 Targets = DraftTarget | Callable[[str], DraftTarget]  # one target, or one per kind
+
+
+def rules_for(settings: Settings) -> Rules:
+    """What a config asks of dispatch: its caps, the owner's zone, and unsubscribe/preference
+    links when web.base_url is set (the signing keys are read here, once)."""
+    web = settings.web
+    links = LinkBuilder(web.base_url, Tokens(web.signing_keys())) if web.base_url else None
+    return Rules(settings.caps, settings.timezone, links=links)
 
 
 def target_for(targets: Targets, kind: str) -> DraftTarget:
