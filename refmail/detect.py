@@ -20,7 +20,7 @@ from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from refmail.parse import Address, Envelope, ParsedMessage, split_quoted
+from refmail.parse import Address, Envelope, ParsedMessage
 
 Kind = Literal["introduction", "reply", "automatic", "own", "other"]
 Shape = Literal["owner_intro", "referral_to_owner", "forward", "loop_in"]
@@ -599,7 +599,7 @@ def _other(hit: RuleHit, hits: list[RuleHit], sender: Address) -> Classification
 
 def _facts(msg: ParsedMessage, identity: Identity) -> _Facts:
     text = msg.own_text.translate(_QUOTE_MARKS)
-    history = split_quoted(msg.full_text)[1] if msg.quoted or msg.has_forward else ""
+    history = msg.history if msg.quoted or msg.has_forward else ""
     return _Facts(
         text=text,
         history=history,

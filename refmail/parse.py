@@ -115,6 +115,7 @@ class ParsedMessage:
     quoted: tuple[QuotedHeaders, ...]
     has_forward: bool
     defects: tuple[str, ...] = field(default=())
+    history: str = ""  # the quoted or forwarded part of the body (after the own text)
 
     @property
     def sender(self) -> Address | None:
@@ -232,6 +233,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
         quoted=tuple(quoted),
         has_forward=has_forward,
         defects=tuple(defects),
+        history=quoted_part[:FULL_TEXT_LIMIT],
     )
 
 
