@@ -1,6 +1,6 @@
 """Renders follow-ups from Jinja2 templates into complete RFC 5322 messages.
 
-Templates live in templates/email/<kind>.txt.j2 (and .html.j2); a file of the same name in the
+Templates live in refmail/templates/email/<kind>.txt.j2 (and .html.j2); a file of the same name in the
 user's template directory wins. The subject is the template's `{% set subject %}` block.
 """
 
