@@ -23,24 +23,19 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from refmail import __version__, config, record, smtp
+from refmail import __version__, config, wiring
 from refmail import contacts as contact_service
 from refmail import models as m
-from refmail.accounts import folders, open_source, open_targets
 from refmail.clock import FixedClock, system_clock
 from refmail.daemon import Daemon, progress_printer
-from refmail.db import SessionFactory, make_engine, migrate, session_factory
+from refmail.db import SessionFactory
 from refmail.detect import Identity, classify
-from refmail.dispatch import dispatch, rules_for
+from refmail.dispatch import dispatch
 from refmail.doctor import run_checks
 from refmail.errors import RefmailError
-from refmail.filedrop import FileDrafts
-from refmail.imap import ImapFolder
 from refmail.maildir import deliver
 from refmail.parse import parse_message
-from refmail.render import Person, Renderer
 from refmail.sync import sync_account
-from refmail.web import LinkMailer, WebContext, create_app
 
 log = logging.getLogger("refmail")
 
@@ -59,9 +54,7 @@ class App:
         return self._settings
 
     def database(self) -> SessionFactory:
-        engine = make_engine(self.settings.database)
-        migrate(engine)
-        return session_factory(engine)
+        return wiring.database(self.settings)
 
 
 pass_app = click.make_pass_decorator(App)
@@ -256,13 +249,13 @@ def sync(app: App, once: bool) -> None:
     failed = False
     for account in app.settings.accounts:
         try:
-            with open_source(account) as source:
+            with wiring.open_source(account) as source:
                 progress = progress_printer() if sys.stderr.isatty() else None
                 report = sync_account(
                     factory,
                     account,
                     source,
-                    folders(account),
+                    wiring.folders(account),
                     app.settings.followups,
                     system_clock,
                     progress,
@@ -294,17 +287,16 @@ def sync(app: App, once: bool) -> None:
 def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
     """Deliver the follow-ups that are due: drafts in your mailbox (or .eml files)."""
     clock = FixedClock(_parse_now(now_text)) if now_text else system_clock
-    factory = app.database()
-    renderer = Renderer(app.settings.templates)
-    rules = rules_for(app.settings)
+    parts = wiring.build(app.settings)
     failed = False
     for account in app.settings.accounts:
         try:
-            with open_targets(account) as targets:
-                report = dispatch(factory, account, targets, renderer, clock, rules=rules)
+            with wiring.open_channels(account) as channels:
+                report = dispatch(
+                    parts.factory, account, channels, parts.renderer, clock, rules=parts.rules
+                )
                 for item in report.delivered:
-                    where = _where(targets(item.kind), item.message_id)
-                    click.echo(f"  {item.kind} to {item.recipient}: {where}")
+                    click.echo(f"  {item.kind} to {item.recipient}: {item.where}")
         except RefmailError as exc:
             click.echo(f"{account.name}: error: {exc}", err=True)
             failed = True
@@ -316,14 +308,6 @@ def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
         )
     if failed:
         sys.exit(1)
-
-
-def _where(target: object, message_id: str) -> str:
-    if isinstance(target, FileDrafts):
-        return str(target.path_for(message_id))
-    if isinstance(target, ImapFolder):
-        return f"{target.folder} {message_id}"
-    return f"sent {message_id}"
 
 
 def _parse_now(text: str) -> datetime:
@@ -607,19 +591,13 @@ def web(app: App, listen: str | None) -> None:
     """Serve the unsubscribe and preference pages (put HTTPS in front of it)."""
     import uvicorn  # imported here: only this command needs a server
 
+    from refmail.web import create_app
+
     settings = app.settings
-    links = rules_for(settings).links
-    if links is None:
+    context = wiring.web_context(wiring.build(settings))
+    if context is None:
         raise OneLineError("web.base_url is not set: the pages need their public address")
     host, port = config.Web(listen=listen).host_port if listen else settings.web.host_port
-    context = WebContext(
-        factory=app.database(),
-        tokens=links.tokens,
-        links=links,
-        owner_name=settings.accounts[0].owner_name,
-        templates=settings.templates,
-        mailer=_link_mailer(settings),
-    )
     click.echo(f"serving {settings.web.base_url} on http://{host}:{port}")
     uvicorn.run(
         create_app(context),
@@ -629,30 +607,6 @@ def web(app: App, listen: str | None) -> None:
         proxy_headers=True,
         server_header=False,
     )
-
-
-def _link_mailer(settings: config.Settings) -> LinkMailer | None:
-    """Sends preference links through the first account that has SMTP set up."""
-    account = next((a for a in settings.accounts if a.smtp is not None), None)
-    if account is None or account.smtp is None:
-        return None
-    smtp_settings = account.smtp
-    renderer = Renderer(settings.templates)
-    owner = Person(account.owner_address, account.owner_name)
-
-    def send_link(address: str, url: str) -> None:
-        domain = account.owner_address.split("@", 1)[1]
-        message = renderer.note(
-            "preferences_link",
-            owner,
-            Person(address),
-            system_clock(),
-            record.new_message_id(domain),
-            url=url,
-        )
-        smtp.send(smtp_settings, message, account.owner_address, [address])
-
-    return send_link
 
 
 @cli.command()

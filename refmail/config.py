@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 
+from refmail import kinds
 from refmail.errors import ConfigError
 
 DEFAULT_PATH = "refmail.toml"
 ENV_PATH = "REFMAIL_CONFIG"
-KINDS = ("thank_you", "double_intro", "check_in", "conversion_thanks", "call_task")
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,15 @@ class SmtpSettings:
     auth: Literal["password", "xoauth2"] = "password"
     password_env: str = "REFMAIL_SMTP_PASSWORD"
     password_file: str = ""
-    token_env: str = "REFMAIL_SMTP_OAUTH_TOKEN"  # an OAuth2 access token, for auth = "xoauth2"
+    # For auth = "xoauth2": the same refresh-token flow as IMAP (an empty oauth2_token_url
+    # falls back to a fixed access token from token_env / token_file).
+    oauth2_token_url: str = ""
+    oauth2_client_id: str = ""
+    oauth2_client_secret_env: str = "REFMAIL_OAUTH2_CLIENT_SECRET"
+    oauth2_client_secret_file: str = ""
+    oauth2_refresh_token_env: str = "REFMAIL_OAUTH2_REFRESH_TOKEN"
+    oauth2_refresh_token_file: str = ""
+    token_env: str = "REFMAIL_SMTP_OAUTH_TOKEN"
     token_file: str = ""
     timeout: float = 30.0
     max_per_hour: int = 30  # this account's sends in any rolling hour
@@ -89,18 +97,18 @@ class SmtpSettings:
         return read_secret(self.token_env, self.token_file, "smtp oauth2 token")
 
 
+# The delivery channels, by the names the config uses; refmail.wiring maps each to its module.
 Mode = Literal["drafts", "file", "smtp"]
+CHANNELS: tuple[str, ...] = get_args(Mode)
 
 
-@dataclass(frozen=True)
-class KindDelivery:
-    """Per-kind exceptions to the account's delivery (e.g. thank-yous sent, check-ins drafted)."""
-
-    thank_you: Literal["", "drafts", "file", "smtp"] = ""
-    double_intro: Literal["", "drafts", "file", "smtp"] = ""
-    check_in: Literal["", "drafts", "file", "smtp"] = ""
-    conversion_thanks: Literal["", "drafts", "file", "smtp"] = ""
-    call_task: Literal["", "drafts", "file", "smtp"] = ""
+# Per-kind exceptions to the account's delivery (e.g. thank-yous sent, check-ins drafted): one
+# optional field per kind in the kinds table, "" meaning "as the account".
+KindDelivery = dataclasses.make_dataclass(
+    "KindDelivery",
+    [(name, Literal["", Mode], "") for name in kinds.NAMES],  # type: ignore[misc]
+    frozen=True,
+)
 
 
 @dataclass(frozen=True)
@@ -141,7 +149,7 @@ class Account:
         return mode  # type: ignore[return-value]
 
     def modes(self) -> set[str]:
-        return {self.delivery_for(kind) for kind in KINDS}
+        return {self.delivery_for(kind) for kind in kinds.NAMES}
 
 
 @dataclass(frozen=True)
@@ -190,7 +198,7 @@ class Caps:
     window_end: time = time(18, 0)  # equal to window_start: open all day
     weekends: bool = False
     drafts_in_window: bool = True  # drafts too are due only inside the send window
-    merge: tuple[str, ...] = ("thank_you", "check_in", "conversion_thanks")
+    merge: tuple[str, ...] = tuple(k.name for k in kinds.KINDS if k.merge)
     overrides: tuple[CapsOverride, ...] = ()
 
     def for_contact(self, address: str) -> Caps:
@@ -364,6 +372,8 @@ def _account(raw: Any, where: str, base: Path) -> Account:
             account.smtp,
             password_file=_path(base, account.smtp.password_file),
             token_file=_path(base, account.smtp.token_file),
+            oauth2_client_secret_file=_path(base, account.smtp.oauth2_client_secret_file),
+            oauth2_refresh_token_file=_path(base, account.smtp.oauth2_refresh_token_file),
         )
     built = dataclasses.replace(account, **changes)
     if "smtp" in built.modes() and built.smtp is None:
@@ -380,7 +390,7 @@ def _check_caps(caps: Caps) -> None:
     for i, window in enumerate(caps.windows):
         if window.count < 1 or window.days <= 0:
             raise ConfigError(f"caps.windows[{i}]: count must be ≥ 1 and days > 0")
-    unknown = set(caps.merge) - set(KINDS)
+    unknown = set(caps.merge) - set(kinds.NAMES)
     if unknown:
         raise ConfigError(f"caps.merge: unknown kind {sorted(unknown)[0]!r}")
     for i, override in enumerate(caps.overrides):

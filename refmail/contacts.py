@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from refmail import models as m
+from refmail import outbox
 from refmail.errors import RefmailError
-from refmail.parse import normalise_address
-from refmail.record import add_event, log_change
+from refmail.parse import Address, normalise_address
+from refmail.record import log_change, upsert_contact
 
 EDITABLE = ("name", "organisation", "phone", "channel", "level", "paused_until", "timezone")
 
@@ -39,16 +40,10 @@ def find(session: Session, address: str) -> m.Contact | None:
 
 def get_or_create(session: Session, address: str, now: datetime, source: str) -> m.Contact:
     """The contact, created (and logged) if unknown: a do-not-contact list can be made ahead."""
-    contact = find(session, address)
-    if contact is not None:
-        return contact
     email = normalise_address(address)
-    assert email is not None
-    contact = m.Contact(email=email, created_at=now, updated_at=now)
-    session.add(contact)
-    session.flush()
-    log_change(session, contact, "created", "", email, source, now)
-    return contact
+    if email is None:
+        raise RefmailError(f"{address!r} is not a valid address")
+    return upsert_contact(session, Address(email), now, source)
 
 
 def update(
@@ -92,33 +87,15 @@ def opt_in(session: Session, contact: m.Contact, source: str, now: datetime) -> 
 
 
 def cancel_open(session: Session, contact: m.Contact, reason: str, now: datetime) -> int:
-    rows = session.scalars(
-        select(m.FollowUp).where(
-            m.FollowUp.contact_id == contact.id, m.FollowUp.state.in_(m.OPEN_STATES)
-        )
-    ).all()
-    for row in rows:
-        row.state, row.reason, row.updated_at = "skipped", reason, now
-        add_event(session, row, now, "contact_changed", reason)
-    return len(rows)
+    """Skip every open follow-up to this contact; returns how many."""
+    return outbox.cancel_open(session, "contact_changed", reason, now, contact_id=contact.id)
 
 
 def postpone_open(
     session: Session, contact: m.Contact, until: datetime, reason: str, now: datetime
 ) -> int:
     """Move open follow-ups due before `until` to `until` (policy decides again then)."""
-    rows = session.scalars(
-        select(m.FollowUp).where(
-            m.FollowUp.contact_id == contact.id,
-            m.FollowUp.state.in_(m.OPEN_STATES),
-            m.FollowUp.due_at < until,
-        )
-    ).all()
-    for row in rows:
-        row.state, row.due_at, row.updated_at = "deferred", until, now
-        row.reason = f"{reason} until {until:%Y-%m-%d}"
-        add_event(session, row, now, "paused", row.reason)
-    return len(rows)
+    return outbox.postpone_open(session, contact.id, until, reason, now)
 
 
 def _validate(field: str, value: object) -> None:

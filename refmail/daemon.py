@@ -18,18 +18,14 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import delete, select
 
-from refmail import config
-from refmail import models as m
-from refmail.accounts import folders, open_source, open_targets
+from refmail import config, outbox, wiring
 from refmail.clock import Clock, system_clock
-from refmail.db import SessionFactory, make_engine, migrate, session_factory, transaction
-from refmail.dispatch import Rules, dispatch, rules_for
+from refmail.db import transaction
+from refmail.dispatch import dispatch
 from refmail.errors import RefmailError
 from refmail.idle import IdleWatcher, backoff_delay
 from refmail.metrics import Metrics
-from refmail.render import Renderer
 from refmail.source import Batch
 from refmail.sync import SyncReport, sync_account
 
@@ -65,8 +61,8 @@ class Daemon:
         self.stopping = threading.Event()
         self.metrics = Metrics()
         self.settings = config.load(config_path)
-        self.rules, self.renderer = self._prepare(self.settings)
-        self.factory = self._database()
+        self.parts = wiring.build(self.settings)
+        self.factory = self.parts.factory
         self.scheduler: BackgroundScheduler | None = None
         self.states: dict[str, AccountState] = {}
         self.watchers: list[IdleWatcher] = []
@@ -107,24 +103,14 @@ class Daemon:
         """Re-read the config; on an error keep running with the old one."""
         try:
             settings = config.load(self.config_path)
-            rules, renderer = self._prepare(settings)
+            parts = wiring.build(settings, self.factory)  # the database stays the same
         except RefmailError as exc:
             log.error("config reload failed, keeping the running config: %s", exc)
             return
         log.info("reloading the config")
         self._stop_jobs()
-        self.settings, self.rules, self.renderer = settings, rules, renderer
+        self.settings, self.parts = settings, parts
         self._start_jobs()
-
-    @staticmethod
-    def _prepare(settings: config.Settings) -> tuple[Rules, Renderer]:
-        """What every dispatch uses, built once per config (templates compile once)."""
-        return rules_for(settings), Renderer(settings.templates)
-
-    def _database(self) -> SessionFactory:
-        engine = make_engine(self.settings.database)
-        migrate(engine)
-        return session_factory(engine)
 
     # --- jobs ------------------------------------------------------------------------------
 
@@ -217,12 +203,12 @@ class Daemon:
         try:
             while True:
                 state.pending.clear()
-                with open_source(account) as source:
+                with wiring.open_source(account) as source:
                     report = sync_account(
                         self.factory,
                         account,
                         source,
-                        folders(account),
+                        wiring.folders(account),
                         self.settings.followups,
                         self.clock,
                         self.on_batch,
@@ -253,14 +239,14 @@ class Daemon:
         state = self.states[account_name]
         account = self.settings.account(account_name)
         try:
-            with open_targets(account) as targets:
+            with wiring.open_channels(account) as channels:
                 report = dispatch(
                     self.factory,
                     account,
-                    targets,
-                    self.renderer,
+                    channels,
+                    self.parts.renderer,
                     self.clock,
-                    rules=self.rules,
+                    rules=self.parts.rules,
                 )
         except RefmailError as exc:
             self._failed(state, "dispatch", exc)
@@ -271,15 +257,7 @@ class Daemon:
         """Prune the why-log of long-finished follow-ups; the rows themselves are kept."""
         cutoff = self.clock() - timedelta(days=self.settings.daemon.keep_events_days)
         with transaction(self.factory) as session:
-            finished = select(m.FollowUp.id).where(
-                m.FollowUp.state.in_(("delivered", "skipped", "failed")),
-                m.FollowUp.updated_at < cutoff,
-            )
-            pruned = session.execute(
-                delete(m.FollowUpEvent).where(
-                    m.FollowUpEvent.follow_up_id.in_(finished), m.FollowUpEvent.at < cutoff
-                )
-            ).rowcount  # type: ignore[attr-defined]
+            pruned = outbox.prune(session, cutoff)
         log.info("housekeeping: pruned %d old why-log entries", pruned)
 
     def _failed(self, state: AccountState, what: str, exc: Exception) -> None:
@@ -305,18 +283,10 @@ class Daemon:
             return
         import uvicorn  # only a daemon that serves pages needs it
 
-        from refmail.web import WebContext, create_app
+        from refmail.web import create_app
 
-        rules = self.rules
-        assert rules.links is not None
-        context = WebContext(
-            self.factory,
-            rules.links.tokens,
-            rules.links,
-            owner_name=self.settings.accounts[0].owner_name,
-            templates=self.settings.templates,
-            metrics=self.metrics,
-        )
+        context = wiring.web_context(self.parts, self.metrics)
+        assert context is not None  # base_url is set
         host, port = web.host_port
         server = uvicorn.Server(
             uvicorn.Config(

@@ -1,7 +1,9 @@
 """Dispatch: takes due follow-ups from the outbox, asks policy, renders and delivers them once.
 
 Each delivery is claimed (state `delivering`, a lease), performed, then confirmed. A retry, or a
-claim left behind by a crash, first asks the target whether that Message-ID is already there.
+claim left behind by a crash, first asks the channel whether that Message-ID is already there.
+Every state change goes through refmail.outbox; the channels (drafts, file, smtp) are chosen by
+refmail.wiring and reach dispatch as a function of the follow-up's kind.
 """
 
 from __future__ import annotations
@@ -12,61 +14,51 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from refmail import kinds, outbox, record
 from refmail import models as m
-from refmail import record
 from refmail.clock import Clock
-from refmail.config import Account, Caps, Settings
+from refmail.config import Account, Caps
 from refmail.db import SessionFactory, transaction
 from refmail.errors import DeliveryError
 from refmail.policy import ContactView, Decision, Due, History, contact_zone, decide
 from refmail.render import Draft, Links, Person, Renderer
-from refmail.tokens import LinkBuilder, Tokens
+from refmail.tokens import LinkBuilder
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 8
-BACKOFF_CAP = timedelta(hours=6)
 
 
-class DraftTarget(Protocol):
-    """Where follow-ups go (IMAP Drafts, a directory, SMTP): idempotent by Message-ID.
+class Channel(Protocol):
+    """A way out for follow-ups, idempotent by Message-ID: one module per channel (drafts,
+    filedrop, smtp), chosen by the table in refmail.wiring."""
 
-    `channel` is "drafts", "file" or "smtp"; only "smtp" is sent by refmail itself.
-    """
-
-    channel: str
+    name: str  # as the config names it: "drafts", "file", "smtp"
+    sends: bool  # refmail sends it itself: Auto-Submitted, the account's hourly send budget
 
     def contains(self, message_id: str) -> bool: ...
 
-    def put(self, message: bytes, message_id: str, recipients: Sequence[str] = ()) -> None: ...
+    def put(self, message: bytes, message_id: str, recipients: Sequence[str]) -> None: ...
+
+    def where(self, message_id: str) -> str:
+        """Where the owner finds it (a folder, a file, "sent")."""
+        ...
 
 
-Targets = DraftTarget | Callable[[str], DraftTarget]  # one target, or one per kind
-
-
-def rules_for(settings: Settings) -> Rules:
-    """What a config asks of dispatch: its caps, the owner's zone, and unsubscribe/preference
-    links when web.base_url is set (the signing keys are read here, once)."""
-    web = settings.web
-    links = LinkBuilder(web.base_url, Tokens(web.signing_keys())) if web.base_url else None
-    return Rules(settings.caps, settings.timezone, links=links)
-
-
-def target_for(targets: Targets, kind: str) -> DraftTarget:
-    return targets if hasattr(targets, "contains") else targets(kind)  # type: ignore[operator,return-value]
+Channels = Callable[[str], Channel]  # the channel for a kind of follow-up
 
 
 @dataclass(frozen=True)
 class Delivered:
-    """One follow-up that reached its target."""
+    """One follow-up that reached its channel."""
 
     kind: str
     recipient: str
     message_id: str
+    where: str = ""
 
 
 @dataclass
@@ -90,14 +82,13 @@ class Rules:
 
     caps: Caps = field(default_factory=Caps)
     owner_zone: str = "UTC"
-    sending: bool = False  # SMTP sends (always inside the send window) rather than drafts
     links: LinkBuilder | None = None  # unsubscribe / preference links (when web.base_url is set)
 
 
 def dispatch(
     factory: SessionFactory,
     account: Account,
-    targets: Targets,
+    channels: Channels,
     renderer: Renderer,
     clock: Clock,
     *,
@@ -109,7 +100,7 @@ def dispatch(
     report = DispatchReport(account.name)
     with transaction(factory) as session:
         account_id = record.ensure_account(session, account, clock()).id
-    _recover(factory, account_id, targets, clock, report)
+    _recover(factory, account_id, channels, clock, report)
     with factory() as session:
         due_ids = list(
             session.scalars(
@@ -127,12 +118,10 @@ def dispatch(
     while queue:
         follow_up_id = queue.pop(0)
         claimed = _decide_and_claim(
-            factory, follow_up_id, account, rules, targets, clock, report, queue
+            factory, follow_up_id, account, rules, channels, clock, report, queue
         )
         if claimed is not None:
-            _deliver(
-                factory, claimed, target_for(targets, claimed.draft.kind), renderer, clock, report
-            )
+            _deliver(factory, claimed, channels(claimed.draft.kind), renderer, clock, report)
     return report
 
 
@@ -149,7 +138,7 @@ def _decide_and_claim(
     follow_up_id: int,
     account: Account,
     rules: Rules,
-    targets: Targets,
+    channels: Channels,
     clock: Clock,
     report: DispatchReport,
     queue: list[int],
@@ -162,7 +151,7 @@ def _decide_and_claim(
             return None  # another worker took it
         contact = row.contact
         caps = rules.caps.for_contact(contact.email)
-        sending = target_for(targets, row.kind).channel == "smtp"
+        sending = channels(row.kind).sends
         decision = decide(
             _view(contact),
             Due(row.kind, row.step, row.due_at, row.first_due_at),
@@ -173,23 +162,14 @@ def _decide_and_claim(
             sending,
         )
         if decision.action == "send" and sending and account.smtp is not None:
-            smtp_kinds = [k for k in m.KINDS if account.delivery_for(k) == "smtp"]
-            limit = account.smtp.max_per_hour
-            decision = _account_rate(session, row.account_id, smtp_kinds, limit, now) or decision
+            decision = _account_rate(session, row.account_id, channels, account, now) or decision
         if decision.action != "send":
             _apply(session, row, decision, now, report, queue)
             return None
-        report.merged += len(_merge_into(session, row, caps, now))
-        claimed = session.execute(
-            update(m.FollowUp)
-            .where(m.FollowUp.id == row.id, m.FollowUp.state.in_(m.OPEN_STATES))
-            .values(
-                state="delivering", claimed_at=now, attempts=m.FollowUp.attempts + 1, updated_at=now
-            )
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if row.kind in caps.merge:
+            report.merged += len(outbox.merge(session, row, now))
+        if not outbox.claim(session, row, now):
             return None
-        session.refresh(row)
         draft = replace(build_draft(session, row, account, rules.links), automatic=sending)
         return _Claim(row.id, row.message_id, row.attempts, draft)
 
@@ -203,119 +183,46 @@ def _apply(
     queue: list[int],
 ) -> None:
     if decision.action == "defer" and decision.until is not None:
-        row.state, row.due_at = "deferred", decision.until
+        outbox.defer(session, row, decision.until, decision.rule, decision.reason, now)
         report.deferred += 1
     elif decision.action == "call":
-        call = _call_task_for(session, row, now)
-        row.state = "skipped"
-        decision = Decision("call", decision.rule, f"{decision.reason} (call reminder #{call.id})")
+        call = outbox.call_instead(session, row, decision.rule, decision.reason, now)
         queue.insert(0, call.id)
         report.calls += 1
     else:
-        row.state = "skipped"
+        outbox.skip(session, row, decision.rule, decision.reason, now)
         report.skipped += 1
-    row.reason, row.updated_at = decision.reason, now
-    record.add_event(session, row, now, decision.rule, decision.reason)
 
 
 def _account_rate(
-    session: Session, account_id: int, smtp_kinds: list[str], per_hour: int, now: datetime
+    session: Session, account_id: int, channels: Channels, account: Account, now: datetime
 ) -> Decision | None:
     """The account's own send budget (a send log counted in a window, as Mailman does)."""
-    hour = timedelta(hours=1)
-    sent = sorted(
-        session.scalars(
-            select(func.coalesce(m.FollowUp.delivered_at, m.FollowUp.claimed_at)).where(
-                m.FollowUp.account_id == account_id,
-                or_(
-                    and_(m.FollowUp.channel == "smtp", m.FollowUp.delivered_at > now - hour),
-                    and_(
-                        m.FollowUp.state == "delivering",
-                        m.FollowUp.kind.in_(smtp_kinds),
-                        m.FollowUp.claimed_at > now - hour,
-                    ),
-                ),
-            )
-        )
-    )
+    assert account.smtp is not None
+    per_hour = account.smtp.max_per_hour
+    sending = [k for k in kinds.NAMES if channels(k).sends]
+    names = sorted({channels(k).name for k in sending})
+    sent = outbox.sent_by_account(session, account_id, names, sending, now - timedelta(hours=1))
     if len(sent) < per_hour:
         return None
-    until = sent[-per_hour] + hour
+    until = sent[-per_hour] + timedelta(hours=1)
     return Decision("defer", "send_rate", f"{per_hour} sends per hour from this account", until)
 
 
 def history_for(
     session: Session, contact: m.Contact, exclude_id: int, caps: Caps, now: datetime
 ) -> History:
-    """What policy needs to know of past contact: refmail's messages to them (a claim by another
-    worker counts too), and the last human contact."""
+    """What policy needs to know of past contact: refmail's messages to them, and the last
+    human contact."""
     longest = max((w.days for w in caps.windows), default=0.0) * 2  # reduced contacts: ×2
     since = now - timedelta(days=longest + 1, hours=caps.min_gap_hours)
-    sent_at = func.coalesce(m.FollowUp.delivered_at, m.FollowUp.claimed_at)
-    # Spelled so that (contact_id, delivered_at) serves it: see bench/policy_throughput.py.
-    sent = session.scalars(
-        select(sent_at).where(
-            m.FollowUp.contact_id == contact.id,
-            m.FollowUp.id != exclude_id,
-            or_(
-                m.FollowUp.delivered_at > since,
-                and_(m.FollowUp.state == "delivering", m.FollowUp.claimed_at > since),
-            ),
-        )
-    )
-    return History(tuple(s for s in sent if s is not None), contact.last_contact_at)
-
-
-def _merge_into(session: Session, row: m.FollowUp, caps: Caps, now: datetime) -> list[m.FollowUp]:
-    """Fold other due follow-ups of the same kind to the same person into this one."""
-    if row.kind not in caps.merge:
-        return []
-    others = session.scalars(
-        select(m.FollowUp).where(
-            m.FollowUp.contact_id == row.contact_id,
-            m.FollowUp.kind == row.kind,
-            m.FollowUp.state.in_(m.OPEN_STATES),
-            m.FollowUp.id != row.id,
-            func.coalesce(m.FollowUp.first_due_at, m.FollowUp.due_at) <= now,
-        )
-    ).all()
-    for other in others:
-        other.state, other.origin_id, other.updated_at = "skipped", row.id, now
-        other.reason = f"merged into #{row.id}"
-        record.add_event(session, other, now, "merged", other.reason)
-    return list(others)
-
-
-def _call_task_for(session: Session, row: m.FollowUp, now: datetime) -> m.FollowUp:
-    """A reminder for the owner to call instead of writing; it points back at the follow-up."""
-    domain = row.message_id.rsplit("@", 1)[-1].rstrip(">")
-    call = m.FollowUp(
-        introduction_id=row.introduction_id,
-        account_id=row.account_id,
-        kind="call_task",
-        step=row.id,
-        contact_id=row.contact_id,
-        due_at=now,
-        first_due_at=now,
-        state="planned",
-        message_id=record.new_message_id(domain),
-        origin_id=row.id,
-        created_at=now,
-        updated_at=now,
-        reason=f"instead of {row.kind} #{row.id}",
-    )
-    session.add(call)
-    session.flush()
-    record.add_event(
-        session, call, now, "channel_phone", f"call reminder instead of {row.kind} #{row.id}"
-    )
-    return call
+    return History(outbox.sent_to(session, contact.id, since, exclude_id), contact.last_contact_at)
 
 
 def _deliver(
     factory: SessionFactory,
     claim: _Claim,
-    target: DraftTarget,
+    channel: Channel,
     renderer: Renderer,
     clock: Clock,
     report: DispatchReport,
@@ -323,8 +230,8 @@ def _deliver(
     try:
         message = renderer.render(claim.draft, clock()).as_bytes()
         # A second attempt may follow one that reached the server: look before writing again.
-        if claim.attempts == 1 or not target.contains(claim.message_id):
-            target.put(message, claim.message_id, [claim.draft.recipient.email])
+        if claim.attempts == 1 or not channel.contains(claim.message_id):
+            channel.put(message, claim.message_id, [claim.draft.recipient.email])
     except DeliveryError as exc:
         _failed(factory, claim, clock, report, str(exc), permanent=exc.permanent)
         return
@@ -332,16 +239,15 @@ def _deliver(
         log.exception("follow-up %s could not be rendered", claim.id)
         _failed(factory, claim, clock, report, f"{type(exc).__name__}: {exc}", permanent=True)
         return
-    _confirm(
-        factory,
-        claim.id,
-        clock(),
-        "delivered",
-        f"{claim.draft.kind} to {claim.draft.recipient.email} ({target.channel})",
-        target.channel,
-    )
+    reason = f"{claim.draft.kind} to {claim.draft.recipient.email} ({channel.name})"
+    _confirm(factory, claim.id, clock(), "delivered", reason, channel.name)
     report.delivered.append(
-        Delivered(claim.draft.kind, claim.draft.recipient.email, claim.message_id)
+        Delivered(
+            claim.draft.kind,
+            claim.draft.recipient.email,
+            claim.message_id,
+            channel.where(claim.message_id),
+        )
     )
 
 
@@ -351,9 +257,7 @@ def _confirm(
     with transaction(factory) as session:
         row = session.get(m.FollowUp, follow_up_id)
         assert row is not None
-        row.state, row.delivered_at, row.updated_at, row.reason = "delivered", now, now, ""
-        row.channel = channel
-        record.add_event(session, row, now, rule, reason)
+        outbox.confirm(session, row, channel, rule, reason, now)
 
 
 def _failed(
@@ -365,68 +269,47 @@ def _failed(
     *,
     permanent: bool,
 ) -> None:
-    now = clock()
     with transaction(factory) as session:
         row = session.get(m.FollowUp, claim.id)
         assert row is not None
-        if permanent or row.attempts >= MAX_ATTEMPTS:
-            row.state = "failed"
-            report.failed += 1
-        else:
-            row.state, row.due_at = "planned", now + backoff(row.attempts)
-            report.retry_later += 1
-        row.reason, row.updated_at = why, now
-        record.add_event(session, row, now, "delivery_error", why)
-    log.warning("follow-up %s: %s (%s)", claim.id, why, "failed" if permanent else "will retry")
-
-
-def backoff(attempts: int) -> timedelta:
-    """Capped exponential backoff: 1, 2, 4 … minutes, at most six hours."""
-    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+        final = outbox.fail(session, row, why, permanent, clock())
+    if final:
+        report.failed += 1
+    else:
+        report.retry_later += 1
+    log.warning("follow-up %s: %s (%s)", claim.id, why, "failed" if final else "will retry")
 
 
 def _recover(
     factory: SessionFactory,
     account_id: int,
-    targets: Targets,
+    channels: Channels,
     clock: Clock,
     report: DispatchReport,
 ) -> None:
     """Claims older than the lease were left by a crash: confirm them if delivered, else reopen."""
     now = clock()
     with factory() as session:
-        stale = list(
-            session.execute(
-                select(m.FollowUp.id, m.FollowUp.message_id, m.FollowUp.kind).where(
-                    m.FollowUp.account_id == account_id,
-                    m.FollowUp.state == "delivering",
-                    m.FollowUp.claimed_at < now - LEASE,
-                )
-            )
-        )
+        stale = [
+            (r.id, r.message_id, r.kind)
+            for r in outbox.stale_claims(session, account_id, now - LEASE)
+        ]
     for follow_up_id, message_id, kind in stale:
-        target = target_for(targets, kind)
+        channel = channels(kind)
         try:
-            there = target.contains(message_id)
+            there = channel.contains(message_id)
         except DeliveryError as exc:
             log.warning("cannot check follow-up %s after a crash: %s", follow_up_id, exc)
             continue
         if there:
-            _confirm(
-                factory,
-                follow_up_id,
-                now,
-                "recovered",
-                "found at the target after a crash",
-                target.channel,
-            )
+            found = "found at the channel after a crash"
+            _confirm(factory, follow_up_id, now, "recovered", found, channel.name)
         else:
             with transaction(factory) as session:
                 row = session.get(m.FollowUp, follow_up_id)
-                if row is not None and row.state == "delivering":
-                    row.state, row.updated_at = "planned", now
-                    record.add_event(
-                        session, row, now, "recovered", "claim expired, not at the target: retry"
+                if row is not None:
+                    outbox.reopen(
+                        session, row, "recovered", "claim expired, not at the channel: retry", now
                     )
         report.recovered += 1
 
@@ -451,7 +334,7 @@ def person(contact: m.Contact) -> Person:
 
 
 def _links(builder: LinkBuilder | None, row: m.FollowUp) -> Links:
-    if builder is None or row.kind == "call_task":  # call reminders go to the owner
+    if builder is None or kinds.get(row.kind).to_owner:  # reminders to the owner: no links
         return Links()
     pid = row.contact.public_id
     return Links(builder.unsubscribe(pid), builder.preferences(pid))
@@ -472,7 +355,8 @@ def build_draft(
         for party in introduction.parties:
             if all(p.email != party.contact.email for p in parties):
                 parties.append(person(party.contact))
-    recipient = owner if row.kind == "call_task" else person(row.contact)
+    to_owner = kinds.get(row.kind).to_owner
+    recipient = owner if to_owner else person(row.contact)
     origin = session.get(m.FollowUp, row.origin_id) if row.origin_id else None
     references = tuple(r for r in (message.thread_root,) if r and r != message.message_id)
     return Draft(
@@ -488,7 +372,7 @@ def build_draft(
         intro_references=references,
         intro_date=message.sent_at,
         links=_links(links, row),
-        subject_person=person(row.contact) if row.kind == "call_task" else None,
+        subject_person=person(row.contact) if to_owner else None,
         merged_introducers=tuple(person(f.introduction.introducer) for f in merged),
         for_kind=origin.kind if origin is not None else "",
     )

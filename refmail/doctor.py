@@ -13,12 +13,12 @@ from typing import Literal
 
 from imapclient.imapclient import DRAFTS, SENT
 
+from refmail import kinds, wiring
 from refmail.config import Account, Settings, SmtpSettings
 from refmail.db import make_engine, pending_migrations
 from refmail.errors import RefmailError
 from refmail.imap import DRAFTS_NAMES, NETWORK_ERRORS, SENT_NAMES, connect
 from refmail.smtp import session
-from refmail.tokens import Tokens
 
 Status = Literal["ok", "warn", "FAIL"]
 
@@ -67,6 +67,15 @@ def _account(account: Account) -> Iterator[Check]:
         yield from _imap(name, account)
     if account.smtp is not None:
         yield from _smtp(name, account.smtp)
+    yield Check("ok", name, f"follow-ups go to: {_routes(account)}")
+
+
+def _routes(account: Account) -> str:
+    """Which channel each kind of follow-up goes through, grouped: "drafts (thank_you, …)"."""
+    by_channel: dict[str, list[str]] = {}
+    for kind in kinds.NAMES:
+        by_channel.setdefault(account.delivery_for(kind), []).append(kind)
+    return "; ".join(f"{c} ({', '.join(ks)})" for c, ks in sorted(by_channel.items()))
 
 
 def _imap(name: str, account: Account) -> Iterator[Check]:
@@ -152,11 +161,15 @@ def _web(settings: Settings) -> Iterator[Check]:
     if not web.base_url.startswith("https://"):
         yield Check("warn", "web", f"{web.base_url} is not https: links would travel in clear")
     try:
-        Tokens(web.signing_keys())
+        wiring.rules(settings)  # what the daemon builds: the link signer with its keys
     except RefmailError as exc:
         yield Check("FAIL", "web", f"signing key: {exc}")
         return
     yield Check("ok", "web", f"links point at {web.base_url}; signing key present")
+    if not any(a.smtp is not None for a in settings.accounts):
+        yield Check(
+            "warn", "web", "no account has [accounts.smtp]: the pages cannot email anyone a link"
+        )
 
 
 def _safe_url(url: str) -> str:

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from refmail import contacts
+from refmail import contacts, kinds, outbox
 from refmail import models as m
 from refmail.bounce import Bounce
 from refmail.detect import Classification, Identity
 from refmail.parse import ParsedMessage
-from refmail.record import ContactCache, add_event, log_change
+from refmail.record import ContactCache, log_change
 from refmail.replies import reply_intent
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def _recipient_of(session: Session, message_id: str | None) -> m.Contact | None:
     if not message_id:
         return None
     row = session.scalar(select(m.FollowUp).where(m.FollowUp.message_id == message_id))
-    return row.contact if row is not None and row.kind != "call_task" else None
+    return row.contact if row is not None and not kinds.get(row.kind).to_owner else None
 
 
 def apply_reply(
@@ -115,17 +115,15 @@ def _connected(session: Session, msg: ParsedMessage, sender: m.Contact, now: dat
         intro.outcome = (
             f"{sender.email} wrote to {', '.join(sorted(others & recipients))} on {now:%Y-%m-%d}"
         )
-        for row in session.scalars(
-            select(m.FollowUp).where(
-                m.FollowUp.introduction_id == intro.id,
-                m.FollowUp.kind == "check_in",
-                m.FollowUp.step == 0,
-                m.FollowUp.state.in_(m.OPEN_STATES),
-            )
-        ):
-            row.state, row.updated_at = "skipped", now
-            row.reason = f"the introduction connected on {now:%Y-%m-%d}: a check-in would be noise"
-            add_event(session, row, now, "connected", row.reason)
+        outbox.cancel_open(
+            session,
+            "connected",
+            f"the introduction connected on {now:%Y-%m-%d}: a check-in would be noise",
+            now,
+            introduction_id=intro.id,
+            kinds_=kinds.COURTESY,
+            max_step=0,
+        )
         notices.append(f"introduction #{intro.id} connected ({intro.outcome})")
     return notices
 

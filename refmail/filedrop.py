@@ -1,4 +1,5 @@
-"""Drafts as .eml files in a local directory (`delivery = "file"`, the embedded default).
+"""The file channel: drafts as .eml files in a local directory (`delivery = "file"`, the
+embedded demo's).
 
 One file per follow-up, named after its Message-ID and written atomically, so a re-run finds
 what it already wrote and never writes it twice.
@@ -11,8 +12,13 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from refmail.errors import DeliveryError
+
+if TYPE_CHECKING:
+    from refmail.config import Account
+    from refmail.imap import Mailbox
 
 
 class FileDrafts:
@@ -26,10 +32,14 @@ class FileDrafts:
         digest = hashlib.sha256(message_id.encode()).hexdigest()[:8]
         return self.directory / f"{readable}-{digest}.eml"
 
+    name = "file"
+    sends = False  # the owner opens and sends them (or not)
+
     def contains(self, message_id: str) -> bool:
         return self.path_for(message_id).exists()
 
-    channel = "file"
+    def where(self, message_id: str) -> str:
+        return str(self.path_for(message_id))
 
     def put(self, message: bytes, message_id: str, recipients: Sequence[str] = ()) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -44,3 +54,7 @@ class FileDrafts:
         except OSError as exc:
             tmp.unlink(missing_ok=True)  # a half-written draft must not linger
             raise DeliveryError(f"cannot write {final}: {exc.strerror or exc}") from exc
+
+
+def open_channel(account: Account, mailbox: Mailbox) -> FileDrafts:
+    return FileDrafts(account.drafts_dir)

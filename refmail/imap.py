@@ -14,12 +14,11 @@ Example (what sync does, in short)::
 
 from __future__ import annotations
 
-import functools
 import logging
 import socket
 import ssl
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -27,7 +26,7 @@ from imapclient.imapclient import DRAFTS, SENT
 
 from refmail.config import ImapSettings
 from refmail.errors import DeliveryError, SourceError
-from refmail.oauth import OAuth2Settings, TokenSource
+from refmail.oauth import token_source
 from refmail.source import Batch, Cursor
 
 log = logging.getLogger(__name__)
@@ -90,22 +89,6 @@ def _login(client: imapclient.IMAPClient, settings: ImapSettings) -> None:
         client.oauth2_login(settings.user, tokens.token())
     except LoginError:
         client.oauth2_login(settings.user, tokens.refresh())
-
-
-@functools.lru_cache(maxsize=64)
-def token_source(settings: ImapSettings) -> TokenSource:
-    """One token cache per account's settings, so a token is reused until it expires."""
-    return TokenSource(
-        OAuth2Settings(
-            token_url=settings.oauth2_token_url,
-            client_id=settings.oauth2_client_id,
-            client_secret_env=settings.oauth2_client_secret_env,
-            client_secret_file=settings.oauth2_client_secret_file,
-            refresh_token_env=settings.oauth2_refresh_token_env,
-            refresh_token_file=settings.oauth2_refresh_token_file,
-            timeout=settings.timeout,
-        )
-    )
 
 
 def _quietly_close(client: imapclient.IMAPClient) -> None:
@@ -192,11 +175,39 @@ def find_sent_folder(client: imapclient.IMAPClient, configured: str = "") -> str
     return find_folder(client, SENT, SENT_NAMES, configured)
 
 
+class Mailbox:
+    """One logged-in connection to an account's mailbox, shared by the channels of a dispatch
+    run (Drafts, and the Sent copies of SMTP), opened the first time one asks for it."""
+
+    def __init__(self, settings: ImapSettings | None, stack: ExitStack) -> None:
+        self.settings = settings
+        self._stack = stack
+        self._client: imapclient.IMAPClient | None = None
+
+    def client(self) -> imapclient.IMAPClient:
+        if self.settings is None:
+            raise SourceError("this account has no IMAP mailbox")
+        if self._client is None:
+            self._client = self._stack.enter_context(connect(self.settings))
+        return self._client
+
+    def drafts(self) -> ImapFolder:
+        """The Drafts folder (configured, SPECIAL-USE, a usual name, or created)."""
+        assert self.settings is not None
+        client = self.client()
+        return ImapFolder(client, find_drafts_folder(client, self.settings.drafts_folder))
+
+    def sent(self, configured: str = "") -> ImapFolder | None:
+        """The Sent folder, or None for an account without IMAP (nowhere to file a copy)."""
+        if self.settings is None:
+            return None
+        client = self.client()
+        return ImapFolder(client, find_sent_folder(client, configured), SENT_FLAGS)
+
+
 class ImapFolder:
     """A folder of the owner's mailbox that follow-ups are put into (Drafts, or Sent copies),
     found again by Message-ID."""
-
-    channel = "drafts"  # the owner sends them themselves (a Sent copy counts as "sent")
 
     def __init__(
         self, client: imapclient.IMAPClient, folder: str, flags: tuple[bytes, ...] = DRAFT_FLAGS

@@ -25,7 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-KINDS = ("thank_you", "double_intro", "check_in", "conversion_thanks", "call_task")
+from refmail import kinds
+
 STATES = ("planned", "deferred", "delivering", "delivered", "skipped", "failed")
 OPEN_STATES = ("planned", "deferred")
 CHANNELS = ("email", "phone", "none")
@@ -213,7 +214,7 @@ class FollowUp(Base):
     __tablename__ = "follow_up"
     __table_args__ = (
         UniqueConstraint("introduction_id", "kind", "contact_id", "step", name="plan_once"),
-        CheckConstraint(_in("kind", KINDS), name="kind"),
+        CheckConstraint(_in("kind", kinds.NAMES), name="kind"),
         CheckConstraint(_in("state", STATES), name="state"),
         Index("ix_follow_up_state_due", "state", "due_at"),
         Index("ix_follow_up_contact_delivered", "contact_id", "delivered_at"),

@@ -7,6 +7,7 @@ daemon's backoff takes it from there. Secrets come from the environment or files
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import urllib.error
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from refmail.config import read_secret
+from refmail.config import ImapSettings, SmtpSettings, read_secret
 from refmail.errors import ConfigError, SourceError
 
 EARLY_SECONDS = 60  # refresh this long before the provider's expiry
@@ -87,3 +88,29 @@ class TokenSource:
         lifetime = float(answer.get("expires_in", 3600) or 3600)
         self._token, self._expires = token, self.clock() + max(lifetime - EARLY_SECONDS, 0)
         return token
+
+
+def token_source(server: ImapSettings | SmtpSettings) -> TokenSource:
+    """The token cache of one server's OAuth2 settings (IMAP and SMTP alike), so a token is
+    reused until it expires and both protocols refresh the same way."""
+    return _cached(
+        OAuth2Settings(
+            token_url=server.oauth2_token_url,
+            client_id=server.oauth2_client_id,
+            client_secret_env=server.oauth2_client_secret_env,
+            client_secret_file=server.oauth2_client_secret_file,
+            refresh_token_env=server.oauth2_refresh_token_env,
+            refresh_token_file=server.oauth2_refresh_token_file,
+            timeout=server.timeout,
+        )
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _cached(settings: OAuth2Settings) -> TokenSource:
+    return TokenSource(settings)
+
+
+def forget_tokens() -> None:
+    """Drop every cached token (credentials changed: the next login fetches a fresh one)."""
+    _cached.cache_clear()

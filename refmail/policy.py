@@ -14,11 +14,10 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from refmail import kinds
 from refmail.config import Caps, Window
 
 Action = Literal["send", "defer", "skip", "call"]
-COURTESY_KINDS = frozenset({"check_in"})  # pushed back by recent human contact
-ESSENTIAL_KINDS = frozenset({"thank_you", "double_intro", "conversion_thanks", "call_task"})
 
 
 @dataclass(frozen=True)
@@ -97,12 +96,12 @@ def bounced(c: Context) -> Decision | None:
 
 
 def level(c: Context) -> Decision | None:
-    lvl, kind = c.contact.level, c.due.kind
+    lvl, kind = c.contact.level, kinds.get(c.due.kind)
     if lvl == "none":
         return Decision("skip", "level_none", "contact level is none")
-    if lvl == "essential" and kind not in ESSENTIAL_KINDS:
+    if lvl == "essential" and not kind.essential:
         return Decision("skip", "level_essential", "contact level is essential: no check-ins")
-    if lvl == "reduced" and kind == "check_in" and c.due.step > 0:
+    if lvl == "reduced" and kind.repeats and c.due.step > 0:
         return Decision("skip", "level_reduced", "contact level is reduced: first check-in only")
     return None
 
@@ -110,7 +109,7 @@ def level(c: Context) -> Decision | None:
 def channel(c: Context) -> Decision | None:
     if c.contact.channel == "none":
         return Decision("skip", "channel_none", "contact prefers no contact")
-    if c.contact.channel == "phone" and c.due.kind != "call_task":
+    if c.contact.channel == "phone" and not kinds.get(c.due.kind).to_owner:
         return Decision("call", "channel_phone", "contact prefers the phone: call reminder instead")
     return None
 
@@ -118,7 +117,7 @@ def channel(c: Context) -> Decision | None:
 def stale(c: Context) -> Decision | None:
     planned = c.due.first_due_at or c.due.due_at
     late = c.now - planned
-    if c.due.kind in COURTESY_KINDS and late > timedelta(days=c.caps.stale_days):
+    if kinds.get(c.due.kind).courtesy and late > timedelta(days=c.caps.stale_days):
         return Decision(
             "skip", "stale", f"{late.days} days late (stale_days = {c.caps.stale_days:g})"
         )
@@ -143,7 +142,7 @@ def paused(c: Context) -> Hold | None:
 
 def cooldown(c: Context) -> Hold | None:
     last = c.history.last_human
-    if c.due.kind not in COURTESY_KINDS or last is None:
+    if not kinds.get(c.due.kind).courtesy or last is None:
         return None
     until = last + timedelta(days=c.caps.cooldown_days)
     if until > c.now:

@@ -6,7 +6,6 @@ of messages and its folder cursor commit together or not at all.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
@@ -14,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from refmail import models as m
+from refmail import outbox
 from refmail.config import Account as AccountSettings
 from refmail.config import FollowUps
 from refmail.detect import Classification
@@ -253,34 +253,23 @@ def record_introduction(
         at=at,
     )
     too_old = now - at > timedelta(days=cadence.max_age_days)
-    rows = []
+    skip_reason = _too_old(now - at, cadence) if too_old else ""
     domain = settings.owner_address.split("@", 1)[1]
-    for planned in plan(facts, cadence, now):
-        row = m.FollowUp(
+    rows = [
+        outbox.add(
+            session,
             introduction_id=intro.id,
             account_id=message.account_id,
             kind=planned.kind,
             step=planned.step,
             contact_id=contacts[planned.recipient].id,
             due_at=planned.due_at,
-            first_due_at=planned.due_at,
-            state="skipped" if too_old else "planned",
-            message_id=new_message_id(domain),
-            created_at=now,
-            updated_at=now,
-            reason=_too_old(now - at, cadence) if too_old else "",
+            domain=domain,
+            now=now,
+            skip_reason=skip_reason,
         )
-        session.add(row)
-        rows.append(row)
-    session.flush()
-    for row in rows:
-        add_event(
-            session,
-            row,
-            now,
-            "plan",
-            row.reason or f"{row.kind} planned for {row.due_at:%Y-%m-%d %H:%M} UTC",
-        )
+        for planned in plan(facts, cadence, now)
+    ]
     return intro, rows
 
 
@@ -308,14 +297,3 @@ def touch_contacts(
         if contact.email == sender and parsed.utc_offset_minutes is not None:
             recent = [*contact.offsets(), parsed.utc_offset_minutes][-OFFSETS_KEPT:]
             contact.recent_offsets = ",".join(map(str, recent))
-
-
-def add_event(session: Session, row: m.FollowUp, now: datetime, rule: str, reason: str) -> None:
-    session.add(
-        m.FollowUpEvent(follow_up_id=row.id, at=now, state=row.state, rule=rule, reason=reason)
-    )
-
-
-def new_message_id(domain: str) -> str:
-    """A Message-ID that is unguessable and says it is refmail's (for loop detection)."""
-    return f"<refmail.{secrets.token_hex(12)}@{domain}>"

@@ -1,7 +1,7 @@
 """Renders follow-ups from Jinja2 templates into complete RFC 5322 messages.
 
-Templates live in refmail/templates/email/<kind>.txt.j2 (and .html.j2); a file of the same name in the
-user's template directory wins. The subject is the template's `{% set subject %}` block.
+Templates live in refmail/templates/email/<kind>.txt.j2 (and .html.j2); a file of the same name
+in the user's template directory wins. The subject is the template's `{% set subject %}` block.
 """
 
 from __future__ import annotations
@@ -15,13 +15,9 @@ from importlib import resources
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
+from refmail import kinds
+
 MAX_REFERENCES = 20
-CALL_REASONS = {
-    "thank_you": "thank them for the introduction",
-    "double_intro": "introduce them to the other party",
-    "check_in": "check in on how the introduction went",
-    "conversion_thanks": "thank them: their referral became work",
-}
 
 
 @dataclass(frozen=True)
@@ -94,7 +90,7 @@ class Draft:
 
     @property
     def call_reason(self) -> str:
-        return CALL_REASONS.get(self.for_kind, "follow up on the introduction")
+        return kinds.get(self.for_kind or kinds.CALL_TASK).call_reason
 
     @property
     def others(self) -> tuple[Person, ...]:

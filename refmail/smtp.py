@@ -14,10 +14,14 @@ import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from email.message import EmailMessage
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from refmail.config import SmtpSettings
-from refmail.errors import DeliveryError
+from refmail.config import Account, SmtpSettings
+from refmail.errors import DeliveryError, SourceError
+from refmail.oauth import token_source
+
+if TYPE_CHECKING:
+    from refmail.imap import Mailbox
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +60,7 @@ def send(
             f"SMTP {where} refused every recipient: {_replies(exc.recipients)}",
             permanent=all(500 <= c < 600 for c in codes),
         ) from exc
-    except (smtplib.SMTPException, OSError) as exc:
+    except (smtplib.SMTPException, OSError, SourceError) as exc:  # SourceError: no token
         raise DeliveryError(f"SMTP session with {where} failed: {exc}") from exc
     if refused:
         raise DeliveryError(
@@ -88,10 +92,23 @@ def session(settings: SmtpSettings) -> Iterator[smtplib.SMTP]:
             client.starttls(context=context)
             client.ehlo()
         if settings.auth == "xoauth2":
-            xoauth2(client, settings.user, settings.token())
+            _oauth2_login(client, settings)
         elif settings.user:
             client.login(settings.user, settings.password())
         yield client
+
+
+def _oauth2_login(client: smtplib.SMTP, settings: SmtpSettings) -> None:
+    """XOAUTH2 with the account's cached token, refreshed once if the server refuses it (as
+    IMAP does); a fixed access token when no token endpoint is configured."""
+    if not settings.oauth2_token_url:
+        xoauth2(client, settings.user, settings.token())
+        return
+    tokens = token_source(settings)
+    try:
+        xoauth2(client, settings.user, tokens.token())
+    except smtplib.SMTPAuthenticationError:
+        xoauth2(client, settings.user, tokens.refresh())
 
 
 def xoauth2(client: smtplib.SMTP, user: str, token: str) -> None:
@@ -100,8 +117,9 @@ def xoauth2(client: smtplib.SMTP, user: str, token: str) -> None:
     client.auth("XOAUTH2", lambda challenge=None: blob, initial_response_ok=True)
 
 
-class SmtpTarget:
-    """Follow-ups sent by SMTP, with their copy in the owner's Sent folder.
+class SmtpChannel:
+    """The smtp channel: follow-ups sent by refmail itself, with their copy in the owner's Sent
+    folder.
 
     `contains` asks the Sent folder, so a retry after a crash finds what already went out. With
     sent_copy = "server" the provider files the copy as it accepts the message, so the answer
@@ -110,7 +128,8 @@ class SmtpTarget:
     makes the retry send once more (same Message-ID). SMTP itself cannot close that gap.
     """
 
-    channel = "smtp"  # refmail sends these itself: Auto-Submitted, send windows always apply
+    name = "smtp"
+    sends = True  # refmail sends these itself: Auto-Submitted, send windows always apply
 
     def __init__(self, settings: SmtpSettings, sender: str, sent: Folder | None) -> None:
         self.settings = settings
@@ -120,6 +139,9 @@ class SmtpTarget:
     def contains(self, message_id: str) -> bool:
         return self.sent is not None and self.sent.contains(message_id)
 
+    def where(self, message_id: str) -> str:
+        return f"sent {message_id}"
+
     def put(self, message: bytes, message_id: str, recipients: Sequence[str] = ()) -> None:
         send(self.settings, message, self.sender, list(recipients))
         if self.sent is not None and self.settings.sent_copy == "append":
@@ -127,3 +149,10 @@ class SmtpTarget:
                 self.sent.put(message, message_id)
             except DeliveryError as exc:  # it went out; only the copy is missing
                 log.warning("sent %s, but could not file the copy in Sent: %s", message_id, exc)
+
+
+def open_channel(account: Account, mailbox: Mailbox) -> SmtpChannel:
+    """SMTP submission with the Sent copy in the account's mailbox (when it has IMAP)."""
+    assert account.smtp is not None  # config refuses smtp delivery without [accounts.smtp]
+    sent = mailbox.sent(account.smtp.sent_folder) if account.smtp.sent_copy != "none" else None
+    return SmtpChannel(account.smtp, account.owner_address, sent)

@@ -148,7 +148,7 @@ def test_human_contact_pushes_check_ins_back_and_offsets_give_the_zone(
         assert a1.last_contact_at == (seen + timedelta(minutes=2)).astimezone(UTC)
 
     drafts = FileDrafts(tmp_path / "drafts")
-    report = dispatch(factory, acc, drafts, Renderer(), clock, rules=Rules(Caps()))
+    report = dispatch(factory, acc, lambda _kind: drafts, Renderer(), clock, rules=Rules(Caps()))
     assert report.deferred == 2
     with factory() as session:
         rows = {f.contact.email: f for f in session.scalars(select(m.FollowUp))}

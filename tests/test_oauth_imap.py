@@ -9,7 +9,8 @@ import pytest
 
 from refmail.config import ImapSettings
 from refmail.errors import SourceError
-from refmail.imap import connect, token_source
+from refmail.imap import connect
+from refmail.oauth import forget_tokens
 from tests.dovecot import Dovecot
 from tests.oauth_server import Provider, serve
 
@@ -27,7 +28,7 @@ def provider_and_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Provi
 
 
 def settings(provider: Provider, server: Dovecot) -> ImapSettings:
-    token_source.cache_clear()
+    forget_tokens()
     return ImapSettings(
         host=server.host,
         port=server.port,

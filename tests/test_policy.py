@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from refmail.config import Caps
-from refmail.models import CHANNELS, KINDS, LEVELS
+from refmail.kinds import NAMES as KINDS
+from refmail.models import CHANNELS, LEVELS
 from refmail.policy import ContactView, Due, History, decide
 
 NOW = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)  # a Wednesday, inside the 09-18 window

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
+from refmail import kinds
 from refmail.config import Caps, Window
 from refmail.policy import (
     ContactView,
@@ -32,7 +33,7 @@ from refmail.policy import (
     next_window_open,
 )
 
-KINDS = ("thank_you", "double_intro", "check_in", "conversion_thanks", "call_task")
+KINDS = kinds.NAMES
 # The block reasons a contact that may be written to can still meet (documented in policy.py).
 ALLOWED_SKIPS = frozenset({"level_essential", "level_reduced", "stale"})
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from refmail.models import KINDS
+from refmail.kinds import NAMES as KINDS
 from refmail.render import MAX_REFERENCES, Draft, Links, Person, Renderer
 
 NOW = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)

@@ -204,7 +204,7 @@ def site(factory: SessionFactory, tmp_path: Path) -> Iterator[Site]:
         report = dispatch(
             factory,
             acc,
-            FileDrafts(tmp_path / "drafts"),
+            lambda _kind: FileDrafts(tmp_path / "drafts"),
             Renderer(),
             clock,
             rules=Rules(Caps(drafts_in_window=False), links=context.links),

@@ -1,0 +1,140 @@
+"""Wires a configuration into refmail's parts: the database, the renderer, link signing, mail
+sources, delivery channels, the link mailer and the web pages' context.
+
+The one place that turns settings into objects: the CLI, the daemon, the web command and doctor
+all get their parts here, so they cannot disagree. Adding a delivery channel is one module with
+an `open_channel(account, mailbox)` function and one line in CHANNELS (plus its config section
+and a doctor check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from refmail import drafts, filedrop, outbox, smtp
+from refmail.clock import Clock, system_clock
+from refmail.config import Account, Settings
+from refmail.db import SessionFactory, make_engine, migrate, session_factory
+from refmail.dispatch import Channel, Channels, Rules
+from refmail.imap import ImapSource, Mailbox, connect
+from refmail.maildir import MaildirSource
+from refmail.render import Person, Renderer
+from refmail.source import Source
+from refmail.tokens import LinkBuilder, Tokens
+
+if TYPE_CHECKING:
+    from refmail.metrics import Metrics
+    from refmail.web import LinkMailer, WebContext
+
+# Each delivery channel by its config name: one module each, as Django's mail backends are.
+CHANNELS: dict[str, Callable[[Account, Mailbox], Channel]] = {
+    "drafts": drafts.open_channel,
+    "file": filedrop.open_channel,
+    "smtp": smtp.open_channel,
+}
+
+
+def database(settings: Settings) -> SessionFactory:
+    """Sessions on the configured database, migrated to the current schema."""
+    engine = make_engine(settings.database)
+    migrate(engine)
+    return session_factory(engine)
+
+
+def rules(settings: Settings) -> Rules:
+    """What a config asks of dispatch: its caps, the owner's zone, and unsubscribe/preference
+    links when web.base_url is set (the signing keys are read here, once)."""
+    web = settings.web
+    links = LinkBuilder(web.base_url, Tokens(web.signing_keys())) if web.base_url else None
+    return Rules(settings.caps, settings.timezone, links=links)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What every command and job of one configuration shares, built once per config."""
+
+    settings: Settings
+    factory: SessionFactory
+    rules: Rules
+    renderer: Renderer
+
+
+def build(settings: Settings, factory: SessionFactory | None = None) -> Parts:
+    """The parts of a configuration (reusing `factory` when the database stays the same)."""
+    return Parts(
+        settings, factory or database(settings), rules(settings), Renderer(settings.templates)
+    )
+
+
+def folders(account: Account) -> tuple[str, ...]:
+    """The folders sync reads for this account."""
+    if account.imap is not None:
+        return account.imap.folders
+    assert account.maildir is not None
+    return account.maildir.folders
+
+
+@contextmanager
+def open_source(account: Account) -> Iterator[Source]:
+    """The account's mailbox, connected and logged in when it is IMAP."""
+    if account.maildir is not None:
+        yield MaildirSource(account.maildir.path, account.maildir.batch_size)
+        return
+    assert account.imap is not None
+    with connect(account.imap) as client:
+        yield ImapSource(client, account.imap.batch_size)
+
+
+@contextmanager
+def open_channels(account: Account) -> Iterator[Channels]:
+    """The channel each kind of follow-up goes through (account.delivery_for), each opened
+    once; one IMAP connection serves Drafts and the Sent copies."""
+    with ExitStack() as stack:
+        mailbox = Mailbox(account.imap, stack)
+        opened = {name: CHANNELS[name](account, mailbox) for name in sorted(account.modes())}
+        yield lambda kind: opened[account.delivery_for(kind)]
+
+
+def link_mailer(parts: Parts, clock: Clock = system_clock) -> LinkMailer | None:
+    """Sends preference links through the first account that has SMTP set up (None: no account
+    can send, and the pages offer no "email me my link" form)."""
+    account = next((a for a in parts.settings.accounts if a.smtp is not None), None)
+    if account is None or account.smtp is None:
+        return None
+    smtp_settings = account.smtp
+    owner = Person(account.owner_address, account.owner_name)
+    domain = account.owner_address.split("@", 1)[1]
+
+    def send_link(address: str, url: str) -> None:
+        message = parts.renderer.note(
+            "preferences_link",
+            owner,
+            Person(address),
+            clock(),
+            outbox.new_message_id(domain),
+            url=url,
+        )
+        smtp.send(smtp_settings, message, account.owner_address, [address])
+
+    return send_link
+
+
+def web_context(parts: Parts, metrics: Metrics | None = None) -> WebContext | None:
+    """What the recipient pages need, or None when web.base_url is not set."""
+    from refmail.web import WebContext  # only commands that serve pages load Starlette
+
+    links = parts.rules.links
+    if links is None:
+        return None
+    return WebContext(
+        parts.factory,
+        links.tokens,
+        links,
+        owner_name=parts.settings.accounts[0].owner_name,
+        templates=parts.settings.templates,
+        mailer=link_mailer(parts),
+        metrics=metrics,
+    )
