@@ -22,7 +22,7 @@ from refmail import models as m
 from refmail.clock import Clock
 from refmail.config import Account, Caps
 from refmail.db import SessionFactory, transaction
-from refmail.errors import DeliveryError
+from refmail.errors import CredentialsError, DeliveryError
 from refmail.policy import ContactView, Decision, Due, History, contact_zone, decide
 from refmail.render import Draft, Links, Person, Renderer
 from refmail.tokens import LinkBuilder
@@ -232,6 +232,14 @@ def _deliver(
         # A second attempt may follow one that reached the server: look before writing again.
         if claim.attempts == 1 or not channel.contains(claim.message_id):
             channel.put(message, claim.message_id, [claim.draft.recipient.email])
+    except CredentialsError as exc:
+        # The account, not this follow-up: give the claim back and stop this run; the caller
+        # reports it once and backs off, and everything due stays due.
+        with transaction(factory) as session:
+            row = session.get(m.FollowUp, claim.id)
+            assert row is not None
+            outbox.release(session, row, "credentials_refused", str(exc), clock())
+        raise
     except DeliveryError as exc:
         _failed(factory, claim, clock, report, str(exc), permanent=exc.permanent)
         return

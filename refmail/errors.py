@@ -22,3 +22,9 @@ class DeliveryError(RefmailError):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class CredentialsError(DeliveryError):
+    """The account's own credentials were refused (SMTP 535, a token the provider will not
+    refresh): no follow-up is at fault, so none is failed; the account's deliveries pause and
+    everything stays due until the credentials work again."""

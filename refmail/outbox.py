@@ -235,6 +235,14 @@ def stale_claims(session: Session, account_id: int, older_than: datetime) -> lis
     )
 
 
+def release(session: Session, row: m.FollowUp, rule: str, reason: str, now: datetime) -> None:
+    """Give a claim back without counting the attempt: nothing about this follow-up failed
+    (the account's credentials did), so it stays due as it was."""
+    if row.state == "delivering":
+        row.attempts = max(row.attempts - 1, 0)
+        _set(session, row, "planned", now, rule, reason)
+
+
 def reopen(session: Session, row: m.FollowUp, rule: str, reason: str, now: datetime) -> None:
     """A claim that did not reach its target goes back to the queue."""
     if row.state == "delivering":

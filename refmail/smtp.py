@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Protocol
 
 from refmail.config import Account, SmtpSettings
-from refmail.errors import DeliveryError, SourceError
+from refmail.errors import CredentialsError, DeliveryError, SourceError
 from refmail.oauth import token_source
 
 if TYPE_CHECKING:
@@ -45,14 +45,17 @@ def send(
     try:
         with session(settings) as client:
             refused = client.sendmail(sender, recipients, data)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise CredentialsError(
+            f"SMTP {where} refused the login of {settings.user}: {exc.smtp_code} "
+            f"{_text(exc.smtp_error)}; deliveries of this account wait until it works"
+        ) from exc
+    except SourceError as exc:  # the OAuth2 token could not be had
+        raise CredentialsError(f"SMTP {where}: {exc}") from exc
     except smtplib.SMTPResponseException as exc:
-        text = (
-            exc.smtp_error.decode("utf-8", "replace")
-            if isinstance(exc.smtp_error, bytes)
-            else str(exc.smtp_error)
-        )
         raise DeliveryError(
-            f"SMTP {where} refused: {exc.smtp_code} {text}", permanent=500 <= exc.smtp_code < 600
+            f"SMTP {where} refused: {exc.smtp_code} {_text(exc.smtp_error)}",
+            permanent=500 <= exc.smtp_code < 600,
         ) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
@@ -60,7 +63,7 @@ def send(
             f"SMTP {where} refused every recipient: {_replies(exc.recipients)}",
             permanent=all(500 <= c < 600 for c in codes),
         ) from exc
-    except (smtplib.SMTPException, OSError, SourceError) as exc:  # SourceError: no token
+    except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"SMTP session with {where} failed: {exc}") from exc
     if refused:
         raise DeliveryError(
@@ -68,12 +71,13 @@ def send(
         )
 
 
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
 def _replies(refused: dict[str, tuple[int, bytes | str]]) -> str:
     """The server's replies as it wrote them: "addr: 550 5.1.1 …; addr: …"."""
-    return "; ".join(
-        f"{rcpt}: {code} " + (text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
-        for rcpt, (code, text) in refused.items()
-    )
+    return "; ".join(f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in refused.items())
 
 
 @contextmanager

@@ -6,6 +6,8 @@ It keeps every message it accepts (envelope and raw bytes) in memory, and can be
   and Microsoft 365 do (refmail's `sent_copy = "server"` relies on that);
 - refuse RCPT or DATA with a given reply (``451 4.3.0 …``, ``550 5.1.1 …``) for the first N
   attempts, or always;
+- require a login (AUTH PLAIN/LOGIN over the plain loopback connection) with a password the
+  test can change while the server runs, answering 535 to any other;
 - drop the connection during DATA without answering: in the middle of the message
   (``mid_data``, nothing accepted), after the whole message but before accepting it
   (``before_reply``), or after accepting (and filing) it, so the client never sees the 250
@@ -31,7 +33,7 @@ from typing import Any, Literal
 import imapclient
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from tests.dovecot import Dovecot, free_port
 
@@ -83,6 +85,7 @@ class SmtpSink:
         self.host = "127.0.0.1"
         self.port = 0
         self._file_into: tuple[Dovecot, str, str] | None = None
+        self._login: tuple[str, str] | None = None
         self._controller: Controller | None = None
 
     # ---- controls ---------------------------------------------------------
@@ -101,6 +104,19 @@ class SmtpSink:
         """Close the connection during DATA without answering, for the next `times` messages."""
         with self.state.lock:
             self.state.faults.append(_Fault(mode, "", times))
+
+    def require_login(self, user: str, password: str) -> None:
+        """From now on only this user and password may log in (others get 535)."""
+        self._login = (user, password)
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        """aiosmtpd's authenticator: anyone, until require_login names who."""
+        if self._login is None:
+            return AuthResult(success=True)
+        given = (bytes(data.login).decode(), bytes(data.password).decode())
+        return AuthResult(success=given == self._login, handled=False)  # server answers 535
 
     def clear_faults(self) -> None:
         with self.state.lock:
@@ -152,7 +168,13 @@ class SmtpSink:
 
     def start(self) -> SmtpSink:
         self.port = free_port()
-        self._controller = _Controller(self, hostname=self.host, port=self.port)
+        self._controller = _Controller(
+            self,
+            hostname=self.host,
+            port=self.port,
+            authenticator=self.authenticate,
+            auth_require_tls=False,  # loopback only, as refmail's tls = "none" is
+        )
         self._controller.start()
         self.wait_idle()  # the controller's own readiness probe
         return self

@@ -454,3 +454,47 @@ def test_server_filed_sent_copy_is_not_appended_again(
     assert len(smtp_sink.received) == 4
     assert set(smtp_sink.by_message_id().values()) == {1}
     assert sent_ids(dovecot, imap_user) == sorted(smtp_sink.by_message_id())
+
+
+# --- the account's credentials refused ---------------------------------------------------
+
+
+def test_a_refused_login_fails_nothing_and_everything_goes_once_the_password_works(
+    dovecot: Dovecot, imap_user: str, db_url: str, tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
+    config = write_config(tmp_path, dovecot, imap_user, db_url, smtp_sink)
+    config.write_text(
+        config.read_text().replace(
+            "sent_copy = ", 'user = "olivia"\npassword_env = "TEST_SMTP_PW"\nsent_copy = '
+        )
+    )
+    smtp_sink.require_login("olivia", "right-password")
+    for i in range(3):  # three partners refer three clients: three thank-yous due now
+        dovecot.append(imap_user, "INBOX", referral(i, NOW - timedelta(hours=1)))
+    assert "3 introductions" in run(config, "sync", "--once").output
+    due_before = [r.id for r in rows(db_url) if r.kind == "thank_you"]
+    assert len(due_before) == 3
+
+    wrong = CliRunner().invoke(
+        cli,
+        ["--config", str(config), "dispatch", "--once", "--now", NOW.isoformat()],
+        env={**ENV, "TEST_SMTP_PW": "wrong-password"},
+    )
+    assert wrong.exit_code == 1
+    (line,) = [s for s in wrong.output.splitlines() if "error" in s]  # one line, the account's
+    assert "refused the login of olivia" in line and "535" in line, wrong.output
+    thanks = [r for r in rows(db_url) if r.kind == "thank_you"]
+    assert [r.state for r in thanks] == ["planned"] * 3  # nothing failed, nothing skipped
+    assert all(r.attempts == 0 for r in thanks)
+    assert smtp_sink.received == []
+    assert any(e.rule == "credentials_refused" for r in thanks for e in r.events)
+
+    fixed = CliRunner().invoke(
+        cli,
+        ["--config", str(config), "dispatch", "--once", "--now", NOW.isoformat()],
+        env={**ENV, "TEST_SMTP_PW": "right-password"},
+    )
+    assert fixed.exit_code == 0, fixed.output
+    sent = sorted(r.rcpt_tos[0] for r in smtp_sink.received)
+    assert sent == [f"pat{i}@partner{i}.example" for i in range(3)]
+    assert [r.state for r in rows(db_url) if r.kind == "thank_you"] == ["delivered"] * 3
