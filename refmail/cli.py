@@ -32,7 +32,7 @@ from refmail.db import SessionFactory
 from refmail.detect import Identity, classify
 from refmail.dispatch import dispatch
 from refmail.doctor import run_checks
-from refmail.errors import RefmailError
+from refmail.errors import BusyError, RefmailError
 from refmail.maildir import deliver
 from refmail.parse import parse_message
 from refmail.sync import sync_account
@@ -260,6 +260,9 @@ def sync(app: App, once: bool) -> None:
                     system_clock,
                     progress,
                 )
+        except BusyError as exc:  # a cron run beside `refmail run`: not an error
+            click.echo(f"{account.name}: {exc}; skipped", err=True)
+            continue
         except RefmailError as exc:
             click.echo(f"{account.name}: error: {exc}", err=True)
             failed = True
@@ -297,6 +300,9 @@ def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
                 )
                 for item in report.delivered:
                     click.echo(f"  {item.kind} to {item.recipient}: {item.where}")
+        except BusyError as exc:  # a cron run beside `refmail run`: not an error
+            click.echo(f"{account.name}: {exc}; skipped", err=True)
+            continue
         except RefmailError as exc:
             click.echo(f"{account.name}: error: {exc}", err=True)
             failed = True

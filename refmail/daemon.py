@@ -23,7 +23,7 @@ from refmail import config, outbox, wiring
 from refmail.clock import Clock, system_clock
 from refmail.db import transaction
 from refmail.dispatch import dispatch
-from refmail.errors import RefmailError
+from refmail.errors import BusyError, RefmailError
 from refmail.idle import IdleWatcher, backoff_delay
 from refmail.metrics import Metrics
 from refmail.source import Batch
@@ -222,6 +222,9 @@ class Daemon:
                     log.warning("account %s: %s", account_name, notice)
                 if self.stopping.is_set() or not state.pending.is_set():
                     break
+        except BusyError as exc:  # e.g. a cron `refmail sync` beside us: it does the work
+            log.info("account %s: %s; this round skipped", account_name, exc)
+            return
         except RefmailError as exc:
             self._failed(state, "sync", exc)
             return
@@ -248,6 +251,9 @@ class Daemon:
                     self.clock,
                     rules=self.parts.rules,
                 )
+        except BusyError as exc:
+            log.info("account %s: %s; this round skipped", account_name, exc)
+            return
         except RefmailError as exc:
             self._failed(state, "dispatch", exc)
             return

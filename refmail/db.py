@@ -1,19 +1,31 @@
-"""Engine, sessions and migrations: the only module that knows how to reach the database.
+"""Engine, sessions, locks and migrations: the only module that knows how to reach the database.
 
-SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL is used as it comes.
+SQLite gets WAL, foreign keys and a busy timeout, and a unit of work (`transaction`) takes the
+write lock when it begins (BEGIN IMMEDIATE), so two processes wait for each other instead of one
+failing with "database is locked" halfway. `exclusive` is a named lock between processes (an
+advisory lock on PostgreSQL, a lock file beside a SQLite database): one sync or one dispatch of
+an account at a time. Migrations run under the same kind of lock, so two processes starting on
+an empty database do not both create it.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from refmail.errors import BusyError
 
 SessionFactory = sessionmaker[Session]
 
@@ -23,10 +35,22 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     engine = create_engine(url, **kwargs)  # type: ignore[arg-type]
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
+WRITE = {"refmail_write": True}  # execution option: this transaction will write
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Writers take SQLite's write lock at BEGIN (waiting up to the busy timeout), so a reader
+    that later writes never fails on a snapshot another process moved on."""
+    immediate = connection.get_execution_options().get("refmail_write", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]  # BEGIN is ours
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -39,11 +63,91 @@ def session_factory(engine: Engine) -> SessionFactory:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def engine_of(factory: SessionFactory) -> Engine:
+    engine = factory.kw["bind"]
+    assert isinstance(engine, Engine)
+    return engine
+
+
 @contextmanager
 def transaction(factory: SessionFactory) -> Iterator[Session]:
     """One unit of work: committed if the block finishes, rolled back if it raises."""
     with factory() as session, session.begin():
+        session.connection(execution_options=WRITE)  # begins it, as a writer
         yield session
+
+
+_LOCAL = threading.Lock()
+_HELD: set[str] = set()  # locks held by this process: flock does not exclude its own threads
+
+
+@contextmanager
+def exclusive(engine: Engine, name: str, *, wait: bool = False) -> Iterator[None]:
+    """Hold the lock `name` for this database while the block runs; raise BusyError at once if
+    another process or thread holds it (or wait for it when `wait`)."""
+    with _in_process(f"{engine.url}#{name}", wait):
+        if engine.dialect.name == "postgresql":
+            with _advisory(engine, name, wait):
+                yield
+        else:
+            with _lock_file(engine, name, wait):
+                yield
+
+
+@contextmanager
+def _in_process(key: str, wait: bool) -> Iterator[None]:
+    while True:
+        with _LOCAL:
+            if key not in _HELD:
+                _HELD.add(key)
+                break
+        if not wait:
+            raise BusyError(f"another {key.rsplit('#', 1)[-1]} is running")
+        threading.Event().wait(0.05)
+    try:
+        yield
+    finally:
+        with _LOCAL:
+            _HELD.discard(key)
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def _advisory(engine: Engine, name: str, wait: bool) -> Iterator[None]:
+    with engine.connect() as connection:
+        key = _lock_key(name)
+        if wait:
+            connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        elif not connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            raise BusyError(f"another {name} is running")
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            connection.commit()
+
+
+@contextmanager
+def _lock_file(engine: Engine, name: str, wait: bool) -> Iterator[None]:
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield  # one process's private database: the in-process lock is all there is
+        return
+    safe = hashlib.sha256(name.encode()).hexdigest()[:16]
+    path = Path(f"{database}.{safe}.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise BusyError(f"another {name} is running") from exc
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _alembic_config() -> Config:
@@ -55,7 +159,7 @@ def _alembic_config() -> Config:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (a no-op when it is already there)."""
     config = _alembic_config()
-    with engine.begin() as connection:
+    with exclusive(engine, "migrate", wait=True), engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -21,7 +21,7 @@ from refmail import kinds, outbox, record
 from refmail import models as m
 from refmail.clock import Clock
 from refmail.config import Account, Caps
-from refmail.db import SessionFactory, transaction
+from refmail.db import SessionFactory, engine_of, exclusive, transaction
 from refmail.errors import CredentialsError, DeliveryError
 from refmail.policy import ContactView, Decision, Due, History, contact_zone, decide
 from refmail.render import Draft, Links, Person, Renderer
@@ -95,8 +95,21 @@ def dispatch(
     rules: Rules | None = None,
     limit: int = 500,
 ) -> DispatchReport:
-    """Deliver what is due for one account now; returns what happened."""
-    rules = rules or Rules()
+    """Deliver what is due for one account now; returns what happened. One dispatch of an
+    account runs at a time (across processes too); another one raises BusyError at once."""
+    with exclusive(engine_of(factory), f"dispatch of account {account.name}"):
+        return _dispatch(factory, account, channels, renderer, clock, rules or Rules(), limit)
+
+
+def _dispatch(
+    factory: SessionFactory,
+    account: Account,
+    channels: Channels,
+    renderer: Renderer,
+    clock: Clock,
+    rules: Rules,
+    limit: int,
+) -> DispatchReport:
     report = DispatchReport(account.name)
     with transaction(factory) as session:
         account_id = record.ensure_account(session, account, clock()).id

@@ -28,3 +28,8 @@ class CredentialsError(DeliveryError):
     """The account's own credentials were refused (SMTP 535, a token the provider will not
     refresh): no follow-up is at fault, so none is failed; the account's deliveries pause and
     everything stays due until the credentials work again."""
+
+
+class BusyError(RefmailError):
+    """Another process is doing the same work on the same account right now (a sync beside
+    `refmail run`, say): this one skips rather than racing it."""

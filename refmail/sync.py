@@ -18,7 +18,7 @@ from refmail import effects, record
 from refmail.bounce import parse_bounce
 from refmail.clock import Clock
 from refmail.config import Account, FollowUps
-from refmail.db import SessionFactory, transaction
+from refmail.db import SessionFactory, engine_of, exclusive, transaction
 from refmail.detect import Identity, classify, looks_like_bounce, triage
 from refmail.parse import ParsedMessage, parse_envelope, parse_message
 from refmail.source import Batch, Key, Source
@@ -74,20 +74,30 @@ def sync_account(
     """Sync every folder of one account; returns what was done.
 
     `should_stop` is asked after each committed batch: a daemon shutting down stops there, and
-    the next run goes on from the stored cursor.
+    the next run goes on from the stored cursor. One sync of an account runs at a time (across
+    processes too); another one raises BusyError at once.
     """
-    with transaction(factory) as session:
-        account_id = record.ensure_account(session, account, clock()).id
-    report = SyncReport(account.name)
-    for folder in folders:
-        if should_stop():
-            break
-        report.add(
-            sync_folder(
-                factory, account, account_id, source, folder, cadence, clock, on_batch, should_stop
+    with exclusive(engine_of(factory), f"sync of account {account.name}"):
+        with transaction(factory) as session:
+            account_id = record.ensure_account(session, account, clock()).id
+        report = SyncReport(account.name)
+        for folder in folders:
+            if should_stop():
+                break
+            report.add(
+                sync_folder(
+                    factory,
+                    account,
+                    account_id,
+                    source,
+                    folder,
+                    cadence,
+                    clock,
+                    on_batch,
+                    should_stop,
+                )
             )
-        )
-    return report
+        return report
 
 
 @dataclass
