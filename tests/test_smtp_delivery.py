@@ -447,7 +447,7 @@ def test_a_refused_login_fails_nothing_and_everything_goes_once_the_password_wor
     )
     smtp_sink.require_login("olivia", "right-password")
     for i in range(3):  # three partners refer three clients: three thank-yous due now
-        dovecot.append(imap_user, "INBOX", referral(i, NOW - timedelta(hours=1)))
+        dovecot.append(imap_user, "INBOX", numbered_referral(i, NOW - timedelta(hours=1)))
     assert "3 introductions" in run(config, "sync", "--once").output
     due_before = [r.id for r in rows(db_url) if r.kind == "thank_you"]
     assert len(due_before) == 3
