@@ -1,8 +1,8 @@
 """Time from an introduction arriving to its follow-up draft, with `refmail run` in IDLE.
 
-    python bench/idle_latency.py [--messages 50] [--poll-messages 10] [--budget 180]
+    python3 -m bench.idle_latency [--messages 50] [--poll-messages 10] [--budget 180]
 
-Starts a private Dovecot (tests/dovecot.py) and `refmail run` as a subprocess (fresh SQLite,
+Starts a private Dovecot (tests/support/dovecot.py) and `refmail run` as a subprocess (fresh SQLite,
 `[caps] drafts_in_window = false`, polling only every 300 s, so only IDLE explains a fast draft).
 Then, one at a time, another IMAP client APPENDs a fresh partner referral (its own Message-ID,
 partner and client) and the clock runs until the thank-you draft answering it (In-Reply-To that
@@ -29,17 +29,15 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import imapclient
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import OperationalError
+
+from refmail import models as m
+from tests.support.dovecot import PASSWORD, Dovecot, find_dovecot_binary
+from tests.support.mailbox import account_toml, referral
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import imapclient  # noqa: E402
-from sqlalchemy import create_engine, func, select  # noqa: E402
-from sqlalchemy.exc import OperationalError  # noqa: E402
-
-from refmail import models as m  # noqa: E402
-from tests.dovecot import PASSWORD, Dovecot, find_dovecot_binary  # noqa: E402
-from tests.mailbox import account_toml, referral  # noqa: E402
 
 PASSWORD_ENV = "REFMAIL_BENCH_IMAP_PASSWORD"
 SLOW = 2.0  # seconds: the issue's promise for IDLE

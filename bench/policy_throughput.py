@@ -1,6 +1,6 @@
 """How many send/defer/skip decisions per second policy makes, pure and fed by the database.
 
-    python bench/policy_throughput.py [--contacts 1000000] [--db sqlite|postgres|both]
+    python3 -m bench.policy_throughput [--contacts 1000000] [--db sqlite|postgres|both]
                                       [--sample 20000] [--batch 1000] [--seed 1]
 
 Generates contacts with realistic histories (most with 0-3 follow-ups delivered in the last 60

@@ -1,9 +1,10 @@
 """How fast refmail's sync reads a big mailbox, next to bare imapclient on the same mailbox.
 
-    python bench/sync_throughput.py [--messages 10000] [--batch 500] [--postgres URL] [--profile]
+    python3 -m bench.sync_throughput [--messages 10000] [--batch 500] [--postgres URL] [--profile]
 
-Starts a private Dovecot (tests/dovecot.py), loads N generated messages (bench/_mailgen.py, ~17 KB
-on average, one introduction in 50) straight into its Maildir, then measures on that mailbox:
+Starts a private Dovecot (tests/support/dovecot.py), loads N generated messages
+(tests/support/mailgen.py, ~17 KB on average, one introduction in 50) straight into its
+Maildir, then measures on that mailbox:
 - imapclient alone: SELECT, UID SEARCH, BODY.PEEK[HEADER] in batches; then BODY.PEEK[] in batches;
 - refmail's real sync (`sync_account` over an `ImapSource`) into a fresh SQLite database (and
   PostgreSQL with --postgres), with its peak RSS and, in a second run, its tracemalloc peak;
@@ -32,21 +33,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import create_engine, func, select, text
+
+from refmail import models as m
+from refmail.clock import FixedClock
+from refmail.config import Account, FollowUps, ImapSettings
+from refmail.db import make_engine, migrate, session_factory
+from refmail.imap import ImapSource, connect
+from refmail.source import Batch, Cursor, Key, Source
+from refmail.sync import SyncReport, sync_account
+from tests.support.dovecot import Dovecot, find_dovecot_binary
+from tests.support.mailgen import MailGenerator, load_dovecot
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-
-from bench._mailgen import MailGenerator, load_dovecot  # noqa: E402
-from refmail import models as m  # noqa: E402
-from refmail.clock import FixedClock  # noqa: E402
-from refmail.config import Account, FollowUps, ImapSettings  # noqa: E402
-from refmail.db import make_engine, migrate, session_factory  # noqa: E402
-from refmail.imap import ImapSource, connect  # noqa: E402
-from refmail.source import Batch, Cursor, Key, Source  # noqa: E402
-from refmail.sync import SyncReport, sync_account  # noqa: E402
-from tests.dovecot import Dovecot, find_dovecot_binary  # noqa: E402
 
 OWNER = "olivia@example.com"
 REFMAIL = "olivia+refmail@example.com"

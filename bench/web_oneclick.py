@@ -1,6 +1,6 @@
 """How fast the one-click unsubscribe endpoint answers under concurrent load, on loopback.
 
-    python bench/web_oneclick.py [--requests 5000] [--concurrency 16] [--db sqlite|postgres]
+    python3 -m bench.web_oneclick [--requests 5000] [--concurrency 16] [--db sqlite|postgres]
 
 Seeds a fresh database (a temp SQLite file, or a throwaway schema on
 postgresql+psycopg://postgres@127.0.0.1:5432/test, dropped at the end) with one contact per first
@@ -37,15 +37,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import create_engine, func, insert, select, text
+
+from refmail import models as m
+from refmail.db import make_engine, migrate
+from refmail.tokens import Tokens
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
-
-from refmail import models as m  # noqa: E402
-from refmail.db import make_engine, migrate  # noqa: E402
-from refmail.tokens import Tokens  # noqa: E402
 
 PG_URL = os.environ.get("REFMAIL_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEY_ENV = "REFMAIL_BENCH_SIGNING_KEY"

@@ -379,7 +379,7 @@ def _original_id(msg: Message, parts: list[Message], text: str) -> str | None:
     """The bounced message's Message-ID: attached message/headers, quoted headers, In-Reply-To."""
     for part in parts:
         ctype = part.get_content_type()
-        inner: Message | None = None
+        inner: Message | str | None = None
         if ctype in _ATTACHED_TYPES:
             payload = part.get_payload()
             inner = payload[0] if isinstance(payload, list) and payload else None

@@ -32,7 +32,7 @@ SessionFactory = sessionmaker[Session]
 
 def make_engine(url: str, **kwargs: object) -> Engine:
     """An engine for `url`, with SQLite tuned for one writer and several readers."""
-    engine = create_engine(url, **kwargs)  # type: ignore[arg-type]
+    engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

@@ -118,7 +118,7 @@ class ImapSource:
         after = int(cursor.position) if validity == cursor.validity else 0
         # "UID n:*" always matches the highest UID, even when it is below n: filter it out.
         uids = sorted(u for u in self.client.search(["UID", f"{after + 1}:*"]) if u > after)
-        return Cursor(validity, after), uids  # type: ignore[return-value]
+        return Cursor(validity, after), uids
 
     def scan(self, folder: str, cursor: Cursor) -> Iterator[Batch]:
         """Batches of (uid → header bytes) after the cursor, each with the cursor to store."""

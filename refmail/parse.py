@@ -364,7 +364,8 @@ def _walk(msg: Message, defects: list[str]) -> list[Message]:
         if part.is_multipart() and ctype != "message/rfc822":
             payload = part.get_payload()
             if isinstance(payload, list):
-                stack.extend(reversed(payload))
+                # a multipart payload is a list of parts; anything else in it is not a part
+                stack.extend(p for p in reversed(payload) if isinstance(p, Message))
             else:
                 defects.append("BrokenMultipart")
     return out

@@ -5,10 +5,11 @@ A token is a contact's random public id and an HMAC-SHA256 signature salted with
 unsubscribe token does not open the preference page. Verification is constant-time. Keys come
 newest first; every key still verifies, only the newest signs.
 
->>> t = Tokens(["new key", "old key"])
->>> t.read(t.make("q1w2e3", "unsubscribe"), "unsubscribe")
+>>> old = Tokens(["the signing key of last year"])
+>>> new = Tokens(["the signing key of this year", "the signing key of last year"])
+>>> new.read(old.make("q1w2e3", "unsubscribe"), "unsubscribe")  # a link sent before rotating
 'q1w2e3'
->>> t.read(t.make("q1w2e3", "unsubscribe"), "preferences") is None
+>>> new.read(new.make("q1w2e3", "unsubscribe"), "preferences") is None
 True
 """
 

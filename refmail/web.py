@@ -263,8 +263,18 @@ def _unsubscribe(ctx: WebContext, public_id: str) -> None:
 def _as_submitted(view: ContactPage, form: object) -> ContactPage:
     """The page as the person filled it in, so an error does not undo their choices."""
     get = form.get  # type: ignore[attr-defined]
-    fields = ("level", "channel", "phone", "timezone", "paused_until")
-    return replace(view, **{k: str(get(k, "")) for k in fields})
+
+    def field(name: str) -> str:
+        return str(get(name, ""))
+
+    return replace(
+        view,
+        level=field("level"),
+        channel=field("channel"),
+        phone=field("phone"),
+        timezone=field("timezone"),
+        paused_until=field("paused_until"),
+    )
 
 
 def _preference_values(form: object) -> tuple[dict[str, object], bool]:
@@ -287,7 +297,7 @@ def _preference_values(form: object) -> tuple[dict[str, object], bool]:
             paused_until = datetime.fromisoformat(pause_text).replace(tzinfo=UTC)
         except ValueError as exc:
             raise RefmailError("Give the pause date as YYYY-MM-DD.") from exc
-    values = {
+    values: dict[str, object] = {
         "level": level,
         "channel": channel,
         "phone": phone,

@@ -15,7 +15,11 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from refmail.db import SessionFactory, make_engine, migrate, session_factory
-from tests.dovecot import dovecot, imap_user  # noqa: F401 - fixtures
+
+# The shared fixtures live with their servers in tests/support; importing them here is what
+# makes them visible to every test module.
+from tests.support.dovecot import dovecot, imap_user  # noqa: F401
+from tests.support.smtp_sink import smtp_sink_fixture  # noqa: F401
 
 PG_URL = os.environ.get("REFMAIL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"

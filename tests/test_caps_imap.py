@@ -17,9 +17,10 @@ from sqlalchemy import select
 from refmail import models as m
 from refmail.config import Caps
 from refmail.db import make_engine, session_factory
-from tests.dovecot import Dovecot
-from tests.mailbox import OWNER, REFMAIL, account_toml
-from tests.test_pipeline_imap import drafts, rfc_date, run
+from tests.support.cli import run
+from tests.support.dovecot import Dovecot, drafts
+from tests.support.mailbox import OWNER, REFMAIL, account_toml
+from tests.support.messages import rfc_date
 
 pytestmark = pytest.mark.integration
 NEW_YORK = ZoneInfo("America/New_York")

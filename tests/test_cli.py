@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from refmail import config
 from refmail.cli import cli
-from tests.dovecot import free_port
+from tests.support.dovecot import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

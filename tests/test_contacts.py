@@ -23,7 +23,8 @@ from refmail.filedrop import FileDrafts
 from refmail.maildir import MaildirSource, deliver
 from refmail.render import Renderer
 from refmail.sync import sync_account
-from tests.test_sync import OWNER, account, fill, intro
+from tests.support.mailbox import OWNER
+from tests.support.maildirs import account, fill, intro
 
 ALWAYS_OPEN = Caps(window_start=Caps().window_start, window_end=Caps().window_start, weekends=True)
 

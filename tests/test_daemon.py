@@ -28,11 +28,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bench._mailgen import MailGenerator, load_dovecot
 from refmail import models as m
 from refmail.db import make_engine, session_factory
-from tests.dovecot import PASSWORD, Dovecot, free_port
-from tests.mailbox import OWNER, PASSWORD_ENV, account_toml, referral
+from tests.support.dovecot import PASSWORD, Dovecot, free_port
+from tests.support.mailbox import OWNER, PASSWORD_ENV, account_toml, referral
+from tests.support.mailgen import MailGenerator, load_dovecot
 
 pytestmark = pytest.mark.integration
 

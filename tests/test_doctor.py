@@ -16,8 +16,8 @@ from click.testing import CliRunner, Result
 
 from refmail.cli import cli
 from refmail.db import make_engine, migrate
-from tests.dovecot import PASSWORD, Dovecot, free_port
-from tests.mailbox import account_toml
+from tests.support.dovecot import PASSWORD, Dovecot, free_port
+from tests.support.mailbox import account_toml
 
 pytestmark = pytest.mark.integration
 

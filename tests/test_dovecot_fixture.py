@@ -12,7 +12,7 @@ import imapclient
 import pytest
 from imapclient.imapclient import DRAFTS, SENT
 
-from tests.dovecot import Dovecot, dovecot, imap_user  # noqa: F401
+from tests.support.dovecot import Dovecot
 
 MESSAGE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hello\r\n\r\nbody line\r\n"
 
@@ -32,7 +32,7 @@ def _uidvalidity(server: Dovecot, user: str) -> int:
         client.logout()
 
 
-def test_login_works(dovecot: Dovecot, imap_user: str) -> None:  # noqa: F811
+def test_login_works(dovecot: Dovecot, imap_user: str) -> None:
     client = dovecot.client(imap_user)
     try:
         assert client.noop() is not None
@@ -41,7 +41,7 @@ def test_login_works(dovecot: Dovecot, imap_user: str) -> None:  # noqa: F811
         client.logout()
 
 
-def test_append_then_peek_fetch_keeps_unseen(dovecot: Dovecot, imap_user: str) -> None:  # noqa: F811
+def test_append_then_peek_fetch_keeps_unseen(dovecot: Dovecot, imap_user: str) -> None:
     uid = dovecot.append(imap_user, "INBOX", MESSAGE)
     assert uid is not None
     client = dovecot.client(imap_user)
@@ -54,7 +54,7 @@ def test_append_then_peek_fetch_keeps_unseen(dovecot: Dovecot, imap_user: str) -
         client.logout()
 
 
-def test_append_with_flags(dovecot: Dovecot, imap_user: str) -> None:  # noqa: F811
+def test_append_with_flags(dovecot: Dovecot, imap_user: str) -> None:
     uid = dovecot.append(imap_user, "Drafts", MESSAGE, flags=[imapclient.DRAFT])
     assert uid is not None
     client = dovecot.client(imap_user)
@@ -65,7 +65,7 @@ def test_append_with_flags(dovecot: Dovecot, imap_user: str) -> None:  # noqa: F
         client.logout()
 
 
-def test_drafts_special_use_found(dovecot: Dovecot, imap_user: str) -> None:  # noqa: F811
+def test_drafts_special_use_found(dovecot: Dovecot, imap_user: str) -> None:
     client = dovecot.client(imap_user)
     try:
         assert client.find_special_folder(DRAFTS) == "Drafts"
@@ -74,7 +74,7 @@ def test_drafts_special_use_found(dovecot: Dovecot, imap_user: str) -> None:  # 
         client.logout()
 
 
-def test_without_special_use_no_drafts_until_created(imap_user: str) -> None:  # noqa: F811
+def test_without_special_use_no_drafts_until_created(imap_user: str) -> None:
     with Dovecot(special_use=False, imaps=False) as server:
         client = server.client(imap_user)
         try:
@@ -87,7 +87,7 @@ def test_without_special_use_no_drafts_until_created(imap_user: str) -> None:  #
             client.logout()
 
 
-def test_users_are_isolated(dovecot: Dovecot, imap_user: str) -> None:  # noqa: F811
+def test_users_are_isolated(dovecot: Dovecot, imap_user: str) -> None:
     other = imap_user + "x"
     dovecot.append(imap_user, "INBOX", MESSAGE)
     client = dovecot.client(other)
@@ -97,7 +97,7 @@ def test_users_are_isolated(dovecot: Dovecot, imap_user: str) -> None:  # noqa: 
         client.logout()
 
 
-def test_restart_keeps_mail_and_uidvalidity(restartable: Dovecot, imap_user: str) -> None:  # noqa: F811
+def test_restart_keeps_mail_and_uidvalidity(restartable: Dovecot, imap_user: str) -> None:
     port = restartable.port
     uid = restartable.append(imap_user, "INBOX", MESSAGE)
     before = _uidvalidity(restartable, imap_user)
@@ -122,7 +122,7 @@ def test_stop_removes_tmpdir_and_process() -> None:
     assert proc is not None and proc.poll() is not None
 
 
-def test_imaps_with_self_signed_cert(dovecot: Dovecot, imap_user: str) -> None:  # noqa: F811
+def test_imaps_with_self_signed_cert(dovecot: Dovecot, imap_user: str) -> None:
     assert dovecot.imaps_port is not None and dovecot.cert_path is not None
     context = ssl.create_default_context(cafile=str(dovecot.cert_path))
     context.check_hostname = False  # cert is for CN=localhost, we dial 127.0.0.1

@@ -23,7 +23,8 @@ from refmail.config import FollowUps
 from refmail.db import SessionFactory
 from refmail.maildir import MaildirSource, deliver
 from refmail.sync import SyncReport, sync_account
-from tests.test_sync import OWNER, REFMAIL, account
+from tests.support.mailbox import OWNER, REFMAIL
+from tests.support.maildirs import account
 
 NOW = datetime(2026, 11, 18, 15, tzinfo=UTC)
 ALICE, BOB, CAROL, PAT = (

@@ -35,10 +35,10 @@ from refmail import models as m
 from refmail.cli import cli
 from refmail.db import make_engine, session_factory
 from refmail.dispatch import LEASE
-from tests.dovecot import PASSWORD, Dovecot
-from tests.mailbox import ALL_DAY, account_toml
-from tests.smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401 - the smtp_sink fixture
-from tests.test_smtp_delivery import referral
+from tests.support.dovecot import PASSWORD, Dovecot
+from tests.support.mailbox import ALL_DAY, account_toml
+from tests.support.messages import numbered_referral
+from tests.support.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +104,7 @@ class Tally:
 def prepare(server: Dovecot, sink: SmtpSink, base: Path, user: str) -> Fixture:
     """Sync FOLLOW_UPS referrals once into a template database."""
     for i in range(FOLLOW_UPS):
-        server.append(user, "INBOX", referral(i, NOW - timedelta(minutes=30 + i)))
+        server.append(user, "INBOX", numbered_referral(i, NOW - timedelta(minutes=30 + i)))
     db = base / "template.db"
     config = write_config(base / "template.toml", server, user, db, sink, "server")
     result = CliRunner().invoke(cli, ["--config", str(config), "sync", "--once"], env={**ENV})

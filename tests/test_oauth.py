@@ -6,7 +6,7 @@ import pytest
 
 from refmail.errors import SourceError
 from refmail.oauth import OAuth2Settings, TokenSource
-from tests.oauth_server import Provider, serve
+from tests.support.oauth_server import Provider, serve
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from refmail.config import ImapSettings
 from refmail.errors import SourceError
 from refmail.imap import connect
 from refmail.oauth import forget_tokens
-from tests.dovecot import Dovecot
-from tests.oauth_server import Provider, serve
+from tests.support.dovecot import Dovecot
+from tests.support.oauth_server import Provider, serve
 
 pytestmark = pytest.mark.integration
 

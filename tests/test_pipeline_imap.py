@@ -5,81 +5,25 @@ Runs the `refmail` CLI (in process, through click) on both SQLite and PostgreSQL
 
 from __future__ import annotations
 
-import email
-import email.policy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import imapclient
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from refmail import models as m
 from refmail.cli import cli
 from refmail.db import make_engine, session_factory
-from tests.dovecot import PASSWORD, Dovecot
-from tests.mailbox import OWNER, REFMAIL, account_toml
+from tests.support.cli import run
+from tests.support.dovecot import PASSWORD, Dovecot, drafts
+from tests.support.mailbox import OWNER, account_toml
+from tests.support.messages import owner_intro, partner_referral
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-def rfc_date(at: datetime) -> str:
-    return email.utils.format_datetime(at)
-
-
-def owner_intro(at: datetime) -> bytes:
-    """The owner introduces Alice and Bob, both in To/Cc, and BCCs refmail."""
-    return f"""\
-Delivered-To: {REFMAIL}
-Return-Path: <{OWNER}>
-From: Olivia Owner <{OWNER}>
-To: Alice Archer <alice@archer-design.example>
-Cc: Bob Baker <bob@bakervideo.example>
-Subject: Intro: Alice <> Bob (product videos)
-Date: {rfc_date(at)}
-Message-ID: <CAOwner-intro-1@mail.example.com>
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-Hi Alice,
-
-I'd like to introduce you to Bob Baker. Bob makes the short product videos you
-were asking about last week.
-
-Bob, Alice runs Archer Design and is relaunching her studio's site in January.
-
-I'll let you two take it from here.
-
-Olivia
-""".replace("\n", "\r\n").encode()
-
-
-def partner_referral(at: datetime) -> bytes:
-    """A partner introduces a new client to the owner (owner in To, client in Cc)."""
-    return f"""\
-Delivered-To: {OWNER}
-Return-Path: <pat@partnerlaw.example>
-From: Pat Partner <pat@partnerlaw.example>
-To: Olivia Owner <{OWNER}>
-Cc: Carol Chen <carol@chenconsulting.example>
-Subject: Introduction: Olivia, meet Carol Chen
-Date: {rfc_date(at)}
-Message-ID: <20261117.pat-referral-1@partnerlaw.example>
-References: <earlier-thread-1@partnerlaw.example>
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-Olivia, meet Carol.
-
-Carol is expanding her consulting firm into Europe and needs someone to run her
-marketing there. I told her you are the best I know, so I wanted to connect you two.
-
-Best,
-Pat
-""".replace("\n", "\r\n").encode()
 
 
 def write_config(
@@ -92,30 +36,6 @@ def write_config(
         + "\n[caps]\ndrafts_in_window = false  # drafts at once, whatever the hour the suite runs\n"
     )
     return path
-
-
-def run(config: Path, *args: str) -> Result:
-    result = CliRunner().invoke(
-        cli, ["--config", str(config), *args], env={"REFMAIL_TEST_IMAP_PASSWORD": PASSWORD}
-    )
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    return result
-
-
-def drafts(
-    server: Dovecot, user: str, folder: str = "Drafts"
-) -> list[tuple[email.message.Message, tuple[bytes, ...]]]:
-    client = server.client(user)
-    try:
-        client.select_folder(folder, readonly=True)
-        uids = client.search(["ALL"])
-        data = client.fetch(uids, ["BODY.PEEK[]", "FLAGS"]) if uids else {}
-        return [
-            (email.message_from_bytes(d[b"BODY[]"], policy=email.policy.default), d[b"FLAGS"])
-            for _, d in sorted(data.items())
-        ]
-    finally:
-        client.logout()
 
 
 def outbox(db_url: str) -> list[tuple[str, str, str]]:

@@ -23,10 +23,10 @@ from sqlalchemy import select
 from refmail import models as m
 from refmail.cli import cli
 from refmail.db import make_engine, session_factory
-from tests.dovecot import PASSWORD, Dovecot
-from tests.mailbox import ALL_DAY, OWNER, account_toml
-from tests.smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401 - the smtp_sink fixture
-from tests.test_pipeline_imap import drafts, owner_intro, partner_referral, rfc_date
+from tests.support.dovecot import PASSWORD, Dovecot, drafts
+from tests.support.mailbox import ALL_DAY, OWNER, account_toml
+from tests.support.messages import numbered_referral, owner_intro, partner_referral
+from tests.support.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.integration
 
@@ -34,29 +34,6 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 PAT = "pat@partnerlaw.example"
 SIGNING_KEY = "a-signing-key-for-the-smtp-tests-0123456789"
 BASE_URL = "https://refmail.example"
-
-
-def referral(i: int, at: datetime) -> bytes:
-    """Partner i introduces client i to the owner: one thank-you to partner i."""
-    return f"""\
-Delivered-To: {OWNER}
-From: Pat Partner{i} <pat{i}@partner{i}.example>
-To: Olivia Owner <{OWNER}>
-Cc: Carol Chen{i} <carol{i}@client{i}.example>
-Subject: Introduction: Olivia, meet Carol Chen{i}
-Date: {rfc_date(at)}
-Message-ID: <referral-{i}@partner{i}.example>
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-Olivia, meet Carol.
-
-Carol is expanding her consulting firm into Europe and needs someone to run her
-marketing there. I told her you are the best I know, so I wanted to connect you two.
-
-Best,
-Pat
-""".replace("\n", "\r\n").encode()
 
 
 def write_config(
@@ -404,7 +381,7 @@ def test_send_rate_defers_what_is_over_the_hourly_budget(
 ) -> None:
     config = write_config(tmp_path, dovecot, imap_user, db_url, smtp_sink, max_per_hour=2)
     for i in range(4):
-        dovecot.append(imap_user, "INBOX", referral(i, NOW - timedelta(minutes=40 - i)))
+        dovecot.append(imap_user, "INBOX", numbered_referral(i, NOW - timedelta(minutes=40 - i)))
     assert "4 introductions" in run(config, "sync", "--once").output
 
     output = dispatch(config, NOW)
@@ -470,7 +447,7 @@ def test_a_refused_login_fails_nothing_and_everything_goes_once_the_password_wor
     )
     smtp_sink.require_login("olivia", "right-password")
     for i in range(3):  # three partners refer three clients: three thank-yous due now
-        dovecot.append(imap_user, "INBOX", referral(i, NOW - timedelta(hours=1)))
+        dovecot.append(imap_user, "INBOX", numbered_referral(i, NOW - timedelta(hours=1)))
     assert "3 introductions" in run(config, "sync", "--once").output
     due_before = [r.id for r in rows(db_url) if r.kind == "thank_you"]
     assert len(due_before) == 3

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,27 +10,13 @@ from sqlalchemy import func, select
 
 from refmail import models as m
 from refmail import sync as sync_module
-from refmail.clock import FixedClock
 from refmail.config import Account, FollowUps, MaildirSettings
 from refmail.db import SessionFactory
 from refmail.maildir import MaildirSource, deliver
 from refmail.source import Key
 from refmail.sync import sync_account
-
-OWNER = "olivia@example.com"
-REFMAIL = "olivia+refmail@example.com"
-CLOCK = FixedClock(datetime(2026, 11, 20, 12, tzinfo=UTC))
-
-
-def intro(n: int) -> bytes:
-    return (
-        f"Delivered-To: {REFMAIL}\r\nFrom: Olivia <{OWNER}>\r\n"
-        f"To: Party A{n} <a{n}@example.org>\r\nCc: Party B{n} <b{n}@example.net>\r\n"
-        f"Subject: Intro: A{n} <> B{n}\r\nDate: Thu, 19 Nov 2026 10:00:00 +0000\r\n"
-        f"Message-ID: <intro-{n}@example.com>\r\n\r\n"
-        f"Hi A{n},\r\n\r\nI'd like to introduce you to B{n}, who builds boats.\r\n"
-        "You two should talk.\r\n"
-    ).encode()
+from tests.support.mailbox import OWNER, REFMAIL
+from tests.support.maildirs import CLOCK, account, fill, intro
 
 
 def ordinary(n: int) -> bytes:
@@ -39,20 +24,6 @@ def ordinary(n: int) -> bytes:
         f"From: Someone <someone{n}@example.org>\r\nTo: other@example.org\r\nSubject: lunch {n}\r\n"
         f"Message-ID: <plain-{n}@example.org>\r\n\r\nSee you at noon.\r\n"
     ).encode()
-
-
-def account(root: Path, batch_size: int = 3) -> Account:
-    return Account(
-        name="t",
-        address=REFMAIL,
-        owners=(OWNER,),
-        maildir=MaildirSettings(path=str(root), batch_size=batch_size),
-    )
-
-
-def fill(root: Path, messages: Sequence[bytes]) -> None:
-    for i, raw in enumerate(messages):
-        deliver(root, raw, f"{1700000000 + i}.M{i}.test")
 
 
 def run_sync(

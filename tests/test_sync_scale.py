@@ -1,8 +1,8 @@
 """A 10,000-message mailbox in a real Dovecot syncs in bounded memory, exactly once.
 
-The mailbox is bench/_mailgen.py's realistic mix (mostly business mail to the owner, newsletters,
-notifications, one introduction BCC'd to refmail in 50), scaled down to ~3.6 KB a message so
-the test stays well under a minute; it is loaded straight into the user's Maildir.
+The mailbox is tests/support/mailgen.py's realistic mix (mostly business mail to the owner,
+newsletters, notifications, one introduction BCC'd to refmail in 50), scaled down to ~3.6 KB a
+message so the test stays well under a minute; it is loaded straight into the user's Maildir.
 
 Memory: tracemalloc would slow the sync four- to five-fold, so the evidence that batches stream is
 taken without it, in one run, at 2,000 and at 10,000 messages: the growth of the peak RSS (the
@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bench._mailgen import MailGenerator, load_dovecot
 from refmail import models as m
 from refmail.clock import FixedClock
 from refmail.config import Account, FollowUps, ImapSettings
@@ -30,7 +29,8 @@ from refmail.db import make_engine, migrate, session_factory
 from refmail.imap import ImapSource, connect
 from refmail.source import Batch
 from refmail.sync import SyncReport, sync_account
-from tests.dovecot import Dovecot, dovecot, imap_user  # noqa: F401 - fixtures
+from tests.support.dovecot import Dovecot
+from tests.support.mailgen import MailGenerator, load_dovecot
 
 pytestmark = pytest.mark.integration
 
@@ -61,8 +61,8 @@ def _reset_peak_rss() -> bool:
 
 
 def test_ten_thousand_messages_sync_in_flat_memory_exactly_once(
-    dovecot: Dovecot,  # noqa: F811 - the fixture
-    imap_user: str,  # noqa: F811 - the fixture
+    dovecot: Dovecot,
+    imap_user: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -29,9 +29,9 @@ from refmail.smtp import send
 from refmail.sync import sync_account
 from refmail.tokens import LinkBuilder, Tokens
 from refmail.web import RateLimit, WebContext
-from tests.dovecot import free_port
-from tests.test_sync import CLOCK, account, fill, intro
-from tests.webserver import serve
+from tests.support.dovecot import free_port
+from tests.support.maildirs import CLOCK, account, fill, intro
+from tests.support.webserver import serve
 
 pytestmark = pytest.mark.integration
 KEYS = ["a-signing-key-for-tests-0123456789"]

@@ -39,8 +39,8 @@ from refmail.render import Renderer
 from refmail.sync import sync_account
 from refmail.tokens import LinkBuilder, Tokens
 from refmail.web import WebContext
-from tests.test_sync import CLOCK, account, fill, intro
-from tests.webserver import serve
+from tests.support.maildirs import CLOCK, account, fill, intro
+from tests.support.webserver import serve
 
 pytestmark = [
     pytest.mark.integration,

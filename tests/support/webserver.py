@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from refmail.web import WebContext, create_app
-from tests.dovecot import free_port
+from tests.support.dovecot import free_port
 
 
 @contextmanager

@@ -35,7 +35,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
-from tests.dovecot import Dovecot, free_port
+from tests.support.dovecot import Dovecot, free_port
 
 Stage = Literal["RCPT", "DATA"]
 DropMode = Literal["mid_data", "before_reply", "after_accept"]

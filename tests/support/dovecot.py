@@ -1,11 +1,16 @@
-"""Private, throw-away Dovecot IMAP server for tests.
+"""Private, throw-away Dovecot IMAP server for tests and benches.
 
 Runs `dovecot -F -c CONF` from a temp dir on free localhost ports; never touches the system Dovecot.
+Also: its pytest fixtures (`dovecot`, `imap_user`, imported by tests/conftest.py) and `drafts`,
+which reads a user's folder back as parsed messages with their flags.
 """
 
 from __future__ import annotations
 
 import contextlib
+import email
+import email.message
+import email.policy
 import grp
 import os
 import pwd
@@ -359,6 +364,23 @@ service stats {{
             client.logout()
         match = re.search(rb"APPENDUID \d+ (\d+)", response or b"")
         return int(match.group(1)) if match else None
+
+
+def drafts(
+    server: Dovecot, user: str, folder: str = "Drafts"
+) -> list[tuple[email.message.Message, tuple[bytes, ...]]]:
+    """Every message in `user`'s `folder` (read-only, in UID order), parsed, with its flags."""
+    client = server.client(user)
+    try:
+        client.select_folder(folder, readonly=True)
+        uids = client.search(["ALL"])
+        data = client.fetch(uids, ["BODY.PEEK[]", "FLAGS"]) if uids else {}
+        return [
+            (email.message_from_bytes(d[b"BODY[]"], policy=email.policy.default), d[b"FLAGS"])
+            for _, d in sorted(data.items())
+        ]
+    finally:
+        client.logout()
 
 
 # ---- pytest fixtures (import them into a conftest) -----------------------

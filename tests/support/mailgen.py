@@ -1,6 +1,6 @@
 """Realistic synthetic mail for benchmarks and scale tests, deterministic for a given seed.
 
-    from bench._mailgen import generate, load_dovecot
+    from tests.support.mailgen import generate, load_dovecot
     messages = list(generate(10_000, seed=1))          # ~17 KB each on average
     load_dovecot(server, "user1", messages)            # straight into the user's Maildir
 
@@ -553,7 +553,7 @@ def _crlf(text: str) -> bytes:
 def load_dovecot(
     dovecot: Any, user: str, messages: Iterable[bytes], method: str = "maildir"
 ) -> int:
-    """Put `messages` into `user`'s INBOX on a tests.dovecot.Dovecot, in order; returns how many.
+    """Put `messages` into `user`'s INBOX on a support.dovecot.Dovecot, in order; returns how many.
 
     method "maildir" (the fastest, and the default) writes the files straight into the user's
     Maildir new/ with names whose timestamps increase, so Dovecot gives them UIDs in order on the
