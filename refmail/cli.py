@@ -165,7 +165,10 @@ def _demo_config(path: Path, database: str | None) -> str:
     base = path.resolve().parent / "refmail-demo"
     maildir = base / "Maildir"
     now = datetime.now(UTC)
-    demo = sorted(p for p in resources.files("refmail.demo").iterdir() if p.name.endswith(".eml"))
+    demo = sorted(
+        (p for p in resources.files("refmail.demo").iterdir() if p.name.endswith(".eml")),
+        key=lambda p: p.name,
+    )
     for i, item in enumerate(demo):
         sent = now - timedelta(hours=6 * (len(demo) - i))  # recent, so follow-ups are due now
         raw = re.sub(
@@ -483,7 +486,7 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
             .where(m.ContactChange.contact_id == contact.id)
             .order_by(m.ContactChange.id)
         ).all()
-        info = {
+        info: dict[str, Any] = {
             "email": contact.email,
             "name": contact.name,
             "organisation": contact.organisation,

@@ -7,6 +7,7 @@ back off alone. SIGTERM/SIGINT finish the batch in hand and stop; SIGHUP reloads
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -152,7 +153,7 @@ class Daemon:
                         account.name,
                         account.imap,
                         folder,
-                        lambda name=account.name: self.kick(name),
+                        functools.partial(self.kick, account.name),
                         self._watch_stop,
                         d.idle_reissue_seconds,
                         d.reconnect_max_seconds,
@@ -299,7 +300,6 @@ class Daemon:
                 create_app(context), host=host, port=port, log_level="warning", server_header=False
             )
         )
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         threading.Thread(target=server.run, name="web", daemon=True).start()
         self._web = server
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from imapclient.imapclient import DRAFTS, SENT
+from imapclient.imapclient import DRAFTS, SENT, IMAPClient
 
 from refmail import kinds, wiring
 from refmail.config import Account, Settings, SmtpSettings
@@ -116,10 +116,10 @@ def _imap(name: str, account: Account) -> Iterator[Check]:
 
 def _special(
     name: str,
-    client,
+    client: IMAPClient,
     label: str,
     flag: bytes,
-    names: tuple[str, ...],  # type: ignore[no-untyped-def]
+    names: tuple[str, ...],
     configured: str,
     existing: set[str],
 ) -> Check:

@@ -27,7 +27,7 @@ from imapclient.imapclient import DRAFTS, SENT
 from refmail.config import ImapSettings
 from refmail.errors import DeliveryError, SourceError
 from refmail.oauth import token_source
-from refmail.source import Batch, Cursor
+from refmail.source import Batch, Cursor, Key
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class ImapSource:
             headers = {uid: data.get(b"BODY[HEADER]", b"") for uid, data in response.items()}
             yield Batch(headers, Cursor(start.validity, chunk[-1]), rescan, len(uids))
 
-    def fetch(self, folder: str, uids: Sequence[int]) -> dict[int, bytes]:
+    def fetch(self, folder: str, uids: Sequence[Key]) -> dict[Key, bytes]:
         """Whole messages for these UIDs, in one round trip (BODY.PEEK: nothing marked read)."""
         if not uids:
             return {}

@@ -287,12 +287,12 @@ def decide(
         return Decision("send", "allowed", "within every cap and the send window")
     binding = [h for h in holds if h[0] == not_before]
     if binding:
-        rule, reason = binding[0][1], binding[0][2]
+        rule_name, reason = binding[0][1], binding[0][2]
     else:
-        rule, reason = "quiet_hours", f"outside the send window in {zone}"
+        rule_name, reason = "quiet_hours", f"outside the send window in {zone}"
     return Decision(
         "defer",
-        rule,
+        rule_name,
         f"{reason}; deferred until {at:%Y-%m-%d %H:%M} UTC",
         at,
         tuple(h[1] for h in holds),

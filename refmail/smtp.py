@@ -11,7 +11,7 @@ import email.policy
 import logging
 import smtplib
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Protocol
@@ -75,7 +75,7 @@ def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
-def _replies(refused: dict[str, tuple[int, bytes | str]]) -> str:
+def _replies(refused: Mapping[str, tuple[int, bytes | str]]) -> str:
     """The server's replies as it wrote them: "addr: 550 5.1.1 …; addr: …"."""
     return "; ".join(f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in refused.items())
 
