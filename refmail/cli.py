@@ -8,7 +8,10 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import os
 import re
+import secrets
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -619,14 +622,21 @@ def web(app: App, listen: str | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--worker",
+    is_flag=True,
+    help="Share the accounts with other `run --worker` processes on the same database "
+    "(PostgreSQL): each runs the accounts it holds a lease on, and takes over a dead one's.",
+)
 @pass_app
-def run(app: App) -> None:
+def run(app: App, worker: bool) -> None:
     """Run the daemon: sync every account (IDLE where offered), dispatch due follow-ups, and
     serve the recipient pages. SIGTERM/SIGINT stop cleanly; SIGHUP reloads the config."""
     settings = app.settings
     setup_logging(settings.log_level, settings.daemon.log_format)
     on_batch = progress_printer() if sys.stderr.isatty() else None
-    Daemon(app.config_path, on_batch=on_batch).run()
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}" if worker else None
+    Daemon(app.config_path, on_batch=on_batch, worker=worker_id).run()
 
 
 @cli.command()

@@ -252,6 +252,7 @@ class Daemon:
     keep_events_days: float = 365.0  # why-log entries of finished follow-ups kept this long
     log_format: Literal["text", "json"] = "text"
     web: bool = True  # serve the recipient pages too, when web.base_url is set
+    lease_seconds: float = 30.0  # `run --worker`: an account's lease; a dead worker's expires
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
-from refmail import config, outbox, wiring
+from refmail import config, leases, outbox, wiring
 from refmail.clock import Clock, system_clock
 from refmail.db import transaction
 from refmail.dispatch import dispatch
@@ -54,6 +55,7 @@ class Daemon:
         clock: Clock = system_clock,
         on_batch: Any = None,
         serve_web: bool = True,
+        worker: str | None = None,
     ) -> None:
         self.config_path = config_path
         self.clock = clock
@@ -66,9 +68,12 @@ class Daemon:
         self.factory = self.parts.factory
         self.scheduler: BackgroundScheduler | None = None
         self.states: dict[str, AccountState] = {}
-        self.watchers: list[IdleWatcher] = []
-        self._watch_stop = threading.Event()
+        self.watchers: dict[str, tuple[threading.Event, list[IdleWatcher]]] = {}
         self._web: Any = None
+        # `run --worker`: this process runs only the accounts it holds a lease on (refmail.leases);
+        # None: every account of the config.
+        self.worker = worker
+        self.leased: set[str] | None = set() if worker else None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -96,6 +101,9 @@ class Daemon:
         """Finish the batch in hand (sync asks `stopping` after each one) and stop."""
         self.stopping.set()
         self._stop_jobs()
+        if self.worker is not None:
+            with transaction(self.factory) as session:
+                leases.release(session, self.worker, datetime.now(UTC))
         if self._web is not None:
             self._web.should_exit = True
         log.info("refmail stopped")
@@ -128,7 +136,6 @@ class Daemon:
             timezone=UTC,
         )
         now = datetime.now(UTC)
-        self._watch_stop = threading.Event()
         for account in self.settings.accounts:
             self.states.setdefault(account.name, AccountState(account.name))
             self.scheduler.add_job(
@@ -147,19 +154,16 @@ class Daemon:
                 id=f"dispatch:{account.name}",
                 next_run_time=now + timedelta(seconds=1),
             )
-            if d.idle and account.imap is not None:
-                for folder in account.imap.folders:
-                    watcher = IdleWatcher(
-                        account.name,
-                        account.imap,
-                        folder,
-                        functools.partial(self.kick, account.name),
-                        self._watch_stop,
-                        d.idle_reissue_seconds,
-                        d.reconnect_max_seconds,
-                    )
-                    watcher.start()
-                    self.watchers.append(watcher)
+            if self._holds(account.name):
+                self._start_watchers(account.name)
+        if self.worker is not None:
+            self.scheduler.add_job(
+                self._lease_job,
+                "interval",
+                seconds=d.lease_seconds / 3,
+                id="leases",
+                next_run_time=now,
+            )
         self.scheduler.add_job(
             self._housekeeping,
             "interval",
@@ -170,13 +174,63 @@ class Daemon:
         self.scheduler.start()
 
     def _stop_jobs(self) -> None:
-        self._watch_stop.set()
+        for stop, _ in self.watchers.values():
+            stop.set()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)  # running jobs finish their batch first
             self.scheduler = None
-        for watcher in self.watchers:
+        for name in list(self.watchers):
+            self._stop_watchers(name)
+
+    def _start_watchers(self, account_name: str) -> None:
+        """IDLE on every folder of the account (where IDLE is on and the account is IMAP)."""
+        d, account = self.settings.daemon, self.settings.account(account_name)
+        if not d.idle or account.imap is None or account_name in self.watchers:
+            return
+        stop, started = threading.Event(), []
+        for folder in account.imap.folders:
+            watcher = IdleWatcher(
+                account.name,
+                account.imap,
+                folder,
+                functools.partial(self.kick, account.name),
+                stop,
+                d.idle_reissue_seconds,
+                d.reconnect_max_seconds,
+            )
+            watcher.start()
+            started.append(watcher)
+        self.watchers[account_name] = (stop, started)
+
+    def _stop_watchers(self, account_name: str) -> None:
+        stop, started = self.watchers.pop(account_name, (threading.Event(), []))
+        stop.set()
+        for watcher in started:
             watcher.join(timeout=3)
-        self.watchers = []
+
+    def _holds(self, account_name: str) -> bool:
+        return self.leased is None or account_name in self.leased
+
+    def _lease_job(self) -> None:
+        """Renew this worker's leases and rebalance; start or stop what follows the accounts."""
+        assert self.worker is not None and self.leased is not None
+        names = [a.name for a in self.settings.accounts]
+        ttl = timedelta(seconds=self.settings.daemon.lease_seconds)
+        try:
+            with transaction(self.factory) as session:
+                held = leases.claim(session, self.worker, names, ttl, datetime.now(UTC))
+        except SQLAlchemyError as exc:  # e.g. two workers creating the same lease row at once
+            log.warning("worker %s: leases not renewed this time: %s", self.worker, exc)
+            return
+        gained, lost = held - self.leased, self.leased - held
+        self.leased = held
+        for name in sorted(lost):
+            log.info("worker %s: account %s handed over", self.worker, name)
+            self._stop_watchers(name)
+        for name in sorted(gained):
+            log.info("worker %s: account %s taken", self.worker, name)
+            self._start_watchers(name)
+            self.kick(name)
 
     def kick(self, account_name: str) -> None:
         """New mail: sync this account now (or right after the run in progress)."""
@@ -197,6 +251,8 @@ class Daemon:
 
     def _sync_job(self, account_name: str) -> None:
         """Sync, and while new mail keeps being announced, sync again; then dispatch."""
+        if not self._holds(account_name):
+            return
         state = self.states[account_name]
         account = self.settings.account(account_name)
         found = 0
@@ -238,7 +294,7 @@ class Daemon:
             self._dispatch_job(account_name)
 
     def _dispatch_job(self, account_name: str) -> None:
-        if self.stopping.is_set():
+        if self.stopping.is_set() or not self._holds(account_name):
             return
         state = self.states[account_name]
         account = self.settings.account(account_name)

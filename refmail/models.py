@@ -255,3 +255,20 @@ class FollowUpEvent(Base):
     state: Mapped[str] = mapped_column(String(20))
     rule: Mapped[str] = mapped_column(String(100), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Worker(Base):
+    """A `refmail run --worker` process, seen alive at `seen_at` (its heartbeat)."""
+
+    __tablename__ = "worker"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AccountLease(Base):
+    """Which worker runs an account's sync, IDLE and dispatch, until when (renewed while held)."""
+
+    __tablename__ = "account_lease"
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
