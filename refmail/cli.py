@@ -40,6 +40,7 @@ from refmail.maildir import deliver
 from refmail.parse import parse_message
 from refmail.render import Person, Renderer
 from refmail.sync import sync_account
+from refmail.text import one_line
 from refmail.web import LinkMailer, WebContext, create_app
 
 log = logging.getLogger("refmail")
@@ -719,7 +720,7 @@ def _iso(value: datetime | None) -> str:
 def _print(items: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
     if as_json:
         for item in items:
-            click.echo(json.dumps(item, ensure_ascii=False))
+            click.echo(json.dumps(_printable(item), ensure_ascii=False))
         return
     if not items:
         click.echo("(none)")
@@ -732,7 +733,18 @@ def _print(items: list[dict[str, Any]], as_json: bool, columns: list[str]) -> No
 
 
 def _cell(value: object) -> str:
-    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return one_line(", ".join(map(str, value)) if isinstance(value, list) else str(value))
+
+
+def _printable(value: Any) -> Any:
+    """Strings (in lists and dicts too) without control characters: they come from mail."""
+    if isinstance(value, str):
+        return one_line(value)
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    return value
 
 
 def main() -> None:
