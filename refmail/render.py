@@ -1,7 +1,7 @@
 """Renders follow-ups from Jinja2 templates into complete RFC 5322 messages.
 
-Templates live in refmail/templates/email/<kind>.txt.j2 (and .html.j2); a file of the same name in the
-user's template directory wins. The subject is the template's `{% set subject %}` block.
+Templates live in refmail/templates/email/<kind>.txt.j2 (and .html.j2); a file of the same name
+in the user's template directory wins. The subject is the template's `{% set subject %}` block.
 
 Headers are written as providers read them: names and subjects lose control characters and are
 RFC 2047-encoded when not ASCII; Message-IDs and the List-Unsubscribe URL go on the wire as they
