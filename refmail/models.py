@@ -91,6 +91,18 @@ class FolderState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class MaildirSeen(Base):
+    """A Maildir file sync has read (its key: the name without flags), per folder. Maildir names
+    have no dependable order (a message moved in, a clock stepped back), so what was read is
+    remembered rather than a position; written in the transaction of the batch that read it."""
+
+    __tablename__ = "maildir_seen"
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(500), primary_key=True)
+    key: Mapped[str] = mapped_column(String(500), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 def new_public_id() -> str:
     """A contact's id in links: 128 random bits, URL-safe; reveals nothing, cannot be counted."""
     return secrets.token_urlsafe(16)
