@@ -608,6 +608,8 @@ def web(app: App, listen: str | None) -> None:
     """Serve the unsubscribe and preference pages (put HTTPS in front of it)."""
     import uvicorn  # imported here: only this command needs a server
 
+    from refmail.httpserver import server_config
+
     settings = app.settings
     links = rules_for(settings).links
     if links is None:
@@ -622,14 +624,7 @@ def web(app: App, listen: str | None) -> None:
         mailer=_link_mailer(settings),
     )
     click.echo(f"serving {settings.web.base_url} on http://{host}:{port}")
-    uvicorn.run(
-        create_app(context),
-        host=host,
-        port=port,
-        log_level="warning",
-        proxy_headers=True,
-        server_header=False,
-    )
+    uvicorn.Server(server_config(create_app(context), host, port, proxy_headers=True)).run()
 
 
 def _link_mailer(settings: config.Settings) -> LinkMailer | None:

@@ -305,6 +305,7 @@ class Daemon:
             return
         import uvicorn  # only a daemon that serves pages needs it
 
+        from refmail.httpserver import server_config
         from refmail.web import WebContext, create_app
 
         rules = self.rules
@@ -318,11 +319,7 @@ class Daemon:
             metrics=self.metrics,
         )
         host, port = web.host_port
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(context), host=host, port=port, log_level="warning", server_header=False
-            )
-        )
+        server = uvicorn.Server(server_config(create_app(context), host, port))
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         threading.Thread(target=server.run, name="web", daemon=True).start()
         self._web = server
