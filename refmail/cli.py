@@ -278,7 +278,7 @@ def sync(app: App, once: bool) -> None:
             + (f", {report.malformed} malformed" if report.malformed else "")
         )
         for notice in report.notices:
-            click.echo(f"  {notice}")
+            click.echo(f"  {one_line(notice)}")
     if failed:
         sys.exit(1)
 
@@ -528,11 +528,11 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
             ],
         }
     if as_json:
-        click.echo(json.dumps(info, ensure_ascii=False))
+        click.echo(json.dumps(_printable(info), ensure_ascii=False))
         return
     for key, value in info.items():
         if not isinstance(value, list):
-            click.echo(f"{key:16} {value}")
+            click.echo(f"{key:16} {_cell(value)}")
     click.echo("\nfollow-ups:")
     _print(info["follow_ups"], False, ["id", "kind", "due", "state", "reason"])
     click.echo("\nchanges:")
