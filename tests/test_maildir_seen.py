@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from refmail import models as m
 from refmail.clock import FixedClock
@@ -74,8 +74,8 @@ def test_a_name_cursor_from_before_the_upgrade_is_not_read_again(
         deliver(root, intro(n), name)
     sync(factory, root)
     with factory.begin() as session:  # as an older version left it: a name cursor, no seen set
-        session.execute(m.MaildirSeen.__table__.delete())
-        session.execute(m.FolderState.__table__.update().values(last_key=names[1]))
+        session.execute(delete(m.MaildirSeen))
+        session.execute(update(m.FolderState).values(last_key=names[1]))
     report = sync(factory, root)
     assert (report.scanned, report.duplicates) == (2, 2)  # after the cursor only
     with factory() as session:

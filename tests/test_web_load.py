@@ -39,7 +39,7 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
         return reply.status, reply.read()
 
 
-def wait_healthy(port: int, timeout: float, alive: object = None) -> None:
+def wait_healthy(port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -81,16 +81,16 @@ def wait_closed_by_server(
                     f"{open_} of {len(sockets)} idle connections still open after {timeout} s"
                 )
             for key, _ in selector.select(min(left, 1.0)):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
+                ready = key.fileobj
+                assert isinstance(ready, socket.socket)
                 try:
-                    data = sock.recv(1024)
+                    data = ready.recv(1024)
                 except BlockingIOError:
                     continue
                 except (ConnectionResetError, ConnectionRefusedError):
                     data = b""
                 assert data == b"", data  # no request was sent: nothing is owed
-                selector.unregister(sock)
+                selector.unregister(ready)
                 open_ -= 1
     return time.monotonic() - start
 
@@ -119,7 +119,6 @@ def serving(limits: Limits) -> Iterator[int]:
     app = Starlette(routes=[Route("/", hello), Route("/healthz", hello)])
     port = free_port()
     server = uvicorn.Server(server_config(app, "127.0.0.1", port, limits=limits))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -56,11 +56,11 @@ def headers(raw: bytes) -> list[tuple[str, bytes]]:
     fields: list[tuple[str, bytes]] = []
     for line in lines:
         if line[:1] in (b" ", b"\t"):
-            name, value = fields[-1]
-            fields[-1] = (name, value + line)  # unfold: drop the CRLF, keep the space
+            last, value = fields[-1]
+            fields[-1] = (last, value + line)  # unfold: drop the CRLF, keep the space
         else:
-            name, _, value = line.partition(b":")
-            fields.append((name.decode(), value.removeprefix(b" ")))
+            raw_name, _, value = line.partition(b":")
+            fields.append((raw_name.decode(), value.removeprefix(b" ")))
     return fields
 
 
@@ -222,8 +222,8 @@ def run_cli(config: Path, *args: str) -> str:
 def test_file_channel_writes_exact_bytes_for_a_hostile_introducer(tmp_path: Path) -> None:
     config = tmp_path / "refmail.toml"
     run_cli(config, "init")
-    with config.open("a") as out:
-        out.write(f'\n[web]\nbase_url = "{LONG_BASE}"\n')
+    with config.open("a") as toml:
+        toml.write(f'\n[web]\nbase_url = "{LONG_BASE}"\n')
     maildir_new = tmp_path / "refmail-demo" / "Maildir" / "new"
     (maildir_new / "1999999999.hostile.refmail").write_bytes(hostile_referral("h1"))
     run_cli(config, "sync", "--once")
