@@ -4,9 +4,10 @@ One `server_config` for `refmail web` and for the daemon. Idle connections hold 
 descriptor each, and a process under systemd has 1,024: without limits a few hundred idle
 sockets starve sync (no descriptor left for IMAP or the database) and every failed accept()
 writes a log line. So a connection must send its request headers within `header_timeout`
-(uvicorn itself times out only between requests), at most `max_connections` are open at once
-(more are closed on arrival), and repeated warnings from the server are logged once per
-`log_every` seconds with a count of what was left out.
+(uvicorn itself times out only between requests) and be done within `request_timeout`; at
+most `max_connections` are open at once (more are closed on arrival); the open-files limit is
+raised as far as allowed and accept() bursts fitted to it; and repeated warnings from the
+server are logged once per `log_every` seconds with a count of what was left out.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Limits:
 
     max_connections: int = 200  # open at once; more are closed on arrival
     header_timeout: float = 10.0  # from connect (or the last response) to a request's headers
+    request_timeout: float = 30.0  # from a request's headers to the end of its response
     keep_alive: float = 5.0  # idle time between requests on one connection
     max_header_bytes: int = 16 * 1024  # h11's cap on a request's head
     # Connections the kernel queues (no descriptor of ours until accepted). asyncio accepts up
@@ -92,11 +94,11 @@ def fit_to_descriptors(limits: Limits, open_files: int) -> Limits:
 
 
 def guarded_protocol(limits: Limits) -> type[H11Protocol]:
-    """uvicorn's h11 protocol with a connection cap and a deadline for request headers."""
+    """uvicorn's h11 protocol with a connection cap and two deadlines: for a request's headers
+    (from connect, or from the last response) and for the whole request (body and response)."""
 
     class Guarded(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
-        _armed_cycle: object = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -106,36 +108,34 @@ def guarded_protocol(limits: Limits) -> type[H11Protocol]:
                 )
                 transport.abort()  # nothing was read: no response owed
                 return
-            self._arm()
+            self._arm(limits.header_timeout)
 
         def handle_events(self) -> None:
             before = self.cycle
             super().handle_events()
-            if self.cycle is not before:  # a request's headers arrived
-                self._disarm()
+            if self.cycle is not before:  # a request's headers arrived: now the whole request
+                self._arm(limits.request_timeout)
 
         def on_response_complete(self) -> None:
-            self._arm()  # the next request's headers have a deadline too
+            self._arm(limits.header_timeout)  # the next request's headers (keep-alive)
             super().on_response_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
 
-        def _arm(self) -> None:
+        def _arm(self, seconds: float) -> None:
             self._disarm()
-            self._armed_cycle = self.cycle
-            self._deadline = self.loop.call_later(limits.header_timeout, self._too_slow)
+            self._deadline = self.loop.call_later(seconds, self._expire)
 
         def _disarm(self) -> None:
             if self._deadline is not None:
                 self._deadline.cancel()
                 self._deadline = None
 
-        def _too_slow(self) -> None:
+        def _expire(self) -> None:
             self._deadline = None
-            busy = self.cycle is not None and not self.cycle.response_complete
-            if not busy and not self.transport.is_closing():
+            if not self.transport.is_closing():
                 self.transport.abort()
 
     return Guarded

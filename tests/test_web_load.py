@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
@@ -113,10 +114,11 @@ def nofile_at_least(count: int) -> Iterator[None]:
 
 @contextmanager
 def serving(limits: Limits) -> Iterator[int]:
-    async def hello(request: object) -> PlainTextResponse:
+    async def hello(request: Request) -> PlainTextResponse:
+        await request.body()
         return PlainTextResponse("hello")
 
-    app = Starlette(routes=[Route("/", hello), Route("/healthz", hello)])
+    app = Starlette(routes=[Route("/", hello, methods=["GET", "POST"]), Route("/healthz", hello)])
     port = free_port()
     server = uvicorn.Server(server_config(app, "127.0.0.1", port, limits=limits))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -141,6 +143,34 @@ def test_a_connection_that_sends_no_request_is_closed_after_the_header_timeout()
             assert slow.recv(1024) == b""
             assert time.monotonic() - started < 3
         assert http_get(f"http://127.0.0.1:{port}/")[1] == b"hello"  # a real request still works
+
+
+def test_a_request_whose_body_never_ends_is_closed_after_the_request_timeout() -> None:
+    with serving(Limits(request_timeout=1.0)) as port:
+        with closing(socket.create_connection(("127.0.0.1", port))) as slow:
+            slow.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+            slow.settimeout(5)
+            started = time.monotonic()
+            assert slow.recv(1024) == b""
+            assert 0.8 <= time.monotonic() - started < 3
+        body = urllib.request.urlopen(
+            urllib.request.Request(f"http://127.0.0.1:{port}/", data=b"x" * 100), timeout=5
+        ).read()
+        assert body == b"hello"  # a request that arrives whole is answered
+
+
+def test_keep_alive_connections_are_closed_once_idle() -> None:
+    limits = Limits(keep_alive=1.0, header_timeout=30)
+    with serving(limits) as port, closing(socket.create_connection(("127.0.0.1", port))) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.settimeout(5)
+        reply = b""
+        while not reply.endswith(b"hello"):
+            reply += client.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert client.recv(1024) == b""  # closed after keep_alive, not the header timeout
+        assert time.monotonic() - started < 3
 
 
 def test_connections_over_the_cap_are_closed_at_once_and_the_rest_still_served() -> None:
@@ -232,7 +262,9 @@ def test_idle_connections_neither_stop_sync_nor_flood_the_log(
                 wait_closed_by_server(sockets, Limits().header_timeout + 30, opened)
             for sock in sockets:
                 sock.close()
-            assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+            # Late handshakes still queued in the kernel may briefly fill the cap: the pages
+            # are served again within seconds of the flood ending.
+            wait_healthy(port, 15)
             assert proc.poll() is None
         finally:
             proc.send_signal(signal.SIGTERM)
