@@ -589,7 +589,9 @@ def contacts_set(
             contact_service.opt_in(session, contact, "owner", now)
         email_address = contact.email
     for change in changes:
-        click.echo(f"{email_address}: {change.field}: {change.old or '-'} → {change.new or '-'}")
+        click.echo(
+            one_line(f"{email_address}: {change.field}: {change.old or '-'} → {change.new or '-'}")
+        )
     if cancelled:
         click.echo(f"{email_address}: {cancelled} planned follow-ups cancelled")
 

@@ -227,14 +227,20 @@ def test_file_channel_writes_exact_bytes_for_a_hostile_introducer(tmp_path: Path
     maildir_new = tmp_path / "refmail-demo" / "Maildir" / "new"
     (maildir_new / "1999999999.hostile.refmail").write_bytes(hostile_referral("h1"))
     run_cli(config, "sync", "--once")
+    # A name the owner typed with a vertical tab (once a permanent failure of its follow-up).
+    changed = run_cli(config, "contacts", "set", "pat@partnerlaw.example", "--name", "Pat\x0bLaw")
+    assert "Pat Law" in changed and "\x0b" not in changed
     out = run_cli(config, "dispatch", "--once")
     assert "thank_you to pat.h1@partner.example" in out
+    assert "thank_you to pat@partnerlaw.example" in out
     drafts = [p.read_bytes() for p in (tmp_path / "refmail-demo" / "drafts").glob("*.eml")]
     mine = [raw for raw in drafts if b"pat.h1@partner.example" in raw.split(b"\r\n\r\n")[0]]
     assert len(mine) == 1
     assert_clean_thank_you(mine[0], "h1")
     for raw in drafts:  # the demo's own drafts too
         headers(raw)
+    (law,) = [raw for raw in drafts if b"<pat@partnerlaw.example>" in raw.split(b"\r\n\r\n")[0]]
+    assert decoded(field(law, "To")) == "Pat Law <pat@partnerlaw.example>"
     listing = run_cli(config, "intros", "list") + run_cli(config, "intros", "list", "--json")
     assert "h1" in listing
     listing += run_cli(config, "contacts", "show", "pat.h1@partner.example")
