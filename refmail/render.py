@@ -37,8 +37,8 @@ VERBATIM = frozenset(
 
 
 class WirePolicy(email.policy.EmailPolicy):
-    """policy.SMTP, except that the VERBATIM fields are written unencoded (ASCII only: a value
-    that is not falls back to the stdlib's folding)."""
+    """policy.SMTP, except that the VERBATIM fields are written unencoded (a value that is not
+    printable ASCII, or has a word too long for a line, falls back to the stdlib's folding)."""
 
     def fold(self, name: str, value: object) -> str:
         return self._verbatim(name, value) or super().fold(name, value)  # type: ignore[arg-type]
@@ -49,7 +49,10 @@ class WirePolicy(email.policy.EmailPolicy):
 
     def _verbatim(self, name: str, value: object) -> str:
         text = str(value)
-        if name.lower() not in VERBATIM or not text.isascii():
+        longest = max(map(len, text.split()), default=0)
+        if name.lower() not in VERBATIM or not (text.isascii() and text.isprintable()):
+            return ""
+        if len(name) + 2 + longest > 998:  # RFC 5322's hard limit: the stdlib must split it
             return ""
         return fold_at_spaces(name, text, self.max_line_length or 998, self.linesep) + self.linesep
 

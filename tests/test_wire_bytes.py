@@ -154,6 +154,13 @@ def test_hostile_message_ids_are_cleaned_or_dropped() -> None:
     assert msg_id("\x00") == ""
 
 
+def test_a_word_too_long_for_any_line_is_left_to_the_stdlib() -> None:
+    url = "https://refmail.example/u/" + "x" * 1000
+    raw = Renderer().render(draft("thank_you", links=Links(url, PREFS)), NOW).as_bytes()
+    headers(raw)  # still no line over 998 octets
+    assert decoded(field(raw, "List-Unsubscribe")) == f"<{url}>"
+
+
 def test_fold_at_spaces_never_breaks_a_word() -> None:
     words = [f"<{'w' * n}@x>" for n in (3, 70, 1, 120, 5)]
     folded = fold_at_spaces("References", " ".join(words), 78)
