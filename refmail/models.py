@@ -78,7 +78,8 @@ class Account(Base):
 
 
 class FolderState(Base):
-    """Sync cursor of one folder: UIDVALIDITY and the last UID (or Maildir key) recorded."""
+    """Sync cursor of one folder: UIDVALIDITY and the last UID recorded (a Maildir folder keeps
+    its seen keys in MaildirSeen; last_key is only a name cursor left by an older version)."""
 
     __tablename__ = "folder_state"
     __table_args__ = (UniqueConstraint("account_id", "folder"),)
