@@ -40,8 +40,9 @@ def one_line(text: str) -> str:
     >>> one_line("Ann\\x0bLee \\x1b[31mred\\x1b[0m \\u202eevil\\r\\n")
     'Ann Lee red evil'
     """
-    cleaned = "".join(_char(c) for c in _ESCAPES.sub("", text))
-    return " ".join(cleaned.split())
+    if not text.isprintable():  # the common case (no Cc, Cf, Zl, Zp…) skips the character walk
+        text = "".join(_char(c) for c in _ESCAPES.sub("", text))
+    return " ".join(text.split())
 
 
 def msg_id(value: str) -> str:
