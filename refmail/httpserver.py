@@ -46,7 +46,10 @@ class Limits:
 def server_config(
     app: Any, host: str, port: int, *, proxy_headers: bool = False, limits: Limits | None = None
 ) -> uvicorn.Config:
-    """The uvicorn Config both `refmail web` and `refmail run` serve the pages with."""
+    """The uvicorn Config both `refmail web` and `refmail run` serve the pages with.
+
+    Also, once per process: raises the open-files limit (`raise_fd_limit`) and rate-limits the
+    server's repeated warnings (`quiet_repeats`)."""
     limits = fit_to_descriptors(limits or Limits(), raise_fd_limit())
     quiet_repeats(limits.log_every)
     return uvicorn.Config(
@@ -62,7 +65,7 @@ def server_config(
         access_log=False,
         server_header=False,
         proxy_headers=proxy_headers,
-        limit_concurrency=limits.max_connections,  # requests beyond it get a 503
+        limit_concurrency=limits.max_connections,  # a request while the cap is full: 503
         backlog=limits.backlog,
         timeout_keep_alive=max(1, round(limits.keep_alive)),
         timeout_graceful_shutdown=5,
