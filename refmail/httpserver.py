@@ -24,6 +24,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger(__name__)
+MAX_KINDS = 1000  # distinct warnings a RepeatFilter remembers
 RESERVED_FDS = 100  # for sync (IMAP, SMTP), the database, logs, the daemon itself
 SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio", __name__)
 
@@ -147,7 +148,8 @@ def guarded_protocol(limits: Limits) -> type[H11Protocol]:
 @dataclass
 class RepeatFilter(logging.Filter):
     """Lets a warning (or worse) through once per `seconds` for each logger and message
-    template; the next one that passes says how many were left out. Lower levels pass."""
+    template (its first line); the next one that passes says how many were left out. Lower
+    levels pass."""
 
     seconds: float
     clock: Callable[[], float] = time.monotonic
@@ -160,8 +162,12 @@ class RepeatFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
-        key = (record.name, str(record.msg))
+        # asyncio writes details (a socket, a handle) after the first line: key on that line.
+        key = (record.name, str(record.msg).split("\n", 1)[0])
         now = self.clock()
+        if len(self._last) > MAX_KINDS:  # a flood of distinct messages: start counting afresh
+            self._last.clear()
+            self._dropped.clear()
         last = self._last.get(key)
         if last is not None and now - last < self.seconds:
             self._dropped[key] = self._dropped.get(key, 0) + 1

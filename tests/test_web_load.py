@@ -196,6 +196,8 @@ def test_a_repeated_warning_is_logged_once_per_period_with_a_count() -> None:
     assert not any(repeat.filter(record("Invalid HTTP request received.")) for _ in range(500))
     assert repeat.filter(record("another warning"))  # counted per message
     assert repeat.filter(record("Invalid HTTP request received.", logging.INFO))  # info passes
+    assert repeat.filter(record("socket.accept() out of system resource\nsocket: fd=11"))
+    assert not repeat.filter(record("socket.accept() out of system resource\nsocket: fd=12"))
     now[0] = 61
     later = record("Invalid HTTP request received.")
     assert repeat.filter(later)
