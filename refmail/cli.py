@@ -39,6 +39,7 @@ from refmail.errors import BusyError, RefmailError
 from refmail.maildir import deliver
 from refmail.parse import parse_message
 from refmail.sync import sync_account
+from refmail.text import one_line
 
 log = logging.getLogger("refmail")
 
@@ -279,7 +280,7 @@ def sync(app: App, once: bool) -> None:
             + (f", {report.malformed} malformed" if report.malformed else "")
         )
         for notice in report.notices:
-            click.echo(f"  {notice}")
+            click.echo(f"  {one_line(notice)}")
     if failed:
         sys.exit(1)
 
@@ -523,11 +524,11 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
             ],
         }
     if as_json:
-        click.echo(json.dumps(info, ensure_ascii=False))
+        click.echo(json.dumps(_printable(info), ensure_ascii=False))
         return
     for key, value in info.items():
         if not isinstance(value, list):
-            click.echo(f"{key:16} {value}")
+            click.echo(f"{key:16} {_cell(value)}")
     click.echo("\nfollow-ups:")
     _print(info["follow_ups"], False, ["id", "kind", "due", "state", "reason"])
     click.echo("\nchanges:")
@@ -584,7 +585,9 @@ def contacts_set(
             contact_service.opt_in(session, contact, "owner", now)
         email_address = contact.email
     for change in changes:
-        click.echo(f"{email_address}: {change.field}: {change.old or '-'} → {change.new or '-'}")
+        click.echo(
+            one_line(f"{email_address}: {change.field}: {change.old or '-'} → {change.new or '-'}")
+        )
     if cancelled:
         click.echo(f"{email_address}: {cancelled} planned follow-ups cancelled")
 
@@ -603,6 +606,7 @@ def web(app: App, listen: str | None) -> None:
     """Serve the unsubscribe and preference pages (put HTTPS in front of it)."""
     import uvicorn  # imported here: only this command needs a server
 
+    from refmail.httpserver import server_config
     from refmail.web import create_app
 
     settings = app.settings
@@ -611,14 +615,7 @@ def web(app: App, listen: str | None) -> None:
         raise OneLineError("web.base_url is not set: the pages need their public address")
     host, port = config.Web(listen=listen).host_port if listen else settings.web.host_port
     click.echo(f"serving {settings.web.base_url} on http://{host}:{port}")
-    uvicorn.run(
-        create_app(context),
-        host=host,
-        port=port,
-        log_level="warning",
-        proxy_headers=True,
-        server_header=False,
-    )
+    uvicorn.Server(server_config(create_app(context), host, port, proxy_headers=True)).run()
 
 
 @cli.command()
@@ -692,7 +689,7 @@ def _iso(value: datetime | None) -> str:
 def _print(items: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
     if as_json:
         for item in items:
-            click.echo(json.dumps(item, ensure_ascii=False))
+            click.echo(json.dumps(_printable(item), ensure_ascii=False))
         return
     if not items:
         click.echo("(none)")
@@ -705,7 +702,18 @@ def _print(items: list[dict[str, Any]], as_json: bool, columns: list[str]) -> No
 
 
 def _cell(value: object) -> str:
-    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return one_line(", ".join(map(str, value)) if isinstance(value, list) else str(value))
+
+
+def _printable(value: Any) -> Any:
+    """Strings (in lists and dicts too) without control characters: they come from mail."""
+    if isinstance(value, str):
+        return one_line(value)
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    return value
 
 
 def main() -> None:

@@ -346,16 +346,13 @@ class Daemon:
             return
         import uvicorn  # only a daemon that serves pages needs it
 
+        from refmail.httpserver import server_config
         from refmail.web import create_app
 
         context = wiring.web_context(self.parts, self.metrics)
         assert context is not None  # base_url is set
         host, port = web.host_port
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(context), host=host, port=port, log_level="warning", server_header=False
-            )
-        )
+        server = uvicorn.Server(server_config(create_app(context), host, port))
         threading.Thread(target=server.run, name="web", daemon=True).start()
         self._web = server
 

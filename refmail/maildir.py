@@ -1,9 +1,12 @@
 """A local Maildir as a mail source (the embedded demo, and mail delivered by an MDA).
 
-Keys are Maildir file names, read in delivery order: names start with the delivery second and
-go on with counters that are not zero-padded (Dovecot's ".M<usec>P<pid>", mbsync's "_<seq>"), so
-they are compared with numbers as numbers. The cursor is the last name recorded. Folders other
-than INBOX are Maildir++ subfolders (".Name").
+Keys are Maildir file names (without the ":2,flags" a reader adds). Every file whose key is not
+in the cursor's seen set is read, whatever its name: names do not arrive in order (an old
+message moved in keeps its old name, a clock steps back), so a name cursor would skip mail.
+New files are read in delivery order all the same: names start with the delivery second and go
+on with counters that are not zero-padded (Dovecot's ".M<usec>P<pid>", mbsync's "_<seq>"), so
+they are compared with numbers as numbers. Folders other than INBOX are Maildir++ subfolders
+(".Name").
 """
 
 from __future__ import annotations
@@ -45,12 +48,20 @@ class MaildirSource:
 
     def scan(self, folder: str, cursor: Cursor) -> Iterator[Batch]:
         files = self._files(folder)
-        after = delivery_order(str(cursor.position or ""))
-        keys = sorted((k for k in files if delivery_order(k) > after), key=delivery_order)
+        unseen = [k for k in files if k not in cursor.seen]
+        # A name cursor stored before the seen set (position, not yet replaced by ""): the files
+        # up to it were read then; they are recorded as seen with the first batch, not re-read
+        # (re-reading a bounce would count it twice).
+        legacy = str(cursor.position or "")
+        read_before = [k for k in unseen if legacy and _not_after(k, legacy)]
+        keys = sorted(set(unseen) - set(read_before), key=delivery_order)
+        if read_before and not keys:
+            yield Batch({}, Cursor(0, ""), seen=tuple(read_before))
         for i in range(0, len(keys), self.batch_size):
             chunk = keys[i : i + self.batch_size]
             headers: dict[Key, bytes] = {k: _read_headers(files[k]) for k in chunk}
-            yield Batch(headers, Cursor(0, chunk[-1]), total=len(keys))
+            seen = (*chunk, *(read_before if i == 0 else ()))
+            yield Batch(headers, Cursor(0, ""), total=len(keys), seen=seen)
 
     def fetch(self, folder: str, keys: Sequence[Key]) -> dict[Key, bytes]:
         files = self._files(folder)
@@ -63,6 +74,10 @@ class MaildirSource:
                 except OSError:
                     continue  # moved or deleted since the scan: nothing to record
         return out
+
+
+def _not_after(name: str, cursor: str) -> bool:
+    return delivery_order(name) <= delivery_order(cursor)
 
 
 def delivery_order(name: str) -> tuple[tuple[int, int | str], ...]:

@@ -79,7 +79,8 @@ class Account(Base):
 
 
 class FolderState(Base):
-    """Sync cursor of one folder: UIDVALIDITY and the last UID (or Maildir key) recorded."""
+    """Sync cursor of one folder: UIDVALIDITY and the last UID recorded (a Maildir folder keeps
+    its seen keys in MaildirSeen; last_key is only a name cursor left by an older version)."""
 
     __tablename__ = "folder_state"
     __table_args__ = (UniqueConstraint("account_id", "folder"),)
@@ -90,6 +91,18 @@ class FolderState(Base):
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     last_key: Mapped[str] = mapped_column(String(500), default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MaildirSeen(Base):
+    """A Maildir file sync has read (its key: the name without flags), per folder. Maildir names
+    have no dependable order (a message moved in, a clock stepped back), so what was read is
+    remembered rather than a position; written in the transaction of the batch that read it."""
+
+    __tablename__ = "maildir_seen"
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(500), primary_key=True)
+    key: Mapped[str] = mapped_column(String(500), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 def new_public_id() -> str:

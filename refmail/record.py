@@ -19,7 +19,7 @@ from refmail.config import FollowUps
 from refmail.detect import Classification
 from refmail.parse import Address, ParsedMessage
 from refmail.plan import IntroFacts, plan
-from refmail.source import Cursor
+from refmail.source import Batch, Cursor
 
 OFFSETS_KEPT = 10
 
@@ -53,6 +53,40 @@ def store_cursor(
     else:
         state.last_uid, state.last_key = 0, cursor.position
     state.updated_at = now
+
+
+def load_position(session: Session, account_id: int, folder: str) -> Cursor:
+    """The folder's cursor with the Maildir keys already seen (none for an IMAP folder)."""
+    cursor = load_cursor(session, account_id, folder)
+    keys = session.scalars(
+        select(m.MaildirSeen.key).where(
+            m.MaildirSeen.account_id == account_id, m.MaildirSeen.folder == folder
+        )
+    )
+    return Cursor(cursor.validity, cursor.position, frozenset(keys))
+
+
+def store_position(
+    session: Session, account_id: int, folder: str, batch: Batch, now: datetime
+) -> None:
+    """What a batch read: its cursor, and the Maildir keys it saw (in the caller's transaction,
+    with the messages it recorded). Keys seen already are skipped, so a replay is harmless."""
+    store_cursor(session, account_id, folder, batch.cursor, now)
+    for chunk in _chunks(sorted(set(batch.seen))):
+        known = set(
+            session.scalars(
+                select(m.MaildirSeen.key).where(
+                    m.MaildirSeen.account_id == account_id,
+                    m.MaildirSeen.folder == folder,
+                    m.MaildirSeen.key.in_(chunk),
+                )
+            )
+        )
+        session.add_all(
+            m.MaildirSeen(account_id=account_id, folder=folder, key=key, seen_at=now)
+            for key in chunk
+            if key not in known
+        )
 
 
 def _folder_state(session: Session, account_id: int, folder: str) -> m.FolderState | None:

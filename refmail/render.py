@@ -2,6 +2,11 @@
 
 Templates live in refmail/templates/email/<kind>.txt.j2 (and .html.j2); a file of the same name
 in the user's template directory wins. The subject is the template's `{% set subject %}` block.
+
+Headers are written as providers read them: names and subjects lose control characters and are
+RFC 2047-encoded when not ASCII; Message-IDs and the List-Unsubscribe URL go on the wire as they
+are, folded only at spaces (the stdlib would turn a long URL into an encoded-word, which no
+provider accepts).
 """
 
 from __future__ import annotations
@@ -16,8 +21,55 @@ from importlib import resources
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
 from refmail import kinds
+from refmail.text import msg_id, one_line
 
 MAX_REFERENCES = 20
+# Header fields of IDs and URLs: never encoded, folded only between their words.
+VERBATIM = frozenset(
+    {"message-id", "in-reply-to", "references", "x-refmail-id"}
+    | {"list-unsubscribe", "list-unsubscribe-post"}
+)
+
+
+class WirePolicy(email.policy.EmailPolicy):
+    """policy.SMTP, except that the VERBATIM fields are written unencoded (a value that is not
+    printable ASCII, or has a word too long for a line, falls back to the stdlib's folding)."""
+
+    def fold(self, name: str, value: object) -> str:
+        return self._verbatim(name, value) or super().fold(name, value)  # type: ignore[arg-type]
+
+    def fold_binary(self, name: str, value: object) -> bytes:
+        folded = self._verbatim(name, value)
+        return folded.encode("ascii") if folded else super().fold_binary(name, value)  # type: ignore[arg-type]
+
+    def _verbatim(self, name: str, value: object) -> str:
+        text = str(value)
+        longest = max(map(len, text.split()), default=0)
+        if name.lower() not in VERBATIM or not (text.isascii() and text.isprintable()):
+            return ""
+        if len(name) + 2 + longest > 998:  # RFC 5322's hard limit: the stdlib must split it
+            return ""
+        return fold_at_spaces(name, text, self.max_line_length or 998, self.linesep) + self.linesep
+
+
+def fold_at_spaces(name: str, value: str, width: int, linesep: str = "\r\n") -> str:
+    """`Name: value` folded before a word that would pass `width`, never inside one.
+
+    >>> fold_at_spaces("References", "<a@x> <b@x>", 16)
+    'References: <a@x>\\r\\n <b@x>'
+    """
+    head = f"{name}:"
+    lines, line = [], head
+    for word in value.split():
+        if line != head and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = ""
+        line += " " + word
+    lines.append(line)
+    return linesep.join(lines)
+
+
+WIRE = WirePolicy(linesep="\r\n")  # policy.SMTP is EmailPolicy(linesep="\r\n")
 
 
 @dataclass(frozen=True)
@@ -28,6 +80,11 @@ class Person:
     name: str = ""
     organisation: str = ""
     phone: str = ""
+
+    def __post_init__(self) -> None:
+        # Names come from other people's mail: one clean line, whoever built the Person.
+        for name in ("name", "organisation", "phone"):
+            object.__setattr__(self, name, one_line(getattr(self, name)))
 
     @property
     def first_name(self) -> str:
@@ -74,6 +131,13 @@ class Draft:
     for_kind: str = ""  # for call_task: the follow-up the call replaces
     automatic: bool = False  # sent by refmail itself (not a draft the owner sends)
     merged_introducers: tuple[Person, ...] = ()  # of introductions merged into this message
+
+    def __post_init__(self) -> None:
+        # The introduction's subject and IDs come from the wire: clean before they go back out.
+        object.__setattr__(self, "intro_subject", one_line(self.intro_subject))
+        object.__setattr__(self, "intro_message_id", msg_id(self.intro_message_id))
+        refs = tuple(r for r in map(msg_id, self.intro_references) if r)
+        object.__setattr__(self, "intro_references", refs)
 
     @property
     def introducers(self) -> tuple[Person, ...]:
@@ -130,10 +194,10 @@ class Renderer:
         module = self.env.get_template(f"email/{name}.txt.j2").make_module(
             {"owner": sender, "recipient": recipient, **values}
         )
-        msg = EmailMessage(policy=email.policy.SMTP)
+        msg = EmailMessage(policy=WIRE)
         msg["From"] = sender.header()
         msg["To"] = recipient.header()
-        msg["Subject"] = " ".join(str(getattr(module, "subject", name)).split())
+        msg["Subject"] = one_line(str(getattr(module, "subject", name)))
         msg["Date"] = email.utils.format_datetime(now)
         msg["Message-ID"] = message_id
         msg["Auto-Submitted"] = "auto-generated"
@@ -144,8 +208,8 @@ class Renderer:
     def render(self, draft: Draft, now: datetime) -> EmailMessage:
         context = {"d": draft, "kind": draft.kind}
         text_module = self.env.get_template(f"email/{draft.kind}.txt.j2").make_module(context)
-        subject = " ".join(str(getattr(text_module, "subject", "")).split())
-        msg = EmailMessage(policy=email.policy.SMTP)
+        subject = one_line(str(getattr(text_module, "subject", "")))
+        msg = EmailMessage(policy=WIRE)
         msg["From"] = draft.sender.header()
         msg["To"] = draft.recipient.header()
         msg["Subject"] = subject or draft.intro_subject

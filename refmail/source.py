@@ -14,10 +14,14 @@ Key = int | str
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a folder's sync stands: UIDVALIDITY (0 for Maildir) and the last key recorded."""
+    """Where a folder's sync stands: UIDVALIDITY (0 for Maildir) and the last key recorded.
+
+    A source whose keys have no order (Maildir) reads `seen`, the keys already recorded, instead
+    of a position; `position` is then only a name cursor left by an older version."""
 
     validity: int
     position: Key
+    seen: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class Batch:
     cursor: Cursor
     rescan: bool = False  # UIDVALIDITY changed: the folder is being read again from the start
     total: int = 0  # how many new messages this scan found in all (for progress bars)
+    seen: tuple[str, ...] = ()  # keys to record as seen with this batch (Maildir; IMAP: none)
 
 
 class Source(Protocol):

@@ -128,7 +128,7 @@ def sync_folder(
         account, account_id, folder, identity_for(account), cadence, clock, SyncReport(account.name)
     )
     with factory() as session:
-        cursor = record.load_cursor(session, account_id, folder)
+        cursor = record.load_position(session, account_id, folder)
     for batch in source.scan(folder, cursor):
         candidates = [k for k, raw in batch.headers.items() if _is_candidate(raw, run.identity)]
         bodies = source.fetch(folder, candidates) if candidates else {}
@@ -137,7 +137,7 @@ def sync_folder(
         ]
         with transaction(factory) as session:
             _ingest_batch(session, run, parsed)
-            record.store_cursor(session, account_id, folder, batch.cursor, clock())
+            record.store_position(session, account_id, folder, batch, clock())
         run.report.scanned += len(batch.headers)
         run.report.candidates += len(candidates)
         _log_batch(folder, batch, run.report)

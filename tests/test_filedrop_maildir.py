@@ -11,7 +11,7 @@ from refmail import maildir
 from refmail.errors import DeliveryError, SourceError
 from refmail.filedrop import FileDrafts
 from refmail.maildir import MaildirSource, deliver
-from refmail.source import Cursor
+from refmail.source import Batch, Cursor
 
 START = Cursor(0, "")
 
@@ -103,6 +103,12 @@ def box(tmp_path: Path) -> Path:
     return root
 
 
+def seen_after(cursor: Cursor, *batches: Batch) -> Cursor:
+    """The cursor sync would load after recording these batches."""
+    keys = {k for b in batches for k in b.seen}
+    return Cursor(0, 0, frozenset(cursor.seen | keys))
+
+
 def test_scan_yields_batches_in_name_order(box: Path) -> None:
     batches = list(MaildirSource(box, batch_size=3).scan("INBOX", START))
     assert [list(b.headers) for b in batches] == [
@@ -110,34 +116,49 @@ def test_scan_yields_batches_in_name_order(box: Path) -> None:
         [name(3), name(4), name(5)],
         [name(6)],
     ]
-    assert [b.cursor for b in batches] == [
-        Cursor(0, name(2)),
-        Cursor(0, name(5)),
-        Cursor(0, name(6)),
-    ]
+    assert [list(b.seen) for b in batches] == [list(b.headers) for b in batches]
+    assert {b.cursor for b in batches} == {Cursor(0, "")}  # no name cursor: the seen set
 
 
-def test_scan_after_a_cursor_yields_only_newer_files(box: Path) -> None:
+def test_scan_after_a_cursor_yields_only_unseen_files(box: Path) -> None:
     source = MaildirSource(box, batch_size=100)
-    (last,) = source.scan("INBOX", START)
-    assert list(source.scan("INBOX", last.cursor)) == []
+    cursor = seen_after(START, *source.scan("INBOX", START))
+    assert list(source.scan("INBOX", cursor)) == []
     deliver(box, message(7), name(7))
-    (batch,) = source.scan("INBOX", last.cursor)
+    (batch,) = source.scan("INBOX", cursor)
     assert list(batch.headers) == [name(7)]
 
 
-def test_scan_after_a_middle_cursor(box: Path) -> None:
-    (batch,) = MaildirSource(box).scan("INBOX", Cursor(0, name(4)))
-    assert list(batch.headers) == [name(5), name(6)]
+def test_an_old_message_moved_in_after_the_cursor_is_read(box: Path) -> None:
+    source = MaildirSource(box, batch_size=100)
+    cursor = seen_after(START, *source.scan("INBOX", START))
+    (box / "cur" / "1500000000.M1P9.archive:2,S").write_bytes(message(99))  # years older
+    deliver(box, message(98), "1600000000.M1P9.stepped-back-clock")
+    (batch,) = source.scan("INBOX", cursor)
+    assert list(batch.headers) == ["1500000000.M1P9.archive", "1600000000.M1P9.stepped-back-clock"]
+    assert list(source.scan("INBOX", seen_after(cursor, batch))) == []
+
+
+def test_a_name_cursor_of_an_older_version_marks_what_it_covers_seen(box: Path) -> None:
+    legacy = Cursor(0, name(4))
+    (batch,) = MaildirSource(box).scan("INBOX", legacy)
+    assert list(batch.headers) == [name(5), name(6)]  # the files up to it were read back then
+    assert sorted(batch.seen) == sorted(name(n) for n in range(7))
+    assert batch.cursor == Cursor(0, "")  # the name cursor goes in the same transaction
+
+
+def test_a_name_cursor_with_nothing_new_still_hands_over_its_seen_keys(box: Path) -> None:
+    (batch,) = MaildirSource(box).scan("INBOX", Cursor(0, name(6)))
+    assert batch.headers == {} and len(batch.seen) == 7 and batch.cursor == Cursor(0, "")
 
 
 def test_a_later_delivery_in_the_same_second_is_not_lost(tmp_path: Path) -> None:
     root = tmp_path / "Maildir"
     deliver(root, message(1), "1700000000.M5P100.host")
     source = MaildirSource(root)
-    (first,) = source.scan("INBOX", START)
+    cursor = seen_after(START, *source.scan("INBOX", START))
     deliver(root, message(2), "1700000000.M40P100.host")  # 35 µs later
-    later = [key for batch in source.scan("INBOX", first.cursor) for key in batch.headers]
+    later = [key for batch in source.scan("INBOX", cursor) for key in batch.headers]
     assert later == ["1700000000.M40P100.host"]
 
 

@@ -1,7 +1,7 @@
 """worker leases: accounts shared by several `refmail run --worker` processes
 
-Revision ID: 0010
-Revises: 0005
+Revision ID: 0010_worker_leases
+Revises: 0007_maildir_seen
 Create Date: 2026-11-27 10:15:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0005"
+revision: str = "0010_worker_leases"
+down_revision: str | None = "0007_maildir_seen"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
