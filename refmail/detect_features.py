@@ -1,0 +1,381 @@
+"""The evidence that a message is (or only looks like) an introduction, and whom it connects.
+
+`read` finds every feature in one message: cues and look-alike phrases in the author's own text
+(one combined pattern per language, one pass), and the shape of the message (who is addressed,
+named, greeted, spoken to, described, copied in, forwarded). Each feature carries the weight of
+`detect_weights`; their sum against the threshold decides. It also picks the parties and, per
+party, the sentences that describe them. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from refmail.detect_lang import LANGUAGES, LanguageData
+from refmail.detect_parties import People, capitalised_words, named, people
+from refmail.detect_text import AuthorText, author_text, language, sentences
+from refmail.detect_weights import THRESHOLD, WEIGHTS
+from refmail.parse import Address, ParsedMessage
+
+MAX_PARTIES = 8  # an "introduction" of more people than this is an announcement
+QUOTE_MARKS = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "\u00a0": " "})
+_ACTS = ("cue_introduce", "cue_meet", "cue_connect", "cue_should_talk", "cue_opt_in_ask")
+_NOT_SOMEONE = frozenset({"we", "it", "this", "that", "you", "they", "i", "there", "what"})
+_STOP_WORDS = {code: data.stop_words for code, data in LANGUAGES.items()}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One feature a message shows: its name, its weight and what showed it."""
+
+    feature: str
+    weight: float
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Everything detection read in one message."""
+
+    language: str
+    evidence: tuple[Evidence, ...]
+    shape: str
+    parties: tuple[tuple[Address, bool], ...]  # (address, reached)
+    about: dict[str, str]  # party email -> the sentences that describe them
+    about_owner: str
+    context: str
+
+    @property
+    def total(self) -> float:
+        return round(sum(e.weight for e in self.evidence), 3)
+
+    @property
+    def is_introduction(self) -> bool:
+        return self.total >= THRESHOLD
+
+    def has(self, feature: str) -> bool:
+        return any(e.feature == feature for e in self.evidence)
+
+
+@functools.lru_cache(maxsize=8)
+def _combined(code: str) -> re.Pattern[str]:
+    """One alternation of every cue of a language: one pass finds them all."""
+    cues = LANGUAGES[code].cues
+    return re.compile("|".join(f"(?P<{name}>{src})" for name, src in cues.items()), re.MULTILINE)
+
+
+def find_cues(text: str, code: str) -> dict[str, str]:
+    """Cue feature -> the words that showed it (first occurrence), in one pass over `text`."""
+    found: dict[str, str] = {}
+    for match in _combined(code).finditer(text):
+        name = match.lastgroup
+        if name is None or name in found:
+            continue
+        words = " ".join(match.group(0).split())
+        if name == "cue_hand_off" and words.split(" ")[0].lower() in _NOT_SOMEONE:
+            continue  # "We will be in touch" is a promise, not a hand-off to someone else
+        found[name] = words[:100]
+    return found
+
+
+_SUBJECT_INTRO = re.compile(
+    r"^\s*(?:(?:fwd?|tr|wg|rv)\s*:\s*)*(?:(?:intro(?:duction|ducción)?s?|e-?intro|presentación)"
+    r"\b|[^\n]{0,80}\S\s{0,3}(?:<\s?=?\s?>|<-+>|↔)\s{0,3}\S|[^\n]{0,60}\bmeet\s\S"
+    r"|[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?\s(?:\+|&|y|and)\s[A-Z][\w'-]{1,30}\s*$)",
+    re.IGNORECASE,
+)
+_REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|res)\s*:", re.IGNORECASE)
+_FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|tr|wg|rv)\s*:", re.IGNORECASE)
+_FORWARD_MARK = re.compile(
+    r"^\s*(?:-{2,}\s*(?:Forwarded message|Forwarded by|Mensaje reenviado)|Begin forwarded message:"
+    r"|Inicio del mensaje reenviado:)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_REQUEST_SUBJECT = re.compile(
+    r"^\s*(?:intro(?:duction)?|connection)\s(?:to|with)\b[^\n]{0,200}\?\s*$|\bforwardable\b"
+    r"|\bthanks?\b[^\n]{0,100}\b(?:intro|introduction|referral)\b|\bintro\srequest\b",
+    re.IGNORECASE,
+)
+_PATCH_SUBJECT = re.compile(r"^\s*\[(?:PATCH|RFC)", re.IGNORECASE)
+_REASON = re.compile(
+    r"\b(?:because|since|similar|mutual(?:ly)?|in\scommon|interest(?:ed|ing)?|might|could\shelp|"
+    r"benefit|both\s(?:like|love|work)|good\sfit|looking\sfor|hoping|porque|similar|en\scomún)\b",
+    re.IGNORECASE,
+)
+_SIGN_OFF = re.compile(
+    r"^\s*(?:best|thanks|thank you|cheers|regards|kind regards|all the best|warmly|saludos|"
+    r"un abrazo|gracias)\b",
+    re.IGNORECASE,
+)
+
+
+def read(
+    msg: ParsedMessage, keep: Callable[[Address], bool], is_owner: Callable[[Address], bool]
+) -> Reading:
+    """Every feature of `msg`; `keep` says whether an address may be a party at all."""
+    written = author_text(msg)
+    text = written.text.translate(QUOTE_MARKS)
+    code = language(text, _STOP_WORDS)
+    data = LANGUAGES[code]
+    cues = find_cues(text, code)
+    who = people(msg, keep, text)
+    subject = msg.subject.translate(QUOTE_MARKS)
+    found: list[Evidence] = []
+
+    def add(feature: str, evidence: str) -> None:
+        found.append(Evidence(feature, WEIGHTS.get(feature, 0.0), evidence))
+
+    for feature, words in cues.items():
+        if feature == "cue_copy_why" and "cue_copy_in" not in cues:
+            continue  # "who knows…" only explains a copy
+        add(feature, f"“{words}”")
+    _subject_features(subject, add)
+    shape = _shape(msg, who, cues, is_owner)
+    parties = _parties(shape, who, text, cues, written)
+    _shape_features(msg, shape, who, parties, text, data, cues, add)
+    sentence_list = sentences(text)
+    about = {a.email: about_sentences(a, sentence_list, data) for a, _ in parties}
+    owner = next((a for a in msg.envelope.recipients if is_owner(a)), None)
+    about_owner = (
+        about_sentences(owner, sentence_list, data)
+        if owner is not None and shape == "referral_to_owner"
+        else ""
+    )
+    return Reading(
+        language=code,
+        evidence=tuple(found),
+        shape=shape,
+        parties=parties,
+        about={k: v for k, v in about.items() if v},
+        about_owner=about_owner,
+        context=context_sentence(text, code),
+    )
+
+
+def _subject_features(subject: str, add: Callable[[str, str], None]) -> None:
+    if _REQUEST_SUBJECT.search(subject):
+        add("request_subject", f"subject “{subject[:80]}” asks or thanks for an intro")
+    elif not _REPLY_SUBJECT.match(subject) and _SUBJECT_INTRO.match(subject):
+        add("subject_names_intro", f"subject “{subject[:80]}”")
+    if _PATCH_SUBJECT.match(subject):
+        add("patch_posting", f"subject “{subject[:80]}” posts a patch")
+
+
+def _is_forward(msg: ParsedMessage) -> bool:
+    """A real forward (not an Outlook reply with its "Original Message" history)."""
+    return bool(_FORWARD_SUBJECT.match(msg.subject)) or bool(
+        _FORWARD_MARK.search(msg.full_text[:60_000])
+    )
+
+
+def _shape(
+    msg: ParsedMessage, who: People, cues: dict[str, str], is_owner: Callable[[Address], bool]
+) -> str:
+    sender = msg.sender
+    if sender is not None and not is_owner(sender) and any(map(is_owner, msg.envelope.recipients)):
+        return "referral_to_owner"
+    if who.forwarded and _is_forward(msg):
+        return "forward"
+    if "cue_copy_in" in cues and not any(a in cues for a in _ACTS):
+        return "loop_in"
+    return "owner_intro"
+
+
+def _parties(
+    shape: str, who: People, text: str, cues: dict[str, str], written: AuthorText
+) -> tuple[tuple[Address, bool], ...]:
+    out: dict[str, tuple[Address, bool]] = {}
+    if shape == "loop_in":
+        copied = _copied(who.candidates, text, cues)
+        for addr in copied:
+            out[addr.email] = (addr, True)
+        counterpart = _counterpart(who.candidates, text, written, copied)
+        if counterpart is not None:
+            out.setdefault(counterpart.email, (counterpart, True))
+        return tuple(out.values())
+    for addr in who.candidates:
+        out[addr.email] = (addr, True)
+    if shape == "forward" or not who.candidates:
+        # The forwarded message is the introduction (or names the person being passed on).
+        reached = not who.candidates
+        if shape == "forward" and who.candidates:
+            forwarded = who.forwarded[:1]  # the author of the forwarded mail
+        else:
+            forwarded = who.forwarded
+        for addr in forwarded:
+            out.setdefault(addr.email, (addr, reached))
+    for addr in who.in_text:
+        out.setdefault(addr.email, (addr, False))
+    return tuple(out.values())
+
+
+def _copied(candidates: tuple[Address, ...], text: str, cues: dict[str, str]) -> list[Address]:
+    """The recipients named in the sentences that copy someone in."""
+    copy_words = cues.get("cue_copy_in", "")
+    lines = [s for s in sentences(text) if copy_words and copy_words[:20] in s]
+    words = capitalised_words(" ".join(lines) or copy_words)
+    words |= {w.lower() for w in re.findall(r"\b[A-Z]{3,}\b", " ".join(lines))}
+    return [a for a in candidates if named(a, words)]
+
+
+def _counterpart(
+    candidates: tuple[Address, ...], text: str, written: AuthorText, copied: list[Address]
+) -> Address | None:
+    """Whom the loop-in answers: the quoted author, the greeted person, or the one addressee."""
+    others = [a for a in candidates if a not in copied]
+    if written.replied_email:
+        match = next((a for a in others if a.email == written.replied_email), None)
+        if match is not None:
+            return match
+    if written.replied_name:
+        words = {w.lower() for w in written.replied_name.split()}
+        match = next((a for a in others if named(a, words)), None)
+        if match is not None:
+            return match
+    head = text[:200]
+    greeted = capitalised_words(head)
+    match = next((a for a in others if named(a, greeted)), None)
+    if match is not None:
+        return match
+    return others[0] if len(others) == 1 else None
+
+
+def _shape_features(
+    msg: ParsedMessage,
+    shape: str,
+    who: People,
+    parties: tuple[tuple[Address, bool], ...],
+    text: str,
+    data: LanguageData,
+    cues: dict[str, str],
+    add: Callable[[str, str], None],
+) -> None:
+    addrs = [a for a, _ in parties]
+    words = capitalised_words(text)
+    named_parties = [a for a in addrs if named(a, words)]
+    if not addrs:
+        add("no_parties", "nobody to connect")
+        return
+    if len(who.candidates) > MAX_PARTIES and shape != "loop_in":
+        add("announcement", f"sent to {len(who.candidates)} people")
+    if len(who.candidates) >= 2:
+        add("people_addressed_2plus", f"{len(who.candidates)} people addressed")
+    if shape == "referral_to_owner":
+        add("owner_and_someone_new", "written to the owner and someone new")
+    if shape == "forward":
+        add("forwards_a_person", f"forwards mail of {addrs[-1]}")
+    if len(named_parties) >= 2:
+        add("names_two_parties", ", ".join(a.email for a in named_parties[:4]))
+    greeting = _greeting_line(text, data)
+    if greeting and (
+        sum(named(a, capitalised_words(greeting)) for a in addrs) >= 2
+        or re.search(r"\b(?:both|all|two|ambos|los\sdos|a\stodos)\b", greeting, re.IGNORECASE)
+    ):
+        add("greets_the_parties", f"“{greeting[:60]}”")
+    spoken = _spoken_to(text, addrs)
+    if len(spoken) >= 2:
+        add("speaks_to_each", ", ".join(a.email for a in spoken[:4]))
+    described = _described(sentences(text), addrs, data)
+    if described:
+        add("describes_a_party", f"“{described[:80]}”")
+    copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "")
+    if copy_or_hand and any(named(a, capitalised_words(text)) for a in who.candidates):
+        copied = [a for a in addrs if named(a, words) and not _on_thread(a, msg.history)]
+        if copied:
+            add("names_the_copied", ", ".join(a.email for a in copied[:4]))
+    if len(who.candidates) == 1 and shape == "owner_intro" and not who.in_text:
+        add("single_person_addressed", who.candidates[0].email)
+    if msg.history and shape != "forward" and all(_on_thread(a, msg.history) for a in addrs):
+        add("nobody_new", "everyone addressed was already on the thread")
+
+
+def _greeting_line(text: str, data: LanguageData) -> str:
+    for line in text.split("\n")[:4]:
+        if re.match(rf"\s*{data.greeting}\b", line):
+            return line.strip()
+    return ""
+
+
+_VOCATIVE = re.compile(r"^\s*(?:\w+\s)?([A-Z][\w'-]{1,30})\s?(?:[,:!]|\s[-–—]\s)", re.MULTILINE)
+
+
+def _spoken_to(text: str, addrs: list[Address]) -> list[Address]:
+    """Parties the author speaks to by name at the start of a line ("Blair,", "Ana - …")."""
+    names = {m.group(1).lower() for m in _VOCATIVE.finditer(text[:6000])}
+    names |= {m.lower() for m in re.findall(r"\b([A-Z][\w'-]{1,30}),\smeet\b", text[:6000])}
+    names |= {m.lower() for m in re.findall(r"\bmeet\s([A-Z][\w'-]{1,30})\b", text[:6000])}
+    return [a for a in addrs if named(a, names)]
+
+
+def _described(sentence_list: list[str], addrs: list[Address], data: LanguageData) -> str:
+    describes = re.compile(data.describes)
+    for sentence in sentence_list:
+        if describes.search(sentence) and any(
+            named(a, capitalised_words(sentence)) for a in addrs
+        ):
+            return sentence
+    return ""
+
+
+def about_sentences(addr: Address, sentence_list: list[str], data: LanguageData) -> str:
+    """The sentences that describe `addr` (up to two): named there and described there."""
+    describes = re.compile(data.describes)
+    greeting = re.compile(rf"^\s*{data.greeting}\b")
+    picked = [
+        s
+        for s in sentence_list
+        if named(addr, capitalised_words(s))
+        and describes.search(s)
+        and not greeting.match(s)
+        and len(s.split()) >= 4
+    ]
+    return " ".join(picked[:2])[:400]
+
+
+def _on_thread(addr: Address, history: str) -> bool:
+    """The person already appears in a quoted header line (From/To/Cc) of the history."""
+    if not history:
+        return False
+    lines = re.findall(
+        r"^[>\s]{0,20}\*?(?:from|to|cc|sent\sby)\*?\s{0,4}:([^\n]{0,2000})$",
+        history[:60_000],
+        re.IGNORECASE | re.MULTILINE,
+    )
+    headers = "\n".join(lines).lower()
+    if addr.email in headers:
+        return True
+    words = set(re.findall(r"[a-z][a-z'-]+", headers))
+    parts = {p.lower() for p in re.findall(r"[A-Za-z][A-Za-z'-]{1,}", addr.name or "")}
+    return len(parts) >= 2 and parts <= words
+
+
+def context_sentence(text: str, code: str = "en") -> str:
+    """The one sentence that best says why these people should talk (for the follow-ups).
+
+    >>> context_sentence("Hi Bob,\\n\\nMeet Alice, who builds boats. You should talk.\\n\\nJoe")
+    'Meet Alice, who builds boats.'
+    """
+    data = LANGUAGES.get(code, LANGUAGES["en"])
+    body = "\n".join(
+        line for line in text.translate(QUOTE_MARKS).split("\n")
+        if not re.match(rf"^\s*{data.greeting}\b[^\n]{{0,60}}$", line)
+    )
+    candidates = [
+        s for s in sentences(body) if len(s.split()) >= 3 and not _SIGN_OFF.match(s)
+    ]
+    if not candidates:
+        return ""
+    describes = re.compile(data.describes)
+    pattern = _combined(code if code in LANGUAGES else "en")
+
+    def score(sentence: str) -> int:
+        cue = any(m.lastgroup and m.lastgroup.startswith("cue_") for m in pattern.finditer(sentence))
+        names = bool(re.search(r"(?<=\s)[A-Z][a-z]{2,}", sentence))
+        short = len(sentence.split()) < 6
+        return cue + bool(describes.search(sentence)) + bool(_REASON.search(sentence)) + names - short
+
+    best = max(enumerate(candidates), key=lambda item: (score(item[1]), -item[0]))
+    return best[1][:300]
