@@ -111,6 +111,8 @@ def run(
         parsed.append((entry, raw, parse_message(raw)))
     outcomes: list[Outcome] = []
     spent = 0.0
+    if parsed:  # warm up: compiled patterns are built once per process, not per message
+        classifier(parsed[0][2], Identity(frozenset({"warm@example.com"})))
     for entry, raw, msg in parsed:
         owner = msg.sender.email if msg.sender else ""
         identity = Identity(owners=frozenset({owner}), refmail=frozenset({REFMAIL_ADDRESS}))

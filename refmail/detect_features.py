@@ -61,23 +61,42 @@ class Reading:
 
 
 @functools.lru_cache(maxsize=8)
-def _combined(code: str) -> re.Pattern[str]:
-    """One alternation of every cue of a language: one pass finds them all."""
-    cues = LANGUAGES[code].cues
-    return re.compile("|".join(f"(?P<{name}>{src})" for name, src in cues.items()), re.MULTILINE)
+def _patterns(code: str) -> dict[str, re.Pattern[str]]:
+    return {n: re.compile(src, re.MULTILINE) for n, src in LANGUAGES[code].cues.items()}
 
 
-def find_cues(text: str, code: str) -> dict[str, str]:
-    """Cue feature -> the words that showed it (first occurrence), in one pass over `text`."""
+def find_cues(
+    text: str, code: str, gated: bool = True, sentence_list: list[str] | None = None
+) -> dict[str, str]:
+    """Cue feature -> the words that showed it (first occurrence).
+
+    One pass over the text's sentences: each sentence is checked for the gate words of every
+    cue with substring tests (cheap), and only the cues whose words occur there are matched,
+    on that sentence alone. `gated=False` matches every cue (the tests compare both ways).
+    """
+    data = LANGUAGES[code]
+    patterns = _patterns(code)
+    whole = text.lower().replace("’", "'")
+    active = {
+        name: pattern
+        for name, pattern in patterns.items()
+        if not gated or name not in data.gates or any(w in whole for w in data.gates[name])
+    }
     found: dict[str, str] = {}
-    for match in _combined(code).finditer(text):
-        name = match.lastgroup
-        if name is None or name in found:
-            continue
-        words = " ".join(match.group(0).split())
-        if name == "cue_hand_off" and words.split(" ")[0].lower() in _NOT_SOMEONE:
-            continue  # "We will be in touch" is a promise, not a hand-off to someone else
-        found[name] = words[:100]
+    for sentence in sentences(text) if sentence_list is None else sentence_list:
+        lowered = sentence.lower().replace("’", "'")
+        for name, pattern in active.items():
+            if name in found or (name == "cue_copy_why" and "cue_copy_in" not in found):
+                continue  # "who knows…" only explains a copy
+            gates = data.gates.get(name) if gated else None
+            if gates is not None and not any(word in lowered for word in gates):
+                continue
+            for match in pattern.finditer(sentence):
+                words = " ".join(match.group(0).split())
+                if name == "cue_hand_off" and words.split(" ")[0].lower() in _NOT_SOMEONE:
+                    continue  # "We will be in touch" is a promise, not a hand-off to someone
+                found[name] = words[:100]
+                break
     return found
 
 
@@ -120,7 +139,8 @@ def read(
     text = written.text.translate(QUOTE_MARKS)
     code = language(text, _STOP_WORDS)
     data = LANGUAGES[code]
-    cues = find_cues(text, code)
+    sentence_list = sentences(text)
+    cues = find_cues(text, code, sentence_list=sentence_list)
     who = people(msg, keep, text)
     subject = msg.subject.translate(QUOTE_MARKS)
     found: list[Evidence] = []
@@ -135,15 +155,16 @@ def read(
     _subject_features(subject, add)
     shape = _shape(msg, who, cues, is_owner)
     parties = _parties(shape, who, text, cues, written)
-    _shape_features(msg, shape, who, parties, text, data, cues, add)
-    sentence_list = sentences(text)
-    about = {a.email: about_sentences(a, sentence_list, data) for a, _ in parties}
-    owner = next((a for a in msg.envelope.recipients if is_owner(a)), None)
-    about_owner = (
-        about_sentences(owner, sentence_list, data)
-        if owner is not None and shape == "referral_to_owner"
-        else ""
-    )
+    named_in = [(s, capitalised_words(s)) for s in sentence_list]
+    _shape_features(msg, shape, who, parties, text, data, cues, named_in, add)
+    about: dict[str, str] = {}
+    about_owner = context = ""
+    if sum(e.weight for e in found) >= THRESHOLD:  # sentences only for introductions
+        context = context_sentence(text, code, tuple(cues.values()))
+        about = {a.email: about_sentences(a, named_in, data) for a, _ in parties}
+        owner = next((a for a in msg.envelope.recipients if is_owner(a)), None)
+        if owner is not None and shape == "referral_to_owner":
+            about_owner = about_sentences(owner, named_in, data)
     return Reading(
         language=code,
         evidence=tuple(found),
@@ -151,7 +172,7 @@ def read(
         parties=parties,
         about={k: v for k, v in about.items() if v},
         about_owner=about_owner,
-        context=context_sentence(text, code),
+        context=context,
     )
 
 
@@ -251,10 +272,11 @@ def _shape_features(
     text: str,
     data: LanguageData,
     cues: dict[str, str],
+    named_in: list[tuple[str, set[str]]],
     add: Callable[[str, str], None],
 ) -> None:
     addrs = [a for a, _ in parties]
-    words = capitalised_words(text)
+    words: set[str] = set().union(*(w for _, w in named_in))
     named_parties = [a for a in addrs if named(a, words)]
     if not addrs:
         add("no_parties", "nobody to connect")
@@ -278,11 +300,11 @@ def _shape_features(
     spoken = _spoken_to(text, addrs)
     if len(spoken) >= 2:
         add("speaks_to_each", ", ".join(a.email for a in spoken[:4]))
-    described = _described(sentences(text), addrs, data)
+    described = _described(named_in, addrs, data)
     if described:
         add("describes_a_party", f"“{described[:80]}”")
     copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "")
-    if copy_or_hand and any(named(a, capitalised_words(text)) for a in who.candidates):
+    if copy_or_hand and any(named(a, words) for a in who.candidates):
         copied = [a for a in addrs if named(a, words) and not _on_thread(a, msg.history)]
         if copied:
             add("names_the_copied", ", ".join(a.email for a in copied[:4]))
@@ -310,24 +332,26 @@ def _spoken_to(text: str, addrs: list[Address]) -> list[Address]:
     return [a for a in addrs if named(a, names)]
 
 
-def _described(sentence_list: list[str], addrs: list[Address], data: LanguageData) -> str:
+def _described(
+    named_in: list[tuple[str, set[str]]], addrs: list[Address], data: LanguageData
+) -> str:
     describes = re.compile(data.describes)
-    for sentence in sentence_list:
-        if describes.search(sentence) and any(
-            named(a, capitalised_words(sentence)) for a in addrs
-        ):
+    for sentence, words in named_in:
+        if any(named(a, words) for a in addrs) and describes.search(sentence):
             return sentence
     return ""
 
 
-def about_sentences(addr: Address, sentence_list: list[str], data: LanguageData) -> str:
+def about_sentences(
+    addr: Address, named_in: list[tuple[str, set[str]]], data: LanguageData
+) -> str:
     """The sentences that describe `addr` (up to two): named there and described there."""
     describes = re.compile(data.describes)
     greeting = re.compile(rf"^\s*{data.greeting}\b")
     picked = [
         s
-        for s in sentence_list
-        if named(addr, capitalised_words(s))
+        for s, words in named_in
+        if named(addr, words)
         and describes.search(s)
         and not greeting.match(s)
         and len(s.split()) >= 4
@@ -352,7 +376,7 @@ def _on_thread(addr: Address, history: str) -> bool:
     return len(parts) >= 2 and parts <= words
 
 
-def context_sentence(text: str, code: str = "en") -> str:
+def context_sentence(text: str, code: str = "en", cues: tuple[str, ...] | None = None) -> str:
     """The one sentence that best says why these people should talk (for the follow-ups).
 
     >>> context_sentence("Hi Bob,\\n\\nMeet Alice, who builds boats. You should talk.\\n\\nJoe")
@@ -369,10 +393,12 @@ def context_sentence(text: str, code: str = "en") -> str:
     if not candidates:
         return ""
     describes = re.compile(data.describes)
-    pattern = _combined(code if code in LANGUAGES else "en")
+    if cues is None:
+        cues = tuple(find_cues(body, code if code in LANGUAGES else "en").values())
+    snippets = [c[:25] for c in cues]
 
     def score(sentence: str) -> int:
-        cue = any(m.lastgroup and m.lastgroup.startswith("cue_") for m in pattern.finditer(sentence))
+        cue = any(snippet in sentence for snippet in snippets)
         names = bool(re.search(r"(?<=\s)[A-Z][a-z]{2,}", sentence))
         short = len(sentence.split()) < 6
         return cue + bool(describes.search(sentence)) + bool(_REASON.search(sentence)) + names - short

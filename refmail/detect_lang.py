@@ -20,6 +20,9 @@ class LanguageData:
     cues: dict[str, str]  # feature name -> pattern source (matched on the author's text)
     describes: str  # words that describe a person: "runs", "is a", "who", "founder"
     greeting: str  # words that open a greeting line: "hi", "hello", "dear"
+    # Per cue, lower-case words without which its pattern cannot match: a substring test is far
+    # cheaper than the pattern, and most mail has none of them. A cue without gates always runs.
+    gates: dict[str, tuple[str, ...]]
 
 
 # A person named in running text: one or two capitalised words ("Kirk Ellis", "Jen").
@@ -191,6 +194,64 @@ ENGLISH = LanguageData(
         r"looking\sfor|is\shoping|is\sstarting|does|maintains|wrote|created))"
     ),
     greeting=r"(?i:hi|hey|hello|dear|greetings|good\smorning|good\safternoon)",
+    gates={
+        "cue_introduce": ("intro", "pleased to", "happy to", "glad to", "delighted to"),
+        "cue_meet": ("meet",),
+        "cue_connect": ("connect", "put"),
+        "cue_should_talk": (
+            "you two", "you both", "you guys", "you all", "two of you", "both of you", "y'all",
+            "you should", "similar", "same",
+        ),
+        "cue_opt_in_ask": (
+            "would you mind", "would you be", "are you open", "are you interested",
+            "are you up", "if i", "do you want to",
+        ),
+        "cue_hand_off": (
+            "take it from here", "over to you", "i'll step", "i'll let you", "i'll leave",
+            "feel free to bcc", "feel free to move", "move me to bcc", "be in touch",
+            "reach out", "contact you", "call you", "mail you", "get in touch",
+            "follow up with you", "get back to you", "asking him", "asking her", "asking them",
+        ),
+        "cue_gave_name": ("your", "recommended you", "referr"),
+        "cue_vouches": ("friend", "colleague", "classmate"),
+        "cue_copy_in": ("cop", "cc", "loop", "add", "bringing in", "includ", "+"),
+        "neg_asks_for_intro": (
+            "introduce me", "intro me", "connect me", "refer me", "put me", "for me",
+            "use you as", "give me a referral", "do you know any", "do you know some",
+            "to forward", "to pass", "forwardable", "you introduce", "you intro", "you connect",
+            "you please", "love an intro", "like an intro",
+        ),
+        "neg_thanks_for_intro": (
+            "thank", "introduced", "result of your", "thanks to your", "able to meet",
+            "able to visit",
+        ),
+        "neg_self_intro": ("myself", "my name", "shared your"),
+        "neg_reply": ("meet you", "bcc"),
+        "neg_absence": (
+            "out of office", "out of the office", "absence", "back me up", "be out", "be away",
+            "be on", "away until", "vacation until", "cover", "until my return", "reply on his",
+            "on his behalf",
+        ),
+        "neg_bulk": ("unsubscribe", "browser", "manage", "to your friends"),
+        "neg_logistics": (
+            "dial", "code", "conference call", "conference bridge", "calendar invite",
+            "make plans to attend", "call me on", "for you to call",
+        ),
+        "neg_fyi_copy": (
+            "fyi", "for your", "for his", "for her", "for their", "visib", "awareness",
+            "reference", "keep him", "keep her", "keep them", "keep you", "to be aware",
+            "same page", "as i mention", "in the loop",
+        ),
+        "neg_missed_copy": ("missed", "forgot to", "cc list", "meant to"),
+        "neg_admin_copy": ("assistant", "secretary", "scheduler", "ci-authorized", " group"),
+        "neg_welcome": ("welcom", "announce", "my last"),
+        "neg_referral_programme": ("referral", "refer a", "refer your", "know anyone"),
+        "neg_offer_later": ("introduce you", "connect you", "let me know if you"),
+        "neg_pointer": (
+            "please contact", "you might", "to cc", "to contact", "to get in touch", "(who",
+            "knows more",
+        ),
+    },
 )
 
 SPANISH = LanguageData(
@@ -254,6 +315,7 @@ SPANISH = LanguageData(
         r"busca|está\sbuscando|conoce|sabe|que\s))"
     ),
     greeting=r"(?i:hola|buenos\sdías|buenas\stardes|querid[oa]s?|estimad[oa]s?)",
+    gates={},
 )
 
 LANGUAGES: dict[str, LanguageData] = {"en": ENGLISH, "es": SPANISH}

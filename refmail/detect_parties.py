@@ -8,8 +8,9 @@ when there is none). Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Set as AbstractSet
 from dataclasses import dataclass
 
 from refmail.parse import Address, Envelope, ParsedMessage, normalise_address
@@ -59,6 +60,7 @@ def is_robot(addr: Address) -> bool:
     return bool(ROBOT_LOCAL.match(addr.email.split("@")[0]))
 
 
+@functools.lru_cache(maxsize=4096)
 def name_tokens(addr: Address) -> frozenset[str]:
     """Lower-cased words that may name this person: "Bernier-Toth, Michelle" → both parts."""
     words = {w.lower() for w in _NAME_WORD.findall(addr.name) if len(w) >= 2}
@@ -69,16 +71,18 @@ def name_tokens(addr: Address) -> frozenset[str]:
     return frozenset(words)
 
 
-def named(addr: Address, words: Iterable[str]) -> bool:
+def named(addr: Address, words: AbstractSet[str]) -> bool:
     """One of `words` (lower-cased) names this person, by display name or local part."""
-    tokens = name_tokens(addr)
-    local = re.sub(r"[^a-z]", "", addr.email.split("@")[0].lower())
-    for word in words:
-        if word in tokens:
-            return True
-        if len(local) >= 4 and len(word) >= 4 and (word == local or word.endswith(local)):
-            return True  # "Johannes" and hannes@…
-    return False
+    if not name_tokens(addr).isdisjoint(words):
+        return True
+    local = _letters(addr.email)
+    # "Johannes" and hannes@…: a name that ends with the whole local part.
+    return len(local) >= 4 and any(w.endswith(local) for w in words)
+
+
+@functools.lru_cache(maxsize=4096)
+def _letters(email: str) -> str:
+    return re.sub(r"[^a-z]", "", email.split("@")[0].lower())
 
 
 def capitalised_words(text: str) -> set[str]:

@@ -16,33 +16,29 @@ from dataclasses import dataclass
 from refmail.parse import ParsedMessage
 
 AUTHOR_TEXT_LIMIT = 8_000  # characters of the author's text that detection reads
-_SCAN_LIMIT = 60_000  # characters of the body scanned for the author's inline lines
+_SCAN_LINES = 1_500  # lines of the body scanned for the author's inline lines
 
-# Where quoted history certainly starts: a forward marker or a quoted header block.
+# Lines where quoted history certainly starts: a forward marker, a separator, a signature.
 _HARD_STOP = re.compile(
-    r"^[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Forwarded by|Mensaje original"
-    r"|Mensaje reenviado)[^\n]{0,80}"
-    r"|Begin forwarded message:|Inicio del mensaje reenviado:"
-    r"|\*?(?:From|De):\*?[ \t][^\n]{0,300}\n[ \t]*\*?(?:Sent|Date|To|Enviado|Fecha|Para)\*?:"
-    r"|_{10,}[ \t]*$|-- ?$)",
-    re.IGNORECASE | re.MULTILINE,
-)
-_WROTE = (
-    r"(?:wrote|writes|schrieb|a\s+écrit|escribió|escreveu|ha\s+scritto|schreef|skrev|napisał"
-    r"|写道|kirjoitti)"
-)
-# An attribution line: "On <date>, Bob <bob@x> wrote:", "Bob wrote:", "<date>, Bob 写道:",
-# "Den <date>, skrev Bob:", possibly wrapped over two lines.
-_ATTRIBUTION = re.compile(
-    rf"^[^\n>]{{0,200}}{_WROTE}[^\n]{{0,80}}:?[ \t]*$"
-    rf"|^[ \t]*(?:On|Am|Le|El|Em|Il|Op|Den)\s[^\n]{{0,200}}\n[^\n]{{0,120}}{_WROTE}[^\n]{{0,80}}$",
-    re.IGNORECASE | re.MULTILINE,
-)
-_ATTRIBUTED_NAME = re.compile(
-    r"(?:,\s*|\d\s+|skrev\s+)(?P<name>[^\s,<>:\d][^,<>:\n]{0,60}?)\s*(?:<(?P<email>[^<>\s]+)>)?"
-    rf"\s*(?:via\s+\S+\s+)?(?:{_WROTE})?\s*:?\s*$",
+    r"[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Forwarded by|Mensaje original"
+    r"|Mensaje reenviado)|Begin forwarded message:|Inicio del mensaje reenviado:|_{10,}[ \t]*$"
+    r"|-- ?$)",
     re.IGNORECASE,
 )
+# An Outlook header block: "From: …" followed by "Sent:"/"Date:"/"To:".
+_HEADER_FROM = re.compile(r"[ \t]*\*?(?:From|De):\*?[ \t]", re.IGNORECASE)
+_HEADER_NEXT = re.compile(r"[ \t]*\*?(?:Sent|Date|To|Enviado|Fecha|Para)\*?:", re.IGNORECASE)
+_WROTE_WORDS = (
+    "wrote", "writes", "schrieb", "a écrit", "escribió", "escreveu", "ha scritto", "schreef",
+    "skrev", "napisał", "写道", "kirjoitti",
+)
+_ATTRIBUTED_NAME = re.compile(
+    r"(?:,\s*|\d\s+|skrev\s+|^)(?P<name>[^\s,<>:\d][^,<>:\n]{0,60}?)\s*(?:<(?P<email>[^<>\s]+)>)?"
+    r"\s*(?:via\s+\S+\s+)?(?:wrote|writes|schrieb|a\s+écrit|escribió|escreveu|ha\s+scritto"
+    r"|schreef|skrev|napisał|写道|kirjoitti)?\s*:?\s*$",
+    re.IGNORECASE,
+)
+_ATTRIBUTION_START = re.compile(r"[ \t]*(?:On|Am|Le|El|Em|Il|Op|Den)\s", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -54,25 +50,55 @@ class AuthorText:
     replied_email: str  # its address when the attribution carries one
 
 
+def _attribution(line: str, following: str) -> str | None:
+    """The attribution text if `line` (maybe with the next line) says who wrote the quote."""
+    lowered = line.lower()
+    if any(w in lowered for w in _WROTE_WORDS) and len(line) < 300:
+        if line.rstrip().endswith(":") or line.rstrip().endswith("写道") or "skrev" in lowered:
+            return line
+    if _ATTRIBUTION_START.match(line) and any(w in following.lower() for w in _WROTE_WORDS):
+        if following.rstrip().endswith(":") and len(line) + len(following) < 400:
+            return line + " " + following
+    return None
+
+
 def author_text(msg: ParsedMessage) -> AuthorText:
     """Every line the author wrote, in order, without quotes, attributions and signature."""
-    body = msg.full_text[:_SCAN_LIMIT]
-    stop = _HARD_STOP.search(body)
-    head = body[: stop.start()] if stop else body
-    replied_name, replied_email = "", ""
-    attribution = _ATTRIBUTION.search(head)
-    if attribution is not None:
-        line = " ".join(attribution.group(0).split())
-        named = _ATTRIBUTED_NAME.search(line)
-        if named is not None:
-            replied_name = named.group("name").strip(" \"'")
-            replied_email = (named.group("email") or "").lower()
-        head = _ATTRIBUTION.sub("", head)
-    lines = [line for line in head.split("\n") if not line.lstrip().startswith(">")]
-    text = "\n".join(lines).strip()
-    if not text:
-        text = msg.own_text
+    lines = msg.full_text.split("\n", _SCAN_LINES)[:_SCAN_LINES]
+    kept: list[str] = []
+    replied_name = replied_email = ""
+    skip = size = 0
+    for i, line in enumerate(lines):
+        if skip:
+            skip -= 1
+            continue
+        if line.lstrip().startswith(">"):
+            continue
+        if _HARD_STOP.match(line):
+            break
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if _HEADER_FROM.match(line) and _HEADER_NEXT.match(following):
+            break
+        attribution = _attribution(line, following)
+        if attribution is not None:
+            skip = 0 if attribution == line else 1
+            if not replied_name and not replied_email:
+                replied_name, replied_email = _attributed(attribution)
+            continue
+        kept.append(line)
+        size += len(line) + 1
+        if size > AUTHOR_TEXT_LIMIT:
+            break
+    text = "\n".join(kept).strip() or msg.own_text
     return AuthorText(text[:AUTHOR_TEXT_LIMIT], replied_name, replied_email)
+
+
+def _attributed(attribution: str) -> tuple[str, str]:
+    line = " ".join(attribution.split())
+    named = _ATTRIBUTED_NAME.search(line)
+    if named is None:
+        return "", ""
+    return named.group("name").strip(" \"'"), (named.group("email") or "").lower()
 
 
 # --- language ------------------------------------------------------------------------------
