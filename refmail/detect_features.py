@@ -115,7 +115,7 @@ _FORWARD_MARK = re.compile(
 )
 _REQUEST_SUBJECT = re.compile(
     r"^\s*(?:intro(?:duction)?|connection)\s(?:to|with)\b[^\n]{0,200}\?\s*$|\bforwardable\b"
-    r"|\bthanks?\b[^\n]{0,100}\b(?:intro|introduction|referral)\b|\bintro\srequest\b",
+    r"|\bthanks?\b[^\n]{0,100}\b(?:intro|introduction|referral)\b",
     re.IGNORECASE,
 )
 _PATCH_SUBJECT = re.compile(r"^\s*\[(?:PATCH|RFC)", re.IGNORECASE)
@@ -154,7 +154,7 @@ def read(
         add(feature, f"“{words}”")
     _subject_features(subject, add)
     shape = _shape(msg, who, cues, is_owner)
-    parties = _parties(shape, who, text, cues, written)
+    parties = _parties(shape, who, text, cues, written, code)
     named_in = [(s, capitalised_words(s)) for s in sentence_list]
     _shape_features(msg, shape, who, parties, text, data, cues, named_in, add)
     about: dict[str, str] = {}
@@ -206,14 +206,14 @@ def _shape(
 
 
 def _parties(
-    shape: str, who: People, text: str, cues: dict[str, str], written: AuthorText
+    shape: str, who: People, text: str, cues: dict[str, str], written: AuthorText, code: str
 ) -> tuple[tuple[Address, bool], ...]:
     out: dict[str, tuple[Address, bool]] = {}
     if shape == "loop_in":
-        copied = _copied(who.candidates, text, cues)
+        copied = _copied(who, text, cues, code)
         for addr in copied:
             out[addr.email] = (addr, True)
-        counterpart = _counterpart(who.candidates, text, written, copied)
+        counterpart = _counterpart(who, text, written, copied)
         if counterpart is not None:
             out.setdefault(counterpart.email, (counterpart, True))
         return tuple(out.values())
@@ -233,20 +233,59 @@ def _parties(
     return tuple(out.values())
 
 
-def _copied(candidates: tuple[Address, ...], text: str, cues: dict[str, str]) -> list[Address]:
-    """The recipients named in the sentences that copy someone in."""
-    copy_words = cues.get("cue_copy_in", "")
-    lines = [s for s in sentences(text) if copy_words and copy_words[:20] in s]
-    words = capitalised_words(" ".join(lines) or copy_words)
-    words |= {w.lower() for w in re.findall(r"\b[A-Z]{3,}\b", " ".join(lines))}
-    return [a for a in candidates if named(a, words)]
+def copy_sentence(text: str, cues: dict[str, str], code: str = "en") -> str:
+    """The sentences of `text` that copy someone in."""
+    if "cue_copy_in" not in cues:
+        return ""
+    pattern = _patterns(code)["cue_copy_in"]
+    return " ".join(s for s in sentences(text) if pattern.search(s)) or cues["cue_copy_in"]
+
+
+_PHRASE = re.compile(r"[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}){0,2}")
+_COPY_WORDS = re.compile(
+    r"(?i)(?:\b(?:cc'?ing|cc'?ed|cced|copying|adding|added|copied|looping\sin)\b|\+\s?cc\b:?|\bcc:)"
+)
+_NOT_NAMES = frozenset(
+    {"i", "i'm", "i've", "cc", "to", "the", "and", "who", "as", "since", "for", "thanks", "hi"}
+)
+
+
+def _copied(who: People, text: str, cues: dict[str, str], code: str) -> list[Address]:
+    """The recipients named where the author copies someone in.
+
+    A name phrase ("Michal Koutný") picks the recipients matching all its words, else any;
+    people in Cc are preferred (the ones just copied in). When no phrase matches anyone, the
+    last Cc addresses without a display name stand for the unmatched names ("+cc Roman" and
+    guro@…): a nameless address cannot be matched by name, and clients append new copies.
+    """
+    sentence = copy_sentence(text, cues, code)
+    found = [a for a in who.candidates if a.email in who.written]  # "+cc Michal <mkoutny@…>"
+    sentence = _COPY_WORDS.sub(" ", sentence)
+    phrases = []
+    for match in _PHRASE.finditer(sentence):
+        if sentence[max(0, match.start() - 4) : match.start()].lower() == "the ":
+            continue  # "the PMBus maintainers" is a group, not a person
+        words = [w.lower() for w in match.group(0).split() if w.lower() not in _NOT_NAMES]
+        if words:
+            phrases.append(words)
+    for words in [] if found else phrases:
+        loose = [a for a in who.candidates if named(a, set(words))]
+        pool = [a for a in loose if a in who.copied] or loose
+        strict = [a for a in pool if all(named(a, {w}) for w in words)]
+        for addr in strict or pool:
+            if addr not in found:
+                found.append(addr)
+    if found or not phrases:
+        return found
+    nameless = [a for a in who.copied if not a.name or a.name.lower() == a.email.split("@")[0]]
+    return nameless[-min(len(phrases), 3) :] if nameless else []
 
 
 def _counterpart(
-    candidates: tuple[Address, ...], text: str, written: AuthorText, copied: list[Address]
+    who: People, text: str, written: AuthorText, copied: list[Address]
 ) -> Address | None:
     """Whom the loop-in answers: the quoted author, the greeted person, or the one addressee."""
-    others = [a for a in candidates if a not in copied]
+    others = [a for a in who.candidates if a not in copied]
     if written.replied_email:
         match = next((a for a in others if a.email == written.replied_email), None)
         if match is not None:
@@ -256,12 +295,14 @@ def _counterpart(
         match = next((a for a in others if named(a, words)), None)
         if match is not None:
             return match
-    head = text[:200]
-    greeted = capitalised_words(head)
-    match = next((a for a in others if named(a, greeted)), None)
-    if match is not None:
-        return match
-    return others[0] if len(others) == 1 else None
+    first = text.lstrip().split("\n", 1)[0][:80]
+    vocative = re.match(r"\s*(?:\w+[ ,]{1,2})?([A-Z][\w'-]{1,30})\s?[,:.!]", first)
+    if vocative is not None:  # "Hi Tao," "Ansuel," "Hello, Suren."
+        match = next((a for a in others if named(a, {vocative.group(1).lower()})), None)
+        if match is not None:
+            return match
+    to = [a for a in others if a not in who.copied]  # whom the reply is addressed to
+    return to[0] if to else (others[0] if len(others) == 1 else None)
 
 
 def _shape_features(
@@ -308,6 +349,8 @@ def _shape_features(
         copied = [a for a in addrs if named(a, words) and not _on_thread(a, msg.history)]
         if copied:
             add("names_the_copied", ", ".join(a.email for a in copied[:4]))
+    elif shape == "loop_in" and any(a in who.copied for a in addrs):
+        add("copied_last_in_cc", ", ".join(a.email for a in addrs if a in who.copied))
     if len(who.candidates) == 1 and shape == "owner_intro" and not who.in_text:
         add("single_person_addressed", who.candidates[0].email)
     if msg.history and shape != "forward" and all(_on_thread(a, msg.history) for a in addrs):

@@ -29,13 +29,14 @@ class LanguageData:
 _NAME = r"[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30})?"
 _YOU_BOTH = r"(?:you\s(?:two|both|guys|all)|the\stwo\sof\syou|both\sof\syou|y'all)"
 _NOT_WHEN = (
-    r"(?!(?i:(?:this|next|on|at|in|for|up|me|us|them|with)\s|today|tomorrow|tonight|"
-    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|noon|lunch|breakfast|dinner|coffee)\b)"
+    r"(?!(?i:(?:this|next)\s(?:week|weekend|month|year|time|morning|afternoon|evening|\w{3,6}day)"
+    r"|(?:on|at|in|for|with)\s|(?:up|me|us|them|today|tomorrow|tonight|noon|lunch|breakfast"
+    r"|dinner|coffee|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b))"
 )
 _COPY_VERB = (
     r"(?:copying|cc'?ing|cc-ing|cc'ed|looping\sin|loop(?:ing)?\sin|adding|added|bringing\sin"
     r"|i'?ve\s(?:cc'?d|cced|copied|looped\sin|added|included)|i'?m\sincluding|i\shave\s(?:cc'?d"
-    r"|cced|copied|added)|copied|\+\s?cc:?|cc:)"
+    r"|cced|copied|added)|copied|\+\s?cc:?)"
 )
 
 ENGLISH = LanguageData(
@@ -68,7 +69,10 @@ ENGLISH = LanguageData(
             r"get\sto\sknow|get\stogether|find\b|have\sa\slot|discuss|take\sit))"
             rf"|(?i:\bso\s(?:that\s)?{_YOU_BOTH}\scan\s(?:talk|chat|connect|meet|speak|discuss))"
             r"|(?i:\byou\sshould\s(?:chat|connect|talk|meet\sup))"
-            r"|(?i:\b(?:similar|same)\s(?:things|problems|space|issue|interests)\b)"
+        ),
+        "cue_common_ground": (
+            r"(?i:\b(?:similar|same)\s(?:things|problems|space|issues?|interests|area)\b"
+            r"|\bin\scommon\b|\bmutually\sbeneficial\b|\bboth\s(?:like|love|work))"
         ),
         "cue_opt_in_ask": (
             r"(?i:\b(?:would\syou\s(?:mind|be\s(?:open|interested|up\sfor|willing))|"
@@ -98,14 +102,15 @@ ENGLISH = LanguageData(
         ),
         # --- the loop-in: someone copied, named in the same breath ---
         "cue_copy_in": (
-            rf"(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s{{0,2}}(?:in\s)?(?:(?i:him|her|them)\b"
+            rf"(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s{{0,2}}(?:in\s)?(?:[\w-]{{1,30}},?\s(?:and\s)?)?"
+            r"(?:(?i:him|her|them)\b"
             rf"|(?i:the\s|my\s|our\s)?{_NAME})"
             r"|^\s{0,4}\+\s?[A-Z][\w'-]{1,30}"
             rf"|{_NAME}\s{{0,2}}\((?i:cc'?d|cc'ed|cced|cc|copied|in\scc|on\scc)\)"
         ),
         "cue_copy_why": (
             r"(?i:\bwho\s(?:knows|has\sbeen|was|were|is|are|wrote|manages|owns|can|tried|works|"
-            r"created|maintains|might|may)|\bsince\s(?:they|he|she)(?:'ve|\shave|\shas)\sbeen"
+            r"created|maintains|might|may)|\bsince\s(?:they|he|she)\b"
             r"|\bfor\s(?:the\s)?[\w/-]{2,30}\s(?:part|discussion|side|question|query)"
             r"|\bas\sthe\s(?:author|maintainer|owner)|\bfrom\sthe\s[\w -]{2,30}(?:team|side|project)"
             r"|\b(?:can|could|will|may|might)\s(?:help|assist|advise|get\syou|comment|take\sa\slook)"
@@ -160,6 +165,10 @@ ENGLISH = LanguageData(
             r"|\bon\sthe\ssame\spage\b|\bas\si\smention(?:ed)?\s(?:him|her|them)|\bas\sreference"
             r"|\bnow\sin\sthe\sloop\b)"
         ),
+        "neg_list_copy": (
+            r"(?i:(?:(?<!\w)\+\s?cc:?|\b(?:cc'?ing|adding|added|copying|copied|including))\s(?:the\s)?"
+            r"(?:[\w-]{1,30}\s)?(?:ml|list|mailing\slist|maillist|mailing-list)\b)"
+        ),
         "neg_missed_copy": (
             r"(?i:\bmissed\s[\w' ]{0,30}address|\bforgot\sto\s(?:cc|copy|add)|\bwas\sin\s[\w' ]{0,30}"
             r"cc\slist\sbut\snot|\bmeant\sto\s\+?cc\b)"
@@ -200,8 +209,9 @@ ENGLISH = LanguageData(
         "cue_connect": ("connect", "put"),
         "cue_should_talk": (
             "you two", "you both", "you guys", "you all", "two of you", "both of you", "y'all",
-            "you should", "similar", "same",
+            "you should",
         ),
+        "cue_common_ground": ("similar", "same", "in common", "mutually", "both "),
         "cue_opt_in_ask": (
             "would you mind", "would you be", "are you open", "are you interested",
             "are you up", "if i", "do you want to",
@@ -242,6 +252,7 @@ ENGLISH = LanguageData(
             "reference", "keep him", "keep her", "keep them", "keep you", "to be aware",
             "same page", "as i mention", "in the loop",
         ),
+        "neg_list_copy": ("ml", "list"),
         "neg_missed_copy": ("missed", "forgot to", "cc list", "meant to"),
         "neg_admin_copy": ("assistant", "secretary", "scheduler", "ci-authorized", " group"),
         "neg_welcome": ("welcom", "announce", "my last"),

@@ -13,7 +13,13 @@ import re
 from collections.abc import Callable, Set as AbstractSet
 from dataclasses import dataclass
 
-from refmail.parse import Address, Envelope, ParsedMessage, normalise_address
+from refmail.parse import (
+    Address,
+    Envelope,
+    ParsedMessage,
+    decode_header_value,
+    normalise_address,
+)
 
 ROBOT_LOCAL = re.compile(
     r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?|notifications?|"
@@ -63,8 +69,12 @@ def is_robot(addr: Address) -> bool:
 @functools.lru_cache(maxsize=4096)
 def name_tokens(addr: Address) -> frozenset[str]:
     """Lower-cased words that may name this person: "Bernier-Toth, Michelle" → both parts."""
-    words = {w.lower() for w in _NAME_WORD.findall(addr.name) if len(w) >= 2}
+    name = decode_header_value(addr.name) if "=?" in addr.name else addr.name
+    words = {w.lower() for w in _NAME_WORD.findall(name) if len(w) >= 2}
     words -= {"via", "the", "and", "de", "van", "von", "der", "team"}
+    initials = "".join(re.findall(r"\b([A-Za-z])\.", addr.name)).lower()
+    if len(initials) >= 2:
+        words.add(initials)  # "T.J. Mercier" is "TJ"
     if not words:
         local = addr.email.split("@")[0]
         words = {w for w in re.split(r"[._+-]|\d", local.lower()) if len(w) >= 3}
@@ -76,8 +86,14 @@ def named(addr: Address, words: AbstractSet[str]) -> bool:
     if not name_tokens(addr).isdisjoint(words):
         return True
     local = _letters(addr.email)
-    # "Johannes" and hannes@…: a name that ends with the whole local part.
-    return len(local) >= 4 and any(w.endswith(local) for w in words)
+    if len(local) < 4:
+        return False
+    # "Johannes" and hannes@…: a name that ends with the whole local part; "Sullivan" and
+    # sullivanjj@…: a local part that starts with the name.
+    return any(
+        w.endswith(local) or (len(w) >= 4 and local.startswith(w)) or (len(w) >= 5 and w in local)
+        for w in words
+    )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -95,8 +111,10 @@ class People:
     """The people a message could connect, worked out once."""
 
     candidates: tuple[Address, ...]  # recipients who are people other than owner/refmail/author
+    copied: tuple[Address, ...]  # the candidates in Cc, in header order
     forwarded: tuple[Address, ...]  # people of the first forwarded header block
-    in_text: tuple[Address, ...]  # addresses the author wrote in the text
+    in_text: tuple[Address, ...]  # addresses the author wrote in the text (not recipients)
+    written: frozenset[str]  # every address the author wrote in the text
     lists: frozenset[str]
 
 
@@ -114,12 +132,16 @@ def people(msg: ParsedMessage, keep: Callable[[Address], bool], text: str) -> Pe
         return True
 
     candidates = tuple(a for a in msg.envelope.recipients if wanted(a))
+    cc = {a.email for a in msg.envelope.cc}
+    copied = tuple(a for a in candidates if a.email in cc)
     forwarded: list[Address] = []
     if msg.has_forward and msg.quoted:
         block = msg.quoted[0]
         forwarded = [a for a in (block.sender, *block.to, *block.cc) if wanted(a)]
-    in_text = [a for a in _text_addresses(text) if wanted(a)]
-    return People(candidates, tuple(forwarded), tuple(in_text), lists)
+    in_text_all = _text_addresses(text)
+    in_text = [a for a in in_text_all if wanted(a)]
+    written = frozenset(a.email for a in in_text_all)
+    return People(candidates, copied, tuple(forwarded), tuple(in_text), written, lists)
 
 
 _TEXT_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}")

@@ -38,6 +38,9 @@ _ATTRIBUTED_NAME = re.compile(
     r"|schreef|skrev|napisał|写道|kirjoitti)?\s*:?\s*$",
     re.IGNORECASE,
 )
+# Notes (Lotus) quoted author: "Bob <bob@x> on 11/28/2000 09:04:42 AM", then "To:" below.
+_NOTES_AUTHOR = re.compile(r"[^\n]{0,200}\S@\S[^\n]{0,80}\son\s\d{1,2}/\d{1,2}/\d{2,4}")
+_NOTES_TO = re.compile(r"[ \t]*To:", re.IGNORECASE)
 _ATTRIBUTION_START = re.compile(r"[ \t]*(?:On|Am|Le|El|Em|Il|Op|Den)\s", re.IGNORECASE)
 
 
@@ -79,6 +82,8 @@ def author_text(msg: ParsedMessage) -> AuthorText:
         following = lines[i + 1] if i + 1 < len(lines) else ""
         if _HEADER_FROM.match(line) and _HEADER_NEXT.match(following):
             break
+        if _NOTES_AUTHOR.match(line) and _NOTES_TO.match(following):
+            break
         attribution = _attribution(line, following)
         if attribution is not None:
             skip = 0 if attribution == line else 1
@@ -94,7 +99,7 @@ def author_text(msg: ParsedMessage) -> AuthorText:
 
 
 def _attributed(attribution: str) -> tuple[str, str]:
-    line = " ".join(attribution.split())
+    line = re.sub(r"<\s+", "<", " ".join(attribution.split()))
     named = _ATTRIBUTED_NAME.search(line)
     if named is None:
         return "", ""
