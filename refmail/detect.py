@@ -10,6 +10,7 @@ each with a named weight (`detect_weights`), and the sum against a threshold dec
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
@@ -41,15 +42,21 @@ class Identity:
         if addr is None:
             return False
         email = _email(addr)
-        return email in self.owners or base_email(email) in {base_email(o) for o in self.owners}
+        return email in self.owners or base_email(email) in _bases(self.owners)
 
     def is_self(self, addr: Address | str | None) -> bool:
         if addr is None:
             return False
         email = _email(addr)
-        if self.is_owner(email) or email in self.refmail:
+        if email in self.owners or email in self.refmail:
             return True
-        return base_email(email) in {base_email(r) for r in self.refmail}
+        base = base_email(email)
+        return base in _bases(self.owners) or base in _bases(self.refmail)
+
+
+@functools.lru_cache(maxsize=64)
+def _bases(addresses: frozenset[str]) -> frozenset[str]:
+    return frozenset(base_email(a) for a in addresses)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ party, the sentences that describe them. Pure: no I/O.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Callable
@@ -68,36 +69,53 @@ def _patterns(code: str) -> dict[str, re.Pattern[str]]:
 def find_cues(
     text: str, code: str, gated: bool = True, sentence_list: list[str] | None = None
 ) -> dict[str, str]:
-    """Cue feature -> the words that showed it (first occurrence).
+    """Cue feature -> the words that showed it (first occurrence, sentence by sentence).
 
-    One pass over the text's sentences: each sentence is checked for the gate words of every
-    cue with substring tests (cheap), and only the cues whose words occur there are matched,
-    on that sentence alone. `gated=False` matches every cue (the tests compare both ways).
+    One pass of substring searches finds, for every cue, the sentences holding one of its gate
+    words (words without which its pattern cannot match); the cue's pattern then runs on those
+    sentences only. Most mail holds few gate words, so few patterns run, on little text.
+    `gated=False` runs every pattern on every sentence (the tests compare both ways).
     """
     data = LANGUAGES[code]
-    patterns = _patterns(code)
-    whole = text.lower().replace("’", "'")
-    active = {
-        name: pattern
-        for name, pattern in patterns.items()
-        if not gated or name not in data.gates or any(w in whole for w in data.gates[name])
-    }
+    sent = sentences(text) if sentence_list is None else sentence_list
+    lowered = "\n".join(sent).lower().replace("’", "'")
+    starts: list[int] = []
+    offset = 0
+    for sentence in sent:
+        starts.append(offset)
+        offset += len(sentence) + 1
     found: dict[str, str] = {}
-    for sentence in sentences(text) if sentence_list is None else sentence_list:
-        lowered = sentence.lower().replace("’", "'")
-        for name, pattern in active.items():
-            if name in found or (name == "cue_copy_why" and "cue_copy_in" not in found):
-                continue  # "who knows…" only explains a copy
-            gates = data.gates.get(name) if gated else None
-            if gates is not None and not any(word in lowered for word in gates):
-                continue
-            for match in pattern.finditer(sentence):
-                words = " ".join(match.group(0).split())
-                if name == "cue_hand_off" and words.split(" ")[0].lower() in _NOT_SOMEONE:
-                    continue  # "We will be in touch" is a promise, not a hand-off to someone
-                found[name] = words[:100]
+    for name, pattern in _patterns(code).items():
+        if name == "cue_copy_why" and "cue_copy_in" not in found:
+            continue  # "who knows…" only explains a copy
+        gates = data.gates.get(name) if gated else None
+        where = range(len(sent)) if gates is None else _holding(lowered, gates, starts)
+        for i in where:
+            snippet = _first_match(name, pattern, sent[i])
+            if snippet:
+                found[name] = snippet
                 break
     return found
+
+
+def _holding(lowered: str, words: tuple[str, ...], starts: list[int]) -> list[int]:
+    """Indexes of the sentences (starting at `starts` in `lowered`) that hold one of `words`."""
+    hits: set[int] = set()
+    for word in words:
+        pos = lowered.find(word)
+        while pos != -1 and len(hits) < 200:
+            hits.add(bisect.bisect_right(starts, pos) - 1)
+            pos = lowered.find(word, pos + 1)
+    return sorted(hits)
+
+
+def _first_match(name: str, pattern: re.Pattern[str], sentence: str) -> str:
+    for match in pattern.finditer(sentence):
+        words = " ".join(match.group(0).split())
+        if name == "cue_hand_off" and words.split(" ")[0].lower() in _NOT_SOMEONE:
+            continue  # "We will be in touch" is a promise, not a hand-off to someone else
+        return words[:100]
+    return ""
 
 
 _SUBJECT_INTRO = re.compile(
@@ -154,7 +172,7 @@ def read(
         add(feature, f"“{words}”")
     _subject_features(subject, add)
     shape = _shape(msg, who, cues, is_owner)
-    parties = _parties(shape, who, text, cues, written, code)
+    parties = _parties(shape, who, text, sentence_list, cues, written, code)
     named_in = [(s, capitalised_words(s)) for s in sentence_list]
     _shape_features(msg, shape, who, parties, text, data, cues, named_in, add)
     about: dict[str, str] = {}
@@ -206,11 +224,17 @@ def _shape(
 
 
 def _parties(
-    shape: str, who: People, text: str, cues: dict[str, str], written: AuthorText, code: str
+    shape: str,
+    who: People,
+    text: str,
+    sentence_list: list[str],
+    cues: dict[str, str],
+    written: AuthorText,
+    code: str,
 ) -> tuple[tuple[Address, bool], ...]:
     out: dict[str, tuple[Address, bool]] = {}
     if shape == "loop_in":
-        copied = _copied(who, text, cues, code)
+        copied = _copied(who, sentence_list, cues, code)
         for addr in copied:
             out[addr.email] = (addr, True)
         counterpart = _counterpart(who, text, written, copied)
@@ -233,12 +257,20 @@ def _parties(
     return tuple(out.values())
 
 
-def copy_sentence(text: str, cues: dict[str, str], code: str = "en") -> str:
-    """The sentences of `text` that copy someone in."""
+def copy_sentence(sentence_list: list[str], cues: dict[str, str], code: str = "en") -> str:
+    """The sentences that copy someone in."""
     if "cue_copy_in" not in cues:
         return ""
     pattern = _patterns(code)["cue_copy_in"]
-    return " ".join(s for s in sentences(text) if pattern.search(s)) or cues["cue_copy_in"]
+    gates = LANGUAGES[code].gates.get("cue_copy_in", ("",))
+    return (
+        " ".join(
+            s
+            for s in sentence_list
+            if any(g in s.lower() for g in gates) and pattern.search(s) is not None
+        )
+        or cues["cue_copy_in"]
+    )
 
 
 _PHRASE = re.compile(r"[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}){0,2}")
@@ -250,7 +282,9 @@ _NOT_NAMES = frozenset(
 )
 
 
-def _copied(who: People, text: str, cues: dict[str, str], code: str) -> list[Address]:
+def _copied(
+    who: People, sentence_list: list[str], cues: dict[str, str], code: str
+) -> list[Address]:
     """The recipients named where the author copies someone in.
 
     A name phrase ("Michal Koutný") picks the recipients matching all its words, else any;
@@ -258,7 +292,7 @@ def _copied(who: People, text: str, cues: dict[str, str], code: str) -> list[Add
     last Cc addresses without a display name stand for the unmatched names ("+cc Roman" and
     guro@…): a nameless address cannot be matched by name, and clients append new copies.
     """
-    sentence = copy_sentence(text, cues, code)
+    sentence = copy_sentence(sentence_list, cues, code)
     found = [a for a in who.candidates if a.email in who.written]  # "+cc Michal <mkoutny@…>"
     sentence = _COPY_WORDS.sub(" ", sentence)
     phrases = []
@@ -278,6 +312,7 @@ def _copied(who: People, text: str, cues: dict[str, str], code: str) -> list[Add
     if found or not phrases:
         return found
     nameless = [a for a in who.copied if not a.name or a.name.lower() == a.email.split("@")[0]]
+    # (a display name equal to the local part is no name: "sullivanjj <sullivanjj@…>")
     return nameless[-min(len(phrases), 3) :] if nameless else []
 
 
@@ -380,7 +415,7 @@ def _described(
 ) -> str:
     describes = re.compile(data.describes)
     for sentence, words in named_in:
-        if any(named(a, words) for a in addrs) and describes.search(sentence):
+        if words and any(named(a, words) for a in addrs) and describes.search(sentence):
             return sentence
     return ""
 
@@ -419,32 +454,48 @@ def _on_thread(addr: Address, history: str) -> bool:
     return len(parts) >= 2 and parts <= words
 
 
+_CAPITALISED_PAST_ONE = re.compile(r"(?<=\s)[A-Z][a-z]{2,}")
+CONTEXT_SENTENCES = 40  # sentences of the author's text weighed for the context sentence
+
+
+@functools.lru_cache(maxsize=8)
+def _language_patterns(code: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The compiled "describes a person" and "greeting line" patterns of a language."""
+    data = LANGUAGES.get(code, LANGUAGES["en"])
+    return re.compile(data.describes), re.compile(rf"^\s*{data.greeting}\b[^\n]{{0,60}}$")
+
+
 def context_sentence(text: str, code: str = "en", cues: tuple[str, ...] | None = None) -> str:
     """The one sentence that best says why these people should talk (for the follow-ups).
+
+    Prefers a sentence with an introduction cue that says who someone is or why they should
+    talk; greetings and sign-offs never qualify.
 
     >>> context_sentence("Hi Bob,\\n\\nMeet Alice, who builds boats. You should talk.\\n\\nJoe")
     'Meet Alice, who builds boats.'
     """
-    data = LANGUAGES.get(code, LANGUAGES["en"])
+    code = code if code in LANGUAGES else "en"
+    describes, greeting = _language_patterns(code)
     body = "\n".join(
-        line for line in text.translate(QUOTE_MARKS).split("\n")
-        if not re.match(rf"^\s*{data.greeting}\b[^\n]{{0,60}}$", line)
+        line for line in text.translate(QUOTE_MARKS).split("\n") if not greeting.match(line)
     )
     candidates = [
-        s for s in sentences(body) if len(s.split()) >= 3 and not _SIGN_OFF.match(s)
+        s
+        for s in sentences(body)[:CONTEXT_SENTENCES]
+        if len(s.split()) >= 3 and not _SIGN_OFF.match(s)
     ]
     if not candidates:
         return ""
-    describes = re.compile(data.describes)
     if cues is None:
-        cues = tuple(find_cues(body, code if code in LANGUAGES else "en").values())
+        cues = tuple(find_cues(body, code).values())
     snippets = [c[:25] for c in cues]
 
     def score(sentence: str) -> int:
         cue = any(snippet in sentence for snippet in snippets)
-        names = bool(re.search(r"(?<=\s)[A-Z][a-z]{2,}", sentence))
+        names = _CAPITALISED_PAST_ONE.search(sentence) is not None
         short = len(sentence.split()) < 6
-        return cue + bool(describes.search(sentence)) + bool(_REASON.search(sentence)) + names - short
+        described = describes.search(sentence) is not None
+        return cue + described + (_REASON.search(sentence) is not None) + names - short
 
     best = max(enumerate(candidates), key=lambda item: (score(item[1]), -item[0]))
     return best[1][:300]

@@ -206,7 +206,10 @@ ENGLISH = LanguageData(
     gates={
         "cue_introduce": ("intro", "pleased to", "happy to", "glad to", "delighted to"),
         "cue_meet": ("meet",),
-        "cue_connect": ("connect", "put"),
+        "cue_connect": (
+            "connect", "put you", "putting you", "put the two", "putting the two", "put both",
+            "putting both", "put y'all",
+        ),
         "cue_should_talk": (
             "you two", "you both", "you guys", "you all", "two of you", "both of you", "y'all",
             "you should",
@@ -222,9 +225,15 @@ ENGLISH = LanguageData(
             "reach out", "contact you", "call you", "mail you", "get in touch",
             "follow up with you", "get back to you", "asking him", "asking her", "asking them",
         ),
-        "cue_gave_name": ("your", "recommended you", "referr"),
+        "cue_gave_name": (
+            "your name", "your number", "your e-mail", "your email", "your mail", "your details",
+            "your contact", "your info", "recommended you", "referr",
+        ),
         "cue_vouches": ("friend", "colleague", "classmate"),
-        "cue_copy_in": ("cop", "cc", "loop", "add", "bringing in", "includ", "+"),
+        "cue_copy_in": (
+            "copying", "copied", "cc'", "ccing", "cc-ing", "cced", "loop", "adding", "added",
+            "bringing in", "includ", "+",
+        ),
         "neg_asks_for_intro": (
             "introduce me", "intro me", "connect me", "refer me", "put me", "for me",
             "use you as", "give me a referral", "do you know any", "do you know some",
@@ -239,12 +248,15 @@ ENGLISH = LanguageData(
         "neg_reply": ("meet you", "bcc"),
         "neg_absence": (
             "out of office", "out of the office", "absence", "back me up", "be out", "be away",
-            "be on", "away until", "vacation until", "cover", "until my return", "reply on his",
-            "on his behalf",
+            "be on vacation", "be on holiday", "be on leave", "away until", "vacation until",
+            "cover for me", "covering for me", "until my return", "reply on his", "on his behalf",
         ),
-        "neg_bulk": ("unsubscribe", "browser", "manage", "to your friends"),
+        "neg_bulk": (
+            "unsubscribe", "browser", "preferences", "notifications", "subscription",
+            "to your friends",
+        ),
         "neg_logistics": (
-            "dial", "code", "conference call", "conference bridge", "calendar invite",
+            "dial", "passcode", "pass code", "conference call", "conference bridge", "calendar invite",
             "make plans to attend", "call me on", "for you to call",
         ),
         "neg_fyi_copy": (

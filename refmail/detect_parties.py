@@ -38,6 +38,7 @@ _LIST_NAME = re.compile(r"\b(?:list|mailing|maillist|lkml|mailinglist)\b", re.IG
 _NAME_WORD = re.compile(r"[^\W\d_][\w'’-]{1,40}", re.UNICODE)
 
 
+@functools.lru_cache(maxsize=4096)
 def base_email(email: str) -> str:
     """The address without its +tag: refmail+abc@x and refmail@x are one mailbox."""
     local, _, domain = email.lower().partition("@")
@@ -88,6 +89,10 @@ def named(addr: Address, words: AbstractSet[str]) -> bool:
     local = _letters(addr.email)
     if len(local) < 4:
         return False
+    if local in words:
+        return True
+    if len(words) > 12:
+        return False  # partial local-part matches are for short name phrases only
     # "Johannes" and hannes@…: a name that ends with the whole local part; "Sullivan" and
     # sullivanjj@…: a local part that starts with the name.
     return any(

@@ -55,12 +55,13 @@ class AuthorText:
 
 def _attribution(line: str, following: str) -> str | None:
     """The attribution text if `line` (maybe with the next line) says who wrote the quote."""
-    lowered = line.lower()
-    if any(w in lowered for w in _WROTE_WORDS) and len(line) < 300:
-        if line.rstrip().endswith(":") or line.rstrip().endswith("写道") or "skrev" in lowered:
+    end = line.rstrip()[-3:]
+    if (end.endswith(":") or end == "写道" or "skrev" in line) and len(line) < 300:
+        lowered = line.lower()
+        if any(w in lowered for w in _WROTE_WORDS):
             return line
-    if _ATTRIBUTION_START.match(line) and any(w in following.lower() for w in _WROTE_WORDS):
-        if following.rstrip().endswith(":") and len(line) + len(following) < 400:
+    if following.rstrip().endswith(":") and _ATTRIBUTION_START.match(line):
+        if any(w in following.lower() for w in _WROTE_WORDS) and len(line) + len(following) < 400:
             return line + " " + following
     return None
 
@@ -82,9 +83,9 @@ def author_text(msg: ParsedMessage) -> AuthorText:
         following = lines[i + 1] if i + 1 < len(lines) else ""
         if _HEADER_FROM.match(line) and _HEADER_NEXT.match(following):
             break
-        if _NOTES_AUTHOR.match(line) and _NOTES_TO.match(following):
+        if "@" in line and _NOTES_AUTHOR.match(line) and _NOTES_TO.match(following):
             break
-        attribution = _attribution(line, following)
+        attribution = _attribution(line, following) if len(line) > 5 else None
         if attribution is not None:
             skip = 0 if attribution == line else 1
             if not replied_name and not replied_email:
@@ -119,7 +120,7 @@ def language(text: str, stop_words: Mapping[str, frozenset[str]], default: str =
     'es'
     """
     counts = dict.fromkeys(stop_words, 0)
-    for word in _WORD.findall(text[:3000].lower()):
+    for word in _WORD.findall(text[:1500].lower()):
         for lang, words in stop_words.items():
             if word in words:
                 counts[lang] += 1
