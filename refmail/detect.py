@@ -288,8 +288,13 @@ def _introduction(
         introducer=sender,
     )
     if not reading.is_introduction:
-        worst = min(reading.evidence, key=lambda e: e.weight, default=None)
-        if worst is not None and worst.weight < 0:
+        # The verdict names the look-alike it resembles most, else the strongest structural
+        # objection, else the lack of evidence.
+        negatives = [e for e in reading.evidence if e.weight < 0]
+        worst = min(
+            negatives, key=lambda e: (not e.feature.startswith("neg_"), e.weight), default=None
+        )
+        if worst is not None:
             rule, reason = worst.feature.removeprefix("neg_"), worst.evidence
         else:
             rule, reason = "below_threshold", "not enough evidence of an introduction"

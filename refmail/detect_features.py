@@ -24,6 +24,7 @@ from refmail.parse import Address, ParsedMessage
 MAX_PARTIES = 8  # an "introduction" of more people than this is an announcement
 QUOTE_MARKS = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "\u00a0": " "})
 _ACTS = ("cue_introduce", "cue_meet", "cue_connect", "cue_should_talk", "cue_opt_in_ask")
+_HAND_OVER = ("cue_hand_off", "cue_copy_in", "cue_gave_name")
 _NOT_SOMEONE = frozenset({"we", "it", "this", "that", "you", "they", "i", "there", "what"})
 _STOP_WORDS = {code: data.stop_words for code, data in LANGUAGES.items()}
 
@@ -178,7 +179,8 @@ def read(
     about: dict[str, str] = {}
     about_owner = context = ""
     if sum(e.weight for e in found) >= THRESHOLD:  # sentences only for introductions
-        context = context_sentence(text, code, tuple(cues.values()))
+        acts = tuple(v for k, v in cues.items() if k in _ACTS or k in _HAND_OVER)
+        context = context_sentence(text, code, acts)
         about = {a.email: about_sentences(a, named_in, data) for a, _ in parties}
         owner = next((a for a in msg.envelope.recipients if is_owner(a)), None)
         if owner is not None and shape == "referral_to_owner":
@@ -358,7 +360,7 @@ def _shape_features(
         add("no_parties", "nobody to connect")
         return
     if len(who.candidates) > MAX_PARTIES and shape != "loop_in":
-        add("announcement", f"sent to {len(who.candidates)} people")
+        add("broadcast", f"sent to {len(who.candidates)} people")
     if len(who.candidates) >= 2:
         add("people_addressed_2plus", f"{len(who.candidates)} people addressed")
     if shape == "referral_to_owner":
@@ -389,7 +391,7 @@ def _shape_features(
     if len(who.candidates) == 1 and shape == "owner_intro" and not who.in_text:
         add("single_person_addressed", who.candidates[0].email)
     if msg.history and shape != "forward" and all(_on_thread(a, msg.history) for a in addrs):
-        add("nobody_new", "everyone addressed was already on the thread")
+        add("no_new_party", "everyone addressed was already on the thread")
 
 
 def _greeting_line(text: str, data: LanguageData) -> str:

@@ -140,9 +140,10 @@ ENGLISH = LanguageData(
         ),
         "neg_reply": (
             r"(?i:\b(?:nice|great|good|lovely|pleasure|wonderful|excited|glad)\sto\s(?:e-?)?meet\s"
-            r"you\b|\bmov(?:ing|ed)\s(?:\w+\s){0,2}to\sbcc\b|\(moved\sto\sbcc\))"
+            r"you\b)"
         ),
-        "neg_absence": (
+        "neg_moved_to_bcc": r"(?i:\bmov(?:ing|ed)\s(?:\w+\s){0,2}to\sbcc\b|\(moved\sto\sbcc\))",
+        "neg_out_of_office": (
             r"(?i:\bout\sof\s(?:the\s)?office\b|\bin\smy\sabsence\b|\bback\sme\sup\b"
             r"|\b(?:i|he|she)(?:'ll|\swill)\sbe\s(?:out|away|on\s(?:vacation|holiday|leave))\b"
             r"|\baway\suntil\b|\bon\svacation\suntil\b|\bcover(?:ing)?\sfor\sme\b"
@@ -163,7 +164,9 @@ ENGLISH = LanguageData(
             r"records|reference)\b|\bfor\s(?:visibility|visiblity|awareness|reference)\b"
             r"|\bkeep\s(?:him|her|them|you)\s(?:in\sthe\sloop|informed|posted)\b|\bto\sbe\saware"
             r"|\bon\sthe\ssame\spage\b|\bas\si\smention(?:ed)?\s(?:him|her|them)|\bas\sreference"
-            r"|\bnow\sin\sthe\sloop\b)"
+            r"|\bnow\sin\sthe\sloop\b"
+            r"|\b(?:copying|cc'?ing|copied|adding|added)\s[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?"
+            r"\son\s(?:this|these|the\s(?:thread|e-?mail|mail|note))\b)"
         ),
         "neg_list_copy": (
             r"(?i:(?:(?<!\w)\+\s?cc:?|\b(?:cc'?ing|adding|added|copying|copied|including))\s(?:the\s)?"
@@ -200,7 +203,7 @@ ENGLISH = LanguageData(
     describes=(
         r"(?i:\b(?:is\s(?:a|an|the|our|my)|runs|works|leads|heads|founded|founder|built|builds|"
         r"building|hosted|hosts|owns|manages|knows|has\sbeen|who|whom|expert|specialist|"
-        r"looking\sfor|is\shoping|is\sstarting|does|maintains|wrote|created))"
+        r"looking\sfor|is\shoping|is\sstarting|does|did|maintains|wrote|created|worked|needs))"
     ),
     greeting=r"(?i:hi|hey|hello|dear|greetings|good\smorning|good\safternoon)",
     gates={
@@ -245,8 +248,9 @@ ENGLISH = LanguageData(
             "able to visit",
         ),
         "neg_self_intro": ("myself", "my name", "shared your"),
-        "neg_reply": ("meet you", "bcc"),
-        "neg_absence": (
+        "neg_reply": ("meet you",),
+        "neg_moved_to_bcc": ("bcc",),
+        "neg_out_of_office": (
             "out of office", "out of the office", "absence", "back me up", "be out", "be away",
             "be on vacation", "be on holiday", "be on leave", "away until", "vacation until",
             "cover for me", "covering for me", "until my return", "reply on his", "on his behalf",
@@ -262,7 +266,7 @@ ENGLISH = LanguageData(
         "neg_fyi_copy": (
             "fyi", "for your", "for his", "for her", "for their", "visib", "awareness",
             "reference", "keep him", "keep her", "keep them", "keep you", "to be aware",
-            "same page", "as i mention", "in the loop",
+            "same page", "as i mention", "in the loop", " on this", " on these", " on the ",
         ),
         "neg_list_copy": ("ml", "list"),
         "neg_missed_copy": ("missed", "forgot to", "cc list", "meant to"),
@@ -326,7 +330,7 @@ SPANISH = LanguageData(
         ),
         "neg_self_intro": r"(?i:\bme\spresento\b|\bmi\snombre\ses\b|\bpermít(?:ame|eme)\spresentarme)",
         "neg_reply": r"(?i:\b(?:encantad[oa]|un\splacer)\sde\sconocer(?:te|le|os)\b)",
-        "neg_absence": r"(?i:\bfuera\sde\sla\soficina\b|\bestaré\sausente|\bde\svacaciones\shasta)",
+        "neg_out_of_office": r"(?i:\bfuera\sde\sla\soficina\b|\bestaré\sausente|\bde\svacaciones\shasta)",
         "neg_bulk": r"(?i:\bdarse\sde\sbaja|\bcancelar\s(?:la\s)?suscripción)",
         "neg_fyi_copy": r"(?i:\bpara\stu\sinformación|\bpara\sque\sestés\sal\stanto|\bpara\sque\sconste)",
         "neg_welcome": r"(?i:\bbienvenid[oa]s?\sa(?:l)?\s(?:equipo|grupo|proyecto|lista))",
