@@ -285,7 +285,7 @@ def _introduction(
         total=reading.total,
         threshold=THRESHOLD,
         language=reading.language,
-        introducer=sender,
+        introducer=reading.introducer or sender,
     )
     if not reading.is_introduction:
         # The verdict names the look-alike it resembles most, else the strongest structural

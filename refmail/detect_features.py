@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from refmail.detect_lang import LANGUAGES, LanguageData
 from refmail.detect_parties import People, capitalised_words, named, people
-from refmail.detect_text import AuthorText, author_text, language, sentences
+from refmail.detect_text import AuthorText, author_text, forwarded_text, language, sentences
 from refmail.detect_weights import THRESHOLD, WEIGHTS
 from refmail.parse import Address, ParsedMessage
 
@@ -49,6 +49,7 @@ class Reading:
     about: dict[str, str]  # party email -> the sentences that describe them
     about_owner: str
     context: str
+    introducer: Address | None = None  # who made a forwarded introduction, when not the author
 
     @property
     def total(self) -> float:
@@ -156,11 +157,16 @@ def read(
     """Every feature of `msg`; `keep` says whether an address may be a party at all."""
     written = author_text(msg)
     text = written.text.translate(QUOTE_MARKS)
+    who = people(msg, keep, text)
+    relay = _relayed(msg, who, is_owner)
+    if relay is not None:
+        # Forwarded to refmail (or the owner) alone: the forwarded mail is the introduction.
+        text = (text + "\n\n" + forwarded_text(msg).translate(QUOTE_MARKS)).strip()
+        who = people(msg, keep, text)
     code = language(text, _STOP_WORDS)
     data = LANGUAGES[code]
     sentence_list = sentences(text)
     cues = find_cues(text, code, sentence_list=sentence_list)
-    who = people(msg, keep, text)
     subject = msg.subject.translate(QUOTE_MARKS)
     found: list[Evidence] = []
 
@@ -174,6 +180,10 @@ def read(
     _subject_features(subject, add)
     shape = _shape(msg, who, cues, is_owner)
     parties = _parties(shape, who, text, sentence_list, cues, written, code)
+    if relay is not None:
+        shape = "referral_to_owner" if relay else "forward"
+        introducer = msg.quoted[0].sender if relay else None
+        parties = tuple((a, r) for a, r in parties if introducer is None or a != introducer)
     named_in = [(s, capitalised_words(s)) for s in sentence_list]
     _shape_features(msg, shape, who, parties, text, data, cues, named_in, add)
     about: dict[str, str] = {}
@@ -182,7 +192,10 @@ def read(
         acts = tuple(v for k, v in cues.items() if k in _ACTS or k in _HAND_OVER)
         context = context_sentence(text, code, acts)
         about = {a.email: about_sentences(a, named_in, data) for a, _ in parties}
-        owner = next((a for a in msg.envelope.recipients if is_owner(a)), None)
+        recipients = msg.envelope.recipients
+        if relay:
+            recipients = msg.quoted[0].to + msg.quoted[0].cc
+        owner = next((a for a in recipients if is_owner(a)), None)
         if owner is not None and shape == "referral_to_owner":
             about_owner = about_sentences(owner, named_in, data)
     return Reading(
@@ -193,6 +206,23 @@ def read(
         about={k: v for k, v in about.items() if v},
         about_owner=about_owner,
         context=context,
+        introducer=msg.quoted[0].sender if relay else None,
+    )
+
+
+def _relayed(
+    msg: ParsedMessage, who: People, is_owner: Callable[[Address], bool]
+) -> bool | None:
+    """None unless the message forwards mail to nobody but refmail/the owner; then whether the
+    forwarded mail was someone referring the owner (its author is the introducer)."""
+    if who.candidates or not who.forwarded or not msg.quoted:
+        return None
+    block = msg.quoted[0]
+    return (
+        block.sender is not None
+        and not is_owner(block.sender)
+        and any(is_owner(a) for a in (*block.to, *block.cc))
+        and any(a != block.sender for a in who.forwarded)
     )
 
 
@@ -422,6 +452,12 @@ def _described(
     return ""
 
 
+def _vocative(sentence: str) -> set[str]:
+    """The name a sentence is spoken to ("Tom, Priya leads…" → {"tom"}): not its subject."""
+    match = re.match(r"\s*([A-Z][\w'-]{1,30})\s?[,:]", sentence)
+    return {match.group(1).lower()} if match else set()
+
+
 def about_sentences(
     addr: Address, named_in: list[tuple[str, set[str]]], data: LanguageData
 ) -> str:
@@ -431,7 +467,7 @@ def about_sentences(
     picked = [
         s
         for s, words in named_in
-        if named(addr, words)
+        if named(addr, words - _vocative(s))
         and describes.search(s)
         and not greeting.match(s)
         and len(s.split()) >= 4

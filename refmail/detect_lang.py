@@ -62,6 +62,7 @@ ENGLISH = LanguageData(
             r"(?i:\b(?:connect(?:ing)?|put(?:ting)?)\s(?:you|"
             + _YOU_BOTH
             + r")(?:\s(?:two|both))?\s{0,2}(?:with\b|to\b|in\stouch\b|together\b|[.,!;]|$))"
+            rf"|(?i:\bconnect(?:ing)?)\s{_NAME}\s(?i:with|and|to)\s{_NAME}"
         ),
         "cue_should_talk": (
             rf"(?i:\b{_YOU_BOTH}\s(?:should|must|ought\sto|would|will|might|could|can)\s"
@@ -190,13 +191,14 @@ ENGLISH = LanguageData(
             r"|\brefer\syour\s(?:friends|colleagues)|\bknow\sanyone\swho\smight\sbe\sinterested)"
         ),
         "neg_offer_later": (
-            r"(?i:\b(?:happy|glad)\sto\s(?:introduce|connect)\syou\s(?:if|when|to\sany)|\blet\sme\s"
+            r"(?i:\b(?:happy|glad)\sto\s(?:introduce|connect)\syou\b[^.!?\n]{0,60}?\b(?:if|when)\b"
+            r"|\bif\syou(?:'d|\swould)\slike\s(?:an\sintro|me\sto\s(?:introduce|connect))|\blet\sme\s"
             r"know\sif\syou(?:'d|\swould)\slike\s(?:an\s)?(?:intro|me\sto\sintroduce)"
             r"|\bcan\sintroduce\syou\s(?:if|when|later))"
         ),
         "neg_pointer": (
-            r"(?i:\bplease\scontact\s(?:them|him|her)\b|\byou\smight\s(?:call|contact|e-?mail)\s"
-            r"(?:him|her|them)\b|\byou\s(?:need|should|want)\sto\s(?:cc|contact|get\sin\stouch)"
+            r"(?i:\bplease\scontact\s(?:them|him|her)\b|\byou\smight\s(?:want\sto\s)?(?:call|contact"
+            r"|e-?mail|reach\sout\sto|talk\sto|try)\b|\byou\s(?:need|should|want)\sto\s(?:cc|contact|get\sin\stouch)"
             r"|\bcontact\s[A-Z][\w-]{1,30}\s[A-Z][\w-]{1,30}\s\(who|\bsomeone\swho\sknows\smore)"
         ),
     },
@@ -273,7 +275,10 @@ ENGLISH = LanguageData(
         "neg_admin_copy": ("assistant", "secretary", "scheduler", "ci-authorized", " group"),
         "neg_welcome": ("welcom", "announce", "my last"),
         "neg_referral_programme": ("referral", "refer a", "refer your", "know anyone"),
-        "neg_offer_later": ("introduce you", "connect you", "let me know if you"),
+        "neg_offer_later": (
+            "introduce you", "connect you", "let me know if you", "like an intro",
+            "like me to introduce", "like me to connect",
+        ),
         "neg_pointer": (
             "please contact", "you might", "to cc", "to contact", "to get in touch", "(who",
             "knows more",

@@ -68,7 +68,38 @@ def _attribution(line: str, following: str) -> str | None:
 
 def author_text(msg: ParsedMessage) -> AuthorText:
     """Every line the author wrote, in order, without quotes, attributions and signature."""
-    lines = msg.full_text.split("\n", _SCAN_LINES)[:_SCAN_LINES]
+    text, replied_name, replied_email = _own_lines(msg.full_text)
+    return AuthorText(text or msg.own_text[:AUTHOR_TEXT_LIMIT], replied_name, replied_email)
+
+
+_FORWARD_HEADER = re.compile(
+    r"[ \t>]*\*?(?:From|To|Cc|Date|Sent|Subject|Reply-To|De|Para|Asunto|Fecha|Enviado|CC)\*?:",
+    re.IGNORECASE,
+)
+_FORWARD_START = re.compile(
+    r"[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Mensaje original|Mensaje reenviado)"
+    r"[^\n]{0,40}|Begin forwarded message:|Inicio del mensaje reenviado:)[ \t]*$",
+    re.IGNORECASE,
+)
+
+
+def forwarded_text(msg: ParsedMessage) -> str:
+    """The words of the first forwarded message (its header block skipped), as author lines."""
+    lines = msg.history.split("\n", _SCAN_LINES)[:_SCAN_LINES]
+    i = 0
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    if i < len(lines) and _FORWARD_START.match(lines[i]):
+        i += 1
+    while i < len(lines) and (not lines[i].strip() or _FORWARD_HEADER.match(lines[i])):
+        i += 1
+    text, _, _ = _own_lines("\n".join(lines[i:]))
+    return text
+
+
+def _own_lines(body: str) -> tuple[str, str, str]:
+    """(own text, replied name, replied address) of a body: quoted history left out."""
+    lines = body.split("\n", _SCAN_LINES)[:_SCAN_LINES]
     kept: list[str] = []
     replied_name = replied_email = ""
     skip = size = 0
@@ -95,8 +126,7 @@ def author_text(msg: ParsedMessage) -> AuthorText:
         size += len(line) + 1
         if size > AUTHOR_TEXT_LIMIT:
             break
-    text = "\n".join(kept).strip() or msg.own_text
-    return AuthorText(text[:AUTHOR_TEXT_LIMIT], replied_name, replied_email)
+    return "\n".join(kept).strip()[:AUTHOR_TEXT_LIMIT], replied_name, replied_email
 
 
 def _attributed(attribution: str) -> tuple[str, str]:
@@ -130,7 +160,7 @@ def language(text: str, stop_words: Mapping[str, frozenset[str]], default: str =
 
 # --- sentences -----------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n[ \t]*\n|\n(?=[ \t]*[-*•][ \t])")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n[ \t]*\n|\n(?=[ \t]*[-*•][ \t])")
 # A full stop after these does not end a sentence ("XYZ Co. may be calling you").
 _ABBREVIATION = re.compile(
     r"(?:\b(?:Co|Inc|Ltd|Corp|Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|vs|etc|e\.g|i\.e|Sra?|Dra?)|\b[A-Z])\.$"
