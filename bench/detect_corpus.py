@@ -242,7 +242,10 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     print(f"corpus {args.corpus}; exact = parties equal the labels, addr. = equal the labelled")
-    print("parties whose address is in the message; ms/msg = CPU time of classify only (parse not timed)")
+    print(
+        "parties whose address is in the message; ms/msg = CPU time of classify only "
+        "(parse not timed)"
+    )
     print(HEADER)
     for row in rows:
         print(row)

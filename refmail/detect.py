@@ -247,8 +247,10 @@ def _robot_unless_owner_list_copy(env: Envelope, identity: Identity) -> RuleHit 
     the list delivers back: List-Id and Precedence then say "list", not "robot".
     """
     hit = robot_hit(env)
-    if hit is not None and hit.rule in ("mailing_list", "precedence") and identity.is_owner(
-        env.sender
+    if (
+        hit is not None
+        and hit.rule in ("mailing_list", "precedence")
+        and identity.is_owner(env.sender)
     ):
         h = env.robot_headers
         if h.get("precedence", "list").strip().lower() in ("list", "bulk") and not any(

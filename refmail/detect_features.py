@@ -9,23 +9,21 @@ party, the sentences that describe them. Pure: no I/O.
 
 from __future__ import annotations
 
-import bisect
-import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from refmail.detect_cues import _patterns, find_cues
 from refmail.detect_lang import LANGUAGES, LanguageData
 from refmail.detect_parties import People, capitalised_words, named, people
+from refmail.detect_sentences import QUOTE_MARKS, about_sentences, context_sentence
 from refmail.detect_text import AuthorText, author_text, forwarded_text, language, sentences
 from refmail.detect_weights import THRESHOLD, WEIGHTS
 from refmail.parse import Address, ParsedMessage
 
 MAX_PARTIES = 8  # an "introduction" of more people than this is an announcement
-QUOTE_MARKS = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "\u00a0": " "})
 _ACTS = ("cue_introduce", "cue_meet", "cue_connect", "cue_should_talk", "cue_opt_in_ask")
 _HAND_OVER = ("cue_hand_off", "cue_copy_in", "cue_gave_name")
-_NOT_SOMEONE = frozenset({"we", "it", "this", "that", "you", "they", "i", "there", "what"})
 _STOP_WORDS = {code: data.stop_words for code, data in LANGUAGES.items()}
 
 
@@ -63,63 +61,6 @@ class Reading:
         return any(e.feature == feature for e in self.evidence)
 
 
-@functools.lru_cache(maxsize=8)
-def _patterns(code: str) -> dict[str, re.Pattern[str]]:
-    return {n: re.compile(src, re.MULTILINE) for n, src in LANGUAGES[code].cues.items()}
-
-
-def find_cues(
-    text: str, code: str, gated: bool = True, sentence_list: list[str] | None = None
-) -> dict[str, str]:
-    """Cue feature -> the words that showed it (first occurrence, sentence by sentence).
-
-    One pass of substring searches finds, for every cue, the sentences holding one of its gate
-    words (words without which its pattern cannot match); the cue's pattern then runs on those
-    sentences only. Most mail holds few gate words, so few patterns run, on little text.
-    `gated=False` runs every pattern on every sentence (the tests compare both ways).
-    """
-    data = LANGUAGES[code]
-    sent = sentences(text) if sentence_list is None else sentence_list
-    lowered = "\n".join(sent).lower().replace("’", "'")
-    starts: list[int] = []
-    offset = 0
-    for sentence in sent:
-        starts.append(offset)
-        offset += len(sentence) + 1
-    found: dict[str, str] = {}
-    for name, pattern in _patterns(code).items():
-        if name == "cue_copy_why" and "cue_copy_in" not in found:
-            continue  # "who knows…" only explains a copy
-        gates = data.gates.get(name) if gated else None
-        where = range(len(sent)) if gates is None else _holding(lowered, gates, starts)
-        for i in where:
-            snippet = _first_match(name, pattern, sent[i])
-            if snippet:
-                found[name] = snippet
-                break
-    return found
-
-
-def _holding(lowered: str, words: tuple[str, ...], starts: list[int]) -> list[int]:
-    """Indexes of the sentences (starting at `starts` in `lowered`) that hold one of `words`."""
-    hits: set[int] = set()
-    for word in words:
-        pos = lowered.find(word)
-        while pos != -1 and len(hits) < 200:
-            hits.add(bisect.bisect_right(starts, pos) - 1)
-            pos = lowered.find(word, pos + 1)
-    return sorted(hits)
-
-
-def _first_match(name: str, pattern: re.Pattern[str], sentence: str) -> str:
-    for match in pattern.finditer(sentence):
-        words = " ".join(match.group(0).split())
-        if name == "cue_hand_off" and words.split(" ")[0].lower() in _NOT_SOMEONE:
-            continue  # "We will be in touch" is a promise, not a hand-off to someone else
-        return words[:100]
-    return ""
-
-
 _SUBJECT_INTRO = re.compile(
     r"^\s*(?:(?:fwd?|tr|wg|rv)\s*:\s*)*(?:(?:intro(?:duction|ducción)?s?|e-?intro|presentación)"
     r"\b|[^\n]{0,80}\S\s{0,3}(?:<\s?=?\s?>|<-+>|↔)\s{0,3}\S|[^\n]{0,60}\bmeet\s\S"
@@ -139,16 +80,6 @@ _REQUEST_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _PATCH_SUBJECT = re.compile(r"^\s*\[(?:PATCH|RFC)", re.IGNORECASE)
-_REASON = re.compile(
-    r"\b(?:because|since|similar|mutual(?:ly)?|in\scommon|interest(?:ed|ing)?|might|could\shelp|"
-    r"benefit|both\s(?:like|love|work)|good\sfit|looking\sfor|hoping|porque|similar|en\scomún)\b",
-    re.IGNORECASE,
-)
-_SIGN_OFF = re.compile(
-    r"^\s*(?:best|thanks|thank you|cheers|regards|kind regards|all the best|warmly|saludos|"
-    r"un abrazo|gracias)\b",
-    re.IGNORECASE,
-)
 
 
 def read(
@@ -185,7 +116,7 @@ def read(
         introducer = msg.quoted[0].sender if relay else None
         parties = tuple((a, r) for a, r in parties if introducer is None or a != introducer)
     named_in = [(s, capitalised_words(s)) for s in sentence_list]
-    _shape_features(msg, shape, who, parties, text, data, cues, named_in, add)
+    _shape_features(msg, shape, who, parties, text, data, cues, named_in, add, relay is not None)
     about: dict[str, str] = {}
     about_owner = context = ""
     if sum(e.weight for e in found) >= THRESHOLD:  # sentences only for introductions
@@ -210,9 +141,7 @@ def read(
     )
 
 
-def _relayed(
-    msg: ParsedMessage, who: People, is_owner: Callable[[Address], bool]
-) -> bool | None:
+def _relayed(msg: ParsedMessage, who: People, is_owner: Callable[[Address], bool]) -> bool | None:
     """None unless the message forwards mail to nobody but refmail/the owner; then whether the
     forwarded mail was someone referring the owner (its author is the introducer)."""
     if who.candidates or not who.forwarded or not msg.quoted:
@@ -278,10 +207,8 @@ def _parties(
     if shape == "forward" or not who.candidates:
         # The forwarded message is the introduction (or names the person being passed on).
         reached = not who.candidates
-        if shape == "forward" and who.candidates:
-            forwarded = who.forwarded[:1]  # the author of the forwarded mail
-        else:
-            forwarded = who.forwarded
+        # With people addressed, only the forwarded mail's author is passed on to them.
+        forwarded = who.forwarded[:1] if shape == "forward" and who.candidates else who.forwarded
         for addr in forwarded:
             out.setdefault(addr.email, (addr, reached))
     for addr in who.in_text:
@@ -382,6 +309,7 @@ def _shape_features(
     cues: dict[str, str],
     named_in: list[tuple[str, set[str]]],
     add: Callable[[str, str], None],
+    relayed: bool,
 ) -> None:
     addrs = [a for a, _ in parties]
     words: set[str] = set().union(*(w for _, w in named_in))
@@ -420,7 +348,8 @@ def _shape_features(
         add("copied_last_in_cc", ", ".join(a.email for a in addrs if a in who.copied))
     if len(who.candidates) == 1 and shape == "owner_intro" and not who.in_text:
         add("single_person_addressed", who.candidates[0].email)
-    if msg.history and shape != "forward" and all(_on_thread(a, msg.history) for a in addrs):
+    forwarded = shape == "forward" or relayed  # the forwarded people are in the history
+    if msg.history and not forwarded and all(_on_thread(a, msg.history) for a in addrs):
         add("no_new_party", "everyone addressed was already on the thread")
 
 
@@ -452,29 +381,6 @@ def _described(
     return ""
 
 
-def _vocative(sentence: str) -> set[str]:
-    """The name a sentence is spoken to ("Tom, Priya leads…" → {"tom"}): not its subject."""
-    match = re.match(r"\s*([A-Z][\w'-]{1,30})\s?[,:]", sentence)
-    return {match.group(1).lower()} if match else set()
-
-
-def about_sentences(
-    addr: Address, named_in: list[tuple[str, set[str]]], data: LanguageData
-) -> str:
-    """The sentences that describe `addr` (up to two): named there and described there."""
-    describes = re.compile(data.describes)
-    greeting = re.compile(rf"^\s*{data.greeting}\b")
-    picked = [
-        s
-        for s, words in named_in
-        if named(addr, words - _vocative(s))
-        and describes.search(s)
-        and not greeting.match(s)
-        and len(s.split()) >= 4
-    ]
-    return " ".join(picked[:2])[:400]
-
-
 def _on_thread(addr: Address, history: str) -> bool:
     """The person already appears in a quoted header line (From/To/Cc) of the history."""
     if not history:
@@ -490,50 +396,3 @@ def _on_thread(addr: Address, history: str) -> bool:
     words = set(re.findall(r"[a-z][a-z'-]+", headers))
     parts = {p.lower() for p in re.findall(r"[A-Za-z][A-Za-z'-]{1,}", addr.name or "")}
     return len(parts) >= 2 and parts <= words
-
-
-_CAPITALISED_PAST_ONE = re.compile(r"(?<=\s)[A-Z][a-z]{2,}")
-CONTEXT_SENTENCES = 40  # sentences of the author's text weighed for the context sentence
-
-
-@functools.lru_cache(maxsize=8)
-def _language_patterns(code: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """The compiled "describes a person" and "greeting line" patterns of a language."""
-    data = LANGUAGES.get(code, LANGUAGES["en"])
-    return re.compile(data.describes), re.compile(rf"^\s*{data.greeting}\b[^\n]{{0,60}}$")
-
-
-def context_sentence(text: str, code: str = "en", cues: tuple[str, ...] | None = None) -> str:
-    """The one sentence that best says why these people should talk (for the follow-ups).
-
-    Prefers a sentence with an introduction cue that says who someone is or why they should
-    talk; greetings and sign-offs never qualify.
-
-    >>> context_sentence("Hi Bob,\\n\\nMeet Alice, who builds boats. You should talk.\\n\\nJoe")
-    'Meet Alice, who builds boats.'
-    """
-    code = code if code in LANGUAGES else "en"
-    describes, greeting = _language_patterns(code)
-    body = "\n".join(
-        line for line in text.translate(QUOTE_MARKS).split("\n") if not greeting.match(line)
-    )
-    candidates = [
-        s
-        for s in sentences(body)[:CONTEXT_SENTENCES]
-        if len(s.split()) >= 3 and not _SIGN_OFF.match(s)
-    ]
-    if not candidates:
-        return ""
-    if cues is None:
-        cues = tuple(find_cues(body, code).values())
-    snippets = [c[:25] for c in cues]
-
-    def score(sentence: str) -> int:
-        cue = any(snippet in sentence for snippet in snippets)
-        names = _CAPITALISED_PAST_ONE.search(sentence) is not None
-        short = len(sentence.split()) < 6
-        described = describes.search(sentence) is not None
-        return cue + described + (_REASON.search(sentence) is not None) + names - short
-
-    best = max(enumerate(candidates), key=lambda item: (score(item[1]), -item[0]))
-    return best[1][:300]

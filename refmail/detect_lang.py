@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 @dataclass(frozen=True)
 class LanguageData:
     """The words detection needs in one language."""
@@ -40,14 +44,15 @@ _COPY_VERB = (
 )
 
 ENGLISH = LanguageData(
-    stop_words=frozenset(
-        "the and to of you is that for with it be are this have we on your was as at not but "
-        "they he she his her my our from will would".split()
+    stop_words=_words(
+        "the and to of you is that for with it be are this have we on your was as at not "
+        "but they he she his her my our from will would"
     ),
     cues={
         # --- the act of introducing ---
         "cue_introduce": (
-            r"(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)\b(?i:introduc(?:e|ing)|e-?intro(?:ing)?)"
+            r"(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)\b(?i:introduc(?:e|ing)"
+            r"|e-?intro(?:ing)?)"
             rf"\s(?:(?i:you\b(?!r)|{_YOU_BOTH}|two\b|the\stwo)|(?i:my|our)\s|{_NAME}\s{{0,2}}"
             r"(?:\([^)\n]{0,20}\)\s{0,2})?(?:to|and|,)\s)"
             r"|(?i:\b(?:pleased|happy|glad|delighted)\sto\s(?:introduce|connect)\s(?:you|the\stwo))"
@@ -86,11 +91,14 @@ ENGLISH = LanguageData(
             r"(?i:\b(?:take\sit\sfrom\shere|over\sto\syou(?:\stwo|\sboth)?\b|i'?ll\s(?:step\saside|"
             r"let\syou\s(?:two\s|both\s)?(?:take|connect|chat|talk)|leave\sit\sto\syou)|"
             r"feel\sfree\sto\s(?:bcc|move)\sme|move\sme\sto\sbcc))"
-            r"|\b[A-Z][\w'.]{1,30}\s(?i:will|may|should|is\sgoing\sto)\s(?i:(?:likely|probably|soon|"
+            r"|\b[A-Z][\w'.]{1,30}\s(?i:will|may|should|is\sgoing\sto)\s(?i:(?:likely|probably"
+            r"|soon|"
             r"also)\s)?(?i:be\sin\stouch|reach\sout|contact\syou|call\syou|e-?mail\syou|"
             r"get\sin\stouch|follow\sup\swith\syou|get\sback\sto\syou)"
-            r"|(?i:\basking\s(?:him|her|them)\sto\s(?:[\w ]{0,40}?\s)?(?:contact|call|reach\sout\sto"
-            r"|get\sin\stouch\swith|follow\sup\swith|get\sback\sto|connect\sw(?:ith|/)?)\s(?:you|w))"
+            r"|(?i:\basking\s(?:him|her|them)\sto\s(?:[\w ]{0,40}?\s)?(?:contact|call"
+            r"|reach\sout\sto"
+            r"|get\sin\stouch\swith|follow\sup\swith|get\sback\sto|connect\sw(?:ith"
+            r"|/)?)\s(?:you|w))"
         ),
         "cue_gave_name": (
             r"(?i:\b(?:gave|given|passed|shared)\s(?:him|her|them)\syour\s(?:name|number|e-?mail"
@@ -113,8 +121,10 @@ ENGLISH = LanguageData(
             r"(?i:\bwho\s(?:knows|has\sbeen|was|were|is|are|wrote|manages|owns|can|tried|works|"
             r"created|maintains|might|may)|\bsince\s(?:they|he|she)\b"
             r"|\bfor\s(?:the\s)?[\w/-]{2,30}\s(?:part|discussion|side|question|query)"
-            r"|\bas\sthe\s(?:author|maintainer|owner)|\bfrom\sthe\s[\w -]{2,30}(?:team|side|project)"
-            r"|\b(?:can|could|will|may|might)\s(?:help|assist|advise|get\syou|comment|take\sa\slook)"
+            r"|\bas\sthe\s(?:author|maintainer|owner)|\bfrom\sthe\s[\w -]{2,30}(?:team|side"
+            r"|project)"
+            r"|\b(?:can|could|will|may|might)\s(?:help|assist|advise|get\syou|comment"
+            r"|take\sa\slook)"
             r"|\b(?:any\sthoughts|thoughts\son\sthis|take\sa\slook|can\syou\splease)"
             r"|\bin\scase\s|\bif\s(?:he|she|they)\shas|\bas\si\shope|\bthink\b)"
         ),
@@ -136,7 +146,8 @@ ENGLISH = LanguageData(
             r"|\b(?:so\s)?pleased\syou\swere\sable\sto\s(?:meet|visit))"
         ),
         "neg_self_intro": (
-            r"(?i:\bintroduc(?:e|ing|tion\sof)\smyself\b|\bmy\sname\sis\b|\bintroduction\sof\smyself"
+            r"(?i:\bintroduc(?:e|ing|tion\sof)\smyself\b|\bmy\sname\sis\b"
+            r"|\bintroduction\sof\smyself"
             r"|\bhas\sshared\syour\s(?:information|details|contact))"
         ),
         "neg_reply": (
@@ -170,11 +181,13 @@ ENGLISH = LanguageData(
             r"\son\s(?:this|these|the\s(?:thread|e-?mail|mail|note))\b)"
         ),
         "neg_list_copy": (
-            r"(?i:(?:(?<!\w)\+\s?cc:?|\b(?:cc'?ing|adding|added|copying|copied|including))\s(?:the\s)?"
+            r"(?i:(?:(?<!\w)\+\s?cc:?|\b(?:cc'?ing|adding|added|copying|copied"
+            r"|including))\s(?:the\s)?"
             r"(?:[\w-]{1,30}\s)?(?:ml|list|mailing\slist|maillist|mailing-list)\b)"
         ),
         "neg_missed_copy": (
-            r"(?i:\bmissed\s[\w' ]{0,30}address|\bforgot\sto\s(?:cc|copy|add)|\bwas\sin\s[\w' ]{0,30}"
+            r"(?i:\bmissed\s[\w' ]{0,30}address|\bforgot\sto\s(?:cc|copy|add)"
+            r"|\bwas\sin\s[\w' ]{0,30}"
             r"cc\slist\sbut\snot|\bmeant\sto\s\+?cc\b)"
         ),
         "neg_admin_copy": (
@@ -192,13 +205,16 @@ ENGLISH = LanguageData(
         ),
         "neg_offer_later": (
             r"(?i:\b(?:happy|glad)\sto\s(?:introduce|connect)\syou\b[^.!?\n]{0,60}?\b(?:if|when)\b"
-            r"|\bif\syou(?:'d|\swould)\slike\s(?:an\sintro|me\sto\s(?:introduce|connect))|\blet\sme\s"
+            r"|\bif\syou(?:'d|\swould)\slike\s(?:an\sintro|me\sto\s(?:introduce|connect))"
+            r"|\blet\sme\s"
             r"know\sif\syou(?:'d|\swould)\slike\s(?:an\s)?(?:intro|me\sto\sintroduce)"
             r"|\bcan\sintroduce\syou\s(?:if|when|later))"
         ),
         "neg_pointer": (
-            r"(?i:\bplease\scontact\s(?:them|him|her)\b|\byou\smight\s(?:want\sto\s)?(?:call|contact"
-            r"|e-?mail|reach\sout\sto|talk\sto|try)\b|\byou\s(?:need|should|want)\sto\s(?:cc|contact|get\sin\stouch)"
+            r"(?i:\bplease\scontact\s(?:them|him|her)\b|\byou\smight\s(?:want\sto\s)?(?:call"
+            r"|contact"
+            r"|e-?mail|reach\sout\sto|talk\sto|try)\b|\byou\s(?:need|should|want)\sto\s(?:cc"
+            r"|contact|get\sin\stouch)"
             r"|\bcontact\s[A-Z][\w-]{1,30}\s[A-Z][\w-]{1,30}\s\(who|\bsomeone\swho\sknows\smore)"
         ),
     },
@@ -212,63 +228,172 @@ ENGLISH = LanguageData(
         "cue_introduce": ("intro", "pleased to", "happy to", "glad to", "delighted to"),
         "cue_meet": ("meet",),
         "cue_connect": (
-            "connect", "put you", "putting you", "put the two", "putting the two", "put both",
-            "putting both", "put y'all",
+            "connect",
+            "put you",
+            "putting you",
+            "put the two",
+            "putting the two",
+            "put both",
+            "putting both",
+            "put y'all",
         ),
         "cue_should_talk": (
-            "you two", "you both", "you guys", "you all", "two of you", "both of you", "y'all",
+            "you two",
+            "you both",
+            "you guys",
+            "you all",
+            "two of you",
+            "both of you",
+            "y'all",
             "you should",
         ),
         "cue_common_ground": ("similar", "same", "in common", "mutually", "both "),
         "cue_opt_in_ask": (
-            "would you mind", "would you be", "are you open", "are you interested",
-            "are you up", "if i", "do you want to",
+            "would you mind",
+            "would you be",
+            "are you open",
+            "are you interested",
+            "are you up",
+            "if i",
+            "do you want to",
         ),
         "cue_hand_off": (
-            "take it from here", "over to you", "i'll step", "i'll let you", "i'll leave",
-            "feel free to bcc", "feel free to move", "move me to bcc", "be in touch",
-            "reach out", "contact you", "call you", "mail you", "get in touch",
-            "follow up with you", "get back to you", "asking him", "asking her", "asking them",
+            "take it from here",
+            "over to you",
+            "i'll step",
+            "i'll let you",
+            "i'll leave",
+            "feel free to bcc",
+            "feel free to move",
+            "move me to bcc",
+            "be in touch",
+            "reach out",
+            "contact you",
+            "call you",
+            "mail you",
+            "get in touch",
+            "follow up with you",
+            "get back to you",
+            "asking him",
+            "asking her",
+            "asking them",
         ),
         "cue_gave_name": (
-            "your name", "your number", "your e-mail", "your email", "your mail", "your details",
-            "your contact", "your info", "recommended you", "referr",
+            "your name",
+            "your number",
+            "your e-mail",
+            "your email",
+            "your mail",
+            "your details",
+            "your contact",
+            "your info",
+            "recommended you",
+            "referr",
         ),
         "cue_vouches": ("friend", "colleague", "classmate"),
         "cue_copy_in": (
-            "copying", "copied", "cc'", "ccing", "cc-ing", "cced", "loop", "adding", "added",
-            "bringing in", "includ", "+",
+            "copying",
+            "copied",
+            "cc'",
+            "ccing",
+            "cc-ing",
+            "cced",
+            "loop",
+            "adding",
+            "added",
+            "bringing in",
+            "includ",
+            "+",
         ),
         "neg_asks_for_intro": (
-            "introduce me", "intro me", "connect me", "refer me", "put me", "for me",
-            "use you as", "give me a referral", "do you know any", "do you know some",
-            "to forward", "to pass", "forwardable", "you introduce", "you intro", "you connect",
-            "you please", "love an intro", "like an intro",
+            "introduce me",
+            "intro me",
+            "connect me",
+            "refer me",
+            "put me",
+            "for me",
+            "use you as",
+            "give me a referral",
+            "do you know any",
+            "do you know some",
+            "to forward",
+            "to pass",
+            "forwardable",
+            "you introduce",
+            "you intro",
+            "you connect",
+            "you please",
+            "love an intro",
+            "like an intro",
         ),
         "neg_thanks_for_intro": (
-            "thank", "introduced", "result of your", "thanks to your", "able to meet",
+            "thank",
+            "introduced",
+            "result of your",
+            "thanks to your",
+            "able to meet",
             "able to visit",
         ),
         "neg_self_intro": ("myself", "my name", "shared your"),
         "neg_reply": ("meet you",),
         "neg_moved_to_bcc": ("bcc",),
         "neg_out_of_office": (
-            "out of office", "out of the office", "absence", "back me up", "be out", "be away",
-            "be on vacation", "be on holiday", "be on leave", "away until", "vacation until",
-            "cover for me", "covering for me", "until my return", "reply on his", "on his behalf",
+            "out of office",
+            "out of the office",
+            "absence",
+            "back me up",
+            "be out",
+            "be away",
+            "be on vacation",
+            "be on holiday",
+            "be on leave",
+            "away until",
+            "vacation until",
+            "cover for me",
+            "covering for me",
+            "until my return",
+            "reply on his",
+            "on his behalf",
         ),
         "neg_bulk": (
-            "unsubscribe", "browser", "preferences", "notifications", "subscription",
+            "unsubscribe",
+            "browser",
+            "preferences",
+            "notifications",
+            "subscription",
             "to your friends",
         ),
         "neg_logistics": (
-            "dial", "passcode", "pass code", "conference call", "conference bridge", "calendar invite",
-            "make plans to attend", "call me on", "for you to call",
+            "dial",
+            "passcode",
+            "pass code",
+            "conference call",
+            "conference bridge",
+            "calendar invite",
+            "make plans to attend",
+            "call me on",
+            "for you to call",
         ),
         "neg_fyi_copy": (
-            "fyi", "for your", "for his", "for her", "for their", "visib", "awareness",
-            "reference", "keep him", "keep her", "keep them", "keep you", "to be aware",
-            "same page", "as i mention", "in the loop", " on this", " on these", " on the ",
+            "fyi",
+            "for your",
+            "for his",
+            "for her",
+            "for their",
+            "visib",
+            "awareness",
+            "reference",
+            "keep him",
+            "keep her",
+            "keep them",
+            "keep you",
+            "to be aware",
+            "same page",
+            "as i mention",
+            "in the loop",
+            " on this",
+            " on these",
+            " on the ",
         ),
         "neg_list_copy": ("ml", "list"),
         "neg_missed_copy": ("missed", "forgot to", "cc list", "meant to"),
@@ -276,20 +401,29 @@ ENGLISH = LanguageData(
         "neg_welcome": ("welcom", "announce", "my last"),
         "neg_referral_programme": ("referral", "refer a", "refer your", "know anyone"),
         "neg_offer_later": (
-            "introduce you", "connect you", "let me know if you", "like an intro",
-            "like me to introduce", "like me to connect",
+            "introduce you",
+            "connect you",
+            "let me know if you",
+            "like an intro",
+            "like me to introduce",
+            "like me to connect",
         ),
         "neg_pointer": (
-            "please contact", "you might", "to cc", "to contact", "to get in touch", "(who",
+            "please contact",
+            "you might",
+            "to cc",
+            "to contact",
+            "to get in touch",
+            "(who",
             "knows more",
         ),
     },
 )
 
 SPANISH = LanguageData(
-    stop_words=frozenset(
-        "el la los las de que y en un una por con para es te os le les se lo mi su del al muy "
-        "como pero sus tu vosotros nos este esta".split()
+    stop_words=_words(
+        "el la los las de que y en un una por con para es te os le les se lo mi su del al "
+        "muy como pero sus tu vosotros nos este esta"
     ),
     cues={
         "cue_introduce": (
@@ -318,8 +452,13 @@ SPANISH = LanguageData(
             r"|\bos\scedo\sla\spalabra|\b(?:se|te)\s(?:pondrá|va\sa\sponer)\sen\scontacto"
             r"|\bseguid\svosotros)"
         ),
-        "cue_gave_name": r"(?i:\ble\s(?:di|he\sdado|pasé|he\spasado)\stu\s(?:nombre|correo|contacto))",
-        "cue_vouches": rf"(?i:\b(?:mi|nuestro|nuestra)\s(?:buen\s|buena\s)?(?:amig[oa]|colega)\s){_NAME}",
+        "cue_gave_name": (
+            r"(?i:\ble\s(?:di|he\sdado|pasé|he\spasado)\stu\s(?:nombre|correo"
+            r"|contacto))"
+        ),
+        "cue_vouches": (
+            r"(?i:\b(?:mi|nuestro|nuestra)\s(?:buen\s|buena\s)?(?:amig[oa]|colega)\s)" + _NAME
+        ),
         "cue_copy_in": (
             rf"(?i:\b(?:copio|pongo\sen\scopia|añado|incluyo|he\sañadido|en\scopia))\s(?:a\s)?"
             rf"(?:{_NAME})"
@@ -333,11 +472,20 @@ SPANISH = LanguageData(
             r"(?i:\bgracias\spor\s(?:la\spresentación|el\scontacto|presentarnos|ponernos\sen"
             r"\scontacto))"
         ),
-        "neg_self_intro": r"(?i:\bme\spresento\b|\bmi\snombre\ses\b|\bpermít(?:ame|eme)\spresentarme)",
+        "neg_self_intro": (
+            r"(?i:\bme\spresento\b|\bmi\snombre\ses\b|\bpermít(?:ame"
+            r"|eme)\spresentarme)"
+        ),
         "neg_reply": r"(?i:\b(?:encantad[oa]|un\splacer)\sde\sconocer(?:te|le|os)\b)",
-        "neg_out_of_office": r"(?i:\bfuera\sde\sla\soficina\b|\bestaré\sausente|\bde\svacaciones\shasta)",
+        "neg_out_of_office": (
+            r"(?i:\bfuera\sde\sla\soficina\b|\bestaré\sausente"
+            r"|\bde\svacaciones\shasta)"
+        ),
         "neg_bulk": r"(?i:\bdarse\sde\sbaja|\bcancelar\s(?:la\s)?suscripción)",
-        "neg_fyi_copy": r"(?i:\bpara\stu\sinformación|\bpara\sque\sestés\sal\stanto|\bpara\sque\sconste)",
+        "neg_fyi_copy": (
+            r"(?i:\bpara\stu\sinformación|\bpara\sque\sestés\sal\stanto"
+            r"|\bpara\sque\sconste)"
+        ),
         "neg_welcome": r"(?i:\bbienvenid[oa]s?\sa(?:l)?\s(?:equipo|grupo|proyecto|lista))",
         "neg_referral_programme": r"(?i:\bprograma\sde\s(?:referidos|recomendación))",
         "neg_offer_later": r"(?i:\bsi\squieres\s(?:te|os)\s(?:presento|pongo\sen\scontacto))",

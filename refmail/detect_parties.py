@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Set as AbstractSet
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from refmail.parse import (
@@ -150,7 +151,9 @@ def people(msg: ParsedMessage, keep: Callable[[Address], bool], text: str) -> Pe
 
 
 _TEXT_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}")
-_NAME_BEFORE = re.compile(r"([A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30})?)[^A-Z\n]{0,40}$")
+_NAME_BEFORE = re.compile(
+    r"([A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30})?)[^A-Z\n]{0,40}$"
+)
 
 
 def _text_addresses(text: str) -> list[Address]:

@@ -29,8 +29,18 @@ _HARD_STOP = re.compile(
 _HEADER_FROM = re.compile(r"[ \t]*\*?(?:From|De):\*?[ \t]", re.IGNORECASE)
 _HEADER_NEXT = re.compile(r"[ \t]*\*?(?:Sent|Date|To|Enviado|Fecha|Para)\*?:", re.IGNORECASE)
 _WROTE_WORDS = (
-    "wrote", "writes", "schrieb", "a écrit", "escribió", "escreveu", "ha scritto", "schreef",
-    "skrev", "napisał", "写道", "kirjoitti",
+    "wrote",
+    "writes",
+    "schrieb",
+    "a écrit",
+    "escribió",
+    "escreveu",
+    "ha scritto",
+    "schreef",
+    "skrev",
+    "napisał",
+    "写道",
+    "kirjoitti",
 )
 _ATTRIBUTED_NAME = re.compile(
     r"(?:,\s*|\d\s+|skrev\s+|^)(?P<name>[^\s,<>:\d][^,<>:\n]{0,60}?)\s*(?:<(?P<email>[^<>\s]+)>)?"
@@ -60,9 +70,13 @@ def _attribution(line: str, following: str) -> str | None:
         lowered = line.lower()
         if any(w in lowered for w in _WROTE_WORDS):
             return line
-    if following.rstrip().endswith(":") and _ATTRIBUTION_START.match(line):
-        if any(w in following.lower() for w in _WROTE_WORDS) and len(line) + len(following) < 400:
-            return line + " " + following
+    if (
+        following.rstrip().endswith(":")
+        and _ATTRIBUTION_START.match(line)
+        and any(w in following.lower() for w in _WROTE_WORDS)
+        and len(line) + len(following) < 400
+    ):
+        return line + " " + following
     return None
 
 
