@@ -143,7 +143,7 @@ def people(msg: ParsedMessage, keep: Callable[[Address], bool], text: str) -> Pe
     forwarded: list[Address] = []
     if msg.has_forward and msg.quoted:
         block = msg.quoted[0]
-        forwarded = [a for a in (block.sender, *block.to, *block.cc) if wanted(a)]
+        forwarded = [a for a in (block.sender, *block.to, *block.cc) if a is not None and wanted(a)]
     in_text_all = _text_addresses(text)
     in_text = [a for a in in_text_all if wanted(a)]
     written = frozenset(a.email for a in in_text_all)
