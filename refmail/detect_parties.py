@@ -54,16 +54,22 @@ def list_addresses(env: Envelope) -> frozenset[str]:
 
 
 def is_list(addr: Address, lists: frozenset[str]) -> bool:
+    """A mailing list: the one that delivered this copy, or one by its usual names."""
+    return addr.email in lists or _list_like(addr)
+
+
+@functools.lru_cache(maxsize=4096)
+def _list_like(addr: Address) -> bool:
     local, _, domain = addr.email.partition("@")
     return (
-        addr.email in lists
-        or bool(_LIST_DOMAIN.search(domain))
+        bool(_LIST_DOMAIN.search(domain))
         or bool(_LIST_LOCAL.search(local))
         or bool(_LIST_NAME.search(addr.name))
         or " via " in addr.name
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def is_robot(addr: Address) -> bool:
     return bool(ROBOT_LOCAL.match(addr.email.split("@")[0]))
 
@@ -159,6 +165,8 @@ _NAME_BEFORE = re.compile(
 def _text_addresses(text: str) -> list[Address]:
     """Addresses the author wrote ("you can reach Dana at dana@x.org"), named when possible."""
     out: list[Address] = []
+    if "@" not in text:
+        return out
     for match in _TEXT_EMAIL.finditer(text[:8000]):
         email = normalise_address(match.group(0).strip("."))
         if email is None:

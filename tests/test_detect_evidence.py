@@ -3,6 +3,8 @@ that matter, Spanish, and `explain()`. All messages are hand-written for these t
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from email.message import EmailMessage
 
 import pytest
@@ -408,3 +410,29 @@ def test_explain_lists_every_feature_its_weight_and_the_total() -> None:
 def test_explain_of_a_robot_verdict_is_its_rule() -> None:
     v = run(TWO + "Subject: x\nAuto-Submitted: auto-replied", "I am away.\n")
     assert v.explain() == ["auto_submitted: Auto-Submitted: auto-replied"]
+
+
+# --- hostile input costs no more than a normal message of the same capped size -------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        " ".join(["Aaaa"] * 4000),
+        "a@" * 6000,
+        "\n".join(["+Aaaa Bbbb"] * 3000),
+        " ".join(["cc'ing Bob who"] * 2000),
+        " " * 100_000 + "meet",
+        "\n".join(["From: a@b.c\nTo: x@y.z"] * 3000),
+        ". " * 50_000,
+    ],
+)
+def test_hostile_text_is_classified_in_bounded_time(body: str) -> None:
+    base = parse_message(
+        f"From: Alice <{OWNER}>\nTo: Bob <bob@example.org>\nSubject: x\n\nhi\n".encode()
+    )
+    # Built around the parser (which has its own limits): only detection is measured here.
+    msg = dataclasses.replace(base, full_text=body, own_text=body[:20_000], history=body)
+    started = time.process_time()
+    classify(msg, IDENTITY)
+    assert time.process_time() - started < 0.25  # ~10-20 ms measured; generous for CI load
