@@ -288,7 +288,7 @@ PACKAGES = (  # (label, markers in "file:function" of where own time is spent)
     ("DB driver (sqlite3/psycopg)", ("sqlite3", "psycopg", "do_execute", "do_commit")),
     ("SQLAlchemy", ("sqlalchemy/",)),
     ("alembic", ("alembic/",)),
-    ("refmail.detect (incl. its regexes)", ("refmail/detect.py",)),
+    ("refmail.detect (incl. its regexes)", ("refmail/detect",)),  # detect.py and detect_*.py
     ("refmail.parse (incl. its regexes)", ("refmail/parse.py",)),
     ("email package (stdlib)", ("/email/",)),
     ("email-validator", ("email_validator",)),

@@ -1,0 +1,73 @@
+"""Finding the cue and look-alike phrases of a language in the author's sentences.
+
+The patterns are the language tables of `detect_lang`; gate words keep the cost down: a
+pattern only runs on the sentences that hold one of its gate words. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+
+from refmail.detect_lang import LANGUAGES
+from refmail.detect_text import sentences
+
+_NOT_SOMEONE = frozenset({"we", "it", "this", "that", "you", "they", "i", "there", "what"})
+
+
+@functools.lru_cache(maxsize=8)
+def _patterns(code: str) -> dict[str, re.Pattern[str]]:
+    return {n: re.compile(src, re.MULTILINE) for n, src in LANGUAGES[code].cues.items()}
+
+
+def find_cues(
+    text: str, code: str, gated: bool = True, sentence_list: list[str] | None = None
+) -> dict[str, str]:
+    """Cue feature -> the words that showed it (first occurrence, sentence by sentence).
+
+    One pass of substring searches finds, for every cue, the sentences holding one of its gate
+    words (words without which its pattern cannot match); the cue's pattern then runs on those
+    sentences only. Most mail holds few gate words, so few patterns run, on little text.
+    `gated=False` runs every pattern on every sentence (the tests compare both ways).
+    """
+    data = LANGUAGES[code]
+    sent = sentences(text) if sentence_list is None else sentence_list
+    lowered = "\n".join(sent).lower().replace("’", "'")
+    starts: list[int] = []
+    offset = 0
+    for sentence in sent:
+        starts.append(offset)
+        offset += len(sentence) + 1
+    found: dict[str, str] = {}
+    for name, pattern in _patterns(code).items():
+        if name == "cue_copy_why" and "cue_copy_in" not in found:
+            continue  # "who knows…" only explains a copy
+        gates = data.gates.get(name) if gated else None
+        where = range(len(sent)) if gates is None else _holding(lowered, gates, starts)
+        for i in where:
+            snippet = _first_match(name, pattern, sent[i])
+            if snippet:
+                found[name] = snippet
+                break
+    return found
+
+
+def _holding(lowered: str, words: tuple[str, ...], starts: list[int]) -> list[int]:
+    """Indexes of the sentences (starting at `starts` in `lowered`) that hold one of `words`."""
+    hits: set[int] = set()
+    for word in words:
+        pos = lowered.find(word)
+        while pos != -1 and len(hits) < 200:
+            hits.add(bisect.bisect_right(starts, pos) - 1)
+            pos = lowered.find(word, pos + 1)
+    return sorted(hits)
+
+
+def _first_match(name: str, pattern: re.Pattern[str], sentence: str) -> str:
+    for match in pattern.finditer(sentence):
+        words = " ".join(match.group(0).split())
+        if name == "cue_hand_off" and words.split(" ")[0].lower() in _NOT_SOMEONE:
+            continue  # "We will be in touch" is a promise, not a hand-off to someone else
+        return words[:100]
+    return ""

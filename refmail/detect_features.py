@@ -1,0 +1,398 @@
+"""The evidence that a message is (or only looks like) an introduction, and whom it connects.
+
+`read` finds every feature in one message: cues and look-alike phrases in the author's own text
+(one combined pattern per language, one pass), and the shape of the message (who is addressed,
+named, greeted, spoken to, described, copied in, forwarded). Each feature carries the weight of
+`detect_weights`; their sum against the threshold decides. It also picks the parties and, per
+party, the sentences that describe them. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from refmail.detect_cues import _patterns, find_cues
+from refmail.detect_lang import LANGUAGES, LanguageData
+from refmail.detect_parties import People, capitalised_words, named, people
+from refmail.detect_sentences import QUOTE_MARKS, about_sentences, context_sentence
+from refmail.detect_text import AuthorText, author_text, forwarded_text, language, sentences
+from refmail.detect_weights import THRESHOLD, WEIGHTS
+from refmail.parse import Address, ParsedMessage
+
+MAX_PARTIES = 8  # an "introduction" of more people than this is an announcement
+_ACTS = ("cue_introduce", "cue_meet", "cue_connect", "cue_should_talk", "cue_opt_in_ask")
+_HAND_OVER = ("cue_hand_off", "cue_copy_in", "cue_gave_name")
+_STOP_WORDS = {code: data.stop_words for code, data in LANGUAGES.items()}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One feature a message shows: its name, its weight and what showed it."""
+
+    feature: str
+    weight: float
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Everything detection read in one message."""
+
+    language: str
+    evidence: tuple[Evidence, ...]
+    shape: str
+    parties: tuple[tuple[Address, bool], ...]  # (address, reached)
+    about: dict[str, str]  # party email -> the sentences that describe them
+    about_owner: str
+    context: str
+    introducer: Address | None = None  # who made a forwarded introduction, when not the author
+
+    @property
+    def total(self) -> float:
+        return round(sum(e.weight for e in self.evidence), 3)
+
+    @property
+    def is_introduction(self) -> bool:
+        return self.total >= THRESHOLD
+
+    def has(self, feature: str) -> bool:
+        return any(e.feature == feature for e in self.evidence)
+
+
+_SUBJECT_INTRO = re.compile(
+    r"^\s*(?:(?:fwd?|tr|wg|rv)\s*:\s*)*(?:(?:intro(?:duction|ducción)?s?|e-?intro|presentación)"
+    r"\b|[^\n]{0,80}\S\s{0,3}(?:<\s?=?\s?>|<-+>|↔)\s{0,3}\S|[^\n]{0,60}\bmeet\s\S"
+    r"|[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?\s(?:\+|&|y|and)\s[A-Z][\w'-]{1,30}\s*$)",
+    re.IGNORECASE,
+)
+_REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|res)\s*:", re.IGNORECASE)
+_FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|tr|wg|rv)\s*:", re.IGNORECASE)
+_FORWARD_MARK = re.compile(
+    r"^\s*(?:-{2,}\s*(?:Forwarded message|Forwarded by|Mensaje reenviado)|Begin forwarded message:"
+    r"|Inicio del mensaje reenviado:)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_REQUEST_SUBJECT = re.compile(
+    r"^\s*(?:intro(?:duction)?|connection)\s(?:to|with)\b[^\n]{0,200}\?\s*$|\bforwardable\b"
+    r"|\bthanks?\b[^\n]{0,100}\b(?:intro|introduction|referral)\b",
+    re.IGNORECASE,
+)
+_PATCH_SUBJECT = re.compile(r"^\s*\[(?:PATCH|RFC)", re.IGNORECASE)
+
+
+def read(
+    msg: ParsedMessage, keep: Callable[[Address], bool], is_owner: Callable[[Address], bool]
+) -> Reading:
+    """Every feature of `msg`; `keep` says whether an address may be a party at all."""
+    written = author_text(msg)
+    text = written.text.translate(QUOTE_MARKS)
+    who = people(msg, keep, text)
+    relay = _relayed(msg, who, is_owner)
+    if relay is not None:
+        # Forwarded to refmail (or the owner) alone: the forwarded mail is the introduction.
+        text = (text + "\n\n" + forwarded_text(msg).translate(QUOTE_MARKS)).strip()
+        who = people(msg, keep, text)
+    code = language(text, _STOP_WORDS)
+    data = LANGUAGES[code]
+    sentence_list = sentences(text)
+    cues = find_cues(text, code, sentence_list=sentence_list)
+    subject = msg.subject.translate(QUOTE_MARKS)
+    found: list[Evidence] = []
+
+    def add(feature: str, evidence: str) -> None:
+        found.append(Evidence(feature, WEIGHTS.get(feature, 0.0), evidence))
+
+    for feature, words in cues.items():
+        if feature == "cue_copy_why" and "cue_copy_in" not in cues:
+            continue  # "who knows…" only explains a copy
+        add(feature, f"“{words}”")
+    _subject_features(subject, add)
+    shape = _shape(msg, who, cues, is_owner)
+    parties = _parties(shape, who, text, sentence_list, cues, written, code)
+    if relay is not None:
+        shape = "referral_to_owner" if relay else "forward"
+        introducer = msg.quoted[0].sender if relay else None
+        parties = tuple((a, r) for a, r in parties if introducer is None or a != introducer)
+    named_in = [(s, capitalised_words(s)) for s in sentence_list]
+    _shape_features(msg, shape, who, parties, text, data, cues, named_in, add, relay is not None)
+    about: dict[str, str] = {}
+    about_owner = context = ""
+    if sum(e.weight for e in found) >= THRESHOLD:  # sentences only for introductions
+        acts = tuple(v for k, v in cues.items() if k in _ACTS or k in _HAND_OVER)
+        context = context_sentence(text, code, acts)
+        about = {a.email: about_sentences(a, named_in, data) for a, _ in parties}
+        recipients = msg.envelope.recipients
+        if relay:
+            recipients = msg.quoted[0].to + msg.quoted[0].cc
+        owner = next((a for a in recipients if is_owner(a)), None)
+        if owner is not None and shape == "referral_to_owner":
+            about_owner = about_sentences(owner, named_in, data)
+    return Reading(
+        language=code,
+        evidence=tuple(found),
+        shape=shape,
+        parties=parties,
+        about={k: v for k, v in about.items() if v},
+        about_owner=about_owner,
+        context=context,
+        introducer=msg.quoted[0].sender if relay else None,
+    )
+
+
+def _relayed(msg: ParsedMessage, who: People, is_owner: Callable[[Address], bool]) -> bool | None:
+    """None unless the message forwards mail to nobody but refmail/the owner; then whether the
+    forwarded mail was someone referring the owner (its author is the introducer)."""
+    if who.candidates or not who.forwarded or not msg.quoted:
+        return None
+    block = msg.quoted[0]
+    return (
+        block.sender is not None
+        and not is_owner(block.sender)
+        and any(is_owner(a) for a in (*block.to, *block.cc))
+        and any(a != block.sender for a in who.forwarded)
+    )
+
+
+def _subject_features(subject: str, add: Callable[[str, str], None]) -> None:
+    if _REQUEST_SUBJECT.search(subject):
+        add("request_subject", f"subject “{subject[:80]}” asks or thanks for an intro")
+    elif not _REPLY_SUBJECT.match(subject) and _SUBJECT_INTRO.match(subject):
+        add("subject_names_intro", f"subject “{subject[:80]}”")
+    if _PATCH_SUBJECT.match(subject):
+        add("patch_posting", f"subject “{subject[:80]}” posts a patch")
+
+
+def _is_forward(msg: ParsedMessage) -> bool:
+    """A real forward (not an Outlook reply with its "Original Message" history)."""
+    return bool(_FORWARD_SUBJECT.match(msg.subject)) or bool(
+        _FORWARD_MARK.search(msg.full_text[:60_000])
+    )
+
+
+def _shape(
+    msg: ParsedMessage, who: People, cues: dict[str, str], is_owner: Callable[[Address], bool]
+) -> str:
+    sender = msg.sender
+    if sender is not None and not is_owner(sender) and any(map(is_owner, msg.envelope.recipients)):
+        return "referral_to_owner"
+    if who.forwarded and _is_forward(msg):
+        return "forward"
+    if "cue_copy_in" in cues and not any(a in cues for a in _ACTS):
+        return "loop_in"
+    return "owner_intro"
+
+
+def _parties(
+    shape: str,
+    who: People,
+    text: str,
+    sentence_list: list[str],
+    cues: dict[str, str],
+    written: AuthorText,
+    code: str,
+) -> tuple[tuple[Address, bool], ...]:
+    out: dict[str, tuple[Address, bool]] = {}
+    if shape == "loop_in":
+        copied = _copied(who, sentence_list, cues, code)
+        for addr in copied:
+            out[addr.email] = (addr, True)
+        counterpart = _counterpart(who, text, written, copied)
+        if counterpart is not None:
+            out.setdefault(counterpart.email, (counterpart, True))
+        return tuple(out.values())
+    for addr in who.candidates:
+        out[addr.email] = (addr, True)
+    if shape == "forward" or not who.candidates:
+        # The forwarded message is the introduction (or names the person being passed on).
+        reached = not who.candidates
+        # With people addressed, only the forwarded mail's author is passed on to them.
+        forwarded = who.forwarded[:1] if shape == "forward" and who.candidates else who.forwarded
+        for addr in forwarded:
+            out.setdefault(addr.email, (addr, reached))
+    for addr in who.in_text:
+        out.setdefault(addr.email, (addr, False))
+    return tuple(out.values())
+
+
+def copy_sentence(sentence_list: list[str], cues: dict[str, str], code: str = "en") -> str:
+    """The sentences that copy someone in."""
+    if "cue_copy_in" not in cues:
+        return ""
+    pattern = _patterns(code)["cue_copy_in"]
+    gates = LANGUAGES[code].gates.get("cue_copy_in", ("",))
+    return (
+        " ".join(
+            s
+            for s in sentence_list
+            if any(g in s.lower() for g in gates) and pattern.search(s) is not None
+        )
+        or cues["cue_copy_in"]
+    )
+
+
+_PHRASE = re.compile(r"[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}){0,2}")
+_COPY_WORDS = re.compile(
+    r"(?i)(?:\b(?:cc'?ing|cc'?ed|cced|copying|adding|added|copied|looping\sin)\b|\+\s?cc\b:?|\bcc:)"
+)
+_NOT_NAMES = frozenset(
+    {"i", "i'm", "i've", "cc", "to", "the", "and", "who", "as", "since", "for", "thanks", "hi"}
+)
+
+
+def _copied(
+    who: People, sentence_list: list[str], cues: dict[str, str], code: str
+) -> list[Address]:
+    """The recipients named where the author copies someone in.
+
+    A name phrase ("Michal Koutný") picks the recipients matching all its words, else any;
+    people in Cc are preferred (the ones just copied in). When no phrase matches anyone, the
+    last Cc addresses without a display name stand for the unmatched names ("+cc Roman" and
+    guro@…): a nameless address cannot be matched by name, and clients append new copies.
+    """
+    sentence = copy_sentence(sentence_list, cues, code)
+    found = [a for a in who.candidates if a.email in who.written]  # "+cc Michal <mkoutny@…>"
+    sentence = _COPY_WORDS.sub(" ", sentence)
+    phrases = []
+    for match in _PHRASE.finditer(sentence):
+        if sentence[max(0, match.start() - 4) : match.start()].lower() == "the ":
+            continue  # "the PMBus maintainers" is a group, not a person
+        words = [w.lower() for w in match.group(0).split() if w.lower() not in _NOT_NAMES]
+        if words:
+            phrases.append(words)
+    for words in [] if found else phrases:
+        loose = [a for a in who.candidates if named(a, set(words))]
+        pool = [a for a in loose if a in who.copied] or loose
+        strict = [a for a in pool if all(named(a, {w}) for w in words)]
+        for addr in strict or pool:
+            if addr not in found:
+                found.append(addr)
+    if found or not phrases:
+        return found
+    nameless = [a for a in who.copied if not a.name or a.name.lower() == a.email.split("@")[0]]
+    # (a display name equal to the local part is no name: "sullivanjj <sullivanjj@…>")
+    return nameless[-min(len(phrases), 3) :] if nameless else []
+
+
+def _counterpart(
+    who: People, text: str, written: AuthorText, copied: list[Address]
+) -> Address | None:
+    """Whom the loop-in answers: the quoted author, the greeted person, or the one addressee."""
+    others = [a for a in who.candidates if a not in copied]
+    if written.replied_email:
+        match = next((a for a in others if a.email == written.replied_email), None)
+        if match is not None:
+            return match
+    if written.replied_name:
+        words = {w.lower() for w in written.replied_name.split()}
+        match = next((a for a in others if named(a, words)), None)
+        if match is not None:
+            return match
+    first = text.lstrip().split("\n", 1)[0][:80]
+    vocative = re.match(r"\s*(?:\w+[ ,]{1,2})?([A-Z][\w'-]{1,30})\s?[,:.!]", first)
+    if vocative is not None:  # "Hi Tao," "Ansuel," "Hello, Suren."
+        match = next((a for a in others if named(a, {vocative.group(1).lower()})), None)
+        if match is not None:
+            return match
+    to = [a for a in others if a not in who.copied]  # whom the reply is addressed to
+    return to[0] if to else (others[0] if len(others) == 1 else None)
+
+
+def _shape_features(
+    msg: ParsedMessage,
+    shape: str,
+    who: People,
+    parties: tuple[tuple[Address, bool], ...],
+    text: str,
+    data: LanguageData,
+    cues: dict[str, str],
+    named_in: list[tuple[str, set[str]]],
+    add: Callable[[str, str], None],
+    relayed: bool,
+) -> None:
+    addrs = [a for a, _ in parties]
+    words: set[str] = set().union(*(w for _, w in named_in))
+    named_parties = [a for a in addrs if named(a, words)]
+    if not addrs:
+        add("no_parties", "nobody to connect")
+        return
+    if len(who.candidates) > MAX_PARTIES and shape != "loop_in":
+        add("broadcast", f"sent to {len(who.candidates)} people")
+    if len(who.candidates) >= 2:
+        add("people_addressed_2plus", f"{len(who.candidates)} people addressed")
+    if shape == "referral_to_owner":
+        add("owner_and_someone_new", "written to the owner and someone new")
+    if shape == "forward":
+        add("forwards_a_person", f"forwards mail of {addrs[-1]}")
+    if len(named_parties) >= 2:
+        add("names_two_parties", ", ".join(a.email for a in named_parties[:4]))
+    greeting = _greeting_line(text, data)
+    if greeting and (
+        sum(named(a, capitalised_words(greeting)) for a in addrs) >= 2
+        or re.search(r"\b(?:both|all|two|ambos|los\sdos|a\stodos)\b", greeting, re.IGNORECASE)
+    ):
+        add("greets_the_parties", f"“{greeting[:60]}”")
+    spoken = _spoken_to(text, addrs)
+    if len(spoken) >= 2:
+        add("speaks_to_each", ", ".join(a.email for a in spoken[:4]))
+    described = _described(named_in, addrs, data)
+    if described:
+        add("describes_a_party", f"“{described[:80]}”")
+    copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "")
+    if copy_or_hand and any(named(a, words) for a in who.candidates):
+        copied = [a for a in addrs if named(a, words) and not _on_thread(a, msg.history)]
+        if copied:
+            add("names_the_copied", ", ".join(a.email for a in copied[:4]))
+    elif shape == "loop_in" and any(a in who.copied for a in addrs):
+        add("copied_last_in_cc", ", ".join(a.email for a in addrs if a in who.copied))
+    if len(who.candidates) == 1 and shape == "owner_intro" and not who.in_text:
+        add("single_person_addressed", who.candidates[0].email)
+    forwarded = shape == "forward" or relayed  # the forwarded people are in the history
+    if msg.history and not forwarded and all(_on_thread(a, msg.history) for a in addrs):
+        add("no_new_party", "everyone addressed was already on the thread")
+
+
+def _greeting_line(text: str, data: LanguageData) -> str:
+    for line in text.split("\n")[:4]:
+        if re.match(rf"\s*{data.greeting}\b", line):
+            return line.strip()
+    return ""
+
+
+_VOCATIVE = re.compile(r"^\s*(?:\w+\s)?([A-Z][\w'-]{1,30})\s?(?:[,:!]|\s[-–—]\s)", re.MULTILINE)
+
+
+def _spoken_to(text: str, addrs: list[Address]) -> list[Address]:
+    """Parties the author speaks to by name at the start of a line ("Blair,", "Ana - …")."""
+    names = {m.group(1).lower() for m in _VOCATIVE.finditer(text[:6000])}
+    names |= {m.lower() for m in re.findall(r"\b([A-Z][\w'-]{1,30}),\smeet\b", text[:6000])}
+    names |= {m.lower() for m in re.findall(r"\bmeet\s([A-Z][\w'-]{1,30})\b", text[:6000])}
+    return [a for a in addrs if named(a, names)]
+
+
+def _described(
+    named_in: list[tuple[str, set[str]]], addrs: list[Address], data: LanguageData
+) -> str:
+    describes = re.compile(data.describes)
+    for sentence, words in named_in:
+        if words and any(named(a, words) for a in addrs) and describes.search(sentence):
+            return sentence
+    return ""
+
+
+def _on_thread(addr: Address, history: str) -> bool:
+    """The person already appears in a quoted header line (From/To/Cc) of the history."""
+    if not history:
+        return False
+    lines = re.findall(
+        r"^[>\s]{0,20}\*?(?:from|to|cc|sent\sby)\*?\s{0,4}:([^\n]{0,2000})$",
+        history[:60_000],
+        re.IGNORECASE | re.MULTILINE,
+    )
+    headers = "\n".join(lines).lower()
+    if addr.email in headers:
+        return True
+    words = set(re.findall(r"[a-z][a-z'-]+", headers))
+    parts = {p.lower() for p in re.findall(r"[A-Za-z][A-Za-z'-]{1,}", addr.name or "")}
+    return len(parts) >= 2 and parts <= words

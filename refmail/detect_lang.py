@@ -1,0 +1,501 @@
+"""Language data for detection: stop words, cue and look-alike phrases, keyed by language.
+
+Each language maps feature names to regular-expression sources; `detect_features` joins one
+language's table into a single alternation (one pass over the text) and counts which feature
+matched. Adding a language is adding an entry to `LANGUAGES` with the same feature names (a
+language may leave features out). Every pattern is bounded: no nested quantifiers over
+unbounded input, explicit {m,n} limits on gaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+@dataclass(frozen=True)
+class LanguageData:
+    """The words detection needs in one language."""
+
+    stop_words: frozenset[str]
+    cues: dict[str, str]  # feature name -> pattern source (matched on the author's text)
+    describes: str  # words that describe a person: "runs", "is a", "who", "founder"
+    greeting: str  # words that open a greeting line: "hi", "hello", "dear"
+    # Per cue, lower-case words without which its pattern cannot match: a substring test is far
+    # cheaper than the pattern, and most mail has none of them. A cue without gates always runs.
+    gates: dict[str, tuple[str, ...]]
+
+
+# A person named in running text: one or two capitalised words ("Kirk Ellis", "Jen").
+_NAME = r"[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30})?"
+_YOU_BOTH = r"(?:you\s(?:two|both|guys|all)|the\stwo\sof\syou|both\sof\syou|y'all)"
+_NOT_WHEN = (
+    r"(?!(?i:(?:this|next)\s(?:week|weekend|month|year|time|morning|afternoon|evening|\w{3,6}day)"
+    r"|(?:on|at|in|for|with)\s|(?:up|me|us|them|today|tomorrow|tonight|noon|lunch|breakfast"
+    r"|dinner|coffee|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b))"
+)
+_COPY_VERB = (
+    r"(?:copying|cc'?ing|cc-ing|cc'ed|looping\sin|loop(?:ing)?\sin|adding|added|bringing\sin"
+    r"|i'?ve\s(?:cc'?d|cced|copied|looped\sin|added|included)|i'?m\sincluding|i\shave\s(?:cc'?d"
+    r"|cced|copied|added)|copied|\+\s?cc:?)"
+)
+
+ENGLISH = LanguageData(
+    stop_words=_words(
+        "the and to of you is that for with it be are this have we on your was as at not "
+        "but they he she his her my our from will would"
+    ),
+    cues={
+        # --- the act of introducing ---
+        "cue_introduce": (
+            r"(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)\b(?i:introduc(?:e|ing)"
+            r"|e-?intro(?:ing)?)"
+            rf"\s(?:(?i:you\b(?!r)|{_YOU_BOTH}|two\b|the\stwo)|(?i:my|our)\s|{_NAME}\s{{0,2}}"
+            r"(?:\([^)\n]{0,20}\)\s{0,2})?(?:to|and|,)\s)"
+            r"|(?i:\b(?:pleased|happy|glad|delighted)\sto\s(?:introduce|connect)\s(?:you|the\stwo))"
+        ),
+        "cue_meet": (
+            r"(?:^|[.!?:;,]\s{1,3}|(?i:\b(?:hi|hey|hello|dear)\b)\s[A-Z][\w'-]{0,30}[,!]?\s)"
+            rf"(?i:please\s)?(?i:meet)\s{_NOT_WHEN}(?:{_NAME}|(?i:this|my|our)\b)"
+            r"|(?i:\b(?:like|want|wanted|love|need)\syou\s(?:two\s|both\s)?to\smeet)\s\w"
+            rf"|(?i:\byou\s(?:should|must|ought\sto)\s(?:really\s|definitely\s)?meet)\s{_NAME}"
+        ),
+        "cue_connect": (
+            r"(?i:\b(?:connect(?:ing)?|put(?:ting)?)\s(?:you|"
+            + _YOU_BOTH
+            + r")(?:\s(?:two|both))?\s{0,2}(?:with\b|to\b|in\stouch\b|together\b|[.,!;]|$))"
+            rf"|(?i:\bconnect(?:ing)?)\s{_NAME}\s(?i:with|and|to)\s{_NAME}"
+        ),
+        "cue_should_talk": (
+            rf"(?i:\b{_YOU_BOTH}\s(?:should|must|ought\sto|would|will|might|could|can)\s"
+            r"(?:definitely\s|really\s|probably\s|also\s)?(?:talk|chat|connect|meet|speak|"
+            r"get\sto\sknow|get\stogether|find\b|have\sa\slot|discuss|take\sit))"
+            rf"|(?i:\bso\s(?:that\s)?{_YOU_BOTH}\scan\s(?:talk|chat|connect|meet|speak|discuss))"
+            r"|(?i:\byou\sshould\s(?:chat|connect|talk|meet\sup))"
+        ),
+        "cue_common_ground": (
+            r"(?i:\b(?:similar|same)\s(?:things|problems|space|issues?|interests|area)\b"
+            r"|\bin\scommon\b|\bmutually\sbeneficial\b|\bboth\s(?:like|love|work))"
+        ),
+        "cue_opt_in_ask": (
+            r"(?i:\b(?:would\syou\s(?:mind|be\s(?:open|interested|up\sfor|willing))|"
+            r"are\syou\s(?:open|interested|up\sfor)|(?:ok|okay|mind)\sif\si)\b[^.?!\n]{0,80}?"
+            r"\b(?:intro|introduc|connect|meet))"
+            r"|(?i:\bdo\syou\swant\sto\s(?:talk|chat|meet|connect)\b)"
+        ),
+        # --- the hand-off ---
+        "cue_hand_off": (
+            r"(?i:\b(?:take\sit\sfrom\shere|over\sto\syou(?:\stwo|\sboth)?\b|i'?ll\s(?:step\saside|"
+            r"let\syou\s(?:two\s|both\s)?(?:take|connect|chat|talk)|leave\sit\sto\syou)|"
+            r"feel\sfree\sto\s(?:bcc|move)\sme|move\sme\sto\sbcc))"
+            r"|\b[A-Z][\w'.]{1,30}\s(?i:will|may|should|is\sgoing\sto)\s(?i:(?:likely|probably"
+            r"|soon|"
+            r"also)\s)?(?i:be\sin\stouch|reach\sout|contact\syou|call\syou|e-?mail\syou|"
+            r"get\sin\stouch|follow\sup\swith\syou|get\sback\sto\syou)"
+            r"|(?i:\basking\s(?:him|her|them)\sto\s(?:[\w ]{0,40}?\s)?(?:contact|call"
+            r"|reach\sout\sto"
+            r"|get\sin\stouch\swith|follow\sup\swith|get\sback\sto|connect\sw(?:ith"
+            r"|/)?)\s(?:you|w))"
+        ),
+        "cue_gave_name": (
+            r"(?i:\b(?:gave|given|passed|shared)\s(?:him|her|them)\syour\s(?:name|number|e-?mail"
+            r"|details|contact|info))|(?i:\brecommended\syou\b)"
+            r"|(?i:\breferr(?:ed|ing)\s(?:him|her|them)\sto\syou\b)"
+        ),
+        "cue_vouches": (
+            r"(?i:\b(?:my|our)\s(?:good\s|dear\s|close\s|old\s)?(?:friend|colleague|classmate)"
+            rf",?\s){_NAME}|(?i:\bmy\sfriend\swho\b)"
+        ),
+        # --- the loop-in: someone copied, named in the same breath ---
+        "cue_copy_in": (
+            rf"(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s{{0,2}}(?:in\s)?(?:[\w-]{{1,30}},?\s(?:and\s)?)?"
+            r"(?:(?i:him|her|them)\b"
+            rf"|(?i:the\s|my\s|our\s)?{_NAME})"
+            r"|^\s{0,4}\+\s?[A-Z][\w'-]{1,30}"
+            rf"|{_NAME}\s{{0,2}}\((?i:cc'?d|cc'ed|cced|cc|copied|in\scc|on\scc)\)"
+        ),
+        "cue_copy_why": (
+            r"(?i:\bwho\s(?:knows|has\sbeen|was|were|is|are|wrote|manages|owns|can|tried|works|"
+            r"created|maintains|might|may)|\bsince\s(?:they|he|she)\b"
+            r"|\bfor\s(?:the\s)?[\w/-]{2,30}\s(?:part|discussion|side|question|query)"
+            r"|\bas\sthe\s(?:author|maintainer|owner)|\bfrom\sthe\s[\w -]{2,30}(?:team|side"
+            r"|project)"
+            r"|\b(?:can|could|will|may|might)\s(?:help|assist|advise|get\syou|comment"
+            r"|take\sa\slook)"
+            r"|\b(?:any\sthoughts|thoughts\son\sthis|take\sa\slook|can\syou\splease)"
+            r"|\bin\scase\s|\bif\s(?:he|she|they)\shas|\bas\si\shope|\bthink\b)"
+        ),
+        # --- look-alikes ---
+        "neg_asks_for_intro": (
+            r"(?i:\b(?:introduce|intro|connect|refer|put)\sme\b|\bmake\san?\sintro(?:duction)?\sfor"
+            r"\sme|\b(?:use\syou\sas|give\sme)\sa\sreferral\b|\bdo\syou\sknow\s(?:any|some)(?:one|"
+            r"body)|\b(?:agree(?:d|ing)?|willing)\sto\s(?:forward|pass)\b|\bforwardable\b"
+            r"|\b(?:would|could|can)\syou\s(?:please\s)?(?:introduce|intro|connect)\b"
+            r"|\bi\swould\s(?:love|like)\san?\sintro)"
+        ),
+        "neg_thanks_for_intro": (
+            r"(?i:\bthanks?(?:\syou)?(?:\sso\smuch|\sagain)?\sfor\s(?:the|your|making\sthe|this|"
+            r"arranging\sthe)\s(?:kind\s|warm\s|great\s)?(?:intro|introduction|connection|referral)"
+            r"|\bthanks?\s(?:you\s)?for\s(?:introducing|connecting)\s(?:me|us)\b"
+            r"|\b(?:after|since|when)\syou\sintroduced\s(?:me|us)\b"
+            r"|\b(?:as\sa\sresult\sof|thanks\sto)\syour\s(?:intro|introduction|referral)\b"
+            r"|\bthanks?\s(?:you\s)?for\s(?:cc'?ing|cc-ing|ccing|adding|including|looping)\sme\b"
+            r"|\b(?:so\s)?pleased\syou\swere\sable\sto\s(?:meet|visit))"
+        ),
+        "neg_self_intro": (
+            r"(?i:\bintroduc(?:e|ing|tion\sof)\smyself\b|\bmy\sname\sis\b"
+            r"|\bintroduction\sof\smyself"
+            r"|\bhas\sshared\syour\s(?:information|details|contact))"
+        ),
+        "neg_reply": (
+            r"(?i:\b(?:nice|great|good|lovely|pleasure|wonderful|excited|glad)\sto\s(?:e-?)?meet\s"
+            r"you\b)"
+        ),
+        "neg_moved_to_bcc": r"(?i:\bmov(?:ing|ed)\s(?:\w+\s){0,2}to\sbcc\b|\(moved\sto\sbcc\))",
+        "neg_out_of_office": (
+            r"(?i:\bout\sof\s(?:the\s)?office\b|\bin\smy\sabsence\b|\bback\sme\sup\b"
+            r"|\b(?:i|he|she)(?:'ll|\swill)\sbe\s(?:out|away|on\s(?:vacation|holiday|leave))\b"
+            r"|\baway\suntil\b|\bon\svacation\suntil\b|\bcover(?:ing)?\sfor\sme\b"
+            r"|\buntil\smy\sreturn\b|\ballow\sme\sto\sreply\son\shis|\bon\shis\sbehalf)"
+        ),
+        "neg_bulk": (
+            r"(?i:\bunsubscribe\b|\bview\s(?:this|it)\s(?:e-?mail\s)?in\s(?:your|a)\sbrowser\b"
+            r"|\bmanage\s(?:your\s)?(?:e-?mail\s)?(?:preferences|notifications|subscription)"
+            r"|\bforward\sthis\sto\syour\sfriends)"
+        ),
+        "neg_logistics": (
+            r"(?i:\bdial[- ]?in\b|\bpass\s?code\b|\bconference\s(?:call|bridge)\b|\bcalendar\s"
+            r"invite\b|\bplease\smake\splans\sto\sattend|\bcall\sme\son\smy|\bwould\slike\sfor\s"
+            r"you\sto\scall)"
+        ),
+        "neg_fyi_copy": (
+            r"(?i:\bfyi\b|\bfor\s(?:your|his|her|their)\s(?:information|visibility|awareness|"
+            r"records|reference)\b|\bfor\s(?:visibility|visiblity|awareness|reference)\b"
+            r"|\bkeep\s(?:him|her|them|you)\s(?:in\sthe\sloop|informed|posted)\b|\bto\sbe\saware"
+            r"|\bon\sthe\ssame\spage\b|\bas\si\smention(?:ed)?\s(?:him|her|them)|\bas\sreference"
+            r"|\bnow\sin\sthe\sloop\b"
+            r"|\b(?:copying|cc'?ing|copied|adding|added)\s[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?"
+            r"\son\s(?:this|these|the\s(?:thread|e-?mail|mail|note))\b)"
+        ),
+        "neg_list_copy": (
+            r"(?i:(?:(?<!\w)\+\s?cc:?|\b(?:cc'?ing|adding|added|copying|copied"
+            r"|including))\s(?:the\s)?"
+            r"(?:[\w-]{1,30}\s)?(?:ml|list|mailing\slist|maillist|mailing-list)\b)"
+        ),
+        "neg_missed_copy": (
+            r"(?i:\bmissed\s[\w' ]{0,30}address|\bforgot\sto\s(?:cc|copy|add)"
+            r"|\bwas\sin\s[\w' ]{0,30}"
+            r"cc\slist\sbut\snot|\bmeant\sto\s\+?cc\b)"
+        ),
+        "neg_admin_copy": (
+            r"(?i:\b(?:my|our)\s(?:executive\s|personal\s)?(?:assistant|secretary|scheduler)\b"
+            r"|\bci-authorized|\bto\sthe\s[\w-]{1,30}\sgroup\b)"
+        ),
+        "neg_welcome": (
+            r"(?i:\bwelcome\sto\s(?:the\s)?(?:list|project|group|community|team|openbmc|club)"
+            r"|\bplease\s(?:join\sme\sin\s)?welcom(?:e|ing)\b|\b(?:pleased|happy|excited)\sto\s"
+            r"(?:announce|welcome)\b|\bwould\slike\sto\sannounce\b|\bmy\slast\s(?:week|day))"
+        ),
+        "neg_referral_programme": (
+            r"(?i:\breferral\s(?:program|programme|bonus|link|code|fee|reward)|\brefer\sa\sfriend"
+            r"|\brefer\syour\s(?:friends|colleagues)|\bknow\sanyone\swho\smight\sbe\sinterested)"
+        ),
+        "neg_offer_later": (
+            r"(?i:\b(?:happy|glad)\sto\s(?:introduce|connect)\syou\b[^.!?\n]{0,60}?\b(?:if|when)\b"
+            r"|\bif\syou(?:'d|\swould)\slike\s(?:an\sintro|me\sto\s(?:introduce|connect))"
+            r"|\blet\sme\s"
+            r"know\sif\syou(?:'d|\swould)\slike\s(?:an\s)?(?:intro|me\sto\sintroduce)"
+            r"|\bcan\sintroduce\syou\s(?:if|when|later))"
+        ),
+        "neg_pointer": (
+            r"(?i:\bplease\scontact\s(?:them|him|her)\b|\byou\smight\s(?:want\sto\s)?(?:call"
+            r"|contact"
+            r"|e-?mail|reach\sout\sto|talk\sto|try)\b|\byou\s(?:need|should|want)\sto\s(?:cc"
+            r"|contact|get\sin\stouch)"
+            r"|\bcontact\s[A-Z][\w-]{1,30}\s[A-Z][\w-]{1,30}\s\(who|\bsomeone\swho\sknows\smore)"
+        ),
+    },
+    describes=(
+        r"(?i:\b(?:is\s(?:a|an|the|our|my)|runs|works|leads|heads|founded|founder|built|builds|"
+        r"building|hosted|hosts|owns|manages|knows|has\sbeen|who|whom|expert|specialist|"
+        r"looking\sfor|is\shoping|is\sstarting|does|did|maintains|wrote|created|worked|needs))"
+    ),
+    greeting=r"(?i:hi|hey|hello|dear|greetings|good\smorning|good\safternoon)",
+    gates={
+        "cue_introduce": ("intro", "pleased to", "happy to", "glad to", "delighted to"),
+        "cue_meet": ("meet",),
+        "cue_connect": (
+            "connect",
+            "put you",
+            "putting you",
+            "put the two",
+            "putting the two",
+            "put both",
+            "putting both",
+            "put y'all",
+        ),
+        "cue_should_talk": (
+            "you two",
+            "you both",
+            "you guys",
+            "you all",
+            "two of you",
+            "both of you",
+            "y'all",
+            "you should",
+        ),
+        "cue_common_ground": ("similar", "same", "in common", "mutually", "both "),
+        "cue_opt_in_ask": (
+            "would you mind",
+            "would you be",
+            "are you open",
+            "are you interested",
+            "are you up",
+            "if i",
+            "do you want to",
+        ),
+        "cue_hand_off": (
+            "take it from here",
+            "over to you",
+            "i'll step",
+            "i'll let you",
+            "i'll leave",
+            "feel free to bcc",
+            "feel free to move",
+            "move me to bcc",
+            "be in touch",
+            "reach out",
+            "contact you",
+            "call you",
+            "mail you",
+            "get in touch",
+            "follow up with you",
+            "get back to you",
+            "asking him",
+            "asking her",
+            "asking them",
+        ),
+        "cue_gave_name": (
+            "your name",
+            "your number",
+            "your e-mail",
+            "your email",
+            "your mail",
+            "your details",
+            "your contact",
+            "your info",
+            "recommended you",
+            "referr",
+        ),
+        "cue_vouches": ("friend", "colleague", "classmate"),
+        "cue_copy_in": (
+            "copying",
+            "copied",
+            "cc'",
+            "ccing",
+            "cc-ing",
+            "cced",
+            "loop",
+            "adding",
+            "added",
+            "bringing in",
+            "includ",
+            "+",
+        ),
+        "neg_asks_for_intro": (
+            "introduce me",
+            "intro me",
+            "connect me",
+            "refer me",
+            "put me",
+            "for me",
+            "use you as",
+            "give me a referral",
+            "do you know any",
+            "do you know some",
+            "to forward",
+            "to pass",
+            "forwardable",
+            "you introduce",
+            "you intro",
+            "you connect",
+            "you please",
+            "love an intro",
+            "like an intro",
+        ),
+        "neg_thanks_for_intro": (
+            "thank",
+            "introduced",
+            "result of your",
+            "thanks to your",
+            "able to meet",
+            "able to visit",
+        ),
+        "neg_self_intro": ("myself", "my name", "shared your"),
+        "neg_reply": ("meet you",),
+        "neg_moved_to_bcc": ("bcc",),
+        "neg_out_of_office": (
+            "out of office",
+            "out of the office",
+            "absence",
+            "back me up",
+            "be out",
+            "be away",
+            "be on vacation",
+            "be on holiday",
+            "be on leave",
+            "away until",
+            "vacation until",
+            "cover for me",
+            "covering for me",
+            "until my return",
+            "reply on his",
+            "on his behalf",
+        ),
+        "neg_bulk": (
+            "unsubscribe",
+            "browser",
+            "preferences",
+            "notifications",
+            "subscription",
+            "to your friends",
+        ),
+        "neg_logistics": (
+            "dial",
+            "passcode",
+            "pass code",
+            "conference call",
+            "conference bridge",
+            "calendar invite",
+            "make plans to attend",
+            "call me on",
+            "for you to call",
+        ),
+        "neg_fyi_copy": (
+            "fyi",
+            "for your",
+            "for his",
+            "for her",
+            "for their",
+            "visib",
+            "awareness",
+            "reference",
+            "keep him",
+            "keep her",
+            "keep them",
+            "keep you",
+            "to be aware",
+            "same page",
+            "as i mention",
+            "in the loop",
+            " on this",
+            " on these",
+            " on the ",
+        ),
+        "neg_list_copy": ("ml", "list"),
+        "neg_missed_copy": ("missed", "forgot to", "cc list", "meant to"),
+        "neg_admin_copy": ("assistant", "secretary", "scheduler", "ci-authorized", " group"),
+        "neg_welcome": ("welcom", "announce", "my last"),
+        "neg_referral_programme": ("referral", "refer a", "refer your", "know anyone"),
+        "neg_offer_later": (
+            "introduce you",
+            "connect you",
+            "let me know if you",
+            "like an intro",
+            "like me to introduce",
+            "like me to connect",
+        ),
+        "neg_pointer": (
+            "please contact",
+            "you might",
+            "to cc",
+            "to contact",
+            "to get in touch",
+            "(who",
+            "knows more",
+        ),
+    },
+)
+
+SPANISH = LanguageData(
+    stop_words=_words(
+        "el la los las de que y en un una por con para es te os le les se lo mi su del al "
+        "muy como pero sus tu vosotros nos este esta"
+    ),
+    cues={
+        "cue_introduce": (
+            r"(?i:\b(?:te|os|les|le)\s(?:presento|presentamos)\b|\b(?:quiero|quería|quisiera|me\s"
+            r"gustaría)\s(?:presentar(?:te|os|les)|que\sconozcá?is|que\sconozcas)"
+            r"|\bpresentar(?:te|os|les)\sa\b|\bpresentación\s(?:entre|de)\s)"
+        ),
+        "cue_meet": (
+            r"(?i:\b(?:os|les)\spresento\b|\bconoce\sa\b|\bdeberíais\sconoceros"
+            r"|\bme\sencantaría\sque\sos\sconocierais)"
+        ),
+        "cue_connect": (
+            r"(?i:\b(?:os|te|les)\s(?:pongo|ponemos)\sen\scontacto|\bponer(?:os|te|les)\sen\s"
+            r"contacto|\bconectar(?:os|te|les))"
+        ),
+        "cue_should_talk": (
+            r"(?i:\bdeberíais\s(?:hablar|charlar|conoceros|reuniros)|\btenéis\smucho\sen\scomún"
+            r"|\bpodríais\s(?:hablar|colaborar|ayudaros)|\blos\sdos\s(?:deberían|podrían))"
+        ),
+        "cue_opt_in_ask": (
+            r"(?i:\b(?:te\s(?:importa|parece\sbien)|estarías\sabiert[oa])\s[^.?!\n]{0,60}?"
+            r"(?:present|contacto|conocer))"
+        ),
+        "cue_hand_off": (
+            r"(?i:\bos\sdejo\s(?:que|para|a\svosotros)|\blo\sdejo\sen\svuestras\smanos"
+            r"|\bos\scedo\sla\spalabra|\b(?:se|te)\s(?:pondrá|va\sa\sponer)\sen\scontacto"
+            r"|\bseguid\svosotros)"
+        ),
+        "cue_gave_name": (
+            r"(?i:\ble\s(?:di|he\sdado|pasé|he\spasado)\stu\s(?:nombre|correo"
+            r"|contacto))"
+        ),
+        "cue_vouches": (
+            r"(?i:\b(?:mi|nuestro|nuestra)\s(?:buen\s|buena\s)?(?:amig[oa]|colega)\s)" + _NAME
+        ),
+        "cue_copy_in": (
+            rf"(?i:\b(?:copio|pongo\sen\scopia|añado|incluyo|he\sañadido|en\scopia))\s(?:a\s)?"
+            rf"(?:{_NAME})"
+        ),
+        "cue_copy_why": r"(?i:\bque\s(?:sabe|conoce|trabaja|lleva|puede)|\bpuede\sayudar)",
+        "neg_asks_for_intro": (
+            r"(?i:\b(?:me\s(?:podrías|puedes|podrías)\spresentar|presentarme\sa|ponerme\sen"
+            r"\scontacto)|\bconoces\sa\salguien)"
+        ),
+        "neg_thanks_for_intro": (
+            r"(?i:\bgracias\spor\s(?:la\spresentación|el\scontacto|presentarnos|ponernos\sen"
+            r"\scontacto))"
+        ),
+        "neg_self_intro": (
+            r"(?i:\bme\spresento\b|\bmi\snombre\ses\b|\bpermít(?:ame"
+            r"|eme)\spresentarme)"
+        ),
+        "neg_reply": r"(?i:\b(?:encantad[oa]|un\splacer)\sde\sconocer(?:te|le|os)\b)",
+        "neg_out_of_office": (
+            r"(?i:\bfuera\sde\sla\soficina\b|\bestaré\sausente"
+            r"|\bde\svacaciones\shasta)"
+        ),
+        "neg_bulk": r"(?i:\bdarse\sde\sbaja|\bcancelar\s(?:la\s)?suscripción)",
+        "neg_fyi_copy": (
+            r"(?i:\bpara\stu\sinformación|\bpara\sque\sestés\sal\stanto"
+            r"|\bpara\sque\sconste)"
+        ),
+        "neg_welcome": r"(?i:\bbienvenid[oa]s?\sa(?:l)?\s(?:equipo|grupo|proyecto|lista))",
+        "neg_referral_programme": r"(?i:\bprograma\sde\s(?:referidos|recomendación))",
+        "neg_offer_later": r"(?i:\bsi\squieres\s(?:te|os)\s(?:presento|pongo\sen\scontacto))",
+    },
+    describes=(
+        r"(?i:\b(?:es\s(?:un|una|el|la|mi)|dirige|trabaja|lleva|fundó|fundador[a]?|creó|"
+        r"busca|está\sbuscando|conoce|sabe|que\s))"
+    ),
+    greeting=r"(?i:hola|buenos\sdías|buenas\stardes|querid[oa]s?|estimad[oa]s?)",
+    gates={},
+)
+
+LANGUAGES: dict[str, LanguageData] = {"en": ENGLISH, "es": SPANISH}

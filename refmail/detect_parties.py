@@ -1,0 +1,176 @@
+"""Who an introduction connects: people from the envelope, forwarded headers and the text.
+
+Parties are exact: never the owner or refmail (nor any +tag of theirs), never the author, never
+a robot or a mailing list. Names tie addresses to the author's words: a person counts as named
+when a word of the text is their first or last name (from the display name, or the local part
+when there is none). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+
+from refmail.parse import (
+    Address,
+    Envelope,
+    ParsedMessage,
+    decode_header_value,
+    normalise_address,
+)
+
+ROBOT_LOCAL = re.compile(
+    r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?|notifications?|"
+    r"listserv|majordomo|newsletter|news|marketing|info|updates?|alerts?|donotreply|syzbot)"
+    r"([+._-].*)?$",
+    re.IGNORECASE,
+)
+# Mailing lists by their usual names, for lists that are copied but did not deliver this copy.
+_LIST_DOMAIN = re.compile(r"^(?:lists?|vger|groups|googlegroups|mailman|ml)\.|googlegroups\.com$")
+_LIST_LOCAL = re.compile(
+    r"(?:^|[-_.])(?:devel|users?|discuss|announce|list|lists|dev|general|talk|kernel)$"
+    r"|^(?:linux|lkml|dri|amd|intel)-",
+    re.IGNORECASE,
+)
+_LIST_NAME = re.compile(r"\b(?:list|mailing|maillist|lkml|mailinglist)\b", re.IGNORECASE)
+_NAME_WORD = re.compile(r"[^\W\d_][\w'’-]{1,40}", re.UNICODE)
+
+
+@functools.lru_cache(maxsize=4096)
+def base_email(email: str) -> str:
+    """The address without its +tag: refmail+abc@x and refmail@x are one mailbox."""
+    local, _, domain = email.lower().partition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def list_addresses(env: Envelope) -> frozenset[str]:
+    """The list that delivered this copy, from List-Id ("<cgroups.vger.kernel.org>")."""
+    list_id = env.robot_headers.get("list-id", "")
+    match = re.search(r"<([^<>@\s]+?)\.([^<>@\s]+\.[^<>@\s]+)>", list_id)
+    return frozenset({f"{match.group(1)}@{match.group(2)}".lower()}) if match else frozenset()
+
+
+def is_list(addr: Address, lists: frozenset[str]) -> bool:
+    """A mailing list: the one that delivered this copy, or one by its usual names."""
+    return addr.email in lists or _list_like(addr)
+
+
+@functools.lru_cache(maxsize=4096)
+def _list_like(addr: Address) -> bool:
+    local, _, domain = addr.email.partition("@")
+    return (
+        bool(_LIST_DOMAIN.search(domain))
+        or bool(_LIST_LOCAL.search(local))
+        or bool(_LIST_NAME.search(addr.name))
+        or " via " in addr.name
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def is_robot(addr: Address) -> bool:
+    return bool(ROBOT_LOCAL.match(addr.email.split("@")[0]))
+
+
+@functools.lru_cache(maxsize=4096)
+def name_tokens(addr: Address) -> frozenset[str]:
+    """Lower-cased words that may name this person: "Bernier-Toth, Michelle" → both parts."""
+    name = decode_header_value(addr.name) if "=?" in addr.name else addr.name
+    words = {w.lower() for w in _NAME_WORD.findall(name) if len(w) >= 2}
+    words -= {"via", "the", "and", "de", "van", "von", "der", "team"}
+    initials = "".join(re.findall(r"\b([A-Za-z])\.", addr.name)).lower()
+    if len(initials) >= 2:
+        words.add(initials)  # "T.J. Mercier" is "TJ"
+    if not words:
+        local = addr.email.split("@")[0]
+        words = {w for w in re.split(r"[._+-]|\d", local.lower()) if len(w) >= 3}
+    return frozenset(words)
+
+
+def named(addr: Address, words: AbstractSet[str]) -> bool:
+    """One of `words` (lower-cased) names this person, by display name or local part."""
+    if not name_tokens(addr).isdisjoint(words):
+        return True
+    local = _letters(addr.email)
+    if len(local) < 4:
+        return False
+    if local in words:
+        return True
+    if len(words) > 12:
+        return False  # partial local-part matches are for short name phrases only
+    # "Johannes" and hannes@…: a name that ends with the whole local part; "Sullivan" and
+    # sullivanjj@…: a local part that starts with the name.
+    return any(
+        w.endswith(local) or (len(w) >= 4 and local.startswith(w)) or (len(w) >= 5 and w in local)
+        for w in words
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _letters(email: str) -> str:
+    return re.sub(r"[^a-z]", "", email.split("@")[0].lower())
+
+
+def capitalised_words(text: str) -> set[str]:
+    """The words of `text` written with a capital (names), lower-cased."""
+    return {w.lower() for w in _NAME_WORD.findall(text) if w[0].isupper()}
+
+
+@dataclass(frozen=True)
+class People:
+    """The people a message could connect, worked out once."""
+
+    candidates: tuple[Address, ...]  # recipients who are people other than owner/refmail/author
+    copied: tuple[Address, ...]  # the candidates in Cc, in header order
+    forwarded: tuple[Address, ...]  # people of the first forwarded header block
+    in_text: tuple[Address, ...]  # addresses the author wrote in the text (not recipients)
+    written: frozenset[str]  # every address the author wrote in the text
+    lists: frozenset[str]
+
+
+def people(msg: ParsedMessage, keep: Callable[[Address], bool], text: str) -> People:
+    """Candidates from the envelope, the forwarded headers and the author's text."""
+    lists = list_addresses(msg.envelope)
+    seen: set[str] = set()
+
+    def wanted(addr: Address | None) -> bool:
+        if addr is None or addr.email in seen or not keep(addr):
+            return False
+        if is_robot(addr) or is_list(addr, lists):
+            return False
+        seen.add(addr.email)
+        return True
+
+    candidates = tuple(a for a in msg.envelope.recipients if wanted(a))
+    cc = {a.email for a in msg.envelope.cc}
+    copied = tuple(a for a in candidates if a.email in cc)
+    forwarded: list[Address] = []
+    if msg.has_forward and msg.quoted:
+        block = msg.quoted[0]
+        forwarded = [a for a in (block.sender, *block.to, *block.cc) if a is not None and wanted(a)]
+    in_text_all = _text_addresses(text)
+    in_text = [a for a in in_text_all if wanted(a)]
+    written = frozenset(a.email for a in in_text_all)
+    return People(candidates, copied, tuple(forwarded), tuple(in_text), written, lists)
+
+
+_TEXT_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}")
+_NAME_BEFORE = re.compile(
+    r"([A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30})?)[^A-Z\n]{0,40}$"
+)
+
+
+def _text_addresses(text: str) -> list[Address]:
+    """Addresses the author wrote ("you can reach Dana at dana@x.org"), named when possible."""
+    out: list[Address] = []
+    if "@" not in text:
+        return out
+    for match in _TEXT_EMAIL.finditer(text[:8000]):
+        email = normalise_address(match.group(0).strip("."))
+        if email is None:
+            continue
+        before = _NAME_BEFORE.search(text[max(0, match.start() - 80) : match.start()])
+        out.append(Address(email, before.group(1) if before else ""))
+    return out

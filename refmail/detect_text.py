@@ -1,0 +1,197 @@
+"""The author's own words of a message, its language, its sentences and whom it answers.
+
+Mail clients put the author's text in many places: above the quote, between quoted lines
+(inline replies on mailing lists), or above a forwarded block. `author_text` keeps every line
+the author wrote before the first forwarded or Outlook-style header block, dropping '>' lines,
+attribution lines ("On …, Bob wrote:") and the signature. Everything is capped so a hostile
+message costs no more than a normal one. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from refmail.parse import ParsedMessage
+
+AUTHOR_TEXT_LIMIT = 8_000  # characters of the author's text that detection reads
+_SCAN_LINES = 1_500  # lines of the body scanned for the author's inline lines
+
+# Lines where quoted history certainly starts: a forward marker, a separator, a signature.
+_HARD_STOP = re.compile(
+    r"[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Forwarded by|Mensaje original"
+    r"|Mensaje reenviado)|Begin forwarded message:|Inicio del mensaje reenviado:|_{10,}[ \t]*$"
+    r"|-- ?$)",
+    re.IGNORECASE,
+)
+# An Outlook header block: "From: …" followed by "Sent:"/"Date:"/"To:".
+_HEADER_FROM = re.compile(r"[ \t]*\*?(?:From|De):\*?[ \t]", re.IGNORECASE)
+_HEADER_NEXT = re.compile(r"[ \t]*\*?(?:Sent|Date|To|Enviado|Fecha|Para)\*?:", re.IGNORECASE)
+_WROTE_WORDS = (
+    "wrote",
+    "writes",
+    "schrieb",
+    "a écrit",
+    "escribió",
+    "escreveu",
+    "ha scritto",
+    "schreef",
+    "skrev",
+    "napisał",
+    "写道",
+    "kirjoitti",
+)
+_ATTRIBUTED_NAME = re.compile(
+    r"(?:,\s*|\d\s+|skrev\s+|^)(?P<name>[^\s,<>:\d][^,<>:\n]{0,60}?)\s*(?:<(?P<email>[^<>\s]+)>)?"
+    r"\s*(?:via\s+\S+\s+)?(?:wrote|writes|schrieb|a\s+écrit|escribió|escreveu|ha\s+scritto"
+    r"|schreef|skrev|napisał|写道|kirjoitti)?\s*:?\s*$",
+    re.IGNORECASE,
+)
+# Notes (Lotus) quoted author: "Bob <bob@x> on 11/28/2000 09:04:42 AM", then "To:" below.
+_NOTES_AUTHOR = re.compile(r"[^\n]{0,200}\S@\S[^\n]{0,80}\son\s\d{1,2}/\d{1,2}/\d{2,4}")
+_NOTES_TO = re.compile(r"[ \t]*To:", re.IGNORECASE)
+_ATTRIBUTION_START = re.compile(r"[ \t]*(?:On|Am|Le|El|Em|Il|Op|Den)\s", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class AuthorText:
+    """The author's own text, and what the top of the quoted history says about whom it answers."""
+
+    text: str
+    replied_name: str  # the name in the first attribution line ("Bob Smith" of "Bob wrote:")
+    replied_email: str  # its address when the attribution carries one
+
+
+def _attribution(line: str, following: str) -> str | None:
+    """The attribution text if `line` (maybe with the next line) says who wrote the quote."""
+    end = line.rstrip()[-3:]
+    if (end.endswith(":") or end == "写道" or "skrev" in line) and len(line) < 300:
+        lowered = line.lower()
+        if any(w in lowered for w in _WROTE_WORDS):
+            return line
+    if (
+        following.rstrip().endswith(":")
+        and _ATTRIBUTION_START.match(line)
+        and any(w in following.lower() for w in _WROTE_WORDS)
+        and len(line) + len(following) < 400
+    ):
+        return line + " " + following
+    return None
+
+
+def author_text(msg: ParsedMessage) -> AuthorText:
+    """Every line the author wrote, in order, without quotes, attributions and signature."""
+    text, replied_name, replied_email = _own_lines(msg.full_text)
+    return AuthorText(text or msg.own_text[:AUTHOR_TEXT_LIMIT], replied_name, replied_email)
+
+
+_FORWARD_HEADER = re.compile(
+    r"[ \t>]*\*?(?:From|To|Cc|Date|Sent|Subject|Reply-To|De|Para|Asunto|Fecha|Enviado|CC)\*?:",
+    re.IGNORECASE,
+)
+_FORWARD_START = re.compile(
+    r"[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Mensaje original|Mensaje reenviado)"
+    r"[^\n]{0,40}|Begin forwarded message:|Inicio del mensaje reenviado:)[ \t]*$",
+    re.IGNORECASE,
+)
+
+
+def forwarded_text(msg: ParsedMessage) -> str:
+    """The words of the first forwarded message (its header block skipped), as author lines."""
+    lines = msg.history.split("\n", _SCAN_LINES)[:_SCAN_LINES]
+    i = 0
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    if i < len(lines) and _FORWARD_START.match(lines[i]):
+        i += 1
+    while i < len(lines) and (not lines[i].strip() or _FORWARD_HEADER.match(lines[i])):
+        i += 1
+    text, _, _ = _own_lines("\n".join(lines[i:]))
+    return text
+
+
+def _own_lines(body: str) -> tuple[str, str, str]:
+    """(own text, replied name, replied address) of a body: quoted history left out."""
+    lines = body.split("\n", _SCAN_LINES)[:_SCAN_LINES]
+    kept: list[str] = []
+    replied_name = replied_email = ""
+    skip = size = 0
+    for i, line in enumerate(lines):
+        if skip:
+            skip -= 1
+            continue
+        if line.lstrip().startswith(">"):
+            continue
+        if _HARD_STOP.match(line):
+            break
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if _HEADER_FROM.match(line) and _HEADER_NEXT.match(following):
+            break
+        if "@" in line and _NOTES_AUTHOR.match(line) and _NOTES_TO.match(following):
+            break
+        attribution = _attribution(line, following) if len(line) > 5 else None
+        if attribution is not None:
+            skip = 0 if attribution == line else 1
+            if not replied_name and not replied_email:
+                replied_name, replied_email = _attributed(attribution)
+            continue
+        kept.append(line)
+        size += len(line) + 1
+        if size > AUTHOR_TEXT_LIMIT:
+            break
+    return "\n".join(kept).strip()[:AUTHOR_TEXT_LIMIT], replied_name, replied_email
+
+
+def _attributed(attribution: str) -> tuple[str, str]:
+    line = re.sub(r"<\s+", "<", " ".join(attribution.split()))
+    named = _ATTRIBUTED_NAME.search(line)
+    if named is None:
+        return "", ""
+    return named.group("name").strip(" \"'"), (named.group("email") or "").lower()
+
+
+# --- language ------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+def language(text: str, stop_words: Mapping[str, frozenset[str]], default: str = "en") -> str:
+    """The language whose stop words are most frequent in `text` (ties and silence: default).
+
+    >>> language("Hola Ana, te presento a Luis, que trabaja en", {"en": frozenset({"the"}),
+    ...          "es": frozenset({"que", "en", "a"})})
+    'es'
+    """
+    counts = dict.fromkeys(stop_words, 0)
+    for word in _WORD.findall(text[:1500].lower()):
+        for lang, words in stop_words.items():
+            if word in words:
+                counts[lang] += 1
+    best = max(counts, key=lambda lang: (counts[lang], lang == default))
+    return best if counts[best] > counts.get(default, 0) else default
+
+
+# --- sentences -----------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n[ \t]*\n|\n(?=[ \t]*[-*•][ \t])")
+# A full stop after these does not end a sentence ("XYZ Co. may be calling you").
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Co|Inc|Ltd|Corp|Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|vs|etc|e\.g|i\.e|Sra?|Dra?)|\b[A-Z])\.$"
+)
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of `text`, whitespace folded, abbreviations kept inside their sentence.
+
+    >>> sentences("Julia from XYZ Co. may call. She is great!\\n\\nBest")
+    ['Julia from XYZ Co. may call.', 'She is great!', 'Best']
+    """
+    out: list[str] = []
+    for piece in _SENTENCE_END.split(text):
+        piece = " ".join(piece.split())
+        if out and _ABBREVIATION.search(out[-1]):
+            out[-1] += " " + piece
+        elif piece:
+            out.append(piece)
+    return out
