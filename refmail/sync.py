@@ -174,11 +174,32 @@ def _ingest_batch(
             continue
         recorded.add(msg.message_id)
         try:
-            _ingest(session, run, key, msg, raw, known, people)
-        except IntegrityError:
-            run.report.duplicates += 1  # another worker (or folder) recorded it first
+            _ingest_racing(session, run, key, msg, raw, known, people)
         except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
             _malformed(session, run, key, msg, exc)
+
+
+def _ingest_racing(
+    session: Session,
+    run: _Run,
+    key: Key,
+    msg: ParsedMessage,
+    raw: bytes,
+    known: set[str],
+    people: record.ContactCache,
+) -> None:
+    """_ingest, beside other syncs: a unique row another sync wrote at the same moment (the
+    same message, or a contact both messages name) rolls back this message's savepoint; it is
+    then a duplicate if the message is recorded, else tried once more, the row now visible."""
+    for attempt in (1, 2):
+        try:
+            _ingest(session, run, key, msg, raw, known, people)
+            return
+        except IntegrityError:
+            if attempt == 2 or record.is_recorded(session, msg.message_id):
+                run.report.duplicates += 1  # another worker (or folder) recorded it first
+                return
+            people.forget(_addresses(msg))  # the contact cache may miss the other's new rows
 
 
 def _addresses(msg: ParsedMessage) -> list[str]:

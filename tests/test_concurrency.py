@@ -216,3 +216,53 @@ def test_two_processes_starting_at_once_on_an_empty_database(tmp_path: Path, db_
     intros, follow_ups, messages = state(db_url)
     assert sum(intros.values()) == 4 and messages == 4
     assert all(n == 1 for n in follow_ups.values())  # nothing planned twice
+
+
+def test_accounts_synced_at_once_that_name_the_same_new_contact_lose_nothing(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Four accounts, one introduction each by the same owner (a contact none of them knows
+    yet), synced in parallel threads: on PostgreSQL the second INSERT of that contact fails its
+    unique key; the introduction is tried again, not dropped as a "duplicate"."""
+    import threading
+
+    from refmail import config as cfg_module
+    from refmail import wiring
+    from refmail.clock import system_clock
+    from refmail.sync import sync_account
+    from tests.support.maildirs import intro
+
+    names = ("a0", "a1", "a2", "a3")
+    tables = "".join(
+        f'\n[[accounts]]\nname = "{n}"\naddress = "olivia+refmail@example.com"\n'
+        f'owners = ["{OWNER}"]\ndelivery = "file"\n[accounts.maildir]\npath = "{tmp_path / n}"\n'
+        for n in names
+    )
+    path = tmp_path / "refmail.toml"
+    path.write_text(f'database = "{db_url}"\n{tables}')
+    for i, n in enumerate(names):
+        deliver(tmp_path / n, intro(i), f"{i}.test")
+    settings = cfg_module.load(path)
+    parts = wiring.build(settings)
+    found: dict[str, int] = {}
+
+    def sync(account: cfg_module.Account) -> None:
+        with wiring.open_source(account) as source:
+            report = sync_account(
+                parts.factory,
+                account,
+                source,
+                wiring.folders(account),
+                settings.followups,
+                system_clock,
+            )
+        found[account.name] = report.introductions
+
+    threads = [threading.Thread(target=sync, args=(a,)) for a in settings.accounts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert found == dict.fromkeys(names, 1)
+    intros, _, messages = state(db_url)
+    assert sum(intros.values()) == 4 and messages == 4
