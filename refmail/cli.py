@@ -194,6 +194,9 @@ owners = ["{DEMO_OWNER}"]
 owner_name = "Olivia Owner"
 delivery = "file"
 drafts_dir = "refmail-demo/drafts"
+# The demo's mail carries no Authentication-Results header; for a real mailbox keep the default
+# (true) and name your provider in trusted_authserv_ids (`refmail doctor` proposes it).
+require_authentication = false
 
 [accounts.maildir]
 path = "refmail-demo/Maildir"
@@ -230,6 +233,10 @@ address = {json.dumps(address)}
 owners = [{owner_list}]
 owner_name = {json.dumps(owner_name)}
 delivery = {json.dumps(delivery)}
+# Only your authenticated mail makes refmail act: name your provider's authserv-id here
+# (`refmail doctor` proposes it from your recent mail). See refmail.toml.example.
+require_authentication = true
+trusted_authserv_ids = []
 
 [accounts.imap]
 host = {json.dumps(parts.hostname)}
@@ -406,13 +413,44 @@ def intros_list(app: App, as_json: bool) -> None:
                 "shape": i.shape,
                 "introducer": i.introducer.email,
                 "parties": [p.contact.email for p in i.parties],
-                "status": i.status,
+                "status": i.status if i.verified else f"UNVERIFIED {i.status}",
+                "verified": i.verified,
+                "auth": i.auth,
                 "context": i.context,
                 "subject": i.message.subject,
             }
             for i in rows
         ]
     _print(items, as_json, ["id", "date", "shape", "introducer", "parties", "status", "subject"])
+    unverified = [str(i["id"]) for i in items if not i["verified"]]
+    if unverified and not as_json:
+        click.echo(
+            f"\nunverified (not authenticated as the owner's; nothing planned): "
+            f"{', '.join(unverified)}. If one is yours: refmail intros confirm ID"
+        )
+
+
+@intros.command(name="confirm")
+@click.argument("intro_id", type=int)
+@pass_app
+def intros_confirm(app: App, intro_id: int) -> None:
+    """Vouch for an unverified introduction: its follow-ups are planned now."""
+    settings = app.settings
+    now = system_clock()
+    with _session(app) as session, session.begin():
+        intro = session.get(m.Introduction, intro_id)
+        if intro is None:
+            raise OneLineError(f"no introduction #{intro_id}")
+        if intro.verified:
+            click.echo(f"introduction #{intro_id} is verified already: nothing to do")
+            return
+        account_name = session.get(m.Account, intro.account_id).name  # type: ignore[union-attr]
+        account = settings.account(account_name)
+        rows = record.confirm_introduction(session, intro, account, settings.followups, now)
+        planned = [f"{r.kind} to {r.contact.email} ({r.state})" for r in rows]
+    click.echo(f"introduction #{intro_id} confirmed; {len(planned)} follow-ups planned")
+    for line in planned:
+        click.echo(f"  {line}")
 
 
 @cli.group()
@@ -551,6 +589,9 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
 @click.option(
     "--opt-out/--opt-in", "opt_out", default=None, help="Stop (or allow again) all follow-ups."
 )
+@click.option(
+    "--clear-bounce", is_flag=True, help="The address works again: forget its bounces."
+)
 @pass_app
 def contacts_set(
     app: App,
@@ -562,6 +603,7 @@ def contacts_set(
     phone: str | None,
     name: str | None,
     opt_out: bool | None,
+    clear_bounce: bool,
 ) -> None:
     """Change a contact's preferences (creating the contact if refmail does not know it yet)."""
     values: dict[str, object] = {
@@ -586,11 +628,14 @@ def contacts_set(
             cancelled = contact_service.opt_out(session, contact, "owner", now)
         elif opt_out is False:
             contact_service.opt_in(session, contact, "owner", now)
+        cleared = clear_bounce and contact_service.clear_bounce(session, contact, "owner", now)
         email_address = contact.email
     for change in changes:
         click.echo(f"{email_address}: {change.field}: {change.old or '-'} → {change.new or '-'}")
     if cancelled:
         click.echo(f"{email_address}: {cancelled} planned follow-ups cancelled")
+    if cleared:
+        click.echo(f"{email_address}: bounces cleared; mail may go to this address again")
 
 
 def _parse_day(text: str) -> datetime:

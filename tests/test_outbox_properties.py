@@ -39,6 +39,7 @@ ACCOUNT = Account(
     owners=(OWNER,),
     owner_name="Olivia Owner",
     maildir=MaildirSettings(path="unused"),
+    require_authentication=False,
 )
 KINDS = ("thank_you", "double_intro", "check_in", "conversion_thanks", "call_task")
 ZONES = ("", "UTC", "America/New_York", "Pacific/Kiritimati", "America/St_Johns", "Asia/Tokyo")
