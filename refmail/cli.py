@@ -589,9 +589,7 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
 @click.option(
     "--opt-out/--opt-in", "opt_out", default=None, help="Stop (or allow again) all follow-ups."
 )
-@click.option(
-    "--clear-bounce", is_flag=True, help="The address works again: forget its bounces."
-)
+@click.option("--clear-bounce", is_flag=True, help="The address works again: forget its bounces.")
 @pass_app
 def contacts_set(
     app: App,

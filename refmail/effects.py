@@ -120,9 +120,7 @@ def _connected(session: Session, msg: ParsedMessage, sender: m.Contact, now: dat
     notices = []
     for intro, others in _connecting(session, msg, sender):
         intro.status, intro.updated_at = "connected", now
-        intro.outcome = (
-            f"{sender.email} wrote to {', '.join(sorted(others))} on {now:%Y-%m-%d}"
-        )
+        intro.outcome = f"{sender.email} wrote to {', '.join(sorted(others))} on {now:%Y-%m-%d}"
         for row in session.scalars(
             select(m.FollowUp).where(
                 m.FollowUp.introduction_id == intro.id,
