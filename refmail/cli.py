@@ -8,6 +8,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from refmail import models as m
 from refmail.accounts import folders, open_source, open_targets
 from refmail.clock import FixedClock, system_clock
 from refmail.daemon import Daemon, progress_printer
-from refmail.db import SessionFactory, make_engine, migrate, session_factory
+from refmail.db import SessionFactory, make_engine, migrate, safe_url, session_factory
 from refmail.detect import Identity, classify
 from refmail.dispatch import dispatch, rules_for
 from refmail.doctor import run_checks
@@ -160,12 +161,20 @@ def init(
             password_file,
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    _write_private(path, text)
     app._settings = None
     app.database()
-    click.echo(f"wrote {path} and created the database {app.settings.database}")
+    click.echo(f"wrote {path} and created the database {safe_url(app.settings.database)}")
     if imap_url is not None and not password_file:
         click.echo("set REFMAIL_IMAP_PASSWORD (or password_file) before `refmail sync --once`")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write the config readable by its owner only (it names accounts and addresses)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file (--force) keeps no wider mode
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def _demo_config(path: Path, database: str | None) -> str:
