@@ -37,11 +37,12 @@ from refmail.doctor import run_checks
 from refmail.errors import RefmailError
 from refmail.filedrop import FileDrafts
 from refmail.imap import ImapFolder
+from refmail.linkmail import SendBudget
 from refmail.maildir import deliver
 from refmail.parse import parse_message
 from refmail.render import Person, Renderer
 from refmail.sync import sync_account
-from refmail.web import LinkMailer, WebContext, create_app
+from refmail.web import LinkMailer, WebContext, create_app, guard_for
 
 log = logging.getLogger("refmail")
 
@@ -671,6 +672,8 @@ def web(app: App, listen: str | None) -> None:
         owner_name=settings.accounts[0].owner_name,
         templates=settings.templates,
         mailer=_link_mailer(settings),
+        guard=guard_for(settings.web),
+        budget=_link_budget(app, settings),
     )
     click.echo(f"serving {settings.web.base_url} on http://{host}:{port}")
     uvicorn.run(
@@ -678,9 +681,17 @@ def web(app: App, listen: str | None) -> None:
         host=host,
         port=port,
         log_level="warning",
-        proxy_headers=True,
+        proxy_headers=False,  # the app itself believes X-Forwarded-For from web.trusted_proxies
         server_header=False,
     )
+
+
+def _link_budget(app: App, settings: config.Settings) -> SendBudget | None:
+    """Link mails count against the max_per_hour of the account that sends them."""
+    account = next((a for a in settings.accounts if a.smtp is not None), None)
+    if account is None or account.smtp is None:
+        return None
+    return SendBudget(app.database(), account.name, account.smtp.max_per_hour)
 
 
 def _link_mailer(settings: config.Settings) -> LinkMailer | None:

@@ -305,7 +305,7 @@ class Daemon:
             return
         import uvicorn  # only a daemon that serves pages needs it
 
-        from refmail.web import WebContext, create_app
+        from refmail.web import WebContext, create_app, guard_for
 
         rules = self.rules
         assert rules.links is not None
@@ -316,11 +316,17 @@ class Daemon:
             owner_name=self.settings.accounts[0].owner_name,
             templates=self.settings.templates,
             metrics=self.metrics,
+            guard=guard_for(web),
         )
         host, port = web.host_port
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(context), host=host, port=port, log_level="warning", server_header=False
+                create_app(context),
+                host=host,
+                port=port,
+                log_level="warning",
+                server_header=False,
+                proxy_headers=False,  # the app believes X-Forwarded-For from trusted_proxies only
             )
         )
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
