@@ -234,3 +234,17 @@ def test_a_future_date_does_not_push_due_times(factory: SessionFactory, tmp_path
     with factory() as s:
         thanks = s.scalars(select(m.FollowUp).where(m.FollowUp.kind == "thank_you")).one()
         assert thanks.due_at <= NOW
+
+
+def test_a_bounce_is_matched_by_x_refmail_id_when_the_message_id_was_rewritten(
+    world: GenuineWorld,
+) -> None:
+    original = world.follow_up_id("check_in", CAROL, delivered=True)
+    raw = dsn(CAROL, "<rewritten-by-the-mta@mx.example.com>", "5.1.1").replace(
+        b"Subject: Checking in", f"X-Refmail-ID: {original.strip('<>')}\r\nSubject: x".encode()
+    )
+    assert b"X-Refmail-ID" in raw
+    world.feed(raw)
+    with world.factory() as s:
+        carol = s.scalars(select(m.Contact).where(m.Contact.email == CAROL)).one()
+        assert carol.bounced_at is not None
