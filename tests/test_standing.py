@@ -15,7 +15,7 @@ from sqlalchemy import select
 from refmail import models as m
 from refmail import record
 from refmail.config import FollowUps
-from refmail.db import SessionFactory, transaction
+from refmail.db import SessionFactory, make_engine, session_factory, transaction
 from tests.test_effects import (
     ALICE,
     BOB,
@@ -248,3 +248,31 @@ def test_a_bounce_is_matched_by_x_refmail_id_when_the_message_id_was_rewritten(
     with world.factory() as s:
         carol = s.scalars(select(m.Contact).where(m.Contact.email == CAROL)).one()
         assert carol.bounced_at is not None
+
+
+def test_clear_bounce_lets_mail_go_to_the_address_again(tmp_path: Path, db_url: str) -> None:
+    from tests.test_contacts import cli_run, demo_config
+
+    config = demo_config(tmp_path, db_url)
+    cli_run(config, "contacts", "set", "dana@example.org")
+    engine = make_engine(db_url)
+    with session_factory(engine)() as s, s.begin():
+        dana = s.scalars(select(m.Contact).where(m.Contact.email == "dana@example.org")).one()
+        dana.bounced_at, dana.soft_bounces = NOW, 2
+    out = cli_run(config, "contacts", "set", "dana@example.org", "--clear-bounce")
+    assert "bounces cleared" in out
+    with session_factory(engine)() as s:
+        dana = s.scalars(select(m.Contact).where(m.Contact.email == "dana@example.org")).one()
+        assert (dana.bounced_at, dana.soft_bounces) == (None, 0)
+        changes = {(c.field, c.source) for c in dana_changes(s, dana.id)}
+        assert {("bounced_at", "owner"), ("soft_bounces", "owner")} <= changes
+    engine.dispose()
+    assert "bounces cleared" not in cli_run(
+        config, "contacts", "set", "dana@example.org", "--clear-bounce"
+    )  # nothing to clear: nothing said
+
+
+def dana_changes(s: object, contact_id: int) -> list[m.ContactChange]:
+    return list(
+        s.scalars(select(m.ContactChange).where(m.ContactChange.contact_id == contact_id))  # type: ignore[attr-defined]
+    )
