@@ -203,7 +203,8 @@ def _ingest(
 ) -> None:
     verdict = classify(msg, run.identity, known)
     now = run.clock()
-    auth = _authenticate(run, msg, raw)
+    # Robots and refmail's own mail need no standing (a bounce is matched to what we sent).
+    auth = None if verdict.kind in ("automatic", "own") else _authenticate(run, msg, raw)
     if verdict.kind in STORED_KINDS:  # other mail (and refmail's own) is not stored
         with session.begin_nested():
             row = record.record_message(session, run.account_id, run.folder, key, msg, verdict, now)
