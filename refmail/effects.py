@@ -39,7 +39,7 @@ def apply_bounce(session: Session, bounce: Bounce, now: datetime) -> list[str]:
     row = _delivered(session, bounce.original_message_id)
     if row is None:
         what = bounce.original_message_id or "no Message-ID"
-        return [f"a bounce about a message refmail did not deliver ({what[:100]}): ignored"]
+        return [f"a bounce about a message refmail did not deliver ({what[:100]!r}): ignored"]
     contact = row.contact
     own = [f for f in bounce.failures if f.address == contact.email]
     notices: list[str] = []
