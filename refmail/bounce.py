@@ -23,6 +23,11 @@ _FAILED_ACTIONS = ("failed", "delayed")
 _EMAIL = re.compile(r"[^\s<>()\[\]\"',;:@]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _QUOTED_ID = re.compile(r"^[ \t>]*Message-ID:[ \t]*\n?[ \t]*(<[^<>\s]+>)", re.I | re.M)
+# refmail's own mark on what it sends (the Message-ID without brackets): survives an MTA that
+# rewrites or drops the Message-ID of the returned headers.
+_REFMAIL_ID = re.compile(
+    r"^[ \t>]*X-Refmail-ID:[ \t]*\n?[ \t]*<?([^<>\s@]+@[^<>\s]+?)>?[ \t]*$", re.I | re.M
+)
 # An SMTP reply code as servers write it ("550 ", "452-4.2.2"), not a number inside an IP or date.
 _REPLY_CODE = re.compile(r"(?<![\w.#=:/-])[245]\d\d(?=[ -])(?!-\d{2})")
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
@@ -386,6 +391,9 @@ def _original_id(msg: Message, parts: list[Message], text: str) -> str | None:
         elif ctype in _HEADER_TYPES:
             inner = email.message_from_string(_lines(_decoded(part)), policy=compat32)
         if isinstance(inner, Message):
+            ours = _REFMAIL_ID.search(f"X-Refmail-ID: {inner.get('X-Refmail-ID') or ''}")
+            if ours:
+                return f"<{ours.group(1)}>"
             found = _MESSAGE_ID.search(str(inner.get("Message-ID") or ""))
             if found:
                 return found.group(0)
@@ -393,6 +401,9 @@ def _original_id(msg: Message, parts: list[Message], text: str) -> str | None:
             quoted = _QUOTED_ID.search(inner_text)
             if quoted:
                 return quoted.group(1)
+    ours = _REFMAIL_ID.search(text)
+    if ours:
+        return f"<{ours.group(1)}>"
     quoted = _QUOTED_ID.search(text)
     if quoted:
         return quoted.group(1)

@@ -26,12 +26,12 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from refmail import __version__, config, wiring
+from refmail import __version__, config, record, wiring
 from refmail import contacts as contact_service
 from refmail import models as m
 from refmail.clock import FixedClock, system_clock
 from refmail.daemon import Daemon, progress_printer
-from refmail.db import SessionFactory
+from refmail.db import SessionFactory, safe_url
 from refmail.detect import Identity, classify
 from refmail.dispatch import dispatch
 from refmail.doctor import run_checks
@@ -157,12 +157,20 @@ def init(
             password_file,
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    _write_private(path, text)
     app._settings = None
     app.database()
-    click.echo(f"wrote {path} and created the database {app.settings.database}")
+    click.echo(f"wrote {path} and created the database {safe_url(app.settings.database)}")
     if imap_url is not None and not password_file:
         click.echo("set REFMAIL_IMAP_PASSWORD (or password_file) before `refmail sync --once`")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write the config readable by its owner only (it names accounts and addresses)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file (--force) keeps no wider mode
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def _demo_config(path: Path, database: str | None) -> str:
@@ -194,6 +202,9 @@ owners = ["{DEMO_OWNER}"]
 owner_name = "Olivia Owner"
 delivery = "file"
 drafts_dir = "refmail-demo/drafts"
+# The demo's mail carries no Authentication-Results header; for a real mailbox keep the default
+# (true) and name your provider in trusted_authserv_ids (`refmail doctor` proposes it).
+require_authentication = false
 
 [accounts.maildir]
 path = "refmail-demo/Maildir"
@@ -230,6 +241,10 @@ address = {json.dumps(address)}
 owners = [{owner_list}]
 owner_name = {json.dumps(owner_name)}
 delivery = {json.dumps(delivery)}
+# Only your authenticated mail makes refmail act: name your provider's authserv-id here
+# (`refmail doctor` proposes it from your recent mail). See refmail.toml.example.
+require_authentication = true
+trusted_authserv_ids = []
 
 [accounts.imap]
 host = {json.dumps(parts.hostname)}
@@ -407,13 +422,44 @@ def intros_list(app: App, as_json: bool) -> None:
                 "shape": i.shape,
                 "introducer": i.introducer.email,
                 "parties": [p.contact.email for p in i.parties],
-                "status": i.status,
+                "status": i.status if i.verified else f"UNVERIFIED {i.status}",
+                "verified": i.verified,
+                "auth": i.auth,
                 "context": i.context,
                 "subject": i.message.subject,
             }
             for i in rows
         ]
     _print(items, as_json, ["id", "date", "shape", "introducer", "parties", "status", "subject"])
+    unverified = [str(i["id"]) for i in items if not i["verified"]]
+    if unverified and not as_json:
+        click.echo(
+            f"\nunverified (not authenticated as the owner's; nothing planned): "
+            f"{', '.join(unverified)}. If one is yours: refmail intros confirm ID"
+        )
+
+
+@intros.command(name="confirm")
+@click.argument("intro_id", type=int)
+@pass_app
+def intros_confirm(app: App, intro_id: int) -> None:
+    """Vouch for an unverified introduction: its follow-ups are planned now."""
+    settings = app.settings
+    now = system_clock()
+    with _session(app) as session, session.begin():
+        intro = session.get(m.Introduction, intro_id)
+        if intro is None:
+            raise OneLineError(f"no introduction #{intro_id}")
+        if intro.verified:
+            click.echo(f"introduction #{intro_id} is verified already: nothing to do")
+            return
+        account_name = session.get(m.Account, intro.account_id).name
+        account = settings.account(account_name)
+        rows = record.confirm_introduction(session, intro, account, settings.followups, now)
+        planned = [f"{r.kind} to {r.contact.email} ({r.state})" for r in rows]
+    click.echo(f"introduction #{intro_id} confirmed; {len(planned)} follow-ups planned")
+    for line in planned:
+        click.echo(f"  {line}")
 
 
 @cli.group()
@@ -552,6 +598,7 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
 @click.option(
     "--opt-out/--opt-in", "opt_out", default=None, help="Stop (or allow again) all follow-ups."
 )
+@click.option("--clear-bounce", is_flag=True, help="The address works again: forget its bounces.")
 @pass_app
 def contacts_set(
     app: App,
@@ -563,6 +610,7 @@ def contacts_set(
     phone: str | None,
     name: str | None,
     opt_out: bool | None,
+    clear_bounce: bool,
 ) -> None:
     """Change a contact's preferences (creating the contact if refmail does not know it yet)."""
     values: dict[str, object] = {
@@ -587,6 +635,7 @@ def contacts_set(
             cancelled = contact_service.opt_out(session, contact, "owner", now)
         elif opt_out is False:
             contact_service.opt_in(session, contact, "owner", now)
+        cleared = clear_bounce and contact_service.clear_bounce(session, contact, "owner", now)
         email_address = contact.email
     for change in changes:
         click.echo(
@@ -594,6 +643,8 @@ def contacts_set(
         )
     if cancelled:
         click.echo(f"{email_address}: {cancelled} planned follow-ups cancelled")
+    if cleared:
+        click.echo(f"{email_address}: bounces cleared; mail may go to this address again")
 
 
 def _parse_day(text: str) -> datetime:
@@ -619,7 +670,7 @@ def web(app: App, listen: str | None) -> None:
         raise OneLineError("web.base_url is not set: the pages need their public address")
     host, port = config.Web(listen=listen).host_port if listen else settings.web.host_port
     click.echo(f"serving {settings.web.base_url} on http://{host}:{port}")
-    uvicorn.Server(server_config(create_app(context), host, port, proxy_headers=True)).run()
+    uvicorn.Server(server_config(create_app(context), host, port)).run()
 
 
 @cli.command()

@@ -6,6 +6,7 @@ Secrets never live in the TOML: passwords come from an environment variable or a
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -135,6 +136,12 @@ class Account:
     imap: ImapSettings | None = None
     maildir: MaildirSettings | None = None
     smtp: SmtpSettings | None = None
+    # Owner mail counts only when the owner's provider authenticated it (refmail.authn): the
+    # topmost Authentication-Results header written by one of these authserv-ids must show DMARC
+    # pass, or DKIM/SPF pass aligned with the owner's domain. Off: the From header decides.
+    require_authentication: bool = True
+    trusted_authserv_ids: tuple[str, ...] = ()
+    trusted_arc_ids: tuple[str, ...] = ()  # forwarders whose ARC results count (arc=pass)
 
     @property
     def owner_address(self) -> str:
@@ -226,6 +233,13 @@ class Web:
     listen: str = "127.0.0.1:8025"
     signing_key_env: str = "REFMAIL_SIGNING_KEY"
     signing_key_file: str = ""
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For is believed; from any other
+    # peer the header is ignored and the peer's own address is the client's.
+    trusted_proxies: tuple[str, ...] = ()
+    # /metrics and /healthz answer only these client addresses (or networks), or a request with
+    # "Authorization: Bearer <token>" where the token is read from this environment variable.
+    monitor_from: tuple[str, ...] = ("127.0.0.1", "::1")
+    metrics_token_env: str = ""
 
     def signing_keys(self) -> list[str]:
         """Newest first, one per line (or comma-separated); older ones still verify links."""
@@ -349,6 +363,8 @@ def _account(raw: Any, where: str, base: Path) -> Account:
         "address": _email(account.address, f"{where}.address"),
         "owners": owners,
         "drafts_dir": _path(base, account.drafts_dir),
+        "trusted_authserv_ids": tuple(i.strip().lower() for i in account.trusted_authserv_ids),
+        "trusted_arc_ids": tuple(i.strip().lower() for i in account.trusted_arc_ids),
     }
     if account.maildir is not None:
         if account.maildir.batch_size < 1:
@@ -414,6 +430,12 @@ def _check_followups(f: FollowUps) -> None:
 def _check_web(web: Web) -> None:
     if web.base_url and not web.base_url.startswith(("https://", "http://")):
         raise ConfigError("web.base_url: must start with https:// (or http:// for a test)")
+    for key in ("trusted_proxies", "monitor_from"):
+        for i, net in enumerate(getattr(web, key)):
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"web.{key}[{i}]: {net!r} is not an address or network") from exc
     try:
         web.host_port  # noqa: B018 - validates the listen address
     except ValueError as exc:

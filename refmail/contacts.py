@@ -86,6 +86,18 @@ def opt_in(session: Session, contact: m.Contact, source: str, now: datetime) -> 
         contact.updated_at = now
 
 
+def clear_bounce(session: Session, contact: m.Contact, source: str, now: datetime) -> bool:
+    """Mail may go to this address again (the bounce was wrong, or the mailbox is back)."""
+    if contact.bounced_at is None and not contact.soft_bounces:
+        return False
+    old = contact.bounced_at.isoformat(timespec="minutes") if contact.bounced_at else ""
+    log_change(session, contact, "bounced_at", old, "", source, now)
+    if contact.soft_bounces:
+        log_change(session, contact, "soft_bounces", str(contact.soft_bounces), "0", source, now)
+    contact.bounced_at, contact.soft_bounces, contact.updated_at = None, 0, now
+    return True
+
+
 def cancel_open(session: Session, contact: m.Contact, reason: str, now: datetime) -> int:
     """Skip every open follow-up to this contact; returns how many."""
     return outbox.cancel_open(session, "contact_changed", reason, now, contact_id=contact.id)

@@ -10,6 +10,7 @@ an empty database do not both create it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -22,7 +23,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from refmail.errors import BusyError
@@ -34,6 +35,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     """An engine for `url`, with SQLite tuned for one writer and several readers."""
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
+        _private_file(engine.url.database)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
@@ -47,6 +49,24 @@ def _sqlite_begin(connection: Connection) -> None:
     that later writes never fails on a snapshot another process moved on."""
     immediate = connection.get_execution_options().get("refmail_write", False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def safe_url(url: str) -> str:
+    """The database URL as it may be printed: any password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL: print nothing of what follows "//"
+        scheme, sep, _ = url.partition("//")
+        return f"{scheme}{sep}***" if sep else "***"
+
+
+def _private_file(path: str | None) -> None:
+    """Create a new SQLite file readable by its owner only (SQLite gives its -wal and -shm
+    files the database file's mode)."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

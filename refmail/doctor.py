@@ -5,17 +5,21 @@ Every check is read-only: it connects, logs in and looks, but writes nothing any
 
 from __future__ import annotations
 
+import email.utils
 import smtplib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 from typing import Literal
 
 from imapclient.imapclient import DRAFTS, SENT, IMAPClient
 
 from refmail import kinds, wiring
+from refmail.authn import Results, Trust, headers_of, read_all, verify
 from refmail.config import Account, Settings, SmtpSettings
-from refmail.db import make_engine, pending_migrations
+from refmail.db import make_engine, pending_migrations, safe_url
 from refmail.errors import RefmailError
 from refmail.imap import DRAFTS_NAMES, NETWORK_ERRORS, SENT_NAMES, connect
 from refmail.smtp import session
@@ -68,6 +72,7 @@ def _account(account: Account) -> Iterator[Check]:
     if account.smtp is not None:
         yield from _smtp(name, account.smtp)
     yield Check("ok", name, f"follow-ups go to: {_routes(account)}")
+    yield from _authentication(name, account)
 
 
 def _routes(account: Account) -> str:
@@ -153,6 +158,105 @@ def _smtp(name: str, smtp: SmtpSettings) -> Iterator[Check]:
         yield Check("FAIL", name, f"SMTP at {where}: {exc}")
 
 
+# --- is the owner's mail authenticated? ----------------------------------------------------
+
+RECENT = 50  # how many of the newest messages doctor reads the results headers of
+
+
+def _authentication(name: str, account: Account) -> Iterator[Check]:
+    """The switch, the trusted authserv-ids, and what the newest mail's results headers say."""
+    if not account.require_authentication:
+        yield Check(
+            "warn",
+            name,
+            "!!! require_authentication = false: anyone who puts your address in From makes "
+            "refmail write to third parties in your name. Turn it on unless your server writes "
+            "no Authentication-Results header.",
+        )
+    elif not account.trusted_authserv_ids:
+        yield Check(
+            "FAIL",
+            name,
+            "require_authentication is on but trusted_authserv_ids is empty: none of your "
+            "mail authenticates, so every introduction waits for `refmail intros confirm`",
+        )
+    try:
+        recent = _recent_headers(account)
+    except (RefmailError, *NETWORK_ERRORS) as exc:
+        yield Check("warn", name, f"could not read recent mail's Authentication-Results: {exc}")
+        return
+    yield from auth_summary(name, account, recent)
+
+
+def auth_summary(name: str, account: Account, recent: list[bytes]) -> Iterator[Check]:
+    """What the newest messages' topmost results headers say, a proposed authserv-id, and how
+    the owner's own mail fares under the current settings."""
+    trust = Trust(frozenset(account.trusted_authserv_ids), frozenset(account.trusted_arc_ids))
+    tops: Counter[str] = Counter()
+    owner_mail = owner_ok = 0
+    for raw in recent:
+        headers = headers_of(raw)
+        found = read_all(headers)
+        tops[found[0].describe() if found else "(no Authentication-Results)"] += 1
+        sender = _sender(headers)
+        if sender in account.owners:
+            owner_mail += 1
+            owner_ok += verify(headers, sender, trust).authenticated
+    lines = "; ".join(f"{n} x {words}" for words, n in tops.most_common(8)) or "no mail"
+    yield Check("ok" if recent else "warn", name, f"last {len(recent)} messages: {lines}")
+    ids = Counter(r.authserv_id for raw in recent if (r := _top(raw)) is not None)
+    proposal = ids.most_common(1)[0][0] if ids else None
+    if proposal is not None and proposal not in account.trusted_authserv_ids:
+        yield Check(
+            "warn",
+            name,
+            f"proposed: trusted_authserv_ids = [{proposal!r}] (the id on top of "
+            f"{ids[proposal]} of the last {len(recent)} messages; check it is your provider's)",
+        )
+    if owner_mail:
+        status: Status = "ok" if owner_ok == owner_mail else "warn"
+        yield Check(
+            status, name, f"{owner_ok} of your {owner_mail} recent messages authenticate as yours"
+        )
+
+
+def _top(raw: bytes) -> Results | None:
+    found = read_all(headers_of(raw))
+    return found[0] if found else None
+
+
+def _sender(headers: Message) -> str:
+    return email.utils.parseaddr(str(headers.get("From", "")))[1].lower()
+
+
+def _recent_headers(account: Account) -> list[bytes]:
+    """The header blocks of the newest RECENT messages of the account's first folder."""
+    if account.imap is not None:
+        with connect(account.imap) as client:
+            client.select_folder(account.imap.folders[0], readonly=True)
+            uids = sorted(client.search("ALL"))[-RECENT:]
+            if not uids:
+                return []
+            fields = "AUTHENTICATION-RESULTS ARC-AUTHENTICATION-RESULTS FROM"
+            fetched = client.fetch(uids, [f"BODY.PEEK[HEADER.FIELDS ({fields})]"])
+            return [_header_part(fetched[u]) for u in uids if u in fetched]
+    assert account.maildir is not None
+    root = Path(account.maildir.path)
+    files = [p for sub in ("new", "cur") for p in (root / sub).glob("*") if p.is_file()]
+    files.sort(key=lambda p: p.stat().st_mtime)
+    return [_head(p) for p in files[-RECENT:]]
+
+
+def _header_part(item: dict[bytes, object]) -> bytes:
+    """The fetched header fields, whatever spelling of the key the server answered with."""
+    return next((bytes(v) for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"")  # type: ignore[call-overload]
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(65536).split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+
+
 def _web(settings: Settings) -> Iterator[Check]:
     web = settings.web
     if not web.base_url:
@@ -174,8 +278,4 @@ def _web(settings: Settings) -> Iterator[Check]:
 
 def _safe_url(url: str) -> str:
     """The database URL without a password in it."""
-    head, sep, tail = url.partition("@")
-    if sep and ":" in head.split("//", 1)[-1]:
-        scheme, _, user_pass = head.partition("//")
-        return f"{scheme}//{user_pass.split(':', 1)[0]}:***@{tail}"
-    return url
+    return safe_url(url)

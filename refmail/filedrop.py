@@ -42,11 +42,13 @@ class FileDrafts:
         return str(self.path_for(message_id))
 
     def put(self, message: bytes, message_id: str, recipients: Sequence[str] = ()) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # drafts hold contacts' data
         final = self.path_for(message_id)
         tmp = final.with_suffix(".tmp")
         try:
-            with tmp.open("wb") as handle:
+            with os.fdopen(
+                os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb"
+            ) as handle:
                 handle.write(message)
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -193,6 +193,10 @@ class Introduction(Base):
     context: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="open")
     outcome: Mapped[str] = mapped_column(Text, default="")
+    # False: it claims to be the owner's but did not authenticate; nothing is planned for it until
+    # the owner confirms it (`refmail intros confirm`). `auth` says why, either way.
+    verified: Mapped[bool] = mapped_column(Boolean, default=True)
+    auth: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from refmail import models as m
 from refmail import outbox
+from refmail.authn import Verdict
 from refmail.config import Account as AccountSettings
 from refmail.config import FollowUps
 from refmail.detect import Classification
@@ -253,8 +254,12 @@ def record_introduction(
     settings: AccountSettings,
     cadence: FollowUps,
     now: datetime,
+    auth: Verdict | None = None,
 ) -> tuple[m.Introduction, list[m.FollowUp]]:
-    """The introduction, its parties, and the follow-ups the plan asks for."""
+    """The introduction, its parties, and the follow-ups the plan asks for.
+
+    An introduction whose `auth` did not authenticate is recorded unverified and plans nothing
+    until the owner confirms it (`plan_introduction` then)."""
     assert verdict.introducer is not None
     introducer = upsert_contact(session, verdict.introducer, now)
     intro = m.Introduction(
@@ -264,26 +269,46 @@ def record_introduction(
         shape=verdict.shape or "owner_intro",
         context=verdict.context,
         status="open",
+        verified=auth is None or auth.authenticated,
+        auth=auth.why[:2000] if auth is not None else "",
         created_at=now,
         updated_at=now,
     )
     session.add(intro)
     session.flush()
-    contacts: dict[str, m.Contact] = {introducer.email: introducer}
     for party in verdict.parties:
         contact = upsert_contact(session, party.address, now)
-        contacts[contact.email] = contact
         session.add(
             m.IntroductionParty(
                 introduction_id=intro.id, contact_id=contact.id, reached=party.reached
             )
         )
-    at = parsed.date if parsed.date is not None and parsed.date.tzinfo else now
+    session.flush()
+    if not intro.verified:
+        return intro, []
+    # Due times run from when refmail saw the message, never from a Date header in the future.
+    at = min(parsed.date, now) if parsed.date is not None and parsed.date.tzinfo else now
+    return intro, plan_introduction(session, intro, settings, cadence, at, now)
+
+
+def plan_introduction(
+    session: Session,
+    intro: m.Introduction,
+    settings: AccountSettings,
+    cadence: FollowUps,
+    at: datetime,
+    now: datetime,
+) -> list[m.FollowUp]:
+    """Store the follow-ups the plan asks for an introduction made at `at`."""
+    session.refresh(intro, ["parties"])
+    introducer = intro.introducer
+    contacts: dict[str, m.Contact] = {introducer.email: introducer}
+    contacts.update({p.contact.email: p.contact for p in intro.parties})
     facts = IntroFacts(
         shape=intro.shape,
         introducer=introducer.email,
         introducer_is_owner=introducer.email in settings.owners,
-        parties=tuple((p.address.email, p.reached) for p in verdict.parties),
+        parties=tuple((p.contact.email, p.reached) for p in intro.parties),
         at=at,
     )
     too_old = now - at > timedelta(days=cadence.max_age_days)
@@ -293,7 +318,7 @@ def record_introduction(
         outbox.add(
             session,
             introduction_id=intro.id,
-            account_id=message.account_id,
+            account_id=intro.account_id,
             kind=planned.kind,
             step=planned.step,
             contact_id=contacts[planned.recipient].id,
@@ -304,7 +329,23 @@ def record_introduction(
         )
         for planned in plan(facts, cadence, now)
     ]
-    return intro, rows
+    return rows
+
+
+def confirm_introduction(
+    session: Session,
+    intro: m.Introduction,
+    settings: AccountSettings,
+    cadence: FollowUps,
+    now: datetime,
+) -> list[m.FollowUp]:
+    """The owner vouches for an unverified introduction: plan its follow-ups now, timed from
+    when refmail first saw it (so a long-held one is recorded as too old, not sent late)."""
+    if intro.verified:
+        return []
+    intro.verified, intro.updated_at = True, now
+    intro.auth = f"{intro.auth}; confirmed by the owner on {now:%Y-%m-%d %H:%M} UTC"[-2000:]
+    return plan_introduction(session, intro, settings, cadence, intro.created_at, now)
 
 
 def _too_old(age: timedelta, cadence: FollowUps) -> str:

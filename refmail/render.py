@@ -7,13 +7,15 @@ Headers are written as providers read them: names and subjects lose control char
 RFC 2047-encoded when not ASCII; Message-IDs and the List-Unsubscribe URL go on the wire as they
 are, folded only at spaces (the stdlib would turn a long URL into an encoded-word, which no
 provider accepts).
+What third parties wrote (names, organisations, phone numbers, the context sentence) goes in only
+as defanged plain text (refmail.defang): nothing they wrote becomes a link in the owner's name.
 """
 
 from __future__ import annotations
 
 import email.policy
 import email.utils
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 from importlib import resources
@@ -21,6 +23,7 @@ from importlib import resources
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
 from refmail import kinds
+from refmail.defang import clean_name, defang
 from refmail.text import msg_id, one_line
 
 MAX_REFERENCES = 20
@@ -162,6 +165,27 @@ class Draft:
         return tuple(p for p in self.parties if p.email != self.recipient.email)
 
 
+def third_party_safe(draft: Draft) -> Draft:
+    """The draft with everything a third party controls cleaned: names stripped of control
+    characters, URLs and addresses; free text with its URLs, domains and addresses broken."""
+
+    def person(p: Person) -> Person:
+        return replace(
+            p, name=clean_name(p.name), organisation=defang(p.organisation), phone=defang(p.phone)
+        )
+
+    return replace(
+        draft,
+        recipient=person(draft.recipient),
+        introducer=person(draft.introducer),
+        parties=tuple(map(person, draft.parties)),
+        merged_introducers=tuple(map(person, draft.merged_introducers)),
+        subject_person=person(draft.subject_person) if draft.subject_person else None,
+        context=defang(draft.context),
+        intro_subject=" ".join(defang(draft.intro_subject).split()),
+    )
+
+
 def template_dirs(user_dir: str = "") -> list[str]:
     bundled = str(resources.files("refmail.templates"))
     return [d for d in (user_dir, bundled) if d]
@@ -206,6 +230,7 @@ class Renderer:
         return msg
 
     def render(self, draft: Draft, now: datetime) -> EmailMessage:
+        draft = third_party_safe(draft)
         context = {"d": draft, "kind": draft.kind}
         text_module = self.env.get_template(f"email/{draft.kind}.txt.j2").make_module(context)
         subject = one_line(str(getattr(text_module, "subject", "")))

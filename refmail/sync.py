@@ -15,11 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from refmail import effects, record
+from refmail.authn import Trust, Verdict, headers_of, verify
 from refmail.bounce import parse_bounce
 from refmail.clock import Clock
 from refmail.config import Account, FollowUps
 from refmail.db import SessionFactory, engine_of, exclusive, transaction
-from refmail.detect import Identity, classify, looks_like_bounce, triage
+from refmail.detect import Classification, Identity, classify, looks_like_bounce, triage
 from refmail.parse import ParsedMessage, parse_envelope, parse_message
 from refmail.source import Batch, Key, Source
 
@@ -111,6 +112,14 @@ class _Run:
     cadence: FollowUps
     clock: Clock
     report: SyncReport
+    trust: Trust | None = None  # None: require_authentication is off
+
+
+def trust_for(account: Account) -> Trust | None:
+    """Whose Authentication-Results count for this account (None when the check is off)."""
+    if not account.require_authentication:
+        return None
+    return Trust(frozenset(account.trusted_authserv_ids), frozenset(account.trusted_arc_ids))
 
 
 def sync_folder(
@@ -125,7 +134,14 @@ def sync_folder(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> SyncReport:
     run = _Run(
-        account, account_id, folder, identity_for(account), cadence, clock, SyncReport(account.name)
+        account,
+        account_id,
+        folder,
+        identity_for(account),
+        cadence,
+        clock,
+        SyncReport(account.name),
+        trust_for(account),
     )
     with factory() as session:
         cursor = record.load_position(session, account_id, folder)
@@ -218,14 +234,19 @@ def _ingest(
 ) -> None:
     verdict = classify(msg, run.identity, known)
     now = run.clock()
+    # Robots and refmail's own mail need no standing (a bounce is matched to what we sent).
+    auth = None if verdict.kind in ("automatic", "own") else _authenticate(run, msg, raw)
     if verdict.kind in STORED_KINDS:  # other mail (and refmail's own) is not stored
         with session.begin_nested():
             row = record.record_message(session, run.account_id, run.folder, key, msg, verdict, now)
             run.report.recorded += 1
             if verdict.kind == "introduction":
-                _, follow_ups = record.record_introduction(
-                    session, row, msg, verdict, run.account, run.cadence, now
+                standing = _standing(run, msg, verdict, auth)
+                intro, follow_ups = record.record_introduction(
+                    session, row, msg, verdict, run.account, run.cadence, now, standing
                 )
+                if not intro.verified:
+                    run.report.notices.append(_unverified_notice(intro.id, msg, standing))
                 people.forget(_addresses(msg))  # it may have created contacts
                 run.report.introductions += 1
                 run.report.follow_ups += len(follow_ups)
@@ -238,10 +259,42 @@ def _ingest(
             if bounce is not None:
                 run.report.notices += effects.apply_bounce(session, bounce, now)
         elif verdict.kind not in ("automatic", "own"):
-            record.touch_contacts(people, msg, run.identity.owners, now)
+            if auth is None or auth.authenticated:  # forged mail must not defer check-ins
+                record.touch_contacts(people, msg, run.identity.owners, now)
             run.report.notices += effects.apply_reply(
-                session, msg, verdict, run.identity, people, now
+                session, msg, verdict, run.identity, people, now, auth
             )
+
+
+def _authenticate(run: _Run, msg: ParsedMessage, raw: bytes) -> Verdict | None:
+    """Does the mail authenticate as its From address? None when the account does not check."""
+    if run.trust is None:
+        return None
+    sender = msg.sender.email if msg.sender else ""
+    return verify(headers_of(raw), sender, run.trust)
+
+
+def _standing(
+    run: _Run, msg: ParsedMessage, verdict: Classification, auth: Verdict | None
+) -> Verdict:
+    """Whether an introduction may plan mail: the owner's (authenticated) own, or a referral
+    addressed to the owner by an (authenticated) sender; never a stranger's mail to refmail."""
+    sender = msg.sender
+    to_owner = any(run.identity.is_owner(a) for a in msg.envelope.recipients)
+    if not run.identity.is_owner(sender) and not to_owner:
+        return Verdict(False, f"{verdict.introducer} is not the owner and did not write to them")
+    if auth is None:
+        return Verdict(True, "authentication not required for this account")
+    return auth
+
+
+def _unverified_notice(intro_id: int, msg: ParsedMessage, standing: Verdict) -> str:
+    sender = msg.sender.email if msg.sender else "(no sender)"
+    log.warning("introduction %s from %s is unverified: %s", msg.message_id, sender, standing.why)
+    return (
+        f"introduction #{intro_id} ({msg.subject[:80]!r} from {sender}) is unverified: "
+        f"{standing.why}; nothing is planned until `refmail intros confirm {intro_id}`"
+    )
 
 
 def _malformed(session: Session, run: _Run, key: Key, msg: ParsedMessage, exc: Exception) -> None:

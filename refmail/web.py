@@ -1,14 +1,20 @@
 """The recipient pages: one-click unsubscribe (RFC 8058) and a small preference page.
 
 A Starlette app; `refmail web` serves it with uvicorn. Links carry signed tokens (refmail.tokens);
-a GET never changes anything (link scanners prefetch), a POST with the token does. Every change
+a GET or HEAD never changes anything (link scanners prefetch), a POST with the token does. The
+"email me my link" form answers at once and alike for any address (refmail.linkmail sends), and
+is rate-limited by the normalised address and by the client address the configured proxies vouch
+for; /metrics and /healthz answer only configured addresses or a bearer token. Every change
 is logged on the contact with source "recipient" and applied to the outbox in the same
 transaction. No account, no cookies, no external resources, no tracking.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
+import os
 import threading
 import time
 from collections import defaultdict, deque
@@ -30,9 +36,12 @@ from starlette.routing import Route
 from refmail import contacts
 from refmail import models as m
 from refmail.clock import Clock, system_clock
+from refmail.config import Web
 from refmail.db import SessionFactory, transaction
 from refmail.errors import RefmailError
+from refmail.linkmail import LinkMailer, LinkQueue, SendBudget
 from refmail.metrics import Metrics
+from refmail.parse import normalise_address
 from refmail.tokens import LinkBuilder, Tokens
 
 log = logging.getLogger(__name__)
@@ -48,8 +57,6 @@ ONE_CLICK = ("List-Unsubscribe", "One-Click")
 ZONES = sorted(
     z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV"))
 )
-
-LinkMailer = Callable[[str, str], None]  # (address, preferences URL) → sends the link
 
 
 @dataclass
@@ -72,6 +79,70 @@ class RateLimit:
         return True
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Guard:
+    """Whose word the pages take for the client's address, and who may read /metrics."""
+
+    trusted_proxies: tuple[Network, ...] = ()
+    monitor_from: tuple[Network, ...] = (
+        ipaddress.ip_network("127.0.0.1/32"),
+        ipaddress.ip_network("::1/128"),
+    )
+    metrics_token: str = ""
+
+    def client(self, request: Request) -> str:
+        """The peer's address; behind a trusted proxy, the nearest address in X-Forwarded-For
+        that is not itself a trusted proxy (entries to its left are the client's own claims)."""
+        peer = request.client.host if request.client else ""
+        if not _within(peer, self.trusted_proxies):
+            return peer
+        hops = [h.strip() for v in request.headers.getlist("x-forwarded-for") for h in v.split(",")]
+        for hop in reversed(hops):
+            if not _within(hop, self.trusted_proxies):
+                return hop if _is_ip(hop) else peer
+        return peer
+
+    def may_monitor(self, request: Request) -> bool:
+        if _within(self.client(request), self.monitor_from):
+            return True
+        given = request.headers.get("authorization", "")
+        expected = f"Bearer {self.metrics_token}"
+        return bool(self.metrics_token) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def guard_for(web: Web) -> Guard:
+    """The guard a [web] table describes (the token read from its environment variable)."""
+    return Guard(
+        tuple(ipaddress.ip_network(n, strict=False) for n in web.trusted_proxies),
+        tuple(ipaddress.ip_network(n, strict=False) for n in web.monitor_from),
+        os.environ.get(web.metrics_token_env, "") if web.metrics_token_env else "",
+    )
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _within(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def address_key(raw: str) -> str:
+    """The form's address as the rate limit counts it: `<Dan@X>`, `dan@x ` are one address."""
+    return normalise_address(raw) or " ".join(raw.lower().split())[:320]
+
+
 @dataclass
 class WebContext:
     """What the pages need; built by the CLI (the composition root)."""
@@ -86,10 +157,15 @@ class WebContext:
     metrics: Metrics | None = None  # served at /metrics when the daemon hands them over
     per_ip: RateLimit = field(default_factory=lambda: RateLimit(5, 600))
     per_address: RateLimit = field(default_factory=lambda: RateLimit(3, 86400))
+    guard: Guard = field(default_factory=Guard)
+    budget: SendBudget | None = None  # the sending account's max_per_hour
 
 
 def create_app(ctx: WebContext) -> Starlette:
     env = _environment(ctx.templates)
+    link_queue = LinkQueue(
+        ctx.factory, ctx.mailer, lambda public_id: ctx.links.preferences(public_id), ctx.budget
+    )
 
     def page(name: str, status: int = 200, **values: object) -> HTMLResponse:
         html = env.get_template(f"web/{name}.html.j2").render(owner=ctx.owner_name, **values)
@@ -108,7 +184,7 @@ def create_app(ctx: WebContext) -> Starlette:
         view = await run_in_threadpool(_contact_view, ctx, token, "unsubscribe")
         if view is None:
             return not_found()
-        if request.method == "GET":  # never a change: scanners prefetch links
+        if request.method != "POST":  # GET, HEAD: never a change, scanners prefetch links
             return page("unsubscribe", done=view.opted_out, view=view, one_click=ONE_CLICK)
         form = await request.form()
         if form.get(ONE_CLICK[0]) != ONE_CLICK[1]:
@@ -126,7 +202,7 @@ def create_app(ctx: WebContext) -> Starlette:
         view = await run_in_threadpool(_contact_view, ctx, token, "preferences")
         if view is None:
             return not_found()
-        if request.method == "GET":
+        if request.method != "POST":
             return page(
                 "preferences",
                 view=view,
@@ -158,26 +234,33 @@ def create_app(ctx: WebContext) -> Starlette:
         return page("saved", view=updated)
 
     async def request_link(request: Request) -> Response:
-        if request.method == "GET":
+        if request.method != "POST":
             return page("request_link", sent=False)
         form = await request.form()
-        address = str(form.get("email", "")).strip()
-        client = request.client.host if request.client else "unknown"
-        if not ctx.per_ip.allow(client) or not ctx.per_address.allow(address.lower()):
+        address = address_key(str(form.get("email", "")))
+        client = ctx.guard.client(request) or "unknown"
+        if not ctx.per_ip.allow(client) or not ctx.per_address.allow(address):
             return page("request_link", 429, sent=False, limited=True)
-        await run_in_threadpool(_send_link, ctx, address)
+        link_queue.submit(address)  # looked up and sent by the worker: no timing to read
         return page("request_link", sent=True)  # the same answer, known address or not
 
+    def hidden() -> Response:
+        return PlainTextResponse("not found\n", status_code=404, headers=SECURITY_HEADERS)
+
     async def healthz(request: Request) -> Response:
+        if not ctx.guard.may_monitor(request):
+            return hidden()
         return PlainTextResponse("ok\n", headers=SECURITY_HEADERS)
 
     async def metrics(request: Request) -> Response:
+        if not ctx.guard.may_monitor(request):
+            return hidden()
         if ctx.metrics is None:
             return PlainTextResponse("no metrics here\n", status_code=404)
         text = await run_in_threadpool(ctx.metrics.render, ctx.factory)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/u/{token}", unsubscribe, methods=["GET", "POST"]),
             Route("/p/{token}", preferences, methods=["GET", "POST"]),
@@ -186,6 +269,8 @@ def create_app(ctx: WebContext) -> Starlette:
             Route("/metrics", metrics),
         ]
     )
+    app.state.link_queue = link_queue
+    return app
 
 
 def _environment(user_dir: str) -> Environment:
@@ -318,21 +403,3 @@ def _save_preferences(
             contacts.opt_in(session, contact, "recipient", now)
         contacts.update(session, contact, values, "recipient", now)
         return _view(contact)
-
-
-def _send_link(ctx: WebContext, address: str) -> None:
-    try:
-        with ctx.factory() as session:
-            contact = contacts.find(session, address)
-            if contact is None:
-                return
-            public_id, stored = contact.public_id, contact.email
-    except RefmailError:
-        return  # not an address: the same answer as an unknown one
-    if ctx.mailer is None:
-        log.warning("a preferences link was asked for, but no SMTP account is set up to send it")
-        return
-    try:
-        ctx.mailer(stored, ctx.links.preferences(public_id))
-    except Exception:
-        log.exception("could not send a preferences link")

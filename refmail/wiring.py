@@ -124,11 +124,18 @@ def link_mailer(parts: Parts, clock: Clock = system_clock) -> LinkMailer | None:
 
 def web_context(parts: Parts, metrics: Metrics | None = None) -> WebContext | None:
     """What the recipient pages need, or None when web.base_url is not set."""
-    from refmail.web import WebContext  # only commands that serve pages load Starlette
+    from refmail.linkmail import SendBudget
+    from refmail.web import WebContext, guard_for  # only commands that serve pages load these
 
     links = parts.rules.links
     if links is None:
         return None
+    sender = next((a for a in parts.settings.accounts if a.smtp is not None), None)
+    budget = (
+        SendBudget(parts.factory, sender.name, sender.smtp.max_per_hour)
+        if sender is not None and sender.smtp is not None
+        else None
+    )
     return WebContext(
         parts.factory,
         links.tokens,
@@ -137,4 +144,6 @@ def web_context(parts: Parts, metrics: Metrics | None = None) -> WebContext | No
         templates=parts.settings.templates,
         mailer=link_mailer(parts),
         metrics=metrics,
+        guard=guard_for(parts.settings.web),
+        budget=budget,
     )

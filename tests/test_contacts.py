@@ -44,6 +44,7 @@ name = "t"
 address = "olivia+refmail@example.com"
 owners = ["{OWNER}"]
 delivery = "file"
+require_authentication = false
 [accounts.maildir]
 path = "md"
 """)

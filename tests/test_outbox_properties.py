@@ -40,6 +40,7 @@ ACCOUNT = Account(
     owners=(OWNER,),
     owner_name="Olivia Owner",
     maildir=MaildirSettings(path="unused"),
+    require_authentication=False,
 )
 KINDS = kinds.NAMES
 ZONES = ("", "UTC", "America/New_York", "Pacific/Kiritimati", "America/St_Johns", "Asia/Tokyo")

@@ -157,6 +157,7 @@ def test_missing_message_id_uses_a_stable_digest(factory: SessionFactory, tmp_pa
         address=REFMAIL,
         owners=(OWNER,),
         maildir=MaildirSettings(path=str(tmp_path / "b")),
+        require_authentication=False,
     )
     report = run_sync(factory, acc_b)
     assert report.duplicates == 1

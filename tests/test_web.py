@@ -10,6 +10,7 @@ import email
 import email.policy
 import http.client
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -311,6 +312,10 @@ def test_link_request_sends_a_working_link_and_answers_the_same_for_strangers(
     )
     assert known.status == stranger.status == 200
     assert known.text == stranger.text
+    deadline = time.monotonic() + 10
+    while not sink.messages and time.monotonic() < deadline:
+        time.sleep(0.02)  # the page answers at once; a worker sends
+    time.sleep(0.2)
     assert len(sink.messages) == 1
     sent = sink.messages[0]
     assert sent["To"] == "a1@example.org" and sent["Auto-Submitted"] == "auto-generated"

@@ -22,8 +22,12 @@ def account_toml(
     password_env: str = PASSWORD_ENV,
     folders: str = '"INBOX"',
     imap_extra: str = "",
+    auth: str = "require_authentication = false",
 ) -> str:
-    """One [[accounts]] table with its plain-IMAP [accounts.imap] (`folders` is TOML)."""
+    """One [[accounts]] table with its plain-IMAP [accounts.imap] (`folders` is TOML).
+
+    `auth` is TOML for the account's authentication keys: by default the check is off, as the
+    test messages carry no Authentication-Results header (tests of the check pass their own)."""
     return f"""
 [[accounts]]
 name = "{name}"
@@ -31,6 +35,7 @@ address = "{REFMAIL}"
 owners = ["{OWNER}"]
 owner_name = "Olivia Owner"
 delivery = "{delivery}"
+{auth}
 
 [accounts.imap]
 host = "{host}"

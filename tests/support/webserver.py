@@ -17,7 +17,10 @@ from tests.support.dovecot import free_port
 def serve(context: WebContext) -> Iterator[str]:
     """Start the app; yield its base URL; stop it."""
     port = free_port()
-    config = uvicorn.Config(create_app(context), host="127.0.0.1", port=port, log_level="warning")
+    # As `refmail web` runs it: X-Forwarded-For is the app's to judge (web.trusted_proxies).
+    config = uvicorn.Config(
+        create_app(context), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
