@@ -1,7 +1,7 @@
 """maildir seen keys
 
 Revision ID: 0007_maildir_seen
-Revises: 0005
+Revises: 0006_unverified
 Create Date: 2026-11-27 09:45:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_maildir_seen"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006_unverified"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
