@@ -27,8 +27,21 @@ DEFAULT_PATH = "refmail.toml"
 ENV_PATH = "REFMAIL_CONFIG"
 
 
+@dataclass(frozen=True, kw_only=True)
+class OAuth2Keys:
+    """For auth = "xoauth2" (IMAP and SMTP alike): the provider's token endpoint and the app's
+    client id; the refresh token and client secret come from the environment or files."""
+
+    oauth2_token_url: str = ""
+    oauth2_client_id: str = ""
+    oauth2_client_secret_env: str = "REFMAIL_OAUTH2_CLIENT_SECRET"
+    oauth2_client_secret_file: str = ""
+    oauth2_refresh_token_env: str = "REFMAIL_OAUTH2_REFRESH_TOKEN"
+    oauth2_refresh_token_file: str = ""
+
+
 @dataclass(frozen=True)
-class ImapSettings:
+class ImapSettings(OAuth2Keys):
     """How to reach one IMAP mailbox. The password is looked up only when connecting."""
 
     host: str
@@ -38,14 +51,6 @@ class ImapSettings:
     auth: Literal["password", "xoauth2"] = "password"
     password_env: str = "REFMAIL_IMAP_PASSWORD"
     password_file: str = ""
-    # For auth = "xoauth2": the provider's token endpoint and the app's client id; the refresh
-    # token and client secret come from the environment or files (see refmail.toml.example).
-    oauth2_token_url: str = ""
-    oauth2_client_id: str = ""
-    oauth2_client_secret_env: str = "REFMAIL_OAUTH2_CLIENT_SECRET"
-    oauth2_client_secret_file: str = ""
-    oauth2_refresh_token_env: str = "REFMAIL_OAUTH2_REFRESH_TOKEN"
-    oauth2_refresh_token_file: str = ""
     folders: tuple[str, ...] = ("INBOX",)
     drafts_folder: str = ""  # empty: SPECIAL-USE \Drafts, then by name, else created
     batch_size: int = 500
@@ -60,7 +65,7 @@ class ImapSettings:
 
 
 @dataclass(frozen=True)
-class SmtpSettings:
+class SmtpSettings(OAuth2Keys):
     """How to submit mail: follow-ups in `smtp` delivery, and links asked for on the web."""
 
     host: str
@@ -70,14 +75,7 @@ class SmtpSettings:
     auth: Literal["password", "xoauth2"] = "password"
     password_env: str = "REFMAIL_SMTP_PASSWORD"
     password_file: str = ""
-    # For auth = "xoauth2": the same refresh-token flow as IMAP (an empty oauth2_token_url
-    # falls back to a fixed access token from token_env / token_file).
-    oauth2_token_url: str = ""
-    oauth2_client_id: str = ""
-    oauth2_client_secret_env: str = "REFMAIL_OAUTH2_CLIENT_SECRET"
-    oauth2_client_secret_file: str = ""
-    oauth2_refresh_token_env: str = "REFMAIL_OAUTH2_REFRESH_TOKEN"
-    oauth2_refresh_token_file: str = ""
+    # With auth = "xoauth2" and no oauth2_token_url: a fixed access token from these.
     token_env: str = "REFMAIL_SMTP_OAUTH_TOKEN"
     token_file: str = ""
     timeout: float = 30.0
