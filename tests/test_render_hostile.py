@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from refmail.defang import clean_name, defang
-from refmail.models import KINDS
+from refmail.kinds import NAMES as KINDS
 from refmail.render import Links, Person, Renderer
 from tests.test_render import NOW, PREFS, UNSUB, draft, html_of, reparse, text_of
 
