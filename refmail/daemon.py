@@ -230,8 +230,23 @@ class Daemon:
             if state.pending.is_set() and not self.stopping.is_set():
                 self._reschedule(f"sync:{account_name}", datetime.now(UTC))  # a late kick
         self._recovered(state)
+        self._reconcile(account_name)
         if found and not self.stopping.is_set():
             self._dispatch_job(account_name)
+
+    def _reconcile(self, account_name: str) -> None:
+        """What the owner did with the drafts, and the withdrawals asked for (after each sync,
+        so after each IDLE wake too); a failure here is logged and leaves sync alone."""
+        if self.stopping.is_set():
+            return
+        account = self.settings.account(account_name)
+        try:
+            report = wiring.reconcile_drafts(self.settings, self.factory, account, self.clock)
+        except RefmailError as exc:
+            log.error("account %s: reconciling drafts failed: %s", account_name, exc)
+            return
+        for notice in report.notices:
+            log.warning("account %s: %s", account_name, notice)
 
     def _dispatch_job(self, account_name: str) -> None:
         if self.stopping.is_set():

@@ -134,6 +134,7 @@ class Tracked:
     """A delivered draft the outbox is waiting on, as reconciliation needs to see it."""
 
     id: int
+    kind: str
     message_id: str
     recipient: str
     subject: str

@@ -254,10 +254,11 @@ class FollowUp(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The draft's life after delivery (refmail.reconcile): a digest of the draft as written (to
-    # tell the owner's edits), when the owner sent it, when it was first missing from Drafts,
-    # why refmail wants it withdrawn (non-empty: the queue of withdrawals), and when an edited
-    # draft was flagged as outdated instead.
+    # tell the owner's edits) and its subject, when the owner sent it, when it was first missing
+    # from Drafts, why refmail wants it withdrawn (non-empty: the queue of withdrawals), and when
+    # an edited draft was flagged as outdated instead.
     body_digest: Mapped[str] = mapped_column(String(64), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")  # as written, to know a re-sent copy
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     withdraw_reason: Mapped[str] = mapped_column(Text, default="")

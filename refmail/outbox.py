@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from refmail import kinds
 from refmail import models as m
@@ -210,9 +210,12 @@ def confirm(
     reason: str,
     now: datetime,
     digest: str = "",
+    subject: str = "",
 ) -> None:
-    """Delivered; `digest` (of the draft as written) later tells whether the owner edited it."""
-    row.delivered_at, row.channel, row.body_digest = now, channel, digest
+    """Delivered; `digest` and `subject` (of the draft as written) later tell whether the owner
+    edited it, and recognise the copy a mail client sends under a new Message-ID."""
+    row.delivered_at, row.channel = now, channel
+    row.body_digest, row.subject = digest, subject
     row.state, row.updated_at, row.reason = "delivered", now, ""
     _log(session, row, now, rule, reason)
 
@@ -305,6 +308,10 @@ def drafts_of(session: Session, account_id: int, channel: str) -> list[m.FollowU
                 m.FollowUp.account_id == account_id,
                 m.FollowUp.channel == channel,
                 m.FollowUp.state == "delivered",
+            )
+            .options(
+                selectinload(m.FollowUp.contact),
+                selectinload(m.FollowUp.introduction).selectinload(m.Introduction.message),
             )
             .order_by(m.FollowUp.id)
         )

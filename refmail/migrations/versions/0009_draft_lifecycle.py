@@ -28,6 +28,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("body_digest", sa.String(length=64), nullable=False, server_default="")
         )
+        batch_op.add_column(sa.Column("subject", sa.Text(), nullable=False, server_default=""))
         batch_op.add_column(sa.Column("sent_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("missing_since", sa.DateTime(), nullable=True))
         batch_op.add_column(
@@ -46,5 +47,12 @@ def downgrade() -> None:
     with op.batch_alter_table("follow_up", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_follow_up_state"), type_="check")
         batch_op.create_check_constraint(op.f("ck_follow_up_state"), _check(OLD_STATES))
-        for column in ("flagged_at", "withdraw_reason", "missing_since", "sent_at", "body_digest"):
+        for column in (
+            "flagged_at",
+            "withdraw_reason",
+            "missing_since",
+            "sent_at",
+            "subject",
+            "body_digest",
+        ):
             batch_op.drop_column(column)
