@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from refmail.config import Account
-from refmail.imap import ImapFolder, Mailbox, Stored
+from refmail.imap import OUTDATED, ImapFolder, Mailbox, Stored
 from refmail.lifecycle import Entry, entry_from_headers
 
 
@@ -52,8 +52,9 @@ class DraftsChannel:
     def remove(self, keys: Sequence[str]) -> None:
         self.folder.delete([int(k) for k in keys])
 
-    def flag(self, keys: Sequence[str]) -> None:
-        self.folder.add_keyword([int(k) for k in keys])
+    def flag(self, keys: Sequence[str]) -> str:
+        self.folder.add_keyword([int(k) for k in keys], OUTDATED)
+        return f"flagged {OUTDATED.decode()}"
 
 
 def _entry(stored: Stored) -> Entry:

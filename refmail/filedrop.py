@@ -95,8 +95,9 @@ class FileDrafts:
             except OSError as exc:
                 raise DeliveryError(f"cannot remove {key} from {self.directory}: {exc}") from exc
 
-    def flag(self, keys: Sequence[str]) -> None:
+    def flag(self, keys: Sequence[str]) -> str:
         """A file has no flags: the why-log and the owner's notice say it is outdated."""
+        return "left as it is (a file has no flags)"
 
 
 def open_channel(account: Account, mailbox: Mailbox) -> FileDrafts:

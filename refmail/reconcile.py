@@ -46,7 +46,9 @@ class DraftChannel(Protocol):
 
     def remove(self, keys: Sequence[str]) -> None: ...
 
-    def flag(self, keys: Sequence[str]) -> None: ...
+    def flag(self, keys: Sequence[str]) -> str:
+        """Mark these drafts outdated; says how ("flagged $RefmailOutdated")."""
+        ...
 
 
 @dataclass
@@ -187,18 +189,15 @@ def _withdraw(
                 report.withdrawn += 1
                 report.notices.append(_withdrew(row, row.withdraw_reason))
     if flag:
-        channel.flag([present[r.id].key for r in flag])
+        how = channel.flag([present[r.id].key for r in flag])
         with transaction(factory) as session:
             for row, draft in _live(session, flag):
-                why = (
-                    f"{row.withdraw_reason}; you changed this draft, so it stays in Drafts, "
-                    "flagged $RefmailOutdated"
-                )
+                why = f"{row.withdraw_reason}; you changed this draft, so it stays: {how}"
                 outbox.flag_outdated(session, draft, why, clock())
                 report.flagged += 1
                 report.notices.append(
                     f"your edited {row.kind} draft to {row.recipient} is outdated "
-                    f"({row.withdraw_reason}): flagged $RefmailOutdated, not deleted"
+                    f"({row.withdraw_reason}): {how}, not deleted"
                 )
 
 

@@ -376,8 +376,10 @@ def test_old_drafts_expire_when_configured(
     path = write_config(tmp_path, dovecot, imap_user, db_url, "drafts_expire_days = 3")
     run(path, "sync", "--once")
     run(path, "dispatch", "--once")
-    assert reconcile(path, db, NOW + timedelta(days=2)).withdrawn == 0
-    report = reconcile(path, db, NOW + timedelta(days=3, minutes=1))
+    [thanks] = rows_to(db, PAT)
+    assert thanks.delivered_at is not None
+    assert reconcile(path, db, thanks.delivered_at + timedelta(days=2)).withdrawn == 0
+    report = reconcile(path, db, thanks.delivered_at + timedelta(days=3))
     assert report.withdrawn == 1
     assert to_addresses(dovecot, imap_user) == []
     [thanks] = rows_to(db, PAT)
