@@ -230,9 +230,9 @@ class Daemon:
             if state.pending.is_set() and not self.stopping.is_set():
                 self._reschedule(f"sync:{account_name}", datetime.now(UTC))  # a late kick
         self._recovered(state)
-        self._reconcile(account_name)
         if found and not self.stopping.is_set():
             self._dispatch_job(account_name)
+        self._reconcile(account_name)  # after dispatch: new drafts are not kept waiting
 
     def _reconcile(self, account_name: str) -> None:
         """What the owner did with the drafts, and the withdrawals asked for (after each sync,
