@@ -34,6 +34,7 @@ from refmail.dispatch import dispatch
 from refmail.doctor import run_checks
 from refmail.errors import RefmailError
 from refmail.maildir import deliver
+from refmail.outbox import DRAFT_CHANNELS
 from refmail.parse import parse_message
 from refmail.sync import sync_account
 
@@ -455,7 +456,7 @@ def _draft_fields(f: m.FollowUp) -> dict[str, str]:
     drafted, when you sent it and how long after."""
     status = {"sent": "sent by you", "dismissed": "dismissed", "withdrawn": "withdrawn"}
     draft = status.get(f.state, "")
-    if f.state == "delivered" and f.channel in ("drafts", "file"):
+    if f.state == "delivered" and f.channel in DRAFT_CHANNELS:
         draft = "drafted" + (", outdated" if f.flagged_at else "")
     after = ""
     if f.sent_at is not None and f.delivered_at is not None:
@@ -463,7 +464,7 @@ def _draft_fields(f: m.FollowUp) -> dict[str, str]:
         after = f"{hours:.0f}h" if hours < 48 else f"{hours / 24:.1f}d"
     return {
         "draft": draft,
-        "drafted": _iso(f.delivered_at) if f.channel in ("drafts", "file") else "",
+        "drafted": _iso(f.delivered_at) if f.channel in DRAFT_CHANNELS else "",
         "sent": _iso(f.sent_at),
         "after": after,
     }

@@ -11,12 +11,15 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from refmail import config, contacts, wiring
+from refmail import config, contacts, outbox, wiring
 from refmail import models as m
 from refmail.cli import cli
 from refmail.clock import FixedClock
 from refmail.db import make_engine, session_factory, transaction
+from refmail.drafts import DraftsChannel
+from refmail.filedrop import FileDrafts
 from refmail.maildir import deliver
+from refmail.smtp import SmtpChannel
 from tests.test_pipeline_imap import owner_intro, partner_referral
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -93,3 +96,9 @@ def test_a_removed_file_is_dismissed_and_withdrawal_spares_an_edited_one(tmp_pat
     found = states(path)
     assert found["check_in alice@archer-design.example"] == "withdrawn"
     assert found["check_in bob@bakervideo.example"] == "delivered"  # left to the owner
+
+
+def test_the_draft_channels_are_the_channels_that_do_not_send() -> None:
+    waiting = {c.name for c in (DraftsChannel, FileDrafts, SmtpChannel) if not c.sends}
+    assert set(wiring.DRAFT_CHANNELS) == set(outbox.DRAFT_CHANNELS) == waiting
+    assert set(wiring.DRAFT_CHANNELS) < set(wiring.CHANNELS)
