@@ -37,6 +37,7 @@ from refmail.dispatch import dispatch
 from refmail.doctor import run_checks
 from refmail.errors import BusyError, RefmailError
 from refmail.maildir import deliver
+from refmail.outbox import DRAFT_CHANNELS
 from refmail.parse import parse_message
 from refmail.sync import sync_account
 from refmail.text import one_line
@@ -296,8 +297,26 @@ def sync(app: App, once: bool) -> None:
         )
         for notice in report.notices:
             click.echo(f"  {one_line(notice)}")
+        failed = not _reconcile(app, factory, account) or failed
     if failed:
         sys.exit(1)
+
+
+def _reconcile(app: App, factory: SessionFactory, account: config.Account) -> bool:
+    """What became of the account's drafts (sent by you, dismissed, withdrawn); False on error."""
+    try:
+        done = wiring.reconcile_drafts(app.settings, factory, account)
+    except RefmailError as exc:
+        click.echo(f"{account.name}: error reconciling drafts: {exc}", err=True)
+        return False
+    if done.sent or done.dismissed or done.withdrawn or done.flagged:
+        click.echo(
+            f"{account.name}: drafts: {done.sent} sent by you, {done.dismissed} dismissed, "
+            f"{done.withdrawn} withdrawn, {done.flagged} flagged as outdated"
+        )
+    for notice in done.notices:
+        click.echo(f"  {notice}")
+    return True
 
 
 @cli.command(name="dispatch")
@@ -487,10 +506,31 @@ def outbox_list(app: App, as_json: bool, state: tuple[str, ...]) -> None:
                 "reason": f.reason,
                 "introduction": f.introduction_id,
                 "message_id": f.message_id,
+                **_draft_fields(f),
             }
             for f in session.scalars(query)
         ]
-    _print(items, as_json, ["id", "kind", "recipient", "due", "state", "reason"])
+    columns = ["id", "kind", "recipient", "due", "state", "draft", "drafted", "sent", "after"]
+    _print(items, as_json, [*columns, "reason"])
+
+
+def _draft_fields(f: m.FollowUp) -> dict[str, str]:
+    """What became of a draft: drafted · sent by you · dismissed · withdrawn, when it was
+    drafted, when you sent it and how long after."""
+    status = {"sent": "sent by you", "dismissed": "dismissed", "withdrawn": "withdrawn"}
+    draft = status.get(f.state, "")
+    if f.state == "delivered" and f.channel in DRAFT_CHANNELS:
+        draft = "drafted" + (", outdated" if f.flagged_at else "")
+    after = ""
+    if f.sent_at is not None and f.delivered_at is not None:
+        hours = max((f.sent_at - f.delivered_at).total_seconds(), 0) / 3600
+        after = f"{hours:.0f}h" if hours < 48 else f"{hours / 24:.1f}d"
+    return {
+        "draft": draft,
+        "drafted": _iso(f.delivered_at) if f.channel in DRAFT_CHANNELS else "",
+        "sent": _iso(f.sent_at),
+        "after": after,
+    }
 
 
 @outbox.command(name="why")

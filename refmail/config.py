@@ -169,6 +169,8 @@ class FollowUps:
     max_age_days: int = (
         30  # older introductions (a first sync of old mail) are recorded, not followed up
     )
+    dismissed_after_days: float = 2.0  # a draft gone from Drafts and not in Sent this long
+    drafts_expire_days: float = 0.0  # unsent drafts older than this are withdrawn (0: never)
 
 
 @dataclass(frozen=True)
@@ -423,6 +425,10 @@ def _check_followups(f: FollowUps) -> None:
         raise ConfigError("followups.thank_you_delay_hours: must be 0 or more")
     if f.max_age_days < 0:
         raise ConfigError("followups.max_age_days: must be 0 or more")
+    if f.dismissed_after_days < 0:
+        raise ConfigError("followups.dismissed_after_days: must be 0 or more")
+    if f.drafts_expire_days < 0:
+        raise ConfigError("followups.drafts_expire_days: must be 0 or more (0: never)")
 
 
 def _check_web(web: Web) -> None:

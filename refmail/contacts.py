@@ -99,14 +99,20 @@ def clear_bounce(session: Session, contact: m.Contact, source: str, now: datetim
 
 
 def cancel_open(session: Session, contact: m.Contact, reason: str, now: datetime) -> int:
-    """Skip every open follow-up to this contact; returns how many."""
+    """Skip every open follow-up to this contact, and have its drafts waiting in Drafts
+    withdrawn (by the next reconciliation); returns how many open ones were skipped."""
+    outbox.withdraw_drafts(session, "contact_changed", reason, now, contact_id=contact.id)
     return outbox.cancel_open(session, "contact_changed", reason, now, contact_id=contact.id)
 
 
 def postpone_open(
     session: Session, contact: m.Contact, until: datetime, reason: str, now: datetime
 ) -> int:
-    """Move open follow-ups due before `until` to `until` (policy decides again then)."""
+    """Move open follow-ups due before `until` to `until` (policy decides again then); drafts
+    already waiting in Drafts are withdrawn (sending one now would ignore the pause)."""
+    outbox.withdraw_drafts(
+        session, "paused", f"{reason} until {until:%Y-%m-%d}", now, contact_id=contact.id
+    )
     return outbox.postpone_open(session, contact.id, until, reason, now)
 
 

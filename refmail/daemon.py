@@ -292,6 +292,21 @@ class Daemon:
         self._recovered(state)
         if found and not self.stopping.is_set():
             self._dispatch_job(account_name)
+        self._reconcile(account_name)  # after dispatch: new drafts are not kept waiting
+
+    def _reconcile(self, account_name: str) -> None:
+        """What the owner did with the drafts, and the withdrawals asked for (after each sync,
+        so after each IDLE wake too); a failure here is logged and leaves sync alone."""
+        if self.stopping.is_set():
+            return
+        account = self.settings.account(account_name)
+        try:
+            report = wiring.reconcile_drafts(self.settings, self.factory, account, self.clock)
+        except RefmailError as exc:
+            log.error("account %s: reconciling drafts failed: %s", account_name, exc)
+            return
+        for notice in report.notices:
+            log.warning("account %s: %s", account_name, notice)
 
     def _dispatch_job(self, account_name: str) -> None:
         if self.stopping.is_set() or not self._holds(account_name):

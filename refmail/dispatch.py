@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from refmail import kinds, outbox, record
+from refmail import kinds, lifecycle, outbox, record
 from refmail import models as m
 from refmail.clock import Clock
 from refmail.config import Account, Caps
@@ -241,7 +241,8 @@ def _deliver(
     report: DispatchReport,
 ) -> None:
     try:
-        message = renderer.render(claim.draft, clock()).as_bytes()
+        rendered = renderer.render(claim.draft, clock())
+        message = rendered.as_bytes()
         # A second attempt may follow one that reached the server: look before writing again.
         if claim.attempts == 1 or not channel.contains(claim.message_id):
             channel.put(message, claim.message_id, [claim.draft.recipient.email])
@@ -261,7 +262,9 @@ def _deliver(
         _failed(factory, claim, clock, report, f"{type(exc).__name__}: {exc}", permanent=True)
         return
     reason = f"{claim.draft.kind} to {claim.draft.recipient.email} ({channel.name})"
-    _confirm(factory, claim.id, clock(), "delivered", reason, channel.name)
+    # What was written, so reconciliation can tell the owner's edits and their sent copy.
+    written = (lifecycle.digest(message), str(rendered["Subject"] or ""))
+    _confirm(factory, claim.id, clock(), "delivered", reason, channel.name, written)
     report.delivered.append(
         Delivered(
             claim.draft.kind,
@@ -273,12 +276,18 @@ def _deliver(
 
 
 def _confirm(
-    factory: SessionFactory, follow_up_id: int, now: datetime, rule: str, reason: str, channel: str
+    factory: SessionFactory,
+    follow_up_id: int,
+    now: datetime,
+    rule: str,
+    reason: str,
+    channel: str,
+    written: tuple[str, str] = ("", ""),
 ) -> None:
     with transaction(factory) as session:
         row = session.get(m.FollowUp, follow_up_id)
         assert row is not None
-        outbox.confirm(session, row, channel, rule, reason, now)
+        outbox.confirm(session, row, channel, rule, reason, now, *written)
 
 
 def _failed(

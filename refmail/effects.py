@@ -121,15 +121,17 @@ def _connected(session: Session, msg: ParsedMessage, sender: m.Contact, now: dat
     for intro, others in _connecting(session, msg, sender):
         intro.status, intro.updated_at = "connected", now
         intro.outcome = f"{sender.email} wrote to {', '.join(sorted(others))} on {now:%Y-%m-%d}"
-        outbox.cancel_open(
-            session,
-            "connected",
-            f"the introduction connected on {now:%Y-%m-%d}: a check-in would be noise",
-            now,
-            introduction_id=intro.id,
-            kinds_=kinds.COURTESY,
-            max_step=0,
-        )
+        noise = f"the introduction connected on {now:%Y-%m-%d}: a check-in would be noise"
+        for change in (outbox.cancel_open, outbox.withdraw_drafts):  # open ones, and drafts
+            change(
+                session,
+                "connected",
+                noise,
+                now,
+                introduction_id=intro.id,
+                kinds_=kinds.COURTESY,
+                max_step=0,
+            )
         notices.append(f"introduction #{intro.id} connected ({intro.outcome})")
     return notices
 

@@ -2,7 +2,9 @@
 embedded demo's).
 
 One file per follow-up, named after its Message-ID and written atomically, so a re-run finds
-what it already wrote and never writes it twice.
+what it already wrote and never writes it twice. For refmail.reconcile it lists the drafts
+still there (a file the owner removed is a draft dismissed: there is no Sent folder to ask) and
+removes the ones refmail withdraws.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from refmail.errors import DeliveryError
+from refmail.lifecycle import MAX_HEADER_BYTES, Entry, entry_from_headers
 
 if TYPE_CHECKING:
     from refmail.config import Account
@@ -56,6 +60,46 @@ class FileDrafts:
         except OSError as exc:
             tmp.unlink(missing_ok=True)  # a half-written draft must not linger
             raise DeliveryError(f"cannot write {final}: {exc.strerror or exc}") from exc
+
+    # --- what became of the drafts (refmail.reconcile) -------------------------------------
+
+    def draft_entries(self) -> list[Entry]:
+        """The .eml files there, by their headers (the owner may have removed some)."""
+        if not self.directory.is_dir():
+            return []
+        entries = []
+        for path in sorted(self.directory.glob("*.eml")):
+            try:
+                with path.open("rb") as handle:
+                    head = handle.read(MAX_HEADER_BYTES)
+                arrived = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            except OSError:
+                continue  # removed while we looked: gone
+            entries.append(entry_from_headers(path.name, head, arrived))
+        return entries
+
+    def sent_entries(self, since: datetime) -> list[Entry] | None:
+        return None  # the owner sends a file draft elsewhere: nothing here can tell
+
+    def bodies(self, keys: Sequence[str]) -> dict[str, bytes]:
+        found = {}
+        for key in keys:
+            try:
+                found[key] = (self.directory / Path(key).name).read_bytes()
+            except OSError:
+                continue
+        return found
+
+    def remove(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            try:
+                (self.directory / Path(key).name).unlink(missing_ok=True)
+            except OSError as exc:
+                raise DeliveryError(f"cannot remove {key} from {self.directory}: {exc}") from exc
+
+    def flag(self, keys: Sequence[str]) -> str:
+        """A file has no flags: the why-log and the owner's notice say it is outdated."""
+        return "left as it is (a file has no flags)"
 
 
 def open_channel(account: Account, mailbox: Mailbox) -> FileDrafts:

@@ -19,6 +19,8 @@ import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
+from datetime import date, datetime
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -41,6 +43,9 @@ SENT_NAMES = (
     "[Gmail]/Sent Mail",
 )
 DRAFT_FLAGS = (imapclient.DRAFT, imapclient.SEEN)
+# What reconciling Drafts and Sent reads of each message: enough to recognise refmail's drafts.
+LOOKUP_FIELDS = b"MESSAGE-ID X-REFMAIL-ID TO CC SUBJECT IN-REPLY-TO REFERENCES DATE"
+OUTDATED = b"$RefmailOutdated"  # the keyword on a draft refmail would withdraw but you edited
 SENT_FLAGS = (imapclient.SEEN,)
 NETWORK_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError)
 
@@ -230,3 +235,86 @@ class ImapFolder:
             raise DeliveryError(f"APPEND to {self.folder} refused: {exc}") from exc
         except OSError as exc:
             raise DeliveryError(f"connection lost during APPEND to {self.folder}: {exc}") from exc
+
+    # --- reconciliation (refmail.reconcile): read headers in one go, act on UIDs -------------
+
+    def headers(self, since: date | None = None, batch_size: int = 500) -> list[Stored]:
+        """Every message (or those that arrived or are dated on or after `since`) with the
+        headers that identify it: one UID SEARCH and one FETCH per `batch_size` messages."""
+        try:
+            self.client.select_folder(self.folder, readonly=True)
+            criteria = ["ALL"] if since is None else ["OR", "SINCE", since, "SENTSINCE", since]
+            uids = sorted(self.client.search(criteria))
+            found: list[Stored] = []
+            for i in range(0, len(uids), batch_size):
+                chunk = uids[i : i + batch_size]
+                response = self.client.fetch(
+                    chunk,
+                    [
+                        b"BODY.PEEK[HEADER.FIELDS (" + LOOKUP_FIELDS + b")]",
+                        b"INTERNALDATE",
+                        b"FLAGS",
+                    ],
+                )
+                found += [_stored(uid, data) for uid, data in sorted(response.items())]
+            return found
+        except NETWORK_ERRORS as exc:
+            raise DeliveryError(f"cannot read the headers of {self.folder}: {exc}") from exc
+
+    def bodies(self, uids: Sequence[int]) -> dict[int, bytes]:
+        """Whole messages, in one FETCH (BODY.PEEK: nothing marked read)."""
+        if not uids:
+            return {}
+        try:
+            self.client.select_folder(self.folder, readonly=True)
+            response = self.client.fetch(list(uids), [b"BODY.PEEK[]"])
+        except NETWORK_ERRORS as exc:
+            raise DeliveryError(f"cannot read messages of {self.folder}: {exc}") from exc
+        return {uid: data.get(b"BODY[]", b"") for uid, data in response.items()}
+
+    def delete(self, uids: Sequence[int]) -> None:
+        """Remove these messages, and only these (UID EXPUNGE leaves others marked deleted)."""
+        if not uids:
+            return
+        try:
+            self.client.select_folder(self.folder)
+            self.client.delete_messages(list(uids))
+            self.client.uid_expunge(list(uids))
+        except NETWORK_ERRORS as exc:
+            raise DeliveryError(f"cannot delete from {self.folder}: {exc}") from exc
+
+    def add_keyword(self, uids: Sequence[int], keyword: bytes = OUTDATED) -> None:
+        if not uids:
+            return
+        try:
+            self.client.select_folder(self.folder)
+            self.client.add_flags(list(uids), [keyword])
+        except NETWORK_ERRORS as exc:
+            raise DeliveryError(f"cannot flag messages in {self.folder}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One message of a folder as reconciliation reads it: UID, header block, arrival, flags."""
+
+    uid: int
+    headers: bytes
+    arrived: datetime | None
+    flags: tuple[bytes, ...]
+
+    @property
+    def deleted(self) -> bool:
+        return imapclient.DELETED in self.flags
+
+
+def _stored(uid: int, data: dict[bytes, object]) -> Stored:
+    raw = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
+    arrived = data.get(b"INTERNALDATE")
+    flags = data.get(b"FLAGS") or ()
+    return Stored(
+        uid,
+        raw if isinstance(raw, bytes) else b"",
+        # imapclient gives INTERNALDATE as naive local time: make it aware.
+        arrived.astimezone() if isinstance(arrived, datetime) else None,
+        tuple(f for f in flags if isinstance(f, bytes)),  # type: ignore[attr-defined]
+    )

@@ -27,8 +27,22 @@ from sqlalchemy.types import TypeDecorator
 
 from refmail import kinds
 
-STATES = ("planned", "deferred", "delivering", "delivered", "skipped", "failed")
+# A draft, once delivered, may end "sent" (the owner sent it), "dismissed" (the owner deleted it)
+# or "withdrawn" (refmail took it back: it became wrong, or expired).
+STATES = (
+    "planned",
+    "deferred",
+    "delivering",
+    "delivered",
+    "skipped",
+    "failed",
+    "sent",
+    "dismissed",
+    "withdrawn",
+)
 OPEN_STATES = ("planned", "deferred")
+FINISHED_STATES = ("delivered", "skipped", "failed", "sent", "dismissed", "withdrawn")
+UNSENT_STATES = ("dismissed", "withdrawn")  # drafts that never went: they count in no cap
 CHANNELS = ("email", "phone", "none")
 LEVELS = ("normal", "reduced", "essential", "none")
 INTRO_STATUSES = ("open", "connected", "converted", "closed")
@@ -256,6 +270,16 @@ class FollowUp(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The draft's life after delivery (refmail.reconcile): a digest of the draft as written (to
+    # tell the owner's edits) and its subject, when the owner sent it, when it was first missing
+    # from Drafts, why refmail wants it withdrawn (non-empty: the queue of withdrawals), and when
+    # an edited draft was flagged as outdated instead.
+    body_digest: Mapped[str] = mapped_column(String(64), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")  # as written, to know a re-sent copy
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    withdraw_reason: Mapped[str] = mapped_column(Text, default="")
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     introduction: Mapped[Introduction] = relationship()
     contact: Mapped[Contact] = relationship()

@@ -1,7 +1,9 @@
 """The outbox: the only code that writes a follow-up's state and its why-log, and the one place
 that answers "what went to whom, when" (the send log the caps count).
 
-States: planned → (deferred ⇄) → delivering → delivered, or skipped / failed. Every change goes
+States: planned → (deferred ⇄) → delivering → delivered, or skipped / failed; a delivered draft
+then ends sent (by the owner), dismissed (the owner deleted it) or withdrawn (refmail took it
+back; `withdraw_reason` set and not yet done is the queue of withdrawals). Every change goes
 through one function here and leaves one why-log entry (`follow_up_event`) naming the rule and
 the reason, so `refmail outbox why ID` tells the whole story. Callers own the transaction.
 """
@@ -13,12 +15,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from refmail import kinds
 from refmail import models as m
 
 MAX_ATTEMPTS = 8
+DRAFT_CHANNELS = ("drafts", "file")  # channels whose follow-ups wait for the owner to send them
 BACKOFF_CAP = timedelta(hours=6)
 
 
@@ -200,9 +203,19 @@ def claim(session: Session, row: m.FollowUp, now: datetime) -> bool:
 
 
 def confirm(
-    session: Session, row: m.FollowUp, channel: str, rule: str, reason: str, now: datetime
+    session: Session,
+    row: m.FollowUp,
+    channel: str,
+    rule: str,
+    reason: str,
+    now: datetime,
+    digest: str = "",
+    subject: str = "",
 ) -> None:
+    """Delivered; `digest` and `subject` (of the draft as written) later tell whether the owner
+    edited it, and recognise the copy a mail client sends under a new Message-ID."""
     row.delivered_at, row.channel = now, channel
+    row.body_digest, row.subject = digest, subject
     row.state, row.updated_at, row.reason = "delivered", now, ""
     _log(session, row, now, rule, reason)
 
@@ -249,27 +262,148 @@ def reopen(session: Session, row: m.FollowUp, rule: str, reason: str, now: datet
         _set(session, row, "planned", now, rule, reason)
 
 
+# --- a draft's life after delivery (refmail.reconcile) ------------------------------------
+
+
+def withdraw_drafts(
+    session: Session,
+    rule: str,
+    reason: str,
+    now: datetime,
+    *,
+    contact_id: int | None = None,
+    introduction_id: int | None = None,
+    kinds_: tuple[str, ...] = (),
+    max_step: int | None = None,
+) -> int:
+    """Ask for the drafts (delivered, not yet sent by the owner) to a contact and/or of an
+    introduction to be withdrawn; the next reconciliation takes them out of Drafts. Recorded
+    in the caller's transaction, with the event that made them wrong. Returns how many."""
+    query = select(m.FollowUp).where(
+        m.FollowUp.state == "delivered",
+        m.FollowUp.channel.in_(DRAFT_CHANNELS),
+        m.FollowUp.withdraw_reason == "",
+    )
+    if contact_id is not None:
+        query = query.where(m.FollowUp.contact_id == contact_id)
+    if introduction_id is not None:
+        query = query.where(m.FollowUp.introduction_id == introduction_id)
+    if kinds_:
+        query = query.where(m.FollowUp.kind.in_(kinds_))
+    if max_step is not None:
+        query = query.where(m.FollowUp.step <= max_step)
+    rows = session.scalars(query.order_by(m.FollowUp.id)).all()
+    for row in rows:
+        want_withdrawal(session, row, rule, reason, now)
+    return len(rows)
+
+
+def want_withdrawal(
+    session: Session, row: m.FollowUp, rule: str, reason: str, now: datetime
+) -> None:
+    """Queue one draft for withdrawal (the first reason given is the one kept)."""
+    if row.state == "delivered" and not row.withdraw_reason:
+        row.withdraw_reason, row.updated_at = reason, now
+        _log(session, row, now, rule, f"draft to be withdrawn: {reason}")
+
+
+def drafts_of(session: Session, account_id: int, channel: str) -> list[m.FollowUp]:
+    """The drafts of this account at this channel that the owner has not sent or deleted yet."""
+    return list(
+        session.scalars(
+            select(m.FollowUp)
+            .where(
+                m.FollowUp.account_id == account_id,
+                m.FollowUp.channel == channel,
+                m.FollowUp.state == "delivered",
+            )
+            .options(
+                selectinload(m.FollowUp.contact),
+                selectinload(m.FollowUp.introduction).selectinload(m.Introduction.message),
+            )
+            .order_by(m.FollowUp.id)
+        )
+    )
+
+
+def owner_sent(session: Session, row: m.FollowUp, at: datetime, how: str, now: datetime) -> None:
+    """The owner sent the draft at `at` (found in Sent): the caps count that time from now on."""
+    row.sent_at, row.missing_since = at, None
+    drafted = row.delivered_at or at
+    _set(
+        session,
+        row,
+        "sent",
+        now,
+        "owner_sent",
+        f"sent by you on {at:%Y-%m-%d %H:%M} UTC, {_span(at - drafted)} after it was drafted"
+        f" ({how})",
+    )
+
+
+def draft_missing(session: Session, row: m.FollowUp, now: datetime, grace: str) -> None:
+    """The draft left Drafts and is not in Sent (yet): dismissed if it stays so for `grace`."""
+    if row.missing_since is None:
+        row.missing_since, row.updated_at = now, now
+        _log(session, row, now, "draft_missing", f"not in Drafts nor in Sent; dismissed {grace}")
+
+
+def draft_back(session: Session, row: m.FollowUp, now: datetime) -> None:
+    """The draft is in Drafts again (a client that saves by deleting and re-adding)."""
+    if row.missing_since is not None:
+        row.missing_since, row.updated_at = None, now
+        _log(session, row, now, "draft_back", "in Drafts again")
+
+
+def dismiss(session: Session, row: m.FollowUp, reason: str, now: datetime) -> None:
+    """The owner deleted the draft without sending it: it counts in no cap any more."""
+    _set(session, row, "dismissed", now, "dismissed", reason)
+
+
+def withdrawn(session: Session, row: m.FollowUp, reason: str, now: datetime) -> None:
+    """refmail took its draft back (or found it already gone): it counts in no cap any more."""
+    _set(session, row, "withdrawn", now, "withdrawn", reason)
+
+
+def flag_outdated(session: Session, row: m.FollowUp, reason: str, now: datetime) -> None:
+    """The draft should be withdrawn but the owner edited it: it stays, flagged, and says why."""
+    if row.flagged_at is None:
+        row.flagged_at, row.updated_at = now, now
+        _log(session, row, now, "outdated", reason)
+
+
+def _span(delta: timedelta) -> str:
+    hours = max(delta.total_seconds(), 0) / 3600
+    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.1f} days"
+
+
 # --- the send log --------------------------------------------------------------------------
 
 
 def sent_to(
     session: Session, contact_id: int, since: datetime, exclude_id: int = 0
 ) -> tuple[datetime, ...]:
-    """When refmail prepared mail for this contact since `since` (a draft counts when made, a
-    claim by another worker counts too): what the per-person caps count."""
-    sent_at = func.coalesce(m.FollowUp.delivered_at, m.FollowUp.claimed_at)
+    """When refmail's mail to this contact went, since `since`: what the per-person caps count.
+
+    A draft counts when the owner sent it, once reconciliation saw that, and when it was made
+    until then (they will most likely send it); a claim by another worker counts too; a draft
+    the owner dismissed or refmail withdrew counts not at all (its budget is returned).
+    """
+    sent_at = func.coalesce(m.FollowUp.sent_at, m.FollowUp.delivered_at, m.FollowUp.claimed_at)
     # Spelled so that (contact_id, delivered_at) serves it: see bench/policy_throughput.py.
     rows = session.scalars(
         select(sent_at).where(
             m.FollowUp.contact_id == contact_id,
             m.FollowUp.id != exclude_id,
+            m.FollowUp.state.not_in(m.UNSENT_STATES),
             or_(
                 m.FollowUp.delivered_at > since,
+                m.FollowUp.sent_at > since,
                 and_(m.FollowUp.state == "delivering", m.FollowUp.claimed_at > since),
             ),
         )
     )
-    return tuple(s for s in rows if s is not None)
+    return tuple(s for s in rows if s is not None and s > since)
 
 
 def sent_by_account(
@@ -305,7 +439,7 @@ def sent_by_account(
 def prune(session: Session, cutoff: datetime) -> int:
     """Drop why-log entries older than `cutoff` of follow-ups finished before it; the rows stay."""
     finished = select(m.FollowUp.id).where(
-        m.FollowUp.state.in_(("delivered", "skipped", "failed")),
+        m.FollowUp.state.in_(m.FINISHED_STATES),
         m.FollowUp.updated_at < cutoff,
     )
     result = session.execute(

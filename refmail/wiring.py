@@ -21,6 +21,7 @@ from refmail.db import SessionFactory, make_engine, migrate, session_factory
 from refmail.dispatch import Channel, Channels, Rules
 from refmail.imap import ImapSource, Mailbox, connect
 from refmail.maildir import MaildirSource
+from refmail.reconcile import DraftChannel, ReconcileReport, reconcile_account
 from refmail.render import Person, Renderer
 from refmail.source import Source
 from refmail.tokens import LinkBuilder, Tokens
@@ -34,6 +35,11 @@ CHANNELS: dict[str, Callable[[Account, Mailbox], Channel]] = {
     "drafts": drafts.open_channel,
     "file": filedrop.open_channel,
     "smtp": smtp.open_channel,
+}
+# The channels whose follow-ups wait for the owner to send them, as reconciliation opens them.
+DRAFT_CHANNELS: dict[str, Callable[[Account, Mailbox], DraftChannel]] = {
+    "drafts": drafts.open_channel,
+    "file": filedrop.open_channel,
 }
 
 
@@ -96,6 +102,21 @@ def open_channels(account: Account) -> Iterator[Channels]:
         mailbox = Mailbox(account.imap, stack)
         opened = {name: CHANNELS[name](account, mailbox) for name in sorted(account.modes())}
         yield lambda kind: opened[account.delivery_for(kind)]
+
+
+def reconcile_drafts(
+    settings: Settings, factory: SessionFactory, account: Account, clock: Clock = system_clock
+) -> ReconcileReport:
+    """What became of the account's drafts (IMAP Drafts and Sent, or its .eml directory), and
+    the withdrawals the database asks for; connects only when drafts are waiting."""
+    with ExitStack() as stack:
+        mailbox = Mailbox(account.imap, stack)
+
+        def opener(name: str) -> Callable[[], DraftChannel]:
+            return lambda: DRAFT_CHANNELS[name](account, mailbox)
+
+        openers = {name: opener(name) for name in DRAFT_CHANNELS if name in account.modes()}
+        return reconcile_account(factory, account, openers, settings.followups, clock)
 
 
 def link_mailer(parts: Parts, clock: Clock = system_clock) -> LinkMailer | None:

@@ -1,7 +1,7 @@
 """worker leases: accounts shared by several `refmail run --worker` processes
 
 Revision ID: 0010_worker_leases
-Revises: 0007_maildir_seen
+Revises: 0009_draft_lifecycle
 Create Date: 2026-11-27 10:15:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_worker_leases"
-down_revision: str | None = "0007_maildir_seen"
+down_revision: str | None = "0009_draft_lifecycle"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
