@@ -266,8 +266,10 @@ def profile(server: Dovecot, args: argparse.Namespace) -> None:
         env = child_env({PASSWORD_ENV: server.password})
         cmd = [sys.executable, "-m", "cProfile", "-s", "tottime", "-m", "refmail"]
         child = run_child([*cmd, "--config", str(config), "sync", "--once"], env, cwd=tmp)
+    lines = child.out.splitlines()
+    start = next((k for k, line in enumerate(lines) if "function calls" in line), 0)
     print("\nrefmail sync under cProfile (SQLite), by own time:")
-    print("\n".join(child.out.splitlines()[:35]))
+    print("\n".join(lines[start : start + 32]))
 
 
 def scaling(sizes: list[int], results: dict[int, dict[str, Tally]]) -> None:
