@@ -1,20 +1,23 @@
-"""How fast the one-click unsubscribe endpoint answers under concurrent load, on loopback.
+"""refmail's one-click unsubscribe beside a minimal Starlette app doing the same UPDATE.
 
-    python3 -m bench.web_oneclick [--requests 5000] [--concurrency 16] [--db sqlite|postgres]
+    python3 -m bench.web_oneclick [--requests 5000] [--concurrency 16] [--rounds 3]
+        [--db sqlite postgres] [--postgres URL] [--time-limit 60]
 
-Seeds a fresh database (a temp SQLite file, or a throwaway schema on
-postgresql+psycopg://postgres@127.0.0.1:5432/test, dropped at the end) with one contact per first
-POST, each with two planned check-ins, serves the real app (refmail.web.create_app) with uvicorn on
-127.0.0.1 in a subprocess, and drives /u/<token> from a bounded pool of Python threads, each with
-its own keep-alive http.client connection:
-- first POSTs: `List-Unsubscribe=One-Click` to a distinct valid token (opt-out, change log, the
-  follow-ups cancelled: the writes);
-- repeat POSTs: the same token again after its first POST (idempotent, a no-op write);
-- GETs: the confirmation page (a read only; scanners and people opening the link).
-The mix is decided per contact (a GET before the POST, a repeat after it), so a repeat always
-follows its first POST. Prints requests/second and p50/p90/p99 latency per kind, and errors;
-then checks in the database that exactly the contacts POSTed are opted out, once each, with no
-open follow-ups left. Bounded in count (--requests) and time (--time-limit).
+Each contestant gets a fresh database (a temp SQLite file, or a throw-away schema in the local
+PostgreSQL `test` database) seeded with one contact per request, each with two planned check-ins,
+and is served by uvicorn on 127.0.0.1, one worker, with the settings `refmail web` uses
+(log level warning, proxy headers, no Server header):
+- refmail: the real command, `python -m refmail --config C web --listen 127.0.0.1:PORT`;
+- minimal: a Starlette app with one route that reads the same signed token (refmail.tokens),
+  parses the same form and runs one UPDATE (the contact's opted_out_at) in the threadpool, on an
+  engine made once (refmail.db.make_engine, as refmail's);
+- on PostgreSQL, refmail with `web --workers 2` when the command has that option (else it says so).
+The load generator is the same for all: --concurrency threads, each with its own keep-alive
+http.client connection, POSTing `List-Unsubscribe=One-Click` to distinct contacts' /u/<token>
+(every request a real first unsubscribe), bounded by --requests and --time-limit. Contestants are
+alternated over --rounds; prints the medians of req/s and p50/p90/p99 per contestant and the
+ratio refmail ÷ minimal. Sanity checks: exactly the contacts POSTed are opted out (and, for
+refmail, logged once with no open follow-ups left).
 """
 
 from __future__ import annotations
@@ -22,417 +25,328 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import random
 import secrets
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import func, select
 
+from bench._common import (
+    PG_URL,
+    REFMAIL,
+    child_env,
+    database,
+    machine_noted,
+    median,
+    percentile,
+    ratio,
+    table,
+)
+from bench._seed import seed_contacts
 from refmail import models as m
-from refmail.db import make_engine, migrate
+from refmail.db import make_engine
 from refmail.tokens import Tokens
+from tests.support.dovecot import free_port
+from tests.support.mailbox import OWNER
+from tests.support.mailbox import REFMAIL as REFMAIL_ADDRESS
 
-ROOT = Path(__file__).resolve().parents[1]
-
-PG_URL = os.environ.get("REFMAIL_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-KEY_ENV = "REFMAIL_BENCH_SIGNING_KEY"
-NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+KEY_ENV = "REFMAIL_SIGNING_KEY"
 BODY = b"List-Unsubscribe=One-Click"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+UVICORN = {"log_level": "warning", "proxy_headers": True, "server_header": False}
 
 
-# --- the server (run as a subprocess of this script) ---------------------------------------
+# --- the minimal baseline (run as a child: python -m bench.web_oneclick --serve URL PORT) -----
 
 
-def serve(url: str, port: int) -> None:
-    import uvicorn
+def minimal_app(url: str, key: str):  # type: ignore[no-untyped-def]
+    """One route: token → form check → one UPDATE → a small page."""
+    from sqlalchemy import update
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, PlainTextResponse
+    from starlette.routing import Route
 
-    from refmail.db import session_factory
-    from refmail.tokens import LinkBuilder
-    from refmail.web import WebContext, create_app
+    tokens = Tokens([key])
+    engine = make_engine(url)
 
-    tokens = Tokens([os.environ[KEY_ENV]])
-    engine = make_engine(url, pool_size=20, max_overflow=20)
-    context = WebContext(
-        session_factory(engine), tokens, LinkBuilder(f"http://127.0.0.1:{port}", tokens)
+    def opt_out(public_id: str) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                update(m.Contact)
+                .where(m.Contact.public_id == public_id, m.Contact.opted_out_at.is_(None))
+                .values(opted_out_at=datetime.now(UTC))
+            )
+
+    async def unsubscribe(request: Request) -> HTMLResponse:
+        public_id = tokens.read(request.path_params["token"], "unsubscribe")
+        if public_id is None:
+            return HTMLResponse("<h1>Link not recognised</h1>", 404)
+        form = await request.form()
+        if form.get("List-Unsubscribe") != "One-Click":
+            return HTMLResponse("<h1>Nothing changed</h1>", 400)
+        await run_in_threadpool(opt_out, public_id)
+        return HTMLResponse("<h1>You are unsubscribed</h1>")
+
+    async def healthz(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok\n")
+
+    return Starlette(
+        routes=[Route("/u/{token}", unsubscribe, methods=["POST"]), Route("/healthz", healthz)]
     )
-    uvicorn.run(
-        create_app(context),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        backlog=256,
+
+
+# --- servers -------------------------------------------------------------------------------
+
+
+def refmail_web_has_workers() -> bool:
+    out = subprocess.run(
+        [*REFMAIL, "web", "--help"], capture_output=True, text=True, env=child_env(), check=False
     )
+    return "--workers" in out.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(url: str, key: str) -> tuple[subprocess.Popen[bytes], int]:
+@contextmanager
+def server(contestant: str, url: str, key: str) -> Iterator[int]:
+    """The contestant served on a free loopback port until the block ends; yields the port."""
     port = free_port()
-    env = {**os.environ, KEY_ENV: key, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", url, "--port", str(port)], env=env
-    )
-    deadline = time.monotonic() + 20
+    env = child_env({KEY_ENV: key})
+    with tempfile.TemporaryDirectory(prefix="refmail-bench-web-") as tmp:
+        if contestant == "minimal":
+            cmd = [sys.executable, "-m", "bench.web_oneclick", "--serve", url, str(port)]
+        else:
+            config = Path(tmp) / "refmail.toml"
+            config.write_text(
+                f'database = "{url}"\n[web]\nbase_url = "http://127.0.0.1:{port}"\n'
+                f'signing_key_env = "{KEY_ENV}"\n\n[[accounts]]\nname = "bench"\n'
+                f'address = "{REFMAIL_ADDRESS}"\nowners = ["{OWNER}"]\ndelivery = "file"\n'
+                f'[accounts.maildir]\npath = "{tmp}/Maildir"\n'
+            )
+            workers = ["--workers", "2"] if contestant.endswith("2 workers") else []
+            listen = f"127.0.0.1:{port}"
+            cmd = [*REFMAIL, "--config", str(config), "web", "--listen", listen, *workers]
+        process = subprocess.Popen(cmd, env=env, cwd=tmp, stdout=subprocess.DEVNULL)
+        try:
+            _wait_ready(process, port)
+            yield port
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_ready(process: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit("the server exited before it started")
+            raise SystemExit(f"the server exited with {process.returncode} before it started")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
             if conn.getresponse().status == 200:
                 conn.close()
-                return process, port
+                return
         except OSError:
             time.sleep(0.1)
-    process.terminate()
-    raise SystemExit("the server did not start within 20 s")
-
-
-# --- the database --------------------------------------------------------------------------
-
-
-def seed(url: str, contacts: int) -> list[str]:
-    """`contacts` contacts in pairs, one introduction per pair, two planned check-ins each;
-    returns their public ids."""
-    engine = make_engine(url)
-    migrate(engine)
-    public_ids = [secrets.token_urlsafe(16) for _ in range(contacts)]
-    due = NOW + timedelta(days=7)
-    with engine.begin() as conn:
-        account_id = conn.execute(
-            insert(m.Account)
-            .values(name="bench", address="olivia+refmail@example.com", created_at=NOW)
-            .returning(m.Account.id)
-        ).scalar_one()
-        conn.execute(
-            insert(m.Contact),
-            [
-                {
-                    "email": f"person{i}@example.org",
-                    "public_id": pid,
-                    "created_at": NOW,
-                    "updated_at": NOW,
-                }
-                for i, pid in enumerate(public_ids)
-            ],
-        )
-        ids = dict(conn.execute(select(m.Contact.public_id, m.Contact.id)).all())
-        pairs = [public_ids[i : i + 2] for i in range(0, contacts, 2)]
-        conn.execute(
-            insert(m.MessageRecord),
-            [
-                {
-                    "message_id": f"<intro-{n}@example.com>",
-                    "account_id": account_id,
-                    "folder": "INBOX",
-                    "uid": n + 1,
-                    "thread_root": f"<intro-{n}@example.com>",
-                    "subject": f"Intro {n}",
-                    "sent_at": NOW,
-                    "kind": "introduction",
-                    "ingested_at": NOW,
-                }
-                for n in range(len(pairs))
-            ],
-        )
-        messages = dict(conn.execute(select(m.MessageRecord.message_id, m.MessageRecord.id)).all())
-        introducer = ids[public_ids[0]]
-        conn.execute(
-            insert(m.Introduction),
-            [
-                {
-                    "message_pk": messages[f"<intro-{n}@example.com>"],
-                    "account_id": account_id,
-                    "introducer_id": introducer,
-                    "shape": "double",
-                    "created_at": NOW,
-                    "updated_at": NOW,
-                }
-                for n in range(len(pairs))
-            ],
-        )
-        intros = dict(conn.execute(select(m.Introduction.message_pk, m.Introduction.id)).all())
-        rows = []
-        for n, pair in enumerate(pairs):
-            intro_id = intros[messages[f"<intro-{n}@example.com>"]]
-            for pid in pair:
-                for step, days in ((1, 0), (2, 23)):
-                    rows.append(
-                        {
-                            "introduction_id": intro_id,
-                            "account_id": account_id,
-                            "kind": "check_in",
-                            "step": step,
-                            "contact_id": ids[pid],
-                            "due_at": due + timedelta(days=days),
-                            "first_due_at": due + timedelta(days=days),
-                            "state": "planned",
-                            "message_id": f"<refmail.{uuid.uuid4().hex}@example.com>",
-                            "created_at": NOW,
-                            "updated_at": NOW,
-                        }
-                    )
-        conn.execute(insert(m.FollowUp), rows)
-    engine.dispose()
-    return public_ids
-
-
-def verify(url: str, posted: set[str]) -> list[str]:
-    """What the database says after the run; returns problems (empty when all is well)."""
-    engine = make_engine(url)
-    problems = []
-    with engine.connect() as conn:
-        opted = set(
-            conn.scalars(select(m.Contact.public_id).where(m.Contact.opted_out_at.is_not(None)))
-        )
-        if opted != posted:
-            problems.append(
-                f"opted out: {len(opted)}, POSTed: {len(posted)} "
-                f"(missing {len(posted - opted)}, unexpected {len(opted - posted)})"
-            )
-        logged = conn.execute(
-            select(m.ContactChange.contact_id, func.count())
-            .where(m.ContactChange.field == "opted_out_at", m.ContactChange.source == "recipient")
-            .group_by(m.ContactChange.contact_id)
-        ).all()
-        if len(logged) != len(posted) or any(n != 1 for _, n in logged):
-            twice = sum(1 for _, n in logged if n != 1)
-            problems.append(f"change log: {len(logged)} contacts logged, {twice} more than once")
-        still_open = conn.scalar(
-            select(func.count())
-            .select_from(m.FollowUp)
-            .join(m.Contact, m.Contact.id == m.FollowUp.contact_id)
-            .where(m.Contact.opted_out_at.is_not(None), m.FollowUp.state.in_(m.OPEN_STATES))
-        )
-        if still_open:
-            problems.append(f"{still_open} open follow-ups left for opted-out contacts")
-    engine.dispose()
-    return problems
+    raise SystemExit("the server did not start within 30 s")
 
 
 # --- the load ------------------------------------------------------------------------------
 
 
 @dataclass
-class Stats:
-    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+class Load:
+    """What one contestant's run measured."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
     posted: set[str] = field(default_factory=set)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    wall: float = 0.0
+    problems: list[str] = field(default_factory=list)
 
-    def add(self, kind: str, seconds: float, error: str = "") -> None:
-        with self.lock:
-            if error:
-                self.errors[kind].append(error)
-            else:
-                self.latencies[kind].append(seconds)
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.wall if self.wall else 0.0
 
 
-def plan(public_ids: list[str], get_share: float, repeat_share: float, seed: int) -> list[list]:
-    """Per contact, the requests in order: maybe a GET, the first POST, maybe a repeat."""
-    rng = random.Random(seed)
-    jobs = []
-    for pid in public_ids:
-        steps = [("get", pid)] if rng.random() < get_share else []
-        steps.append(("first", pid))
-        if rng.random() < repeat_share:
-            steps.append(("repeat", pid))
-        jobs.append(steps)
-    return jobs
+def drive(port: int, paths: list[tuple[str, str]], concurrency: int, limit: float) -> Load:
+    """POST each (public id, path) once from `concurrency` keep-alive connections."""
+    load, lock, queue = Load(), threading.Lock(), list(reversed(paths))
+    deadline = time.monotonic() + limit
 
-
-def worker(
-    port: int,
-    tokens: Tokens,
-    jobs: list[list],
-    next_job: list[int],
-    job_lock: threading.Lock,
-    stats: Stats,
-    deadline: float,
-) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    while time.monotonic() < deadline:
-        with job_lock:
-            if next_job[0] >= len(jobs):
-                break
-            steps = jobs[next_job[0]]
-            next_job[0] += 1
-        for kind, pid in steps:
-            path = f"/u/{tokens.make(pid, 'unsubscribe')}"
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while time.monotonic() < deadline:
+            with lock:
+                if not queue:
+                    break
+                public_id, path = queue.pop()
             started = time.perf_counter()
+            error = ""
             try:
-                if kind == "get":
-                    conn.request("GET", path)
-                else:
-                    conn.request("POST", path, body=BODY, headers=FORM)
+                conn.request("POST", path, body=BODY, headers=FORM)
                 response = conn.getresponse()
                 page = response.read()
-                elapsed = time.perf_counter() - started
-                if response.status != 200 or b"nsubscribe" not in page:
-                    stats.add(kind, elapsed, f"HTTP {response.status}")
-                    continue
-                if kind != "get" and b"You are unsubscribed" not in page:
-                    stats.add(kind, elapsed, "no confirmation")
-                    continue
-                stats.add(kind, elapsed)
-                if kind == "first":
-                    with stats.lock:
-                        stats.posted.add(pid)
+                if response.status != 200 or b"You are unsubscribed" not in page:
+                    error = f"HTTP {response.status}"
             except (OSError, http.client.HTTPException) as exc:
-                stats.add(kind, time.perf_counter() - started, type(exc).__name__)
+                error = type(exc).__name__
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.close()
+            elapsed = time.perf_counter() - started
+            with lock:
+                if error:
+                    load.errors[error] = load.errors.get(error, 0) + 1
+                else:
+                    load.latencies.append(elapsed)
+                    load.posted.add(public_id)
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    load.wall = time.perf_counter() - began
+    return load
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+def check(url: str, posted: set[str], full: bool) -> list[str]:
+    """Exactly the POSTed contacts are opted out; for refmail also logged once, none still due."""
+    engine = make_engine(url)
+    problems = []
+    try:
+        with engine.connect() as conn:
+            opted = set(
+                conn.scalars(select(m.Contact.public_id).where(m.Contact.opted_out_at.is_not(None)))
+            )
+            if opted != posted:
+                problems.append(f"opted out {len(opted)} vs POSTed {len(posted)}")
+            if full:
+                logged = conn.scalar(
+                    select(func.count())
+                    .select_from(m.ContactChange)
+                    .where(m.ContactChange.field == "opted_out_at")
+                )
+                if logged != len(posted):
+                    problems.append(f"{logged} opt-outs logged for {len(posted)} contacts")
+                still = conn.scalar(
+                    select(func.count())
+                    .select_from(m.FollowUp)
+                    .join(m.Contact, m.Contact.id == m.FollowUp.contact_id)
+                    .where(m.Contact.opted_out_at.is_not(None), m.FollowUp.state.in_(m.OPEN_STATES))
+                )
+                if still:
+                    problems.append(f"{still} open follow-ups left for opted-out contacts")
+    finally:
+        engine.dispose()
+    return problems
 
 
-def report(stats: Stats, wall: float) -> None:
-    print(
-        f"\n{'kind':<14}{'count':>7}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
-        f"{'max ms':>9}{'errors':>8}"
-    )
-    everything: list[float] = []
-    for kind, label in (("first", "first POST"), ("repeat", "repeat POST"), ("get", "GET")):
-        values = stats.latencies.get(kind, [])
-        everything += values
-        errors = len(stats.errors.get(kind, []))
-        print(
-            f"{label:<14}{len(values):>7}{len(values) / wall:>9.0f}"
-            f"{percentile(values, 0.5) * 1000:>9.1f}{percentile(values, 0.9) * 1000:>9.1f}"
-            f"{percentile(values, 0.99) * 1000:>9.1f}{max(values, default=0) * 1000:>9.1f}"
-            f"{errors:>8}"
+def one_run(contestant: str, kind: str, args: argparse.Namespace) -> Load:
+    key = secrets.token_urlsafe(32)
+    tokens = Tokens([key])
+    with database(kind, args.postgres) as url:
+        public_ids = seed_contacts(url, args.requests)
+        paths = [(pid, f"/u/{tokens.make(pid, 'unsubscribe')}") for pid in public_ids]
+        with server(contestant, url, key) as port:
+            load = drive(port, paths, args.concurrency, args.time_limit)
+        load.problems = check(url, load.posted, full=contestant != "minimal")
+    if load.errors:
+        load.problems.append(f"errors {load.errors}")
+    return load
+
+
+def report(kind: str, runs: dict[str, list[Load]]) -> None:
+    rows = []
+    for name, loads in runs.items():
+        stat = [
+            median([percentile(x.latencies, q) * 1000 for x in loads]) for q in (0.5, 0.9, 0.99)
+        ]
+        problems = sorted({p for x in loads for p in x.problems})
+        rows.append(
+            [
+                name,
+                sum(len(x.latencies) for x in loads),
+                f"{median([x.rate for x in loads]):,.0f}",
+                *(f"{s:.1f}" for s in stat),
+                "; ".join(problems) or "ok",
+            ]
         )
-    total_errors = sum(len(v) for v in stats.errors.values())
-    print(
-        f"{'all':<14}{len(everything):>7}{len(everything) / wall:>9.0f}"
-        f"{percentile(everything, 0.5) * 1000:>9.1f}{percentile(everything, 0.9) * 1000:>9.1f}"
-        f"{percentile(everything, 0.99) * 1000:>9.1f}{max(everything, default=0) * 1000:>9.1f}"
-        f"{total_errors:>8}"
-    )
-    for kind, errors in stats.errors.items():
-        kinds = defaultdict(int)
-        for e in errors:
-            kinds[e] += 1
-        print(f"  errors in {kind}: {dict(kinds)}")
-    if everything:
-        print(
-            f"  (req/s: that kind's answers per second of the {wall:.1f} s run, the kinds "
-            f"interleaved; mean latency {statistics.fmean(everything) * 1000:.1f} ms)"
-        )
+    print(f"\n{kind}, medians of {len(next(iter(runs.values())))} rounds:")
+    table(["contestant", "answered", "req/s", "p50 ms", "p90 ms", "p99 ms", "checks"], rows)
+    base = runs.get("minimal")
+    for name, loads in runs.items():
+        if name == "minimal" or base is None:
+            continue
+        ours = median([x.rate for x in loads])
+        theirs = median([x.rate for x in base])
+        p99 = median([percentile(x.latencies, 0.99) for x in loads])
+        p99_base = median([percentile(x.latencies, 0.99) for x in base])
+        print(f"{name} ÷ minimal: req/s {ratio(ours, theirs)}, p99 {ratio(p99, p99_base)}")
 
 
-# --- main ----------------------------------------------------------------------------------
-
-
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=5000, help="total requests (about)")
+    parser.add_argument("--requests", type=int, default=5000, help="POSTs per contestant and run")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--get-share", type=float, default=0.15, help="contacts GET first")
-    parser.add_argument("--repeat-share", type=float, default=0.15, help="contacts POST twice")
-    parser.add_argument("--time-limit", type=float, default=90.0, help="seconds of load, at most")
-    parser.add_argument("--seed", type=int, default=8058)
-    parser.add_argument("--serve", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--db", nargs="+", choices=("sqlite", "postgres"), default=["sqlite", "postgres"]
+    )
+    parser.add_argument("--postgres", metavar="URL", default=PG_URL)
+    parser.add_argument("--time-limit", type=float, default=60.0, help="seconds of load, at most")
+    parser.add_argument("--serve", nargs=2, metavar=("URL", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
     if args.serve:
-        serve(args.serve, args.port)
+        import uvicorn
+
+        url, port = args.serve
+        app = minimal_app(url, os.environ[KEY_ENV])
+        uvicorn.run(app, host="127.0.0.1", port=int(port), **UVICORN)  # type: ignore[arg-type]
         return 0
     if not 1 <= args.concurrency <= 256 or not 1 <= args.requests <= 100_000:
         parser.error("--concurrency must be 1..256 and --requests 1..100000")
-
-    contacts = max(2, round(args.requests / (1 + args.get_share + args.repeat_share)))
-    key = secrets.token_urlsafe(32)
-    tokens = Tokens([key])
-    workdir = tempfile.TemporaryDirectory(prefix="refmail-bench-")
-    admin = None
-    schema = ""
-    if args.db == "sqlite":
-        url = f"sqlite:///{Path(workdir.name) / 'refmail.db'}"
-    else:
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        schema = f"bench_web_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.execute(text(f"create schema {schema}"))
-        url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    server = None
-    try:
-        started = time.perf_counter()
-        public_ids = seed(url, contacts)
+    workers = refmail_web_has_workers()
+    problems = 0
+    with machine_noted():
         print(
-            f"seeded {contacts} contacts ({args.db}) in {time.perf_counter() - started:.1f} s; "
-            f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+            f"{args.requests} POSTs per run from {args.concurrency} keep-alive connections, "
+            f"at most {args.time_limit:.0f} s each"
         )
-        server, port = start_server(url, key)
-        jobs = plan(public_ids, args.get_share, args.repeat_share, args.seed)
-        total = sum(len(j) for j in jobs)
-        print(
-            f"driving {total} requests ({contacts} first POSTs, "
-            f"{sum(1 for j in jobs for k, _ in j if k == 'repeat')} repeats, "
-            f"{sum(1 for j in jobs for k, _ in j if k == 'get')} GETs) "
-            f"from {args.concurrency} keep-alive connections to 127.0.0.1:{port}"
-        )
-        stats, next_job, lock = Stats(), [0], threading.Lock()
-        deadline = time.monotonic() + args.time_limit
-        threads = [
-            threading.Thread(
-                target=worker, args=(port, tokens, jobs, next_job, lock, stats, deadline)
-            )
-            for _ in range(args.concurrency)
-        ]
-        began = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - began
-        if next_job[0] < len(jobs):
-            print(f"time limit reached after {next_job[0]} of {len(jobs)} contacts")
-        report(stats, wall)
-        problems = verify(url, stats.posted)
-        print(
-            "database:",
-            "; ".join(problems)
-            if problems
-            else "consistent (opted out once each, no open follow-ups left)",
-        )
-        return 1 if problems or any(stats.errors.values()) else 0
-    finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f"drop schema if exists {schema} cascade"))
-            admin.dispose()
-        workdir.cleanup()
+        for kind in args.db:
+            names = ["minimal", "refmail"]
+            if kind == "postgres" and workers:
+                names.append("refmail, 2 workers")
+            runs: dict[str, list[Load]] = {n: [] for n in names}
+            for r in range(args.rounds):
+                for name in names[r % len(names) :] + names[: r % len(names)]:
+                    load = one_run(name, kind, args)
+                    runs[name].append(load)
+                    problems += len(load.problems)
+                    print(
+                        f"  {kind} round {r + 1}: {name:<20} {load.rate:8,.0f} req/s "
+                        f"p99 {percentile(load.latencies, 0.99) * 1000:7.1f} ms"
+                        + (f"  PROBLEM: {'; '.join(load.problems)}" if load.problems else ""),
+                        flush=True,
+                    )
+            report(kind, runs)
+        if not workers:
+            print("refmail web has no --workers yet")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -14,6 +14,15 @@ What a generated mailbox holds (the owner's own INBOX, where refmail reads its p
 - for each introduction, a reply from one party 3 to 40 messages later (In-Reply-To it).
 Sizes run from 2 to ~60 KB and average ~17 KB (`size_scale` shrinks or grows them all).
 Ordinary mail avoids introduction wording, so `introductions` is the exact truth to check against.
+
+Closer to a real INBOX (what bench/sync_throughput.py asks for; the defaults keep the mix above):
+- `owner_share=0.8`: only that share of the ordinary mail names the owner (To, Cc or From); the
+  rest goes to team aliases and lists the owner reads without being named;
+- `signatures=True`: business mail signs off with a signature block (name, title, company,
+  phone, web) below a "-- " line, as people's mail clients add it;
+- `shapes=SHAPES`: introductions of several shapes, each one in turn: the owner introducing two
+  people (BCC to refmail), a partner referring a client to the owner, and the owner forwarding
+  one person's mail to another to introduce them.
 """
 
 from __future__ import annotations
@@ -151,6 +160,9 @@ DISCLAIMER = (
     "This message and any attachments are confidential and intended solely for the addressee. "
     "If you received it in error, please notify the sender and delete it."
 )
+TITLES = ("Account Director", "Operations Lead", "Head of Finance", "Senior Consultant", "CTO")
+# The shapes of introduction the generator writes (see MailGenerator.shapes).
+SHAPES = ("owner_intro", "referral_to_owner", "forward")
 INTRO_ROLES = (
     ("runs a small studio that makes short product videos", "is relaunching her company's site"),
     ("leads the data team at a logistics firm", "is hiring for a new analytics group"),
@@ -181,6 +193,9 @@ class MailGenerator:
     refmail: str = "olivia+refmail@example.com"
     intro_every: int = 50
     size_scale: float = 1.0
+    owner_share: float | None = None  # share of ordinary mail naming the owner (None: ~92%)
+    signatures: bool = False  # business mail ends with a signature block
+    shapes: tuple[str, ...] = ("owner_intro",)  # introduction shapes, taken in turn
     introductions: list[Introduction] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -206,6 +221,13 @@ class MailGenerator:
 
     def _ordinary(self, i: int) -> bytes:
         roll = self.rng.random()
+        if self.owner_share is not None:  # alias mail is the part that does not name the owner
+            if roll >= self.owner_share:
+                return self._alias_mail(i)
+            roll = roll / self.owner_share
+            kinds = (self._business, self._newsletter, self._notification, self._owner_copy)
+            bounds = (0.62 / 0.92, 0.77 / 0.92, 0.87 / 0.92)
+            return kinds[sum(roll >= b for b in bounds)](i)
         if roll < 0.62:
             return self._business(i)
         if roll < 0.77:
@@ -260,12 +282,32 @@ class MailGenerator:
         return f"On {when}, {name} wrote:\n" + "\n".join("> " + line for line in lines)
 
     def _letter(
-        self, greeting: str, own: int, signer: str, quote_from: str = "", quoted: int = 0
+        self,
+        greeting: str,
+        own: int,
+        signer: str,
+        quote_from: str = "",
+        quoted: int = 0,
+        signature: str = "",
     ) -> str:
         text = f"Hi {greeting},\n\n{self._text(own)}\n\n{self.rng.choice(CLOSINGS)}\n{signer}\n"
+        if signature:
+            text += signature
         if quote_from and quoted > 0:
             text += "\n" + self._quoted(quoted, quote_from) + "\n"
         return text
+
+    def _signature(self, name: str, address: str) -> str:
+        """A signature block as a mail client appends it (empty unless `signatures`)."""
+        if not self.signatures:
+            return ""
+        domain = address.split("@")[1]
+        company = next((c for c, d in COMPANIES if d == domain), domain)
+        phone = f"+44 20 {self.rng.randint(1000, 9999)} {self.rng.randint(1000, 9999)}"
+        return (
+            f"\n-- \n{name}\n{self.rng.choice(TITLES)}, {company}\n"
+            f"T {phone} | https://www.{domain}\n"
+        )
 
     # ---- kinds of mail ---------------------------------------------------------------------
 
@@ -296,7 +338,12 @@ class MailGenerator:
         own = self._own_size()
         quoted = min(max(size - own, 0), self.rng.randint(1_000, 14_000)) if reply else 0
         body = self._letter(
-            self.owner_first, own, name.split()[0], self.owner_name if reply else "", quoted
+            self.owner_first,
+            own,
+            name.split()[0],
+            self.owner_name if reply else "",
+            quoted,
+            self._signature(name, addr),
         )
         alternative = self.rng.random() < 0.45
         so_far = 900 + len(body) * (5 if alternative else 2) // 2
@@ -355,7 +402,9 @@ class MailGenerator:
             message_id=self._message_id(i, domain),
         )
         size = self._target_size()
-        body = self._letter("all", self._own_size(), name.split()[0])
+        body = self._letter(
+            "all", self._own_size(), name.split()[0], signature=self._signature(name, addr)
+        )
         attach = size - len(body) - 900
         return self._assemble(headers, body, False, attach if attach > 2_000 else 0)
 
@@ -374,6 +423,14 @@ class MailGenerator:
         return self._assemble(headers, body, False, 0)
 
     def _introduction(self, i: int) -> bytes:
+        shape = self.shapes[len(self.introductions) % len(self.shapes)]
+        if shape == "referral_to_owner":
+            return self._referral(i)
+        if shape == "forward":
+            return self._forward_intro(i)
+        return self._owner_intro(i)
+
+    def _owner_intro(self, i: int) -> bytes:
         k = len(self.introductions)
         a_name, a_addr = self._person(unique=f".i{k}a")
         b_name, b_addr = self._person(unique=f".i{k}b")
@@ -406,6 +463,72 @@ class MailGenerator:
         self._pending_replies.append((due, intro, (b_name, b_addr), a_addr))
         self._pending_replies.sort(key=lambda r: r[0])
         return self._assemble(headers, body, self.rng.random() < 0.3, 0)
+
+    def _referral(self, i: int) -> bytes:
+        """A partner introduces a new client to the owner (owner in To, the client in Cc)."""
+        k = len(self.introductions)
+        p_name, p_addr = self._person(unique=f".i{k}p")
+        c_name, c_addr = self._person(unique=f".i{k}c")
+        c_first, p_first = c_name.split()[0], p_name.split()[0]
+        role, _ = self.rng.choice(INTRO_ROLES)
+        message_id = self._message_id(i, p_addr.split("@")[1])
+        headers = self._headers(
+            delivered=self.owner,
+            sender=(p_name, p_addr),
+            to=[(self.owner_name, self.owner)],
+            cc=[(c_name, c_addr)],
+            subject=f"Introduction: {self.owner_first}, meet {c_first}",
+            message_id=message_id,
+        )
+        body = (
+            f"{self.owner_first}, meet {c_first}.\n\n"
+            f"{c_name} {role} and needs someone to help with the "
+            f"{self.rng.choice(TOPICS)}. I told {c_first} you are the best I know, so I wanted "
+            "to connect you two.\n\n"
+            f"Best,\n{p_first}\n" + self._signature(p_name, p_addr)
+        )
+        intro = Introduction(i, message_id, p_addr, (c_addr, self.owner))
+        self._remember(i, intro, (c_name, c_addr), p_addr)
+        return self._assemble(headers, body, self.rng.random() < 0.5, 0)
+
+    def _forward_intro(self, i: int) -> bytes:
+        """The owner forwards one person's mail to another, to introduce them."""
+        k = len(self.introductions)
+        a_name, a_addr = self._person(unique=f".i{k}a")
+        b_name, b_addr = self._person(unique=f".i{k}b")
+        a_first, b_first = a_name.split()[0], b_name.split()[0]
+        b_role, _ = self.rng.choice(INTRO_ROLES)
+        topic = self.rng.choice(TOPICS)
+        message_id = self._message_id(i, "mail.example.com")
+        headers = self._headers(
+            delivered=self.refmail,
+            sender=(self.owner_name, self.owner),
+            to=[(a_name, a_addr)],
+            cc=[],
+            subject=f"Fwd: {topic.capitalize()}",
+            message_id=message_id,
+        )
+        when = email.utils.format_datetime(self.at - timedelta(days=self.rng.randint(1, 9)))
+        body = (
+            f"Hi {a_first},\n\n"
+            f"I'd like to introduce you to {b_name}, whose note is below. {b_first} {b_role}, "
+            f"and I think you two should talk about the {topic}.\n\n"
+            f"{self.owner_first}\n\n"
+            "---------- Forwarded message ---------\n"
+            f"From: {_addr((b_name, b_addr))}\nDate: {when}\n"
+            f"Subject: {topic.capitalize()}\nTo: {_addr((self.owner_name, self.owner))}\n\n"
+            f"Hi {self.owner_first},\n\n{self._text(self._own_size())}\n\n{b_first}\n"
+        )
+        intro = Introduction(i, message_id, self.owner, (a_addr, b_addr))
+        self._remember(i, intro, (a_name, a_addr), b_addr)
+        return self._assemble(headers, body, self.rng.random() < 0.3, 0)
+
+    def _remember(self, i: int, intro: Introduction, replier: tuple[str, str], other: str) -> None:
+        """Record the truth, and plan one party's reply 3 to 40 messages later."""
+        self.introductions.append(intro)
+        due = i + self.rng.randint(3, 40)
+        self._pending_replies.append((due, intro, replier, other))
+        self._pending_replies.sort(key=lambda r: r[0])
 
     def _intro_reply(
         self, i: int, intro: Introduction, sender: tuple[str, str], other: str
