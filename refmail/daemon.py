@@ -33,6 +33,10 @@ from refmail.sync import SyncReport, sync_account
 
 log = logging.getLogger(__name__)
 
+# Jobs running at once: each may hold two database connections (its lock and its work), so
+# this bounds the pool a worker needs (see db.make_engine) and what N workers ask of PostgreSQL.
+MAX_THREADS = 8
+
 
 @dataclass
 class AccountState:
@@ -125,7 +129,9 @@ class Daemon:
 
     def _start_jobs(self) -> None:
         d = self.settings.daemon
-        workers = 2 * len(self.settings.accounts) + 2
+        # A sync and a dispatch per account at once, but never thousands of threads: with many
+        # accounts the jobs queue for a bounded pool (each job is short and resumable).
+        workers = min(2 * len(self.settings.accounts) + 2, MAX_THREADS)
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(workers)},
             job_defaults={

@@ -33,6 +33,10 @@ SessionFactory = sessionmaker[Session]
 
 def make_engine(url: str, **kwargs: object) -> Engine:
     """An engine for `url`, with SQLite tuned for one writer and several readers."""
+    if url.startswith("postgresql"):
+        # The daemon's jobs (at most daemon.MAX_THREADS) each hold a lock connection and a work
+        # connection; the web pages and the lease job need a few more.
+        kwargs = {"pool_size": 20, "max_overflow": 10, "pool_pre_ping": True, **kwargs}
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _private_file(engine.url.database)
