@@ -1,0 +1,164 @@
+"""Times every module-level compiled pattern of a set of modules on adversarial inputs.
+
+A super-linear pattern can run for hours and Python cannot interrupt a regex, so the timing runs
+in a child process (`python -m tests.regex_timing MODULE...`) that the parent kills when one
+input takes too long. The child prints one JSON line per (pattern, input) pair.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+SMALL, LARGE = 10_000, 100_000
+# Strings repeated up to the input size: runs of one character that many patterns repeat
+# (whitespace, '>', '@', '-', '_'), pairs that make two overlapping quantifiers ambiguous, and
+# the words the quote and header patterns look for.
+UNITS = (
+    " ", "\t", "\n", "\r\n", ">", "@", "-", "_", ".", "/", "a", "1", "<", ":", "=", "*", '"', ",",
+    "é", "a@", "@a", "> ", " >", "\n ", " \n", "a ", "a.", "a/", "1/", "a\n", "-\n", "_\n", ">\n",
+    "<a", "a>", "- ", "@ ", "a:", "a-", "a,", "\n\n ", "On a ", "a wrote\n", "From: a\n",
+    "To: a@b.c\n", "x@y on 01/02/2001 ", "  01/02/2001 10:00 AM\n", "-- \n", "=?a?q?",
+    "Forwarded by ", "Original Message ", "Sent from my a ", "I'd like to introduce you ",
+    "meet ", "please ", "not ", "unsubscribe ", "delivery failed ", "550 ", "5.1.1 ", "<a@b> ",
+    "Message-ID: ", "Subject: ", "Re: ", "thanks ",
+)  # fmt: skip
+# A prefix that puts the pattern's start in place, then a long filler that never completes it.
+PREFIXED = (
+    ("Forwarded by ", " "), ("On ", " "), ("a wrote", " "), ("From: ", " "), ("x@y", " "),
+    ("> ", " "), ("-- ", " "), ("--", "-"), ("a", " "), ("> From:", " "), ("<", "a"),
+    ("mailto:", "a"), ("/a", "/a"), ("Message-ID:", " "),
+)  # fmt: skip
+
+
+def inputs(size: int) -> Iterator[tuple[str, str]]:
+    for unit in UNITS:
+        yield repr(unit), (unit * (size // len(unit) + 1))[:size]
+    for prefix, filler in PREFIXED:
+        yield f"{prefix!r}+{filler!r}", prefix + filler * (size - len(prefix))
+
+
+def patterns(module_names: list[str]) -> list[tuple[str, re.Pattern[str]]]:
+    """(name, pattern) for every compiled str pattern at module level, also inside tuples,
+    lists and dicts (tables of patterns)."""
+    found: list[tuple[str, re.Pattern[str]]] = []
+
+    def visit(name: str, value: Any, depth: int) -> None:
+        if isinstance(value, re.Pattern):
+            if isinstance(value.pattern, str):
+                found.append((name, value))
+        elif depth < 3 and isinstance(value, (list, tuple, frozenset, set)):
+            for i, item in enumerate(value):
+                visit(f"{name}[{i}]", item, depth + 1)
+        elif depth < 3 and isinstance(value, dict):
+            for key, item in value.items():
+                visit(f"{name}[{key!r}]", item, depth + 1)
+
+    for module_name in module_names:
+        module = importlib.import_module(module_name)
+        for attr, value in vars(module).items():
+            visit(f"{module_name}.{attr}", value, 0)
+    return found
+
+
+def _run(pattern: re.Pattern[str], text: str) -> float:
+    """Seconds to find every match (what findall, finditer and sub do), best of a few runs."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _match in pattern.finditer(text):
+            pass
+        best = min(best, time.perf_counter() - started)
+        if best > 0.05:
+            break  # slow already: more runs only cost time
+    return best
+
+
+def _child(module_names: list[str], skip: int) -> None:
+    """Print {"i", "pattern", "input", "small", "large"} lines, from job number `skip` on."""
+    jobs = [(n, p, k) for n, p in patterns(module_names) for k, _ in inputs(SMALL)]
+    small = dict(inputs(SMALL))
+    large = dict(inputs(LARGE))
+    for i, (name, pattern, kind) in enumerate(jobs):
+        if i < skip:
+            continue
+        print(json.dumps({"i": i, "pattern": name, "input": kind}), flush=True)
+        t_small = _run(pattern, small[kind])
+        print(json.dumps({"i": i, "small": t_small}), flush=True)
+        t_large = _run(pattern, large[kind])
+        print(json.dumps({"i": i, "large": t_large}), flush=True)
+    print(json.dumps({"done": len(jobs)}), flush=True)
+
+
+@dataclass(frozen=True)
+class Timing:
+    pattern: str
+    input: str
+    small: float
+    large: float  # inf: killed after the limit
+
+    @property
+    def ratio(self) -> float:
+        return self.large / max(self.small, 2e-5)
+
+
+def measure(module_names: list[str], limit: float = 2.0) -> list[Timing]:
+    """Time every pattern × input pair in a child; a 100 KB run over `limit` s is killed."""
+    results: list[Timing] = []
+    skip = 0
+    while True:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.regex_timing", str(skip), *module_names],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        pending: dict[str, Any] | None = None
+        finished = False
+        try:
+            while True:
+                ready, _, _ = select.select([proc.stdout], [], [], 60 if pending is None else limit)
+                if not ready:
+                    break  # the child is stuck in a regex
+                line = proc.stdout.readline()
+                if not line:
+                    raise RuntimeError(f"regex timing child exited with {proc.wait()}")
+                data = json.loads(line)
+                if "done" in data:
+                    finished = True
+                    break
+                if "small" in data:
+                    assert pending is not None
+                    pending["small"] = data["small"]
+                elif "large" in data:
+                    assert pending is not None
+                    results.append(
+                        Timing(
+                            pending["pattern"], pending["input"], pending["small"], data["large"]
+                        )
+                    )
+                    pending = None
+                else:
+                    pending = data
+        finally:
+            proc.kill()
+            proc.wait()
+        if finished:
+            return results
+        if pending is None:
+            raise RuntimeError("regex timing child is silent")
+        inf = float("inf")
+        results.append(Timing(pending["pattern"], pending["input"], pending.get("small", inf), inf))
+        skip = pending["i"] + 1
+
+
+if __name__ == "__main__":
+    _child(sys.argv[2:], int(sys.argv[1]))
