@@ -2,12 +2,17 @@
 
 Per batch: headers → triage → one fetch of the candidates → parse → classify → record, and the
 folder cursor advances in the same transaction, so a crash means a re-fetch, never a loss or a
-duplicate. One bad message is recorded as malformed and the batch goes on.
+duplicate. Every step on one message (parse, classify, record) runs inside a per-message guard
+with a time budget: a message that fails or overruns is recorded as malformed with the reason,
+and the batch goes on. A stop request is honoured between messages: the batch in hand is dropped
+uncommitted and read again by the next run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +30,17 @@ from refmail.source import Batch, Key, Source
 
 log = logging.getLogger(__name__)
 STORED_KINDS = ("introduction", "reply", "automatic")
+# Seconds each step on one message (parse; classify) may take. Python cannot interrupt a regex,
+# so every step is bounded by design; this catches what still overruns, checked between steps.
+MESSAGE_BUDGET_SECONDS = 5.0
+
+
+class _Stopped(Exception):
+    """A stop was requested in the middle of a batch: the batch is dropped, not committed."""
+
+
+class OverBudget(Exception):
+    """One message took longer than MESSAGE_BUDGET_SECONDS."""
 
 
 @dataclass
@@ -119,15 +135,25 @@ def sync_folder(
     )
     with factory() as session:
         cursor = record.load_cursor(session, account_id, folder)
+    committed = cursor
     for batch in source.scan(folder, cursor):
         candidates = [k for k, raw in batch.headers.items() if _is_candidate(raw, run.identity)]
         bodies = source.fetch(folder, candidates) if candidates else {}
-        parsed = [
-            (key, parse_message(bodies[key]), bodies[key]) for key in candidates if key in bodies
-        ]
-        with transaction(factory) as session:
-            _ingest_batch(session, run, parsed)
-            record.store_cursor(session, account_id, folder, batch.cursor, clock())
+        try:
+            parsed, unreadable = _parse_batch(run, batch, candidates, bodies, should_stop)
+            with transaction(factory) as session:
+                _ingest_batch(session, run, parsed, should_stop)
+                _record_unreadable(session, run, unreadable)
+                record.store_cursor(session, account_id, folder, batch.cursor, clock())
+        except _Stopped:
+            log.info(
+                "folder %s: stopping after a committed batch (at %s); the batch in hand is read "
+                "again next time",
+                folder,
+                committed.position,
+            )
+            break
+        committed = batch.cursor
         run.report.scanned += len(batch.headers)
         run.report.candidates += len(candidates)
         _log_batch(folder, batch, run.report)
@@ -148,8 +174,70 @@ def _is_candidate(raw_headers: bytes, identity: Identity) -> bool:
         return True
 
 
+def _parse_batch(
+    run: _Run,
+    batch: Batch,
+    candidates: list[Key],
+    bodies: dict[Key, bytes],
+    should_stop: Callable[[], bool],
+) -> tuple[list[tuple[Key, ParsedMessage, bytes]], list[tuple[Key, str, str]]]:
+    """Parse each candidate inside its own guard: (parsed messages, (key, Message-ID, why) of
+    those that failed or overran the budget)."""
+    parsed: list[tuple[Key, ParsedMessage, bytes]] = []
+    unreadable: list[tuple[Key, str, str]] = []
+    for key in candidates:
+        if should_stop():
+            raise _Stopped
+        raw = bodies.get(key)
+        if raw is None:
+            continue  # gone since the scan: nothing to record
+        started = time.monotonic()
+        try:
+            msg = parse_message(raw)
+            _check_budget(started, "parse")
+        except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
+            why = f"{type(exc).__name__}: {exc}"
+            log.warning("folder %s key %s: could not parse: %s", run.folder, key, why)
+            unreadable.append((key, _fallback_id(batch.headers.get(key, b""), raw), why))
+            continue
+        parsed.append((key, msg, raw))
+    return parsed, unreadable
+
+
+def _check_budget(started: float, step: str) -> None:
+    spent = time.monotonic() - started
+    if spent > MESSAGE_BUDGET_SECONDS:
+        raise OverBudget(
+            f"{step} took {spent:.1f} s, over the {MESSAGE_BUDGET_SECONDS:g} s budget per message"
+        )
+
+
+def _fallback_id(headers: bytes, raw: bytes) -> str:
+    """The Message-ID of a message that could not be parsed: its header's, else a digest."""
+    try:
+        found = parse_envelope(headers).message_id
+    except Exception:  # noqa: BLE001 - the headers may be as broken as the body
+        found = None
+    digest = hashlib.sha256(raw[:65536]).hexdigest()[:32]
+    return found or f"<{digest}@unreadable.refmail.invalid>"
+
+
+def _record_unreadable(session: Session, run: _Run, unreadable: list[tuple[Key, str, str]]) -> None:
+    for key, message_id, why in unreadable:
+        run.report.malformed += 1
+        run.report.errors.append(f"{run.folder}/{key}: {why}")
+        with session.begin_nested():
+            if not record.is_recorded(session, message_id):
+                record.record_malformed(
+                    session, run.account_id, run.folder, key, message_id, why, run.clock()
+                )
+
+
 def _ingest_batch(
-    session: Session, run: _Run, parsed: list[tuple[Key, ParsedMessage, bytes]]
+    session: Session,
+    run: _Run,
+    parsed: list[tuple[Key, ParsedMessage, bytes]],
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
     """Record a batch: what the database already knows is asked once per batch, not per message;
     each message that writes gets its own savepoint, so a failure costs only that message."""
@@ -159,6 +247,8 @@ def _ingest_batch(
     )
     people = record.ContactCache(session, {a for _, msg, _ in parsed for a in _addresses(msg)})
     for key, msg, raw in parsed:
+        if should_stop():
+            raise _Stopped  # the transaction rolls back: the batch is read again next time
         if msg.message_id in recorded:
             run.report.duplicates += 1
             continue
@@ -185,7 +275,9 @@ def _ingest(
     known: set[str],
     people: record.ContactCache,
 ) -> None:
+    started = time.monotonic()
     verdict = classify(msg, run.identity, known)
+    _check_budget(started, "classify")
     now = run.clock()
     if verdict.kind in STORED_KINDS:  # other mail (and refmail's own) is not stored
         with session.begin_nested():
