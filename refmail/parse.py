@@ -25,6 +25,7 @@ OWN_TEXT_LIMIT = 20_000
 FULL_TEXT_LIMIT = 200_000
 HISTORY_SCAN_LIMIT = 64_000  # quoted history read for header blocks: the first 64 KB
 HTML_LIMIT = 1_000_000  # HTML read to find the text (a bigger part is cut here)
+ADDRESS_LIMIT = 500  # addresses read from one header: a To: of 100,000 is a poison, not a party
 DELIVERY_HEADERS = (
     "delivered-to",
     "x-original-to",
@@ -185,9 +186,10 @@ def decode_header_value(value: object) -> str:
 def parse_addresses(values: list[str], header: str) -> tuple[list[Address], list[BadAddress]]:
     """Split address headers into Address values; unparseable ones go to the bad list."""
     good: list[Address] = []
+    seen: set[str] = set()
     bad: list[BadAddress] = []
     raw_values = [_undo_surrogates(str(v)) for v in values]
-    for name, addr in email.utils.getaddresses(raw_values):
+    for name, addr in email.utils.getaddresses(raw_values)[:ADDRESS_LIMIT]:
         if not addr and not name:
             continue
         normal = normalise_address(addr)
@@ -196,7 +198,8 @@ def parse_addresses(values: list[str], header: str) -> tuple[list[Address], list
                 BadAddress(header, f"{name} <{addr}>" if name else addr, "not a valid address")
             )
             continue
-        if all(a.email != normal for a in good):
+        if normal not in seen:
+            seen.add(normal)
             good.append(Address(normal, _clean_name(decode_header_value(name), normal)))
     return good, bad
 
@@ -709,11 +712,13 @@ def _strip_notes_domains(name: str) -> str:
 def _loose_addresses(text: str) -> list[Address]:
     """Addresses in a quoted header line, which mail clients write in many broken ways."""
     found: list[Address] = []
-    for raw in _EMAIL_RE.findall(text):
+    seen: set[str] = set()
+    for raw in _EMAIL_RE.findall(text)[:ADDRESS_LIMIT]:
         if raw.upper().startswith(("IMCEA", "MAILTO:")):
             continue  # Exchange's encapsulated addresses repeat the real one
         normal = normalise_address(raw.removeprefix("mailto:"))
-        if normal and all(a.email != normal for a in found):
+        if normal and normal not in seen:
+            seen.add(normal)
             found.append(Address(normal, _name_before(text, raw)))
     return found
 

@@ -76,9 +76,9 @@ def notes_lines(n: int = 3000) -> bytes:
     return _plain("notes", "Hi\r\n\r\n" + line * 20 + "  To: a@b.example\r\n")
 
 
-def corpus() -> dict[str, bytes]:
-    """Every crafted message by name."""
-    return {
+def corpus(copy: int = 0) -> dict[str, bytes]:
+    """Every crafted message by name; each `copy` has Message-IDs of its own."""
+    found = {
         "at-signs": at_signs(),
         "blank-lines": blank_lines(),
         "quoted-spaces": quoted_spaces(),
@@ -88,6 +88,8 @@ def corpus() -> dict[str, bytes]:
         "html": html_bomb(),
         "notes": notes_lines(),
     }
+    mark = f"Message-ID: <poison-{copy}-".encode()
+    return {name: raw.replace(b"Message-ID: <poison-", mark, 1) for name, raw in found.items()}
 
 
 def big_with_attachment(tag: str, megabytes: int) -> bytes:
