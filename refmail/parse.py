@@ -26,6 +26,8 @@ FULL_TEXT_LIMIT = 200_000
 HISTORY_SCAN_LIMIT = 64_000  # quoted history read for header blocks: the first 64 KB
 HTML_LIMIT = 1_000_000  # HTML read to find the text (a bigger part is cut here)
 ADDRESS_LIMIT = 500  # addresses read from one header: a To: of 100,000 is a poison, not a party
+HEADER_TEXT_LIMIT = 64_000  # characters of one header value read (the stdlib's decoders are
+# quadratic on some inputs, and recurse once per '(' of a comment)
 DELIVERY_HEADERS = (
     "delivered-to",
     "x-original-to",
@@ -169,10 +171,10 @@ def decode_header_value(value: object) -> str:
         return ""
     if isinstance(value, email.header.Header):
         value = str(value)
-    text = _undo_surrogates(str(value))
+    text = _undo_surrogates(str(value))[: HEADER_TEXT_LIMIT // 8]  # decode_header: quadratic
     try:
         parts = email.header.decode_header(text)
-    except (ValueError, LookupError, AssertionError):
+    except (ValueError, LookupError, AssertionError, RecursionError):
         return " ".join(text.split())
     out = []
     for chunk, charset in parts:
@@ -189,7 +191,10 @@ def parse_addresses(values: list[str], header: str) -> tuple[list[Address], list
     seen: set[str] = set()
     bad: list[BadAddress] = []
     raw_values = [_undo_surrogates(str(v)) for v in values]
-    for name, addr in email.utils.getaddresses(raw_values)[:ADDRESS_LIMIT]:
+    pairs = _getaddresses(raw_values)
+    if pairs is None:
+        return [], [BadAddress(header, " ".join(raw_values)[:200], "unreadable address list")]
+    for name, addr in pairs[:ADDRESS_LIMIT]:
         if not addr and not name:
             continue
         normal = normalise_address(addr)
@@ -202,6 +207,15 @@ def parse_addresses(values: list[str], header: str) -> tuple[list[Address], list
             seen.add(normal)
             good.append(Address(normal, _clean_name(decode_header_value(name), normal)))
     return good, bad
+
+
+def _getaddresses(values: list[str]) -> list[tuple[str, str]] | None:
+    """email.utils.getaddresses on capped values; None when it cannot read them (it recurses
+    once per nested '(' and raises RecursionError on thousands of them)."""
+    try:
+        return email.utils.getaddresses([v[:HEADER_TEXT_LIMIT] for v in values])
+    except (RecursionError, ValueError, IndexError):
+        return None
 
 
 def parse_envelope(raw_headers: bytes) -> Envelope:
@@ -285,7 +299,7 @@ def _envelope(msg: Message) -> Envelope:
     delivered: list[str] = []
     for name in DELIVERY_HEADERS:
         for value in _all(msg, name):
-            for _, addr in email.utils.getaddresses([_undo_surrogates(value)]):
+            for _, addr in _getaddresses([_undo_surrogates(value)]) or []:
                 normal = normalise_address(addr)
                 if normal and normal not in delivered:
                     delivered.append(normal)

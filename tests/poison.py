@@ -76,6 +76,12 @@ def notes_lines(n: int = 3000) -> bytes:
     return _plain("notes", "Hi\r\n\r\n" + line * 20 + "  To: a@b.example\r\n")
 
 
+def comment_bomb(n: int = 20_000) -> bytes:
+    """A Cc: of nested comments: the stdlib address parser recurses once per '('."""
+    head = _head("comments").replace("Cc: Trent <trent@poison.example>", "Cc: " + "(" * n)
+    return (head + "Hello\r\n").encode()
+
+
 def corpus(copy: int = 0) -> dict[str, bytes]:
     """Every crafted message by name; each `copy` has Message-IDs of its own."""
     found = {
@@ -87,6 +93,7 @@ def corpus(copy: int = 0) -> dict[str, bytes]:
         "binary": binary_junk(),
         "html": html_bomb(),
         "notes": notes_lines(),
+        "comments": comment_bomb(),
     }
     mark = f"Message-ID: <poison-{copy}-".encode()
     return {name: raw.replace(b"Message-ID: <poison-", mark, 1) for name, raw in found.items()}
