@@ -1,8 +1,8 @@
 """Sync: reads new mail from a source, keeps what concerns refmail, records it and plans follow-ups.
 
-Per batch: headers → triage → one fetch of the candidates → parse → classify → record, and the
-folder cursor advances in the same transaction, so a crash means a re-fetch, never a loss or a
-duplicate. Every step on one message (parse, classify, record) runs inside a per-message guard
+Per batch: headers → triage → fetch of the candidates' first 256 KB → parse → classify → record,
+and the folder cursor advances in the same transaction, so a crash means a re-fetch, never a loss
+or a duplicate. Every step on one message (parse, classify, record) runs inside a per-message guard
 with a time budget: a message that fails or overruns is recorded as malformed with the reason,
 and the batch goes on. A stop request is honoured between messages: the batch in hand is dropped
 uncommitted and read again by the next run.
@@ -139,8 +139,8 @@ def sync_folder(
         cursor = record.load_cursor(session, account_id, folder)
     committed = cursor
     for batch in source.scan(folder, cursor):
-        candidates = [k for k, raw in batch.headers.items() if _is_candidate(raw, run.identity)]
         try:
+            candidates = _candidates(batch, run.identity, should_stop)
             parsed, unreadable = _parse_batch(run, source, batch, candidates, should_stop)
             with transaction(factory) as session:
                 _ingest_batch(session, run, parsed, should_stop)
@@ -166,6 +166,18 @@ def sync_folder(
             )
             break
     return run.report
+
+
+def _candidates(batch: Batch, identity: Identity, should_stop: Callable[[], bool]) -> list[Key]:
+    """The keys whose headers concern refmail; a stop is honoured here too (a batch of 500
+    header blocks of 256 KB each takes a while to read)."""
+    found = []
+    for key, raw in batch.headers.items():
+        if should_stop():
+            raise _Stopped
+        if _is_candidate(raw, identity):
+            found.append(key)
+    return found
 
 
 def _is_candidate(raw_headers: bytes, identity: Identity) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import select
 import subprocess
@@ -117,27 +118,58 @@ class Timing:
         return self.ratio <= RATIO
 
 
-def measure(module_names: list[str], limit: float = 3.0, only: Sequence[str] = ()) -> list[Timing]:
+class _Lines:
+    """Lines from a child's stdout with a timeout (select on the descriptor, own buffer: a
+    buffered text pipe would hide lines it has read ahead from select)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        self.fd = proc.stdout.fileno()
+        self.buffer = b""
+
+    def next(self, timeout: float) -> bytes | None:
+        """The next line; None if none came within `timeout` seconds; b"" at the end."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([self.fd], [], [], max(remaining, 0))
+            if not ready:
+                return None
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                return b""
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line
+
+
+def measure(
+    module_names: Sequence[str], limit: float = 3.0, only: Sequence[str] = ()
+) -> list[Timing]:
     """Time every pattern × input pair in a child (only the inputs named in `only`, if given);
     a run over `limit` seconds is killed and counted as infinitely slow."""
     results: list[Timing] = []
-    modules = list(module_names)
     skip = 0
     while True:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.regex_timing", str(skip), json.dumps([*only]), *modules],
+            [
+                sys.executable,
+                "-m",
+                "tests.regex_timing",
+                str(skip),
+                json.dumps([*only]),
+                *module_names,
+            ],
             stdout=subprocess.PIPE,
-            text=True,
         )
-        assert proc.stdout is not None
+        lines = _Lines(proc)
         pending: dict[str, Any] | None = None
         finished = False
         try:
             while True:
-                ready, _, _ = select.select([proc.stdout], [], [], 60 if pending is None else limit)
-                if not ready:
+                line = lines.next(60 if pending is None else limit)
+                if line is None:
                     break  # the child is stuck in a regex
-                line = proc.stdout.readline()
                 if not line:
                     raise RuntimeError(f"regex timing child exited with {proc.wait()}")
                 data = json.loads(line)
@@ -149,11 +181,8 @@ def measure(module_names: list[str], limit: float = 3.0, only: Sequence[str] = (
                     pending["small"] = data["small"]
                 elif "large" in data:
                     assert pending is not None
-                    results.append(
-                        Timing(
-                            pending["pattern"], pending["input"], pending["small"], data["large"]
-                        )
-                    )
+                    name, kind, small = pending["pattern"], pending["input"], pending["small"]
+                    results.append(Timing(name, kind, small, data["large"]))
                     pending = None
                 else:
                     pending = data

@@ -11,7 +11,9 @@ import refmail
 from tests.regex_timing import measure
 
 MODULES = sorted(
-    f"refmail.{info.name}" for info in pkgutil.iter_modules(refmail.__path__) if not info.ispkg
+    f"refmail.{info.name}"
+    for info in pkgutil.iter_modules(refmail.__path__)
+    if not info.ispkg and not info.name.startswith("_")  # __main__ would run the CLI
 )
 
 

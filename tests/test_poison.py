@@ -99,7 +99,10 @@ def fill(root: Path, messages: Sequence[bytes]) -> list[str]:
 
 
 def run_sync(
-    factory: SessionFactory, acc: Account, should_stop: object = lambda: False
+    factory: SessionFactory,
+    acc: Account,
+    should_stop: object = lambda: False,
+    on_batch: object = None,
 ) -> SyncReport:
     assert acc.maildir is not None
     source = MaildirSource(acc.maildir.path, acc.maildir.batch_size)
@@ -110,6 +113,7 @@ def run_sync(
         ("INBOX",),
         FollowUps(),
         CLOCK,
+        on_batch,  # type: ignore[arg-type]
         should_stop=should_stop,  # type: ignore[arg-type]
     )
 
@@ -179,16 +183,19 @@ def test_a_stop_between_messages_drops_the_batch_in_hand_and_the_next_run_reads_
 ) -> None:
     keys = fill(tmp_path / "md", [referral(f"s{i}")[1] for i in range(6)])
     acc = maildir_account(tmp_path / "md", batch_size=3)
-    asked = 0
+    asked_since_commit: list[int] = []
+
+    def committed(*_: object) -> None:
+        asked_since_commit.append(0)
 
     def stop_in_the_second_batch() -> bool:
-        nonlocal asked
-        asked += 1
-        # Batch one asks 8 times (the folder, 3 parses, 3 records, after the commit); the stop
-        # comes at batch two's third parse.
-        return asked > 10
+        if not asked_since_commit:
+            return False
+        asked_since_commit[0] += 1
+        # The first ask is the one right after the commit; the third is inside batch two.
+        return asked_since_commit[0] >= 3
 
-    report = run_sync(factory, acc, stop_in_the_second_batch)
+    report = run_sync(factory, acc, stop_in_the_second_batch, committed)
     assert report.scanned == 3 and introductions(factory) == 3
     assert last_key(factory) == keys[2]
     again = run_sync(factory, acc)
