@@ -18,11 +18,16 @@ from refmail.parse import ParsedMessage, parse_message, quoted_headers, split_qu
 from tests.mailbox import OWNER, REFMAIL
 
 IDENTITY = Identity(owners=frozenset({OWNER}), refmail=frozenset({REFMAIL}))
-EXAMPLE_LIMIT = 2.0  # CPU seconds for one example: generous, a linear step takes milliseconds
+EXAMPLE_LIMIT = 5.0  # CPU seconds for one example: generous, a linear step takes milliseconds
 FUZZ = settings(
     max_examples=40,
     deadline=None,  # timed by hand below: hypothesis' deadline is flaky on a busy machine
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+    print_blob=True,  # a failure prints the @reproduce_failure line to replay it
 )
 
 TOKENS = (
