@@ -20,13 +20,16 @@ _ATTACHED_TYPES = ("message/rfc822", "message/global")
 _HEADER_TYPES = ("text/rfc822-headers", "message/global-headers")
 _FAILED_ACTIONS = ("failed", "delayed")
 
-_EMAIL = re.compile(r"[^\s<>()\[\]\"',;:@]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Starts only where a run of address characters starts: a long run without '@' is read once.
+_EMAIL = re.compile(
+    r"(?<![^\s<>()\[\]\"',;:@])[^\s<>()\[\]\"',;:@]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
-_QUOTED_ID = re.compile(r"^[ \t>]*Message-ID:[ \t]*\n?[ \t]*(<[^<>\s]+>)", re.I | re.M)
+_QUOTED_ID = re.compile(r"^[ \t>]*Message-ID:[ \t]*+(?:\n[ \t]*+)?(<[^<>\s]+>)", re.I | re.M)
 # refmail's own mark on what it sends (the Message-ID without brackets): survives an MTA that
 # rewrites or drops the Message-ID of the returned headers.
 _REFMAIL_ID = re.compile(
-    r"^[ \t>]*X-Refmail-ID:[ \t]*\n?[ \t]*<?([^<>\s@]+@[^<>\s]+?)>?[ \t]*$", re.I | re.M
+    r"^[ \t>]*X-Refmail-ID:[ \t]*+(?:\n[ \t]*+)?<?([^<>\s@]+@[^<>\s]+?)>?[ \t]*$", re.I | re.M
 )
 # An SMTP reply code as servers write it ("550 ", "452-4.2.2"), not a number inside an IP or date.
 _REPLY_CODE = re.compile(r"(?<![\w.#=:/-])[245]\d\d(?=[ -])(?!-\d{2})")

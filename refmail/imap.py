@@ -29,7 +29,7 @@ from imapclient.imapclient import DRAFTS, SENT
 from refmail.config import ImapSettings
 from refmail.errors import DeliveryError, SourceError
 from refmail.oauth import token_source
-from refmail.source import Batch, Cursor, Key
+from refmail.source import BODY_LIMIT, HEADER_LIMIT, Batch, Cursor, Key
 
 log = logging.getLogger(__name__)
 
@@ -140,18 +140,27 @@ class ImapSource:
             yield Batch({}, start, rescan, 0)  # nothing new, but the new UIDVALIDITY must be kept
         for i in range(0, len(uids), self.batch_size):
             chunk = uids[i : i + self.batch_size]
-            response = self.client.fetch(chunk, ["BODY.PEEK[HEADER]"])
-            headers = {uid: data.get(b"BODY[HEADER]", b"") for uid, data in response.items()}
+            response = self.client.fetch(chunk, [f"BODY.PEEK[HEADER]<0.{HEADER_LIMIT}>"])
+            headers = {uid: _section(data, b"BODY[HEADER]") for uid, data in response.items()}
             yield Batch(headers, Cursor(start.validity, chunk[-1]), rescan, len(uids))
 
     def fetch(self, folder: str, uids: Sequence[Key]) -> dict[Key, bytes]:
-        """Whole messages for these UIDs, in one round trip (BODY.PEEK: nothing marked read)."""
+        """The first BODY_LIMIT bytes of these messages, in one round trip (a partial
+        BODY.PEEK: nothing marked read, and a big attachment is never downloaded)."""
         if not uids:
             return {}
         if self._selected != folder:
             self._select(folder)
-        response = self.client.fetch(list(uids), ["BODY.PEEK[]"])
-        return {uid: data.get(b"BODY[]", b"") for uid, data in response.items()}
+        response = self.client.fetch(list(uids), [f"BODY.PEEK[]<0.{BODY_LIMIT}>"])
+        return {uid: _section(data, b"BODY[]") for uid, data in response.items()}
+
+
+def _section(data: dict[bytes, object], name: bytes) -> bytes:
+    """A fetched section's bytes; a partial fetch answers under "BODY[]<0>", not "BODY[]"."""
+    for key, value in data.items():
+        if key == name or key.startswith(name + b"<"):
+            return value if isinstance(value, bytes) else b""
+    return b""
 
 
 def find_folder(

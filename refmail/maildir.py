@@ -17,9 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from refmail.errors import SourceError
-from refmail.source import Batch, Cursor, Key
-
-HEADER_LIMIT = 256 * 1024
+from refmail.source import BODY_LIMIT, HEADER_LIMIT, Batch, Cursor, Key
 
 
 class MaildirSource:
@@ -70,7 +68,8 @@ class MaildirSource:
             path = files.get(str(key))
             if path is not None:
                 try:
-                    out[key] = path.read_bytes()
+                    with path.open("rb") as handle:
+                        out[key] = handle.read(BODY_LIMIT)  # never a whole 50 MB file
                 except OSError:
                     continue  # moved or deleted since the scan: nothing to record
         return out

@@ -23,6 +23,11 @@ from email_validator import EmailNotValidError, validate_email
 
 OWN_TEXT_LIMIT = 20_000
 FULL_TEXT_LIMIT = 200_000
+HISTORY_SCAN_LIMIT = 64_000  # quoted history read for header blocks: the first 64 KB
+HTML_LIMIT = 1_000_000  # HTML read to find the text (a bigger part is cut here)
+ADDRESS_LIMIT = 500  # addresses read from one header: a To: of 100,000 is a poison, not a party
+HEADER_TEXT_LIMIT = 64_000  # characters of one header value read (the stdlib's decoders are
+# quadratic on some inputs, and recurse once per '(' of a comment)
 DELIVERY_HEADERS = (
     "delivered-to",
     "x-original-to",
@@ -45,7 +50,12 @@ ROBOT_HEADERS = (
     "feedback-id",
     "x-mailer",
 )
-_EMAIL_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# The look-behind starts a match only where a run of address characters starts, so a long run
+# without '@' is read once, not once per character (which made the search quadratic).
+_EMAIL_RE = re.compile(
+    r"(?<![A-Za-z0-9!#$%&'*+/=?^_`{|}~.-])"
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
 
 
 @dataclass(frozen=True)
@@ -161,10 +171,10 @@ def decode_header_value(value: object) -> str:
         return ""
     if isinstance(value, email.header.Header):
         value = str(value)
-    text = _undo_surrogates(str(value))
+    text = _undo_surrogates(str(value))[: HEADER_TEXT_LIMIT // 8]  # decode_header: quadratic
     try:
         parts = email.header.decode_header(text)
-    except (ValueError, LookupError, AssertionError):
+    except (ValueError, LookupError, AssertionError, RecursionError):
         return " ".join(text.split())
     out = []
     for chunk, charset in parts:
@@ -178,9 +188,13 @@ def decode_header_value(value: object) -> str:
 def parse_addresses(values: list[str], header: str) -> tuple[list[Address], list[BadAddress]]:
     """Split address headers into Address values; unparseable ones go to the bad list."""
     good: list[Address] = []
+    seen: set[str] = set()
     bad: list[BadAddress] = []
     raw_values = [_undo_surrogates(str(v)) for v in values]
-    for name, addr in email.utils.getaddresses(raw_values):
+    pairs = _getaddresses(raw_values)
+    if pairs is None:
+        return [], [BadAddress(header, " ".join(raw_values)[:200], "unreadable address list")]
+    for name, addr in pairs[:ADDRESS_LIMIT]:
         if not addr and not name:
             continue
         normal = normalise_address(addr)
@@ -189,9 +203,19 @@ def parse_addresses(values: list[str], header: str) -> tuple[list[Address], list
                 BadAddress(header, f"{name} <{addr}>" if name else addr, "not a valid address")
             )
             continue
-        if all(a.email != normal for a in good):
+        if normal not in seen:
+            seen.add(normal)
             good.append(Address(normal, _clean_name(decode_header_value(name), normal)))
     return good, bad
+
+
+def _getaddresses(values: list[str]) -> list[tuple[str, str]] | None:
+    """email.utils.getaddresses on capped values; None when it cannot read them (it recurses
+    once per nested '(' and raises RecursionError on thousands of them)."""
+    try:
+        return email.utils.getaddresses([v[:HEADER_TEXT_LIMIT] for v in values])
+    except (RecursionError, ValueError, IndexError):
+        return None
 
 
 def parse_envelope(raw_headers: bytes) -> Envelope:
@@ -201,14 +225,19 @@ def parse_envelope(raw_headers: bytes) -> Envelope:
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
-    """Parse a whole message. Never raises: what cannot be read is listed in `defects`."""
-    msg = email.message_from_bytes(_strip_bom(raw), policy=compat32)
-    defects = [type(d).__name__ for d in msg.defects]
+    """Parse a whole message. Never raises: what cannot be read is listed in `defects`.
+
+    The message may be cut short (sync reads only the first part of a big one): a truncated
+    part is read as far as it goes. Every step is linear in the size of the message, and the
+    text scanned is capped (FULL_TEXT_LIMIT, HISTORY_SCAN_LIMIT).
+    """
+    msg, defects = _message(raw)
     env = _envelope(msg)
     date, offset = _date(_raw(msg, "date"))
     full_text, attached = _body_text(msg, defects)
+    full_text = tame_whitespace(full_text[:FULL_TEXT_LIMIT])
     own, quoted_part = split_quoted(full_text)
-    quoted = list(attached) + list(quoted_headers(quoted_part))
+    quoted = list(attached) + list(quoted_headers(quoted_part[:HISTORY_SCAN_LIMIT]))
     subject = env.subject.lower()
     has_forward = (
         bool(attached)
@@ -228,13 +257,31 @@ def parse_message(raw: bytes) -> ParsedMessage:
         references=tuple(_ids(_raw(msg, "references"))),
         date=date,
         utc_offset_minutes=offset,
-        own_text=strip_signature(own)[:OWN_TEXT_LIMIT],
-        full_text=full_text[:FULL_TEXT_LIMIT],
+        own_text=strip_signature(own[:OWN_TEXT_LIMIT]),
+        full_text=full_text,
         quoted=tuple(quoted),
         has_forward=has_forward,
         defects=tuple(defects),
         history=quoted_part[:FULL_TEXT_LIMIT],
     )
+
+
+def _message(raw: bytes) -> tuple[Message, list[str]]:
+    """The stdlib parse; on multiparts nested too deep for its recursion, the headers alone."""
+    data = _strip_bom(raw)
+    try:
+        msg = email.message_from_bytes(data, policy=compat32)
+    except RecursionError:
+        head = _header_block(data)
+        msg = email.message_from_bytes(head, policy=compat32)
+        msg.set_payload("")
+        return msg, [type(d).__name__ for d in msg.defects] + ["NestingTooDeep"]
+    return msg, [type(d).__name__ for d in msg.defects]
+
+
+def _header_block(data: bytes) -> bytes:
+    ends = [i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if i != -1]
+    return data[: min(ends)] + b"\r\n\r\n" if ends else data
 
 
 # --- headers -------------------------------------------------------------------------------
@@ -252,7 +299,7 @@ def _envelope(msg: Message) -> Envelope:
     delivered: list[str] = []
     for name in DELIVERY_HEADERS:
         for value in _all(msg, name):
-            for _, addr in email.utils.getaddresses([_undo_surrogates(value)]):
+            for _, addr in _getaddresses([_undo_surrogates(value)]) or []:
                 normal = normalise_address(addr)
                 if normal and normal not in delivered:
                     delivered.append(normal)
@@ -347,7 +394,7 @@ def _body_text(msg: Message, defects: list[str]) -> tuple[str, list[QuotedHeader
     if plain is not None and plain.strip():
         text = plain
     elif html is not None:
-        text = html_to_text(html)
+        text = html_to_text(html[:HTML_LIMIT])
     else:
         text = plain or ""
     return text.replace("\r\n", "\n").replace("\r", "\n"), attached
@@ -458,39 +505,55 @@ def html_to_text(html: str) -> str:
         parser.feed(html)
         parser.close()
     except Exception:  # noqa: BLE001 - HTMLParser can trip on pathological markup
-        return re.sub(r"<[^>]+>", " ", html)
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in parser.lines)).strip()
+        return _TAG.sub(" ", html)
+    return _BLANK_LINES.sub("\n\n", "\n".join(line.rstrip() for line in parser.lines)).strip()
+
+
+_TAG = re.compile(r"<[^<>]*+>")  # not `<[^>]+>`: each of 100,000 '<' would read to the end
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 # --- quoted history ------------------------------------------------------------------------
 
+# Every pattern below is linear in its input: no `\s*` that can run across lines from every line
+# start, no two adjacent quantifiers that can match the same characters, bounded gaps (`{0,300}`)
+# and possessive quantifiers (`*+`) where a run must not be given back.
 _FORWARD_MARK = re.compile(
-    r"^\s*(-{2,}\s*(Original Message|Forwarded message|Forwarded by .*?)\s*-{2,}"
-    r"|Begin forwarded message:)",
+    r"^[ \t]*(-{2,}+[ \t]*(Original Message|Forwarded message|Forwarded by [^\n]{0,200}?)"
+    r"[ \t]*-{2,}|Begin forwarded message:)",
     re.IGNORECASE | re.MULTILINE,
 )
 # Notes (Lotus) writes the quoted author on one line and the date on the next, with To: below:
 #     Severin Borenstein <borenste@Haas.Berkeley.EDU>
 #     03/31/2001 06:00 PM
 #         To: Steve Kean <skean@enron.com>
-_NOTES_DATE = r"[ \t]*\d{1,2}/\d{1,2}/\d{2,4}[ \t]+\d{1,2}:\d{2}(?::\d{2})?[ \t]*(?:[AP]M)?[ \t]*"
+_NOTES_DATE = (
+    r"[ \t]*+\d{1,2}/\d{1,2}/\d{2,4}[ \t]++\d{1,2}:\d{2}(?::\d{2})?+[ \t]*+(?:[AP]M[ \t]*+)?+"
+)
 _WROTE = r"(?:wrote|writes|schrieb|a\s+écrit|escribió|ha\s+scritto|schreef|skrev|napisał)"
 _QUOTE_STARTS = [
     _FORWARD_MARK,
     # Gmail/Apple "On <date>, <name> wrote:", possibly wrapped, never across a blank line.
     re.compile(
-        rf"^[ \t]*(?:On|Am|Le|El|Il|Op|Den)\s(?:(?!\n[ \t]*\n).){{0,300}}?\b{_WROTE}\s*:[ \t]*$",
+        rf"^[ \t]*(?:On|Am|Le|El|Il|Op|Den)\s(?:(?!\n[ \t]{{0,80}}\n).){{0,300}}?\b{_WROTE}"
+        r"[ \t]*:[ \t]*$",
         re.IGNORECASE | re.MULTILINE | re.DOTALL,
     ),
     # "Alice Smith wrote:" right above a '>' block.
-    re.compile(rf"^[^\n>]{{1,200}}\b{_WROTE}\s*:[ \t]*\n(?:[ \t]*\n)?[ \t]*>", re.MULTILINE),
-    re.compile(r"^\s*_{10,}\s*$", re.MULTILINE),
+    re.compile(rf"^[^\n>]{{1,200}}\b{_WROTE}[ \t]*:[ \t]*\n(?:[ \t]*\n)?[ \t]*>", re.MULTILINE),
+    re.compile(r"^[ \t]*_{10,}+[ \t]*$", re.MULTILINE),
     # Outlook header blocks: a From: line with a Sent:/To:/Date: line right after.
     re.compile(
-        r"^\s*\*?From:\*?[ \t].*\n(\s*\*?(Sent|Date|To|Cc)\*?:.*\n?)", re.IGNORECASE | re.MULTILINE
+        r"^[ \t]*\*?From:\*?[ \t][^\n]*\n"
+        r"((?:[ \t]*\n){0,2}[ \t]*\*?(Sent|Date|To|Cc)\*?:[^\n]*\n?)",
+        re.IGNORECASE | re.MULTILINE,
     ),
     # Notes: "Name <addr> on 01/02/2001 10:00 AM" then To:, or name / date / To: on three lines.
-    re.compile(r"^.*\S+@\S+.* on \d{1,2}/\d{1,2}/\d{2,4}.*\n\s*To:", re.IGNORECASE | re.MULTILINE),
+    re.compile(
+        r"^[^\n@]*+(?<=\S)@\S(?>[^\n]*? on \d{1,2}/\d{1,2}/\d{2,4})[^\n]*+\n"
+        r"(?:[ \t]*\n){0,3}[ \t]*To:",
+        re.IGNORECASE | re.MULTILINE,
+    ),
     re.compile(
         rf"^[ \t]*\S[^\n]*\n{_NOTES_DATE}\n(?:[^\n]*\n){{0,3}}?[ \t]*To:",
         re.IGNORECASE | re.MULTILINE,
@@ -501,6 +564,23 @@ _LEADING_BLANK_LINES = re.compile(r"^(?:[ \t]*\n)+")
 _SIGNATURE = re.compile(
     r"^(-- ?|--\s*$|_{2,}|Sent from my \w+.*|Get Outlook for .*)$", re.MULTILINE
 )
+
+
+_SPACE_RUN = re.compile(r"[ \t]{65,}")
+_EMPTY_LINE_RUN = re.compile(r"\n{4,}")
+
+
+def tame_whitespace(text: str) -> str:
+    """Whitespace-only lines emptied, more than two blank lines in a row made two, runs of over
+    64 spaces or tabs cut to 64: what a reader sees, without the 80,000 blank lines or the 3 KB
+    of spaces that make a backtracking pattern anywhere downstream slow.
+
+    >>> tame_whitespace("a  \\n \\t\\n\\n\\n\\n\\nb")
+    'a  \\n\\n\\nb'
+    """
+    lines = [line if line.strip() else "" for line in text.split("\n")]
+    text = _EMPTY_LINE_RUN.sub("\n\n\n", "\n".join(lines))
+    return _SPACE_RUN.sub(lambda m: m.group(0)[:64], text)
 
 
 def split_quoted(text: str) -> tuple[str, str]:
@@ -539,9 +619,11 @@ def strip_signature(text: str) -> str:
 
 
 _HEADER_LINE = re.compile(
-    r"^\s*[>\s]*\*?(From|To|Cc|CC|Sent|Date|Subject)\*?\s*:\s*(.*)$", re.IGNORECASE
+    r"^[>\s]*+\*?(From|To|Cc|CC|Sent|Date|Subject)\*?[ \t]*+:[ \t]*+(.*)$", re.IGNORECASE
 )
-_NOTES_FROM = re.compile(r"^\s*(.+?)\s+on\s+\d{1,2}/\d{1,2}/\d{2,4}", re.IGNORECASE)
+# The look-behind lets the lazy name end only after a non-space, so a run of spaces is not
+# re-read from each of its characters.
+_NOTES_FROM = re.compile(r"^\s*+(.+?)(?<=\S)\s++on\s++\d{1,2}/\d{1,2}/\d{2,4}", re.IGNORECASE)
 _NOTES_DATE_LINE = re.compile(rf"^{_NOTES_DATE}$", re.IGNORECASE)
 
 
@@ -597,9 +679,11 @@ def _quoted_block(block: dict[str, str]) -> QuotedHeaders:
     if notes:
         raw_name = notes.group(1)
     # Notes addresses such as "Jason Sokolov@ECT" or "Steven J Kean/NA/Enron@Enron": keep the name.
-    raw_name = re.sub(r"(/[\w .-]+)*@[A-Za-z]+\b(?![.\w])", "", raw_name)
-    raw_name = re.sub(rf"\s{{2,}}{_NOTES_DATE}$", "", raw_name)  # "R Shapiro   05/14/2001 ..."
-    name = re.sub(r"<[^>]*>|\[mailto:[^\]]*\]|\S*@\S*", "", raw_name).strip(" \"'\t")
+    raw_name = _strip_notes_domains(raw_name)
+    raw_name = _TRAILING_NOTES_DATE.sub("", raw_name)  # "R Shapiro   05/14/2001 ..."
+    raw_name = _BRACKETED.sub("", raw_name)
+    # Words holding an address go (split, not `\S*@\S*`, which re-reads a long word per char).
+    name = " ".join(w for w in raw_name.split() if "@" not in w).strip(" \"'\t")
     return QuotedHeaders(
         sender=senders[0] if senders else None,
         sender_name=name or (senders[0].name if senders else ""),
@@ -609,14 +693,47 @@ def _quoted_block(block: dict[str, str]) -> QuotedHeaders:
     )
 
 
+_NOTES_AT = re.compile(r"@[A-Za-z]+\b(?![.\w])")
+_NOTES_SEGMENT = re.compile(r"[\w .-]+")
+_TRAILING_NOTES_DATE = re.compile(rf"(?<!\s)\s{{2,}}+{_NOTES_DATE}$")
+_BRACKETED = re.compile(r"<[^<>]*+>|\[mailto:[^\[\]]*+\]")
+
+
+def _strip_notes_domains(name: str) -> str:
+    r"""Drop Notes routing suffixes ("/NA/Enron@Enron", "@ECT") from a name.
+
+    What `re.sub(r"(/[\w .-]+)*@[A-Za-z]+\b(?![.\w])", "", name)` did, in linear time: that
+    pattern restarts at every '/' and re-reads the rest. Here each '@Domain' is found once and
+    the "/segment" chain before it is walked back.
+
+    >>> _strip_notes_domains("Steven J Kean/NA/Enron@Enron, Jason Sokolov@ECT")
+    'Steven J Kean, Jason Sokolov'
+    """
+    out: list[str] = []
+    done = 0
+    for match in _NOTES_AT.finditer(name):
+        start = match.start()
+        while True:
+            slash = name.rfind("/", done, start)
+            if slash == -1 or not _NOTES_SEGMENT.fullmatch(name, slash + 1, start):
+                break
+            start = slash
+        out.append(name[done:start])
+        done = match.end()
+    out.append(name[done:])
+    return "".join(out)
+
+
 def _loose_addresses(text: str) -> list[Address]:
     """Addresses in a quoted header line, which mail clients write in many broken ways."""
     found: list[Address] = []
-    for raw in _EMAIL_RE.findall(text):
+    seen: set[str] = set()
+    for raw in _EMAIL_RE.findall(text)[:ADDRESS_LIMIT]:
         if raw.upper().startswith(("IMCEA", "MAILTO:")):
             continue  # Exchange's encapsulated addresses repeat the real one
         normal = normalise_address(raw.removeprefix("mailto:"))
-        if normal and all(a.email != normal for a in found):
+        if normal and normal not in seen:
+            seen.add(normal)
             found.append(Address(normal, _name_before(text, raw)))
     return found
 

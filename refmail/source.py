@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 Key = int | str
+# How much of a message sync reads: enough for any text a person writes, never the attachments,
+# so a 50 MB message costs what a 256 KB one does. The parser copes with the cut.
+BODY_LIMIT = 256 * 1024
+HEADER_LIMIT = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -40,4 +44,6 @@ class Source(Protocol):
 
     def scan(self, folder: str, cursor: Cursor) -> Iterator[Batch]: ...
 
-    def fetch(self, folder: str, keys: Sequence[Key]) -> dict[Key, bytes]: ...
+    def fetch(self, folder: str, keys: Sequence[Key]) -> dict[Key, bytes]:
+        """The first BODY_LIMIT bytes of each message (all of a smaller one)."""
+        ...

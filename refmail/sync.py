@@ -1,13 +1,18 @@
 """Sync: reads new mail from a source, keeps what concerns refmail, records it and plans follow-ups.
 
-Per batch: headers → triage → one fetch of the candidates → parse → classify → record, and the
-folder cursor advances in the same transaction, so a crash means a re-fetch, never a loss or a
-duplicate. One bad message is recorded as malformed and the batch goes on.
+Per batch: headers → triage → fetch of the candidates' first 256 KB → parse → classify → record,
+and the folder cursor advances in the same transaction, so a crash means a re-fetch, never a loss
+or a duplicate. Every step on one message (parse, classify, record) runs inside a per-message guard
+with a time budget: a message that fails or overruns is recorded as malformed with the reason,
+and the batch goes on. A stop request is honoured between messages: the batch in hand is dropped
+uncommitted and read again by the next run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +31,19 @@ from refmail.source import Batch, Key, Source
 
 log = logging.getLogger(__name__)
 STORED_KINDS = ("introduction", "reply", "automatic")
+# CPU seconds each step on one message (parse; classify) may take. Python cannot interrupt a
+# regex, so every step is bounded by design; this catches what still overruns, checked between
+# steps. CPU time of the thread, so a busy machine does not make a good message look like poison.
+MESSAGE_BUDGET_SECONDS = 5.0
+FETCH_CHUNK = 50  # candidate bodies fetched per round trip: at most 50 × BODY_LIMIT held at once
+
+
+class _Stopped(Exception):
+    """A stop was requested in the middle of a batch: the batch is dropped, not committed."""
+
+
+class OverBudget(Exception):
+    """One message took longer than MESSAGE_BUDGET_SECONDS."""
 
 
 @dataclass
@@ -145,15 +163,24 @@ def sync_folder(
     )
     with factory() as session:
         cursor = record.load_position(session, account_id, folder)
+    committed = cursor
     for batch in source.scan(folder, cursor):
-        candidates = [k for k, raw in batch.headers.items() if _is_candidate(raw, run.identity)]
-        bodies = source.fetch(folder, candidates) if candidates else {}
-        parsed = [
-            (key, parse_message(bodies[key]), bodies[key]) for key in candidates if key in bodies
-        ]
-        with transaction(factory) as session:
-            _ingest_batch(session, run, parsed)
-            record.store_position(session, account_id, folder, batch, clock())
+        try:
+            candidates = _candidates(batch, run.identity, should_stop)
+            parsed, unreadable = _parse_batch(run, source, batch, candidates, should_stop)
+            with transaction(factory) as session:
+                _ingest_batch(session, run, parsed, should_stop)
+                _record_unreadable(session, run, unreadable)
+                record.store_position(session, account_id, folder, batch, clock())
+        except _Stopped:
+            log.info(
+                "folder %s: stopping after a committed batch (at %s); the batch in hand is read "
+                "again next time",
+                folder,
+                committed.position,
+            )
+            break
+        committed = batch.cursor
         run.report.scanned += len(batch.headers)
         run.report.candidates += len(candidates)
         _log_batch(folder, batch, run.report)
@@ -167,6 +194,18 @@ def sync_folder(
     return run.report
 
 
+def _candidates(batch: Batch, identity: Identity, should_stop: Callable[[], bool]) -> list[Key]:
+    """The keys whose headers concern refmail; a stop is honoured here too (a batch of 500
+    header blocks of 256 KB each takes a while to read)."""
+    found = []
+    for key, raw in batch.headers.items():
+        if should_stop():
+            raise _Stopped
+        if _is_candidate(raw, identity):
+            found.append(key)
+    return found
+
+
 def _is_candidate(raw_headers: bytes, identity: Identity) -> bool:
     try:
         return triage(parse_envelope(raw_headers), identity) is None
@@ -174,8 +213,76 @@ def _is_candidate(raw_headers: bytes, identity: Identity) -> bool:
         return True
 
 
+def _parse_batch(
+    run: _Run,
+    source: Source,
+    batch: Batch,
+    candidates: list[Key],
+    should_stop: Callable[[], bool],
+) -> tuple[list[tuple[Key, ParsedMessage, bytes]], list[tuple[Key, str, str]]]:
+    """Fetch the candidates (FETCH_CHUNK at a time, so only that many bodies are held at once)
+    and parse each inside its own guard: (parsed messages, (key, Message-ID, why) of those that
+    failed or overran the budget). Only a bounce keeps its raw bytes (its report is read later)."""
+    parsed: list[tuple[Key, ParsedMessage, bytes]] = []
+    unreadable: list[tuple[Key, str, str]] = []
+    for start in range(0, len(candidates), FETCH_CHUNK):
+        chunk = candidates[start : start + FETCH_CHUNK]
+        if should_stop():
+            raise _Stopped
+        bodies = source.fetch(run.folder, chunk)
+        for key in chunk:
+            if should_stop():
+                raise _Stopped
+            raw = bodies.pop(key, None)
+            if raw is None:
+                continue  # gone since the scan: nothing to record
+            started = time.thread_time()
+            try:
+                msg = parse_message(raw)
+                _check_budget(started, "parse")
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
+                why = f"{type(exc).__name__}: {exc}"
+                log.warning("folder %s key %s: could not parse: %s", run.folder, key, why)
+                unreadable.append((key, _fallback_id(batch.headers.get(key, b""), raw), why))
+                continue
+            parsed.append((key, msg, raw if looks_like_bounce(msg.envelope) else b""))
+    return parsed, unreadable
+
+
+def _check_budget(started: float, step: str) -> None:
+    spent = time.thread_time() - started
+    if spent > MESSAGE_BUDGET_SECONDS:
+        raise OverBudget(
+            f"{step} took {spent:.1f} s, over the {MESSAGE_BUDGET_SECONDS:g} s budget per message"
+        )
+
+
+def _fallback_id(headers: bytes, raw: bytes) -> str:
+    """The Message-ID of a message that could not be parsed: its header's, else a digest."""
+    try:
+        found = parse_envelope(headers).message_id
+    except Exception:  # noqa: BLE001 - the headers may be as broken as the body
+        found = None
+    digest = hashlib.sha256(raw[:65536]).hexdigest()[:32]
+    return found or f"<{digest}@unreadable.refmail.invalid>"
+
+
+def _record_unreadable(session: Session, run: _Run, unreadable: list[tuple[Key, str, str]]) -> None:
+    for key, message_id, why in unreadable:
+        run.report.malformed += 1
+        run.report.errors.append(f"{run.folder}/{key}: {why}")
+        with session.begin_nested():
+            if not record.is_recorded(session, message_id):
+                record.record_malformed(
+                    session, run.account_id, run.folder, key, message_id, why, run.clock()
+                )
+
+
 def _ingest_batch(
-    session: Session, run: _Run, parsed: list[tuple[Key, ParsedMessage, bytes]]
+    session: Session,
+    run: _Run,
+    parsed: list[tuple[Key, ParsedMessage, bytes]],
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
     """Record a batch: what the database already knows is asked once per batch, not per message;
     each message that writes gets its own savepoint, so a failure costs only that message."""
@@ -185,6 +292,8 @@ def _ingest_batch(
     )
     people = record.ContactCache(session, {a for _, msg, _ in parsed for a in _addresses(msg)})
     for key, msg, raw in parsed:
+        if should_stop():
+            raise _Stopped  # the transaction rolls back: the batch is read again next time
         if msg.message_id in recorded:
             run.report.duplicates += 1
             continue
@@ -232,7 +341,9 @@ def _ingest(
     known: set[str],
     people: record.ContactCache,
 ) -> None:
+    started = time.thread_time()
     verdict = classify(msg, run.identity, known)
+    _check_budget(started, "classify")
     now = run.clock()
     # Robots and refmail's own mail need no standing (a bounce is matched to what we sent).
     auth = None if verdict.kind in ("automatic", "own") else _authenticate(run, msg, raw)

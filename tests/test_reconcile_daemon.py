@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from refmail import models as m
-from tests.dovecot import Dovecot
-from tests.mailbox import referral
+from tests.support.dovecot import Dovecot
+from tests.support.mailbox import referral
 from tests.test_daemon import (
     AccountSpec,
     Database,

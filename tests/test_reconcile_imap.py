@@ -25,8 +25,8 @@ from refmail.clock import FixedClock
 from refmail.db import SessionFactory, make_engine, session_factory, transaction
 from refmail.drafts import DraftsChannel
 from refmail.reconcile import ReconcileReport
-from tests.dovecot import PASSWORD, Dovecot
-from tests.mailbox import PASSWORD_ENV, account_toml, referral
+from tests.support.dovecot import PASSWORD, Dovecot
+from tests.support.mailbox import PASSWORD_ENV, account_toml, referral
 from tests.test_pipeline_imap import drafts, owner_intro, partner_referral, run
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,41 @@
+"""Every compiled pattern at module level in refmail (also inside tuples, lists and dicts of
+patterns) runs in linear time: from 10 KB to 100 KB of adversarial input its CPU time grows at
+most 30-fold (10-fold is linear, 100-fold quadratic). A pattern that stays stuck is killed.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+
+import refmail
+from tests.support.regex_timing import measure
+
+MODULES = sorted(
+    f"refmail.{info.name}"
+    for info in pkgutil.iter_modules(refmail.__path__)
+    if not info.ispkg and not info.name.startswith("_")  # __main__ would run the CLI
+)
+
+
+def describe(timings: list) -> str:  # type: ignore[type-arg]
+    return "\n".join(
+        f"{t.pattern} on {t.input}: {t.small * 1000:.2f} ms at 10 KB, "
+        f"{t.large * 1000:.1f} ms at 100 KB"
+        for t in timings
+    )
+
+
+def test_every_compiled_pattern_in_refmail_runs_in_linear_time() -> None:
+    timings = measure(MODULES)
+    patterns = {t.pattern for t in timings}
+    # The collector sees the tables too (parse's quote starts, replies' rule tables).
+    assert "refmail.parse._QUOTE_STARTS[1]" in patterns
+    assert any(p.startswith("refmail.replies._STOP_PATTERNS[") for p in patterns)
+    slow = [t for t in timings if not t.linear]
+    assert not slow, "super-linear patterns:\n" + describe(slow)
+
+
+def test_the_old_split_quoted_patterns_are_caught() -> None:
+    timings = measure(["tests.support.old_quote_patterns"], limit=1.0, only=["'@'", "'\\n'", "' '"])
+    slow = {t.pattern.rsplit(".", 1)[-1] for t in timings if not t.linear}
+    assert slow == {"NOTES_AT_LINE", "UNDERSCORE_LINE", "NOTES_FROM"}, describe(timings)
