@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from sqlalchemy.orm import selectinload
 from refmail import __version__, config, wiring
 from refmail import contacts as contact_service
 from refmail import models as m
+from refmail import outbox as outbox_store
 from refmail.clock import FixedClock, system_clock
 from refmail.daemon import Daemon, progress_printer
 from refmail.db import SessionFactory
@@ -35,6 +37,7 @@ from refmail.doctor import run_checks
 from refmail.errors import RefmailError
 from refmail.maildir import deliver
 from refmail.parse import parse_message
+from refmail.preview import expected_at, preview
 from refmail.sync import sync_account
 
 log = logging.getLogger("refmail")
@@ -55,6 +58,23 @@ class App:
 
     def database(self) -> SessionFactory:
         return wiring.database(self.settings)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The owner's zone: times are shown, and read, in it."""
+        try:
+            return ZoneInfo(self.settings.timezone)
+        except RefmailError:
+            return ZoneInfo("UTC")  # commands that work without a config show UTC
+
+    def when(self, value: datetime | None, as_json: bool = False) -> str:
+        """A time for the owner: in their zone, with the zone named (ISO-8601 in JSON)."""
+        if value is None:
+            return ""
+        local = value.astimezone(self.zone)
+        return (
+            local.isoformat(timespec="minutes") if as_json else local.strftime("%Y-%m-%d %H:%M %Z")
+        )
 
 
 pass_app = click.make_pass_decorator(App)
@@ -100,6 +120,8 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 # --- init ----------------------------------------------------------------------------------
 
 DEMO_OWNER = "olivia@example.com"
+DEMO_DIR = "refmail-demo"  # the demo's own folder: its Maildir, drafts and database
+DEMO_DATABASE = f"sqlite:///{DEMO_DIR}/refmail.db"
 
 
 @cli.command()
@@ -177,7 +199,7 @@ def _demo_config(path: Path, database: str | None) -> str:
         deliver(maildir, raw, f"{int(sent.timestamp())}.demo{i:02d}.refmail")
     return f"""# refmail demo configuration: a local Maildir, SQLite, drafts as .eml files.
 # See refmail.toml.example for every key.
-database = "{database or "sqlite:///refmail.db"}"
+database = "{database or DEMO_DATABASE}"
 timezone = "UTC"
 
 [[accounts]]
@@ -239,9 +261,7 @@ folders = [{json.dumps(folder)}]
 
 
 @cli.command()
-@click.option(
-    "--once", is_flag=True, required=True, help="Sync once and exit (the daemon is `refmail run`)."
-)
+@click.option("--once", is_flag=True, hidden=True, help="Accepted for old scripts; sync runs once.")
 @pass_app
 def sync(app: App, once: bool) -> None:
     """Read new mail, record introductions and plan their follow-ups."""
@@ -276,12 +296,13 @@ def sync(app: App, once: bool) -> None:
 
 
 @cli.command(name="dispatch")
-@click.option("--once", is_flag=True, required=True, help="Dispatch once and exit.")
+@click.option("--once", is_flag=True, hidden=True, help="Accepted for old scripts; runs once.")
 @click.option(
     "--now",
     "now_text",
     metavar="ISO-8601",
-    help="Act as if it were this time (to see check-ins come due).",
+    help="For tests: act as if it were this time, for real (drafts are written, stale "
+    "follow-ups skipped for good). To look ahead safely use `refmail outbox preview --at`.",
 )
 @pass_app
 def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
@@ -409,8 +430,11 @@ def outbox() -> None:
 @click.option("--state", multiple=True, type=click.Choice(m.STATES), help="Only these states.")
 @pass_app
 def outbox_list(app: App, as_json: bool, state: tuple[str, ...]) -> None:
-    """List follow-ups by due time: kind, recipient, due, state, reason."""
+    """List follow-ups by due time: kind, recipient, due, when it would appear at the earliest
+    (caps may move it later: `outbox preview` says exactly), state, reason."""
+    rules = wiring.rules(app.settings)
     with _session(app) as session:
+        accounts = {a.id: a.name for a in session.scalars(select(m.Account))}
         query = select(m.FollowUp).order_by(m.FollowUp.due_at, m.FollowUp.id)
         if state:
             query = query.where(m.FollowUp.state.in_(state))
@@ -419,7 +443,8 @@ def outbox_list(app: App, as_json: bool, state: tuple[str, ...]) -> None:
                 "id": f.id,
                 "kind": f.kind,
                 "recipient": f.contact.email,
-                "due": _iso(f.due_at),
+                "due": app.when(f.due_at, as_json),
+                "appears": app.when(_appears(app, accounts, rules, f), as_json),
                 "state": f.state,
                 "reason": f.reason,
                 "introduction": f.introduction_id,
@@ -427,7 +452,16 @@ def outbox_list(app: App, as_json: bool, state: tuple[str, ...]) -> None:
             }
             for f in session.scalars(query)
         ]
-    _print(items, as_json, ["id", "kind", "recipient", "due", "state", "reason"])
+    _print(items, as_json, ["id", "kind", "recipient", "due", "appears", "state", "reason"])
+
+
+def _appears(app: App, accounts: dict[int, str], rules: Any, row: m.FollowUp) -> datetime | None:
+    try:
+        account = app.settings.account(accounts[row.account_id])
+    except (KeyError, RefmailError):
+        return None  # an account no longer configured
+    sends = wiring.routes(account)(row.kind).sends
+    return expected_at(row, account, rules, sends)
 
 
 @outbox.command(name="why")
@@ -450,6 +484,102 @@ def outbox_why(app: App, follow_up_id: int, as_json: bool) -> None:
             for e in row.events
         ]
     _print(events, as_json, ["at", "state", "rule", "reason"])
+
+
+@outbox.command(name="preview")
+@click.option(
+    "--at",
+    "at_text",
+    metavar="TIME",
+    help="Look ahead to this time (ISO-8601 in your zone, or +3d / +12h); default now.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_app
+def outbox_preview(app: App, at_text: str | None, as_json: bool) -> None:
+    """What dispatch would deliver, defer or skip at a time, and why, changing nothing."""
+    at = _parse_when(app, at_text, "--at") if at_text else system_clock()
+    parts = wiring.build(app.settings)
+    items = [
+        {
+            "id": o.id,
+            "kind": o.kind,
+            "recipient": o.recipient,
+            "due": app.when(o.due, as_json),
+            "would": o.action,
+            "appears": app.when(o.appears, as_json) if o.appears else "never",
+            "channel": o.channel,
+            "rule": o.rule,
+            "reason": o.reason,
+        }
+        for account in app.settings.accounts
+        for o in preview(parts.factory, account, wiring.routes(account), parts.rules, at)
+    ]
+    if not as_json:
+        click.echo(f"at {app.when(at)}, nothing changed:")
+    _print(items, as_json, ["id", "kind", "recipient", "would", "appears", "reason"])
+
+
+@outbox.command(name="cancel")
+@click.argument("follow_up_id", type=int)
+@pass_app
+def outbox_cancel(app: App, follow_up_id: int) -> None:
+    """Cancel one planned follow-up (recorded in its why-log as your decision)."""
+    with _owner_change(app, follow_up_id) as (session, row, now):
+        outbox_store.cancel(session, row, now)
+        click.echo(f"#{row.id} {row.kind} to {row.contact.email}: cancelled")
+
+
+@outbox.command(name="snooze")
+@click.argument("follow_up_id", type=int)
+@click.argument("until", metavar="UNTIL")
+@pass_app
+def outbox_snooze(app: App, follow_up_id: int, until: str) -> None:
+    """Move one planned follow-up to UNTIL (ISO-8601 in your zone, or +3d / +12h); the caps and
+    the send window are applied again then."""
+    when = _parse_when(app, until, "UNTIL")
+    with _owner_change(app, follow_up_id) as (session, row, now):
+        outbox_store.snooze(session, row, when, now)
+        click.echo(f"#{row.id} {row.kind} to {row.contact.email}: snoozed until {app.when(when)}")
+
+
+@contextmanager
+def _owner_change(app: App, follow_up_id: int) -> Iterator[tuple[Any, m.FollowUp, datetime]]:
+    with _session(app) as session, session.begin():
+        row = session.get(m.FollowUp, follow_up_id)
+        if row is None:
+            raise OneLineError(f"no follow-up #{follow_up_id}")
+        try:
+            yield session, row, system_clock()
+        except outbox_store.NotOpen as exc:
+            raise OneLineError(str(exc)) from exc
+
+
+@intros.command(name="dismiss")
+@click.argument("introduction_id", type=int)
+@pass_app
+def intros_dismiss(app: App, introduction_id: int) -> None:
+    """Say a message was not an introduction: its open follow-ups are cancelled (why-log: you)."""
+    with _session(app) as session, session.begin():
+        intro = session.get(m.Introduction, introduction_id)
+        if intro is None:
+            raise OneLineError(f"no introduction #{introduction_id}")
+        cancelled = outbox_store.dismiss(session, intro, system_clock())
+    click.echo(f"introduction #{introduction_id} dismissed, {cancelled} follow-ups cancelled")
+
+
+def _parse_when(app: App, text: str, hint: str) -> datetime:
+    """ISO-8601 (a time without a zone is in the owner's zone), or +Nd / +Nh from now."""
+    relative = re.fullmatch(r"\+(\d+)([dhm])", text.strip())
+    if relative:
+        unit = {"d": "days", "h": "hours", "m": "minutes"}[relative.group(2)]
+        return system_clock() + timedelta(**{unit: int(relative.group(1))})
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{text!r} is not an ISO-8601 time or +Nd/+Nh", param_hint=hint
+        ) from exc
+    return value if value.tzinfo else value.replace(tzinfo=app.zone)
 
 
 @cli.group()

@@ -18,7 +18,7 @@ from refmail import drafts, filedrop, outbox, smtp
 from refmail.clock import Clock, system_clock
 from refmail.config import Account, Settings
 from refmail.db import SessionFactory, make_engine, migrate, session_factory
-from refmail.dispatch import Channel, Channels, Rules
+from refmail.dispatch import Channel, Channels, Route, Routes, Rules
 from refmail.imap import ImapSource, Mailbox, connect
 from refmail.maildir import MaildirSource
 from refmail.render import Person, Renderer
@@ -34,6 +34,12 @@ CHANNELS: dict[str, Callable[[Account, Mailbox], Channel]] = {
     "drafts": drafts.open_channel,
     "file": filedrop.open_channel,
     "smtp": smtp.open_channel,
+}
+
+# What a decision needs of each channel (its name, whether refmail sends), without opening it.
+ROUTES: dict[str, Route] = {
+    c.name: Route(c.name, c.sends)
+    for c in (drafts.DraftsChannel, filedrop.FileDrafts, smtp.SmtpChannel)
 }
 
 
@@ -96,6 +102,11 @@ def open_channels(account: Account) -> Iterator[Channels]:
         mailbox = Mailbox(account.imap, stack)
         opened = {name: CHANNELS[name](account, mailbox) for name in sorted(account.modes())}
         yield lambda kind: opened[account.delivery_for(kind)]
+
+
+def routes(account: Account) -> Routes:
+    """The route each kind of follow-up takes, for looking ahead without connecting."""
+    return lambda kind: ROUTES[account.delivery_for(kind)]
 
 
 def link_mailer(parts: Parts, clock: Clock = system_clock) -> LinkMailer | None:
