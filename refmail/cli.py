@@ -9,7 +9,9 @@ import email.utils
 import json
 import logging
 import re
+import shutil
 import sys
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +23,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import select
+from sqlalchemy import make_url, select
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from refmail import __version__, config, wiring
@@ -95,6 +98,10 @@ class RefmailGroup(click.Group):
             return super().invoke(ctx)
         except RefmailError as exc:
             raise OneLineError(str(exc)) from exc
+        except SQLAlchemyError as exc:  # the database went away after it was opened
+            loaded = ctx.obj._settings if isinstance(ctx.obj, App) else None
+            url = loaded.database if loaded is not None else ""
+            raise OneLineError(wiring.database_problem(url, exc)) from exc
 
 
 @click.group(cls=RefmailGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -161,7 +168,7 @@ def init(
     if path.exists() and not force:
         raise click.ClickException(f"{path} exists (use --force to overwrite it)")
     if imap_url is None:
-        text = _demo_config(path, database)
+        text = _demo_config(database)
     else:
         if not address or not owners:
             raise click.UsageError("--imap needs --address and at least one --owner")
@@ -174,31 +181,79 @@ def init(
             database or "sqlite:///refmail.db",
             password_file,
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    app._settings = None
-    app.database()
-    click.echo(f"wrote {path} and created the database {app.settings.database}")
+    settings = config.parse(tomllib.loads(text), path)  # checked before anything is written
+    _create(path, text, settings, demo=imap_url is None)
+    app._settings = settings
+    click.echo(f"wrote {path} and created the database {settings.database}")
     if imap_url is not None and not password_file:
-        click.echo("set REFMAIL_IMAP_PASSWORD (or password_file) before `refmail sync --once`")
+        click.echo("set REFMAIL_IMAP_PASSWORD (or password_file) before `refmail sync`")
 
 
-def _demo_config(path: Path, database: str | None) -> str:
-    base = path.resolve().parent / "refmail-demo"
-    maildir = base / "Maildir"
+def _create(path: Path, text: str, settings: config.Settings, *, demo: bool) -> None:
+    """The database first, then the demo mail, then the config file; if any step fails, what
+    this run created is removed again, so running `init` once more just works."""
+    made: list[Path] = []
+    demo_dir = path.resolve().parent / DEMO_DIR
+    sqlite_file = _sqlite_file(settings.database)
+    try:
+        for folder in (path.parent, *((demo_dir,) if demo else ())):
+            if not folder.exists():
+                folder.mkdir(parents=True)
+                made.append(folder)
+        if sqlite_file is not None and not sqlite_file.exists():
+            made.append(sqlite_file)
+        wiring.database(settings).kw["bind"].dispose()
+        if demo:
+            _demo_mail(demo_dir / "Maildir")
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except BaseException as exc:
+        for item in reversed(made):
+            if item.is_dir():
+                shutil.rmtree(item, ignore_errors=True)
+            else:
+                for extra in ("", "-wal", "-shm"):
+                    Path(f"{item}{extra}").unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OneLineError(
+                f"cannot write {exc.filename or path}: {exc.strerror or exc}"
+            ) from exc
+        raise
+
+
+def _sqlite_file(url: str) -> Path | None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # not a URL: opening the database will say so
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _demo_mail(maildir: Path) -> None:
+    """The demo's six messages, dated a few hours ago so follow-ups are due now; each only once,
+    so `init --force` does not add them again."""
     now = datetime.now(UTC)
     demo = sorted(p for p in resources.files("refmail.demo").iterdir() if p.name.endswith(".eml"))
     for i, item in enumerate(demo):
-        sent = now - timedelta(hours=6 * (len(demo) - i))  # recent, so follow-ups are due now
+        name = f"demo{i:02d}.refmail"
+        if any((maildir / sub / name).exists() for sub in ("new", "cur")):
+            continue
+        sent = now - timedelta(hours=6 * (len(demo) - i))
         raw = re.sub(
             rb"(?m)^Date: .*$",
             f"Date: {email.utils.format_datetime(sent)}".encode(),
             item.read_bytes(),
             count=1,
         )
-        deliver(maildir, raw, f"{int(sent.timestamp())}.demo{i:02d}.refmail")
-    return f"""# refmail demo configuration: a local Maildir, SQLite, drafts as .eml files.
-# See refmail.toml.example for every key.
+        deliver(maildir, raw, name)
+
+
+def _demo_config(database: str | None) -> str:
+    return f"""# refmail demo configuration: a local Maildir, SQLite, drafts as .eml files, all in
+# {DEMO_DIR}/ (a real `refmail init --imap …` uses its own database). See refmail.toml.example.
 database = "{database or DEMO_DATABASE}"
 timezone = "UTC"
 
@@ -208,10 +263,10 @@ address = "olivia+refmail@example.com"
 owners = ["{DEMO_OWNER}"]
 owner_name = "Olivia Owner"
 delivery = "file"
-drafts_dir = "refmail-demo/drafts"
+drafts_dir = "{DEMO_DIR}/drafts"
 
 [accounts.maildir]
-path = "refmail-demo/Maildir"
+path = "{DEMO_DIR}/Maildir"
 
 [caps]
 # Drafts are for you to review, so the demo writes them whatever the hour; with the default

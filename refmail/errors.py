@@ -22,3 +22,7 @@ class DeliveryError(RefmailError):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class DatabaseError(RefmailError):
+    """The database could not be opened, created or reached (the message names it, no password)."""

@@ -12,13 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from refmail import drafts, filedrop, outbox, smtp
 from refmail.clock import Clock, system_clock
 from refmail.config import Account, Settings
 from refmail.db import SessionFactory, make_engine, migrate, session_factory
 from refmail.dispatch import Channel, Channels, Route, Routes, Rules
+from refmail.errors import DatabaseError
 from refmail.imap import ImapSource, Mailbox, connect
 from refmail.maildir import MaildirSource
 from refmail.render import Person, Renderer
@@ -44,10 +49,33 @@ ROUTES: dict[str, Route] = {
 
 
 def database(settings: Settings) -> SessionFactory:
-    """Sessions on the configured database, migrated to the current schema."""
-    engine = make_engine(settings.database)
-    migrate(engine)
+    """Sessions on the configured database, migrated to the current schema; a database that
+    cannot be opened is one DatabaseError line."""
+    try:
+        engine = make_engine(settings.database)
+        migrate(engine)
+    except (SQLAlchemyError, ImportError, OSError) as exc:
+        raise DatabaseError(database_problem(settings.database, exc)) from exc
     return session_factory(engine)
+
+
+def database_problem(url: str, exc: BaseException) -> str:
+    """One line for a person: which database (never its password) and what went wrong."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return (
+            f"database URL {url.split('@')[-1]!r} is not a database URL (see refmail.toml.example)"
+        )
+    if isinstance(exc, ImportError):
+        return f"database {shown}: its driver is not installed ({exc.name or exc})"
+    cause = getattr(exc, "orig", None) or exc
+    words = " ".join(str(cause).split()) or type(cause).__name__
+    if make_url(url).get_backend_name() == "sqlite" and "unable to open" in words:
+        folder = Path(make_url(url).database or ".").parent
+        if not folder.is_dir():
+            words = f"the folder {folder} does not exist"
+    return f"cannot open database {shown}: {words[:300]}"
 
 
 def rules(settings: Settings) -> Rules:
