@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from refmail.cli import cli
+from tests.dovecot import Dovecot
+from tests.mailbox import OWNER, REFMAIL, referral
 
 
 def refmail(config: Path, *args: str, code: int = 0) -> str:
@@ -104,3 +106,45 @@ def _in_days(days: int) -> str:
     from datetime import UTC, datetime, timedelta
 
     return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+def test_readme_from_the_demo_to_a_real_mailbox(
+    tmp_path: Path, dovecot: Dovecot, imap_user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README in order: the demo, `init --force` again (idempotent), then `init --force
+    --imap …` for a real account. The real database starts empty of demo data."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "refmail.toml"
+    refmail(config, "init")
+    assert "3 introductions" in refmail(config, "sync", "--once")  # --once: still accepted
+    refmail(config, "dispatch")
+    refmail(config, "init", "--force")
+    assert "0 introductions" in refmail(config, "sync")  # no demo mail added twice
+    assert len(rows(config, "intros", "list")) == 3
+    demo_db = (tmp_path / "refmail-demo" / "refmail.db").read_bytes()
+
+    _, raw = referral("readme")
+    dovecot.append(imap_user, "INBOX", raw)
+    monkeypatch.setenv("REFMAIL_IMAP_PASSWORD", dovecot.password)
+    refmail(
+        config,
+        "init",
+        "--force",
+        "--imap",
+        f"imap://{imap_user}@{dovecot.host}:{dovecot.port}/INBOX?tls=none",
+        "--address",
+        REFMAIL,
+        "--owner",
+        OWNER,
+        "--owner-name",
+        "Olivia Owner",
+    )
+    assert "1 introductions" in refmail(config, "sync")
+    intros = rows(config, "intros", "list")
+    assert [i["introducer"] for i in intros] == ["pat.readme@partner-readme.example"]
+    recipients = {r["recipient"] for r in rows(config, "outbox", "list")}
+    assert recipients and all("readme" in str(r) for r in recipients)
+    refmail(config, "contacts", "show", "alice@archer-design.example", code=1)
+    assert "1 delivered" in refmail(config, "dispatch")
+    # The demo is still there, untouched, for whoever wants to look again.
+    assert (tmp_path / "refmail-demo" / "refmail.db").read_bytes() == demo_db
