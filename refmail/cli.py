@@ -339,11 +339,7 @@ def sync(app: App, once: bool) -> None:
             click.echo(f"{account.name}: error: {exc}", err=True)
             failed = True
             continue
-        click.echo(
-            f"{account.name}: scanned {report.scanned}, {report.candidates} for refmail, "
-            f"{report.introductions} introductions, {report.follow_ups} follow-ups planned"
-            + (f", {report.malformed} malformed" if report.malformed else "")
-        )
+        click.echo(report.summary())
         for notice in report.notices:
             click.echo(f"  {notice}")
     if failed:
@@ -819,15 +815,19 @@ def doctor(app: App) -> None:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (and the error, if any)."""
+    """One JSON object per line: time, level, logger, message, the fields of an outbox
+    decision (follow_up, kind, to, state, rule, reason, due), and the error, if any."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
+        fields = getattr(record, "refmail", None)  # outbox decisions: who, what, until when
+        if isinstance(fields, dict):
+            entry.update(fields)
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

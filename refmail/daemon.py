@@ -218,6 +218,8 @@ class Daemon:
                     account_name, report.scanned, report.introductions, datetime.now(UTC)
                 )
                 found += report.follow_ups
+                if report.candidates:
+                    log.info("%s", report.summary())
                 for notice in report.notices:
                     log.warning("account %s: %s", account_name, notice)
                 if self.stopping.is_set() or not state.pending.is_set():

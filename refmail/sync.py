@@ -36,11 +36,22 @@ class SyncReport:
     candidates: int = 0
     recorded: int = 0
     introductions: int = 0
-    follow_ups: int = 0
+    follow_ups: int = 0  # planned to go
+    too_old: int = 0  # stored skipped: their introduction is older than max_age_days
     duplicates: int = 0
     malformed: int = 0
     errors: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # for the owner: bounces, opt-outs, …
+
+    def summary(self) -> str:
+        """One line for the owner; what will go and what was skipped as too old, apart."""
+        text = (
+            f"{self.account}: scanned {self.scanned}, {self.candidates} for refmail, "
+            f"{self.introductions} introductions, {self.follow_ups} follow-ups planned"
+        )
+        if self.too_old:
+            text += f", {self.too_old} skipped as too old"
+        return text + (f", {self.malformed} malformed" if self.malformed else "")
 
     def add(self, other: SyncReport) -> None:
         for name in (
@@ -49,6 +60,7 @@ class SyncReport:
             "recorded",
             "introductions",
             "follow_ups",
+            "too_old",
             "duplicates",
             "malformed",
         ):
@@ -197,7 +209,9 @@ def _ingest(
                 )
                 people.forget(_addresses(msg))  # it may have created contacts
                 run.report.introductions += 1
-                run.report.follow_ups += len(follow_ups)
+                too_old = sum(1 for f in follow_ups if f.state == "skipped")
+                run.report.follow_ups += len(follow_ups) - too_old
+                run.report.too_old += too_old
                 log.info(
                     "introduction %s by %s: %s", msg.message_id, verdict.introducer, verdict.reason
                 )

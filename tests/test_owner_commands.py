@@ -4,13 +4,26 @@ or snooze one follow-up, dismiss a message wrongly taken for an introduction."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
+import os
+import pty
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.orm import Session
 
-from refmail.cli import cli
+from refmail import models as m
+from refmail import outbox
+from refmail.cli import JsonFormatter, cli
+from refmail.db import SessionFactory, transaction
+from refmail.maildir import deliver
 from tests.dovecot import Dovecot
 from tests.mailbox import OWNER, REFMAIL, referral
 
@@ -103,8 +116,6 @@ def test_dismiss_cancels_the_introductions_open_follow_ups(demo: Path) -> None:
 
 
 def _in_days(days: int) -> str:
-    from datetime import UTC, datetime, timedelta
-
     return (datetime.now(UTC) + timedelta(days=days)).isoformat()
 
 
@@ -148,3 +159,141 @@ def test_readme_from_the_demo_to_a_real_mailbox(
     assert "1 delivered" in refmail(config, "dispatch")
     # The demo is still there, untouched, for whoever wants to look again.
     assert (tmp_path / "refmail-demo" / "refmail.db").read_bytes() == demo_db
+
+
+def test_every_follow_up_decision_is_one_log_line(demo: Path) -> None:
+    """Drafted, deferred (until when, why) and skipped (why): one line each, from the outbox."""
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "refmail", "-v", "--config", str(demo), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "REFMAIL_CONFIG": ""},
+        )
+        return done.stderr
+
+    log = run("dispatch")
+    assert re.search(
+        r"follow-up #\d+ thank_you to pat@partnerlaw\.example: delivered \(file\)", log
+    )
+    log = run("contacts", "set", "alice@archer-design.example", "--pause-until", "2099-01-01")
+    assert re.search(
+        r"check_in to alice@archer-design\.example: deferred until 2099-01-01 00:00 UTC \[paused\]",
+        log,
+    )
+    log = run("outbox", "cancel", str(_open_id(demo, "bob@bakervideo.example")))
+    assert re.search(r"check_in to bob@bakervideo\.example: skipped \[owner\] cancelled by", log)
+
+
+def _open_id(config: Path, recipient: str) -> int:
+    return next(
+        int(str(r["id"]))
+        for r in rows(config, "outbox", "list")
+        if r["recipient"] == recipient and r["state"] == "planned"
+    )
+
+
+def test_json_log_lines_carry_the_decision(factory: SessionFactory) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("refmail.outbox")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    try:
+        with transaction(factory) as session:
+            row = _one_follow_up(session, now)
+            outbox.defer(session, row, now + timedelta(days=1), "quiet_hours", "night", now)
+            outbox.skip(session, row, "stale", "21 days late", now)
+    finally:
+        logger.removeHandler(handler)
+    deferred, skipped = (json.loads(line) for line in stream.getvalue().splitlines()[-2:])
+    assert deferred["state"] == "deferred" and deferred["rule"] == "quiet_hours"
+    assert deferred["due"].startswith("2026-11-28T12:00") and deferred["to"] == "x@example.com"
+    assert "deferred until 2026-11-28 12:00 UTC" in deferred["message"]
+    assert (skipped["state"], skipped["reason"]) == ("skipped", "21 days late")
+
+
+def _one_follow_up(session: Session, now: datetime) -> m.FollowUp:
+    account = m.Account(name="a", address="a@example.com", created_at=now)
+    contact = m.Contact(email="x@example.com", created_at=now, updated_at=now)
+    session.add_all([account, contact])
+    session.flush()
+    message = m.MessageRecord(
+        message_id="<m@example.org>",
+        account_id=account.id,
+        folder="INBOX",
+        thread_root="<m@example.org>",
+        kind="introduction",
+        ingested_at=now,
+    )
+    session.add(message)
+    session.flush()
+    intro = m.Introduction(
+        message_pk=message.id,
+        account_id=account.id,
+        introducer_id=contact.id,
+        shape="referral",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(intro)
+    session.flush()
+    return outbox.add(
+        session,
+        introduction_id=intro.id,
+        account_id=account.id,
+        kind="check_in",
+        step=1,
+        contact_id=contact.id,
+        due_at=now,
+        domain="example.com",
+        now=now,
+    )
+
+
+def test_first_sync_in_a_terminal_shows_progress_and_a_summary(tmp_path: Path) -> None:
+    """1,200 messages (an old referral among them) synced with a terminal on stderr: a progress
+    bar, then one line that counts what was planned and what was skipped as too old, apart."""
+    maildir = tmp_path / "Maildir"
+    _, old = referral("old")
+    old = re.sub(rb"(?m)^Date: .*$", b"Date: Mon, 02 Jan 2017 10:00:00 +0000", old, count=1)
+    deliver(maildir, old, "0000.old")
+    _, new = referral("new")
+    deliver(maildir, new, "0001.new")
+    for i in range(1200):
+        plain = f"From: x{i}@example.net\r\nTo: y@example.net\r\nSubject: hi {i}\r\n\r\nhi\r\n"
+        deliver(maildir, plain.encode(), f"{i + 2:04d}.plain")
+    config = tmp_path / "refmail.toml"
+    config.write_text(
+        f'database = "sqlite:///{tmp_path / "r.db"}"\n[[accounts]]\nname = "box"\n'
+        f'address = "{REFMAIL}"\nowners = ["{OWNER}"]\n[accounts.maildir]\npath = "Maildir"\n'
+    )
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "refmail", "--config", str(config), "sync"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "REFMAIL_CONFIG": "", "COLUMNS": "100", "TERM": "xterm"},
+    )
+    os.close(slave)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    assert proc.wait(timeout=120) == 0
+    text = output.decode(errors="replace")
+    assert "box/INBOX" in text and "100%" in text  # the bar, to its end
+    summary = text.strip().splitlines()[-1]
+    assert "2 introductions" in summary
+    assert re.search(r", [1-9]\d* follow-ups planned, [1-9]\d* skipped as too old", summary)
