@@ -297,3 +297,24 @@ def test_first_sync_in_a_terminal_shows_progress_and_a_summary(tmp_path: Path) -
     summary = text.strip().splitlines()[-1]
     assert "2 introductions" in summary
     assert re.search(r", [1-9]\d* follow-ups planned, [1-9]\d* skipped as too old", summary)
+
+
+def test_drafts_wait_for_the_window_and_every_view_says_when(demo: Path) -> None:
+    """With the default drafts_in_window = true, `outbox list` and `preview` say when each draft
+    will appear: inside 09:00–18:00 on a weekday, never before it is due."""
+    text = demo.read_text().replace("drafts_in_window = false", "")
+    demo.write_text(text)
+    for row in rows(demo, "outbox", "list"):
+        due = datetime.fromisoformat(str(row["due"]))
+        appears = datetime.fromisoformat(str(row["appears"]))
+        assert appears >= due
+        assert appears.weekday() < 5 and 9 <= appears.hour < 18, row
+    now = datetime.now(UTC)
+    saturday = (now + timedelta(days=(5 - now.weekday()) % 7 + 7)).replace(
+        hour=23, minute=0, second=0, microsecond=0
+    )
+    ahead = rows(demo, "outbox", "preview", "--at", saturday.isoformat())
+    thanks = next(r for r in ahead if r["kind"] == "thank_you")
+    assert thanks["would"] == "defer" and "outside the send window" in str(thanks["reason"])
+    monday = (saturday + timedelta(days=2)).replace(hour=9, minute=0)
+    assert datetime.fromisoformat(str(thanks["appears"])) == monday
