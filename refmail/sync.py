@@ -8,8 +8,11 @@ duplicate. One bad message is recorded as malformed and the batch goes on.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -99,6 +102,9 @@ def sync_account(
                 factory, account, account_id, source, folder, cadence, clock, on_batch, should_stop
             )
         )
+    for folder in reply_folders(folders):
+        if not should_stop():
+            report.add(scan_replies(factory, account, account_id, source, folder, cadence, clock))
     return report
 
 
@@ -125,21 +131,25 @@ def sync_folder(
     clock: Clock,
     on_batch: Callable[[str, Batch, SyncReport], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    is_candidate: Callable[[bytes, Identity], bool] | None = None,
+    cursor_name: str = "",
 ) -> SyncReport:
+    is_candidate = is_candidate or _is_candidate
+    cursor_name = cursor_name or folder
     run = _Run(
         account, account_id, folder, identity_for(account), cadence, clock, SyncReport(account.name)
     )
     with factory() as session:
-        cursor = record.load_cursor(session, account_id, folder)
+        cursor = record.load_cursor(session, account_id, cursor_name)
     for batch in source.scan(folder, cursor):
-        candidates = [k for k, raw in batch.headers.items() if _is_candidate(raw, run.identity)]
+        candidates = [k for k, raw in batch.headers.items() if is_candidate(raw, run.identity)]
         bodies = source.fetch(folder, candidates) if candidates else {}
         parsed = [
             (key, parse_message(bodies[key]), bodies[key]) for key in candidates if key in bodies
         ]
         with transaction(factory) as session:
             _ingest_batch(session, run, parsed)
-            record.store_cursor(session, account_id, folder, batch.cursor, clock())
+            record.store_cursor(session, account_id, cursor_name, batch.cursor, clock())
         run.report.scanned += len(batch.headers)
         run.report.candidates += len(candidates)
         _log_batch(folder, batch, run.report)
@@ -151,6 +161,52 @@ def sync_folder(
             )
             break
     return run.report
+
+
+# --- replies wherever they land -------------------------------------------------------------
+
+REPLY_FOLDERS = ("INBOX",)  # where replies land when a server rule files only refmail's mail
+_OWN_ID = re.compile(rb"<refmail\.[0-9a-f]+@[^>\s]+>")
+
+
+def reply_folders(folders: tuple[str, ...]) -> tuple[str, ...]:
+    """Folders refmail does not read but scans (headers only) for replies to its own mail."""
+    read = {f.upper() for f in folders}
+    return tuple(f for f in REPLY_FOLDERS if f.upper() not in read)
+
+
+def scan_replies(
+    factory: SessionFactory,
+    account: Account,
+    account_id: int,
+    source: Source,
+    folder: str,
+    cadence: FollowUps,
+    clock: Clock,
+) -> SyncReport:
+    """Read `folder`'s headers for replies to refmail's own Message-IDs (In-Reply-To or
+    References): a "please stop" that lands in INBOX while refmail reads only its own folder
+    still stops. Only those replies are fetched whole; the scan keeps its own cursor."""
+    return sync_folder(
+        factory,
+        account,
+        account_id,
+        source,
+        folder,
+        cadence,
+        clock,
+        is_candidate=answers_refmail,
+        cursor_name=f"{folder} (replies)",
+    )
+
+
+def answers_refmail(raw_headers: bytes, identity: Identity) -> bool:
+    """Whether these headers reply to mail refmail wrote (cheap: a byte search first)."""
+    if b"<refmail." not in raw_headers:
+        return False
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw_headers)
+    answered = " ".join(str(headers.get(h, "")) for h in ("In-Reply-To", "References"))
+    return _OWN_ID.search(answered.encode("utf-8", "replace")) is not None
 
 
 def _is_candidate(raw_headers: bytes, identity: Identity) -> bool:
