@@ -5,32 +5,28 @@ Every command takes --config PATH (or $REFMAIL_CONFIG); errors print one line an
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import re
-import shutil
 import sys
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from importlib import resources
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import make_url, select
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
-from refmail import __version__, config, wiring
+from refmail import __version__, config, owner_time, starter, wiring
 from refmail import contacts as contact_service
 from refmail import models as m
 from refmail import outbox as outbox_store
+from refmail.cli_examples import add_examples
 from refmail.clock import FixedClock, system_clock
 from refmail.daemon import Daemon, progress_printer
 from refmail.db import SessionFactory
@@ -38,12 +34,9 @@ from refmail.detect import Identity, classify
 from refmail.dispatch import dispatch
 from refmail.doctor import run_checks
 from refmail.errors import RefmailError
-from refmail.maildir import deliver
 from refmail.parse import parse_message
 from refmail.preview import expected_at, preview
 from refmail.sync import sync_account
-
-log = logging.getLogger("refmail")
 
 
 @dataclass
@@ -72,12 +65,7 @@ class App:
 
     def when(self, value: datetime | None, as_json: bool = False) -> str:
         """A time for the owner: in their zone, with the zone named (ISO-8601 in JSON)."""
-        if value is None:
-            return ""
-        local = value.astimezone(self.zone)
-        return (
-            local.isoformat(timespec="minutes") if as_json else local.strftime("%Y-%m-%d %H:%M %Z")
-        )
+        return owner_time.show(value, self.zone, as_json)
 
 
 pass_app = click.make_pass_decorator(App)
@@ -91,7 +79,11 @@ class OneLineError(click.ClickException):
 
 
 class RefmailGroup(click.Group):
-    """Turns RefmailError from any command into a OneLineError."""
+    """Turns RefmailError from any command into a OneLineError; takes --config before or after
+    the subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_config(args))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -102,6 +94,33 @@ class RefmailGroup(click.Group):
             loaded = ctx.obj._settings if isinstance(ctx.obj, App) else None
             url = loaded.database if loaded is not None else ""
             raise OneLineError(wiring.database_problem(url, exc)) from exc
+
+
+def hoist_config(args: list[str]) -> list[str]:
+    """Move `--config PATH` (or `--config=PATH`) given after the subcommand to the front, where
+    the group reads it: `refmail outbox list --config x.toml` works as the README says.
+
+    >>> hoist_config(["outbox", "list", "--config", "x.toml", "--json"])
+    ['--config', 'x.toml', 'outbox', 'list', '--json']
+    """
+    moved: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg == "--config" and i + 1 < len(args):
+            moved += args[i : i + 2]
+            i += 2
+            continue
+        if arg.startswith("--config="):
+            moved.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return moved + rest
 
 
 @click.group(cls=RefmailGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -126,10 +145,6 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 
 # --- init ----------------------------------------------------------------------------------
 
-DEMO_OWNER = "olivia@example.com"
-DEMO_DIR = "refmail-demo"  # the demo's own folder: its Maildir, drafts and database
-DEMO_DATABASE = f"sqlite:///{DEMO_DIR}/refmail.db"
-
 
 @cli.command()
 @click.option(
@@ -141,11 +156,28 @@ DEMO_DATABASE = f"sqlite:///{DEMO_DIR}/refmail.db"
 @click.option("--address", help="refmail's own address (e.g. you+refmail@example.com).")
 @click.option("--owner", "owners", multiple=True, help="Your address(es); repeat for several.")
 @click.option("--owner-name", default="", help="Your name, as follow-ups are signed.")
-@click.option("--delivery", type=click.Choice(["drafts", "file"]), help="Where follow-ups go.")
+@click.option(
+    "--delivery", type=click.Choice(["drafts", "file", "smtp"]), help="Where follow-ups go."
+)
 @click.option(
     "--database", help="SQLAlchemy URL (default: sqlite:///refmail.db beside the config)."
 )
 @click.option("--password-file", default="", help="File holding the IMAP password.")
+@click.option(
+    "--smtp",
+    "smtp_url",
+    metavar="URL",
+    help="smtps://USER@HOST[:PORT] (smtp:// uses STARTTLS); password from "
+    "$REFMAIL_SMTP_PASSWORD or --smtp-password-file. Sends preference links (and follow-ups "
+    "with --delivery smtp).",
+)
+@click.option("--smtp-password-file", default="", help="File holding the SMTP password.")
+@click.option(
+    "--base-url",
+    metavar="URL",
+    help="Public https address of the recipient pages (unsubscribe, preferences); the signing "
+    "key comes from $REFMAIL_SIGNING_KEY.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
 @pass_app
 def init(
@@ -157,6 +189,9 @@ def init(
     delivery: str | None,
     database: str | None,
     password_file: str,
+    smtp_url: str | None,
+    smtp_password_file: str,
+    base_url: str | None,
     force: bool,
 ) -> None:
     """Write a starter config and create the database.
@@ -168,11 +203,11 @@ def init(
     if path.exists() and not force:
         raise click.ClickException(f"{path} exists (use --force to overwrite it)")
     if imap_url is None:
-        text = _demo_config(database)
+        text = starter.demo_config(database)
     else:
         if not address or not owners:
             raise click.UsageError("--imap needs --address and at least one --owner")
-        text = _imap_config(
+        text = starter.imap_config(
             imap_url,
             address,
             owners,
@@ -181,135 +216,20 @@ def init(
             database or "sqlite:///refmail.db",
             password_file,
         )
+        if smtp_url:
+            text += starter.smtp_config(smtp_url, smtp_password_file)
+        if base_url:
+            text += starter.web_config(base_url)
     settings = config.parse(tomllib.loads(text), path)  # checked before anything is written
-    _create(path, text, settings, demo=imap_url is None)
+    starter.create(path, text, settings, demo=imap_url is None)
     app._settings = settings
     click.echo(f"wrote {path} and created the database {settings.database}")
     if imap_url is not None and not password_file:
         click.echo("set REFMAIL_IMAP_PASSWORD (or password_file) before `refmail sync`")
-
-
-def _create(path: Path, text: str, settings: config.Settings, *, demo: bool) -> None:
-    """The database first, then the demo mail, then the config file; if any step fails, what
-    this run created is removed again, so running `init` once more just works."""
-    made: list[Path] = []
-    demo_dir = path.resolve().parent / DEMO_DIR
-    sqlite_file = _sqlite_file(settings.database)
-    try:
-        for folder in (path.parent, *((demo_dir,) if demo else ())):
-            if not folder.exists():
-                folder.mkdir(parents=True)
-                made.append(folder)
-        if sqlite_file is not None and not sqlite_file.exists():
-            made.append(sqlite_file)
-        wiring.database(settings).kw["bind"].dispose()
-        if demo:
-            _demo_mail(demo_dir / "Maildir")
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except BaseException as exc:
-        for item in reversed(made):
-            if item.is_dir():
-                shutil.rmtree(item, ignore_errors=True)
-            else:
-                for extra in ("", "-wal", "-shm"):
-                    Path(f"{item}{extra}").unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OneLineError(
-                f"cannot write {exc.filename or path}: {exc.strerror or exc}"
-            ) from exc
-        raise
-
-
-def _sqlite_file(url: str) -> Path | None:
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return None  # not a URL: opening the database will say so
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database)
-
-
-def _demo_mail(maildir: Path) -> None:
-    """The demo's six messages, dated a few hours ago so follow-ups are due now; each only once,
-    so `init --force` does not add them again."""
-    now = datetime.now(UTC)
-    demo = sorted(p for p in resources.files("refmail.demo").iterdir() if p.name.endswith(".eml"))
-    for i, item in enumerate(demo):
-        name = f"demo{i:02d}.refmail"
-        if any((maildir / sub / name).exists() for sub in ("new", "cur")):
-            continue
-        sent = now - timedelta(hours=6 * (len(demo) - i))
-        raw = re.sub(
-            rb"(?m)^Date: .*$",
-            f"Date: {email.utils.format_datetime(sent)}".encode(),
-            item.read_bytes(),
-            count=1,
-        )
-        deliver(maildir, raw, name)
-
-
-def _demo_config(database: str | None) -> str:
-    return f"""# refmail demo configuration: a local Maildir, SQLite, drafts as .eml files, all in
-# {DEMO_DIR}/ (a real `refmail init --imap …` uses its own database). See refmail.toml.example.
-database = "{database or DEMO_DATABASE}"
-timezone = "UTC"
-
-[[accounts]]
-name = "demo"
-address = "olivia+refmail@example.com"
-owners = ["{DEMO_OWNER}"]
-owner_name = "Olivia Owner"
-delivery = "file"
-drafts_dir = "{DEMO_DIR}/drafts"
-
-[accounts.maildir]
-path = "{DEMO_DIR}/Maildir"
-
-[caps]
-# Drafts are for you to review, so the demo writes them whatever the hour; with the default
-# (true) a draft is due only inside the recipient's send window.
-drafts_in_window = false
-"""
-
-
-def _imap_config(
-    url: str,
-    address: str,
-    owners: tuple[str, ...],
-    owner_name: str,
-    delivery: str,
-    database: str,
-    password_file: str,
-) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
-        raise click.UsageError("--imap must look like imaps://USER@HOST[:PORT]/FOLDER")
-    tls = "ssl" if parts.scheme == "imaps" else parse_qs(parts.query).get("tls", ["starttls"])[0]
-    folder = unquote(parts.path.lstrip("/")) or "INBOX"
-    owner_list = ", ".join(json.dumps(o) for o in owners)
-    return f"""# refmail configuration. See refmail.toml.example for every key.
-database = {json.dumps(database)}
-timezone = "UTC"
-
-[[accounts]]
-name = "main"
-address = {json.dumps(address)}
-owners = [{owner_list}]
-owner_name = {json.dumps(owner_name)}
-delivery = {json.dumps(delivery)}
-
-[accounts.imap]
-host = {json.dumps(parts.hostname)}
-port = {parts.port or 0}
-tls = {json.dumps(tls)}
-user = {json.dumps(unquote(parts.username))}
-password_env = "REFMAIL_IMAP_PASSWORD"
-password_file = {json.dumps(password_file)}
-folders = [{json.dumps(folder)}]
-"""
+    if smtp_url and not smtp_password_file:
+        click.echo("set REFMAIL_SMTP_PASSWORD (or --smtp-password-file) before sending")
+    if base_url:
+        click.echo("set REFMAIL_SIGNING_KEY (a long random secret) before `refmail run`")
 
 
 # --- sync and dispatch ---------------------------------------------------------------------
@@ -358,7 +278,7 @@ def sync(app: App, once: bool) -> None:
 @pass_app
 def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
     """Deliver the follow-ups that are due: drafts in your mailbox (or .eml files)."""
-    clock = FixedClock(_parse_now(now_text)) if now_text else system_clock
+    clock = FixedClock(_parse_when(app, now_text, "--now")) if now_text else system_clock
     parts = wiring.build(app.settings)
     failed = False
     for account in app.settings.accounts:
@@ -380,14 +300,6 @@ def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
         )
     if failed:
         sys.exit(1)
-
-
-def _parse_now(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise click.BadParameter(f"{text!r} is not an ISO-8601 time", param_hint="--now") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # --- classify ------------------------------------------------------------------------------
@@ -458,7 +370,7 @@ def intros_list(app: App, as_json: bool) -> None:
         items = [
             {
                 "id": i.id,
-                "date": _iso(i.message.sent_at or i.created_at),
+                "date": app.when(i.message.sent_at or i.created_at, as_json),
                 "shape": i.shape,
                 "introducer": i.introducer.email,
                 "parties": [p.contact.email for p in i.parties],
@@ -528,10 +440,10 @@ def outbox_why(app: App, follow_up_id: int, as_json: bool) -> None:
         if not as_json:
             click.echo(
                 f"#{row.id} {row.kind} to {row.contact.email}: {row.state}, "
-                f"due {_iso(row.due_at)}" + (f" ({row.reason})" if row.reason else "")
+                f"due {app.when(row.due_at)}" + (f" ({row.reason})" if row.reason else "")
             )
         events = [
-            {"at": _iso(e.at), "state": e.state, "rule": e.rule, "reason": e.reason}
+            {"at": app.when(e.at, as_json), "state": e.state, "rule": e.rule, "reason": e.reason}
             for e in row.events
         ]
     _print(events, as_json, ["at", "state", "rule", "reason"])
@@ -619,18 +531,10 @@ def intros_dismiss(app: App, introduction_id: int) -> None:
 
 
 def _parse_when(app: App, text: str, hint: str) -> datetime:
-    """ISO-8601 (a time without a zone is in the owner's zone), or +Nd / +Nh from now."""
-    relative = re.fullmatch(r"\+(\d+)([dhm])", text.strip())
-    if relative:
-        unit = {"d": "days", "h": "hours", "m": "minutes"}[relative.group(2)]
-        return system_clock() + timedelta(**{unit: int(relative.group(1))})
     try:
-        value = datetime.fromisoformat(text)
+        return owner_time.read(text, app.zone, system_clock())
     except ValueError as exc:
-        raise click.BadParameter(
-            f"{text!r} is not an ISO-8601 time or +Nd/+Nh", param_hint=hint
-        ) from exc
-    return value if value.tzinfo else value.replace(tzinfo=app.zone)
+        raise click.BadParameter(f"{text!r} is not ISO-8601 or +Nd/+Nh", param_hint=hint) from exc
 
 
 @cli.group()
@@ -665,16 +569,16 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
             "phone": contact.phone,
             "channel": contact.channel,
             "level": contact.level,
-            "paused_until": _iso(contact.paused_until),
+            "paused_until": app.when(contact.paused_until, as_json),
             "timezone": contact.timezone,
-            "opted_out_at": _iso(contact.opted_out_at),
-            "bounced_at": _iso(contact.bounced_at),
-            "last_contact_at": _iso(contact.last_contact_at),
+            "opted_out_at": app.when(contact.opted_out_at, as_json),
+            "bounced_at": app.when(contact.bounced_at, as_json),
+            "last_contact_at": app.when(contact.last_contact_at, as_json),
             "follow_ups": [
                 {
                     "id": f.id,
                     "kind": f.kind,
-                    "due": _iso(f.due_at),
+                    "due": app.when(f.due_at, as_json),
                     "state": f.state,
                     "reason": f.reason,
                 }
@@ -682,7 +586,7 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
             ],
             "changes": [
                 {
-                    "at": _iso(c.at),
+                    "at": app.when(c.at, as_json),
                     "source": c.source,
                     "field": c.field,
                     "old": c.old_value,
@@ -802,13 +706,18 @@ def run(app: App) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per verdict.")
 @pass_app
-def doctor(app: App) -> None:
-    """Check every account (login, folders, Drafts/Sent, IDLE, SMTP), the database and the web
-    settings; one verdict a line. Exit status 1 if anything failed."""
+def doctor(app: App, as_json: bool) -> None:
+    """Check every account (login, folders read and why, Drafts/Sent, IDLE, SMTP), the database
+    and the web settings; one verdict a line. Exit status 1 if anything failed."""
     failed = False
     for check in run_checks(app.settings):
-        click.echo(str(check))
+        if as_json:
+            entry = {"status": check.status, "subject": check.subject, "words": check.words}
+            click.echo(json.dumps(entry, ensure_ascii=False))
+        else:
+            click.echo(str(check))
         failed = failed or check.status == "FAIL"
     if failed:
         sys.exit(1)
@@ -851,10 +760,6 @@ def _session(app: App) -> Iterator[Any]:
         yield session
 
 
-def _iso(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
 def _print(items: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
     if as_json:
         for item in items:
@@ -867,11 +772,21 @@ def _print(items: list[dict[str, Any]], as_json: bool, columns: list[str]) -> No
     widths = [min(max(len(c), *(len(r[i]) for r in cells)), 60) for i, c in enumerate(columns)]
     click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in cells:
-        click.echo("  ".join(v[:w].ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        # The last column (a reason, mostly) is never cut: it is what the owner came to read.
+        last = len(row) - 1
+        click.echo(
+            "  ".join(
+                (v if i == last else v[:w].ljust(w))
+                for i, (v, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+        )
 
 
 def _cell(value: object) -> str:
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+add_examples(cli)
 
 
 def main() -> None:
