@@ -189,7 +189,10 @@ def _web(settings: Settings) -> Iterator[Check]:
     yield Check("ok", "web", f"links point at {web.base_url}; signing key present")
     if not any(a.smtp is not None for a in settings.accounts):
         yield Check(
-            "warn", "web", "no account has [accounts.smtp]: the pages cannot email anyone a link"
+            "warn",
+            "web",
+            "no account has [accounts.smtp]: the pages cannot email anyone a link, so they "
+            "offer no 'email me my link' form (the link in each email still works)",
         )
 
 

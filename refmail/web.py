@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
@@ -45,9 +45,10 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
-ZONES = sorted(
-    z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV"))
-)
+ZONES = [
+    *sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV"))),
+    "UTC",  # an owner's default, and some people's choice
+]
 
 LinkMailer = Callable[[str, str], None]  # (address, preferences URL) → sends the link
 
@@ -80,6 +81,7 @@ class WebContext:
     tokens: Tokens
     links: LinkBuilder
     owner_name: str = ""
+    owner_zone: str = "UTC"  # the zone guessed for a contact whose mail says nothing else
     templates: str = ""
     mailer: LinkMailer | None = None
     clock: Clock = system_clock
@@ -92,7 +94,9 @@ def create_app(ctx: WebContext) -> Starlette:
     env = _environment(ctx.templates)
 
     def page(name: str, status: int = 200, **values: object) -> HTMLResponse:
-        html = env.get_template(f"web/{name}.html.j2").render(owner=ctx.owner_name, **values)
+        html = env.get_template(f"web/{name}.html.j2").render(
+            owner=ctx.owner_name, can_mail=ctx.mailer is not None, **values
+        )
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
     def not_found() -> HTMLResponse:
@@ -127,12 +131,7 @@ def create_app(ctx: WebContext) -> Starlette:
         if view is None:
             return not_found()
         if request.method == "GET":
-            return page(
-                "preferences",
-                view=view,
-                zones=ZONES,
-                form_token=ctx.tokens.form_token(view.public_id),
-            )
+            return page("preferences", **_preference_page(ctx, view))
         form = await request.form()
         if not ctx.tokens.form_token_ok(str(form.get("form_token", "")), view.public_id):
             return page(
@@ -144,21 +143,15 @@ def create_app(ctx: WebContext) -> Starlette:
         try:
             values, resubscribe = _preference_values(form)
         except RefmailError as exc:
-            return page(
-                "preferences",
-                400,
-                view=_as_submitted(view, form),
-                zones=ZONES,
-                error=str(exc),
-                form_token=ctx.tokens.form_token(view.public_id),
-            )
+            values = _preference_page(ctx, _as_submitted(view, form))
+            return page("preferences", 400, error=str(exc), **values)
         updated = await run_in_threadpool(
             _save_preferences, ctx, view.public_id, values, resubscribe
         )
         return page("saved", view=updated)
 
     async def request_link(request: Request) -> Response:
-        if request.method == "GET":
+        if request.method == "GET" or ctx.mailer is None:  # no mailer: no form, nothing to post
             return page("request_link", sent=False)
         form = await request.form()
         address = str(form.get("email", "")).strip()
@@ -188,6 +181,62 @@ def create_app(ctx: WebContext) -> Starlette:
     )
 
 
+def _preference_page(ctx: WebContext, view: ContactPage) -> dict[str, object]:
+    """What the preference form shows: the zone guessed for them first in the searchable list,
+    their one-click unsubscribe, and the form's CSRF token."""
+    guessed = guess_zone(view.offsets, ctx.owner_zone, ctx.clock())
+    return {
+        "view": view,
+        "guessed": guessed,
+        "zones": [guessed, *(z for z in ZONES if z != guessed)],
+        "unsubscribe": ctx.links.unsubscribe(view.public_id),
+        "one_click": ONE_CLICK,
+        "form_token": ctx.tokens.form_token(view.public_id),
+    }
+
+
+# Offered for an offset before the alphabetical first zone that has it (Africa/… for +01:00).
+WELL_KNOWN = (
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Athens",
+    "Europe/Moscow",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "America/Sao_Paulo",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+)
+
+
+def guess_zone(offsets: tuple[int, ...], fallback: str, now: datetime) -> str:
+    """The zone to offer first: the owner's when their mail says nothing else (or agrees with
+    it), else a well-known zone at the UTC offset most frequent in their mail.
+
+    >>> guess_zone((330, 330), "Europe/London", datetime(2030, 1, 1, tzinfo=UTC))
+    'Asia/Kolkata'
+    >>> guess_zone((), "Europe/Paris", datetime(2030, 1, 1, tzinfo=UTC))
+    'Europe/Paris'
+    """
+    if fallback not in ZONES:
+        fallback = "UTC"
+    if not offsets:
+        return fallback
+    common = Counter(offsets).most_common(1)[0][0]
+
+    def minutes(name: str) -> int:
+        offset = now.astimezone(ZoneInfo(name)).utcoffset()
+        return int(offset.total_seconds() // 60) if offset is not None else 0
+
+    return next((z for z in (fallback, *WELL_KNOWN, *ZONES) if minutes(z) == common), fallback)
+
+
 def _environment(user_dir: str) -> Environment:
     dirs = [d for d in (user_dir, str(resources.files("refmail.templates"))) if d]
     return Environment(
@@ -213,6 +262,7 @@ class ContactPage:
     timezone: str
     paused_until: str
     opted_out: bool
+    offsets: tuple[int, ...] = ()  # UTC offsets of their own mail: only to guess their zone
 
 
 def _view(contact: m.Contact) -> ContactPage:
@@ -226,6 +276,7 @@ def _view(contact: m.Contact) -> ContactPage:
         contact.timezone,
         paused,
         contact.opted_out_at is not None,
+        tuple(contact.offsets()),
     )
 
 
@@ -271,13 +322,14 @@ def _preference_values(form: object) -> tuple[dict[str, object], bool]:
     get = form.get  # type: ignore[attr-defined]
     level, channel = str(get("level", "")), str(get("channel", ""))
     if level not in m.LEVELS:
-        raise RefmailError("Choose how often you would like to hear from us.")
+        raise RefmailError("Choose how often you would like to hear about introductions.")
     if channel not in ("email", "phone"):
         raise RefmailError("Choose email or phone.")
     phone = " ".join(str(get("phone", "")).split())[:50]
     if channel == "phone" and not phone:
         raise RefmailError("Give a phone number to be called instead of emailed.")
-    zone = str(get("timezone", "")).strip()
+    typed = str(get("timezone", "")).strip()
+    zone = next((z for z in ZONES if z.lower() == typed.lower()), typed)  # "europe/berlin" too
     if zone and zone not in ZONES:
         raise RefmailError("Choose a time zone from the list, or leave it empty.")
     pause_text = str(get("paused_until", "")).strip()

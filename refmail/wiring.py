@@ -173,6 +173,7 @@ def web_context(parts: Parts, metrics: Metrics | None = None) -> WebContext | No
         links.tokens,
         links,
         owner_name=parts.settings.accounts[0].owner_name,
+        owner_zone=parts.settings.timezone,
         templates=parts.settings.templates,
         mailer=link_mailer(parts),
         metrics=metrics,
