@@ -78,7 +78,8 @@ def _demo_mail(maildir: Path) -> None:
     """The demo's six messages, dated a few hours ago so follow-ups are due now; each only once,
     so `init --force` does not add them again."""
     now = datetime.now(UTC)
-    demo = sorted(p for p in resources.files("refmail.demo").iterdir() if p.name.endswith(".eml"))
+    files = resources.files("refmail.demo").iterdir()
+    demo = sorted((p for p in files if p.name.endswith(".eml")), key=lambda p: p.name)
     for i, item in enumerate(demo):
         name = f"demo{i:02d}.refmail"
         if any((maildir / sub / name).exists() for sub in ("new", "cur")):

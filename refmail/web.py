@@ -131,7 +131,7 @@ def create_app(ctx: WebContext) -> Starlette:
         if view is None:
             return not_found()
         if request.method == "GET":
-            return page("preferences", **_preference_page(ctx, view))
+            return page("preferences", 200, **_preference_page(ctx, view))
         form = await request.form()
         if not ctx.tokens.form_token_ok(str(form.get("form_token", "")), view.public_id):
             return page(
@@ -314,8 +314,12 @@ def _unsubscribe(ctx: WebContext, public_id: str) -> None:
 def _as_submitted(view: ContactPage, form: object) -> ContactPage:
     """The page as the person filled it in, so an error does not undo their choices."""
     get = form.get  # type: ignore[attr-defined]
-    fields = ("level", "channel", "phone", "timezone", "paused_until")
-    return replace(view, **{k: str(get(k, "")) for k in fields})
+    level, channel, phone, zone, paused = (
+        str(get(k, "")) for k in ("level", "channel", "phone", "timezone", "paused_until")
+    )
+    return replace(
+        view, level=level, channel=channel, phone=phone, timezone=zone, paused_until=paused
+    )
 
 
 def _preference_values(form: object) -> tuple[dict[str, object], bool]:

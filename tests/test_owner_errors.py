@@ -102,6 +102,9 @@ def test_wrong_imap_password_is_one_line_per_account(tmp_path: Path, dovecot: Do
     assert lines[0].startswith("first: error: IMAP login failed")
     assert lines[1].startswith("second: error: IMAP login failed")
     assert "wrong" not in done.stderr
+    done = refmail(tmp_path, "--config", str(config), "dispatch", env=env)  # Drafts: same login
+    assert done.returncode == 1
+    assert [line.split(":")[0] for line in done.stderr.splitlines()] == ["first", "second"]
 
 
 def test_daemon_reports_a_wrong_password_once_per_attempt_with_the_backoff(
