@@ -424,7 +424,7 @@ def _appears(app: App, accounts: dict[int, str], rules: Any, row: m.FollowUp) ->
     except (KeyError, RefmailError):
         return None  # an account no longer configured
     sends = wiring.routes(account)(row.kind).sends
-    return expected_at(row, account, rules, sends)
+    return expected_at(row, account, rules, sends, system_clock())
 
 
 @outbox.command(name="why")

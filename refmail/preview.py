@@ -84,14 +84,18 @@ def _outlook(
     )
 
 
-def expected_at(row: m.FollowUp, account: Account, rules: Rules, sends: bool) -> datetime | None:
-    """When an open follow-up would appear at the earliest: its due time, moved into the
-    recipient's send window when it waits for it (always for mail refmail sends, for drafts
-    when caps.drafts_in_window). Caps and pauses may move it later; `preview` says exactly."""
+def expected_at(
+    row: m.FollowUp, account: Account, rules: Rules, sends: bool, now: datetime
+) -> datetime | None:
+    """When an open follow-up would appear at the earliest: its due time (or now, if that has
+    passed), moved into the recipient's send window when it waits for it (always for mail
+    refmail sends, for drafts when caps.drafts_in_window). Caps and pauses may move it later;
+    `preview` says exactly."""
     if row.state not in m.OPEN_STATES:
         return None
+    earliest = max(row.due_at, now)
     caps = rules.caps.for_contact(row.contact.email)
     if not (sends or caps.drafts_in_window):
-        return row.due_at
+        return earliest
     zone = contact_zone(row.contact.timezone, row.contact.offsets(), rules.owner_zone)
-    return next_window_open(row.due_at, zone, caps)
+    return next_window_open(earliest, zone, caps)
