@@ -69,7 +69,9 @@ IMAP_ARGS = (
 )
 
 
-@pytest.mark.parametrize("command", [("sync",), ("dispatch",), ("outbox", "list"), ("doctor",)])
+@pytest.mark.parametrize(
+    "command", [("sync",), ("dispatch",), ("outbox", "list"), ("run",), ("doctor",)]
+)
 def test_commands_on_an_unreachable_database_say_so_in_one_line(
     tmp_path: Path, command: tuple[str, ...]
 ) -> None:
