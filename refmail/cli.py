@@ -5,30 +5,31 @@ Every command takes --config PATH (or $REFMAIL_CONFIG); errors print one line an
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import os
-import re
 import secrets
 import socket
 import sys
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from importlib import resources
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
-from refmail import __version__, config, record, wiring
+from refmail import __version__, config, owner_time, record, starter, wiring
 from refmail import contacts as contact_service
 from refmail import models as m
+from refmail import outbox as outbox_store
+from refmail.cli_examples import add_examples
 from refmail.clock import FixedClock, system_clock
 from refmail.daemon import Daemon, progress_printer
 from refmail.db import SessionFactory, safe_url
@@ -36,13 +37,11 @@ from refmail.detect import Identity, classify
 from refmail.dispatch import dispatch
 from refmail.doctor import run_checks
 from refmail.errors import BusyError, RefmailError
-from refmail.maildir import deliver
 from refmail.outbox import DRAFT_CHANNELS
 from refmail.parse import parse_message
+from refmail.preview import expected_at, preview
 from refmail.sync import sync_account
 from refmail.text import one_line
-
-log = logging.getLogger("refmail")
 
 
 @dataclass
@@ -61,6 +60,18 @@ class App:
     def database(self) -> SessionFactory:
         return wiring.database(self.settings)
 
+    @property
+    def zone(self) -> ZoneInfo:
+        """The owner's zone: times are shown, and read, in it."""
+        try:
+            return ZoneInfo(self.settings.timezone)
+        except RefmailError:
+            return ZoneInfo("UTC")  # commands that work without a config show UTC
+
+    def when(self, value: datetime | None, as_json: bool = False) -> str:
+        """A time for the owner: in their zone, with the zone named (ISO-8601 in JSON)."""
+        return owner_time.show(value, self.zone, as_json)
+
 
 pass_app = click.make_pass_decorator(App)
 
@@ -73,13 +84,48 @@ class OneLineError(click.ClickException):
 
 
 class RefmailGroup(click.Group):
-    """Turns RefmailError from any command into a OneLineError."""
+    """Turns RefmailError from any command into a OneLineError; takes --config before or after
+    the subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_config(args))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except RefmailError as exc:
             raise OneLineError(str(exc)) from exc
+        except SQLAlchemyError as exc:  # the database went away after it was opened
+            loaded = ctx.obj._settings if isinstance(ctx.obj, App) else None
+            url = loaded.database if loaded is not None else ""
+            raise OneLineError(wiring.database_problem(url, exc)) from exc
+
+
+def hoist_config(args: list[str]) -> list[str]:
+    """Move `--config PATH` (or `--config=PATH`) given after the subcommand to the front, where
+    the group reads it: `refmail outbox list --config x.toml` works as the README says.
+
+    >>> hoist_config(["outbox", "list", "--config", "x.toml", "--json"])
+    ['--config', 'x.toml', 'outbox', 'list', '--json']
+    """
+    moved: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg == "--config" and i + 1 < len(args):
+            moved += args[i : i + 2]
+            i += 2
+            continue
+        if arg.startswith("--config="):
+            moved.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return moved + rest
 
 
 @click.group(cls=RefmailGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,8 +150,6 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 
 # --- init ----------------------------------------------------------------------------------
 
-DEMO_OWNER = "olivia@example.com"
-
 
 @cli.command()
 @click.option(
@@ -117,11 +161,28 @@ DEMO_OWNER = "olivia@example.com"
 @click.option("--address", help="refmail's own address (e.g. you+refmail@example.com).")
 @click.option("--owner", "owners", multiple=True, help="Your address(es); repeat for several.")
 @click.option("--owner-name", default="", help="Your name, as follow-ups are signed.")
-@click.option("--delivery", type=click.Choice(["drafts", "file"]), help="Where follow-ups go.")
+@click.option(
+    "--delivery", type=click.Choice(["drafts", "file", "smtp"]), help="Where follow-ups go."
+)
 @click.option(
     "--database", help="SQLAlchemy URL (default: sqlite:///refmail.db beside the config)."
 )
 @click.option("--password-file", default="", help="File holding the IMAP password.")
+@click.option(
+    "--smtp",
+    "smtp_url",
+    metavar="URL",
+    help="smtps://USER@HOST[:PORT] (smtp:// uses STARTTLS); password from "
+    "$REFMAIL_SMTP_PASSWORD or --smtp-password-file. Sends preference links (and follow-ups "
+    "with --delivery smtp).",
+)
+@click.option("--smtp-password-file", default="", help="File holding the SMTP password.")
+@click.option(
+    "--base-url",
+    metavar="URL",
+    help="Public https address of the recipient pages (unsubscribe, preferences); the signing "
+    "key comes from $REFMAIL_SIGNING_KEY.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
 @pass_app
 def init(
@@ -133,6 +194,9 @@ def init(
     delivery: str | None,
     database: str | None,
     password_file: str,
+    smtp_url: str | None,
+    smtp_password_file: str,
+    base_url: str | None,
     force: bool,
 ) -> None:
     """Write a starter config and create the database.
@@ -144,11 +208,11 @@ def init(
     if path.exists() and not force:
         raise click.ClickException(f"{path} exists (use --force to overwrite it)")
     if imap_url is None:
-        text = _demo_config(path, database)
+        text = starter.demo_config(database)
     else:
         if not address or not owners:
             raise click.UsageError("--imap needs --address and at least one --owner")
-        text = _imap_config(
+        text = starter.imap_config(
             imap_url,
             address,
             owners,
@@ -157,114 +221,27 @@ def init(
             database or "sqlite:///refmail.db",
             password_file,
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_private(path, text)
-    app._settings = None
-    app.database()
-    click.echo(f"wrote {path} and created the database {safe_url(app.settings.database)}")
+        if smtp_url:
+            text += starter.smtp_config(smtp_url, smtp_password_file)
+        if base_url:
+            text += starter.web_config(base_url)
+    settings = config.parse(tomllib.loads(text), path)  # checked before anything is written
+    starter.create(path, text, settings, demo=imap_url is None)
+    app._settings = settings
+    click.echo(f"wrote {path} and created the database {safe_url(settings.database)}")
     if imap_url is not None and not password_file:
-        click.echo("set REFMAIL_IMAP_PASSWORD (or password_file) before `refmail sync --once`")
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write the config readable by its owner only (it names accounts and addresses)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an existing file (--force) keeps no wider mode
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-
-
-def _demo_config(path: Path, database: str | None) -> str:
-    base = path.resolve().parent / "refmail-demo"
-    maildir = base / "Maildir"
-    now = datetime.now(UTC)
-    demo = sorted(
-        (p for p in resources.files("refmail.demo").iterdir() if p.name.endswith(".eml")),
-        key=lambda p: p.name,
-    )
-    for i, item in enumerate(demo):
-        sent = now - timedelta(hours=6 * (len(demo) - i))  # recent, so follow-ups are due now
-        raw = re.sub(
-            rb"(?m)^Date: .*$",
-            f"Date: {email.utils.format_datetime(sent)}".encode(),
-            item.read_bytes(),
-            count=1,
-        )
-        deliver(maildir, raw, f"{int(sent.timestamp())}.demo{i:02d}.refmail")
-    return f"""# refmail demo configuration: a local Maildir, SQLite, drafts as .eml files.
-# See refmail.toml.example for every key.
-database = "{database or "sqlite:///refmail.db"}"
-timezone = "UTC"
-
-[[accounts]]
-name = "demo"
-address = "olivia+refmail@example.com"
-owners = ["{DEMO_OWNER}"]
-owner_name = "Olivia Owner"
-delivery = "file"
-drafts_dir = "refmail-demo/drafts"
-# The demo's mail carries no Authentication-Results header; for a real mailbox keep the default
-# (true) and name your provider in trusted_authserv_ids (`refmail doctor` proposes it).
-require_authentication = false
-
-[accounts.maildir]
-path = "refmail-demo/Maildir"
-
-[caps]
-# Drafts are for you to review, so the demo writes them whatever the hour; with the default
-# (true) a draft is due only inside the recipient's send window.
-drafts_in_window = false
-"""
-
-
-def _imap_config(
-    url: str,
-    address: str,
-    owners: tuple[str, ...],
-    owner_name: str,
-    delivery: str,
-    database: str,
-    password_file: str,
-) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
-        raise click.UsageError("--imap must look like imaps://USER@HOST[:PORT]/FOLDER")
-    tls = "ssl" if parts.scheme == "imaps" else parse_qs(parts.query).get("tls", ["starttls"])[0]
-    folder = unquote(parts.path.lstrip("/")) or "INBOX"
-    owner_list = ", ".join(json.dumps(o) for o in owners)
-    return f"""# refmail configuration. See refmail.toml.example for every key.
-database = {json.dumps(database)}
-timezone = "UTC"
-
-[[accounts]]
-name = "main"
-address = {json.dumps(address)}
-owners = [{owner_list}]
-owner_name = {json.dumps(owner_name)}
-delivery = {json.dumps(delivery)}
-# Only your authenticated mail makes refmail act: name your provider's authserv-id here
-# (`refmail doctor` proposes it from your recent mail). See refmail.toml.example.
-require_authentication = true
-trusted_authserv_ids = []
-
-[accounts.imap]
-host = {json.dumps(parts.hostname)}
-port = {parts.port or 0}
-tls = {json.dumps(tls)}
-user = {json.dumps(unquote(parts.username))}
-password_env = "REFMAIL_IMAP_PASSWORD"
-password_file = {json.dumps(password_file)}
-folders = [{json.dumps(folder)}]
-"""
+        click.echo("set REFMAIL_IMAP_PASSWORD (or password_file) before `refmail sync`")
+    if smtp_url and not smtp_password_file:
+        click.echo("set REFMAIL_SMTP_PASSWORD (or --smtp-password-file) before sending")
+    if base_url:
+        click.echo("set REFMAIL_SIGNING_KEY (a long random secret) before `refmail run`")
 
 
 # --- sync and dispatch ---------------------------------------------------------------------
 
 
 @cli.command()
-@click.option(
-    "--once", is_flag=True, required=True, help="Sync once and exit (the daemon is `refmail run`)."
-)
+@click.option("--once", is_flag=True, hidden=True, help="Accepted for old scripts; sync runs once.")
 @pass_app
 def sync(app: App, once: bool) -> None:
     """Read new mail, record introductions and plan their follow-ups."""
@@ -290,11 +267,7 @@ def sync(app: App, once: bool) -> None:
             click.echo(f"{account.name}: error: {exc}", err=True)
             failed = True
             continue
-        click.echo(
-            f"{account.name}: scanned {report.scanned}, {report.candidates} for refmail, "
-            f"{report.introductions} introductions, {report.follow_ups} follow-ups planned"
-            + (f", {report.malformed} malformed" if report.malformed else "")
-        )
+        click.echo(report.summary())
         for notice in report.notices:
             click.echo(f"  {one_line(notice)}")
         failed = not _reconcile(app, factory, account) or failed
@@ -320,17 +293,18 @@ def _reconcile(app: App, factory: SessionFactory, account: config.Account) -> bo
 
 
 @cli.command(name="dispatch")
-@click.option("--once", is_flag=True, required=True, help="Dispatch once and exit.")
+@click.option("--once", is_flag=True, hidden=True, help="Accepted for old scripts; runs once.")
 @click.option(
     "--now",
     "now_text",
     metavar="ISO-8601",
-    help="Act as if it were this time (to see check-ins come due).",
+    help="For tests: act as if it were this time, for real (drafts are written, stale "
+    "follow-ups skipped for good). To look ahead safely use `refmail outbox preview --at`.",
 )
 @pass_app
 def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
     """Deliver the follow-ups that are due: drafts in your mailbox (or .eml files)."""
-    clock = FixedClock(_parse_now(now_text)) if now_text else system_clock
+    clock = FixedClock(_parse_when(app, now_text, "--now")) if now_text else system_clock
     parts = wiring.build(app.settings)
     failed = False
     for account in app.settings.accounts:
@@ -355,14 +329,6 @@ def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
         )
     if failed:
         sys.exit(1)
-
-
-def _parse_now(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise click.BadParameter(f"{text!r} is not an ISO-8601 time", param_hint="--now") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # --- classify ------------------------------------------------------------------------------
@@ -437,7 +403,7 @@ def intros_list(app: App, as_json: bool) -> None:
         items = [
             {
                 "id": i.id,
-                "date": _iso(i.message.sent_at or i.created_at),
+                "date": app.when(i.message.sent_at or i.created_at, as_json),
                 "shape": i.shape,
                 "introducer": i.introducer.email,
                 "parties": [p.contact.email for p in i.parties],
@@ -491,8 +457,11 @@ def outbox() -> None:
 @click.option("--state", multiple=True, type=click.Choice(m.STATES), help="Only these states.")
 @pass_app
 def outbox_list(app: App, as_json: bool, state: tuple[str, ...]) -> None:
-    """List follow-ups by due time: kind, recipient, due, state, reason."""
+    """List follow-ups by due time: kind, recipient, due, when it would appear at the earliest
+    (caps may move it later: `outbox preview` says exactly), state, reason."""
+    rules = wiring.rules(app.settings)
     with _session(app) as session:
+        accounts = {a.id: a.name for a in session.scalars(select(m.Account))}
         query = select(m.FollowUp).order_by(m.FollowUp.due_at, m.FollowUp.id)
         if state:
             query = query.where(m.FollowUp.state.in_(state))
@@ -501,20 +470,30 @@ def outbox_list(app: App, as_json: bool, state: tuple[str, ...]) -> None:
                 "id": f.id,
                 "kind": f.kind,
                 "recipient": f.contact.email,
-                "due": _iso(f.due_at),
+                "due": app.when(f.due_at, as_json),
+                "appears": app.when(_appears(app, accounts, rules, f), as_json),
                 "state": f.state,
                 "reason": f.reason,
                 "introduction": f.introduction_id,
                 "message_id": f.message_id,
-                **_draft_fields(f),
+                **_draft_fields(app, f, as_json),
             }
             for f in session.scalars(query)
         ]
-    columns = ["id", "kind", "recipient", "due", "state", "draft", "drafted", "sent", "after"]
-    _print(items, as_json, [*columns, "reason"])
+    columns = ["id", "kind", "recipient", "due", "appears", "state", "draft", "drafted", "sent"]
+    _print(items, as_json, [*columns, "after", "reason"])
 
 
-def _draft_fields(f: m.FollowUp) -> dict[str, str]:
+def _appears(app: App, accounts: dict[int, str], rules: Any, row: m.FollowUp) -> datetime | None:
+    try:
+        account = app.settings.account(accounts[row.account_id])
+    except (KeyError, RefmailError):
+        return None  # an account no longer configured
+    sends = wiring.routes(account)(row.kind).sends
+    return expected_at(row, account, rules, sends, system_clock())
+
+
+def _draft_fields(app: App, f: m.FollowUp, as_json: bool) -> dict[str, str]:
     """What became of a draft: drafted · sent by you · dismissed · withdrawn, when it was
     drafted, when you sent it and how long after."""
     status = {"sent": "sent by you", "dismissed": "dismissed", "withdrawn": "withdrawn"}
@@ -527,8 +506,8 @@ def _draft_fields(f: m.FollowUp) -> dict[str, str]:
         after = f"{hours:.0f}h" if hours < 48 else f"{hours / 24:.1f}d"
     return {
         "draft": draft,
-        "drafted": _iso(f.delivered_at) if f.channel in DRAFT_CHANNELS else "",
-        "sent": _iso(f.sent_at),
+        "drafted": app.when(f.delivered_at, as_json) if f.channel in DRAFT_CHANNELS else "",
+        "sent": app.when(f.sent_at, as_json),
         "after": after,
     }
 
@@ -546,13 +525,101 @@ def outbox_why(app: App, follow_up_id: int, as_json: bool) -> None:
         if not as_json:
             click.echo(
                 f"#{row.id} {row.kind} to {row.contact.email}: {row.state}, "
-                f"due {_iso(row.due_at)}" + (f" ({row.reason})" if row.reason else "")
+                f"due {app.when(row.due_at)}" + (f" ({row.reason})" if row.reason else "")
             )
         events = [
-            {"at": _iso(e.at), "state": e.state, "rule": e.rule, "reason": e.reason}
+            {"at": app.when(e.at, as_json), "state": e.state, "rule": e.rule, "reason": e.reason}
             for e in row.events
         ]
     _print(events, as_json, ["at", "state", "rule", "reason"])
+
+
+@outbox.command(name="preview")
+@click.option(
+    "--at",
+    "at_text",
+    metavar="TIME",
+    help="Look ahead to this time (ISO-8601 in your zone, or +3d / +12h); default now.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_app
+def outbox_preview(app: App, at_text: str | None, as_json: bool) -> None:
+    """What dispatch would deliver, defer or skip at a time, and why, changing nothing."""
+    at = _parse_when(app, at_text, "--at") if at_text else system_clock()
+    parts = wiring.build(app.settings)
+    items = [
+        {
+            "id": o.id,
+            "kind": o.kind,
+            "recipient": o.recipient,
+            "due": app.when(o.due, as_json),
+            "would": o.action,
+            "appears": app.when(o.appears, as_json) if o.appears else "never",
+            "channel": o.channel,
+            "rule": o.rule,
+            "reason": o.reason,
+        }
+        for account in app.settings.accounts
+        for o in preview(parts.factory, account, wiring.routes(account), parts.rules, at)
+    ]
+    if not as_json:
+        click.echo(f"at {app.when(at)}, nothing changed:")
+    _print(items, as_json, ["id", "kind", "recipient", "would", "appears", "reason"])
+
+
+@outbox.command(name="cancel")
+@click.argument("follow_up_id", type=int)
+@pass_app
+def outbox_cancel(app: App, follow_up_id: int) -> None:
+    """Cancel one planned follow-up (recorded in its why-log as your decision)."""
+    with _owner_change(app, follow_up_id) as (session, row, now):
+        outbox_store.cancel(session, row, now)
+        click.echo(f"#{row.id} {row.kind} to {row.contact.email}: cancelled")
+
+
+@outbox.command(name="snooze")
+@click.argument("follow_up_id", type=int)
+@click.argument("until", metavar="UNTIL")
+@pass_app
+def outbox_snooze(app: App, follow_up_id: int, until: str) -> None:
+    """Move one planned follow-up to UNTIL (ISO-8601 in your zone, or +3d / +12h); the caps and
+    the send window are applied again then."""
+    when = _parse_when(app, until, "UNTIL")
+    with _owner_change(app, follow_up_id) as (session, row, now):
+        outbox_store.snooze(session, row, when, now)
+        click.echo(f"#{row.id} {row.kind} to {row.contact.email}: snoozed until {app.when(when)}")
+
+
+@contextmanager
+def _owner_change(app: App, follow_up_id: int) -> Iterator[tuple[Any, m.FollowUp, datetime]]:
+    with _session(app) as session, session.begin():
+        row = session.get(m.FollowUp, follow_up_id)
+        if row is None:
+            raise OneLineError(f"no follow-up #{follow_up_id}")
+        try:
+            yield session, row, system_clock()
+        except outbox_store.NotOpen as exc:
+            raise OneLineError(str(exc)) from exc
+
+
+@intros.command(name="dismiss")
+@click.argument("introduction_id", type=int)
+@pass_app
+def intros_dismiss(app: App, introduction_id: int) -> None:
+    """Say a message was not an introduction: its open follow-ups are cancelled (why-log: you)."""
+    with _session(app) as session, session.begin():
+        intro = session.get(m.Introduction, introduction_id)
+        if intro is None:
+            raise OneLineError(f"no introduction #{introduction_id}")
+        cancelled = outbox_store.dismiss_introduction(session, intro, system_clock())
+    click.echo(f"introduction #{introduction_id} dismissed, {cancelled} follow-ups cancelled")
+
+
+def _parse_when(app: App, text: str, hint: str) -> datetime:
+    try:
+        return owner_time.read(text, app.zone, system_clock())
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not ISO-8601 or +Nd/+Nh", param_hint=hint) from exc
 
 
 @cli.group()
@@ -587,16 +654,16 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
             "phone": contact.phone,
             "channel": contact.channel,
             "level": contact.level,
-            "paused_until": _iso(contact.paused_until),
+            "paused_until": app.when(contact.paused_until, as_json),
             "timezone": contact.timezone,
-            "opted_out_at": _iso(contact.opted_out_at),
-            "bounced_at": _iso(contact.bounced_at),
-            "last_contact_at": _iso(contact.last_contact_at),
+            "opted_out_at": app.when(contact.opted_out_at, as_json),
+            "bounced_at": app.when(contact.bounced_at, as_json),
+            "last_contact_at": app.when(contact.last_contact_at, as_json),
             "follow_ups": [
                 {
                     "id": f.id,
                     "kind": f.kind,
-                    "due": _iso(f.due_at),
+                    "due": app.when(f.due_at, as_json),
                     "state": f.state,
                     "reason": f.reason,
                 }
@@ -604,7 +671,7 @@ def contacts_show(app: App, address: str, as_json: bool) -> None:
             ],
             "changes": [
                 {
-                    "at": _iso(c.at),
+                    "at": app.when(c.at, as_json),
                     "source": c.source,
                     "field": c.field,
                     "old": c.old_value,
@@ -732,28 +799,37 @@ def run(app: App, worker: bool) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per verdict.")
 @pass_app
-def doctor(app: App) -> None:
-    """Check every account (login, folders, Drafts/Sent, IDLE, SMTP), the database and the web
-    settings; one verdict a line. Exit status 1 if anything failed."""
+def doctor(app: App, as_json: bool) -> None:
+    """Check every account (login, folders read and why, Drafts/Sent, IDLE, SMTP), the database
+    and the web settings; one verdict a line. Exit status 1 if anything failed."""
     failed = False
     for check in run_checks(app.settings):
-        click.echo(str(check))
+        if as_json:
+            entry = {"status": check.status, "subject": check.subject, "words": check.words}
+            click.echo(json.dumps(entry, ensure_ascii=False))
+        else:
+            click.echo(str(check))
         failed = failed or check.status == "FAIL"
     if failed:
         sys.exit(1)
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (and the error, if any)."""
+    """One JSON object per line: time, level, logger, message, the fields of an outbox
+    decision (follow_up, kind, to, state, rule, reason, due), and the error, if any."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
+        fields = getattr(record, "refmail", None)  # outbox decisions: who, what, until when
+        if isinstance(fields, dict):
+            entry.update(fields)
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -777,10 +853,6 @@ def _session(app: App) -> Iterator[Any]:
         yield session
 
 
-def _iso(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
 def _print(items: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
     if as_json:
         for item in items:
@@ -793,7 +865,14 @@ def _print(items: list[dict[str, Any]], as_json: bool, columns: list[str]) -> No
     widths = [min(max(len(c), *(len(r[i]) for r in cells)), 60) for i, c in enumerate(columns)]
     click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in cells:
-        click.echo("  ".join(v[:w].ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        # The last column (a reason, mostly) is never cut: it is what the owner came to read.
+        last = len(row) - 1
+        click.echo(
+            "  ".join(
+                (v if i == last else v[:w].ljust(w))
+                for i, (v, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+        )
 
 
 def _cell(value: object) -> str:
@@ -809,6 +888,9 @@ def _printable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _printable(v) for k, v in value.items()}
     return value
+
+
+add_examples(cli)
 
 
 def main() -> None:

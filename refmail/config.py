@@ -393,10 +393,27 @@ def _account(raw: Any, where: str, base: Path) -> Account:
             oauth2_client_secret_file=_path(base, account.smtp.oauth2_client_secret_file),
             oauth2_refresh_token_file=_path(base, account.smtp.oauth2_refresh_token_file),
         )
+    for section in ("imap", "smtp"):
+        server = getattr(account, section)
+        if server is not None and server.tls == "none" and not is_loopback(server.host):
+            raise ConfigError(
+                f'{where}.{section}.tls: "none" (plain text) is allowed only to this machine '
+                f'(localhost, 127.0.0.1, ::1), not to {server.host!r}: use "ssl" or "starttls"'
+            )
     built = dataclasses.replace(account, **changes)
     if "smtp" in built.modes() and built.smtp is None:
         raise ConfigError(f"{where}.smtp: delivery by smtp needs an [accounts.smtp] table")
     return built
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine (a password sent in plain text stays on it)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _path(base: Path, value: str) -> str:

@@ -281,6 +281,8 @@ class Daemon:
                     account_name, report.scanned, report.introductions, datetime.now(UTC)
                 )
                 found += report.follow_ups
+                if report.candidates:
+                    log.info("%s", report.summary())
                 for notice in report.notices:
                     log.warning("account %s: %s", account_name, notice)
                 if self.stopping.is_set() or not state.pending.is_set():
@@ -346,11 +348,20 @@ class Daemon:
 
     def _failed(self, state: AccountState, what: str, exc: Exception) -> None:
         """One account's failure: log it, count it, and back off that account only."""
+        repeated = what == "dispatch" and state.last_error == str(exc)
         state.failures += 1
         state.last_error = str(exc)
         self.metrics.add("refmail_errors_total", state.name)
         delay = backoff_delay(state.failures, self.settings.daemon.reconnect_max_seconds)
-        log.error("account %s: %s failed (%s); next try in %.0f s", state.name, what, exc, delay)
+        # Dispatch failing for the reason sync just reported is the same news: one stream.
+        log.log(
+            logging.DEBUG if repeated else logging.ERROR,
+            "account %s: %s failed (%s); next try in %.0f s",
+            state.name,
+            what,
+            exc,
+            delay,
+        )
         if not self.stopping.is_set():
             self._reschedule(f"{what}:{state.name}", datetime.now(UTC) + timedelta(seconds=delay))
 

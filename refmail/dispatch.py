@@ -115,19 +115,7 @@ def _dispatch(
         account_id = record.ensure_account(session, account, clock()).id
     _recover(factory, account_id, channels, clock, report)
     with factory() as session:
-        due_ids = list(
-            session.scalars(
-                select(m.FollowUp.id)
-                .where(
-                    m.FollowUp.account_id == account_id,
-                    m.FollowUp.state.in_(m.OPEN_STATES),
-                    m.FollowUp.due_at <= clock(),
-                )
-                .order_by(m.FollowUp.due_at, m.FollowUp.id)
-                .limit(limit)
-            )
-        )
-    queue = list(due_ids)
+        queue = due_ids(session, account_id, clock(), limit)
     while queue:
         follow_up_id = queue.pop(0)
         claimed = _decide_and_claim(
@@ -136,6 +124,65 @@ def _dispatch(
         if claimed is not None:
             _deliver(factory, claimed, channels(claimed.draft.kind), renderer, clock, report)
     return report
+
+
+def due_ids(session: Session, account_id: int, now: datetime, limit: int = 500) -> list[int]:
+    """The open follow-ups of an account that are due at `now`, in the order dispatch takes them."""
+    return list(
+        session.scalars(
+            select(m.FollowUp.id)
+            .where(
+                m.FollowUp.account_id == account_id,
+                m.FollowUp.state.in_(m.OPEN_STATES),
+                m.FollowUp.due_at <= now,
+            )
+            .order_by(m.FollowUp.due_at, m.FollowUp.id)
+            .limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a decision needs to know of a channel without opening it: its name and whether
+    refmail sends through it itself."""
+
+    name: str
+    sends: bool
+
+
+Routes = Callable[[str], Route | Channel]  # a kind's channel, or just what a decision needs of it
+
+
+def decision_for(
+    session: Session,
+    row: m.FollowUp,
+    account: Account,
+    rules: Rules,
+    routes: Routes,
+    now: datetime,
+    also_sent: Sequence[datetime] = (),
+) -> Decision:
+    """Policy's decision for one open follow-up at `now`: the one decision dispatch acts on and
+    `refmail outbox preview` shows (`also_sent`: sends the preview would have made already)."""
+    contact = row.contact
+    caps = rules.caps.for_contact(contact.email)
+    sending = routes(row.kind).sends
+    history = history_for(session, contact, row.id, caps, now)
+    if also_sent:
+        history = History(tuple(sorted((*history.sent, *also_sent))), history.last_human)
+    decision = decide(
+        _view(contact),
+        Due(row.kind, row.step, row.due_at, row.first_due_at),
+        now,
+        history,
+        caps,
+        contact_zone(contact.timezone, contact.offsets(), rules.owner_zone),
+        sending,
+    )
+    if decision.action == "send" and sending and account.smtp is not None:
+        decision = _account_rate(session, row.account_id, routes, account, now) or decision
+    return decision
 
 
 @dataclass(frozen=True)
@@ -162,27 +209,16 @@ def _decide_and_claim(
         row = session.get(m.FollowUp, follow_up_id)
         if row is None or row.state not in m.OPEN_STATES:
             return None  # another worker took it
-        contact = row.contact
-        caps = rules.caps.for_contact(contact.email)
-        sending = channels(row.kind).sends
-        decision = decide(
-            _view(contact),
-            Due(row.kind, row.step, row.due_at, row.first_due_at),
-            now,
-            history_for(session, contact, row.id, caps, now),
-            caps,
-            contact_zone(contact.timezone, contact.offsets(), rules.owner_zone),
-            sending,
-        )
-        if decision.action == "send" and sending and account.smtp is not None:
-            decision = _account_rate(session, row.account_id, channels, account, now) or decision
+        decision = decision_for(session, row, account, rules, channels, now)
         if decision.action != "send":
             _apply(session, row, decision, now, report, queue)
             return None
+        caps = rules.caps.for_contact(row.contact.email)
         if row.kind in caps.merge:
             report.merged += len(outbox.merge(session, row, now))
         if not outbox.claim(session, row, now):
             return None
+        sending = channels(row.kind).sends
         draft = replace(build_draft(session, row, account, rules.links), automatic=sending)
         return _Claim(row.id, row.message_id, row.attempts, draft)
 
@@ -208,7 +244,7 @@ def _apply(
 
 
 def _account_rate(
-    session: Session, account_id: int, channels: Channels, account: Account, now: datetime
+    session: Session, account_id: int, channels: Routes, account: Account, now: datetime
 ) -> Decision | None:
     """The account's own send budget (a send log counted in a window, as Mailman does)."""
     assert account.smtp is not None

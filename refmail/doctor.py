@@ -23,6 +23,7 @@ from refmail.db import make_engine, pending_migrations, safe_url
 from refmail.errors import RefmailError
 from refmail.imap import DRAFTS_NAMES, NETWORK_ERRORS, SENT_NAMES, connect
 from refmail.smtp import session
+from refmail.sync import reply_folders
 
 Status = Literal["ok", "warn", "FAIL"]
 
@@ -71,8 +72,28 @@ def _account(account: Account) -> Iterator[Check]:
         yield from _imap(name, account)
     if account.smtp is not None:
         yield from _smtp(name, account.smtp)
+    yield Check("ok", name, _folders(account))
     yield Check("ok", name, f"follow-ups go to: {_routes(account)}")
     yield from _authentication(name, account)
+
+
+def _folders(account: Account) -> str:
+    """Which folders sync reads, and why; and where it looks for replies only."""
+    read = wiring.folders(account)
+    inbox = any(f.upper() == "INBOX" for f in read)
+    why = (
+        "introductions sent to refmail, and those others make to you"
+        if inbox
+        else "only what is filed there (introductions sent to refmail)"
+    )
+    text = f"reads {', '.join(repr(f) for f in read)}: {why}"
+    scanned = reply_folders(read)
+    if scanned:
+        text += (
+            f"; scans {', '.join(repr(f) for f in scanned)} (headers only) for replies to "
+            "refmail's mail, so a 'please stop' is seen wherever it lands"
+        )
+    return text
 
 
 def _routes(account: Account) -> str:
@@ -272,7 +293,10 @@ def _web(settings: Settings) -> Iterator[Check]:
     yield Check("ok", "web", f"links point at {web.base_url}; signing key present")
     if not any(a.smtp is not None for a in settings.accounts):
         yield Check(
-            "warn", "web", "no account has [accounts.smtp]: the pages cannot email anyone a link"
+            "warn",
+            "web",
+            "no account has [accounts.smtp]: the pages cannot email anyone a link, so they "
+            "offer no 'email me my link' form (the link in each email still works)",
         )
 
 

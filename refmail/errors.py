@@ -33,3 +33,7 @@ class CredentialsError(DeliveryError):
 class BusyError(RefmailError):
     """Another process is doing the same work on the same account right now (a sync beside
     `refmail run`, say): this one skips rather than racing it."""
+
+
+class DatabaseError(RefmailError):
+    """The database could not be opened, created or reached (the message names it, no password)."""

@@ -63,7 +63,11 @@ class IdleWatcher(threading.Thread):
             except (SourceError, *NETWORK_ERRORS) as exc:
                 self.failures += 1
                 delay = backoff_delay(self.failures, self.reconnect_max)
-                log.warning(
+                # A server that refuses us (login, connect) is the account's sync job's to report,
+                # with its own backoff: one error stream per account. A dropped IDLE is ours.
+                level = logging.DEBUG if isinstance(exc, SourceError) else logging.WARNING
+                log.log(
+                    level,
                     "account %s folder %s: IDLE connection lost (%s); retrying in %.0f s",
                     self.account,
                     self.folder,

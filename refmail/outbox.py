@@ -10,6 +10,7 @@ the reason, so `refmail outbox why ID` tells the whole story. Callers own the tr
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from refmail import kinds
 from refmail import models as m
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 DRAFT_CHANNELS = ("drafts", "file")  # channels whose follow-ups wait for the owner to send them
@@ -33,6 +36,40 @@ def new_message_id(domain: str) -> str:
 def _log(session: Session, row: m.FollowUp, now: datetime, rule: str, reason: str) -> None:
     session.add(
         m.FollowUpEvent(follow_up_id=row.id, at=now, state=row.state, rule=rule, reason=reason)
+    )
+    _announce(session, row, rule, reason)
+
+
+def _announce(session: Session, row: m.FollowUp, rule: str, reason: str) -> None:
+    """One log line per decision, from the one place that writes them (text or JSON logs; the
+    JSON formatter adds the `refmail` fields)."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    email = session.scalar(select(m.Contact.email).where(m.Contact.id == row.contact_id))
+    state = row.state
+    if state == "deferred":
+        state = f"deferred until {row.due_at:%Y-%m-%d %H:%M} UTC"
+    elif state == "delivered":
+        state = f"delivered ({row.channel})"
+    log.info(
+        "follow-up #%s %s to %s: %s [%s] %s",
+        row.id,
+        row.kind,
+        email,
+        state,
+        rule,
+        reason,
+        extra={
+            "refmail": {
+                "follow_up": row.id,
+                "kind": row.kind,
+                "to": email,
+                "state": row.state,
+                "rule": rule,
+                "reason": reason,
+                "due": row.due_at.isoformat() if row.due_at else None,
+            }
+        },
     )
 
 
@@ -182,6 +219,45 @@ def postpone_open(
     for row in rows:
         defer(session, row, until, "paused", f"{reason} until {until:%Y-%m-%d}", now)
     return len(rows)
+
+
+# --- the owner's own decisions --------------------------------------------------------------
+
+
+class NotOpen(ValueError):
+    """The follow-up is no longer planned or deferred: there is nothing to cancel or move."""
+
+
+def _open(row: m.FollowUp) -> None:
+    if row.state not in m.OPEN_STATES:
+        raise NotOpen(f"follow-up #{row.id} is {row.state}, not planned or deferred")
+
+
+def cancel(session: Session, row: m.FollowUp, now: datetime, note: str = "") -> None:
+    """The owner cancels one open follow-up (`refmail outbox cancel`)."""
+    _open(row)
+    skip(session, row, "owner", "cancelled by the owner" + (f": {note}" if note else ""), now)
+
+
+def snooze(session: Session, row: m.FollowUp, until: datetime, now: datetime) -> None:
+    """The owner moves one open follow-up to `until`; policy decides again then."""
+    _open(row)
+    defer(
+        session, row, until, "owner", f"snoozed by the owner until {until:%Y-%m-%d %H:%M} UTC", now
+    )
+
+
+def dismiss_introduction(session: Session, intro: m.Introduction, now: datetime) -> int:
+    """The owner says a message was not an introduction: it is closed and its open follow-ups
+    are cancelled (returns how many)."""
+    intro.status = "closed"
+    return cancel_open(
+        session,
+        "owner",
+        "dismissed by the owner: not an introduction",
+        now,
+        introduction_id=intro.id,
+    )
 
 
 # --- delivery ------------------------------------------------------------------------------

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -55,11 +58,22 @@ class SyncReport:
     candidates: int = 0
     recorded: int = 0
     introductions: int = 0
-    follow_ups: int = 0
+    follow_ups: int = 0  # planned to go
+    too_old: int = 0  # stored skipped: their introduction is older than max_age_days
     duplicates: int = 0
     malformed: int = 0
     errors: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # for the owner: bounces, opt-outs, …
+
+    def summary(self) -> str:
+        """One line for the owner; what will go and what was skipped as too old, apart."""
+        text = (
+            f"{self.account}: scanned {self.scanned}, {self.candidates} for refmail, "
+            f"{self.introductions} introductions, {self.follow_ups} follow-ups planned"
+        )
+        if self.too_old:
+            text += f", {self.too_old} skipped as too old"
+        return text + (f", {self.malformed} malformed" if self.malformed else "")
 
     def add(self, other: SyncReport) -> None:
         for name in (
@@ -68,6 +82,7 @@ class SyncReport:
             "recorded",
             "introductions",
             "follow_ups",
+            "too_old",
             "duplicates",
             "malformed",
         ):
@@ -116,6 +131,11 @@ def sync_account(
                     should_stop,
                 )
             )
+        for folder in reply_folders(folders):
+            if not should_stop():
+                report.add(
+                    scan_replies(factory, account, account_id, source, folder, cadence, clock)
+                )
         return report
 
 
@@ -150,7 +170,11 @@ def sync_folder(
     clock: Clock,
     on_batch: Callable[[str, Batch, SyncReport], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    is_candidate: Callable[[bytes, Identity], bool] | None = None,
+    cursor_name: str = "",
 ) -> SyncReport:
+    is_candidate = is_candidate or _is_candidate
+    cursor_name = cursor_name or folder
     run = _Run(
         account,
         account_id,
@@ -162,16 +186,16 @@ def sync_folder(
         trust_for(account),
     )
     with factory() as session:
-        cursor = record.load_position(session, account_id, folder)
+        cursor = record.load_position(session, account_id, cursor_name)
     committed = cursor
     for batch in source.scan(folder, cursor):
         try:
-            candidates = _candidates(batch, run.identity, should_stop)
+            candidates = _candidates(batch, run.identity, should_stop, is_candidate)
             parsed, unreadable = _parse_batch(run, source, batch, candidates, should_stop)
             with transaction(factory) as session:
                 _ingest_batch(session, run, parsed, should_stop)
                 _record_unreadable(session, run, unreadable)
-                record.store_position(session, account_id, folder, batch, clock())
+                record.store_position(session, account_id, cursor_name, batch, clock())
         except _Stopped:
             log.info(
                 "folder %s: stopping after a committed batch (at %s); the batch in hand is read "
@@ -194,16 +218,67 @@ def sync_folder(
     return run.report
 
 
-def _candidates(batch: Batch, identity: Identity, should_stop: Callable[[], bool]) -> list[Key]:
+def _candidates(
+    batch: Batch,
+    identity: Identity,
+    should_stop: Callable[[], bool],
+    is_candidate: Callable[[bytes, Identity], bool],
+) -> list[Key]:
     """The keys whose headers concern refmail; a stop is honoured here too (a batch of 500
     header blocks of 256 KB each takes a while to read)."""
     found = []
     for key, raw in batch.headers.items():
         if should_stop():
             raise _Stopped
-        if _is_candidate(raw, identity):
+        if is_candidate(raw, identity):
             found.append(key)
     return found
+
+
+# --- replies wherever they land -------------------------------------------------------------
+
+REPLY_FOLDERS = ("INBOX",)  # where replies land when a server rule files only refmail's mail
+_OWN_ID = re.compile(rb"<refmail\.[0-9a-f]+@[^>\s]+>")
+
+
+def reply_folders(folders: tuple[str, ...]) -> tuple[str, ...]:
+    """Folders refmail does not read but scans (headers only) for replies to its own mail."""
+    read = {f.upper() for f in folders}
+    return tuple(f for f in REPLY_FOLDERS if f.upper() not in read)
+
+
+def scan_replies(
+    factory: SessionFactory,
+    account: Account,
+    account_id: int,
+    source: Source,
+    folder: str,
+    cadence: FollowUps,
+    clock: Clock,
+) -> SyncReport:
+    """Read `folder`'s headers for replies to refmail's own Message-IDs (In-Reply-To or
+    References): a "please stop" that lands in INBOX while refmail reads only its own folder
+    still stops. Only those replies are fetched whole; the scan keeps its own cursor."""
+    return sync_folder(
+        factory,
+        account,
+        account_id,
+        source,
+        folder,
+        cadence,
+        clock,
+        is_candidate=answers_refmail,
+        cursor_name=f"{folder} (replies)",
+    )
+
+
+def answers_refmail(raw_headers: bytes, identity: Identity) -> bool:
+    """Whether these headers reply to mail refmail wrote (cheap: a byte search first)."""
+    if b"<refmail." not in raw_headers:
+        return False
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw_headers)
+    answered = " ".join(str(headers.get(h, "")) for h in ("In-Reply-To", "References"))
+    return _OWN_ID.search(answered.encode("utf-8", "replace")) is not None
 
 
 def _is_candidate(raw_headers: bytes, identity: Identity) -> bool:
@@ -360,7 +435,9 @@ def _ingest(
                     run.report.notices.append(_unverified_notice(intro.id, msg, standing))
                 people.forget(_addresses(msg))  # it may have created contacts
                 run.report.introductions += 1
-                run.report.follow_ups += len(follow_ups)
+                too_old = sum(1 for f in follow_ups if f.state == "skipped")
+                run.report.follow_ups += len(follow_ups) - too_old
+                run.report.too_old += too_old
                 log.info(
                     "introduction %s by %s: %s", msg.message_id, verdict.introducer, verdict.reason
                 )

@@ -17,13 +17,13 @@ import logging
 import os
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
@@ -54,9 +54,10 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
-ZONES = sorted(
-    z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV"))
-)
+ZONES = [
+    *sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV"))),
+    "UTC",  # an owner's default, and some people's choice
+]
 
 
 @dataclass
@@ -151,6 +152,7 @@ class WebContext:
     tokens: Tokens
     links: LinkBuilder
     owner_name: str = ""
+    owner_zone: str = "UTC"  # the zone guessed for a contact whose mail says nothing else
     templates: str = ""
     mailer: LinkMailer | None = None
     clock: Clock = system_clock
@@ -168,7 +170,9 @@ def create_app(ctx: WebContext) -> Starlette:
     )
 
     def page(name: str, status: int = 200, **values: object) -> HTMLResponse:
-        html = env.get_template(f"web/{name}.html.j2").render(owner=ctx.owner_name, **values)
+        html = env.get_template(f"web/{name}.html.j2").render(
+            owner=ctx.owner_name, can_mail=ctx.mailer is not None, **values
+        )
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
     def not_found() -> HTMLResponse:
@@ -202,13 +206,8 @@ def create_app(ctx: WebContext) -> Starlette:
         view = await run_in_threadpool(_contact_view, ctx, token, "preferences")
         if view is None:
             return not_found()
-        if request.method != "POST":
-            return page(
-                "preferences",
-                view=view,
-                zones=ZONES,
-                form_token=ctx.tokens.form_token(view.public_id),
-            )
+        if request.method != "POST":  # HEAD and GET never change anything
+            return page("preferences", 200, **_preference_page(ctx, view))
         form = await request.form()
         if not ctx.tokens.form_token_ok(str(form.get("form_token", "")), view.public_id):
             return page(
@@ -220,21 +219,15 @@ def create_app(ctx: WebContext) -> Starlette:
         try:
             values, resubscribe = _preference_values(form)
         except RefmailError as exc:
-            return page(
-                "preferences",
-                400,
-                view=_as_submitted(view, form),
-                zones=ZONES,
-                error=str(exc),
-                form_token=ctx.tokens.form_token(view.public_id),
-            )
+            values = _preference_page(ctx, _as_submitted(view, form))
+            return page("preferences", 400, error=str(exc), **values)
         updated = await run_in_threadpool(
             _save_preferences, ctx, view.public_id, values, resubscribe
         )
         return page("saved", view=updated)
 
     async def request_link(request: Request) -> Response:
-        if request.method != "POST":
+        if request.method != "POST" or ctx.mailer is None:  # no mailer: no form to post
             return page("request_link", sent=False)
         form = await request.form()
         address = address_key(str(form.get("email", "")))
@@ -273,6 +266,62 @@ def create_app(ctx: WebContext) -> Starlette:
     return app
 
 
+def _preference_page(ctx: WebContext, view: ContactPage) -> dict[str, object]:
+    """What the preference form shows: the zone guessed for them first in the searchable list,
+    their one-click unsubscribe, and the form's CSRF token."""
+    guessed = guess_zone(view.offsets, ctx.owner_zone, ctx.clock())
+    return {
+        "view": view,
+        "guessed": guessed,
+        "zones": [guessed, *(z for z in ZONES if z != guessed)],
+        "unsubscribe": ctx.links.unsubscribe(view.public_id),
+        "one_click": ONE_CLICK,
+        "form_token": ctx.tokens.form_token(view.public_id),
+    }
+
+
+# Offered for an offset before the alphabetical first zone that has it (Africa/… for +01:00).
+WELL_KNOWN = (
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Athens",
+    "Europe/Moscow",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "America/Sao_Paulo",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+)
+
+
+def guess_zone(offsets: tuple[int, ...], fallback: str, now: datetime) -> str:
+    """The zone to offer first: the owner's when their mail says nothing else (or agrees with
+    it), else a well-known zone at the UTC offset most frequent in their mail.
+
+    >>> guess_zone((330, 330), "Europe/London", datetime(2030, 1, 1, tzinfo=UTC))
+    'Asia/Kolkata'
+    >>> guess_zone((), "Europe/Paris", datetime(2030, 1, 1, tzinfo=UTC))
+    'Europe/Paris'
+    """
+    if fallback not in ZONES:
+        fallback = "UTC"
+    if not offsets:
+        return fallback
+    common = Counter(offsets).most_common(1)[0][0]
+
+    def minutes(name: str) -> int:
+        offset = now.astimezone(ZoneInfo(name)).utcoffset()
+        return int(offset.total_seconds() // 60) if offset is not None else 0
+
+    return next((z for z in (fallback, *WELL_KNOWN, *ZONES) if minutes(z) == common), fallback)
+
+
 def _environment(user_dir: str) -> Environment:
     dirs = [d for d in (user_dir, str(resources.files("refmail.templates"))) if d]
     return Environment(
@@ -298,6 +347,7 @@ class ContactPage:
     timezone: str
     paused_until: str
     opted_out: bool
+    offsets: tuple[int, ...] = ()  # UTC offsets of their own mail: only to guess their zone
 
 
 def _view(contact: m.Contact) -> ContactPage:
@@ -311,6 +361,7 @@ def _view(contact: m.Contact) -> ContactPage:
         contact.timezone,
         paused,
         contact.opted_out_at is not None,
+        tuple(contact.offsets()),
     )
 
 
@@ -348,17 +399,11 @@ def _unsubscribe(ctx: WebContext, public_id: str) -> None:
 def _as_submitted(view: ContactPage, form: object) -> ContactPage:
     """The page as the person filled it in, so an error does not undo their choices."""
     get = form.get  # type: ignore[attr-defined]
-
-    def field(name: str) -> str:
-        return str(get(name, ""))
-
+    level, channel, phone, zone, paused = (
+        str(get(k, "")) for k in ("level", "channel", "phone", "timezone", "paused_until")
+    )
     return replace(
-        view,
-        level=field("level"),
-        channel=field("channel"),
-        phone=field("phone"),
-        timezone=field("timezone"),
-        paused_until=field("paused_until"),
+        view, level=level, channel=channel, phone=phone, timezone=zone, paused_until=paused
     )
 
 
@@ -366,13 +411,14 @@ def _preference_values(form: object) -> tuple[dict[str, object], bool]:
     get = form.get  # type: ignore[attr-defined]
     level, channel = str(get("level", "")), str(get("channel", ""))
     if level not in m.LEVELS:
-        raise RefmailError("Choose how often you would like to hear from us.")
+        raise RefmailError("Choose how often you would like to hear about introductions.")
     if channel not in ("email", "phone"):
         raise RefmailError("Choose email or phone.")
     phone = " ".join(str(get("phone", "")).split())[:50]
     if channel == "phone" and not phone:
         raise RefmailError("Give a phone number to be called instead of emailed.")
-    zone = str(get("timezone", "")).strip()
+    typed = str(get("timezone", "")).strip()
+    zone = next((z for z in ZONES if z.lower() == typed.lower()), typed)  # "europe/berlin" too
     if zone and zone not in ZONES:
         raise RefmailError("Choose a time zone from the list, or leave it empty.")
     pause_text = str(get("paused_until", "")).strip()

@@ -12,13 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from refmail import drafts, filedrop, outbox, smtp
 from refmail.clock import Clock, system_clock
 from refmail.config import Account, Settings
 from refmail.db import SessionFactory, make_engine, migrate, session_factory
-from refmail.dispatch import Channel, Channels, Rules
+from refmail.dispatch import Channel, Channels, Route, Routes, Rules
+from refmail.errors import DatabaseError
 from refmail.imap import ImapSource, Mailbox, connect
 from refmail.maildir import MaildirSource
 from refmail.reconcile import DraftChannel, ReconcileReport, reconcile_account
@@ -42,12 +47,41 @@ DRAFT_CHANNELS: dict[str, Callable[[Account, Mailbox], DraftChannel]] = {
     "file": filedrop.open_channel,
 }
 
+# What a decision needs of each channel (its name, whether refmail sends), without opening it.
+ROUTES: dict[str, Route] = {
+    c.name: Route(c.name, c.sends)
+    for c in (drafts.DraftsChannel, filedrop.FileDrafts, smtp.SmtpChannel)
+}
+
 
 def database(settings: Settings) -> SessionFactory:
-    """Sessions on the configured database, migrated to the current schema."""
-    engine = make_engine(settings.database)
-    migrate(engine)
+    """Sessions on the configured database, migrated to the current schema; a database that
+    cannot be opened is one DatabaseError line."""
+    try:
+        engine = make_engine(settings.database)
+        migrate(engine)
+    except (SQLAlchemyError, ImportError, OSError) as exc:
+        raise DatabaseError(database_problem(settings.database, exc)) from exc
     return session_factory(engine)
+
+
+def database_problem(url: str, exc: BaseException) -> str:
+    """One line for a person: which database (never its password) and what went wrong."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return (
+            f"database URL {url.split('@')[-1]!r} is not a database URL (see refmail.toml.example)"
+        )
+    if isinstance(exc, ImportError):
+        return f"database {shown}: its driver is not installed ({exc.name or exc})"
+    cause = getattr(exc, "orig", None) or exc
+    words = " ".join(str(cause).split()) or type(cause).__name__
+    if make_url(url).get_backend_name() == "sqlite" and "unable to open" in words:
+        folder = Path(make_url(url).database or ".").parent
+        if not folder.is_dir():
+            words = f"the folder {folder} does not exist"
+    return f"cannot open database {shown}: {words[:300]}"
 
 
 def rules(settings: Settings) -> Rules:
@@ -119,6 +153,11 @@ def reconcile_drafts(
         return reconcile_account(factory, account, openers, settings.followups, clock)
 
 
+def routes(account: Account) -> Routes:
+    """The route each kind of follow-up takes, for looking ahead without connecting."""
+    return lambda kind: ROUTES[account.delivery_for(kind)]
+
+
 def link_mailer(parts: Parts, clock: Clock = system_clock) -> LinkMailer | None:
     """Sends preference links through the first account that has SMTP set up (None: no account
     can send, and the pages offer no "email me my link" form)."""
@@ -162,6 +201,7 @@ def web_context(parts: Parts, metrics: Metrics | None = None) -> WebContext | No
         links.tokens,
         links,
         owner_name=parts.settings.accounts[0].owner_name,
+        owner_zone=parts.settings.timezone,
         templates=parts.settings.templates,
         mailer=link_mailer(parts),
         metrics=metrics,

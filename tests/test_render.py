@@ -101,19 +101,23 @@ def test_no_intro_message_id_means_no_threading_headers() -> None:
 
 
 @pytest.mark.parametrize("kind", ["thank_you", "double_intro", "check_in", "conversion_thanks"])
-def test_unsubscribe_links_in_headers_and_both_footers(kind: str) -> None:
+def test_unsubscribe_in_the_headers_and_one_gentle_line_in_the_footer(kind: str) -> None:
+    """A personal note ends with one line in the owner's voice linking to the preference page;
+    the one-click unsubscribe travels in the headers, not as bulk-mail footer text."""
     msg = reparse(Renderer().render(draft(kind, links=Links(UNSUB, PREFS)), NOW))
     assert msg["List-Unsubscribe"] == f"<{UNSUB}>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert UNSUB in text_of(msg)
-    assert PREFS in text_of(msg)
-    assert f'href="{UNSUB}"' in html_of(msg)
-    assert f'href="{PREFS}"' in html_of(msg)
+    what = "these check-ins" if kind == "check_in" else "notes like this"
+    footer = text_of(msg).rstrip().split("\n--\n")[-1]
+    assert footer == f"If you'd rather I didn't send {what}, tell me here: {PREFS}"
+    assert UNSUB not in text_of(msg) and UNSUB not in html_of(msg)
+    assert f'<a href="{PREFS}">tell me here</a>' in html_of(msg)
+    assert "unsubscribe" not in (text_of(msg) + html_of(msg)).lower()
 
 
 def test_without_links_the_footer_asks_for_a_reply() -> None:
     msg = reparse(Renderer().render(draft("check_in"), NOW))
-    assert 'Reply "stop"' in text_of(msg)
+    assert "If you'd rather I didn't send these check-ins, just reply and tell me." in text_of(msg)
     assert "http" not in text_of(msg)
 
 

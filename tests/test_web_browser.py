@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from refmail import contacts
 from refmail import models as m
@@ -148,6 +148,7 @@ class Site:
     links: LinkBuilder
     drafts: Path
     mailed: list[tuple[str, str]]
+    context: WebContext
 
     def contact(self, address: str) -> m.Contact:
         with self.factory() as session:
@@ -210,7 +211,7 @@ def site(factory: SessionFactory, tmp_path: Path) -> Iterator[Site]:
             rules=Rules(Caps(drafts_in_window=False), links=context.links),
         )
         assert {d.recipient for d in report.delivered} == {"a1@example.org", "b1@example.net"}
-        yield Site(url, factory, context.links, tmp_path / "drafts", mailed)
+        yield Site(url, factory, context.links, tmp_path / "drafts", mailed, context)
 
 
 def text_footer_link(message: EmailMessage, words: str) -> str:
@@ -218,7 +219,7 @@ def text_footer_link(message: EmailMessage, words: str) -> str:
     lines = text.splitlines()
     assert "--" in lines, text
     footer = "\n".join(lines[len(lines) - lines[::-1].index("--") :])  # after the last "--"
-    found = re.search(rf"^{re.escape(words)}: (\S+)$", footer, re.MULTILINE)
+    found = re.search(rf"{re.escape(words)}: (\S+)$", footer, re.MULTILINE)
     assert found, footer
     return found.group(1)
 
@@ -260,8 +261,8 @@ def test_one_click_unsubscribe_from_the_text_footer(site: Site, tab: Tab) -> Non
     header = message["List-Unsubscribe"]
     assert re.fullmatch(rf"<{re.escape(site.url)}/u/[A-Za-z0-9_.-]+>", header), header
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    link = text_footer_link(message, "No more follow-ups like this")
-    assert f"<{link}>" == header  # the footer and the header are the same link
+    link = header.strip("<>")  # one-click unsubscribe lives in the headers, not the footer
+    assert link not in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert site.follow_up_states("a1@example.org").count("planned") == 1  # the 30-day check-in
 
     page = tab.page
@@ -294,8 +295,8 @@ def test_one_click_unsubscribe_from_the_text_footer(site: Site, tab: Tab) -> Non
 
 def test_preferences_from_the_html_footer_with_the_keyboard(site: Site, tab: Tab) -> None:
     message = site.draft_to("b1@example.net")
-    link = html_link(message, "Choose how often (or pause)")
-    assert link == text_footer_link(message, "Choose how often (or pause)")
+    link = html_link(message, "tell me here")
+    assert link == text_footer_link(message, "tell me here")
 
     page = tab.page
     assert page.goto(link).status == 200
@@ -307,7 +308,7 @@ def test_preferences_from_the_html_footer_with_the_keyboard(site: Site, tab: Tab
     page.get_by_label("By phone instead of email").check()
     page.get_by_label("Phone number").fill("+44 20 7946 0018")
     page.get_by_label("Pause everything until").fill("2031-03-01")
-    page.get_by_label("Your time zone").select_option("Europe/Berlin")
+    page.get_by_label("Your time zone").fill("europe/berlin")  # typed, any case
     page.get_by_label("Your time zone").focus()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Save my preferences"
@@ -391,7 +392,7 @@ def test_a_rejected_preference_form_keeps_the_choices(site: Site, tab: Tab) -> N
     page.goto(site.links.preferences(site.contact("b1@example.net").public_id))
     page.get_by_label("Less often", exact=False).check()
     page.get_by_label("By phone instead of email").check()  # but no number
-    page.get_by_label("Your time zone").select_option("Europe/Berlin")
+    page.get_by_label("Your time zone").fill("Europe/Berlin")
     page.get_by_role("button", name="Save my preferences").click()
     page.get_by_role("alert").wait_for()
     assert "Give a phone number" in page.get_by_role("alert").inner_text()
@@ -402,7 +403,67 @@ def test_a_rejected_preference_form_keeps_the_choices(site: Site, tab: Tab) -> N
 
 def test_the_unsubscribe_page_names_the_link_the_email_has(site: Site, tab: Tab) -> None:
     page = tab.page
-    page.goto(text_footer_link(site.draft_to("a1@example.org"), "No more follow-ups like this"))
+    page.goto(site.draft_to("a1@example.org")["List-Unsubscribe"].strip("<>"))
     body = page.locator("main").inner_text()
     assert "manage preferences" not in body
-    assert "Choose how often" in body or page.get_by_role("link").count() >= 1
+    assert "“tell me here” link in the email" in body
+
+
+# --- the owner's voice, truthful state, the time-zone control (issue 13) --------------------
+
+
+def test_after_unsubscribing_the_preference_page_says_so(site: Site, tab: Tab) -> None:
+    page = tab.page
+    public_id = site.contact("a1@example.org").public_id
+    page.goto(site.links.unsubscribe(public_id))
+    page.get_by_role("button", name="Unsubscribe").click()
+    page.get_by_role("heading", name="You are unsubscribed").wait_for()
+    page.goto(site.links.preferences(public_id))
+    assert page.get_by_role("heading", level=1).inner_text() == (
+        "How would you like to hear from Olivia Owner?"
+    )
+    assert page.get_by_label("Nothing at all").is_checked()
+    assert not page.get_by_label("Normal", exact=False).is_checked()
+    assert "You are unsubscribed" in page.get_by_role("status").inner_text()
+    body = page.locator("main").inner_text()
+    assert not re.search(r"\b(we|us|our)\b", body, re.IGNORECASE), body
+    tab.check("08-preferences-after-unsubscribe")
+
+
+def test_time_zone_control_offers_the_guess_first_and_searches(site: Site, tab: Tab) -> None:
+    page = tab.page
+    with transaction(site.factory) as session:  # their mail came from India, three times
+        session.execute(
+            update(m.Contact)
+            .where(m.Contact.email == "b1@example.net")
+            .values(recent_offsets="330,330,60")
+        )
+    contact = site.contact("b1@example.net")
+    page.goto(site.links.preferences(contact.public_id))
+    control = page.get_by_label("Your time zone")
+    assert control.get_attribute("list") == "zones"
+    options = page.locator("datalist#zones option")
+    assert options.count() > 300
+    guessed = options.first.get_attribute("value")
+    assert guessed == "Asia/Kolkata" == control.get_attribute("placeholder")
+    assert f"guesses {guessed}" in page.locator("#timezone-hint").inner_text()
+    control.fill("Berl")
+    tab.check("09-time-zone-control")
+    control.fill("Europe/Berlin")
+    page.get_by_role("button", name="Save my preferences").click()
+    page.get_by_role("heading", name="Saved. Here is what happens now").wait_for()
+    assert site.contact("b1@example.net").timezone == "Europe/Berlin"
+
+
+def test_no_email_me_my_link_form_without_a_mailer(site: Site, tab: Tab) -> None:
+    site.context.mailer = None
+    page = tab.page
+    assert page.goto(f"{site.url}/p").status == 200
+    assert page.locator("form").count() == 0
+    assert "tell me here" in page.locator("main").inner_text()
+    tab.check("10-request-link-without-mailer")
+    assert page.request.post(f"{site.url}/p", form={"email": "a1@example.org"}).ok
+    assert site.mailed == []  # a form posted anyway finds nobody to send it
+    public_id = site.contact("a1@example.org").public_id
+    page.goto(site.links.unsubscribe(public_id))
+    assert page.get_by_role("link", name="get a link to your preferences").count() == 0
