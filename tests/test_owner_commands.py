@@ -25,8 +25,8 @@ from refmail import outbox
 from refmail.cli import JsonFormatter, cli
 from refmail.db import SessionFactory, transaction
 from refmail.maildir import deliver
-from tests.dovecot import Dovecot
-from tests.mailbox import OWNER, REFMAIL, referral
+from tests.support.dovecot import Dovecot
+from tests.support.mailbox import OWNER, REFMAIL, referral
 
 
 def refmail(config: Path, *args: str, code: int = 0) -> str:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.dovecot import Dovecot, free_port
-from tests.mailbox import PASSWORD_ENV, account_toml
+from tests.support.dovecot import Dovecot, free_port
+from tests.support.mailbox import PASSWORD_ENV, account_toml
 
 
 def refmail(

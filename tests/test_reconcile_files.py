@@ -20,7 +20,7 @@ from refmail.drafts import DraftsChannel
 from refmail.filedrop import FileDrafts
 from refmail.maildir import deliver
 from refmail.smtp import SmtpChannel
-from tests.test_pipeline_imap import owner_intro, partner_referral
+from tests.support.messages import owner_intro, partner_referral
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PAT = "pat@partnerlaw.example"

@@ -25,9 +25,10 @@ from refmail.clock import FixedClock
 from refmail.db import SessionFactory, make_engine, session_factory, transaction
 from refmail.drafts import DraftsChannel
 from refmail.reconcile import ReconcileReport
-from tests.support.dovecot import PASSWORD, Dovecot
+from tests.support.cli import run
+from tests.support.dovecot import PASSWORD, Dovecot, drafts
 from tests.support.mailbox import PASSWORD_ENV, account_toml, referral
-from tests.test_pipeline_imap import drafts, owner_intro, partner_referral, run
+from tests.support.messages import owner_intro, partner_referral
 
 pytestmark = pytest.mark.integration
 

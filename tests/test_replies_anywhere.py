@@ -16,8 +16,8 @@ from pathlib import Path
 
 from refmail.detect import Identity
 from refmail.sync import answers_refmail
-from tests.dovecot import Dovecot
-from tests.mailbox import ALL_DAY, OWNER, PASSWORD_ENV, REFMAIL, account_toml, referral
+from tests.support.dovecot import Dovecot
+from tests.support.mailbox import ALL_DAY, OWNER, PASSWORD_ENV, REFMAIL, account_toml, referral
 
 
 def refmail(config: Path, *args: str) -> str:
