@@ -23,7 +23,7 @@ from refmail.maildir import MaildirSource, deliver
 from refmail.parse import parse_message, quoted_headers, split_quoted
 from refmail.source import BODY_LIMIT
 from refmail.sync import SyncReport, sync_account
-from tests import poison
+from tests.support import poison
 from tests.support.mailbox import OWNER, REFMAIL, referral
 
 CLOCK = FixedClock(datetime(2026, 11, 20, 12, tzinfo=UTC))

@@ -23,7 +23,7 @@ from refmail.db import SessionFactory
 from refmail.imap import ImapSource, connect
 from refmail.source import BODY_LIMIT, Cursor
 from refmail.sync import sync_account
-from tests import poison
+from tests.support import poison
 from tests.support.dovecot import PASSWORD, Dovecot
 from tests.support.mailbox import OWNER, PASSWORD_ENV, REFMAIL, account_toml, referral
 from tests.support.mailgen import load_dovecot
