@@ -23,7 +23,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from refmail import __version__, config, wiring
+from refmail import __version__, cli_records, config, outcomes, wiring
 from refmail import contacts as contact_service
 from refmail import models as m
 from refmail.clock import FixedClock, system_clock
@@ -259,6 +259,7 @@ def sync(app: App, once: bool) -> None:
                     app.settings.followups,
                     system_clock,
                     progress,
+                    outcome_rules=outcomes.rules_for(app.settings, account),
                 )
         except RefmailError as exc:
             click.echo(f"{account.name}: error: {exc}", err=True)
@@ -591,16 +592,20 @@ def web(app: App, listen: str | None) -> None:
     """Serve the unsubscribe and preference pages (put HTTPS in front of it)."""
     import uvicorn  # imported here: only this command needs a server
 
+    from refmail.owner_web import mount
     from refmail.web import create_app
 
     settings = app.settings
-    context = wiring.web_context(wiring.build(settings))
+    parts = wiring.build(settings)
+    context = wiring.web_context(parts)
     if context is None:
         raise OneLineError("web.base_url is not set: the pages need their public address")
     host, port = config.Web(listen=listen).host_port if listen else settings.web.host_port
     click.echo(f"serving {settings.web.base_url} on http://{host}:{port}")
+    pages = create_app(context)
+    mount(pages, settings, parts.factory)  # the owner's page at /owner
     uvicorn.run(
-        create_app(context),
+        pages,
         host=host,
         port=port,
         log_level="warning",
@@ -687,6 +692,9 @@ def _print(items: list[dict[str, Any]], as_json: bool, columns: list[str]) -> No
 
 def _cell(value: object) -> str:
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+cli_records.register(cli, intros, contacts)
 
 
 def main() -> None:

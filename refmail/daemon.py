@@ -19,7 +19,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from refmail import config, outbox, wiring
+from refmail import config, outbox, outcomes, wiring
 from refmail.clock import Clock, system_clock
 from refmail.db import transaction
 from refmail.dispatch import dispatch
@@ -213,6 +213,7 @@ class Daemon:
                         self.clock,
                         self.on_batch,
                         self.stopping.is_set,
+                        outcomes.rules_for(self.settings, account),
                     )
                 self.metrics.synced(
                     account_name, report.scanned, report.introductions, datetime.now(UTC)
@@ -283,15 +284,16 @@ class Daemon:
             return
         import uvicorn  # only a daemon that serves pages needs it
 
+        from refmail.owner_web import mount
         from refmail.web import create_app
 
         context = wiring.web_context(self.parts, self.metrics)
         assert context is not None  # base_url is set
         host, port = web.host_port
+        app = create_app(context)
+        mount(app, self.settings, self.parts.factory)  # the owner's page at /owner
         server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(context), host=host, port=port, log_level="warning", server_header=False
-            )
+            uvicorn.Config(app, host=host, port=port, log_level="warning", server_header=False)
         )
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         threading.Thread(target=server.run, name="web", daemon=True).start()

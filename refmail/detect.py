@@ -22,7 +22,7 @@ from typing import Literal
 
 from refmail.parse import Address, Envelope, ParsedMessage
 
-Kind = Literal["introduction", "reply", "automatic", "own", "other"]
+Kind = Literal["introduction", "reply", "automatic", "own", "other", "command"]
 Shape = Literal["owner_intro", "referral_to_owner", "forward", "loop_in"]
 Strength = Literal["strong", "medium", "loop"]
 

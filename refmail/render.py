@@ -74,6 +74,7 @@ class Draft:
     for_kind: str = ""  # for call_task: the follow-up the call replaces
     automatic: bool = False  # sent by refmail itself (not a draft the owner sends)
     merged_introducers: tuple[Person, ...] = ()  # of introductions merged into this message
+    reward: str = ""  # conversion_thanks, reward_task: the reward promised ([rewards])
 
     @property
     def introducers(self) -> tuple[Person, ...]:

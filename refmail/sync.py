@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from refmail import effects, record
+from refmail import effects, owner_mail, record, records
 from refmail.bounce import parse_bounce
 from refmail.clock import Clock
 from refmail.config import Account, FollowUps
 from refmail.db import SessionFactory, transaction
 from refmail.detect import Identity, classify, looks_like_bounce, triage
+from refmail.outcomes import OutcomeRules
 from refmail.parse import ParsedMessage, parse_envelope, parse_message
 from refmail.source import Batch, Key, Source
 
@@ -61,6 +62,11 @@ def identity_for(account: Account) -> Identity:
     return Identity(owners=frozenset(account.owners), refmail=frozenset({account.address}))
 
 
+def default_outcome_rules(account: Account, cadence: FollowUps) -> OutcomeRules:
+    """Outcome rules with no rewards: what sync uses when the caller gives none."""
+    return OutcomeRules(frozenset(account.owners), account.owner_address.split("@", 1)[1], cadence)
+
+
 def sync_account(
     factory: SessionFactory,
     account: Account,
@@ -70,6 +76,7 @@ def sync_account(
     clock: Clock,
     on_batch: Callable[[str, Batch, SyncReport], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    outcome_rules: OutcomeRules | None = None,
 ) -> SyncReport:
     """Sync every folder of one account; returns what was done.
 
@@ -84,7 +91,16 @@ def sync_account(
             break
         report.add(
             sync_folder(
-                factory, account, account_id, source, folder, cadence, clock, on_batch, should_stop
+                factory,
+                account,
+                account_id,
+                source,
+                folder,
+                cadence,
+                clock,
+                on_batch,
+                should_stop,
+                outcome_rules,
             )
         )
     return report
@@ -101,6 +117,7 @@ class _Run:
     cadence: FollowUps
     clock: Clock
     report: SyncReport
+    outcome_rules: OutcomeRules
 
 
 def sync_folder(
@@ -113,9 +130,17 @@ def sync_folder(
     clock: Clock,
     on_batch: Callable[[str, Batch, SyncReport], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    outcome_rules: OutcomeRules | None = None,
 ) -> SyncReport:
     run = _Run(
-        account, account_id, folder, identity_for(account), cadence, clock, SyncReport(account.name)
+        account,
+        account_id,
+        folder,
+        identity_for(account),
+        cadence,
+        clock,
+        SyncReport(account.name),
+        outcome_rules or default_outcome_rules(account, cadence),
     )
     with factory() as session:
         cursor = record.load_cursor(session, account_id, folder)
@@ -187,6 +212,14 @@ def _ingest(
 ) -> None:
     verdict = classify(msg, run.identity, known)
     now = run.clock()
+    with session.begin_nested():  # the owner's commands to refmail (+won, +ask, "refmail: …")
+        taken = owner_mail.take_command(
+            session, msg, run.identity, run.account_id, run.folder, key, run.outcome_rules, now
+        )
+    if taken is not None:
+        run.report.notices += taken
+        return
+    verdict = records.unsuppressed(session, verdict)  # forgotten people are never planned for
     if verdict.kind in STORED_KINDS:  # other mail (and refmail's own) is not stored
         with session.begin_nested():
             row = record.record_message(session, run.account_id, run.folder, key, msg, verdict, now)
@@ -210,6 +243,9 @@ def _ingest(
             record.touch_contacts(people, msg, run.identity.owners, now)
             run.report.notices += effects.apply_reply(
                 session, msg, verdict, run.identity, people, now
+            )
+            run.report.notices += owner_mail.observe(
+                session, msg, raw, run.identity, people, run.outcome_rules, now
             )
 
 
