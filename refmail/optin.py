@@ -53,8 +53,16 @@ def read_ask(msg: ParsedMessage, identity: Identity, about: tuple[str, ...]) -> 
     for raw in candidates:
         email = normalise_address(raw)
         if email and email != asked.email and not identity.is_self(email) and "+" not in email:
-            return Ask(asked, Address(email, _name_of(text, raw)), context_sentence(text))
+            return Ask(asked, Address(email, _name_of(text, raw)), _context(text))
     return None
+
+
+def _context(text: str) -> str:
+    """Why they should meet: the note's context sentence, leaving out the question itself and
+    anything naming an address (it goes to both, and neither has said yes to the other yet)."""
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
+    kept = [s for s in sentences if not s.endswith("?") and not _ADDRESS.search(s)]
+    return context_sentence(" ".join(kept))
 
 
 def _name_of(text: str, address: str) -> str:

@@ -218,6 +218,7 @@ def _ingest(
         )
     if taken is not None:
         run.report.notices += taken
+        people.forget(_addresses(msg))  # an ask may have created contacts
         return
     verdict = records.unsuppressed(session, verdict)  # forgotten people are never planned for
     if verdict.kind in STORED_KINDS:  # other mail (and refmail's own) is not stored
