@@ -366,16 +366,19 @@ def svg_chart(months: tuple[Month, ...], width: int = 640, height: int = 220) ->
         ):
             h = (base - pad) * count / top
             parts.append(
-                f'<rect x="{x + j * (bar + 2):.1f}" y="{base - h:.1f}" width="{bar:.1f}" '
-                f'height="{h:.1f}" fill="{colour}"><title>{escape(mo.month)}: {count} '
-                f"{what}</title></rect>"
+                f'<rect class="bar" x="{x + j * (bar + 2):.1f}" y="{base - h:.1f}" '
+                f'width="{bar:.1f}" height="{h:.1f}" fill="{colour}">'
+                f"<title>{escape(mo.month)}: {count} {what}</title></rect>"
             )
         parts.append(
             f'<text x="{x + slot / 2:.1f}" y="{base + 16}" font-size="10" text-anchor="middle">'
             f"{escape(mo.month[2:])}</text>"
         )
     parts.append(
-        f'<text x="{pad}" y="16" font-size="12">■ introduced (blue) · ■ converted (green) · '
-        f"max {top}</text></svg>"
+        f'<rect x="{pad}" y="6" width="10" height="10" fill="#4a7bd0"/>'
+        f'<text x="{pad + 14}" y="15" font-size="12">introduced</text>'
+        f'<rect x="{pad + 90}" y="6" width="10" height="10" fill="#2e9d5b"/>'
+        f'<text x="{pad + 104}" y="15" font-size="12">converted (most in a month: {top})</text>'
+        "</svg>"
     )
     return "".join(parts)
