@@ -23,6 +23,7 @@ from refmail import (
     digest,
     kinds,
     optin,
+    outbox,
     outcomes,
     owner_web,
     partners,
@@ -112,7 +113,7 @@ def intro_ask(app: Any, person: str, other: str, context: str, other_name: str) 
                 raise RefmailError(f"{address} asked to be forgotten: refmail will not write")
         account_id = record.ensure_account(session, account, now).id
         domain = account.owner_address.split("@", 1)[1]
-        message_id = f"<refmail.ask.{now:%Y%m%d%H%M%S}.{asked}.{offered}@{domain}>"
+        message_id = outbox.new_message_id(domain)  # says nothing about who was asked
         row = m.MessageRecord(
             message_id=message_id,
             synthetic_id=True,
@@ -130,7 +131,7 @@ def intro_ask(app: Any, person: str, other: str, context: str, other_name: str) 
         session.add(row)
         session.flush()
         ask = optin.Ask(Address(asked), Address(offered, other_name), context)
-        intro = optin.record_ask(session, row, Address(account.owner_address), ask, now)
+        intro = optin.record_ask(session, row, Address(account.owner_address), ask, now, "owner")
         click.echo(f"introduction #{intro.id} pending: waiting for {asked} to say yes")
 
 

@@ -46,9 +46,14 @@ BODY_LINES_READ = 40  # a command line is near the top of what the owner wrote
 _WORD = "|".join(sorted((re.escape(w) for w in WORDS), key=len, reverse=True))
 _BODY = re.compile(rf"^\s*>?\s*refmail\s*:\s*(?P<word>{_WORD})\b(?P<rest>.*)$", re.IGNORECASE)
 _ID = re.compile(r"(?:^|\s)(?:#|intro(?:duction)?\s+#?)(?P<id>\d{1,9})\b", re.IGNORECASE)
+# A value: after a currency sign or "value"/"worth" anywhere, or a bare number leading the rest
+# of the line ("converted 1200 retainer") unless a unit follows it ("12 month retainer").
+_AMOUNT = r"(?P<num>\d[\d,]*(?:\.\d{1,2})?)(?P<k>k\b)?"
 _VALUE = re.compile(
-    r"(?:^|\s)(?:value\s*[:=]?\s*|worth\s+)?(?P<cur>[$€£]\s?)?(?P<num>\d[\d,]*(?:\.\d{1,2})?)"
-    r"(?P<k>k\b)?",
+    rf"(?:^|\s)(?:(?:value|worth)\s*[:=]?\s*[$€£]?|[$€£])\s*{_AMOUNT}", re.IGNORECASE
+)
+_LEADING = re.compile(
+    rf"^\s*{_AMOUNT}(?![\d,.])(?!\s*-?\s*(?:months?|years?|weeks?|days?|hours?|people|staff|%|x\b))",
     re.IGNORECASE,
 )
 _ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
@@ -106,7 +111,7 @@ def _body_command(own_text: str) -> Command | None:
         ident = _ID.search(rest)
         if ident is not None:
             rest = rest[: ident.start()] + " " + rest[ident.end() :]
-        value = _VALUE.search(rest) if action == "converted" else None
+        value = (_VALUE.search(rest) or _LEADING.search(rest)) if action == "converted" else None
         if value is not None:
             rest = rest[: value.start()] + " " + rest[value.end() :]
         note = " ".join(rest.split()).strip(" -—:;,.")

@@ -19,7 +19,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from refmail import config, outbox, outcomes, wiring
+from refmail import config, digest, kinds, outbox, outcomes, wiring
 from refmail.clock import Clock, system_clock
 from refmail.db import transaction
 from refmail.dispatch import dispatch
@@ -248,6 +248,16 @@ class Daemon:
                     self.parts.renderer,
                     self.clock,
                     rules=self.parts.rules,
+                )
+                optin = self.settings.optin  # the owner's digest, when one is due
+                digest.draft(
+                    self.factory,
+                    account,
+                    channels(kinds.CALL_TASK),
+                    self.parts.renderer,
+                    self.clock(),
+                    every=timedelta(days=optin.digest_days),
+                    ask_wait=timedelta(days=optin.wait_days),
                 )
         except RefmailError as exc:
             self._failed(state, "dispatch", exc)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from refmail import models as m
-from refmail import optin, outbox, record, report
+from refmail import optin, outbox, outcomes, record, report
 from refmail.config import Account
 from refmail.db import SessionFactory, transaction
 from refmail.dispatch import Channel
@@ -54,6 +55,8 @@ def draft(
         if not force and last is not None and now - last < every:
             return None
         optin.expire(session, ask_wait, now)
+        if not force and not _anything_to_say(session, account_id):
+            return None
     with factory() as session:
         full = report.build(session, frozenset(account.owners), now)
         notes = session.scalars(
@@ -63,8 +66,6 @@ def draft(
         ).all()
         note_ids = [n.id for n in notes]
         note_texts = [n.text for n in notes]
-    if not (full.suggestions or note_texts or force):
-        return None
     owner = Person(account.owner_address, account.owner_name)
     message_id = outbox.new_message_id(account.owner_address.split("@", 1)[1])
     message = renderer.note(
@@ -87,3 +88,13 @@ def draft(
         for note in session.scalars(select(m.OwnerNote).where(m.OwnerNote.id.in_(note_ids))):
             note.digest_id = row.id
     return Drafted(message_id, where, len(full.suggestions), len(note_texts))
+
+
+def _anything_to_say(session: Session, account_id: int) -> bool:
+    """Open suggestions or undelivered notes: checked before the whole report is built."""
+    notes = session.scalar(
+        select(func.count(m.OwnerNote.id)).where(
+            m.OwnerNote.account_id == account_id, m.OwnerNote.digest_id.is_(None)
+        )
+    )
+    return bool(notes) or bool(outcomes.open_suggestions(session))

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from refmail import contacts, kinds, outbox
+from refmail import contacts, kinds, outbox, outcomes
 from refmail import models as m
 from refmail.bounce import Bounce
 from refmail.detect import Classification, Identity
@@ -115,6 +115,7 @@ def _connected(session: Session, msg: ParsedMessage, sender: m.Contact, now: dat
         intro.outcome = (
             f"{sender.email} wrote to {', '.join(sorted(others & recipients))} on {now:%Y-%m-%d}"
         )
+        outcomes.log_change(session, intro, "open", "connected", "sync", intro.outcome, now)
         outbox.cancel_open(
             session,
             "connected",

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from refmail import models as m
 from refmail import outbox
 from refmail.detect import Identity, context_sentence
-from refmail.outcomes import OutcomeRules, note_owner
+from refmail.outcomes import OutcomeRules, log_change, note_owner
 from refmail.parse import Address, ParsedMessage, normalise_address
 from refmail.plan import IntroFacts, plan
 from refmail.record import upsert_contact
@@ -74,7 +74,12 @@ def _name_of(text: str, address: str) -> str:
 
 
 def record_ask(
-    session: Session, message: m.MessageRecord, owner: Address, ask: Ask, now: datetime
+    session: Session,
+    message: m.MessageRecord,
+    owner: Address,
+    ask: Ask,
+    now: datetime,
+    source: str = "mail",
 ) -> m.Introduction:
     """The pending introduction: nothing is planned until the asked person says yes."""
     introducer = upsert_contact(session, owner, now)
@@ -95,7 +100,7 @@ def record_ask(
         session.add(
             m.IntroductionParty(introduction_id=intro.id, contact_id=contact.id, reached=reached)
         )
-    _log(session, intro, "", "pending", "mail", f"asked {ask.asked.email} first", now)
+    log_change(session, intro, "", "pending", source, f"asked {ask.asked.email} first", now)
     session.flush()
     return intro
 
@@ -118,7 +123,7 @@ def pending_for(
     for intro in rows:
         if intro.message.message_id in refs:
             return intro
-    return rows[0] if rows else None
+    return rows[0] if rows and any(refs) else None
 
 
 def answer(
@@ -132,7 +137,7 @@ def answer(
     owner."""
     asked = next(p.contact for p in intro.parties if p.reached)
     if not said.yes:
-        _log(session, intro, "pending", "closed", "reply", f"declined: “{said.phrase}”", now)
+        log_change(session, intro, "pending", "closed", "reply", f"declined: “{said.phrase}”", now)
         intro.status, intro.updated_at, intro.outcome = "closed", now, f"declined ({said.phrase})"
         text = (
             f"{asked.name or asked.email} said no to the introduction you offered "
@@ -140,7 +145,7 @@ def answer(
         )
         note_owner(session, intro.account_id, intro.id, text, now)
         return [text]
-    _log(session, intro, "pending", "open", "reply", f"accepted: “{said.phrase}”", now)
+    log_change(session, intro, "pending", "open", "reply", f"accepted: “{said.phrase}”", now)
     intro.status, intro.updated_at = "open", now
     for party in intro.parties:
         party.reached = False  # neither has the other's details yet: a double intro to each
@@ -182,30 +187,11 @@ def expire(session: Session, wait: timedelta, now: datetime) -> list[str]:
     for intro in stale:
         asked = next((p.contact for p in intro.parties if p.reached), None)
         who = (asked.name or asked.email) if asked is not None else "the person you asked"
-        _log(session, intro, "pending", "closed", "expiry", f"no answer in {wait.days} days", now)
+        log_change(
+            session, intro, "pending", "closed", "expiry", f"no answer in {wait.days} days", now
+        )
         intro.status, intro.updated_at, intro.outcome = "closed", now, "no answer"
         text = f"{who} did not answer your offer of an introduction in {wait.days} days: closed."
         note_owner(session, intro.account_id, intro.id, text, now)
         notices.append(text)
     return notices
-
-
-def _log(
-    session: Session,
-    intro: m.Introduction,
-    old: str,
-    new: str,
-    source: str,
-    reason: str,
-    now: datetime,
-) -> None:
-    session.add(
-        m.IntroductionChange(
-            introduction_id=intro.id,
-            at=now,
-            source=source,
-            old_status=old,
-            new_status=new,
-            reason=reason[:2000],
-        )
-    )

@@ -51,6 +51,33 @@ def find(session: Session, introduction_id: int) -> m.Introduction:
     return intro
 
 
+def log_change(
+    session: Session,
+    intro: m.Introduction,
+    old: str,
+    new: str,
+    source: str,
+    reason: str,
+    now: datetime,
+    *,
+    value: float | None = None,
+    note: str = "",
+) -> None:
+    """One entry in the introduction's outcome log (append-only): who, when, why."""
+    session.add(
+        m.IntroductionChange(
+            introduction_id=intro.id,
+            at=now,
+            source=source,
+            old_status=old,
+            new_status=new,
+            reason=reason[:2000],
+            value=value,
+            note=note[:2000],
+        )
+    )
+
+
 def set_outcome(
     session: Session,
     intro: m.Introduction,
@@ -74,18 +101,7 @@ def set_outcome(
         intro.value = value
     if note or reason:
         intro.outcome = note or reason
-    session.add(
-        m.IntroductionChange(
-            introduction_id=intro.id,
-            at=now,
-            source=source,
-            old_status=old,
-            new_status=outcome,
-            reason=reason[:2000],
-            value=value,
-            note=note[:2000],
-        )
-    )
+    log_change(session, intro, old, outcome, source, reason, now, value=value, note=note)
     notices = [f"introduction #{intro.id}: {old} → {outcome} ({source}: {reason})"]
     if outcome in ENDED:
         outbox.cancel_open(

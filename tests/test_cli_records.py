@@ -98,11 +98,18 @@ def test_intro_ask_then_a_yes_reply_plans_the_double_intro(config: Path, tmp_pat
     )  # fmt: skip
     assert "pending" in shown
     assert json.loads(refmail(config, "report", "--json"))["totals"]["pending"] == 1
-    reply = (
+    unrelated = (
+        f"From: Dana <dana@diaz.example>\r\nTo: {OWNER}\r\nSubject: Lunch\r\n"
+        "Message-ID: <dana-0@diaz.example>\r\n\r\nSure, Friday works.\r\n"
+    ).encode()
+    deliver(tmp_path / "md", unrelated, "1700000001.M2.cli")
+    assert "said yes" not in refmail(config, "sync", "--once")  # not a reply: not an answer
+    reply = (  # a reply to the owner's own note, which refmail never saw
         f"From: Dana <dana@diaz.example>\r\nTo: {OWNER}\r\nSubject: Re: Leo\r\n"
+        "In-Reply-To: <owner-note@mail.example.com>\r\n"
         "Message-ID: <dana-1@diaz.example>\r\n\r\nSure, I'd love to meet him.\r\n"
     ).encode()
-    deliver(tmp_path / "md", reply, "1700000001.M2.cli")
+    deliver(tmp_path / "md", reply, "1700000002.M3.cli")
     assert "said yes" in refmail(config, "sync", "--once")
     planned = {
         r["recipient"]

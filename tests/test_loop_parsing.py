@@ -48,6 +48,9 @@ def test_the_address_is_the_command(address: str, action: str | None) -> None:
         ("refmail: not a fit - too small", ("not_a_fit", None, None, "too small")),
         ("refmail: closed #3", ("closed", 3, None, "")),
         ("> refmail: lost", ("not_a_fit", None, None, "")),
+        ("refmail: converted 12-month retainer", ("converted", None, None, "12-month retainer")),
+        ("refmail: converted for 3 years", ("converted", None, None, "for 3 years")),
+        ("refmail: converted 1,200.50", ("converted", None, 1200.5, "")),
     ],
 )
 def test_a_body_line_gives_the_command_id_value_and_note(
