@@ -142,7 +142,9 @@ def export(session: Session, address: str) -> dict[str, Any]:
                 ),
             }
             for intro in session.scalars(
-                select(m.Introduction).where(m.Introduction.id.in_(intro_ids))
+                select(m.Introduction)
+                .where(m.Introduction.id.in_(intro_ids))
+                .order_by(m.Introduction.id)
             )
         ],
         "follow_ups": [{**_row(f), "events": [_row(e) for e in f.events]} for f in follow_ups],

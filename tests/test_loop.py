@@ -324,19 +324,47 @@ def test_export_then_forget_leaves_no_trace_and_plans_nothing_again(
         f"In-Reply-To: {REFERRAL_ID}\r\nReferences: {REFERRAL_ID}\r\n"
         "Message-ID: <carl-reply@chenconsulting.example>\r\n\r\nGreat to meet you, Olivia.\r\n"
     ).encode()
-    sync(factory, root, [referral(), chat])
+    carl_refers = (
+        f"Delivered-To: {OWNER}\r\nFrom: Carl Chen <{carl}>\r\nTo: Olivia <{OWNER}>\r\n"
+        "Cc: Zoe Zhang <zoe@zhang.example>\r\nSubject: Introduction: Olivia, meet Zoe\r\n"
+        "Date: Thu, 19 Nov 2026 11:00:00 +0000\r\nMessage-ID: <carl-refers@chen.example>\r\n"
+        "\r\nOlivia, meet Zoe. Zoe needs a bookkeeper too, so I wanted to connect you two.\r\n"
+    ).encode()
+    invoice = owner_mail(f"Carl Chen <{carl}>", "Invoice 1", "The invoice is attached.", "inv")
+    sync(factory, root, [referral(), carl_refers])
+    sync(factory, root, [chat, invoice])  # a reply is known once the referral is recorded
     with transaction(factory) as session:
-        intro = session.scalars(select(m.Introduction)).one()
+        intro = session.scalars(select(m.Introduction).order_by(m.Introduction.id)).first()
+        assert intro is not None
         outcomes.set_outcome(
             session, intro, "converted", RULES, CLOCK(), source="owner", reason="Carl Chen signed"
         )
         intro.context = f"Carl Chen ({carl}) needs a bookkeeper"
+        outcomes.note_owner(session, intro.account_id, None, "Call Carl Chen about March", CLOCK())
+        session.flush()
+        contact = records.find_contact(session, carl)
+        held = {
+            "follow_ups": m.FollowUp,
+            "changes": m.ContactChange,
+            "suggestions": m.Suggestion,
+        }
+        counts = {
+            key: session.scalar(
+                select(func.count()).select_from(model).where(model.contact_id == contact.id)
+            )
+            for key, model in held.items()
+        }
         exported = records.export(session, carl)
-    assert exported["contact"]["email"] == carl
-    assert exported["introductions"] and exported["follow_ups"] and exported["messages"]
+    assert exported["contact"]["email"] == carl and exported["contact"]["name"] == "Carl Chen"
+    assert {key: len(exported[key]) for key in held} == counts
+    assert counts["suggestions"] == 1 and counts["follow_ups"] >= 3
+    assert len(exported["introductions"]) == 2  # one as a party, one he made
+    assert {"<carl-reply@chenconsulting.example>", "<carl-refers@chen.example>"} <= {
+        msg["message_id"] for msg in exported["messages"]
+    }
     assert exported["changes"] and exported["introductions"][0]["outcome_changes"]
-    assert any(e["events"] for e in exported["follow_ups"])
-    assert any(needle in v.lower() for _, _, v in all_text(factory) for needle in ("carl chen",))
+    assert all(e["events"] for e in exported["follow_ups"])
+    assert any("carl chen" in v.lower() for _, _, v in all_text(factory))
 
     with transaction(factory) as session:
         records.forget(session, carl, CLOCK())
@@ -347,7 +375,9 @@ def test_export_then_forget_leaves_no_trace_and_plans_nothing_again(
     with factory() as session:
         assert session.scalar(select(func.count(m.Suppression.id))) == 1
         assert records.is_suppressed(session, carl)
-        assert session.scalar(select(m.Introduction.status)) == "converted"  # Pat's stays
+        statuses = session.scalars(select(m.Introduction.status)).all()
+        assert statuses == ["converted"]  # Pat's stays; the one Carl made is gone
+        assert session.scalar(select(m.Contact.id).where(m.Contact.email == "zoe@zhang.example"))
 
     again = (
         f"Delivered-To: {OWNER}\r\nFrom: Eve Example <eve@elsewhere.example>\r\n"
