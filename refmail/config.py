@@ -284,6 +284,7 @@ class OptIn:
 
     wait_days: float = 14.0  # no answer after this long: the ask lapses and the owner is told
     digest_days: float = 7.0  # how often `refmail digest` drafts the owner's digest
+    call_first: bool = False  # on a yes: a call reminder to the other person, the intro a day on
 
 
 @dataclass(frozen=True)

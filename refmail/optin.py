@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from refmail import kinds, outbox
 from refmail import models as m
-from refmail import outbox
 from refmail.detect import Identity, context_sentence
 from refmail.outcomes import OutcomeRules, log_change, note_owner
 from refmail.parse import Address, ParsedMessage, normalise_address
@@ -26,6 +26,7 @@ from refmail.record import upsert_contact
 from refmail.replies import Answer
 
 SHAPE = "opt_in"
+CALL_LEAD = timedelta(days=1)  # with [optin] call_first: the call, then a day later the intro
 _ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _NAMED = r"(?P<name>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\s*[<(\[]\s*ADDRESS\s*[>)\]]"
 _TO_NAME = re.compile(
@@ -149,16 +150,19 @@ def answer(
     intro.status, intro.updated_at = "open", now
     for party in intro.parties:
         party.reached = False  # neither has the other's details yet: a double intro to each
+    # An owner who works by phone calls the referred person first; the introduction follows.
+    start = now + CALL_LEAD if rules.call_first else now
     facts = IntroFacts(
         shape=intro.shape,
         introducer=intro.introducer.email,
         introducer_is_owner=True,
         parties=tuple((p.contact.email, False) for p in intro.parties),
-        at=now,
+        at=start,
     )
     by_email = {p.contact.email: p.contact for p in intro.parties}
-    for planned in plan(facts, rules.cadence, now):
-        outbox.add(
+    rows: dict[tuple[str, str], m.FollowUp] = {}
+    for planned in plan(facts, rules.cadence, start):
+        rows[planned.kind, planned.recipient] = outbox.add(
             session,
             introduction_id=intro.id,
             account_id=intro.account_id,
@@ -170,6 +174,23 @@ def answer(
             now=now,
             rule="opt_in",
             note=f"{planned.kind}: {asked.email} said yes (“{said.phrase}”)",
+        )
+    other = next(p.contact for p in intro.parties if p.contact_id != asked.id)
+    double = rows.get(("double_intro", other.email))
+    if rules.call_first and double is not None:
+        outbox.add(
+            session,
+            introduction_id=intro.id,
+            account_id=intro.account_id,
+            kind=kinds.CALL_TASK,
+            step=double.id,
+            contact_id=other.id,
+            due_at=now,
+            domain=rules.domain,
+            now=now,
+            origin_id=double.id,
+            rule="opt_in",
+            note=f"call {other.email} before the introduction (#{double.id}) goes out",
         )
     return [
         f"{asked.email} said yes to introduction #{intro.id}: double-sided introduction planned"

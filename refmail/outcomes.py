@@ -32,6 +32,7 @@ class OutcomeRules:
     domain: str  # of the owner's address: refmail's Message-IDs
     cadence: FollowUps = field(default_factory=FollowUps)
     rewards: Rewards = field(default_factory=Rewards)
+    call_first: bool = False  # [optin] call_first: a call reminder before an opt-in's intro
 
 
 def rules_for(settings: Settings, account: Account) -> OutcomeRules:
@@ -41,6 +42,7 @@ def rules_for(settings: Settings, account: Account) -> OutcomeRules:
         domain=account.owner_address.split("@", 1)[1],
         cadence=settings.followups,
         rewards=settings.rewards,
+        call_first=settings.optin.call_first,
     )
 
 

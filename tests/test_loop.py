@@ -6,6 +6,7 @@ reward, suggested conversions that send nothing, opt-in asks, partners, and forg
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from refmail.db import SessionFactory, transaction
 from refmail.dispatch import build_draft
 from refmail.maildir import MaildirSource, deliver
 from refmail.render import Renderer
+from refmail.replies import answer_intent
 from refmail.sync import SyncReport, sync_account
 from tests.test_sync import OWNER, REFMAIL, account
 
@@ -241,6 +243,30 @@ def test_an_ask_then_yes_plans_the_double_intro_to_both(
     sync(factory, root, [answer("Yes, happy to! Thanks Olivia.", "yes")])
     doubles = {who for k, who, state in follow_ups(factory) if k == "double_intro"}
     assert doubles == {"dana@diaz.example", "leo@lane.example"}
+
+
+def test_with_call_first_a_yes_plans_a_call_to_the_other_person_before_the_intros(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    root = tmp_path / "md"
+    sync(factory, root, [ask()])
+    with transaction(factory) as session:
+        intro = session.scalars(select(m.Introduction)).one()
+        said = answer_intent("Yes please!")
+        assert said is not None
+        optin.answer(session, intro, said, replace(RULES, call_first=True), CLOCK())
+    with factory() as session:
+        rows = session.scalars(select(m.FollowUp).order_by(m.FollowUp.due_at, m.FollowUp.id))
+        planned = [(f.kind, f.contact.email, f.due_at - CLOCK()) for f in rows][:3]
+        call = session.scalars(select(m.FollowUp).where(m.FollowUp.kind == "call_task")).one()
+        draft = build_draft(session, call, account(root))
+    assert planned[0] == ("call_task", "leo@lane.example", timedelta(0))
+    assert {p[:2] for p in planned[1:]} == {
+        ("double_intro", "dana@diaz.example"),
+        ("double_intro", "leo@lane.example"),
+    }
+    assert all(p[2] == timedelta(days=1) for p in planned[1:])
+    assert draft.call_reason == "introduce them to the other party"
 
 
 def test_an_ask_answered_no_plans_nothing_and_tells_the_owner(
