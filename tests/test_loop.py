@@ -155,6 +155,27 @@ def test_a_stranger_cannot_command_refmail_and_a_body_line_works_for_the_owner(
     assert all(state != "planned" for k, _, state in follow_ups(factory) if k == "check_in")
 
 
+def test_a_command_that_names_no_known_introduction_changes_nothing(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    root = tmp_path / "md"
+    sync(factory, root, [referral()])
+    lost = [
+        owner_mail(REFMAIL, "Something else entirely", "refmail: converted", "x1"),
+        owner_mail(REFMAIL, "Re: hi", "refmail: converted #999", "x2"),
+        owner_mail("olivia+refmail+won@example.com", "", "", "x3"),
+        owner_mail("olivia+refmail+won@example.com", "Re: " * 500 + "x", "\x00" * 100, "x4"),
+    ]
+    done = sync(factory, root, lost)
+    assert sum("nothing changed" in n for n in done.notices) == 4, done.notices
+    assert done.malformed == 0
+    assert intro_status(factory) == ("open", None)
+    with factory() as session:
+        assert session.scalars(select(m.IntroductionChange)).all() == []
+        kinds = session.scalars(select(m.MessageRecord.kind).where(m.MessageRecord.rule != ""))
+        assert sorted(kinds) == ["command"] * 4 + ["introduction"]
+
+
 def test_no_reward_for_a_partner_whose_override_is_empty(
     factory: SessionFactory, tmp_path: Path
 ) -> None:
