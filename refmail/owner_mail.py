@@ -129,12 +129,26 @@ def _introduction_for(
         if intro is not None:
             return intro
     subject = _SUBJECT_PREFIX.sub("", msg.subject).strip().lower()
-    if not subject:
+    if subject:
+        for intro in session.scalars(select(m.Introduction).order_by(m.Introduction.id.desc())):
+            if _SUBJECT_PREFIX.sub("", intro.message.subject).strip().lower() == subject:
+                return intro
+    return _by_forwarded_people(session, msg)
+
+
+def _by_forwarded_people(session: Session, msg: ParsedMessage) -> m.Introduction | None:
+    """A forward of someone's mail: the one open introduction the forwarded people are in."""
+    own = {a.email for a in (*msg.envelope.recipients, *((msg.sender,) if msg.sender else ()))}
+    people = {
+        a.email
+        for q in msg.quoted
+        for a in (*((q.sender,) if q.sender else ()), *q.to, *q.cc)
+        if a.email not in own
+    }
+    if not people:
         return None
-    for intro in session.scalars(select(m.Introduction).order_by(m.Introduction.id.desc())):
-        if _SUBJECT_PREFIX.sub("", intro.message.subject).strip().lower() == subject:
-            return intro
-    return None
+    found = {intro.id: intro for intro, _ in _open_parties(session, people)}
+    return next(iter(found.values())) if len(found) == 1 else None
 
 
 # --- mail between people: answers to asks, signs of business --------------------------------

@@ -155,6 +155,25 @@ def test_a_stranger_cannot_command_refmail_and_a_body_line_works_for_the_owner(
     assert all(state != "planned" for k, _, state in follow_ups(factory) if k == "check_in")
 
 
+def test_forwarding_the_partys_mail_to_plus_won_finds_the_introduction_by_its_people(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    root = tmp_path / "md"
+    sync(factory, root, [referral(n=1), referral(n=2)])
+    forward = owner_mail(
+        "olivia+refmail+won@example.com",
+        "Fwd: Signed proposal",
+        "Done!\r\n\r\n---------- Forwarded message ---------\r\n"
+        "From: Carl Chen <carl2@chenconsulting.example>\r\nDate: Fri, 20 Nov 2026 08:00\r\n"
+        "Subject: Signed proposal\r\nTo: Olivia <olivia@example.com>\r\n\r\n"
+        "Here it is, signed.\r\n",
+        "fwd",
+    )
+    sync(factory, root, [forward])
+    assert intro_status(factory, 1)[0] == "open"
+    assert intro_status(factory, 2)[0] == "converted"
+
+
 def test_a_command_that_names_no_known_introduction_changes_nothing(
     factory: SessionFactory, tmp_path: Path
 ) -> None:
