@@ -29,7 +29,9 @@ from refmail import outcomes
 from refmail.cli import cli
 from refmail.config import Settings
 from refmail.db import SessionFactory, transaction
-from refmail.owner_web import OwnerContext, create_owner_app, hash_password
+from refmail.owner_web import OwnerContext, create_owner_app, hash_password, mount
+from refmail.tokens import LinkBuilder, Tokens
+from refmail.web import WebContext, create_app
 from tests.dovecot import free_port
 from tests.test_loop import CLOCK, RULES, referral, sync
 from tests.test_sync import account
@@ -136,6 +138,31 @@ def test_the_page_refuses_without_the_owners_credentials(site: OwnerSite) -> Non
             assert "Carl" not in text and "pat@" not in text
         assert request(site.url + "/confirm/1", "POST", auth)[0] == 401
     assert request(site.url + "/", auth=(USER, PASSWORD))[0] == 200
+
+
+def test_mounted_beside_the_recipient_pages_at_owner(
+    factory: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REFMAIL_OWNER_PASSWORD_HASH", HASH)
+    settings = Settings(accounts=(account(tmp_path),))
+    tokens = Tokens(["a-signing-key-for-owner-tests-0123"])
+    pages = create_app(WebContext(factory, tokens, LinkBuilder("http://x", tokens)))
+    mount(pages, settings, factory)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(pages, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert request(base + "/owner/")[0] == 401
+        assert request(base + "/owner/", auth=(USER, PASSWORD))[0] == 200
+        assert request(base + "/owner/export/due.csv", auth=(USER, PASSWORD))[0] == 200
+        assert request(base + "/p")[0] == 200  # the recipient pages are unchanged
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def test_without_a_password_hash_the_page_is_off(factory: SessionFactory, tmp_path: Path) -> None:
