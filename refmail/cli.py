@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
-from refmail import __version__, config, owner_time, record, starter, wiring
+from refmail import __version__, cli_records, config, outcomes, owner_time, record, starter, wiring
 from refmail import contacts as contact_service
 from refmail import models as m
 from refmail import outbox as outbox_store
@@ -259,6 +259,7 @@ def sync(app: App, once: bool) -> None:
                     app.settings.followups,
                     system_clock,
                     progress,
+                    outcome_rules=outcomes.rules_for(app.settings, account),
                 )
         except BusyError as exc:  # a cron run beside `refmail run`: not an error
             click.echo(f"{account.name}: {exc}; skipped", err=True)
@@ -769,15 +770,19 @@ def web(app: App, listen: str | None) -> None:
     import uvicorn  # imported here: only this command needs a server
 
     from refmail.httpserver import server_config
+    from refmail.owner_web import mount
     from refmail.web import create_app
 
     settings = app.settings
-    context = wiring.web_context(wiring.build(settings))
+    parts = wiring.build(settings)
+    context = wiring.web_context(parts)
     if context is None:
         raise OneLineError("web.base_url is not set: the pages need their public address")
     host, port = config.Web(listen=listen).host_port if listen else settings.web.host_port
     click.echo(f"serving {settings.web.base_url} on http://{host}:{port}")
-    uvicorn.Server(server_config(create_app(context), host, port)).run()
+    pages = create_app(context)
+    mount(pages, settings, parts.factory)  # the owner's page at /owner
+    uvicorn.Server(server_config(pages, host, port)).run()
 
 
 @cli.command()
@@ -891,6 +896,9 @@ def _printable(value: Any) -> Any:
 
 
 add_examples(cli)
+
+
+cli_records.register(cli, intros, contacts)
 
 
 def main() -> None:

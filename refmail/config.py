@@ -165,6 +165,7 @@ class FollowUps:
     thank_you: bool = True
     thank_you_delay_hours: float = 0.0
     double_intro: bool = True
+    conversion_thanks: bool = True  # when the owner marks an introduction converted
     check_in_days: tuple[int, ...] = (7, 30)
     max_age_days: int = (
         30  # older introductions (a first sync of old mail) are recorded, not followed up
@@ -270,6 +271,54 @@ class Daemon:
 
 
 @dataclass(frozen=True)
+class RewardOverride:
+    """A different reward for some partners (addresses, or "@domain"); text "" means none."""
+
+    partners: tuple[str, ...]
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Rewards:
+    """[rewards]: what a referrer is promised when their referral becomes business."""
+
+    text: str = ""  # e.g. "a bottle of champagne is on its way"; empty: no reward
+    overrides: tuple[RewardOverride, ...] = ()
+
+    def for_partner(self, address: str) -> str:
+        """The reward line for this referrer (the first override naming them, else the text)."""
+        domain = "@" + address.rsplit("@", 1)[-1]
+        for override in self.overrides:
+            if address in override.partners or domain in override.partners:
+                return override.text
+        return self.text
+
+
+@dataclass(frozen=True)
+class OptIn:
+    """[optin]: introductions asked for first (`refmail intro ask`, the +ask address)."""
+
+    wait_days: float = 14.0  # no answer after this long: the ask lapses and the owner is told
+    digest_days: float = 7.0  # how often `refmail digest` drafts the owner's digest
+    call_first: bool = False  # on a yes: a call reminder to the other person, the intro a day on
+
+
+@dataclass(frozen=True)
+class OwnerPage:
+    """[owner_page]: the owner's report page (/owner), behind HTTP Basic auth.
+
+    The password hash (from `refmail owner-password`) comes from the environment variable or
+    this key; with neither, the page refuses every request."""
+
+    user: str = "owner"
+    password_hash: str = ""
+    password_hash_env: str = "REFMAIL_OWNER_PASSWORD_HASH"
+
+    def hash(self) -> str:
+        return os.environ.get(self.password_hash_env, "") or self.password_hash
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything refmail.toml says, validated. `path` is where it was read from."""
 
@@ -282,6 +331,9 @@ class Settings:
     caps: Caps = field(default_factory=Caps)
     daemon: Daemon = field(default_factory=Daemon)
     web: Web = field(default_factory=Web)
+    rewards: Rewards = field(default_factory=Rewards)
+    optin: OptIn = field(default_factory=OptIn)
+    owner_page: OwnerPage = field(default_factory=OwnerPage)
     path: Path = Path(DEFAULT_PATH)
 
     def account(self, name: str) -> Account:

@@ -21,7 +21,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
-from refmail import config, leases, outbox, wiring
+from refmail import config, digest, kinds, leases, outbox, outcomes, wiring
 from refmail.clock import Clock, system_clock
 from refmail.db import transaction
 from refmail.dispatch import dispatch
@@ -276,6 +276,7 @@ class Daemon:
                         self.clock,
                         self.on_batch,
                         self.stopping.is_set,
+                        outcomes.rules_for(self.settings, account),
                     )
                 self.metrics.synced(
                     account_name, report.scanned, report.introductions, datetime.now(UTC)
@@ -331,6 +332,16 @@ class Daemon:
                     self.clock,
                     rules=self.parts.rules,
                 )
+                optin = self.settings.optin  # the owner's digest, when one is due
+                digest.draft(
+                    self.factory,
+                    account,
+                    channels(kinds.CALL_TASK),
+                    self.parts.renderer,
+                    self.clock(),
+                    every=timedelta(days=optin.digest_days),
+                    ask_wait=timedelta(days=optin.wait_days),
+                )
         except BusyError as exc:
             log.info("account %s: %s; this round skipped", account_name, exc)
             return
@@ -379,12 +390,15 @@ class Daemon:
         import uvicorn  # only a daemon that serves pages needs it
 
         from refmail.httpserver import server_config
+        from refmail.owner_web import mount
         from refmail.web import create_app
 
         context = wiring.web_context(self.parts, self.metrics)
         assert context is not None  # base_url is set
         host, port = web.host_port
-        server = uvicorn.Server(server_config(create_app(context), host, port))
+        app = create_app(context)
+        mount(app, self.settings, self.parts.factory)  # the owner's page at /owner
+        server = uvicorn.Server(server_config(app, host, port))
         threading.Thread(target=server.run, name="web", daemon=True).start()
         self._web = server
 

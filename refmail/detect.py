@@ -24,7 +24,7 @@ from refmail.parse import Address, Envelope, ParsedMessage
 __all__ = ["MAX_PARTIES", "Classification", "Identity", "Party", "RuleHit", "classify"]
 __all__ += ["context_sentence", "looks_like_bounce", "robot_hit", "triage"]
 
-Kind = Literal["introduction", "reply", "automatic", "own", "other"]
+Kind = Literal["introduction", "reply", "automatic", "own", "other", "command"]
 Shape = Literal["owner_intro", "referral_to_owner", "forward", "loop_in"]
 
 

@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from refmail import kinds, lifecycle, outbox, record
+from refmail import kinds, lifecycle, outbox, partners, record
 from refmail import models as m
 from refmail.clock import Clock
 from refmail.config import Account, Caps
@@ -441,4 +441,5 @@ def build_draft(
         subject_person=person(row.contact) if to_owner else None,
         merged_introducers=tuple(person(f.introduction.introducer) for f in merged),
         for_kind=origin.kind if origin is not None else "",
+        reward=partners.reward_text(session, intro.id),
     )

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from refmail import contacts, kinds, outbox
+from refmail import contacts, kinds, outbox, outcomes
 from refmail import models as m
 from refmail.authn import Verdict
 from refmail.bounce import Bounce
@@ -121,6 +121,7 @@ def _connected(session: Session, msg: ParsedMessage, sender: m.Contact, now: dat
     for intro, others in _connecting(session, msg, sender):
         intro.status, intro.updated_at = "connected", now
         intro.outcome = f"{sender.email} wrote to {', '.join(sorted(others))} on {now:%Y-%m-%d}"
+        outcomes.log_change(session, intro, "open", "connected", "sync", intro.outcome, now)
         noise = f"the introduction connected on {now:%Y-%m-%d}: a check-in would be noise"
         for change in (outbox.cancel_open, outbox.withdraw_drafts):  # open ones, and drafts
             change(

@@ -10,7 +10,7 @@ which tests/test_kinds.py compares with this table).
 >>> get("check_in").courtesy
 True
 >>> [k.name for k in KINDS if k.to_owner]
-['call_task']
+['call_task', 'reward_task']
 """
 
 from __future__ import annotations
@@ -82,6 +82,16 @@ KINDS: tuple[Kind, ...] = (
         repeats=False,
         call_reason="follow up on the introduction",
         summary="reminds the owner to call a contact who prefers the phone",
+    ),
+    Kind(
+        "reward_task",
+        essential=True,
+        courtesy=False,
+        merge=False,
+        to_owner=True,
+        repeats=False,
+        call_reason="send the reward you promised for a referral that became work",
+        summary="reminds the owner to send a referrer the reward promised for a conversion",
     ),
 )
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -45,8 +46,11 @@ FINISHED_STATES = ("delivered", "skipped", "failed", "sent", "dismissed", "withd
 UNSENT_STATES = ("dismissed", "withdrawn")  # drafts that never went: they count in no cap
 CHANNELS = ("email", "phone", "none")
 LEVELS = ("normal", "reduced", "essential", "none")
-INTRO_STATUSES = ("open", "connected", "converted", "closed")
-MESSAGE_KINDS = ("introduction", "reply", "automatic", "own", "malformed")
+# An introduction's outcome; "pending" is an opt-in introduction whose party has not said yes.
+INTRO_STATUSES = ("open", "connected", "converted", "not_a_fit", "closed", "pending")
+MESSAGE_KINDS = ("introduction", "reply", "automatic", "own", "malformed", "command")
+SUGGESTION_STATES = ("open", "confirmed", "dismissed")
+REWARD_STATES = ("promised", "sent")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -211,6 +215,7 @@ class Introduction(Base):
     # the owner confirms it (`refmail intros confirm`). `auth` says why, either way.
     verified: Mapped[bool] = mapped_column(Boolean, default=True)
     auth: Mapped[str] = mapped_column(Text, default="")
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)  # of the business won
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -313,3 +318,101 @@ class AccountLease(Base):
     account: Mapped[str] = mapped_column(String(200), primary_key=True)
     worker: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IntroductionChange(Base):
+    """Append-only log of an introduction's outcome: who set it, when, why, value and note."""
+
+    __tablename__ = "introduction_change"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    introduction_id: Mapped[int] = mapped_column(ForeignKey("introduction.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(50))  # owner · mail · web · sync
+    old_status: Mapped[str] = mapped_column(String(20), default="")
+    new_status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Suggestion(Base):
+    """A sign in the mailbox that an introduction became business: suggested, never assumed."""
+
+    __tablename__ = "suggestion"
+    __table_args__ = (
+        UniqueConstraint("introduction_id", "message_id"),
+        CheckConstraint(_in("state", SUGGESTION_STATES), name="state"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    introduction_id: Mapped[int] = mapped_column(ForeignKey("introduction.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    message_id: Mapped[str] = mapped_column(String(998))
+    signal: Mapped[str] = mapped_column(String(50))
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    introduction: Mapped[Introduction] = relationship()
+    contact: Mapped[Contact] = relationship()
+
+
+class Partner(Base):
+    """What the owner wants to remember about someone who refers them (their expectations)."""
+
+    __tablename__ = "partner"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), unique=True)
+    expectations: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Reward(Base):
+    """A reward promised to a referrer for a converted introduction, and whether it was sent."""
+
+    __tablename__ = "reward"
+    __table_args__ = (CheckConstraint(_in("state", REWARD_STATES), name="state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    introduction_id: Mapped[int] = mapped_column(ForeignKey("introduction.id"), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default="promised")
+    promised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Suppression(Base):
+    """A forgotten person: only a salted hash of their address, so refmail never writes again."""
+
+    __tablename__ = "suppression"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    salt: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OwnerNote(Base):
+    """Something the owner should be told (an opt-in declined, an ask gone unanswered): shown on
+    the owner's page and in the next digest."""
+
+    __tablename__ = "owner_note"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    introduction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("introduction.id"), nullable=True, index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    text: Mapped[str] = mapped_column(Text)
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id"), nullable=True)
+
+
+class Digest(Base):
+    """A digest drafted to the owner: suggestions and notes since the last one."""
+
+    __tablename__ = "digest"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    where: Mapped[str] = mapped_column(Text, default="")

@@ -56,3 +56,20 @@ def plan(facts: IntroFacts, cadence: FollowUps, now: datetime) -> list[PlannedFo
         for address in addresses:
             out.append(PlannedFollowUp("check_in", address, step, start + timedelta(days=days)))
     return out
+
+
+def plan_outcome(
+    outcome: str, facts: IntroFacts, cadence: FollowUps, reward: str, now: datetime
+) -> list[PlannedFollowUp]:
+    """The follow-ups an introduction's new outcome asks for.
+
+    - converted, and someone else referred the owner → a conversion thank-you to the referrer
+      (due now: the caps decide when it may go), and, when a reward is promised, a to-do for
+      the owner to send it.
+    """
+    if outcome != "converted" or facts.introducer_is_owner or not cadence.conversion_thanks:
+        return []
+    out = [PlannedFollowUp("conversion_thanks", facts.introducer, 0, now)]
+    if reward:
+        out.append(PlannedFollowUp("reward_task", facts.introducer, 0, now))
+    return out

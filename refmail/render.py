@@ -134,6 +134,7 @@ class Draft:
     for_kind: str = ""  # for call_task: the follow-up the call replaces
     automatic: bool = False  # sent by refmail itself (not a draft the owner sends)
     merged_introducers: tuple[Person, ...] = ()  # of introductions merged into this message
+    reward: str = ""  # conversion_thanks, reward_task: the reward promised ([rewards])
 
     def __post_init__(self) -> None:
         # The introduction's subject and IDs come from the wire: clean before they go back out.

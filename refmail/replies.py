@@ -335,3 +335,60 @@ def _date(text: str, now: datetime) -> tuple[datetime, str] | None:
 def _real_may(match: re.Match[str]) -> bool:
     """ "May" the month is written with a capital; "may" lower-case is the verb."""
     return match.group("month")[0] == "M"
+
+
+# --- yes or no: the answer to an offered introduction ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a reply to "would you like an introduction to …?" says, and the words that decided."""
+
+    yes: bool
+    phrase: str
+
+
+_NO = re.compile(
+    r"\b(?:no,?\s+thanks?(?:\s+you)?|no\s+thank\s+you|not\s+interested|(?:i'?ll|i\s+will|"
+    r"i'?d\s+rather|we'?ll)\s+pass|no\s+need|(?:i'?ll|i\s+will|must|have\s+to|going\s+to)\s+"
+    r"decline|(?:i'?m|i\s+am|we'?re)\s+(?:good|fine|ok|okay)\s+(?:for\s+now|thanks?)|"
+    r"(?:rather|prefer)\s+not|not\s+(?:for\s+me|a\s+fit|relevant|the\s+right\s+fit)|"
+    r"(?:don'?t|do\s+not)\s+(?:think\s+(?:so|it'?s|that'?s)|need|want)|"
+    r"^\W*no\W*$)",
+    _FLAGS,
+)
+_YES = re.compile(
+    r"\b(?:yes|yeah|yep|sure|absolutely|definitely|of\s+course|please\s+do|go\s+(?:ahead|for\s+it)|"
+    r"(?:happy|glad|keen|delighted)\s+to|(?:would|'d)\s+(?:love|like|be\s+(?:happy|glad|keen|"
+    r"delighted))|love\s+to|sounds?\s+(?:great|good|perfect|interesting)|"
+    r"(?:that|this)\s+would\s+be\s+(?:great|helpful|wonderful|useful)|count\s+me\s+in|"
+    r"please\s+(?:introduce|connect)|i'?m\s+in)\b",
+    _FLAGS,
+)
+
+
+def answer_intent(own_text: str) -> Answer | None:
+    """Yes or no to an offered introduction, from the reply's own words; None if neither.
+
+    A no anywhere wins over a yes ("Yes, I saw it — but no thanks"); a negated yes ("I would
+    not be happy to") is not a yes.
+
+    >>> answer_intent("Yes, happy to! Thanks for thinking of me.").yes
+    True
+    >>> answer_intent("No thanks, we already have someone.").yes
+    False
+    >>> answer_intent("I'll be out until Monday.") is None
+    True
+    """
+    sentences = _sentences(own_text[:READ_LIMIT].translate(_QUOTES))
+    for sentence in sentences:
+        found = _NO.search(sentence)
+        if found is not None:
+            return Answer(False, " ".join(found.group(0).split()))
+    for sentence in sentences:
+        for found in _YES.finditer(sentence):
+            before = sentence[: found.start()]
+            if _NEGATED.search(before) or _HYPOTHETICAL.search(before):
+                continue
+            return Answer(True, " ".join(found.group(0).split()))
+    return None

@@ -22,13 +22,14 @@ from email.policy import compat32
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from refmail import effects, record
+from refmail import effects, owner_mail, record, records
 from refmail.authn import Trust, Verdict, headers_of, verify
 from refmail.bounce import parse_bounce
 from refmail.clock import Clock
 from refmail.config import Account, FollowUps
 from refmail.db import SessionFactory, engine_of, exclusive, transaction
 from refmail.detect import Classification, Identity, classify, looks_like_bounce, triage
+from refmail.outcomes import OutcomeRules
 from refmail.parse import ParsedMessage, parse_envelope, parse_message
 from refmail.source import Batch, Key, Source
 
@@ -95,6 +96,11 @@ def identity_for(account: Account) -> Identity:
     return Identity(owners=frozenset(account.owners), refmail=frozenset({account.address}))
 
 
+def default_outcome_rules(account: Account, cadence: FollowUps) -> OutcomeRules:
+    """Outcome rules with no rewards: what sync uses when the caller gives none."""
+    return OutcomeRules(frozenset(account.owners), account.owner_address.split("@", 1)[1], cadence)
+
+
 def sync_account(
     factory: SessionFactory,
     account: Account,
@@ -104,6 +110,7 @@ def sync_account(
     clock: Clock,
     on_batch: Callable[[str, Batch, SyncReport], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    outcome_rules: OutcomeRules | None = None,
 ) -> SyncReport:
     """Sync every folder of one account; returns what was done.
 
@@ -129,6 +136,7 @@ def sync_account(
                     clock,
                     on_batch,
                     should_stop,
+                    outcome_rules=outcome_rules,
                 )
             )
         for folder in reply_folders(folders):
@@ -150,6 +158,7 @@ class _Run:
     cadence: FollowUps
     clock: Clock
     report: SyncReport
+    outcome_rules: OutcomeRules
     trust: Trust | None = None  # None: require_authentication is off
 
 
@@ -172,6 +181,7 @@ def sync_folder(
     should_stop: Callable[[], bool] = lambda: False,
     is_candidate: Callable[[bytes, Identity], bool] | None = None,
     cursor_name: str = "",
+    outcome_rules: OutcomeRules | None = None,
 ) -> SyncReport:
     is_candidate = is_candidate or _is_candidate
     cursor_name = cursor_name or folder
@@ -183,6 +193,7 @@ def sync_folder(
         cadence,
         clock,
         SyncReport(account.name),
+        outcome_rules or default_outcome_rules(account, cadence),
         trust_for(account),
     )
     with factory() as session:
@@ -422,6 +433,16 @@ def _ingest(
     now = run.clock()
     # Robots and refmail's own mail need no standing (a bounce is matched to what we sent).
     auth = None if verdict.kind in ("automatic", "own") else _authenticate(run, msg, raw)
+    if auth is None or auth.authenticated:  # commands only from the owner's authenticated mail
+        with session.begin_nested():  # the owner's commands to refmail (+won, +ask, "refmail: …")
+            taken = owner_mail.take_command(
+                session, msg, run.identity, run.account_id, run.folder, key, run.outcome_rules, now
+            )
+        if taken is not None:
+            run.report.notices += taken
+            people.forget(_addresses(msg))  # an ask may have created contacts
+            return
+    verdict = records.unsuppressed(session, verdict)  # forgotten people are never planned for
     if verdict.kind in STORED_KINDS:  # other mail (and refmail's own) is not stored
         with session.begin_nested():
             row = record.record_message(session, run.account_id, run.folder, key, msg, verdict, now)
@@ -451,6 +472,9 @@ def _ingest(
                 record.touch_contacts(people, msg, run.identity.owners, now)
             run.report.notices += effects.apply_reply(
                 session, msg, verdict, run.identity, people, now, auth
+            )
+            run.report.notices += owner_mail.observe(
+                session, msg, raw, run.identity, people, run.outcome_rules, now
             )
 
 
