@@ -22,6 +22,7 @@ from refmail.plan import IntroFacts, plan
 from refmail.source import Batch, Cursor
 
 OFFSETS_KEPT = 10
+LONGEST_WORDS = 2000  # of the sentences kept from an introduction (third-party text)
 
 
 def ensure_account(session: Session, settings: AccountSettings, now: datetime) -> m.Account:
@@ -262,7 +263,8 @@ def record_introduction(
         account_id=message.account_id,
         introducer_id=introducer.id,
         shape=verdict.shape or "owner_intro",
-        context=verdict.context,
+        context=verdict.context[:LONGEST_WORDS],
+        about_owner=verdict.about_owner[:LONGEST_WORDS],
         status="open",
         created_at=now,
         updated_at=now,
@@ -275,7 +277,10 @@ def record_introduction(
         contacts[contact.email] = contact
         session.add(
             m.IntroductionParty(
-                introduction_id=intro.id, contact_id=contact.id, reached=party.reached
+                introduction_id=intro.id,
+                contact_id=contact.id,
+                reached=party.reached,
+                about=party.about[:LONGEST_WORDS],
             )
         )
     at = parsed.date if parsed.date is not None and parsed.date.tzinfo else now
