@@ -8,6 +8,7 @@ follow-up it changes, and returned as a notice for the owner.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from refmail.bounce import Bounce
 from refmail.detect import Classification, Identity
 from refmail.parse import ParsedMessage
 from refmail.record import ContactCache, log_change
-from refmail.replies import reply_intent
+from refmail.replies import Intent, Outcome, reply_intent, reply_outcome
 
 log = logging.getLogger(__name__)
 
@@ -83,55 +84,120 @@ def apply_reply(
     people: ContactCache,
     now: datetime,
 ) -> list[str]:
-    """A person's reply: parties talking to each other connect the introduction; a reply that
-    asks to stop or to wait changes the sender's preferences."""
+    """A person's reply: parties talking to each other connect the introduction (and end its
+    check-ins to them), an outcome it states is recorded; a reply that asks to stop or to wait
+    changes the sender's preferences."""
     sender = msg.sender.email if msg.sender else ""
     contact = people.get(sender) if sender and not identity.is_owner(sender) else None
     if contact is None:
         return []
-    notices = _connected(session, msg, contact, now)
-    if verdict.kind == "reply":
-        notices += _intent(session, msg, contact, now)
+    intent = reply_intent(msg.own_text, now) if verdict.kind == "reply" else None
+    outcome = reply_outcome(msg.own_text)
+    notices: list[str] = []
+    for link in _links_to_introductions(session, msg, contact, identity, answering=intent is None):
+        notices += _connected(session, link, contact, now)
+        if outcome is not None:
+            notices += record_outcome(session, link.intro, outcome, contact, now)
+    if intent is not None:
+        notices += _intent(session, msg, contact, intent, now)
     return notices
 
 
-def _connected(session: Session, msg: ParsedMessage, sender: m.Contact, now: datetime) -> list[str]:
-    """The sender wrote to another party of one of their open introductions: they connected.
+@dataclass(frozen=True)
+class _Link:
+    """An introduction a party's message answers: how (`how`), and whose check-ins it ends."""
 
-    Their first check-ins would now be noise and are cancelled; later ones stay.
-    """
+    intro: m.Introduction
+    how: str
+    pair: tuple[m.Contact, ...]
+
+
+def _links_to_introductions(
+    session: Session, msg: ParsedMessage, sender: m.Contact, identity: Identity, answering: bool
+) -> list[_Link]:
+    """The sender's open (or connected) introductions this message answers: it writes to
+    another party (or, when someone introduced the owner, to the owner), or it replies in the
+    introduction's thread (unless it only asks to stop or to wait: `answering` False)."""
     recipients = {a.email for a in msg.envelope.recipients}
+    refs = {r for r in (msg.in_reply_to, *msg.references) if r}
     intros = session.scalars(
         select(m.Introduction)
         .join(m.IntroductionParty, m.IntroductionParty.introduction_id == m.Introduction.id)
-        .where(m.IntroductionParty.contact_id == sender.id, m.Introduction.status == "open")
-    ).all()
-    notices = []
-    for intro in intros:
-        others = {p.contact.email for p in intro.parties if p.contact_id != sender.id}
-        if not others & recipients:
-            continue
-        intro.status, intro.updated_at = "connected", now
-        intro.outcome = (
-            f"{sender.email} wrote to {', '.join(sorted(others & recipients))} on {now:%Y-%m-%d}"
+        .where(
+            m.IntroductionParty.contact_id == sender.id,
+            m.Introduction.status.in_(("open", "connected")),
         )
+        .order_by(m.Introduction.id)
+    ).all()
+    links = []
+    for intro in intros:
+        others = [p.contact for p in intro.parties if p.contact_id != sender.id]
+        addressed = [c for c in others if c.email in recipients]
+        owner_met = not identity.is_owner(intro.introducer.email) and any(
+            identity.is_owner(r) for r in recipients
+        )
+        if addressed:
+            names = ", ".join(c.email for c in addressed)
+            links.append(_Link(intro, f"wrote to {names}", (sender, *addressed)))
+        elif refs & _thread_ids(session, intro) and (answering or owner_met):
+            pair = (sender, *others) if len(others) == 1 else (sender,)
+            links.append(_Link(intro, "replied in the introduction's thread", pair))
+        elif owner_met:
+            links.append(_Link(intro, "wrote to the owner", (sender,)))
+    return links
+
+
+def _thread_ids(session: Session, intro: m.Introduction) -> set[str]:
+    """Message-IDs a reply to this introduction refers to: it, its thread, our follow-ups."""
+    ids = {intro.message.message_id, intro.message.thread_root}
+    ids.update(
+        session.scalars(select(m.FollowUp.message_id).where(m.FollowUp.introduction_id == intro.id))
+    )
+    return {i for i in ids if i}
+
+
+def _connected(session: Session, link: _Link, sender: m.Contact, now: datetime) -> list[str]:
+    """The pair talked: the introduction is connected, and every remaining check-in to them
+    (all steps) is cancelled, the why-log saying who wrote what."""
+    intro, notices = link.intro, []
+    what = f"{sender.email} {link.how} on {now:%Y-%m-%d}"
+    if intro.status == "open":
+        intro.status, intro.outcome, intro.updated_at = "connected", what, now
+        notices.append(f"introduction #{intro.id} connected ({what})")
+    for contact in link.pair:
         outbox.cancel_open(
             session,
             "connected",
-            f"the introduction connected on {now:%Y-%m-%d}: a check-in would be noise",
+            f"{what}: the introduction connected, a check-in would be noise",
             now,
+            contact_id=contact.id,
             introduction_id=intro.id,
             kinds_=kinds.COURTESY,
-            max_step=0,
         )
-        notices.append(f"introduction #{intro.id} connected ({intro.outcome})")
     return notices
 
 
-def _intent(session: Session, msg: ParsedMessage, contact: m.Contact, now: datetime) -> list[str]:
-    intent = reply_intent(msg.own_text, now)
-    if intent is None:
-        return []
+def record_outcome(
+    session: Session, intro: m.Introduction, outcome: Outcome, said_by: m.Contact, now: datetime
+) -> list[str]:
+    """An outcome stated in a reply: the introduction is converted or closed, with the words;
+    its remaining check-ins end. (The one place an outcome is written.)"""
+    what = f"{said_by.email} on {now:%Y-%m-%d}: {outcome.phrase!r}"
+    intro.status, intro.outcome, intro.updated_at = outcome.status, what, now
+    outbox.cancel_open(
+        session,
+        f"outcome_{outcome.status}",
+        f"the introduction is {outcome.status} ({what})",
+        now,
+        introduction_id=intro.id,
+        kinds_=kinds.COURTESY,
+    )
+    return [f"introduction #{intro.id} {outcome.status} ({what})"]
+
+
+def _intent(
+    session: Session, msg: ParsedMessage, contact: m.Contact, intent: Intent, now: datetime
+) -> list[str]:
     if intent.kind == "stop":
         contacts.update(session, contact, {"level": "none"}, "reply", now)
         log.warning(

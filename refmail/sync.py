@@ -206,6 +206,7 @@ def _ingest(
                     session, row, msg, verdict, run.account, run.cadence, now
                 )
                 people.forget(_addresses(msg))  # it may have created contacts
+                known.add(msg.message_id)  # a reply to it later in this batch is a reply
                 run.report.introductions += 1
                 run.report.follow_ups += len(follow_ups)
                 log.info(
