@@ -26,7 +26,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from refmail import __version__, config, wiring
+from refmail import __version__, config, intro_view, wiring
 from refmail import contacts as contact_service
 from refmail import models as m
 from refmail.clock import FixedClock, system_clock
@@ -414,6 +414,21 @@ def intros_list(app: App, as_json: bool) -> None:
             for i in rows
         ]
     _print(items, as_json, ["id", "date", "shape", "introducer", "parties", "status", "subject"])
+
+
+@intros.command(name="show")
+@click.argument("intro_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
+@pass_app
+def intros_show(app: App, intro_id: int, as_json: bool) -> None:
+    """One introduction: its parties and what was said of each, the words about you, its
+    status and outcome, and its follow-ups."""
+    with _session(app) as session:
+        intro = session.get(m.Introduction, intro_id)
+        if intro is None:
+            raise OneLineError(f"no introduction #{intro_id}")
+        data = intro_view.view(session, intro)
+    click.echo(json.dumps(data, ensure_ascii=False) if as_json else intro_view.text(data))
 
 
 @cli.group()

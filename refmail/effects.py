@@ -182,7 +182,7 @@ def record_outcome(
 ) -> list[str]:
     """An outcome stated in a reply: the introduction is converted or closed, with the words;
     its remaining check-ins end. (The one place an outcome is written.)"""
-    what = f"{said_by.email} on {now:%Y-%m-%d}: {outcome.phrase!r}"
+    what = f"{said_by.email} on {now:%Y-%m-%d}: {outcome.sentence!r}"
     intro.status, intro.outcome, intro.updated_at = outcome.status, what, now
     outbox.cancel_open(
         session,

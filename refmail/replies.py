@@ -56,52 +56,54 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
+Status = Literal["converted", "closed"]
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How an introduction turned out, said in a reply: "converted" (work together) or
     "closed" (it goes no further)."""
 
-    status: Literal["converted", "closed"]
+    status: Status
     phrase: str  # the words that decided
+    sentence: str  # the sentence they are in (what the owner will want to read)
 
 
-_OUTCOMES: tuple[tuple[Literal["converted", "closed"], re.Pattern[str]], ...] = tuple(
-    (status, re.compile(p, _FLAGS))
-    for status, p in (
-        (
-            "converted",
-            r"\b(?:we'?re|we\s+are|we'?ve\s+been|we\s+have\s+been|we'?ll\s+be|we\s+will\s+be)\s+"
-            r"(?:now\s+|already\s+|officially\s+)?(?:working|partnering)\s+(?:together|with)\b",
-        ),
-        (
-            "converted",
-            r"\b(?:we|they|i)(?:'ve|\s+have)?\s+(?:just\s+|finally\s+|now\s+)?signed\b|"
-            r"\bsigned\s+(?:the|a|our)\s+(?:contract|deal|agreement|sow|proposal|engagement)\b|"
-            r"\b(?:it'?s|contract\s+is|deal\s+is)\s+(?:now\s+)?signed\b",
-        ),
-        (
-            "converted",
-            r"\b(?:we|i)(?:'ve|\s+have)?\s+(?:just\s+)?(?:hired|engaged|retained|closed\s+the\s+deal)\b|"
-            r"\b(?:is|are)\s+now\s+(?:a\s+|our\s+)?(?:client|customer)s?\b",
-        ),
-        ("closed", r"\bnot\s+(?:a\s+|the\s+)?(?:good\s+|great\s+|right\s+)?fit\b"),
-        (
-            "closed",
-            r"\bno,?\s+thank(?:s|\s+you)\b(?!\s+(?:needed|necessary|required))|"
-            r"\b(?:not|no\s+longer)\s+interested\b|"
-            r"\b(?:we'?ll|we\s+will|i'?ll|i\s+will|going\s+to|decided\s+to)\s+pass\b|"
-            r"\bdecided\s+not\s+to\s+(?:go\s+ahead|proceed|move\s+forward)\b",
-        ),
-    )
+_PATTERNS: tuple[tuple[Status, str], ...] = (
+    (
+        "converted",
+        r"\b(?:we'?re|we\s+are|we'?ve\s+been|we\s+have\s+been|we'?ll\s+be|we\s+will\s+be)\s+"
+        r"(?:now\s+|already\s+|officially\s+)?(?:working|partnering)\s+(?:together|with)\b",
+    ),
+    (
+        "converted",
+        r"\b(?:we|they|i)(?:'ve|\s+have)?\s+(?:just\s+|finally\s+|now\s+)?signed\b|"
+        r"\bsigned\s+(?:the|a|our)\s+(?:contract|deal|agreement|sow|proposal|engagement)\b|"
+        r"\b(?:it'?s|contract\s+is|deal\s+is)\s+(?:now\s+)?signed\b",
+    ),
+    (
+        "converted",
+        r"\b(?:we|i)(?:'ve|\s+have)?\s+(?:just\s+)?(?:hired|engaged|retained|closed\s+the\s+deal)\b|"
+        r"\b(?:is|are)\s+now\s+(?:a\s+|our\s+)?(?:client|customer)s?\b",
+    ),
+    ("closed", r"\bnot\s+(?:a\s+|the\s+)?(?:good\s+|great\s+|right\s+)?fit\b"),
+    (
+        "closed",
+        r"\bno,?\s+thank(?:s|\s+you)\b(?!\s+(?:needed|necessary|required))|"
+        r"\b(?:not|no\s+longer)\s+interested\b|"
+        r"\b(?:we'?ll|we\s+will|i'?ll|i\s+will|going\s+to|decided\s+to)\s+pass\b|"
+        r"\bdecided\s+not\s+to\s+(?:go\s+ahead|proceed|move\s+forward)\b",
+    ),
 )
+_OUTCOMES = tuple((status, re.compile(p, _FLAGS)) for status, p in _PATTERNS)
 _IF = re.compile(r"\b(?:if|unless|whether|in\s+case|should)\b", _FLAGS)
 
 
 def reply_outcome(own_text: str) -> Outcome | None:
     """The outcome a reply states in `own_text` (the author's own words), or None.
 
-    >>> reply_outcome("Thanks Olivia! We're working together now.")
-    Outcome(status='converted', phrase="We're working together")
+    >>> reply_outcome("Thanks Olivia! We're working together now.").phrase
+    "We're working together"
     >>> reply_outcome("If it's not a fit, no worries.") is None
     True
     """
@@ -111,7 +113,7 @@ def reply_outcome(own_text: str) -> Outcome | None:
                 before = sentence[: match.start()]
                 if _IF.search(before) or (_NEGATED.search(before) and status == "converted"):
                     continue
-                return Outcome(status, " ".join(match.group(0).split()))
+                return Outcome(status, " ".join(match.group(0).split()), sentence)
     return None
 
 

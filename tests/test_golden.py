@@ -3,7 +3,8 @@ dispatcher builds them and read by eye once, then locked (see tests/golden.py fo
 
 A change to the templates, Draft or detection that changes a draft fails here; read the diff,
 and if the new text reads better, regenerate and review it:
-`REFMAIL_REGOLDEN=1 PYTHONPATH=$PWD python3 -m pytest tests/test_golden.py` then `git diff tests/golden`.
+`REFMAIL_REGOLDEN=1 PYTHONPATH=$PWD python3 -m pytest tests/test_golden.py`, then read
+`git diff tests/golden` before committing it.
 """
 
 from __future__ import annotations
