@@ -363,6 +363,10 @@ _DATE_RULES: tuple[_DateRule, ...] = tuple(
             r"\bafter\s+the\s+(?:holidays|christmas\s+holidays|festive\s+season|new\s+year)\b",
             lambda m, now: _next_yearly(now, *HOLIDAYS_END),
         ),
+        (
+            r"\b(?:(?:the\s+)?(?:start|beginning)\s+of\s+|early\s+|in\s+)?next\s+year\b",
+            lambda m, now: _at(now, now.year + 1, *HOLIDAYS_END),
+        ),
         (r"\bnext\s+week\b", lambda m, now: now + timedelta(days=7)),
         (r"\bnext\s+month\b", _next_month),
         (rf"\bin\s+(?:about\s+|another\s+)?{_COUNT}\s+(?P<unit>days?|weeks?|months?)\b", _in_span),

@@ -122,6 +122,8 @@ PAUSES = [
     ("Not now, maybe after the holidays.", DEC_20, at9(2025, 1, 7)),
     ("Not now, maybe after the holidays.", JAN_3, at9(2025, 1, 7)),
     ("Not now, let's talk next week.", APRIL, APRIL + timedelta(days=7)),
+    ("Swamped at the moment, reach out again early next year.", APRIL, at9(2025, 1, 7)),
+    ("Not now, maybe next year.", DEC_20, at9(2025, 1, 7)),
     ("Not now - next month works better.", APRIL, at9(2024, 5, 1)),
     ("Not now - next month works better.", DEC_20, at9(2025, 1, 1)),
     ("Not now, ping me in two weeks.", APRIL, APRIL + timedelta(days=14)),
