@@ -6,8 +6,9 @@ Each introduction is read twice, as two owners would see it:
   the others and BCC'd refmail), so a double-sided introduction is planned for them; a call
   reminder stands in for it too.
 - `party`: the owner is the first labelled party, so the introducer gets a thank-you.
-Both views show the first check-in to each party. Two introductions by one introducer to the
-same owner make the merged thank-you.
+Both views show the first check-in to each party. Two introductions by the owner sharing a party
+make a merged check-in (no owner in the dev split was introduced twice by one person, so there is
+no real merged thank-you: tests/test_render.py covers its wording).
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ def _view(
                 continue
             if view == "introducer":
                 verdict = _last_party_not_addressed(verdict)
-            row = record.record_message(session, settings.id, "INBOX", 0, msg, verdict, now)
-            record.record_introduction(session, row, msg, verdict, account, FollowUps(), now)
+            at = _date(msg) + timedelta(hours=1)  # each synced an hour after it was written
+            row = record.record_message(session, settings.id, "INBOX", 0, msg, verdict, at)
+            record.record_introduction(session, row, msg, verdict, account, FollowUps(), at)
         rows = session.scalars(select(m.FollowUp).order_by(m.FollowUp.id)).all()
         chosen = [r for r in rows if r.step == 0]
         if only:
