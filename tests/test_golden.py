@@ -1,5 +1,5 @@
 """Golden files: the follow-ups of real introductions (the corpus's dev split), rendered as the
-dispatcher builds them and read by eye once, then locked (see tests/golden.py for the cases).
+dispatcher builds them and read by eye once, then locked (the cases: tests/support/golden.py).
 
 A change to the templates, Draft or detection that changes a draft fails here; read the diff,
 and if the new text reads better, regenerate and review it:
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.golden import GOLDEN, golden_texts
+from tests.support.golden import GOLDEN, golden_texts
 
 
 def test_rendered_drafts_match_the_golden_files(corpus: Path) -> None:

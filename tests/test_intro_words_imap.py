@@ -18,8 +18,7 @@ from refmail import models as m
 from refmail.db import make_engine, session_factory
 from tests.support.cli import run
 from tests.support.dovecot import Dovecot, drafts
-from tests.support.mailbox import OWNER, REFMAIL
-from tests.test_pipeline_imap import write_config
+from tests.support.mailbox import OWNER, REFMAIL, account_toml
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +29,16 @@ ERIN_ABOUT = (
     "Erin builds inventory tools for small shops and has helped three bakeries move off "
     "spreadsheets."
 )
+
+
+def write_config(tmp_path: Path, server: Dovecot, user: str, db_url: str) -> Path:
+    path = tmp_path / "refmail.toml"
+    path.write_text(
+        f'database = "{db_url}"\n'
+        + account_toml(server.host, server.port, user)
+        + "\n[caps]\ndrafts_in_window = false  # drafts at once, whatever the hour\n"
+    )
+    return path
 
 
 def mail(headers: dict[str, str], body: str) -> bytes:

@@ -256,3 +256,18 @@ def test_third_party_words_are_quoted_text_not_markup() -> None:
     assert '> Erin <a href="https://evil.example">x</a>' in text_of(msg)
     assert "<a href" not in html_of(msg)
     assert "Erin &lt;a href=" in html_of(msg)
+
+
+def test_a_merged_thank_you_names_everyone_it_thanks_for() -> None:
+    pat = Person("pat@partner.example", "Pat Partner")
+    row = draft(
+        "thank_you",
+        recipient=pat,
+        introducer=pat,
+        merged_introducers=(pat,),
+        parties=(DANA, ERIN),
+        context="",
+    )
+    text = text_of(reparse(Renderer().render(row, NOW)))
+    assert "Thank you for introducing me to Dana Reyes and Erin Walsh." in text
+    assert "Hi Pat," in text

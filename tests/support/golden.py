@@ -30,7 +30,7 @@ from refmail.detect import Classification, Identity, classify
 from refmail.parse import ParsedMessage, parse_message
 from refmail.render import Renderer
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 REFMAIL = "refmail@golden.invalid"
 CASES = 24  # dev introductions rendered: those written by people, then list mail, by name
 # A party of two introductions by one introducer: their check-ins fold into one message. (No
