@@ -48,13 +48,14 @@ def mail(headers: dict[str, str], body: str) -> bytes:
 
 
 def gmail_forward(at: datetime) -> bytes:
-    """What Gmail sends when the owner forwards her own introduction to refmail's address."""
-    original = at - timedelta(hours=3)
+    """What Gmail sends when the owner forwards a thread to refmail's address: Dana asked for
+    help, the owner answered her with an introduction to Erin, who was not on the mail."""
+    original, earlier = at - timedelta(hours=3), at - timedelta(days=1)
     return mail(
         {
             "From": f"Olivia Owner <{OWNER}>",
             "To": REFMAIL,
-            "Subject": "Fwd: Dana, meet Erin",
+            "Subject": "Fwd: stock counts",
             "Date": email.utils.format_datetime(at),
             "Message-ID": "<CAFwd-dana-erin@mail.gmail.example>",
         },
@@ -62,13 +63,16 @@ def gmail_forward(at: datetime) -> bytes:
         "---------- Forwarded message ---------\n"
         f"From: Olivia Owner <{OWNER}>\n"
         f"Date: {original:%a, %b %d, %Y at %I:%M %p}\n"
-        "Subject: Dana, meet Erin\n"
+        "Subject: Re: stock counts\n"
         f"To: Dana Reyes <{DANA}>\n\n\n"
         "Hi Dana,\n\n"
         f"I'd love for you to meet Erin Walsh. {ERIN_ABOUT} You can reach Erin at {ERIN}.\n\n"
         f"{DANA_ABOUT}\n\n"
         "I think you two should talk before the holiday rush. I'll let you take it from here.\n\n"
-        "Olivia\n",
+        "Olivia\n\n"
+        f"On {earlier:%a, %b %d, %Y at %I:%M %p} Dana Reyes <{DANA}> wrote:\n"
+        "> Olivia, do you know anyone who could help with our stock counts? Our\n"
+        "> spreadsheet is falling apart now that we supply three cafes.\n>\n> Dana\n",
     )
 
 
