@@ -25,7 +25,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
-from refmail import __version__, cli_records, config, outcomes, owner_time, record, starter, wiring
+from refmail import (
+    __version__,
+    cli_records,
+    config,
+    intro_view,
+    outcomes,
+    owner_time,
+    record,
+    starter,
+    wiring,
+)
 from refmail import contacts as contact_service
 from refmail import models as m
 from refmail import outbox as outbox_store
@@ -446,6 +456,21 @@ def intros_confirm(app: App, intro_id: int) -> None:
     click.echo(f"introduction #{intro_id} confirmed; {len(planned)} follow-ups planned")
     for line in planned:
         click.echo(f"  {line}")
+
+
+@intros.command(name="show")
+@click.argument("intro_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
+@pass_app
+def intros_show(app: App, intro_id: int, as_json: bool) -> None:
+    """One introduction: its parties and what was said of each, the words about you, its
+    status and outcome, and its follow-ups."""
+    with _session(app) as session:
+        intro = session.get(m.Introduction, intro_id)
+        if intro is None:
+            raise OneLineError(f"no introduction #{intro_id}")
+        data = intro_view.view(session, intro)
+    click.echo(json.dumps(data, ensure_ascii=False) if as_json else intro_view.text(data))
 
 
 @cli.group()

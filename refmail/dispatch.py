@@ -395,8 +395,8 @@ def _view(contact: m.Contact) -> ContactView:
     )
 
 
-def person(contact: m.Contact) -> Person:
-    return Person(contact.email, contact.name, contact.organisation, contact.phone)
+def person(contact: m.Contact, about: str = "") -> Person:
+    return Person(contact.email, contact.name, contact.organisation, contact.phone, about)
 
 
 def _links(builder: LinkBuilder | None, row: m.FollowUp) -> Links:
@@ -420,9 +420,10 @@ def build_draft(
     for introduction in (intro, *(f.introduction for f in merged)):
         for party in introduction.parties:
             if all(p.email != party.contact.email for p in parties):
-                parties.append(person(party.contact))
+                parties.append(person(party.contact, party.about))
     to_owner = kinds.get(row.kind).to_owner
-    recipient = owner if to_owner else person(row.contact)
+    about = {p.email: p.about for p in parties}
+    recipient = owner if to_owner else person(row.contact, about.get(row.contact.email, ""))
     origin = session.get(m.FollowUp, row.origin_id) if row.origin_id else None
     references = tuple(r for r in (message.thread_root,) if r and r != message.message_id)
     return Draft(
@@ -438,8 +439,9 @@ def build_draft(
         intro_references=references,
         intro_date=message.sent_at,
         links=_links(links, row),
-        subject_person=person(row.contact) if to_owner else None,
+        subject_person=person(row.contact, about.get(row.contact.email, "")) if to_owner else None,
         merged_introducers=tuple(person(f.introduction.introducer) for f in merged),
         for_kind=origin.kind if origin is not None else "",
         reward=partners.reward_text(session, intro.id),
+        about_owner=intro.about_owner,
     )

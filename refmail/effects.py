@@ -9,6 +9,7 @@ follow-up it changes, and returned as a notice for the owner.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from refmail.bounce import Bounce
 from refmail.detect import Classification, Identity
 from refmail.parse import ParsedMessage
 from refmail.record import ContactCache, log_change
-from refmail.replies import reply_intent
+from refmail.replies import Intent, Outcome, reply_intent, reply_outcome
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,9 @@ def apply_reply(
     now: datetime,
     standing: Verdict | None = None,
 ) -> list[str]:
-    """A person's reply: parties talking to each other connect the introduction; a reply that
-    asks to stop or to wait changes the sender's preferences.
+    """A person's reply: parties talking to each other connect the introduction (and end its
+    check-ins to them), an outcome it states is recorded; a reply that asks to stop or to wait
+    changes the sender's preferences.
 
     `standing` is whether the mail authenticates as its sender (None: not checked); mail that
     does not changes nothing and is only reported to the owner."""
@@ -104,83 +106,120 @@ def apply_reply(
     contact = people.get(sender) if sender and not identity.is_owner(sender) else None
     if contact is None:
         return []
+    intent = reply_intent(msg.own_text, now) if verdict.kind == "reply" else None
     if standing is not None and not standing.authenticated:
-        return _unheeded(session, msg, verdict, contact, now, standing.why)
-    notices = _connected(session, msg, contact, now)
-    if verdict.kind == "reply":
-        notices += _intent(session, msg, contact, now)
+        return _unheeded(session, msg, contact, identity, intent, standing.why)
+    outcome = reply_outcome(msg.own_text)
+    notices: list[str] = []
+    for link in _links_to_introductions(session, msg, contact, identity, answering=intent is None):
+        notices += _connected(session, link, contact, now)
+        if outcome is not None:
+            notices += record_outcome(session, link.intro, outcome, contact, now)
+    if intent is not None:
+        notices += _intent(session, msg, contact, intent, now)
     return notices
 
 
-def _connected(session: Session, msg: ParsedMessage, sender: m.Contact, now: datetime) -> list[str]:
-    """The sender wrote to another party of one of their open introductions: they connected.
+@dataclass(frozen=True)
+class _Link:
+    """An introduction a party's message answers: how (`how`), and whose check-ins it ends."""
 
-    Their first check-ins would now be noise and are cancelled; later ones stay.
-    """
-    notices = []
-    for intro, others in _connecting(session, msg, sender):
-        intro.status, intro.updated_at = "connected", now
-        intro.outcome = f"{sender.email} wrote to {', '.join(sorted(others))} on {now:%Y-%m-%d}"
-        outcomes.log_change(session, intro, "open", "connected", "sync", intro.outcome, now)
-        noise = f"the introduction connected on {now:%Y-%m-%d}: a check-in would be noise"
+    intro: m.Introduction
+    how: str
+    pair: tuple[m.Contact, ...]
+
+
+def _links_to_introductions(
+    session: Session, msg: ParsedMessage, sender: m.Contact, identity: Identity, answering: bool
+) -> list[_Link]:
+    """The sender's open (or connected) introductions this message answers: it writes to
+    another party (or, when someone introduced the owner, to the owner), or it replies in the
+    introduction's thread (unless it only asks to stop or to wait: `answering` False)."""
+    recipients = {a.email for a in msg.envelope.recipients}
+    refs = {r for r in (msg.in_reply_to, *msg.references) if r}
+    intros = session.scalars(
+        select(m.Introduction)
+        .join(m.IntroductionParty, m.IntroductionParty.introduction_id == m.Introduction.id)
+        .where(
+            m.IntroductionParty.contact_id == sender.id,
+            m.Introduction.status.in_(("open", "connected")),
+        )
+        .order_by(m.Introduction.id)
+    ).all()
+    links = []
+    for intro in intros:
+        others = [p.contact for p in intro.parties if p.contact_id != sender.id]
+        addressed = [c for c in others if c.email in recipients]
+        owner_met = not identity.is_owner(intro.introducer.email) and any(
+            identity.is_owner(r) for r in recipients
+        )
+        if addressed:
+            names = ", ".join(c.email for c in addressed)
+            links.append(_Link(intro, f"wrote to {names}", (sender, *addressed)))
+        elif refs & _thread_ids(session, intro) and (answering or owner_met):
+            pair = (sender, *others) if len(others) == 1 else (sender,)
+            links.append(_Link(intro, "replied in the introduction's thread", pair))
+        elif owner_met:
+            links.append(_Link(intro, "wrote to the owner", (sender,)))
+    return links
+
+
+def _thread_ids(session: Session, intro: m.Introduction) -> set[str]:
+    """Message-IDs a reply to this introduction refers to: it, its thread, our follow-ups."""
+    ids = {intro.message.message_id, intro.message.thread_root}
+    ids.update(
+        session.scalars(select(m.FollowUp.message_id).where(m.FollowUp.introduction_id == intro.id))
+    )
+    return {i for i in ids if i}
+
+
+def _connected(session: Session, link: _Link, sender: m.Contact, now: datetime) -> list[str]:
+    """The pair talked: the introduction is connected, and every remaining check-in to them
+    (all steps) is cancelled, the why-log saying who wrote what."""
+    intro, notices = link.intro, []
+    what = f"{sender.email} {link.how} on {now:%Y-%m-%d}"
+    if intro.status == "open":
+        intro.status, intro.outcome, intro.updated_at = "connected", what, now
+        outcomes.log_change(session, intro, "open", "connected", "sync", what, now)
+        notices.append(f"introduction #{intro.id} connected ({what})")
+    noise = f"{what}: the introduction connected, a check-in would be noise"
+    for contact in link.pair:
         for change in (outbox.cancel_open, outbox.withdraw_drafts):  # open ones, and drafts
             change(
                 session,
                 "connected",
                 noise,
                 now,
+                contact_id=contact.id,
                 introduction_id=intro.id,
                 kinds_=kinds.COURTESY,
-                max_step=0,
             )
-        notices.append(f"introduction #{intro.id} connected ({intro.outcome})")
     return notices
 
 
-def _connecting(
-    session: Session, msg: ParsedMessage, sender: m.Contact
-) -> list[tuple[m.Introduction, set[str]]]:
-    """The sender's open introductions whose other parties this message is addressed to."""
-    recipients = {a.email for a in msg.envelope.recipients}
-    intros = session.scalars(
-        select(m.Introduction)
-        .join(m.IntroductionParty, m.IntroductionParty.introduction_id == m.Introduction.id)
-        .where(m.IntroductionParty.contact_id == sender.id, m.Introduction.status == "open")
-    ).all()
-    found = []
-    for intro in intros:
-        others = {p.contact.email for p in intro.parties if p.contact_id != sender.id}
-        if others & recipients:
-            found.append((intro, others & recipients))
-    return found
-
-
-def _unheeded(
-    session: Session,
-    msg: ParsedMessage,
-    verdict: Classification,
-    contact: m.Contact,
-    now: datetime,
-    why: str,
+def record_outcome(
+    session: Session, intro: m.Introduction, outcome: Outcome, said_by: m.Contact, now: datetime
 ) -> list[str]:
-    """What unauthenticated mail in a contact's name asked for, as a notice; nothing changes."""
-    asked = [f"connect introduction #{intro.id}" for intro, _ in _connecting(session, msg, contact)]
-    intent = reply_intent(msg.own_text, now) if verdict.kind == "reply" else None
-    if intent is not None:
-        asked.append(f"{intent.kind} ({intent.phrase!r})")
-    if not asked:
-        return []
-    log.warning("unauthenticated mail from %s not acted on: %s", contact.email, why)
-    return [
-        f"mail claiming to be from {contact.email} would {', '.join(asked)}, but it does not "
-        f"authenticate ({why}): nothing changed"
-    ]
+    """An outcome stated in a reply: the introduction is converted or closed, with the words;
+    its remaining check-ins end. (The one place an outcome is written.)"""
+    what = f"{said_by.email} on {now:%Y-%m-%d}: {outcome.sentence!r}"
+    outcomes.log_change(session, intro, intro.status, outcome.status, "sync", what, now)
+    intro.status, intro.outcome, intro.updated_at = outcome.status, what, now
+    for change in (outbox.cancel_open, outbox.withdraw_drafts):
+        change(
+            session,
+            f"outcome_{outcome.status}",
+            f"the introduction is {outcome.status} ({what})",
+            now,
+            introduction_id=intro.id,
+            kinds_=kinds.COURTESY,
+        )
+    return [f"introduction #{intro.id} {outcome.status} ({what})"]
 
 
-def _intent(session: Session, msg: ParsedMessage, contact: m.Contact, now: datetime) -> list[str]:
-    intent = reply_intent(msg.own_text, now)
-    if intent is None:
-        return []
+def _intent(
+    session: Session, msg: ParsedMessage, contact: m.Contact, intent: Intent, now: datetime
+) -> list[str]:
     if intent.kind == "stop":
         contacts.update(session, contact, {"level": "none"}, "reply", now)
         log.warning(
@@ -192,3 +231,25 @@ def _intent(session: Session, msg: ParsedMessage, contact: m.Contact, now: datet
     until = intent.until or now + DEFAULT_PAUSE
     contacts.update(session, contact, {"paused_until": until}, "reply", now)
     return [f"{contact.email} asked to wait ({intent.phrase!r}): paused until {until:%Y-%m-%d}"]
+
+
+def _unheeded(
+    session: Session,
+    msg: ParsedMessage,
+    contact: m.Contact,
+    identity: Identity,
+    intent: Intent | None,
+    why: str,
+) -> list[str]:
+    """What unauthenticated mail in a contact's name asked for, as a notice; nothing changes."""
+    links = _links_to_introductions(session, msg, contact, identity, answering=intent is None)
+    asked = [f"connect introduction #{link.intro.id}" for link in links]
+    if intent is not None:
+        asked.append(f"{intent.kind} ({intent.phrase!r})")
+    if not asked:
+        return []
+    log.warning("unauthenticated mail from %s not acted on: %s", contact.email, why)
+    return [
+        f"mail claiming to be from {contact.email} would {', '.join(asked)}, but it does not "
+        f"authenticate ({why}): nothing changed"
+    ]

@@ -28,7 +28,9 @@ class Kind:
     merge: bool  # by default, pending ones to one person fold into one message ([caps] merge)
     to_owner: bool  # addressed to the owner (a reminder about a contact), never to the contact
     repeats: bool  # comes in steps; a contact at level "reduced" gets the first step only
-    call_reason: str  # what a call reminder replacing it asks the owner to do
+    # what a call reminder replacing it asks the owner to do: {person} (whom to call), {others}
+    # (the other parties), {introducer}; a [...] part is left out when its value is empty
+    call_reason: str
     summary: str
 
 
@@ -40,7 +42,7 @@ KINDS: tuple[Kind, ...] = (
         merge=True,
         to_owner=False,
         repeats=False,
-        call_reason="thank them for the introduction",
+        call_reason="thank {person} for the introduction[ to {others}]",
         summary="thanks whoever referred someone to the owner",
     ),
     Kind(
@@ -50,7 +52,7 @@ KINDS: tuple[Kind, ...] = (
         merge=False,
         to_owner=False,
         repeats=False,
-        call_reason="introduce them to the other party",
+        call_reason="introduce {person}[ to {others}]",
         summary="gives a party who was not on the introduction the other's details and context",
     ),
     Kind(
@@ -60,7 +62,7 @@ KINDS: tuple[Kind, ...] = (
         merge=True,
         to_owner=False,
         repeats=True,
-        call_reason="check in on how the introduction went",
+        call_reason="ask {person} how it went[ with {others}]",
         summary="asks each party, days later, how the introduction went",
     ),
     Kind(
@@ -70,7 +72,7 @@ KINDS: tuple[Kind, ...] = (
         merge=True,
         to_owner=False,
         repeats=False,
-        call_reason="thank them: their referral became work",
+        call_reason="tell {person} that the introduction[ to {others}] became work, and thank them",
         summary="thanks the referrer when a referral becomes business",
     ),
     Kind(
@@ -80,7 +82,7 @@ KINDS: tuple[Kind, ...] = (
         merge=False,
         to_owner=True,
         repeats=False,
-        call_reason="follow up on the introduction",
+        call_reason="follow up on the introduction[ to {others}]",
         summary="reminds the owner to call a contact who prefers the phone",
     ),
     Kind(

@@ -208,7 +208,8 @@ class Introduction(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
     introducer_id: Mapped[int] = mapped_column(ForeignKey("contact.id"))
     shape: Mapped[str] = mapped_column(String(30))
-    context: Mapped[str] = mapped_column(Text, default="")
+    context: Mapped[str] = mapped_column(Text, default="")  # why they should talk
+    about_owner: Mapped[str] = mapped_column(Text, default="")  # a referrer's words about the owner
     status: Mapped[str] = mapped_column(String(20), default="open")
     outcome: Mapped[str] = mapped_column(Text, default="")
     # False: it claims to be the owner's but did not authenticate; nothing is planned for it until
@@ -235,6 +236,7 @@ class IntroductionParty(Base):
     introduction_id: Mapped[int] = mapped_column(ForeignKey("introduction.id"), index=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
     reached: Mapped[bool] = mapped_column(Boolean, default=True)
+    about: Mapped[str] = mapped_column(Text, default="")  # the sentences describing this party
 
     introduction: Mapped[Introduction] = relationship(back_populates="parties")
     contact: Mapped[Contact] = relationship()

@@ -23,6 +23,7 @@ from refmail.plan import IntroFacts, plan
 from refmail.source import Batch, Cursor
 
 OFFSETS_KEPT = 10
+LONGEST_WORDS = 2000  # of the sentences kept from an introduction (third-party text)
 
 
 def ensure_account(session: Session, settings: AccountSettings, now: datetime) -> m.Account:
@@ -267,7 +268,8 @@ def record_introduction(
         account_id=message.account_id,
         introducer_id=introducer.id,
         shape=verdict.shape or "owner_intro",
-        context=verdict.context,
+        context=verdict.context[:LONGEST_WORDS],
+        about_owner=verdict.about_owner[:LONGEST_WORDS],
         status="open",
         verified=auth is None or auth.authenticated,
         auth=auth.why[:2000] if auth is not None else "",
@@ -280,7 +282,10 @@ def record_introduction(
         contact = upsert_contact(session, party.address, now)
         session.add(
             m.IntroductionParty(
-                introduction_id=intro.id, contact_id=contact.id, reached=party.reached
+                introduction_id=intro.id,
+                contact_id=contact.id,
+                reached=party.reached,
+                about=party.about[:LONGEST_WORDS],
             )
         )
     session.flush()

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
+import re
+import textwrap
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
@@ -83,10 +85,11 @@ class Person:
     name: str = ""
     organisation: str = ""
     phone: str = ""
+    about: str = ""  # the introduction's sentences about this person (third-party text)
 
     def __post_init__(self) -> None:
         # Names come from other people's mail: one clean line, whoever built the Person.
-        for name in ("name", "organisation", "phone"):
+        for name in ("name", "organisation", "phone", "about"):
             object.__setattr__(self, name, one_line(getattr(self, name)))
 
     @property
@@ -100,7 +103,16 @@ class Person:
 
     @property
     def display(self) -> str:
-        return self.name or self.email
+        name = self.name
+        if name.count(",") == 1:  # "Balderston, Kris M" → "Kris M Balderston"
+            last, first = (part.strip() for part in name.split(","))
+            name = f"{first} {last}" if first and last else name
+        return name or self.email
+
+    @property
+    def short(self) -> str:
+        """How a message names them in passing: the first name, else the whole address."""
+        return self.first_name or self.email
 
     def header(self) -> str:
         return email.utils.formataddr((self.name, self.email)) if self.name else self.email
@@ -135,6 +147,7 @@ class Draft:
     automatic: bool = False  # sent by refmail itself (not a draft the owner sends)
     merged_introducers: tuple[Person, ...] = ()  # of introductions merged into this message
     reward: str = ""  # conversion_thanks, reward_task: the reward promised ([rewards])
+    about_owner: str = ""  # what the introducer said about the owner (third-party text)
 
     def __post_init__(self) -> None:
         # The introduction's subject and IDs come from the wire: clean before they go back out.
@@ -158,7 +171,38 @@ class Draft:
 
     @property
     def call_reason(self) -> str:
-        return kinds.get(self.for_kind or kinds.CALL_TASK).call_reason
+        """What the call is for, naming whom (the kind's `call_reason` filled in)."""
+        person = self.subject_person or self.recipient
+        others = tuple(p for p in self.parties if p.email not in (person.email, self.sender.email))
+        return fill(
+            kinds.get(self.for_kind or kinds.CALL_TASK).call_reason,
+            person=person.short,
+            others=names(others),
+            introducer=names(self.introducers),
+        )
+
+    @property
+    def described(self) -> tuple[tuple[tuple[Person, ...], str], ...]:
+        """The others with the sentences about them, one entry per distinct sentence (one line
+        may describe two people), leaving out any that speak of the recipient by name."""
+        out: dict[str, list[Person]] = {}
+        for p in self.others:
+            if p.about and not self._names_recipient(p.about):
+                out.setdefault(p.about, []).append(p)
+        return tuple((tuple(people), about) for about, people in out.items())
+
+    def _names_recipient(self, text: str) -> bool:
+        return _names(self.recipient, text)
+
+    @property
+    def reason(self) -> str:
+        """Why they should talk, unless it speaks of the recipient (or the owner) in the third
+        person: it is then about her, and reads oddly sent to her ("" then)."""
+        if _names(self.recipient, self.context) or _names(self.sender, self.context):
+            return ""  # about the recipient (or the owner): not a reason to quote to them
+        if any(self.context in p.about for p in self.others):
+            return ""  # already said where the template describes them
+        return self.context
 
     @property
     def others(self) -> tuple[Person, ...]:
@@ -172,7 +216,11 @@ def third_party_safe(draft: Draft) -> Draft:
 
     def person(p: Person) -> Person:
         return replace(
-            p, name=clean_name(p.name), organisation=defang(p.organisation), phone=defang(p.phone)
+            p,
+            name=clean_name(p.name),
+            organisation=defang(p.organisation),
+            phone=defang(p.phone),
+            about=defang(p.about),
         )
 
     return replace(
@@ -183,8 +231,51 @@ def third_party_safe(draft: Draft) -> Draft:
         merged_introducers=tuple(map(person, draft.merged_introducers)),
         subject_person=person(draft.subject_person) if draft.subject_person else None,
         context=defang(draft.context),
+        about_owner=defang(draft.about_owner),
         intro_subject=" ".join(defang(draft.intro_subject).split()),
     )
+
+
+def _names(person: Person, text: str) -> bool:
+    first = person.first_name.lower()
+    return bool(first) and re.search(rf"\b{re.escape(first)}\b", text.lower()) is not None
+
+
+def names(people: tuple[Person, ...]) -> str:
+    """People named in a sentence: "Dana", "Dana and Erin", "Dana, Erin and Lee".
+
+    >>> names((Person("d@x", "Dana Reyes"), Person("e@x"), Person("l@x", "Lee")))
+    'Dana Reyes, e@x and Lee'
+    """
+    shown = [p.display for p in people]
+    return " and ".join(filter(None, (", ".join(shown[:-1]), *shown[-1:])))
+
+
+def quoted(text: str, width: int = 72) -> str:
+    """Someone else's words as a plain-text quotation: wrapped, each line marked with "> ".
+
+    >>> print(quoted("Dana runs a bakery.", 12))
+    > Dana runs a
+    > bakery.
+    """
+    return "\n".join(f"> {line}" for line in textwrap.wrap(text, width) or [""])
+
+
+def fill(template: str, **values: str) -> str:
+    """`template` with `{name}`s filled; a `[…]` part whose value is empty is left out, so
+    missing data still gives a sentence.
+
+    >>> fill("introduce {person}[ to {others}]", person="Dana", others="Erin")
+    'introduce Dana to Erin'
+    >>> fill("introduce {person}[ to {others}]", person="Dana", others="")
+    'introduce Dana'
+    """
+
+    def part(match: re.Match[str]) -> str:
+        keys = re.findall(r"{(\w+)}", match.group(1))
+        return match.group(1) if all(values.get(k) for k in keys) else ""
+
+    return re.sub(r"\[([^\]]*)\]", part, template).format_map(values)
 
 
 def template_dirs(user_dir: str = "") -> list[str]:
@@ -204,6 +295,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["quoted"] = quoted
         self.html_env = self.env.overlay(autoescape=True)
 
     def note(

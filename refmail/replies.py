@@ -1,4 +1,5 @@
-"""Reads what a contact's reply asks of refmail: stop writing, or pause (and until when).
+"""Reads what a contact's reply asks of refmail (stop writing, or pause and until when) and what
+it says of the introduction's outcome ("we're working together", "not a fit").
 
 Pure and English-only: `now` is a parameter; only the first READ_LIMIT characters are read.
 """
@@ -53,6 +54,67 @@ def _sentences(text: str) -> list[str]:
     for line in text.splitlines():
         out.extend(s.strip() for s in re.split(r"(?<=[.!?;])\s+", line) if s.strip())
     return out
+
+
+Status = Literal["converted", "closed"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an introduction turned out, said in a reply: "converted" (work together) or
+    "closed" (it goes no further)."""
+
+    status: Status
+    phrase: str  # the words that decided
+    sentence: str  # the sentence they are in (what the owner will want to read)
+
+
+_PATTERNS: tuple[tuple[Status, str], ...] = (
+    (
+        "converted",
+        r"\b(?:we'?re|we\s+are|we'?ve\s+been|we\s+have\s+been|we'?ll\s+be|we\s+will\s+be)\s+"
+        r"(?:now\s+|already\s+|officially\s+)?(?:working|partnering)\s+(?:together|with)\b",
+    ),
+    (
+        "converted",
+        r"\b(?:we|they|i)(?:'ve|\s+have)?\s+(?:just\s+|finally\s+|now\s+)?signed\b|"
+        r"\bsigned\s+(?:the|a|our)\s+(?:contract|deal|agreement|sow|proposal|engagement)\b|"
+        r"\b(?:it'?s|contract\s+is|deal\s+is)\s+(?:now\s+)?signed\b",
+    ),
+    (
+        "converted",
+        r"\b(?:we|i)(?:'ve|\s+have)?\s+(?:just\s+)?(?:hired|engaged|retained|closed\s+the\s+deal)\b|"
+        r"\b(?:is|are)\s+now\s+(?:a\s+|our\s+)?(?:client|customer)s?\b",
+    ),
+    ("closed", r"\bnot\s+(?:a\s+|the\s+)?(?:good\s+|great\s+|right\s+)?fit\b"),
+    (
+        "closed",
+        r"\bno,?\s+thank(?:s|\s+you)\b(?!\s+(?:needed|necessary|required))|"
+        r"\b(?:not|no\s+longer)\s+interested\b|"
+        r"\b(?:we'?ll|we\s+will|i'?ll|i\s+will|going\s+to|decided\s+to)\s+pass\b|"
+        r"\bdecided\s+not\s+to\s+(?:go\s+ahead|proceed|move\s+forward)\b",
+    ),
+)
+_OUTCOMES = tuple((status, re.compile(p, _FLAGS)) for status, p in _PATTERNS)
+_IF = re.compile(r"\b(?:if|unless|whether|in\s+case|should)\b", _FLAGS)
+
+
+def reply_outcome(own_text: str) -> Outcome | None:
+    """The outcome a reply states in `own_text` (the author's own words), or None.
+
+    >>> reply_outcome("Thanks Olivia! We're working together now.").phrase
+    "We're working together"
+    >>> reply_outcome("If it's not a fit, no worries.") is None
+    True
+    """
+    for sentence in _sentences(own_text[:READ_LIMIT].translate(_QUOTES)):
+        for status, pattern in _OUTCOMES:
+            for match in pattern.finditer(sentence):
+                before = sentence[: match.start()]
+                if _IF.search(before) or (_NEGATED.search(before) and status == "converted"):
+                    continue
+                return Outcome(status, " ".join(match.group(0).split()), sentence)
+    return None
 
 
 # --- stop ----------------------------------------------------------------------------------
@@ -300,6 +362,10 @@ _DATE_RULES: tuple[_DateRule, ...] = tuple(
         (
             r"\bafter\s+the\s+(?:holidays|christmas\s+holidays|festive\s+season|new\s+year)\b",
             lambda m, now: _next_yearly(now, *HOLIDAYS_END),
+        ),
+        (
+            r"\b(?:(?:the\s+)?(?:start|beginning)\s+of\s+|early\s+|in\s+)?next\s+year\b",
+            lambda m, now: _at(now, now.year + 1, *HOLIDAYS_END),
         ),
         (r"\bnext\s+week\b", lambda m, now: now + timedelta(days=7)),
         (r"\bnext\s+month\b", _next_month),

@@ -455,6 +455,7 @@ def _ingest(
                 if not intro.verified:
                     run.report.notices.append(_unverified_notice(intro.id, msg, standing))
                 people.forget(_addresses(msg))  # it may have created contacts
+                known.add(msg.message_id)  # a reply to it later in this batch is a reply
                 run.report.introductions += 1
                 too_old = sum(1 for f in follow_ups if f.state == "skipped")
                 run.report.follow_ups += len(follow_ups) - too_old

@@ -178,8 +178,9 @@ def test_reply_all_by_either_party_connects_the_introduction(
     assert set(diff) == {"intros", "follow_ups", "messages"}
     assert diff["intros"][1] == {("<intro-ab@example.com>", "connected")}
     gone, new = diff["follow_ups"]
-    assert {(f[1], f[2], f[3]) for f in gone} == {("check_in", ALICE, 0), ("check_in", BOB, 0)}
-    assert {f[4] for f in new} == {"skipped"}  # the 30-day check-ins stay planned
+    every_check_in = {("check_in", p, step) for p in (ALICE, BOB) for step in (0, 1)}
+    assert {(f[1], f[2], f[3]) for f in gone} == every_check_in  # all steps, not only the first
+    assert {f[4] for f in new} == {"skipped"}
 
 
 def test_a_new_thread_between_the_parties_copying_the_owner_connects_too(world: World) -> None:
@@ -399,3 +400,89 @@ def test_real_world_bounce_shapes_stop_the_address(
         carol = s.scalars(select(m.Contact).where(m.Contact.email == CAROL)).one()
         assert carol.bounced_at is not None
     assert any(CAROL in n and "bounced" in n for n in report.notices)
+
+
+def test_a_reply_in_the_thread_to_the_owner_only_connects_and_says_why(world: World) -> None:
+    report = world.feed(
+        reply(
+            CAROL,
+            OWNER,
+            "",
+            "Re: Introduction: Olivia, meet Carol",
+            "<referral-c@partner.example>",
+            "Lovely to meet you Olivia, shall we talk on Thursday?\n",
+        )
+    )
+    with world.factory() as s:
+        intro = s.scalars(select(m.Introduction).where(m.Introduction.shape != "owner_intro")).one()
+        assert intro.status == "connected"
+        rows = [f for f in s.scalars(select(m.FollowUp)) if f.introduction_id == intro.id]
+        check_ins = [f for f in rows if f.kind == "check_in"]
+        assert check_ins and all(f.state == "skipped" for f in check_ins)
+        why = [e.reason for f in check_ins for e in f.events if e.state == "skipped"]
+        assert all("replied in the introduction's thread" in w for w in why), why
+        assert [f.state for f in rows if f.kind == "thank_you"] == ["planned"]  # not a courtesy
+    assert any("connected" in n for n in report.notices)
+
+
+@pytest.mark.parametrize(
+    "words,status",
+    [
+        ("Thanks Olivia, we're working together now on the spring launch.", "converted"),
+        ("Quick update: we signed the contract yesterday!", "converted"),
+        ("We talked, but honestly it's not a fit for us right now.", "closed"),
+        ("No thanks, we have this covered.", "closed"),
+    ],
+)
+def test_an_outcome_said_in_a_reply_is_recorded(world: World, words: str, status: str) -> None:
+    world.feed(
+        reply(BOB, ALICE, OWNER, "Re: Intro: Alice <> Bob", "<intro-ab@example.com>", words + "\n")
+    )
+    with world.factory() as s:
+        intro = s.scalars(select(m.Introduction).where(m.Introduction.shape == "owner_intro")).one()
+        assert intro.status == status
+        assert BOB in intro.outcome and intro.outcome.split(": ", 1)[1].strip("'\"") in words
+        open_rows = [f for f in s.scalars(select(m.FollowUp)) if f.state in m.OPEN_STATES]
+        assert all(f.introduction_id != intro.id for f in open_rows)
+
+
+def test_a_pause_in_the_thread_is_not_a_connection(world: World) -> None:
+    world.feed(
+        reply(
+            ALICE,
+            OWNER,
+            "",
+            "Re: Intro: Alice <> Bob",
+            "<intro-ab@example.com>",
+            "Not right now, we're swamped. Maybe in March?\n",
+        )
+    )
+    assert ("<intro-ab@example.com>", "open") in world.state()["intros"]  # type: ignore[operator]
+
+
+def test_a_stop_in_the_same_batch_as_its_introduction_is_honoured(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    root = tmp_path / "md"
+    deliver(root, intro_mail(), "1790000001.M1.test")
+    stop = reply(
+        BOB,
+        OWNER,
+        "",
+        "Re: Intro: Alice <> Bob",
+        "<intro-ab@example.com>",
+        "Please stop emailing me.\n",
+    )
+    deliver(root, stop, "1790000002.M2.test")
+    report = sync_account(
+        factory, account(root), MaildirSource(root), ("INBOX",), FollowUps(), FixedClock(NOW)
+    )
+    assert report.introductions == 1
+    with factory() as s:
+        bob = s.scalars(select(m.Contact).where(m.Contact.email == BOB)).one()
+        assert bob.level == "none"
+        rows = s.scalars(select(m.FollowUp).where(m.FollowUp.contact_id == bob.id)).all()
+        assert rows and all(f.state == "skipped" for f in rows)
+        kinds_ = dict(s.execute(select(m.MessageRecord.message_id, m.MessageRecord.kind)).all())
+    assert kinds_["<intro-ab@example.com>"] == "introduction"
+    assert "reply" in kinds_.values()

@@ -174,8 +174,16 @@ def test_double_intro_says_it_is_an_offer() -> None:
 def test_call_task_names_whom_to_call_and_why() -> None:
     msg = reparse(Renderer().render(draft("call_task", recipient=OWNER), NOW))
     assert subject(msg).startswith("Call Alice Archer (+44 20 7946 0000)")
-    assert "check in on how the introduction went" in text_of(msg)
+    assert "to ask Alice how it went with Bob Stone." in text_of(msg)
     assert msg.get_body(("html",)) is None
+
+
+def test_call_task_for_a_double_intro_names_both_people() -> None:
+    """ "introduce Alice to Bob Stone", never "introduce them to the other party"."""
+    row = draft("call_task", recipient=OWNER, for_kind="double_intro")
+    msg = reparse(Renderer().render(row, NOW))
+    assert "Call Alice on +44 20 7946 0000 to introduce Alice to Bob Stone." in text_of(msg)
+    assert "the other party" not in text_of(msg)
 
 
 def test_user_template_overrides_the_bundled_one(tmp_path: Path) -> None:
@@ -206,3 +214,64 @@ def test_user_template_overrides_the_bundled_one(tmp_path: Path) -> None:
 )
 def test_first_name(name: str, first: str) -> None:
     assert Person("x@example.com", name).first_name == first
+
+
+DANA = Person(
+    "dana@bakery.example",
+    "Dana Reyes",
+    about="Dana runs a bakery that has outgrown her spreadsheet.",
+)
+ERIN = Person(
+    "erin@tools.example", "Erin Walsh", about="Erin builds inventory tools for small shops."
+)
+
+
+def test_double_intro_tells_each_party_about_the_other_never_about_herself() -> None:
+    for recipient, other in ((DANA, ERIN), (ERIN, DANA)):
+        row = draft("double_intro", recipient=recipient, parties=(DANA, ERIN), context="")
+        text = text_of(reparse(Renderer().render(row, NOW)))
+        assert f"> {other.about}" in text
+        assert recipient.about not in text
+        assert f"You can reach {other.first_name} at {other.email}." in text
+
+
+def test_a_reason_that_speaks_of_the_recipient_is_not_quoted_to_her() -> None:
+    context = "Dana needs stock counts she can trust before the holidays."
+    to_dana = draft("double_intro", recipient=DANA, parties=(DANA, ERIN), context=context)
+    to_erin = draft("double_intro", recipient=ERIN, parties=(DANA, ERIN), context=context)
+    assert context not in text_of(reparse(Renderer().render(to_dana, NOW)))
+    assert f"> {context}" in text_of(reparse(Renderer().render(to_erin, NOW)))
+
+
+def test_an_opt_in_ask_with_no_other_party_still_reads_naturally() -> None:
+    """ "Would you be open to an intro to…?" names nobody on the mail: no "introduced you to ."."""
+    row = draft("check_in", parties=(ALICE,), context="", intro_subject="Open to meeting Jen?")
+    text = text_of(reparse(Renderer().render(row, NOW)))
+    assert "introduced you to ." not in text
+    assert 'my note about an introduction ("Open to meeting Jen?")' in text
+
+
+def test_third_party_words_are_quoted_text_not_markup() -> None:
+    hostile = Person(
+        "erin@tools.example", "Erin", about='Erin <a href="https://evil.example">x</a>'
+    )
+    row = draft("double_intro", recipient=DANA, parties=(DANA, hostile), context="")
+    msg = reparse(Renderer().render(row, NOW))
+    assert '> Erin <a href="https://evil.example">x</a>' in text_of(msg)
+    assert "<a href" not in html_of(msg)
+    assert "Erin &lt;a href=" in html_of(msg)
+
+
+def test_a_merged_thank_you_names_everyone_it_thanks_for() -> None:
+    pat = Person("pat@partner.example", "Pat Partner")
+    row = draft(
+        "thank_you",
+        recipient=pat,
+        introducer=pat,
+        merged_introducers=(pat,),
+        parties=(DANA, ERIN),
+        context="",
+    )
+    text = text_of(reparse(Renderer().render(row, NOW)))
+    assert "Thank you for introducing me to Dana Reyes and Erin Walsh." in text
+    assert "Hi Pat," in text

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from refmail.replies import READ_LIMIT, Intent, reply_intent
+from refmail.replies import READ_LIMIT, Intent, reply_intent, reply_outcome
 
 NOW = datetime(2024, 4, 10, 14, 30, tzinfo=UTC)  # a Wednesday in April
 
@@ -122,6 +122,8 @@ PAUSES = [
     ("Not now, maybe after the holidays.", DEC_20, at9(2025, 1, 7)),
     ("Not now, maybe after the holidays.", JAN_3, at9(2025, 1, 7)),
     ("Not now, let's talk next week.", APRIL, APRIL + timedelta(days=7)),
+    ("Swamped at the moment, reach out again early next year.", APRIL, at9(2025, 1, 7)),
+    ("Not now, maybe next year.", DEC_20, at9(2025, 1, 7)),
     ("Not now - next month works better.", APRIL, at9(2024, 5, 1)),
     ("Not now - next month works better.", DEC_20, at9(2025, 1, 1)),
     ("Not now, ping me in two weeks.", APRIL, APRIL + timedelta(days=14)),
@@ -222,3 +224,36 @@ def test_greeting_and_sign_off_change_nothing(
 ) -> None:
     wrapped = f"{greeting}\n\n{text}\n\n{sign_off}"
     assert reply_intent(wrapped, now) == reply_intent(text, now)
+
+
+@pytest.mark.parametrize(
+    "text,status",
+    [
+        ("We're working together now, thanks again!", "converted"),
+        ("Great news: we've signed the agreement.", "converted"),
+        ("We signed last week.", "converted"),
+        ("Alice is now a client of ours.", "converted"),
+        ("Not a good fit for us, sadly.", "closed"),
+        ("No thanks.", "closed"),
+        ("We're not interested at this point.", "closed"),
+        ("We'll pass on this one.", "closed"),
+    ],
+)
+def test_outcomes_said_in_replies(text: str, status: str) -> None:
+    outcome = reply_outcome(text)
+    assert outcome is not None and outcome.status == status
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "If it's not a fit, no worries at all.",
+        "We haven't signed anything yet.",
+        "We're not working together yet.",
+        "No thanks needed, happy to help!",
+        "Let's talk Tuesday about working together.",
+        "Should we decide to pass, I'll tell you.",
+    ],
+)
+def test_no_outcome_where_none_is_said(text: str) -> None:
+    assert reply_outcome(text) is None
