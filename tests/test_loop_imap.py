@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.dovecot import Dovecot
+from tests.support.cli import run
+from tests.support.dovecot import Dovecot, drafts
 from tests.support.mailbox import OWNER
-from tests.test_pipeline_imap import NOW, drafts, outbox, partner_referral, rfc_date, run
+from tests.support.messages import partner_referral, rfc_date
+from tests.test_pipeline_imap import NOW, outbox
 
 pytestmark = pytest.mark.integration
 
