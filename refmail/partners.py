@@ -39,11 +39,9 @@ class PartnerView:
 
 
 def about_owner(intro: m.Introduction) -> str:
-    """What the referrer said about the owner in this introduction.
-
-    For now the introduction's context sentence; the `detect` helper adds a per-introduction
-    `about_owner` sentence — when it lands, return that here (falling back to the context)."""
-    return intro.context
+    """What the referrer said about the owner in this introduction (what detection kept as
+    such), else the introduction's context sentence."""
+    return intro.about_owner or intro.context
 
 
 def partners(session: Session, owners: frozenset[str]) -> list[PartnerView]:

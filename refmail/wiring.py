@@ -35,23 +35,23 @@ if TYPE_CHECKING:
     from refmail.metrics import Metrics
     from refmail.web import LinkMailer, WebContext
 
-# Each delivery channel by its config name: one module each, as Django's mail backends are.
-CHANNELS: dict[str, Callable[[Account, Mailbox], Channel]] = {
-    "drafts": drafts.open_channel,
-    "file": filedrop.open_channel,
-    "smtp": smtp.open_channel,
-}
+# The delivery channels, one module each (as Django's mail backends are): the channel's class
+# (its `name` in the config, whether refmail `sends` it) and its `open_channel(account,
+# mailbox)`. Adding a channel is one line here.
+_CHANNELS: tuple[tuple[type[Channel], Callable[[Account, Mailbox], Channel]], ...] = (
+    (drafts.DraftsChannel, drafts.open_channel),
+    (filedrop.FileDrafts, filedrop.open_channel),
+    (smtp.SmtpChannel, smtp.open_channel),
+)
+CHANNELS = {cls.name: opener for cls, opener in _CHANNELS}
 # The channels whose follow-ups wait for the owner to send them, as reconciliation opens them.
 DRAFT_CHANNELS: dict[str, Callable[[Account, Mailbox], DraftChannel]] = {
-    "drafts": drafts.open_channel,
-    "file": filedrop.open_channel,
+    cls.name: opener  # type: ignore[misc]  # a channel that does not send keeps drafts
+    for cls, opener in _CHANNELS
+    if not cls.sends
 }
-
 # What a decision needs of each channel (its name, whether refmail sends), without opening it.
-ROUTES: dict[str, Route] = {
-    c.name: Route(c.name, c.sends)
-    for c in (drafts.DraftsChannel, filedrop.FileDrafts, smtp.SmtpChannel)
-}
+ROUTES = {cls.name: Route(cls.name, cls.sends) for cls, _ in _CHANNELS}
 
 
 def database(settings: Settings) -> SessionFactory:

@@ -26,7 +26,8 @@ def config(tmp_path: Path, db_url: str) -> Path:
     path.write_text(
         f'database = "{db_url}"\n[[accounts]]\nname = "t"\naddress = "olivia+refmail@example.com"\n'
         f'owners = ["{OWNER}"]\nowner_name = "Olivia Owner"\ndelivery = "file"\n'
-        f'drafts_dir = "{tmp_path / "drafts"}"\n[accounts.maildir]\npath = "{root}"\n'
+        f'drafts_dir = "{tmp_path / "drafts"}"\nrequire_authentication = false\n'
+        f'[accounts.maildir]\npath = "{root}"\n'
         '[rewards]\ntext = "a bottle of champagne is on its way"\n'
     )
     refmail(path, "sync", "--once")
