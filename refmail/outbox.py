@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from refmail import kinds
@@ -191,6 +191,22 @@ def cancel_open(
     """Skip the open follow-ups to a contact and/or of an introduction (only of `kinds_`, and
     only steps up to `max_step`, when given); returns how many."""
     query = select(m.FollowUp).where(m.FollowUp.state.in_(m.OPEN_STATES))
+    rows = _narrowed(session, query, contact_id, introduction_id, kinds_, max_step)
+    for row in rows:
+        skip(session, row, rule, reason, now)
+    return len(rows)
+
+
+def _narrowed(
+    session: Session,
+    query: Select[m.FollowUp],
+    contact_id: int | None,
+    introduction_id: int | None,
+    kinds_: tuple[str, ...],
+    max_step: int | None,
+) -> Sequence[m.FollowUp]:
+    """The rows of `query` to one contact and/or of one introduction, of `kinds_`, up to
+    `max_step` (each only when given), in id order."""
     if contact_id is not None:
         query = query.where(m.FollowUp.contact_id == contact_id)
     if introduction_id is not None:
@@ -199,10 +215,7 @@ def cancel_open(
         query = query.where(m.FollowUp.kind.in_(kinds_))
     if max_step is not None:
         query = query.where(m.FollowUp.step <= max_step)
-    rows = session.scalars(query.order_by(m.FollowUp.id)).all()
-    for row in rows:
-        skip(session, row, rule, reason, now)
-    return len(rows)
+    return session.scalars(query.order_by(m.FollowUp.id)).all()
 
 
 def postpone_open(
@@ -360,15 +373,7 @@ def withdraw_drafts(
         m.FollowUp.channel.in_(DRAFT_CHANNELS),
         m.FollowUp.withdraw_reason == "",
     )
-    if contact_id is not None:
-        query = query.where(m.FollowUp.contact_id == contact_id)
-    if introduction_id is not None:
-        query = query.where(m.FollowUp.introduction_id == introduction_id)
-    if kinds_:
-        query = query.where(m.FollowUp.kind.in_(kinds_))
-    if max_step is not None:
-        query = query.where(m.FollowUp.step <= max_step)
-    rows = session.scalars(query.order_by(m.FollowUp.id)).all()
+    rows = _narrowed(session, query, contact_id, introduction_id, kinds_, max_step)
     for row in rows:
         want_withdrawal(session, row, rule, reason, now)
     return len(rows)

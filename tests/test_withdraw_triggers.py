@@ -41,9 +41,16 @@ def test_a_hard_bounce_queues_the_addresss_drafts(world: World) -> None:
     assert len(queued) == 2 and all("mail bounced" in r for r in queued.values())
 
 
-def test_a_connected_introduction_queues_only_its_first_check_in_drafts(world: World) -> None:
+def test_a_connected_introduction_queues_the_pairs_check_in_drafts(world: World) -> None:
+    """The pair talked: every check-in draft to the two of them is pointless now (all steps,
+    as their open check-ins are cancelled); other drafts stay."""
     world.feed(reply(ALICE, BOB, OWNER, "Re: Intro", "<intro-ab@example.com>", "Great, Tuesday!\n"))
-    assert set(wanted(world.factory)) == {("check_in", ALICE, 0), ("check_in", BOB, 0)}
+    assert set(wanted(world.factory)) == {
+        ("check_in", ALICE, 0),
+        ("check_in", BOB, 0),
+        ("check_in", ALICE, 1),
+        ("check_in", BOB, 1),
+    }
 
 
 def test_a_pause_by_reply_queues_the_persons_drafts(world: World) -> None:
