@@ -70,8 +70,8 @@ _SUBJECT_INTRO = re.compile(
 _REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|res)\s*:", re.IGNORECASE)
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|tr|wg|rv)\s*:", re.IGNORECASE)
 _FORWARD_MARK = re.compile(
-    r"^\s*(?:-{2,}\s*(?:Forwarded message|Forwarded by|Mensaje reenviado)|Begin forwarded message:"
-    r"|Inicio del mensaje reenviado:)",
+    r"^[ \t]*(?:-{2,}[ \t]*(?:Forwarded message|Forwarded by|Mensaje reenviado)"
+    r"|Begin forwarded message:|Inicio del mensaje reenviado:)",
     re.IGNORECASE | re.MULTILINE,
 )
 _REQUEST_SUBJECT = re.compile(
@@ -360,7 +360,9 @@ def _greeting_line(text: str, data: LanguageData) -> str:
     return ""
 
 
-_VOCATIVE = re.compile(r"^\s*(?:\w+\s)?([A-Z][\w'-]{1,30})\s?(?:[,:!]|\s[-–—]\s)", re.MULTILINE)
+_VOCATIVE = re.compile(
+    r"^[ \t]*(?:\w+[ \t])?([A-Z][\w'-]{1,30})\s?(?:[,:!]|\s[-–—]\s)", re.MULTILINE
+)
 
 
 def _spoken_to(text: str, addrs: list[Address]) -> list[Address]:

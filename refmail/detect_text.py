@@ -20,14 +20,16 @@ _SCAN_LINES = 1_500  # lines of the body scanned for the author's inline lines
 
 # Lines where quoted history certainly starts: a forward marker, a separator, a signature.
 _HARD_STOP = re.compile(
-    r"[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Forwarded by|Mensaje original"
-    r"|Mensaje reenviado)|Begin forwarded message:|Inicio del mensaje reenviado:|_{10,}[ \t]*$"
-    r"|-- ?$)",
+    r"(?<![ \t])[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Forwarded by"
+    r"|Mensaje original|Mensaje reenviado)|Begin forwarded message:"
+    r"|Inicio del mensaje reenviado:|_{10,}[ \t]*$|-- ?$)",
     re.IGNORECASE,
 )
 # An Outlook header block: "From: …" followed by "Sent:"/"Date:"/"To:".
-_HEADER_FROM = re.compile(r"[ \t]*\*?(?:From|De):\*?[ \t]", re.IGNORECASE)
-_HEADER_NEXT = re.compile(r"[ \t]*\*?(?:Sent|Date|To|Enviado|Fecha|Para)\*?:", re.IGNORECASE)
+_HEADER_FROM = re.compile(r"(?<![ \t])[ \t]*\*?(?:From|De):\*?[ \t]", re.IGNORECASE)
+_HEADER_NEXT = re.compile(
+    r"(?<![ \t])[ \t]*\*?(?:Sent|Date|To|Enviado|Fecha|Para)\*?:", re.IGNORECASE
+)
 _WROTE_WORDS = (
     "wrote",
     "writes",
@@ -49,9 +51,9 @@ _ATTRIBUTED_NAME = re.compile(
     re.IGNORECASE,
 )
 # Notes (Lotus) quoted author: "Bob <bob@x> on 11/28/2000 09:04:42 AM", then "To:" below.
-_NOTES_AUTHOR = re.compile(r"[^\n]{0,200}\S@\S[^\n]{0,80}\son\s\d{1,2}/\d{1,2}/\d{2,4}")
-_NOTES_TO = re.compile(r"[ \t]*To:", re.IGNORECASE)
-_ATTRIBUTION_START = re.compile(r"[ \t]*(?:On|Am|Le|El|Em|Il|Op|Den)\s", re.IGNORECASE)
+_NOTES_AUTHOR = re.compile(r"^[^\n]{0,200}\S@\S[^\n]{0,80}\son\s\d{1,2}/\d{1,2}/\d{2,4}")
+_NOTES_TO = re.compile(r"(?<![ \t])[ \t]*To:", re.IGNORECASE)
+_ATTRIBUTION_START = re.compile(r"(?<![ \t])[ \t]*(?:On|Am|Le|El|Em|Il|Op|Den)\s", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,14 @@ def author_text(msg: ParsedMessage) -> AuthorText:
 
 
 _FORWARD_HEADER = re.compile(
-    r"[ \t>]*\*?(?:From|To|Cc|Date|Sent|Subject|Reply-To|De|Para|Asunto|Fecha|Enviado|CC)\*?:",
+    r"(?<![ \t>])[ \t>]*\*?(?:From|To|Cc|Date|Sent|Subject|Reply-To|De|Para|Asunto|Fecha"
+    r"|Enviado|CC)\*?:",
     re.IGNORECASE,
 )
 _FORWARD_START = re.compile(
-    r"[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Mensaje original|Mensaje reenviado)"
-    r"[^\n]{0,40}|Begin forwarded message:|Inicio del mensaje reenviado:)[ \t]*$",
+    r"(?<![ \t])[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Mensaje original"
+    r"|Mensaje reenviado)[^\n]{0,40}|Begin forwarded message:"
+    r"|Inicio del mensaje reenviado:)[ \t]*$",
     re.IGNORECASE,
 )
 
