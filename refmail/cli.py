@@ -920,10 +920,8 @@ def _printable(value: Any) -> Any:
     return value
 
 
-add_examples(cli)
-
-
 cli_records.register(cli, intros, contacts)
+add_examples(cli)  # after every command is registered
 
 
 def main() -> None:

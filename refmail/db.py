@@ -69,6 +69,8 @@ def _private_file(path: str | None) -> None:
     files the database file's mode)."""
     if not path or path == ":memory:" or path.startswith("file:"):
         return
+    if not Path(path).parent.is_dir():
+        return  # opening it fails, and says so in SQLAlchemy's words
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
@@ -158,8 +160,8 @@ def _advisory(engine: Engine, name: str, wait: bool) -> Iterator[None]:
 @contextmanager
 def _lock_file(engine: Engine, name: str, wait: bool) -> Iterator[None]:
     database = engine.url.database
-    if not database or database == ":memory:":
-        yield  # one process's private database: the in-process lock is all there is
+    if not database or database == ":memory:" or not Path(database).parent.is_dir():
+        yield  # a private database (or none yet: opening it will say why): no file to lock
         return
     safe = hashlib.sha256(name.encode()).hexdigest()[:16]
     path = Path(f"{database}.{safe}.lock")

@@ -308,7 +308,8 @@ def _parse_batch(
 ) -> tuple[list[tuple[Key, ParsedMessage, bytes]], list[tuple[Key, str, str]]]:
     """Fetch the candidates (FETCH_CHUNK at a time, so only that many bodies are held at once)
     and parse each inside its own guard: (parsed messages, (key, Message-ID, why) of those that
-    failed or overran the budget). Only a bounce keeps its raw bytes (its report is read later)."""
+    failed or overran the budget). The raw bytes (at most BODY_LIMIT each) stay with the message:
+    authentication reads its headers, a bounce its report, the signs of business its parts."""
     parsed: list[tuple[Key, ParsedMessage, bytes]] = []
     unreadable: list[tuple[Key, str, str]] = []
     for start in range(0, len(candidates), FETCH_CHUNK):
@@ -331,7 +332,7 @@ def _parse_batch(
                 log.warning("folder %s key %s: could not parse: %s", run.folder, key, why)
                 unreadable.append((key, _fallback_id(batch.headers.get(key, b""), raw), why))
                 continue
-            parsed.append((key, msg, raw if looks_like_bounce(msg.envelope) else b""))
+            parsed.append((key, msg, raw))
     return parsed, unreadable
 
 

@@ -306,7 +306,7 @@ def test_with_call_first_a_yes_plans_a_call_to_the_other_person_before_the_intro
         ("double_intro", "leo@lane.example"),
     }
     assert all(p[2] == timedelta(days=1) for p in planned[1:])
-    assert draft.call_reason == "introduce them to the other party"
+    assert draft.call_reason == "introduce Leo to Dana Diaz"  # the call names whom to whom
 
 
 def test_an_ask_answered_no_plans_nothing_and_tells_the_owner(

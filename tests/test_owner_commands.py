@@ -135,7 +135,12 @@ def test_readme_from_the_demo_to_a_real_mailbox(
     assert len(rows(config, "intros", "list")) == 3
 
     _, raw = referral("readme")
-    dovecot.append(imap_user, "INBOX", raw)
+    # As the owner's provider delivers it: its Authentication-Results on top.
+    stamp = (
+        "Authentication-Results: mx.provider.example; dkim=pass header.d=partner-readme.example;"
+        " dmarc=pass header.from=partner-readme.example\r\n"
+    )
+    dovecot.append(imap_user, "INBOX", stamp.encode() + raw)
     monkeypatch.setenv("REFMAIL_IMAP_PASSWORD", dovecot.password)
     refmail(
         config,
@@ -149,6 +154,12 @@ def test_readme_from_the_demo_to_a_real_mailbox(
         OWNER,
         "--owner-name",
         "Olivia Owner",
+    )
+    # The README's next step: name the provider `refmail doctor` proposes.
+    config.write_text(
+        config.read_text().replace(
+            "trusted_authserv_ids = []", 'trusted_authserv_ids = ["mx.provider.example"]'
+        )
     )
     assert "1 introductions" in refmail(config, "sync")
     intros = rows(config, "intros", "list")
@@ -271,7 +282,8 @@ def test_first_sync_in_a_terminal_shows_progress_and_a_summary(tmp_path: Path) -
     config = tmp_path / "refmail.toml"
     config.write_text(
         f'database = "sqlite:///{tmp_path / "r.db"}"\n[[accounts]]\nname = "box"\n'
-        f'address = "{REFMAIL}"\nowners = ["{OWNER}"]\n[accounts.maildir]\npath = "Maildir"\n'
+        f'address = "{REFMAIL}"\nowners = ["{OWNER}"]\nrequire_authentication = false\n'
+        '[accounts.maildir]\npath = "Maildir"\n'
     )
     master, slave = pty.openpty()
     proc = subprocess.Popen(

@@ -130,8 +130,9 @@ def introductions(factory: SessionFactory) -> int:
 
 
 def last_key(factory: SessionFactory) -> str | None:
+    """The last Maildir key the folder's seen set holds (the cursor moved past it)."""
     with factory() as session:
-        return session.scalar(select(m.FolderState.last_key))
+        return session.scalar(select(func.max(m.MaildirSeen.key)))
 
 
 def test_a_message_whose_parse_raises_is_recorded_malformed_and_the_batch_goes_on(

@@ -34,7 +34,8 @@ def setup(tmp_path: Path) -> Path:
         f'database = "sqlite:///{tmp_path / "r.db"}"\n\n[followups]\ncheck_in_days = [0]\n'
         "[caps]\ndrafts_in_window = false\nmin_gap_hours = 0\ncooldown_days = 0\n\n[[accounts]]\n"
         'name = "files"\naddress = "olivia+refmail@example.com"\n'
-        'owners = ["olivia@example.com"]\ndelivery = "file"\ndrafts_dir = "drafts"\n\n'
+        'owners = ["olivia@example.com"]\ndelivery = "file"\ndrafts_dir = "drafts"\n'
+        "require_authentication = false\n\n"
         '[accounts.maildir]\npath = "Maildir"\n'
     )
     run(path, "sync", "--once")

@@ -257,8 +257,9 @@ def test_third_party_words_are_quoted_text_not_markup() -> None:
     )
     row = draft("double_intro", recipient=DANA, parties=(DANA, hostile), context="")
     msg = reparse(Renderer().render(row, NOW))
-    assert '> Erin <a href="https://evil.example">x</a>' in text_of(msg)
-    assert "<a href" not in html_of(msg)
+    # Quoted as text, and the URL in it broken too (what a third party wrote never links).
+    assert '> Erin <a href="hxxps[:]//evil[.]example">x</a>' in text_of(msg)
+    assert "<a href" not in html_of(msg) and "https://evil" not in html_of(msg)
     assert "Erin &lt;a href=" in html_of(msg)
 
 
