@@ -96,10 +96,13 @@ def record_ask(
     )
     session.add(intro)
     session.flush()
-    for address, reached in ((ask.asked, True), (ask.other, False)):
+    # What the owner wrote about the other person is what the asked one will be told of them.
+    for address, reached, about in ((ask.asked, True, ""), (ask.other, False, ask.context)):
         contact = upsert_contact(session, address, now)
         session.add(
-            m.IntroductionParty(introduction_id=intro.id, contact_id=contact.id, reached=reached)
+            m.IntroductionParty(
+                introduction_id=intro.id, contact_id=contact.id, reached=reached, about=about
+            )
         )
     log_change(session, intro, "", "pending", source, f"asked {ask.asked.email} first", now)
     session.flush()

@@ -39,6 +39,7 @@ name = "main"
 address = "olivia+refmail@example.com"
 owners = ["{OWNER}"]
 owner_name = "Olivia Owner"
+require_authentication = false
 delivery = "file"
 drafts_dir = "drafts"
 [accounts.maildir]
@@ -235,7 +236,8 @@ def test_accounts_synced_at_once_that_name_the_same_new_contact_lose_nothing(
     names = ("a0", "a1", "a2", "a3")
     tables = "".join(
         f'\n[[accounts]]\nname = "{n}"\naddress = "olivia+refmail@example.com"\n'
-        f'owners = ["{OWNER}"]\ndelivery = "file"\n[accounts.maildir]\npath = "{tmp_path / n}"\n'
+        f'owners = ["{OWNER}"]\ndelivery = "file"\nrequire_authentication = false\n'
+        f'[accounts.maildir]\npath = "{tmp_path / n}"\n'
         for n in names
     )
     path = tmp_path / "refmail.toml"

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from refmail import kinds
 from refmail.config import Caps
 from refmail.kinds import NAMES as KINDS
 from refmail.models import CHANNELS, LEVELS
@@ -15,7 +16,7 @@ from refmail.policy import ContactView, Due, History, decide
 
 NOW = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)  # a Wednesday, inside the 09-18 window
 EARLIER = NOW - timedelta(days=40)
-EMAIL_KINDS = tuple(k for k in KINDS if k != "call_task")
+EMAIL_KINDS = tuple(k.name for k in kinds.KINDS if not k.to_owner)  # reminders go to the owner
 
 
 def contact(**changes: object) -> ContactView:

@@ -33,9 +33,9 @@ def test_init_writes_a_private_config_and_database(tmp_path: Path) -> None:
     code, out = invoke("--config", str(path), "init")
     assert code == 0, out
     assert mode(path) == 0o600
-    database = next(tmp_path.glob("*.db"))
+    database = next(tmp_path.rglob("*.db"))  # the demo keeps its database in refmail-demo/
     assert mode(database) == 0o600
-    assert all(mode(p) == 0o600 for p in tmp_path.glob("*.db-*"))  # -wal, -shm
+    assert all(mode(p) == 0o600 for p in tmp_path.rglob("*.db-*"))  # -wal, -shm
 
 
 def test_init_over_a_readable_config_makes_it_private(tmp_path: Path) -> None:
