@@ -44,7 +44,9 @@ WORDS: dict[str, str] = {
 }
 BODY_LINES_READ = 40  # a command line is near the top of what the owner wrote
 _WORD = "|".join(sorted((re.escape(w) for w in WORDS), key=len, reverse=True))
-_BODY = re.compile(rf"^\s*>?\s*refmail\s*:\s*(?P<word>{_WORD})\b(?P<rest>.*)$", re.IGNORECASE)
+_BODY = re.compile(
+    rf"^[ \t]*+>?[ \t]*+refmail[ \t]*+:[ \t]*+(?P<word>{_WORD})\b(?P<rest>.*)$", re.IGNORECASE
+)
 _ID = re.compile(r"(?:^|\s)(?:#|intro(?:duction)?\s+#?)(?P<id>\d{1,9})\b", re.IGNORECASE)
 # A value: after a currency sign or "value"/"worth" anywhere, or a bare number leading the rest
 # of the line ("converted 1200 retainer") unless a unit follows it ("12 month retainer").
@@ -56,7 +58,8 @@ _LEADING = re.compile(
     rf"^\s*{_AMOUNT}(?![\d,.])(?!\s*-?\s*(?:months?|years?|weeks?|days?|hours?|people|staff|%|x\b))",
     re.IGNORECASE,
 )
-_ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+# Starts only where a run of address characters starts, and never gives back: linear.
+_ADDRESS = re.compile(r"(?<![\w.+'-])[\w.+'-]++@[\w-]++(?:\.[\w-]++)+")
 
 
 @dataclass(frozen=True)

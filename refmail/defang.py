@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 NAME_LIMIT = 100
 # Control (Cc), format (Cf: bidi overrides, zero-width joiners), separators other than space
@@ -34,23 +35,46 @@ _LINKY = re.compile(
 _DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": ".", "\u2024": "."})
 
 
+# What _LINKY reads: one run without blanks, of bounded length. A longer run is no link a person
+# wrote; it is broken whole, so scanning hostile text stays linear however long it is.
+_TOKEN = re.compile(r"[^\s<>\"]+")
+MAX_TOKEN = 500
+# "scheme:" as a linkifier reads it; starting only where such a run starts, never giving back.
+_SCHEME = re.compile(r"(?i)(?<![a-z0-9+-])([a-z][a-z0-9+-]*+):")
+
+
+def _each_token(
+    text: str, linky: Callable[[re.Match[str]], str], whole: Callable[[str], str]
+) -> str:
+    def one(token: re.Match[str]) -> str:
+        word = token.group(0)
+        return whole(word) if len(word) > MAX_TOKEN else _LINKY.sub(linky, word)
+
+    return _TOKEN.sub(one, text)
+
+
 def clean_name(text: str) -> str:
     """A display name: printable, one line, no URL, domain or address in it; may be empty."""
     text = _printable(text)
-    text = _LINKY.sub(" ", text.translate(_DOTS))
+    text = _each_token(text.translate(_DOTS), lambda _: " ", lambda _: " ")
     text = re.sub(r"[<>\"\\@]", " ", text)
     return " ".join(text.split())[:NAME_LIMIT].strip(" ,;:")
 
 
 def defang(text: str) -> str:
     """Free text with every URL, domain and address broken so that nothing links."""
-    return _LINKY.sub(_break, _printable(text, keep_newlines=True).translate(_DOTS))
+    text = _printable(text, keep_newlines=True).translate(_DOTS)
+    return _each_token(text, _break, _break_all)
 
 
 def _break(match: re.Match[str]) -> str:
-    token = match.group(0).replace(".", "[.]").replace("@", "[@]")
+    return _break_all(match.group(0))
+
+
+def _break_all(token: str) -> str:
+    token = token.replace(".", "[.]").replace("@", "[@]")
     token = re.sub(r"(?i)\bhttp", "hxxp", token)
-    return re.sub(r"(?i)\b([a-z][a-z0-9+-]*):", r"\1[:]", token)  # "scheme:" no longer is one
+    return _SCHEME.sub(r"\1[:]", token)  # "scheme:" no longer is one
 
 
 def _printable(text: str, keep_newlines: bool = False) -> str:

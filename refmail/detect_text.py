@@ -20,7 +20,7 @@ _SCAN_LINES = 1_500  # lines of the body scanned for the author's inline lines
 
 # Lines where quoted history certainly starts: a forward marker, a separator, a signature.
 _HARD_STOP = re.compile(
-    r"(?<![ \t])[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Forwarded by"
+    r"(?<![ \t_-])[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Forwarded by"
     r"|Mensaje original|Mensaje reenviado)|Begin forwarded message:"
     r"|Inicio del mensaje reenviado:|_{10,}[ \t]*$|-- ?$)",
     re.IGNORECASE,
@@ -94,7 +94,7 @@ _FORWARD_HEADER = re.compile(
     re.IGNORECASE,
 )
 _FORWARD_START = re.compile(
-    r"(?<![ \t])[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Mensaje original"
+    r"(?<![ \t-])[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Mensaje original"
     r"|Mensaje reenviado)[^\n]{0,40}|Begin forwarded message:"
     r"|Inicio del mensaje reenviado:)[ \t]*$",
     re.IGNORECASE,

@@ -27,7 +27,8 @@ from refmail.replies import Answer
 
 SHAPE = "opt_in"
 CALL_LEAD = timedelta(days=1)  # with [optin] call_first: the call, then a day later the intro
-_ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+# Starts only where a run of address characters starts, and never gives back: linear.
+_ADDRESS = re.compile(r"(?<![\w.+'-])[\w.+'-]++@[\w-]++(?:\.[\w-]++)+")
 _NAMED = r"(?P<name>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\s*[<(\[]\s*ADDRESS\s*[>)\]]"
 _TO_NAME = re.compile(
     r"\bintroduc\w*\s+(?:you\s+)?to\s+(?P<name>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?)"
