@@ -144,7 +144,10 @@ def _lock_key(name: str) -> int:
 @contextmanager
 def _advisory(engine: Engine, name: str, wait: bool) -> Iterator[None]:
     with engine.connect() as connection:
-        key = _lock_key(name)
+        # Advisory locks are per database, not per schema: name the schema too, so refmail
+        # installations sharing a database (one schema each) do not lock each other out.
+        schema = connection.execute(text("SELECT current_schema()")).scalar() or ""
+        key = _lock_key(f"{schema}#{name}")
         if wait:
             connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
         elif not connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
