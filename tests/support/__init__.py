@@ -16,5 +16,6 @@ Real servers on loopback and the mail, accounts and configurations to feed them.
 - ``drafts``: a follow-up draft for the renderer, and the rendered message read back.
 - ``world``: a Maildir account with two introductions synced, and the replies and bounces fed to it.
 - ``web``: the web tests' signing keys, one-click body and an SMTP server keeping the link mail.
+- ``daemon``: ``refmail run`` as a real process, its config and database, and their fixtures.
 - ``mailgen``: realistic synthetic mailboxes, deterministic for a seed (scale tests and benches).
 """
