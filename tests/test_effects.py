@@ -17,8 +17,13 @@ from sqlalchemy import select
 
 from refmail import models as m
 from refmail.bounce import parse_bounce
+from refmail.clock import FixedClock
+from refmail.config import FollowUps
 from refmail.db import SessionFactory
+from refmail.maildir import MaildirSource, deliver
+from refmail.sync import sync_account
 from tests.support.mailbox import OWNER, REFMAIL
+from tests.support.maildirs import account
 from tests.support.world import (
     ALICE,
     BOB,
@@ -28,6 +33,7 @@ from tests.support.world import (
     World,
     changed,
     dsn,
+    intro_mail,
     message,
     reply,
 )
