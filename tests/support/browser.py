@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -53,7 +54,7 @@ def browser() -> Iterator[object]:
 class Tab:
     """One browser page that remembers every request and console error it saw."""
 
-    page: object
+    page: Any  # a Playwright Page (playwright is imported only when a browser starts)
     origin: str
     requests: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
