@@ -18,6 +18,8 @@ from refmail.db import SessionFactory, make_engine, migrate, session_factory
 
 # The shared fixtures live with their servers in tests/support; importing them here is what
 # makes them visible to every test module.
+from tests.support.browser import browser  # noqa: F401
+from tests.support.daemon import db, sqlite_url  # noqa: F401
 from tests.support.dovecot import dovecot, imap_user  # noqa: F401
 from tests.support.smtp_sink import smtp_sink_fixture  # noqa: F401
 

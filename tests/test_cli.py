@@ -15,18 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from refmail import config
-from refmail.cli import cli
+from tests.support.cli import invoke
 from tests.support.dovecot import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args), env=env)
-    return result.exit_code, result.output
 
 
 def test_demo_end_to_end_as_a_real_process(tmp_path: Path) -> None:

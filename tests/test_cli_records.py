@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from refmail.cli import cli
 from refmail.maildir import deliver
 from refmail.owner_web import check_password
-from tests.test_loop import OWNER, referral
+from tests.support.loop import referral
+from tests.support.mailbox import OWNER
 
 CARL = "carl1@chenconsulting.example"
 

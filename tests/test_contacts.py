@@ -23,33 +23,11 @@ from refmail.filedrop import FileDrafts
 from refmail.maildir import MaildirSource, deliver
 from refmail.render import Renderer
 from refmail.sync import sync_account
+from tests.support.cli import cli_run
 from tests.support.mailbox import OWNER
-from tests.support.maildirs import account, fill, intro
+from tests.support.maildirs import account, demo_config, fill, intro
 
 ALWAYS_OPEN = Caps(window_start=Caps().window_start, window_end=Caps().window_start, weekends=True)
-
-
-def cli_run(config: Path, *args: str) -> str:
-    result = CliRunner().invoke(cli, ["--config", str(config), *args])
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    return result.output
-
-
-def demo_config(tmp_path: Path, db_url: str) -> Path:
-    path = tmp_path / "refmail.toml"
-    path.write_text(f"""
-database = "{db_url}"
-[[accounts]]
-name = "t"
-address = "olivia+refmail@example.com"
-owners = ["{OWNER}"]
-delivery = "file"
-require_authentication = false
-[accounts.maildir]
-path = "md"
-""")
-    (tmp_path / "md" / "new").mkdir(parents=True)
-    return path
 
 
 def test_set_creates_logs_and_shows(tmp_path: Path, db_url: str) -> None:

@@ -15,13 +15,12 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner, Result
 
 from refmail.cli import cli
-from refmail.db import make_engine, migrate
+from tests.support.doctor import IMAP_ENV, has, migrated, verdicts
 from tests.support.dovecot import PASSWORD, Dovecot, free_port
 from tests.support.mailbox import account_toml
 
 pytestmark = pytest.mark.integration
 
-IMAP_ENV = "REFMAIL_DOCTOR_IMAP_PASSWORD"
 SMTP_ENV = "REFMAIL_DOCTOR_SMTP_PASSWORD"
 SMTP_PASSWORD = "smtp-secret-4711"
 SIGNING_KEY = "doctor-test-signing-key-0123456789"
@@ -62,28 +61,6 @@ def doctor(config: Path, **env: str | None) -> Result:
         **env,
     }
     return CliRunner().invoke(cli, ["--config", str(config), "doctor"], env=environment)
-
-
-def verdicts(result: Result) -> list[tuple[str, str]]:
-    """(status, rest of the line) for every verdict line."""
-    lines = []
-    for line in result.output.splitlines():
-        found = re.match(r"^(ok|warn|FAIL)\s+(.*)$", line)
-        assert found, f"not a verdict line: {line!r}\n{result.output}"
-        lines.append((found.group(1), found.group(2)))
-    return lines
-
-
-def has(result: Result, status: str, pattern: str) -> bool:
-    return any(s == status and re.search(pattern, words) for s, words in verdicts(result))
-
-
-def migrated(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'refmail.db'}"
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
-    return url
 
 
 # --- a working account -------------------------------------------------------------------------

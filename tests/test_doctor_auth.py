@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from refmail.cli import cli
+from tests.support.doctor import IMAP_ENV, has, migrated
 from tests.support.dovecot import PASSWORD, Dovecot
 from tests.support.mailbox import OWNER, account_toml
-from tests.test_doctor import IMAP_ENV, has, migrated
 
 pytestmark = pytest.mark.integration
 

@@ -18,11 +18,11 @@ from sqlalchemy import select
 
 from refmail import models as m
 from refmail.db import make_engine, session_factory
+from tests.support.cli import dispatch, run
 from tests.support.dovecot import Dovecot
 from tests.support.mailbox import ALL_DAY, OWNER, REFMAIL, account_toml
 from tests.support.messages import owner_intro, partner_referral, rfc_date
 from tests.support.smtp_sink import SmtpSink
-from tests.test_smtp_delivery import dispatch, run
 
 pytestmark = pytest.mark.integration
 

@@ -5,44 +5,21 @@ reward, suggested conversions that send nothing, opt-in asks, partners, and forg
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import String, Text, func, select
 
 from refmail import models as m
 from refmail import optin, outcomes, partners, records, report
-from refmail.clock import FixedClock
-from refmail.config import FollowUps, RewardOverride, Rewards
 from refmail.db import SessionFactory, transaction
 from refmail.dispatch import build_draft
-from refmail.maildir import MaildirSource, deliver
 from refmail.render import Renderer
 from refmail.replies import answer_intent
-from refmail.sync import SyncReport, sync_account
-from tests.test_sync import OWNER, REFMAIL, account
-
-CLOCK = FixedClock(datetime(2026, 11, 20, 12, tzinfo=UTC))
-REWARDS = Rewards(
-    text="a bottle of champagne is on its way",
-    overrides=(RewardOverride(partners=("@stingy.example",), text=""),),
-)
-RULES = outcomes.OutcomeRules(frozenset({OWNER}), "example.com", FollowUps(), REWARDS)
-REFERRAL_ID = "<referral-1@partnerlaw.example>"
-
-
-def referral(partner: str = "pat@partnerlaw.example", n: int = 1) -> bytes:
-    return (
-        f"Delivered-To: {OWNER}\r\nFrom: Pat Partner <{partner}>\r\nTo: Olivia <{OWNER}>\r\n"
-        f"Cc: Carl Chen <carl{n}@chenconsulting.example>\r\n"
-        f"Subject: Introduction: Olivia, meet Carl ({n})\r\n"
-        "Date: Thu, 19 Nov 2026 10:00:00 +0000\r\n"
-        f"Message-ID: <referral-{n}@partnerlaw.example>\r\n\r\n"
-        "Olivia, meet Carl.\r\n\r\nCarl needs a bookkeeper for his consulting firm. "
-        "I told him you are the best I know, so I wanted to connect you two.\r\n\r\nPat\r\n"
-    ).encode()
+from tests.support.loop import REFERRAL_ID, RULES, referral, sync
+from tests.support.mailbox import OWNER, REFMAIL
+from tests.support.maildirs import CLOCK, account
 
 
 def owner_mail(to: str, subject: str, body: str, n: str, extra: str = "") -> bytes:
@@ -51,15 +28,6 @@ def owner_mail(to: str, subject: str, body: str, n: str, extra: str = "") -> byt
         f"Date: Fri, 20 Nov 2026 09:00:00 +0000\r\nMessage-ID: <owner-{n}@example.com>\r\n"
         f"{extra}\r\n{body}\r\n"
     ).encode()
-
-
-def sync(factory: SessionFactory, root: Path, messages: Sequence[bytes]) -> SyncReport:
-    existing = len(list((root / "new").glob("*"))) + len(list((root / "cur").glob("*")))
-    for i, raw in enumerate(messages, start=existing):
-        deliver(root, raw, f"{1700000000 + i}.M{i}.loop")
-    acc = account(root)
-    source = MaildirSource(str(root), 50)
-    return sync_account(factory, acc, source, ("INBOX",), FollowUps(), CLOCK, outcome_rules=RULES)
 
 
 def follow_ups(factory: SessionFactory) -> list[tuple[str, str, str]]:

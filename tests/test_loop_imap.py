@@ -13,16 +13,16 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.support.cli import run
 from tests.support.dovecot import Dovecot, drafts
-from tests.support.mailbox import OWNER
+from tests.support.mailbox import OWNER, account_toml
 from tests.support.messages import partner_referral, rfc_date
-from tests.test_pipeline_imap import NOW, outbox
+from tests.support.outbox import outbox
 
 pytestmark = pytest.mark.integration
 
@@ -30,11 +30,10 @@ WON = "olivia+refmail+won@example.com"
 ASK = "olivia+refmail+ask@example.com"
 REFERRAL_ID = "<20261117.pat-referral-1@partnerlaw.example>"
 REWARD = "a bottle of champagne is on its way"
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def write_config(tmp_path: Path, server: Dovecot, user: str, db_url: str) -> Path:
-    from tests.support.mailbox import account_toml
-
     path = tmp_path / "refmail.toml"
     path.write_text(
         f'database = "{db_url}"\n'

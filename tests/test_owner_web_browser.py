@@ -32,10 +32,10 @@ from refmail.db import SessionFactory, transaction
 from refmail.owner_web import OwnerContext, create_owner_app, hash_password, mount
 from refmail.tokens import LinkBuilder, Tokens
 from refmail.web import WebContext, create_app
+from tests.support.browser import DESKTOP, Tab
 from tests.support.dovecot import free_port
-from tests.support.maildirs import account
-from tests.test_loop import CLOCK, RULES, referral, sync
-from tests.test_web_browser import DESKTOP, Tab, browser  # noqa: F401 - the browser fixture
+from tests.support.loop import RULES, referral, sync
+from tests.support.maildirs import CLOCK, account
 
 pytestmark = [
     pytest.mark.integration,
@@ -178,7 +178,7 @@ def test_a_confirm_without_the_csrf_token_changes_nothing(site: OwnerSite) -> No
 
 
 def test_the_owner_sees_the_reports_numbers_confirms_a_suggestion_and_exports_csv(
-    browser: object,  # noqa: F811 - the fixture
+    browser: object,
     site: OwnerSite,
 ) -> None:
     context = browser.new_context(  # type: ignore[attr-defined]

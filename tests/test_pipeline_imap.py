@@ -20,6 +20,7 @@ from tests.support.cli import run
 from tests.support.dovecot import PASSWORD, Dovecot, drafts
 from tests.support.mailbox import OWNER, account_toml
 from tests.support.messages import owner_intro, partner_referral
+from tests.support.outbox import outbox
 
 pytestmark = pytest.mark.integration
 
@@ -36,17 +37,6 @@ def write_config(
         + "\n[caps]\ndrafts_in_window = false  # drafts at once, whatever the hour the suite runs\n"
     )
     return path
-
-
-def outbox(db_url: str) -> list[tuple[str, str, str]]:
-    engine = make_engine(db_url)
-    with session_factory(engine)() as session:
-        rows = [
-            (f.kind, f.contact.email, f.state)
-            for f in session.scalars(select(m.FollowUp).order_by(m.FollowUp.id))
-        ]
-    engine.dispose()
-    return rows
 
 
 def test_intro_in_drafts_out_exactly_once(

@@ -24,10 +24,10 @@ from refmail.imap import ImapSource, connect
 from refmail.source import BODY_LIMIT, Cursor
 from refmail.sync import sync_account
 from tests.support import poison
+from tests.support.daemon import AccountSpec, Database, running, wait_for, write_config
 from tests.support.dovecot import PASSWORD, Dovecot
 from tests.support.mailbox import OWNER, PASSWORD_ENV, REFMAIL, account_toml, referral
 from tests.support.mailgen import load_dovecot
-from tests.test_daemon import AccountSpec, Database, running, wait_for, write_config
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 
 from refmail.db import make_engine, migrate, safe_url
 from refmail.filedrop import FileDrafts
-from tests.test_cli import invoke
+from tests.support.cli import invoke
 
 
 def mode(path: Path) -> int:

@@ -11,23 +11,20 @@ import pytest
 from sqlalchemy import select
 
 from refmail import models as m
-from tests.support.dovecot import Dovecot
-from tests.support.mailbox import referral
-from tests.test_daemon import (
+from tests.support.daemon import (
     AccountSpec,
     Database,
     DraftWatcher,
-    db,
     plain_mail,
     ready,
     running,
-    sqlite_url,
     wait_for,
     write_config,
 )
+from tests.support.dovecot import Dovecot
+from tests.support.mailbox import referral
 
 pytestmark = pytest.mark.integration
-FIXTURES = (db, sqlite_url)  # the daemon tests' fixtures, used here by name
 
 
 def test_a_draft_sent_from_another_client_is_recorded_after_the_next_idle_wake(

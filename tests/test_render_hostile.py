@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from refmail.defang import clean_name, defang
 from refmail.kinds import NAMES as KINDS
 from refmail.render import Links, Person, Renderer
-from tests.test_render import NOW, PREFS, UNSUB, draft, html_of, reparse, text_of
+from tests.support.drafts import NOW, PREFS, UNSUB, draft, html_of, reparse, text_of
 
 EVIL_NAME = "Mallory\u202e\x07 https://evil.example/login <click@evil.example> www.evil.example"
 EVIL_ORG = "Evil Corp (visit evil.example/promo)"

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import imapclient
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from imapclient.imapclient import SENT
 from sqlalchemy import select
 
 from refmail import models as m
 from refmail.cli import cli
 from refmail.db import make_engine, session_factory
-from tests.support.dovecot import PASSWORD, Dovecot, drafts
+from tests.support.cli import ENV, dispatch, run
+from tests.support.dovecot import Dovecot, drafts
 from tests.support.mailbox import ALL_DAY, OWNER, account_toml
 from tests.support.messages import numbered_referral, owner_intro, partner_referral
 from tests.support.smtp_sink import SmtpSink
@@ -32,7 +33,6 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PAT = "pat@partnerlaw.example"
-SIGNING_KEY = "a-signing-key-for-the-smtp-tests-0123456789"
 BASE_URL = "https://refmail.example"
 
 
@@ -68,19 +68,6 @@ max_per_hour = {max_per_hour}
         + web_table
     )
     return path
-
-
-ENV = {"REFMAIL_TEST_IMAP_PASSWORD": PASSWORD, "REFMAIL_SIGNING_KEY": SIGNING_KEY}
-
-
-def run(config: Path, *args: str) -> Result:
-    result = CliRunner().invoke(cli, ["--config", str(config), *args], env=ENV)
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    return result
-
-
-def dispatch(config: Path, at: datetime) -> str:
-    return run(config, "dispatch", "--once", "--now", at.isoformat()).output
 
 
 def sent_folder(server: Dovecot, user: str) -> list[tuple[email.message.EmailMessage, tuple]]:

@@ -16,13 +16,14 @@ from refmail import models as m
 from refmail import record
 from refmail.config import FollowUps
 from refmail.db import SessionFactory, make_engine, session_factory, transaction
-from tests.support.maildirs import account
-from tests.test_effects import (
+from tests.support.cli import cli_run
+from tests.support.mailbox import OWNER
+from tests.support.maildirs import account, demo_config
+from tests.support.world import (
     ALICE,
     BOB,
     CAROL,
     NOW,
-    OWNER,
     PAT,
     World,
     changed,
@@ -251,8 +252,6 @@ def test_a_bounce_is_matched_by_x_refmail_id_when_the_message_id_was_rewritten(
 
 
 def test_clear_bounce_lets_mail_go_to_the_address_again(tmp_path: Path, db_url: str) -> None:
-    from tests.test_contacts import cli_run, demo_config
-
     config = demo_config(tmp_path, db_url)
     cli_run(config, "contacts", "set", "dana@example.org")
     engine = make_engine(db_url)

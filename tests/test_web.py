@@ -6,8 +6,6 @@ the outbox, and the "email me my link" form against a real SMTP sink (aiosmtpd).
 
 from __future__ import annotations
 
-import email
-import email.policy
 import http.client
 import re
 import time
@@ -17,8 +15,6 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message as MessageHandler
 from sqlalchemy import select
 
 from refmail import models as m
@@ -30,13 +26,11 @@ from refmail.smtp import send
 from refmail.sync import sync_account
 from refmail.tokens import LinkBuilder, Tokens
 from refmail.web import RateLimit, WebContext
-from tests.support.dovecot import free_port
 from tests.support.maildirs import CLOCK, account, fill, intro
+from tests.support.web import KEYS, ONE_CLICK, Sink, running_sink
 from tests.support.webserver import serve
 
 pytestmark = pytest.mark.integration
-KEYS = ["a-signing-key-for-tests-0123456789"]
-ONE_CLICK = b"List-Unsubscribe=One-Click"
 
 
 @dataclass
@@ -71,25 +65,10 @@ def multipart(fields: dict[str, str]) -> tuple[bytes, str]:
     return body.encode(), f"multipart/form-data; boundary={boundary}"
 
 
-class Sink(MessageHandler):
-    """An SMTP server that keeps what it receives."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[email.message.Message] = []
-
-    def handle_message(self, message: email.message.Message) -> None:
-        self.messages.append(message)
-
-
 @pytest.fixture
 def smtp_sink() -> Iterator[tuple[Sink, int]]:
-    sink = Sink()
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield sink, port
-    controller.stop()
+    with running_sink() as pair:
+        yield pair
 
 
 @dataclass

@@ -18,7 +18,6 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from refmail import models as m
@@ -32,10 +31,9 @@ from refmail.smtp import send
 from refmail.sync import sync_account
 from refmail.tokens import LinkBuilder, Tokens
 from refmail.web import Guard, RateLimit, WebContext
-from tests.support.dovecot import free_port
 from tests.support.maildirs import CLOCK, account, fill, intro
+from tests.support.web import KEYS, ONE_CLICK, Sink, running_sink
 from tests.support.webserver import serve
-from tests.test_web import KEYS, ONE_CLICK, Sink
 
 pytestmark = pytest.mark.integration
 FORM = "application/x-www-form-urlencoded"
@@ -63,11 +61,8 @@ def ask_link(url: str, address: str, forwarded: str = "") -> int:
 
 @pytest.fixture
 def smtp_sink() -> Iterator[tuple[Sink, int]]:
-    sink, port = Sink(), free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield sink, port
-    controller.stop()
+    with running_sink() as pair:
+        yield pair
 
 
 @contextmanager

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from refmail import contacts, outbox
 from refmail import models as m
 from refmail.db import SessionFactory, transaction
-from tests.test_effects import ALICE, BOB, CAROL, NOW, OWNER, PAT, World, dsn, reply
+from tests.support.mailbox import OWNER
+from tests.support.world import ALICE, BOB, CAROL, NOW, PAT, World, dsn, reply
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A local Maildir account for the tests that need no server: numbered introductions by the
-owner, a Maildir filled with raw messages, the account settings that read it, and the fixed
-clock those tests run at."""
+owner, a Maildir filled with raw messages, the account settings that read it (and a config
+file naming such an account), and the fixed clock those tests run at."""
 
 from __future__ import annotations
 
@@ -43,3 +43,22 @@ def fill(root: Path, messages: Sequence[bytes]) -> None:
     """Deliver `messages` into the Maildir at `root`, in order (unique, ordered file names)."""
     for i, raw in enumerate(messages):
         deliver(root, raw, f"{1700000000 + i}.M{i}.test")
+
+
+def demo_config(tmp_path: Path, db_url: str) -> Path:
+    """tmp_path/refmail.toml: the account "t" reading the empty Maildir tmp_path/md, drafts to
+    files, on the database at `db_url`."""
+    path = tmp_path / "refmail.toml"
+    path.write_text(f"""
+database = "{db_url}"
+[[accounts]]
+name = "t"
+address = "olivia+refmail@example.com"
+owners = ["{OWNER}"]
+delivery = "file"
+require_authentication = false
+[accounts.maildir]
+path = "md"
+""")
+    (tmp_path / "md" / "new").mkdir(parents=True)
+    return path
