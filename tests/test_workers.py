@@ -68,14 +68,11 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 60.0) -> Non
     raise AssertionError(f"timed out waiting for {what}")
 
 
+# Workers share one PostgreSQL (their deployment); the leases on SQLite are tested in test_leases.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_workers_split_the_accounts_and_take_over_a_killed_ones(
     tmp_path: Path, db_url: str
 ) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip(
-            "the worker lease test runs on PostgreSQL (its deployment); SQLite is tested"
-            " in test_leases"
-        )
     config = write_config(tmp_path, db_url)
     engine = make_engine(db_url)
     migrate(engine)
