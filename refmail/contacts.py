@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from refmail import models as m
@@ -77,6 +78,60 @@ def opt_out(session: Session, contact: m.Contact, source: str, now: datetime) ->
         contact.updated_at = now
         log_change(session, contact, "opted_out_at", "", _text(now), source, now)
     return cancel_open(session, contact, f"opted out ({source})", now)
+
+
+@dataclass(frozen=True)
+class OptedOut:
+    """What `opt_out_by_public_id` did: to whom, and how many open follow-ups it stopped."""
+
+    contact_id: int
+    email: str
+    cancelled: int
+
+
+_CONTACT = m.Contact.__table__
+_CHANGE = m.ContactChange.__table__
+_NOW = bindparam("p_now", type_=m.UTCDateTime())
+# Built once (the one-click unsubscribe runs them on every POST): set the opt-out only if not
+# yet set, so a second click neither moves the time nor logs a change.
+_OPT_OUT = (
+    sql_update(_CONTACT)
+    .where(_CONTACT.c.public_id == bindparam("p_public"), _CONTACT.c.opted_out_at.is_(None))
+    .values(opted_out_at=_NOW, updated_at=_NOW)
+    .returning(_CONTACT.c.id, _CONTACT.c.email)
+)
+_BY_PUBLIC_ID = select(_CONTACT.c.id, _CONTACT.c.email).where(
+    _CONTACT.c.public_id == bindparam("p_public")
+)
+_LOG_CHANGE = insert(_CHANGE)
+
+
+def opt_out_by_public_id(
+    connection: Connection, public_id: str, source: str, now: datetime
+) -> OptedOut | None:
+    """`opt_out` for the contact with this public id, in prebuilt statements on the caller's
+    connection (and transaction): the same change, change log and outbox effects. None if no
+    contact has that id."""
+    done = connection.execute(_OPT_OUT, {"p_public": public_id, "p_now": now}).first()
+    if done is not None:
+        connection.execute(
+            _LOG_CHANGE,
+            {
+                "contact_id": done.id,
+                "at": now,
+                "source": source,
+                "field": "opted_out_at",
+                "old_value": "",
+                "new_value": _text(now),
+            },
+        )
+    else:
+        done = connection.execute(_BY_PUBLIC_ID, {"p_public": public_id}).first()
+        if done is None:
+            return None
+    why = f"opted out ({source})"
+    cancelled = outbox.stop_all_to(connection, done.id, "contact_changed", why, now, done.email)
+    return OptedOut(done.id, done.email, cancelled)
 
 
 def opt_in(session: Session, contact: m.Contact, source: str, now: datetime) -> None:

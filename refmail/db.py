@@ -103,6 +103,16 @@ def transaction(factory: SessionFactory) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """One short writing unit of work on a bare connection (no ORM session): committed if the
+    block finishes, rolled back if it raises; on SQLite the write lock is taken at BEGIN."""
+    with engine.connect() as connection:
+        connection.execution_options(**WRITE)
+        with connection.begin():
+            yield connection
+
+
 _LOCAL = threading.Lock()
 _HELD: set[str] = set()  # locks held by this process: flock does not exclude its own threads
 

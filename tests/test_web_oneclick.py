@@ -1,0 +1,185 @@
+"""The one-click unsubscribe's fast path, on SQLite and PostgreSQL.
+
+`contacts.opt_out_by_public_id` (prebuilt statements on a bare connection) must do exactly what
+the ORM's `contacts.opt_out` does: the same opt-out, the same change log, the same outbox states
+and the same why-log; in a number of statements that does not grow with the follow-ups.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, event, select, update
+
+from refmail import contacts, outbox
+from refmail import models as m
+from refmail.config import FollowUps
+from refmail.db import SessionFactory, engine_of, transaction, writing
+from refmail.maildir import MaildirSource
+from refmail.sync import sync_account
+from tests.support.maildirs import CLOCK, account, fill, intro
+
+pytestmark = pytest.mark.integration
+
+
+def seeded(factory: SessionFactory, root: Path, introductions: int) -> None:
+    """Introductions synced from a Maildir: a{n}/b{n} get two planned check-ins each; one of
+    each of theirs is made a draft waiting in Drafts (delivered, not yet sent)."""
+    fill(root, [intro(n) for n in range(1, introductions + 1)])
+    sync_account(factory, account(root), MaildirSource(root), ("INBOX",), FollowUps(), CLOCK)
+    with transaction(factory) as session:
+        for contact in session.scalars(select(m.Contact)):
+            first = session.scalars(
+                select(m.FollowUp)
+                .where(m.FollowUp.contact_id == contact.id)
+                .order_by(m.FollowUp.id)
+                .limit(1)
+            ).first()
+            if first is not None:
+                session.execute(
+                    update(m.FollowUp)
+                    .where(m.FollowUp.id == first.id)
+                    .values(state="delivered", channel="drafts", delivered_at=CLOCK())
+                )
+
+
+def story(factory: SessionFactory, email: str) -> dict[str, object]:
+    """Everything an opt-out changes about one contact, without ids or the contact's name."""
+    with factory() as session:
+        contact = session.scalars(select(m.Contact).where(m.Contact.email == email)).one()
+        rows = session.scalars(
+            select(m.FollowUp).where(m.FollowUp.contact_id == contact.id).order_by(m.FollowUp.id)
+        ).all()
+        return {
+            "opted_out_at": contact.opted_out_at,
+            "updated_at": contact.updated_at,
+            "changes": [
+                (c.at, c.source, c.field, c.old_value, c.new_value)
+                for c in session.scalars(
+                    select(m.ContactChange)
+                    .where(
+                        m.ContactChange.contact_id == contact.id,
+                        m.ContactChange.field != "created",  # its value is the address
+                    )
+                    .order_by(m.ContactChange.id)
+                )
+            ],
+            "follow_ups": [
+                (
+                    f.kind,
+                    f.state,
+                    f.reason,
+                    f.withdraw_reason,
+                    f.updated_at,
+                    [(e.at, e.state, e.rule, e.reason) for e in f.events],
+                )
+                for f in rows
+            ],
+        }
+
+
+def public_id(factory: SessionFactory, email: str) -> str:
+    with factory() as session:
+        return session.scalars(select(m.Contact.public_id).where(m.Contact.email == email)).one()
+
+
+def test_the_fast_path_does_what_the_orm_opt_out_does(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    seeded(factory, tmp_path / "md", 2)
+    now = CLOCK()
+    with transaction(factory) as session:
+        old = session.scalars(select(m.Contact).where(m.Contact.email == "a1@example.org")).one()
+        contacts.opt_out(session, old, "recipient", now)
+    with writing(engine_of(factory)) as connection:
+        done = contacts.opt_out_by_public_id(
+            connection, public_id(factory, "a2@example.org"), "recipient", now
+        )
+    assert done is not None and done.email == "a2@example.org" and done.cancelled == 1
+    before, after = story(factory, "a1@example.org"), story(factory, "a2@example.org")
+    assert after == before
+    assert after["opted_out_at"] == now
+    states = [f[1] for f in after["follow_ups"]]  # type: ignore[attr-defined]
+    assert states == ["delivered", "skipped"]
+    withdrawn = after["follow_ups"][0]  # type: ignore[index]
+    assert withdrawn[3] == "opted out (recipient)"
+    assert withdrawn[5][-1][1:] == (
+        "delivered",
+        "contact_changed",
+        "draft to be withdrawn: opted out (recipient)",
+    )
+    # nobody else was touched
+    assert story(factory, "b2@example.net")["opted_out_at"] is None
+    assert [f[1] for f in story(factory, "b2@example.net")["follow_ups"]] == [  # type: ignore[attr-defined]
+        "delivered",
+        "planned",
+    ]
+
+
+def test_a_second_click_changes_nothing_and_an_unknown_id_is_none(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    seeded(factory, tmp_path / "md", 1)
+    engine, pid = engine_of(factory), public_id(factory, "a1@example.org")
+    with writing(engine) as connection:
+        assert contacts.opt_out_by_public_id(connection, pid, "recipient", CLOCK()) is not None
+    first = story(factory, "a1@example.org")
+    later = CLOCK() + timedelta(hours=1)
+    with writing(engine) as connection:
+        again = contacts.opt_out_by_public_id(connection, pid, "recipient", later)
+        assert again is not None and again.cancelled == 0
+        assert contacts.opt_out_by_public_id(connection, "no-such-id", "recipient", later) is None
+    assert story(factory, "a1@example.org") == first
+
+
+class Statements:
+    """Counts what reaches the database driver (every cursor execute, BEGIN included)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.count = engine, 0
+
+    def __enter__(self) -> Statements:
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_: object) -> None:
+        self.count += 1
+
+
+def test_the_statements_of_one_click_are_few_and_do_not_grow_with_the_follow_ups(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    seeded(factory, tmp_path / "md", 1)
+    engine = engine_of(factory)
+    with transaction(factory) as session:  # b1 gets many more open follow-ups than a1
+        b1 = session.scalars(select(m.Contact).where(m.Contact.email == "b1@example.net")).one()
+        template = session.scalars(select(m.FollowUp).where(m.FollowUp.contact_id == b1.id)).first()
+        assert template is not None
+        for step in range(10, 30):
+            outbox.add(
+                session,
+                introduction_id=template.introduction_id,
+                account_id=template.account_id,
+                kind=template.kind,
+                step=step,
+                contact_id=b1.id,
+                due_at=CLOCK(),
+                domain="example.com",
+                now=CLOCK(),
+            )
+    counts = []
+    for email in ("a1@example.org", "b1@example.net"):
+        pid = public_id(factory, email)
+        with Statements(engine) as seen, writing(engine) as connection:
+            done = contacts.opt_out_by_public_id(connection, pid, "recipient", CLOCK())
+        assert done is not None
+        counts.append(seen.count)
+    assert done.cancelled == 21
+    # BEGIN (SQLite's is ours), the opt-out, its change log, the withdrawals, the skips, the
+    # why-log in one INSERT; the commit is no cursor statement.
+    assert counts[0] == counts[1] <= 6
