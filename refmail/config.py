@@ -241,6 +241,10 @@ class Web:
     # "Authorization: Bearer <token>" where the token is read from this environment variable.
     monitor_from: tuple[str, ...] = ("127.0.0.1", "::1")
     metrics_token_env: str = ""
+    # Where the "email me my link" form counts requests: "memory" (this process only),
+    # "database" (shared by every `refmail web --workers` process), "auto" (the database when
+    # there are several workers).
+    rate_limit: Literal["auto", "memory", "database"] = "auto"
 
     def signing_keys(self) -> list[str]:
         """Newest first, one per line (or comma-separated); older ones still verify links."""

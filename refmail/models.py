@@ -418,3 +418,15 @@ class Digest(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     message_id: Mapped[str] = mapped_column(String(998), unique=True)
     where: Mapped[str] = mapped_column(Text, default="")
+
+
+class RateEvent(Base):
+    """One counted request of a rate limit shared by several `refmail web` workers: the
+    limit's name, a digest of what it counts by (never the address itself), when (epoch s)."""
+
+    __tablename__ = "rate_event"
+    __table_args__ = (Index("ix_rate_event_bucket_key_at", "bucket", "key", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Float)

@@ -11,6 +11,7 @@ transaction. No account, no cookies, no external resources, no tracking.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import logging
@@ -23,10 +24,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
+from typing import Protocol
 from zoneinfo import ZoneInfo, available_timezones
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import Engine, Float, bindparam, delete, func, insert, select, text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -54,6 +56,8 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
+PER_IP = (5, 600)  # link requests per client address per 10 minutes
+PER_ADDRESS = (3, 86400)  # and per address asked for, per day
 ZONES = [
     *sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV"))),
     "UTC",  # an owner's default, and some people's choice
@@ -78,6 +82,64 @@ class RateLimit:
             return False
         events.append(now)
         return True
+
+
+class Limiter(Protocol):
+    """What the link form asks of a rate limit."""
+
+    def allow(self, key: str) -> bool: ...
+
+
+_RATE = m.RateEvent.__table__
+_SINCE = bindparam("p_since", type_=Float())
+_RATE_KEY = (_RATE.c.bucket == bindparam("p_bucket")) & (_RATE.c.key == bindparam("p_key"))
+_RATE_FORGET = delete(_RATE).where(_RATE_KEY, _RATE.c.at <= _SINCE)
+_RATE_COUNT = select(func.count()).select_from(_RATE).where(_RATE_KEY)
+_RATE_ADD = insert(_RATE)
+_RATE_PRUNE = delete(_RATE).where(_RATE.c.bucket == bindparam("p_bucket"), _RATE.c.at <= _SINCE)
+
+
+@dataclass
+class SharedRateLimit:
+    """RateLimit's sliding window counted in the database (table rate_event), so that several
+    `refmail web` workers share it: a client cannot multiply its allowance by the number of
+    processes. Keys are stored as digests (no address at rest); one key's check-and-count is
+    serialised (an advisory transaction lock on PostgreSQL, SQLite's write lock)."""
+
+    engine: Engine
+    bucket: str  # which limit: "ip", "address"
+    count: int
+    seconds: float
+    clock: Callable[[], float] = time.time  # wall clock: shared by processes
+    prune_every: int = 100  # every this many counted events, drop the whole bucket's old ones
+    _counted: int = 0
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        digest = hashlib.sha256(f"{self.bucket}\0{key}".encode()).hexdigest()
+        values = {"p_bucket": self.bucket, "p_key": digest, "p_since": now - self.seconds}
+        with writing(self.engine) as connection:
+            if connection.dialect.name == "postgresql":
+                lock = int(digest[:15], 16)  # < 2**63: a bigint
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+            connection.execute(_RATE_FORGET, values)
+            if (connection.scalar(_RATE_COUNT, values) or 0) >= self.count:
+                return False
+            connection.execute(_RATE_ADD, {"bucket": self.bucket, "key": digest, "at": now})
+            self._counted += 1
+            if self._counted % self.prune_every == 0:
+                connection.execute(_RATE_PRUNE, values)
+        return True
+
+
+def rate_limits(web: Web, factory: SessionFactory, workers: int = 1) -> tuple[Limiter, Limiter]:
+    """The link form's limits (per client address, per asked-for address) as [web] rate_limit
+    says: "memory" (one process), "database" (shared), "auto" (shared when several workers)."""
+    shared = web.rate_limit == "database" or (web.rate_limit == "auto" and workers > 1)
+    if not shared:
+        return RateLimit(*PER_IP), RateLimit(*PER_ADDRESS)
+    engine = engine_of(factory)
+    return SharedRateLimit(engine, "ip", *PER_IP), SharedRateLimit(engine, "address", *PER_ADDRESS)
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -157,8 +219,8 @@ class WebContext:
     mailer: LinkMailer | None = None
     clock: Clock = system_clock
     metrics: Metrics | None = None  # served at /metrics when the daemon hands them over
-    per_ip: RateLimit = field(default_factory=lambda: RateLimit(5, 600))
-    per_address: RateLimit = field(default_factory=lambda: RateLimit(3, 86400))
+    per_ip: Limiter = field(default_factory=lambda: RateLimit(*PER_IP))
+    per_address: Limiter = field(default_factory=lambda: RateLimit(*PER_ADDRESS))
     guard: Guard = field(default_factory=Guard)
     budget: SendBudget | None = None  # the sending account's max_per_hour
 
@@ -260,7 +322,7 @@ def create_app(ctx: WebContext) -> Starlette:
         form = await request.form()
         address = address_key(str(form.get("email", "")))
         client = ctx.guard.client(request) or "unknown"
-        if not ctx.per_ip.allow(client) or not ctx.per_address.allow(address):
+        if not await _allowed(ctx.per_ip, client) or not await _allowed(ctx.per_address, address):
             return page("request_link", 429, sent=False, limited=True)
         link_queue.submit(address)  # looked up and sent by the worker: no timing to read
         return page("request_link", sent=True)  # the same answer, known address or not
@@ -292,6 +354,13 @@ def create_app(ctx: WebContext) -> Starlette:
     )
     app.state.link_queue = link_queue
     return app
+
+
+async def _allowed(limit: Limiter, key: str) -> bool:
+    """Counted in memory at once; in the database from the threadpool."""
+    if isinstance(limit, RateLimit):
+        return limit.allow(key)
+    return await run_in_threadpool(limit.allow, key)
 
 
 def _preference_page(ctx: WebContext, view: ContactPage) -> dict[str, object]:

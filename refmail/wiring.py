@@ -182,10 +182,13 @@ def link_mailer(parts: Parts, clock: Clock = system_clock) -> LinkMailer | None:
     return send_link
 
 
-def web_context(parts: Parts, metrics: Metrics | None = None) -> WebContext | None:
-    """What the recipient pages need, or None when web.base_url is not set."""
+def web_context(
+    parts: Parts, metrics: Metrics | None = None, workers: int = 1
+) -> WebContext | None:
+    """What the recipient pages need, or None when web.base_url is not set; `workers`
+    processes serving them share the rate limit through the database ([web] rate_limit)."""
     from refmail.linkmail import SendBudget
-    from refmail.web import WebContext, guard_for  # only commands that serve pages load these
+    from refmail.web import WebContext, guard_for, rate_limits  # only for commands with pages
 
     links = parts.rules.links
     if links is None:
@@ -196,6 +199,7 @@ def web_context(parts: Parts, metrics: Metrics | None = None) -> WebContext | No
         if sender is not None and sender.smtp is not None
         else None
     )
+    per_ip, per_address = rate_limits(parts.settings.web, parts.factory, workers)
     return WebContext(
         parts.factory,
         links.tokens,
@@ -207,4 +211,6 @@ def web_context(parts: Parts, metrics: Metrics | None = None) -> WebContext | No
         metrics=metrics,
         guard=guard_for(parts.settings.web),
         budget=budget,
+        per_ip=per_ip,
+        per_address=per_address,
     )

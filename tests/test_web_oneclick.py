@@ -7,21 +7,28 @@ and the same why-log; in a number of statements that does not grow with the foll
 
 from __future__ import annotations
 
+import http.client
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from sqlalchemy import Engine, event, select, update
 
 from refmail import contacts, outbox
 from refmail import models as m
-from refmail.config import FollowUps
-from refmail.db import SessionFactory, engine_of, transaction, writing
+from refmail.config import FollowUps, Web
+from refmail.db import SessionFactory, engine_of, make_engine, migrate, transaction, writing
 from refmail.maildir import MaildirSource
 from refmail.sync import sync_account
+from refmail.tokens import LinkBuilder, Tokens
+from refmail.web import RateLimit, SharedRateLimit, WebContext, rate_limits
 from tests.support.maildirs import CLOCK, account, fill, intro
+from tests.support.web import KEYS
+from tests.support.webserver import serve
 
 pytestmark = pytest.mark.integration
+FORM = "application/x-www-form-urlencoded"
 
 
 def seeded(factory: SessionFactory, root: Path, introductions: int) -> None:
@@ -183,3 +190,70 @@ def test_the_statements_of_one_click_are_few_and_do_not_grow_with_the_follow_ups
     # BEGIN (SQLite's is ours), the opt-out, its change log, the withdrawals, the skips, the
     # why-log in one INSERT; the commit is no cursor statement.
     assert counts[0] == counts[1] <= 6
+
+
+# --- the rate limit shared through the database ----------------------------------------------
+
+
+def test_the_database_rate_limit_is_one_window_for_every_process(db_url: str) -> None:
+    engines = [make_engine(db_url) for _ in range(2)]  # two processes' own engines and pools
+    migrate(engines[0])
+    now = [1000.0]
+    limits = [SharedRateLimit(e, "address", 3, 60, clock=lambda: now[0]) for e in engines]
+    try:
+        assert [limits[i % 2].allow("dan@example.org") for i in range(4)] == [
+            True,
+            True,
+            True,
+            False,
+        ]
+        assert limits[1].allow("erin@example.org")  # another key has its own window
+        assert SharedRateLimit(engines[0], "ip", 3, 60).allow("dan@example.org")  # and a bucket
+        now[0] += 61  # the window slid past the first three
+        assert limits[0].allow("dan@example.org")
+        with engines[0].connect() as connection:
+            keys = set(connection.scalars(select(m.RateEvent.key)))
+        assert keys and not any("@" in k for k in keys)  # digests, never the address
+    finally:
+        for e in engines:
+            e.dispose()
+
+
+def test_rate_limit_setting_picks_memory_or_database(factory: SessionFactory) -> None:
+    def kinds(rate_limit: str, workers: int) -> set[type]:
+        return {type(x) for x in rate_limits(Web(rate_limit=rate_limit), factory, workers)}  # type: ignore[arg-type]
+
+    assert kinds("auto", 1) == {RateLimit}
+    assert kinds("auto", 2) == {SharedRateLimit}
+    assert kinds("memory", 4) == {RateLimit}
+    assert kinds("database", 1) == {SharedRateLimit}
+
+
+def test_two_app_instances_share_the_link_form_limit(factory: SessionFactory) -> None:
+    asked: list[str] = []
+    tokens = Tokens(KEYS)
+
+    def context() -> WebContext:
+        per_ip, per_address = rate_limits(Web(rate_limit="database"), factory, 2)
+        return WebContext(
+            factory,
+            tokens,
+            LinkBuilder("http://placeholder", tokens),
+            mailer=lambda address, url: asked.append(address),
+            per_ip=per_ip,
+            per_address=per_address,
+        )
+
+    body = urlencode({"email": "dan@example.org"}).encode()
+    with serve(context()) as one, serve(context()) as two:
+        statuses = [post(url, body) for url in (one, two, one, two)]
+    assert statuses == [200, 200, 200, 429]  # 3 per address and day, across both
+
+
+def post(base: str, body: bytes) -> int:
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.request("POST", "/p", body=body, headers={"Content-Type": FORM})
+    status = conn.getresponse().status
+    conn.close()
+    return status
