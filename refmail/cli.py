@@ -789,25 +789,39 @@ def _parse_day(text: str) -> datetime:
 
 @cli.command()
 @click.option("--listen", metavar="HOST:PORT", help="Address to serve on (default: web.listen).")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Server processes sharing the address (PostgreSQL only); a dead one is restarted.",
+)
 @pass_app
-def web(app: App, listen: str | None) -> None:
+def web(app: App, listen: str | None, workers: int) -> None:
     """Serve the unsubscribe and preference pages (put HTTPS in front of it)."""
-    import uvicorn  # imported here: only this command needs a server
-
-    from refmail.httpserver import server_config
+    from refmail.db import engine_of
+    from refmail.httpserver import check_workers, serve
     from refmail.owner_web import mount
     from refmail.web import create_app
 
     settings = app.settings
     parts = wiring.build(settings)
-    context = wiring.web_context(parts)
+    check_workers(workers, engine_of(parts.factory).dialect.name)
+    context = wiring.web_context(parts, workers=workers)
     if context is None:
         raise OneLineError("web.base_url is not set: the pages need their public address")
     host, port = config.Web(listen=listen).host_port if listen else settings.web.host_port
     click.echo(f"serving {settings.web.base_url} on http://{host}:{port}")
-    pages = create_app(context)
-    mount(pages, settings, parts.factory)  # the owner's page at /owner
-    uvicorn.Server(server_config(pages, host, port)).run()
+
+    csrf_key = secrets.token_bytes(32)  # one for all workers: a form from one posts to another
+
+    def pages() -> Any:  # built in each worker: no thread or connection crosses a fork
+        built = create_app(context)
+        mount(built, settings, parts.factory, csrf_key)  # the owner's page at /owner
+        return built
+
+    engine = engine_of(parts.factory)
+    serve(pages, host, port, workers=workers, after_fork=lambda: engine.dispose(close=False))
 
 
 @cli.command()

@@ -89,8 +89,8 @@ class OptedOut:
     cancelled: int
 
 
-_CONTACT = m.Contact.__table__
-_CHANGE = m.ContactChange.__table__
+_CONTACT = m.Base.metadata.tables["contact"]
+_CHANGE = m.Base.metadata.tables["contact_change"]
 _NOW = bindparam("p_now", type_=m.UTCDateTime())
 # Built once (the one-click unsubscribe runs them on every POST): set the opt-out only if not
 # yet set, so a second click neither moves the time nor logs a change.

@@ -13,15 +13,22 @@ server are logged once per `log_every` seconds with a count of what was left out
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import resource
+import signal
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from types import FrameType
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from refmail.errors import ConfigError
 
 log = logging.getLogger(__name__)
 MAX_KINDS = 1000  # distinct warnings a RepeatFilter remembers
@@ -185,3 +192,155 @@ def quiet_repeats(seconds: float, names: tuple[str, ...] = SERVER_LOGGERS) -> No
         logger = logging.getLogger(name)
         if not any(isinstance(f, RepeatFilter) for f in logger.filters):
             logger.addFilter(RepeatFilter(seconds))
+
+
+# --- several processes -----------------------------------------------------------------------
+
+MAX_WORKERS = 32
+
+
+def check_workers(workers: int, dialect: str) -> None:
+    """Several workers only on PostgreSQL: SQLite has one writer, so more processes would only
+    queue for its lock (and the in-process queueing that keeps its p99 low works in one)."""
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError(f"--workers must be 1..{MAX_WORKERS}")
+    if workers > 1 and dialect != "postgresql":
+        raise ConfigError(
+            "--workers needs PostgreSQL: SQLite has one writer, so several processes only wait "
+            "for each other; serve with one worker"
+        )
+
+
+def serve(
+    make_app: Callable[[], Any],
+    host: str,
+    port: int,
+    *,
+    workers: int = 1,
+    proxy_headers: bool = False,
+    limits: Limits | None = None,
+    after_fork: Callable[[], None] = lambda: None,
+) -> None:
+    """Serve `make_app()` until SIGTERM/SIGINT: in this process, or in `workers` forked ones
+    sharing one listening socket. A worker calls `after_fork` (e.g. drop the database pool it
+    inherited), then `make_app`."""
+    if workers <= 1:
+        uvicorn.Server(
+            server_config(make_app(), host, port, proxy_headers=proxy_headers, limits=limits)
+        ).run()
+        return
+    settings = fit_to_descriptors(limits or Limits(), raise_fd_limit())
+    listener = listening_socket(host, port, settings.backlog)
+
+    def work() -> None:
+        after_fork()
+        config = server_config(make_app(), host, port, proxy_headers=proxy_headers, limits=limits)
+        uvicorn.Server(config).run(sockets=[listener])
+
+    try:
+        Supervisor(work, workers).run()
+    finally:
+        listener.close()
+
+
+def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
+    """A TCP socket listening on host:port, to be shared by the workers (inherited by fork)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+@dataclass
+class Supervisor:
+    """Keeps `workers` forked processes running `work` (each exits when it returns); one that
+    dies is replaced (after a pause that grows while workers keep dying at once after their
+    start). SIGTERM or SIGINT: every worker gets SIGTERM, and SIGKILL after `grace` seconds."""
+
+    work: Callable[[], None]
+    workers: int
+    grace: float = 10.0
+    quick_death: float = 2.0  # a worker dead this soon after its start counts as a crash loop
+    max_pause: float = 5.0
+    pids: dict[int, float] = field(default_factory=dict)  # worker pid → when it started
+    _stopping: bool = False
+
+    def run(self) -> None:
+        previous = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        pause = 0.0
+        try:
+            for _ in range(self.workers):
+                self._spawn()
+            while not self._stopping:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+                if pid == 0:
+                    time.sleep(0.1)
+                    continue
+                started = self.pids.pop(pid, None)
+                if started is None or self._stopping:
+                    continue
+                lived = time.monotonic() - started
+                pause = min(max(pause * 2, 0.1), self.max_pause) if lived < self.quick_death else 0
+                log.warning(
+                    "web worker %d ended (%s) after %.1f s: starting another%s",
+                    pid,
+                    _status(status),
+                    lived,
+                    f" in {pause:.1f} s" if pause else "",
+                )
+                time.sleep(pause)
+                if not self._stopping:
+                    self._spawn()
+        finally:
+            self._stop_all()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _spawn(self) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker: uvicorn installs its own SIGTERM/SIGINT handling
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_DFL)
+            code = 0
+            try:
+                self.work()
+            except SystemExit as exc:  # uvicorn's way to give up (the port, the app)
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:  # whatever it was, this process ends here, and says why
+                log.exception("web worker %d failed", os.getpid())
+                code = 1
+            finally:
+                os._exit(code)
+        self.pids[pid] = time.monotonic()
+
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        self._stopping = True
+
+    def _stop_all(self) -> None:
+        for pid in self.pids:
+            _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace
+        while self.pids and time.monotonic() < deadline:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+            if pid:
+                self.pids.pop(pid, None)
+            else:
+                time.sleep(0.05)
+        for pid in self.pids:
+            _signal(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        self.pids.clear()
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone: waitpid collects it
+        os.kill(pid, sig)
+
+
+def _status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"

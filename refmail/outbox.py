@@ -546,8 +546,8 @@ def prune(session: Session, cutoff: datetime) -> int:
 
 # --- one contact's whole outbox at once (the one-click unsubscribe) --------------------------
 
-_FOLLOW_UP = m.FollowUp.__table__
-_EVENT = m.FollowUpEvent.__table__
+_FOLLOW_UP = m.Base.metadata.tables["follow_up"]
+_EVENT = m.Base.metadata.tables["follow_up_event"]
 _NOW = bindparam("p_now", type_=m.UTCDateTime())
 _RETURNED = (
     _FOLLOW_UP.c.id,

@@ -186,8 +186,13 @@ def _confirm(ctx: OwnerContext, suggestion_id: int) -> None:
         outcomes.confirm_suggestion(session, suggestion_id, rules, ctx.clock(), "web")
 
 
-def mount(app: Starlette, settings: Settings, factory: SessionFactory) -> None:
-    """Serve the owner's page at /owner beside the recipient pages."""
+def mount(
+    app: Starlette, settings: Settings, factory: SessionFactory, csrf_key: bytes = b""
+) -> None:
+    """Serve the owner's page at /owner beside the recipient pages; processes serving the same
+    pages share `csrf_key` (else each makes its own)."""
     page = settings.owner_page
     ctx = OwnerContext(factory, settings, page.user, page.hash())
+    if csrf_key:
+        ctx.csrf_key = csrf_key
     app.router.routes.append(Mount("/owner", app=create_owner_app(ctx)))

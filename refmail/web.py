@@ -90,7 +90,7 @@ class Limiter(Protocol):
     def allow(self, key: str) -> bool: ...
 
 
-_RATE = m.RateEvent.__table__
+_RATE = m.Base.metadata.tables["rate_event"]
 _SINCE = bindparam("p_since", type_=Float())
 _RATE_KEY = (_RATE.c.bucket == bindparam("p_bucket")) & (_RATE.c.key == bindparam("p_key"))
 _RATE_FORGET = delete(_RATE).where(_RATE_KEY, _RATE.c.at <= _SINCE)
