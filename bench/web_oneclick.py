@@ -15,8 +15,8 @@ and is served by uvicorn on 127.0.0.1, one worker, with the settings `refmail we
 The load generator is the same for all: --concurrency threads, each with its own keep-alive
 http.client connection, POSTing `List-Unsubscribe=One-Click` to distinct contacts' /u/<token>
 (every request a real first unsubscribe), bounded by --requests and --time-limit. Contestants are
-alternated over --rounds; prints the medians of req/s and p50/p90/p99 per contestant and the
-ratio refmail ÷ minimal. Sanity checks: exactly the contacts POSTed are opted out (and, for
+alternated over --rounds; prints the medians of req/s and p50/p90/p99 per contestant, the
+ratio refmail ÷ minimal, and on PostgreSQL refmail's 2 workers ÷ its 1. Sanity checks: exactly the contacts POSTed are opted out (and, for
 refmail, logged once with no open follow-ups left).
 """
 
@@ -297,6 +297,10 @@ def report(kind: str, runs: dict[str, list[Load]]) -> None:
         p99 = median([percentile(x.latencies, 0.99) for x in loads])
         p99_base = median([percentile(x.latencies, 0.99) for x in base])
         print(f"{name} ÷ minimal: req/s {ratio(ours, theirs)}, p99 {ratio(p99, p99_base)}")
+    one, two = runs.get("refmail"), runs.get("refmail, 2 workers")
+    if one and two:
+        rate_one, rate_two = (median([x.rate for x in r]) for r in (one, two))
+        print(f"refmail, 2 workers ÷ 1 worker: req/s {ratio(rate_two, rate_one)}")
 
 
 def main(argv: list[str] | None = None) -> int:

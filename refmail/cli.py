@@ -800,13 +800,13 @@ def _parse_day(text: str) -> datetime:
 def web(app: App, listen: str | None, workers: int) -> None:
     """Serve the unsubscribe and preference pages (put HTTPS in front of it)."""
     from refmail.db import engine_of
-    from refmail.httpserver import check_workers, serve
+    from refmail.httpserver import check_workers, pool_options, serve
     from refmail.owner_web import mount
     from refmail.web import create_app
 
     settings = app.settings
-    parts = wiring.build(settings)
-    check_workers(workers, engine_of(parts.factory).dialect.name)
+    check_workers(workers, settings.database)
+    parts = wiring.build(settings, wiring.database(settings, **pool_options(workers)))
     context = wiring.web_context(parts, workers=workers)
     if context is None:
         raise OneLineError("web.base_url is not set: the pages need their public address")

@@ -197,18 +197,28 @@ def quiet_repeats(seconds: float, names: tuple[str, ...] = SERVER_LOGGERS) -> No
 # --- several processes -----------------------------------------------------------------------
 
 MAX_WORKERS = 32
+WEB_CONNECTIONS = 20  # PostgreSQL connections the pages may hold, shared out between workers
 
 
-def check_workers(workers: int, dialect: str) -> None:
+def check_workers(workers: int, database_url: str) -> None:
     """Several workers only on PostgreSQL: SQLite has one writer, so more processes would only
     queue for its lock (and the in-process queueing that keeps its p99 low works in one)."""
     if not 1 <= workers <= MAX_WORKERS:
         raise ConfigError(f"--workers must be 1..{MAX_WORKERS}")
-    if workers > 1 and dialect != "postgresql":
+    if workers > 1 and not database_url.startswith("postgresql"):
         raise ConfigError(
             "--workers needs PostgreSQL: SQLite has one writer, so several processes only wait "
             "for each other; serve with one worker"
         )
+
+
+def pool_options(workers: int) -> dict[str, object]:
+    """The database pool of each of `workers` processes: together they hold no more connections
+    than one process would (a busy worker queues for its pool instead of opening more, so a
+    PostgreSQL shared with other clients does not run out of them). One process: the default."""
+    if workers <= 1:
+        return {}
+    return {"pool_size": max(2, WEB_CONNECTIONS // workers), "max_overflow": 0}
 
 
 def serve(

@@ -54,11 +54,11 @@ DRAFT_CHANNELS: dict[str, Callable[[Account, Mailbox], DraftChannel]] = {
 ROUTES = {cls.name: Route(cls.name, cls.sends) for cls, _ in _CHANNELS}
 
 
-def database(settings: Settings) -> SessionFactory:
+def database(settings: Settings, **engine_options: object) -> SessionFactory:
     """Sessions on the configured database, migrated to the current schema; a database that
-    cannot be opened is one DatabaseError line."""
+    cannot be opened is one DatabaseError line. `engine_options` go to `make_engine`."""
     try:
-        engine = make_engine(settings.database)
+        engine = make_engine(settings.database, **engine_options)
         migrate(engine)
     except (SQLAlchemyError, ImportError, OSError) as exc:
         raise DatabaseError(database_problem(settings.database, exc)) from exc
