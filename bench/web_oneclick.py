@@ -16,8 +16,8 @@ The load generator is the same for all: --concurrency threads, each with its own
 http.client connection, POSTing `List-Unsubscribe=One-Click` to distinct contacts' /u/<token>
 (every request a real first unsubscribe), bounded by --requests and --time-limit. Contestants are
 alternated over --rounds; prints the medians of req/s and p50/p90/p99 per contestant, the
-ratio refmail ÷ minimal, and on PostgreSQL refmail's 2 workers ÷ its 1. Sanity checks: exactly the contacts POSTed are opted out (and, for
-refmail, logged once with no open follow-ups left).
+ratio refmail ÷ minimal, and on PostgreSQL refmail's 2 workers ÷ its 1. Sanity checks: exactly
+the contacts POSTed are opted out (and, for refmail, logged once with no open follow-ups left).
 """
 
 from __future__ import annotations

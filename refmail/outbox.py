@@ -17,19 +17,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
+    ColumnElement,
     Connection,
     Row,
     Select,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
 )
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.types import Text
 
 from refmail import kinds
 from refmail import models as m
@@ -632,3 +637,56 @@ def _announce_row(row: Row[Any], email: str, rule: str, reason: str) -> None:
             }
         },
     )
+
+
+def stop_all_ctes(contact_id: ColumnElement[int]) -> tuple[CTE, CTE]:
+    """`stop_all_to` as two data-modifying CTEs for one PostgreSQL statement (a round trip, not
+    four): the follow-ups changed (id, kind, state, due_at, channel) and their why-log rows
+    (withdrawals first, then skips, each in id order, as `stop_all_to` writes them). Bind
+    parameters: p_rule, p_reason, p_now."""
+    open_ = _FOLLOW_UP.c.state.in_(m.OPEN_STATES)
+    reason = bindparam("p_reason", type_=Text())
+    changed = (
+        update(_FOLLOW_UP)
+        .where(
+            _FOLLOW_UP.c.contact_id == contact_id,
+            or_(
+                open_,
+                and_(
+                    _FOLLOW_UP.c.state == "delivered",
+                    _FOLLOW_UP.c.channel.in_(DRAFT_CHANNELS),
+                    _FOLLOW_UP.c.withdraw_reason == "",
+                ),
+            ),
+        )
+        .values(
+            state=case((open_, "skipped"), else_=_FOLLOW_UP.c.state),
+            reason=case((open_, reason), else_=_FOLLOW_UP.c.reason),
+            withdraw_reason=case((open_, _FOLLOW_UP.c.withdraw_reason), else_=reason),
+            updated_at=_NOW,
+        )
+        .returning(*_RETURNED)
+        .cte("stopped")
+    )
+    withdrawn = changed.c.state == "delivered"
+    why = case((withdrawn, literal("draft to be withdrawn: ") + reason), else_=reason)
+    events = (
+        insert(_EVENT)
+        .from_select(
+            ["follow_up_id", "at", "state", "rule", "reason"],
+            select(
+                changed.c.id, _NOW, changed.c.state, bindparam("p_rule", type_=Text()), why
+            ).order_by(withdrawn.desc(), changed.c.id),
+        )
+        .returning(_EVENT.c.id)
+        .cte("stopped_events")
+    )
+    return changed, events
+
+
+def announce_stopped(rows: Sequence[Row[Any]], email: str, rule: str, reason: str) -> int:
+    """The log lines of the follow-ups `stop_all_ctes` changed; returns how many were skipped."""
+    for row in rows:
+        withdrawn = row.state == "delivered"
+        _announce_row(row, email, rule, f"draft to be withdrawn: {reason}" if withdrawn else reason)
+    return sum(1 for row in rows if row.state == "skipped")
