@@ -256,7 +256,10 @@ def serve(
 def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
     """A TCP socket listening on host:port, to be shared by the workers (inherited by fork)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
+    # without it Nagle meets delayed ACKs (measured: a flat ~40 ms added to every response).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(backlog)
@@ -285,7 +288,7 @@ class Supervisor:
             for _ in range(self.workers):
                 self._spawn()
             while not self._stopping:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status = _reap()
                 if pid == 0:
                     time.sleep(0.1)
                     continue
@@ -334,15 +337,24 @@ class Supervisor:
             _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.grace
         while self.pids and time.monotonic() < deadline:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, _ = _reap()
             if pid:
                 self.pids.pop(pid, None)
             else:
                 time.sleep(0.05)
         for pid in self.pids:
             _signal(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
         self.pids.clear()
+
+
+def _reap() -> tuple[int, int]:
+    """A child that ended (pid, status), or (0, 0) when none has (or none is left)."""
+    try:
+        return os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return 0, 0
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
