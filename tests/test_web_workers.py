@@ -4,35 +4,46 @@ The real command in a subprocess: two workers under one supervisor; a one-click 
 through them; a connection is served by one worker, and after that worker is killed (SIGKILL)
 the next is served by another, a new worker takes the dead one's place, and SIGTERM stops them
 all. Which process serves a connection is read from /proc (the owner of the server's end of
-the TCP connection). On SQLite the option is refused, and says why.
+the TCP connection). On SQLite the option is refused, and says why. The owner page's CSRF key,
+made once before the fork, lets a form from one worker post to another.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import http.client
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import uvicorn
 from sqlalchemy import select
 
 from refmail import models as m
-from refmail.db import make_engine
-from refmail.tokens import Tokens
+from refmail.config import Settings
+from refmail.db import SessionFactory, make_engine
+from refmail.owner_web import hash_password, mount
+from refmail.tokens import LinkBuilder, Tokens
+from refmail.web import WebContext, create_app
 from tests.support.cli import invoke
 from tests.support.dovecot import free_port
 from tests.support.mailbox import OWNER, REFMAIL
+from tests.support.maildirs import account
 from tests.support.web import KEYS, ONE_CLICK
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
+FORM = "application/x-www-form-urlencoded"
 
 
 def write_config(tmp_path: Path, db_url: str, port: int) -> Path:
@@ -192,3 +203,44 @@ def test_workers_are_refused_on_sqlite(tmp_path: Path, db_url: str) -> None:
     )
     assert status == 1
     assert "--workers needs PostgreSQL" in output
+
+
+def test_workers_given_one_csrf_key_accept_each_others_owner_forms(
+    factory: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`refmail web --workers` mounts the owner's page in each worker with the key made before
+    the fork: a form served by one worker posts to another (a key of its own refuses it)."""
+    monkeypatch.setenv("REFMAIL_OWNER_PASSWORD_HASH", hash_password("an owner password"))
+    settings = Settings(accounts=(account(tmp_path),))
+    tokens = Tokens(KEYS)
+    key = b"k" * 32
+    form_token = hmac.new(key, b"owner-confirm", hashlib.sha256).hexdigest()
+    auth = "Basic " + base64.b64encode(b"owner:an owner password").decode()
+
+    def confirm(csrf_key: bytes) -> int:
+        pages = create_app(WebContext(factory, tokens, LinkBuilder("http://x", tokens)))
+        mount(pages, settings, factory, csrf_key)
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(pages, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        wait_for("the server", lambda: server.started)
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request(
+                "POST",
+                "/owner/confirm/999",
+                body=f"csrf={form_token}",
+                headers={"Authorization": auth, "Content-Type": FORM},
+            )
+            status = conn.getresponse().status
+            conn.close()
+            return status
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+    assert confirm(key) == 404  # the form was accepted: there is no suggestion #999
+    assert confirm(b"") == 403  # a worker with a key of its own: "stale or forged form"
