@@ -310,12 +310,37 @@ def contacts_forget(app: Any, address: str, yes: bool) -> None:
         raise RefmailError("that is your own address")
     if not yes:
         click.confirm(f"Erase everything refmail holds about {address}?", abort=True)
+    _withdraw_drafts_first(app, address)
     with _session(app, write=True) as session:
         done = records.forget(session, address, system_clock())
     click.echo(
         f"{done.email} forgotten: {done.introductions} introductions, {done.follow_ups} "
         f"follow-ups, {done.messages} messages deleted; {done.scrubbed} mentions erased"
     )
+
+
+def _withdraw_drafts_first(app: Any, address: str) -> None:
+    """Take the drafts to or about the person out of the owner's Drafts (or .eml directory)
+    while the database still knows which they are."""
+    now, reason = system_clock(), "the person asked to be forgotten (contacts forget)"
+    with _session(app, write=True) as session:
+        contact = records.find_contact(session, address)
+        wanted = outbox.withdraw_drafts(session, "forget", reason, now, contact_id=contact.id)
+        for intro_id in records.introductions_of(session, contact):
+            wanted += outbox.withdraw_drafts(
+                session, "forget", reason, now, introduction_id=intro_id
+            )
+    if not wanted:
+        return
+    settings: Settings = app.settings
+    factory = app.database()
+    for account in settings.accounts:
+        done = wiring.reconcile_drafts(settings, factory, account)
+        if done.withdrawn or done.flagged:
+            click.echo(
+                f"{account.name}: {done.withdrawn} drafts withdrawn, {done.flagged} edited ones "
+                "flagged (delete those yourself)"
+            )
 
 
 def register(cli: click.Group, intros: click.Group, contacts: click.Group) -> None:
