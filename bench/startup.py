@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.setdefault(name, []).append(child)
                 if child.returncode:
                     problems.append(f"{name}: exit {child.returncode} {child.err.strip()[-200:]}")
-                if "sync, 1 new" in name and "scanned 1," not in child.out:
+                if name.endswith("refmail sync, 1 new (IMAP)") and "scanned 1," not in child.out:
                     problems.append(f"{name}: {child.out.strip()[-200:]}")
         if mbsync and maildir_count(inbox) != args.runs:
             problems.append(f"mbsync pulled {maildir_count(inbox)} of {args.runs} messages")
