@@ -1,7 +1,7 @@
 """The commands that close the referral loop and keep complete records: outcomes, opt-in asks,
 suggestions, partners, the owner's report and digest, and contacts list / export / forget.
 
-Registered on the `refmail` command by `register` (one line in refmail.cli); the commands reach
+Named in refmail.cli's table of commands (loaded only when one of them runs); the commands reach
 the config and database through the App object the main group puts on the context.
 """
 
@@ -342,14 +342,3 @@ def _withdraw_drafts_first(app: Any, address: str) -> None:
                 "flagged (delete those yourself)"
             )
 
-
-def register(cli: click.Group, intros: click.Group, contacts: click.Group) -> None:
-    """Add these commands to the `refmail` command and its `intros` and `contacts` groups."""
-    for command in (intros_outcome, intro_ask, intros_suggestions, intros_confirm_suggestion):
-        intros.add_command(command)
-    intro = click.Group(name="intro", help="Introductions: `refmail intro ask` (opt-in).")
-    intro.add_command(intro_ask)
-    for command in (contacts_list, contacts_export, contacts_forget):
-        contacts.add_command(command)
-    for command in (intro, partners_group, report_cmd, digest_cmd, owner_password):
-        cli.add_command(command)

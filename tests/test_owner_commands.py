@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from refmail import models as m
 from refmail import outbox
-from refmail.cli import JsonFormatter, cli
+from refmail.cli import cli
+from refmail.cli_serve import JsonFormatter
 from refmail.db import SessionFactory, transaction
 from refmail.maildir import deliver
 from tests.support.dovecot import Dovecot
