@@ -1,6 +1,6 @@
 """What one refmail command costs as a whole process: start-up, imports, the work, exit.
 
-    python3 -m bench.startup [--runs 10] [--importtime]
+    python3 -m bench.startup [--runs 10] [--importtime] [--before DIR]
 
 Median wall time over --runs of each, run as child processes (alternated, one of each per
 round), with each child's own peak RSS:
@@ -8,9 +8,12 @@ round), with each child's own peak RSS:
 - `python -m refmail --help`;
 - `python -m refmail sync --once` on an empty Maildir account (SQLite, migrated beforehand);
 - one new message over IMAP (a private Dovecot; each round APPENDs one referral to the owner,
-  then both contestants pick it up): `refmail sync --once`, and mbsync pulling it into a local
+  then every contestant picks it up): `refmail sync --once`, and mbsync pulling it into a local
   Maildir (Debian package isync; its column is skipped, and said so, when it is not installed).
-With --importtime, the modules `refmail --help` spends most import time in (python -X importtime).
+With --before DIR (another checkout, e.g. `git worktree add /tmp/refmail-main main`), the same
+refmail commands of that checkout run in the same rounds, on databases of their own, and each
+row says before and after. With --importtime, what each refmail command imports: the import
+time in all, by package (python -X importtime), and which heavy libraries it loads.
 Sanity checks only: every run exits 0, and the IMAP contestants each got the one new message.
 """
 
@@ -21,6 +24,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,25 +72,70 @@ def imap_config(directory: Path, server: Dovecot) -> Path:
     return config
 
 
-def importtime(env: dict[str, str]) -> None:
-    """Where `refmail --help` spends its import time: each package's modules' own time summed
-    (python -X importtime), the 12 largest."""
-    child = run_child([sys.executable, "-X", "importtime", "-m", "refmail", "--help"], env)
+HEAVY = ("alembic", "jinja2", "starlette", "uvicorn", "apscheduler", "imapclient", "sqlalchemy")
+
+
+def importtime(name: str, cmd: list[str], env: dict[str, str], cwd: str) -> None:
+    """What one refmail command imports (python -X importtime): the time in all, the heavy
+    libraries among it, and the 8 packages whose modules' own time is largest."""
+    child = run_child([sys.executable, "-X", "importtime", *cmd[1:]], env, cwd=cwd)
     totals: dict[str, int] = {}
     for line in child.err.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
         if match:
             package = match.group(2).split(".")[0]
             totals[package] = totals.get(package, 0) + int(match.group(1))
-    print(f"\n`refmail --help` imports: {sum(totals.values()) / 1000:.0f} ms in all, by package")
-    rows = sorted(totals.items(), key=lambda item: -item[1])[:12]
-    table(["package", "own ms"], [[name, f"{us / 1000:.0f}"] for name, us in rows])
+    heavy = ", ".join(h for h in HEAVY if h in totals) or "none"
+    print(f"\n{name}: imports {sum(totals.values()) / 1000:.0f} ms in all; heavy: {heavy}")
+    rows = sorted(totals.items(), key=lambda item: -item[1])[:8]
+    table(["package", "own ms"], [[package, f"{us / 1000:.0f}"] for package, us in rows])
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """A refmail to time: its label, the environment that puts it first, its two configs."""
+
+    label: str
+    env: dict[str, str]
+    local: Path
+    remote: Path
+
+
+def checkouts(directory: Path, server: Dovecot, before: str | None) -> list[Checkout]:
+    """This checkout (and the --before one), each with its own Maildir and IMAP databases."""
+    env = child_env({PASSWORD_ENV: server.password})
+    found = [Checkout("", env, maildir_config(directory), imap_config(directory, server))]
+    if before:
+        other = directory / "before"
+        other.mkdir()
+        before_env = {**env, "PYTHONPATH": str(Path(before).resolve())}
+        found.append(
+            Checkout("before: ", before_env, maildir_config(other), imap_config(other, server))
+        )
+    return found
+
+
+def refmail_steps(checkout: Checkout, tmp: str) -> list[tuple[str, Callable[[], Child]]]:
+    sync = ("sync", "--once")
+    label, env = checkout.label, checkout.env
+    return [
+        (f"{label}refmail --help", lambda: run_child([*REFMAIL, "--help"], env, cwd=tmp)),
+        (
+            f"{label}refmail sync, empty Maildir",
+            lambda: run_child([*REFMAIL, "--config", str(checkout.local), *sync], env, cwd=tmp),
+        ),
+        (
+            f"{label}refmail sync, 1 new (IMAP)",
+            lambda: run_child([*REFMAIL, "--config", str(checkout.remote), *sync], env, cwd=tmp),
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--before", metavar="DIR", help="another checkout to time beside this")
     args = parser.parse_args(argv)
     results: dict[str, list[Child]] = {}
     problems: list[str] = []
@@ -97,32 +146,26 @@ def main(argv: list[str] | None = None) -> int:
         Dovecot() as server,
     ):
         directory = Path(tmp)
-        env = child_env({PASSWORD_ENV: server.password})
-        local = maildir_config(directory)
-        remote = imap_config(directory, server)
-        sync = ("sync", "--once")
-        for config in (local, remote):  # migrations and the first (empty) sync are not timed
-            warm = run_child([*REFMAIL, "--config", str(config), *sync], env, cwd=tmp)
-            if warm.returncode:
-                raise SystemExit(f"refmail sync failed: {warm.err.strip()[-500:]}")
+        contestants = checkouts(directory, server, args.before)
+        for checkout in contestants:  # migrations and the first (empty) sync are not timed
+            for config in (checkout.local, checkout.remote):
+                warm = run_child(
+                    [*REFMAIL, "--config", str(config), "sync", "--once"], checkout.env, cwd=tmp
+                )
+                if warm.returncode:
+                    raise SystemExit(f"refmail sync failed: {warm.err.strip()[-500:]}")
         mbsync_conf = mbsync_config(
             directory / "mbsync", server.host, server.port, USER, server.password
         )
         if mbsync:
             run_child([mbsync, "-c", str(mbsync_conf), "-q", "bench"])
         inbox = directory / "mbsync" / "mail" / "INBOX"
+        env = contestants[0].env
         steps: list[tuple[str, Callable[[], Child]]] = [
             ("python -c pass", lambda: run_child([sys.executable, "-c", "pass"], env)),
-            ("refmail --help", lambda: run_child([*REFMAIL, "--help"], env)),
-            (
-                "refmail sync, empty Maildir",
-                lambda: run_child([*REFMAIL, "--config", str(local), *sync], env, cwd=tmp),
-            ),
-            (
-                "refmail sync, 1 new (IMAP)",
-                lambda: run_child([*REFMAIL, "--config", str(remote), *sync], env, cwd=tmp),
-            ),
         ]
+        for checkout in contestants:
+            steps += refmail_steps(checkout, tmp)
         if mbsync:
             steps.append(
                 (
@@ -137,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.setdefault(name, []).append(child)
                 if child.returncode:
                     problems.append(f"{name}: exit {child.returncode} {child.err.strip()[-200:]}")
-                if name.startswith("refmail sync, 1 new") and "scanned 1," not in child.out:
+                if name.endswith("refmail sync, 1 new (IMAP)") and "scanned 1," not in child.out:
                     problems.append(f"{name}: {child.out.strip()[-200:]}")
         if mbsync and maildir_count(inbox) != args.runs:
             problems.append(f"mbsync pulled {maildir_count(inbox)} of {args.runs} messages")
@@ -162,18 +205,31 @@ def main(argv: list[str] | None = None) -> int:
         def ms(name: str) -> float:
             return median([c.seconds for c in results.get(name, [])])
 
-        print(
-            f"refmail --help ÷ python -c pass: {ratio(ms('refmail --help'), ms('python -c pass'))}"
-        )
-        if mbsync:
-            print(
-                "refmail sync ÷ mbsync, one new message: "
-                f"{ratio(ms('refmail sync, 1 new (IMAP)'), ms('mbsync, 1 new'))}"
-            )
+        for label in [c.label for c in contestants]:
+            help_ratio = ratio(ms(f"{label}refmail --help"), ms("python -c pass"))
+            print(f"{label}refmail --help ÷ python -c pass: {help_ratio}")
+            if mbsync:
+                print(
+                    f"{label}refmail sync ÷ mbsync, one new message: "
+                    f"{ratio(ms(f'{label}refmail sync, 1 new (IMAP)'), ms('mbsync, 1 new'))}"
+                )
+        if args.before:
+            for step in (
+                "refmail --help",
+                "refmail sync, empty Maildir",
+                "refmail sync, 1 new (IMAP)",
+            ):
+                print(f"{step}: after ÷ before {ratio(ms(step), ms(f'before: {step}'))}")
         for problem in problems:
             print("PROBLEM:", problem)
         if args.importtime:
-            importtime(env)
+            for checkout in contestants:
+                for name, cmd in (
+                    ("refmail --help", [*REFMAIL, "--help"]),
+                    ("refmail sync, Maildir", [*REFMAIL, "--config", str(checkout.local), "sync"]),
+                    ("refmail sync, IMAP", [*REFMAIL, "--config", str(checkout.remote), "sync"]),
+                ):
+                    importtime(f"{checkout.label}{name}", cmd, checkout.env, tmp)
     return 1 if problems else 0
 
 

@@ -72,16 +72,13 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
 }
 
 
-def add_examples(group: click.Group, path: str = "") -> None:
-    """Give `group` and every command under it its examples."""
+def add_examples(command: click.Command, path: str = "") -> None:
+    """Give `command` (and, for a group, every subcommand loaded under it) its examples."""
     if path in EXAMPLES:
-        group.epilog = _epilog(EXAMPLES[path])
-    for name, command in group.commands.items():
-        sub = f"{path} {name}".strip()
-        if isinstance(command, click.Group):
-            add_examples(command, sub)
-        elif sub in EXAMPLES:
-            command.epilog = _epilog(EXAMPLES[sub])
+        command.epilog = _epilog(EXAMPLES[path])
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            add_examples(sub, f"{path} {name}".strip())
 
 
 def _epilog(lines: tuple[str, ...]) -> str:

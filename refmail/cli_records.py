@@ -1,7 +1,7 @@
 """The commands that close the referral loop and keep complete records: outcomes, opt-in asks,
 suggestions, partners, the owner's report and digest, and contacts list / export / forget.
 
-Registered on the `refmail` command by `register` (one line in refmail.cli); the commands reach
+Named in refmail.cli's table of commands (loaded only when one of them runs); the commands reach
 the config and database through the App object the main group puts on the context.
 """
 
@@ -310,6 +310,7 @@ def contacts_forget(app: Any, address: str, yes: bool) -> None:
         raise RefmailError("that is your own address")
     if not yes:
         click.confirm(f"Erase everything refmail holds about {address}?", abort=True)
+    _withdraw_drafts_first(app, address)
     with _session(app, write=True) as session:
         done = records.forget(session, address, system_clock())
     click.echo(
@@ -318,13 +319,26 @@ def contacts_forget(app: Any, address: str, yes: bool) -> None:
     )
 
 
-def register(cli: click.Group, intros: click.Group, contacts: click.Group) -> None:
-    """Add these commands to the `refmail` command and its `intros` and `contacts` groups."""
-    for command in (intros_outcome, intro_ask, intros_suggestions, intros_confirm_suggestion):
-        intros.add_command(command)
-    intro = click.Group(name="intro", help="Introductions: `refmail intro ask` (opt-in).")
-    intro.add_command(intro_ask)
-    for command in (contacts_list, contacts_export, contacts_forget):
-        contacts.add_command(command)
-    for command in (intro, partners_group, report_cmd, digest_cmd, owner_password):
-        cli.add_command(command)
+def _withdraw_drafts_first(app: Any, address: str) -> None:
+    """Take the drafts to or about the person out of the owner's Drafts (or .eml directory)
+    while the database still knows which they are."""
+    now, reason = system_clock(), "the person asked to be forgotten (contacts forget)"
+    with _session(app, write=True) as session:
+        contact = records.find_contact(session, address)
+        wanted = outbox.withdraw_drafts(session, "forget", reason, now, contact_id=contact.id)
+        for intro_id in records.introductions_of(session, contact):
+            wanted += outbox.withdraw_drafts(
+                session, "forget", reason, now, introduction_id=intro_id
+            )
+    if not wanted:
+        return
+    settings: Settings = app.settings
+    factory = app.database()
+    for account in settings.accounts:
+        done = wiring.reconcile_drafts(settings, factory, account)
+        if done.withdrawn or done.flagged:
+            click.echo(
+                f"{account.name}: {done.withdrawn} drafts withdrawn, {done.flagged} edited ones "
+                "flagged (delete those yourself)"
+            )
+

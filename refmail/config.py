@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
-
 from refmail import kinds
 from refmail.errors import ConfigError
 
@@ -520,6 +518,9 @@ def _check_web(web: Web) -> None:
 
 
 def _email(value: str, key: str) -> str:
+    # Loaded when a config is read, not when `refmail --help` imports this module.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(value, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:

@@ -188,6 +188,15 @@ class Forgotten:
     scrubbed: int  # values in other rows where their address or name was replaced
 
 
+def introductions_of(session: Session, contact: m.Contact) -> list[int]:
+    """The introductions this person made or is a party to."""
+    parties = select(m.IntroductionParty.introduction_id).where(
+        m.IntroductionParty.contact_id == contact.id
+    )
+    own = select(m.Introduction.id).where(m.Introduction.introducer_id == contact.id)
+    return sorted({*session.scalars(parties), *session.scalars(own)})
+
+
 def forget(session: Session, address: str, now: datetime) -> Forgotten:
     """Erase a person: delete their rows, scrub them from every other row, keep a salted hash."""
     contact = find_contact(session, address)

@@ -3,55 +3,71 @@ sources, delivery channels, the link mailer and the web pages' context.
 
 The one place that turns settings into objects: the CLI, the daemon, the web command and doctor
 all get their parts here, so they cannot disagree. Adding a delivery channel is one module with
-an `open_channel(account, mailbox)` function and one line in CHANNELS (plus its config section
-and a doctor check).
+an `open_channel(account, mailbox)` function and one line in CHANNEL_MODULES (plus its config
+section and a doctor check).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from refmail import drafts, filedrop, outbox, smtp
 from refmail.clock import Clock, system_clock
 from refmail.config import Account, Settings
 from refmail.db import SessionFactory, make_engine, migrate, session_factory
-from refmail.dispatch import Channel, Channels, Route, Routes, Rules
-from refmail.errors import DatabaseError
-from refmail.imap import ImapSource, Mailbox, connect
-from refmail.maildir import MaildirSource
-from refmail.reconcile import DraftChannel, ReconcileReport, reconcile_account
-from refmail.render import Person, Renderer
+from refmail.errors import DatabaseError, SourceError
 from refmail.source import Source
-from refmail.tokens import LinkBuilder, Tokens
 
+# What only some commands use is imported where it is used: `refmail sync` on a Maildir needs
+# neither the templates (Jinja2, via dispatch and render), IMAP, nor the link signer.
 if TYPE_CHECKING:
+    from refmail.dispatch import Channel, Channels, Routes, Rules
+    from refmail.imap import Mailbox
     from refmail.metrics import Metrics
+    from refmail.reconcile import DraftChannel, ReconcileReport
+    from refmail.render import Renderer
     from refmail.web import LinkMailer, WebContext
 
-# The delivery channels, one module each (as Django's mail backends are): the channel's class
-# (its `name` in the config, whether refmail `sends` it) and its `open_channel(account,
-# mailbox)`. Adding a channel is one line here.
-_CHANNELS: tuple[tuple[type[Channel], Callable[[Account, Mailbox], Channel]], ...] = (
-    (drafts.DraftsChannel, drafts.open_channel),
-    (filedrop.FileDrafts, filedrop.open_channel),
-    (smtp.SmtpChannel, smtp.open_channel),
-)
-CHANNELS = {cls.name: opener for cls, opener in _CHANNELS}
+
+@dataclass(frozen=True)
+class ChannelModule:
+    """A delivery channel, named without importing it (as Django's mail backends are): the
+    module with its class and `open_channel(account, mailbox)`, and whether refmail `sends` it
+    (tests/test_startup.py holds `sends` and the name equal to the class's)."""
+
+    module: str
+    cls: str
+    sends: bool
+
+    def open(self, account: Account, mailbox: Mailbox) -> Channel:
+        opener: Callable[[Account, Mailbox], Channel] = importlib.import_module(
+            self.module
+        ).open_channel
+        return opener(account, mailbox)
+
+
+# The delivery channels by the name the config gives them. Adding a channel is one line here.
+CHANNEL_MODULES: dict[str, ChannelModule] = {
+    "drafts": ChannelModule("refmail.drafts", "DraftsChannel", sends=False),
+    "file": ChannelModule("refmail.filedrop", "FileDrafts", sends=False),
+    "smtp": ChannelModule("refmail.smtp", "SmtpChannel", sends=True),
+}
+CHANNELS: dict[str, Callable[[Account, Mailbox], Channel]] = {
+    name: channel.open for name, channel in CHANNEL_MODULES.items()
+}
 # The channels whose follow-ups wait for the owner to send them, as reconciliation opens them.
 DRAFT_CHANNELS: dict[str, Callable[[Account, Mailbox], DraftChannel]] = {
-    cls.name: opener  # type: ignore[misc]  # a channel that does not send keeps drafts
-    for cls, opener in _CHANNELS
-    if not cls.sends
+    name: channel.open  # type: ignore[misc]  # a channel that does not send keeps drafts
+    for name, channel in CHANNEL_MODULES.items()
+    if not channel.sends
 }
-# What a decision needs of each channel (its name, whether refmail sends), without opening it.
-ROUTES = {cls.name: Route(cls.name, cls.sends) for cls, _ in _CHANNELS}
 
 
 def database(settings: Settings, **engine_options: object) -> SessionFactory:
@@ -87,6 +103,9 @@ def database_problem(url: str, exc: BaseException) -> str:
 def rules(settings: Settings) -> Rules:
     """What a config asks of dispatch: its caps, the owner's zone, and unsubscribe/preference
     links when web.base_url is set (the signing keys are read here, once)."""
+    from refmail.dispatch import Rules
+    from refmail.tokens import LinkBuilder, Tokens
+
     web = settings.web
     links = LinkBuilder(web.base_url, Tokens(web.signing_keys())) if web.base_url else None
     return Rules(settings.caps, settings.timezone, links=links)
@@ -104,6 +123,8 @@ class Parts:
 
 def build(settings: Settings, factory: SessionFactory | None = None) -> Parts:
     """The parts of a configuration (reusing `factory` when the database stays the same)."""
+    from refmail.render import Renderer
+
     return Parts(
         settings, factory or database(settings), rules(settings), Renderer(settings.templates)
     )
@@ -121,9 +142,13 @@ def folders(account: Account) -> tuple[str, ...]:
 def open_source(account: Account) -> Iterator[Source]:
     """The account's mailbox, connected and logged in when it is IMAP."""
     if account.maildir is not None:
+        from refmail.maildir import MaildirSource
+
         yield MaildirSource(account.maildir.path, account.maildir.batch_size)
         return
     assert account.imap is not None
+    from refmail.imap import ImapSource, connect
+
     with connect(account.imap) as client:
         yield ImapSource(client, account.imap.batch_size)
 
@@ -133,7 +158,7 @@ def open_channels(account: Account) -> Iterator[Channels]:
     """The channel each kind of follow-up goes through (account.delivery_for), each opened
     once; one IMAP connection serves Drafts and the Sent copies."""
     with ExitStack() as stack:
-        mailbox = Mailbox(account.imap, stack)
+        mailbox = _mailbox(account, stack)
         opened = {name: CHANNELS[name](account, mailbox) for name in sorted(account.modes())}
         yield lambda kind: opened[account.delivery_for(kind)]
 
@@ -143,8 +168,10 @@ def reconcile_drafts(
 ) -> ReconcileReport:
     """What became of the account's drafts (IMAP Drafts and Sent, or its .eml directory), and
     the withdrawals the database asks for; connects only when drafts are waiting."""
+    from refmail.reconcile import reconcile_account
+
     with ExitStack() as stack:
-        mailbox = Mailbox(account.imap, stack)
+        mailbox = _mailbox(account, stack)
 
         def opener(name: str) -> Callable[[], DraftChannel]:
             return lambda: DRAFT_CHANNELS[name](account, mailbox)
@@ -153,9 +180,37 @@ def reconcile_drafts(
         return reconcile_account(factory, account, openers, settings.followups, clock)
 
 
+def _mailbox(account: Account, stack: ExitStack) -> Mailbox:
+    """The account's mailbox for its channels (connected when one first asks for it)."""
+    if account.imap is None:
+        return cast("Mailbox", _NoMailbox())
+    from refmail.imap import Mailbox
+
+    return Mailbox(account.imap, stack)
+
+
+class _NoMailbox:
+    """What Mailbox is for an account without IMAP (a Maildir, .eml drafts): no Sent folder to
+    file copies in, without loading the IMAP library."""
+
+    settings = None
+
+    def client(self) -> NoReturn:
+        raise SourceError("this account has no IMAP mailbox")
+
+    def drafts(self) -> NoReturn:
+        raise SourceError("this account has no IMAP mailbox: no Drafts folder")
+
+    def sent(self, configured: str = "") -> None:
+        return None
+
+
 def routes(account: Account) -> Routes:
     """The route each kind of follow-up takes, for looking ahead without connecting."""
-    return lambda kind: ROUTES[account.delivery_for(kind)]
+    from refmail.dispatch import Route
+
+    routes = {name: Route(name, channel.sends) for name, channel in CHANNEL_MODULES.items()}
+    return lambda kind: routes[account.delivery_for(kind)]
 
 
 def link_mailer(parts: Parts, clock: Clock = system_clock) -> LinkMailer | None:
@@ -164,6 +219,9 @@ def link_mailer(parts: Parts, clock: Clock = system_clock) -> LinkMailer | None:
     account = next((a for a in parts.settings.accounts if a.smtp is not None), None)
     if account is None or account.smtp is None:
         return None
+    from refmail import outbox, smtp
+    from refmail.render import Person
+
     smtp_settings = account.smtp
     owner = Person(account.owner_address, account.owner_name)
     domain = account.owner_address.split("@", 1)[1]

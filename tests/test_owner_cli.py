@@ -50,7 +50,9 @@ def test_sync_and_dispatch_run_once_with_or_without_once(demo: Path) -> None:
 
 def every_command(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [path]
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):  # loads each (refmail's commands load lazily)
+        command = group.get_command(context, name)
         if isinstance(command, click.Group):
             found += every_command(command, (*path, name))
         else:

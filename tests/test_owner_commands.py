@@ -13,7 +13,7 @@ import re
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from refmail import models as m
 from refmail import outbox
-from refmail.cli import JsonFormatter, cli
+from refmail.cli import cli
+from refmail.cli_serve import JsonFormatter
 from refmail.db import SessionFactory, transaction
 from refmail.maildir import deliver
 from tests.support.dovecot import Dovecot
@@ -167,10 +168,21 @@ def test_readme_from_the_demo_to_a_real_mailbox(
     recipients = {r["recipient"] for r in rows(config, "outbox", "list")}
     assert recipients and all("readme" in str(r) for r in recipients)
     refmail(config, "contacts", "show", "alice@archer-design.example", code=1)
-    assert "1 delivered" in refmail(config, "dispatch")
+    # Drafts wait for the recipient's send window (weekdays 09:00–18:00, UTC here): dispatch as
+    # on the next weekday at noon, so the test does not depend on the day it runs.
+    assert "1 delivered" in refmail(config, "dispatch", "--now", next_weekday_noon().isoformat())
     # The demo is still there, in its own database, for whoever wants to look again.
     with sqlite3.connect(tmp_path / "refmail-demo" / "refmail.db") as demo_db:
         assert demo_db.execute("SELECT count(*) FROM introduction").fetchone() == (3,)
+
+
+def next_weekday_noon() -> datetime:
+    """Noon UTC on the next weekday: inside the default send window, before any check-in
+    (7 days) falls due."""
+    day = datetime.now(UTC).date() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(12, 0), tzinfo=UTC)
 
 
 def test_every_follow_up_decision_is_one_log_line(demo: Path) -> None:

@@ -103,3 +103,22 @@ def test_the_draft_channels_are_the_channels_that_do_not_send() -> None:
     waiting = {c.name for c in (DraftsChannel, FileDrafts, SmtpChannel) if not c.sends}
     assert set(wiring.DRAFT_CHANNELS) == set(outbox.DRAFT_CHANNELS) == waiting
     assert set(wiring.DRAFT_CHANNELS) < set(wiring.CHANNELS)
+
+
+def test_forgetting_a_person_first_takes_their_drafts_out(tmp_path: Path) -> None:
+    """`contacts forget` withdraws the drafts to the person and about them (the other party's
+    check-in names them) before their rows go: afterwards nothing could find those files."""
+    path = setup(tmp_path)
+    drafts = tmp_path / "drafts"
+    bob = "bob@bakervideo.example"
+    about_bob = [p.name for p in drafts.glob("*.eml") if b"Bob" in p.read_bytes()]
+    assert len(about_bob) >= 2  # his own check-in and the other party's
+    out = run(path, "contacts", "forget", bob, "--yes").output
+    assert f"{len(about_bob)} drafts withdrawn" in out
+    assert f"{bob} forgotten" in out
+    left = list(drafts.glob("*.eml"))
+    assert left and all(
+        b"Bob" not in p.read_bytes() and b"bakervideo" not in p.read_bytes() for p in left
+    )
+    file_to(drafts, PAT)  # the drafts that do not concern him stay
+    assert run(path, "sync", "--once").exit_code == 0  # and nothing is left half-done

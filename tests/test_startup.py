@@ -1,0 +1,151 @@
+"""Starting fast (issue 15): `refmail --help` and a `sync` of a Maildir account, as real
+processes, import neither the web server, the templates, the scheduler nor Alembic; the lazy
+command table lists every command as the commands themselves say; and the schema check that
+spares Alembic agrees with Alembic, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
+from click.utils import make_default_short_help
+
+from refmail import cli as cli_module
+from refmail import wiring
+from refmail.cli import LazyGroup, cli
+from refmail.db import (
+    _alembic_config,
+    current_revisions,
+    head_revisions,
+    is_current,
+    make_engine,
+    migrate,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+# Libraries only some commands need: none of them may be loaded to print help or to sync a Maildir.
+HEAVY = ("alembic", "jinja2", "starlette", "uvicorn", "apscheduler", "mako")
+
+
+def refmail(*args: str, cwd: Path) -> tuple[str, set[str]]:
+    """Run `python -X importtime -m refmail ARGS` in `cwd` (this checkout first on the path):
+    its output, and the top-level packages it imported."""
+    env = {**os.environ, "REFMAIL_CONFIG": "", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "refmail", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    imported = set(re.findall(r"^import time:.*\|\s*([\w.]+)\s*$", done.stderr, re.MULTILINE))
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
+    assert done.returncode == 0, "\n".join(errors)
+    return done.stdout, {name.split(".")[0] for name in imported}
+
+
+def test_help_imports_no_heavy_library_and_lists_every_command(tmp_path: Path) -> None:
+    out, imported = refmail("--help", cwd=tmp_path)
+    assert imported.isdisjoint({*HEAVY, "sqlalchemy", "imapclient"}), imported
+    commands = out.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+    listed = re.findall(r"^  (\S+)\s", commands, re.MULTILINE)
+    groups = {"intros", "intro", "outbox", "contacts"}
+    assert set(listed) == set(cli_module.COMMANDS) | groups
+    assert "refmail init && refmail sync" in out  # the examples are still there
+
+
+def test_sync_of_a_maildir_loads_neither_templates_nor_alembic(tmp_path: Path) -> None:
+    first, imported = refmail("init", cwd=tmp_path)  # the demo: a Maildir, .eml drafts, SQLite
+    assert "wrote refmail.toml" in first and "alembic" in imported  # a new database: migrated
+    out, imported = refmail("sync", "--once", cwd=tmp_path)
+    assert "3 introductions" in out
+    assert imported.isdisjoint({*HEAVY, "imapclient"}), imported & {*HEAVY, "imapclient"}
+    assert "2 delivered" in refmail("dispatch", cwd=tmp_path)[0]
+    # Reconciling the .eml drafts just written opens the file channel, still nothing heavy.
+    out, imported = refmail("sync", cwd=tmp_path)
+    assert "0 introductions" in out
+    assert imported.isdisjoint({*HEAVY, "imapclient"}), imported & {*HEAVY, "imapclient"}
+
+
+def walk(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    """Every lazy entry under `group`: its words and its listing."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    assert isinstance(group, LazyGroup)
+    for name, entry in group.lazy.items():
+        found.append(((*path, name), entry.listing))
+    for name, sub in group.commands.items():
+        if isinstance(sub, LazyGroup):
+            found += walk(sub, (*path, name))
+    return found
+
+
+@pytest.mark.parametrize("words, listing", walk(cli), ids=lambda v: str(v)[:30])
+def test_each_listing_is_what_the_command_says(words: tuple[str, ...], listing: str) -> None:
+    """The table's listing and the command's own help give the same line at any width, and the
+    table's name is the command's (so `-h` and the listing cannot drift apart)."""
+    group: click.Group = cli
+    context = click.Context(cli)
+    for word in words[:-1]:
+        sub = group.get_command(context, word)
+        assert isinstance(sub, click.Group)
+        group = sub
+    loaded = group.get_command(context, words[-1])
+    assert loaded is not None and loaded.help is not None
+    assert loaded.name == words[-1]
+    for limit in range(30, 160, 7):
+        assert make_default_short_help(listing, limit) == make_default_short_help(
+            loaded.help, limit
+        )
+
+
+def test_the_channel_table_names_each_channel_as_its_class_does() -> None:
+    for name, channel in wiring.CHANNEL_MODULES.items():
+        module = importlib.import_module(channel.module)
+        cls = getattr(module, channel.cls)
+        assert (cls.name, cls.sends) == (name, channel.sends)
+        assert callable(module.open_channel)
+    keeps_drafts = {n for n, c in wiring.CHANNEL_MODULES.items() if not c.sends}
+    assert set(wiring.DRAFT_CHANNELS) == keeps_drafts
+
+
+def test_the_head_read_from_the_files_is_alembics() -> None:
+    """Fails when a migration is added in a way the shortcut cannot read (then fix the reader)."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    assert head_revisions() == frozenset(script.get_heads())
+    assert len(head_revisions()) == 1
+
+
+def test_a_branch_and_a_merge_are_read_as_alembic_would(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text('revision: str = "a"\ndown_revision: str | None = None\n')
+    (tmp_path / "b.py").write_text('revision = "b"\ndown_revision = "a"\n')
+    (tmp_path / "c.py").write_text("revision = 'c'\ndown_revision = 'a'\n")
+    assert head_revisions(tmp_path) == {"b", "c"}  # two heads: a branch
+    (tmp_path / "d.py").write_text('revision = "d"\ndown_revision = ("b", "c")\n')
+    assert head_revisions(tmp_path) == {"d"}  # merged
+
+
+def test_schema_check_sees_empty_old_and_current_databases(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        assert current_revisions(engine) is None and not is_current(engine)
+        config = _alembic_config()
+        with engine.begin() as connection:  # an installation one migration behind
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0008_outcomes")
+        assert current_revisions(engine) == {"0008_outcomes"} and not is_current(engine)
+        migrate(engine)  # the shortcut must not skip the upgrade
+        assert current_revisions(engine) == head_revisions() and is_current(engine)
+        migrate(engine)  # and a current database is left as it is
+        assert is_current(engine)
+    finally:
+        engine.dispose()
