@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
+from email.parser import BytesHeaderParser
 from email.policy import compat32
 from html.parser import HTMLParser
 from typing import ClassVar
@@ -221,8 +222,7 @@ def _getaddresses(values: list[str]) -> list[tuple[str, str]] | None:
 
 def parse_envelope(raw_headers: bytes) -> Envelope:
     """Parse only the header block (bytes up to the first blank line are enough)."""
-    msg = email.message_from_bytes(_strip_bom(raw_headers), policy=compat32)
-    return _envelope(msg)
+    return parse_heads(raw_headers).envelope
 
 
 @dataclass(frozen=True)
@@ -243,14 +243,16 @@ class Heads:
 
 
 def parse_heads(raw_headers: bytes) -> Heads:
-    """Parse only the header block (compat32: the cheap parser, as parse_envelope).
+    """Parse only the header block (compat32, headers only: the cheapest parse).
 
     >>> heads = parse_heads(b"From: a@example.com\\r\\nIn-Reply-To: <x@y>\\r\\n"
     ...                     b"References: <w@y> <x@y>\\r\\n\\r\\n")
     >>> heads.envelope.sender.email, heads.refs
     ('a@example.com', ('<x@y>', '<w@y>', '<x@y>'))
     """
-    msg = email.message_from_bytes(_strip_bom(_header_block(raw_headers)), policy=compat32)
+    # The header parser reads no body: the full parser would compile a regex for the multipart
+    # boundary of every message (Python's cache holds 512), the biggest cost of a header parse.
+    msg = BytesHeaderParser(policy=compat32).parsebytes(_strip_bom(_header_block(raw_headers)))
     date, offset = _date(_raw(msg, "date"))
     return Heads(
         envelope=_envelope(msg),
