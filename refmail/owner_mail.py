@@ -172,7 +172,7 @@ def observe(
         contact = people.get(sender)
         if contact is not None:
             notices += _answer(session, msg, contact, rules, now)
-    notices += _signs(session, msg, raw, identity, now)
+    notices += _signs(session, msg, raw, identity, people, now)
     return notices
 
 
@@ -189,7 +189,12 @@ def _answer(
 
 
 def _signs(
-    session: Session, msg: ParsedMessage, raw: bytes, identity: Identity, now: datetime
+    session: Session,
+    msg: ParsedMessage,
+    raw: bytes,
+    identity: Identity,
+    people: record.ContactCache,
+    now: datetime,
 ) -> list[str]:
     """Mail between the owner and a party of an open introduction, with signs of business."""
     sender = msg.sender.email if msg.sender else ""
@@ -200,6 +205,8 @@ def _signs(
         others, verb = {sender}, "received"
     else:
         return []
+    if not any(people.get(a) is not None for a in others):
+        return []  # a party is a contact: the batch's contact lookup spares a query per message
     parties = _open_parties(session, others)
     if not parties:
         return []

@@ -140,6 +140,14 @@ def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
         yield items[i : i + size]
 
 
+def contact_emails(session: Session, addresses: Iterable[str]) -> set[str]:
+    """Which of these addresses are contacts refmail keeps (one query per chunk of 500)."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted({a for a in addresses if a})):
+        found.update(session.scalars(select(m.Contact.email).where(m.Contact.email.in_(chunk))))
+    return found
+
+
 class ContactCache:
     """Known contacts by address, looked up once per batch (most addresses are not contacts)."""
 

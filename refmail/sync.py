@@ -1,11 +1,13 @@
 """Sync: reads new mail from a source, keeps what concerns refmail, records it and plans follow-ups.
 
-Per batch: headers → triage → fetch of the candidates' first 256 KB → parse → classify → record,
-and the folder cursor advances in the same transaction, so a crash means a re-fetch, never a loss
-or a duplicate. Every step on one message (parse, classify, record) runs inside a per-message guard
-with a time budget: a message that fails or overruns is recorded as malformed with the reason,
-and the batch goes on. A stop request is honoured between messages: the batch in hand is dropped
-uncommitted and read again by the next run.
+Per batch: headers → triage (refmail.sieve: read whole, keep to the headers, or skip) → fetch of
+the first 256 KB of those read whole → parse → classify → record; then the messages kept to their
+headers that the batch's own records made relevant (a new contact writing, a reply to a new
+introduction) are read whole too. The folder cursor advances in the same transaction, so a crash
+means a re-fetch, never a loss or a duplicate. Every step on one message (parse, classify, record)
+runs inside a per-message guard with a time budget: a message that fails or overruns is recorded
+as malformed with the reason, and the batch goes on. A stop request is honoured between messages:
+the batch in hand is dropped uncommitted and read again by the next run.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -22,15 +24,15 @@ from email.policy import compat32
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from refmail import effects, owner_mail, record, records
+from refmail import effects, owner_mail, record, records, sieve
 from refmail.authn import Trust, Verdict, headers_of, verify
 from refmail.bounce import parse_bounce
 from refmail.clock import Clock
 from refmail.config import Account, FollowUps
 from refmail.db import SessionFactory, engine_of, exclusive, transaction
-from refmail.detect import Classification, Identity, classify, looks_like_bounce, triage
+from refmail.detect import Classification, Identity, classify, looks_like_bounce
 from refmail.outcomes import OutcomeRules
-from refmail.parse import ParsedMessage, parse_envelope, parse_message
+from refmail.parse import Heads, ParsedMessage, parse_envelope, parse_heads, parse_message
 from refmail.source import Batch, Key, Source
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,8 @@ class SyncReport:
 
     account: str
     scanned: int = 0
-    candidates: int = 0
+    candidates: int = 0  # read whole
+    headers_only: int = 0  # involved the owner, but only their headers were read
     recorded: int = 0
     introductions: int = 0
     follow_ups: int = 0  # planned to go
@@ -80,6 +83,7 @@ class SyncReport:
         for name in (
             "scanned",
             "candidates",
+            "headers_only",
             "recorded",
             "introductions",
             "follow_ups",
@@ -183,7 +187,6 @@ def sync_folder(
     cursor_name: str = "",
     outcome_rules: OutcomeRules | None = None,
 ) -> SyncReport:
-    is_candidate = is_candidate or _is_candidate
     cursor_name = cursor_name or folder
     run = _Run(
         account,
@@ -201,11 +204,12 @@ def sync_folder(
     committed = cursor
     for batch in source.scan(folder, cursor):
         try:
-            candidates = _candidates(batch, run.identity, should_stop, is_candidate)
-            parsed, unreadable = _parse_batch(run, source, batch, candidates, should_stop)
+            sifted = _sift_batch(factory, batch, run.identity, should_stop, is_candidate)
+            parsed, unreadable = _parse_batch(run, source, batch, sifted.whole, should_stop)
             with transaction(factory) as session:
                 _ingest_batch(session, run, parsed, should_stop)
                 _record_unreadable(session, run, unreadable)
+                promoted = _read_held(session, run, source, batch, sifted.held, should_stop)
                 record.store_position(session, account_id, cursor_name, batch, clock())
         except _Stopped:
             log.info(
@@ -217,7 +221,8 @@ def sync_folder(
             break
         committed = batch.cursor
         run.report.scanned += len(batch.headers)
-        run.report.candidates += len(candidates)
+        run.report.candidates += len(sifted.whole) + promoted
+        run.report.headers_only += len(sifted.held) - promoted
         _log_batch(folder, batch, run.report)
         if on_batch is not None:
             on_batch(folder, batch, run.report)
@@ -229,21 +234,85 @@ def sync_folder(
     return run.report
 
 
-def _candidates(
+@dataclass
+class _Sifted:
+    """A batch sorted by its headers: the keys to read whole, and those kept to their headers
+    (looked at again once the rest of the batch is recorded)."""
+
+    whole: list[Key] = field(default_factory=list)
+    held: dict[Key, Heads] = field(default_factory=dict)
+
+
+def _sift_batch(
+    factory: SessionFactory,
     batch: Batch,
     identity: Identity,
     should_stop: Callable[[], bool],
-    is_candidate: Callable[[bytes, Identity], bool],
-) -> list[Key]:
-    """The keys whose headers concern refmail; a stop is honoured here too (a batch of 500
-    header blocks of 256 KB each takes a while to read)."""
-    found = []
+    is_candidate: Callable[[bytes, Identity], bool] | None,
+) -> _Sifted:
+    """Sort the batch by its headers (refmail.sieve), or by `is_candidate` when the caller
+    gives one (the replies scan); a stop is honoured here too (a batch of 500 header blocks of
+    256 KB each takes a while to read)."""
+    sifted = _Sifted()
+    if is_candidate is not None:
+        for key, raw in batch.headers.items():
+            if should_stop():
+                raise _Stopped
+            if is_candidate(raw, identity):
+                sifted.whole.append(key)
+        return sifted
+    heads: dict[Key, Heads] = {}
     for key, raw in batch.headers.items():
         if should_stop():
             raise _Stopped
-        if is_candidate(raw, identity):
-            found.append(key)
-    return found
+        try:
+            heads[key] = parse_heads(raw)
+        except Exception:  # noqa: BLE001 - unreadable headers: the full parse records what it can
+            sifted.whole.append(key)
+    with factory() as session:  # what makes mail relevant: two queries for the whole batch
+        known = _known(session, identity, heads.values())
+    for key, head in heads.items():
+        fate = sieve.sift(head, known).fate
+        if fate == sieve.WHOLE:
+            sifted.whole.append(key)
+        elif fate == sieve.HEADERS:
+            sifted.held[key] = head
+    order = {key: i for i, key in enumerate(batch.headers)}
+    sifted.whole.sort(key=order.__getitem__)  # messages are recorded in the folder's order
+    return sifted
+
+
+def _known(session: Session, identity: Identity, heads: Iterable[Heads]) -> sieve.Known:
+    heads = list(heads)
+    senders = {h.envelope.sender.email for h in heads if h.envelope.sender is not None}
+    return sieve.Known(
+        identity,
+        threads=frozenset(record.known_thread_ids(session, {r for h in heads for r in h.refs})),
+        contacts=frozenset(record.contact_emails(session, senders)),
+    )
+
+
+def _read_held(
+    session: Session,
+    run: _Run,
+    source: Source,
+    batch: Batch,
+    held: dict[Key, Heads],
+    should_stop: Callable[[], bool],
+) -> int:
+    """The held messages that the batch's own records made relevant (an introduction made
+    their sender a contact, or is the thread they answer), read whole now, in this
+    transaction; how many. The rest stay unread: nothing refmail knows concerns them."""
+    if not held:
+        return 0
+    known = _known(session, run.identity, held.values())
+    keys = [key for key, head in held.items() if sieve.sift(head, known).fate == sieve.WHOLE]
+    if not keys:
+        return 0
+    parsed, unreadable = _parse_batch(run, source, batch, keys, should_stop)
+    _ingest_batch(session, run, parsed, should_stop)
+    _record_unreadable(session, run, unreadable)
+    return len(keys)
 
 
 # --- replies wherever they land -------------------------------------------------------------
@@ -290,13 +359,6 @@ def answers_refmail(raw_headers: bytes, identity: Identity) -> bool:
     headers = BytesHeaderParser(policy=compat32).parsebytes(raw_headers)
     answered = " ".join(str(headers.get(h, "")) for h in ("In-Reply-To", "References"))
     return _OWN_ID.search(answered.encode("utf-8", "replace")) is not None
-
-
-def _is_candidate(raw_headers: bytes, identity: Identity) -> bool:
-    try:
-        return triage(parse_envelope(raw_headers), identity) is None
-    except Exception:  # noqa: BLE001 - unreadable headers: let the full parse record what it can
-        return True
 
 
 def _parse_batch(
