@@ -8,6 +8,7 @@ The owner is Alice (alice@novak.example.com); refmail is refmail@example.com.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -131,7 +132,7 @@ KNOWN_MISSES: frozenset[str] = frozenset(
 )
 
 
-def _marked(names: dict[str, object]) -> list[object]:
+def _marked(names: Mapping[str, object]) -> list[object]:
     miss = pytest.mark.xfail(strict=True, reason="missed before the shape features")
     return [pytest.param(n, marks=miss) if n in KNOWN_MISSES else n for n in sorted(names)]
 
