@@ -74,6 +74,8 @@ ENGLISH = LanguageData(
             r"(?:definitely\s|really\s|probably\s|also\s)?(?:talk|chat|connect|meet|speak|"
             r"get\sto\sknow|get\stogether|find\b|have\sa\slot|discuss|take\sit))"
             rf"|(?i:\bso\s(?:that\s)?{_YOU_BOTH}\scan\s(?:talk|chat|connect|meet|speak|discuss))"
+            # the reciprocal: "you two can help each other", "you both ought to know one another"
+            rf"|(?i:\b{_YOU_BOTH}\b[^.!?\n]{{0,40}}?\b(?:each\sother|one\sanother)\b)"
             r"|(?i:\byou\sshould\s(?:chat|connect|talk|meet\sup))"
         ),
         "cue_common_ground": (
@@ -89,12 +91,20 @@ ENGLISH = LanguageData(
         # --- the hand-off ---
         "cue_hand_off": (
             r"(?i:\b(?:take\sit\sfrom\shere|over\sto\syou(?:\stwo|\sboth)?\b|i'?ll\s(?:step\saside|"
-            r"let\syou\s(?:two\s|both\s)?(?:take|connect|chat|talk)|leave\sit\sto\syou)|"
+            r"let\syou\s(?:two\s|both\s)?(?:take|connect|chat|talk|find|set|arrange|sort|figure"
+            r"|work)|leave\s(?:it|the\srest|things)\s(?:to|with)\syou"
+            r"|get\sout\sof\s(?:the|your)\sway)|"
             r"feel\sfree\sto\s(?:bcc|move)\sme|move\sme\sto\sbcc))"
             r"|\b[A-Z][\w'.]{1,30}\s(?i:will|may|should|is\sgoing\sto)\s(?i:(?:likely|probably"
             r"|soon|"
             r"also)\s)?(?i:be\sin\stouch|reach\sout|contact\syou|call\syou|e-?mail\syou|"
             r"get\sin\stouch|follow\sup\swith\syou|get\sback\sto\syou)"
+            # the author prompts one party to contact the other, or says the other expects it
+            r"|(?i:\b(?:drop|send|shoot)\s(?:him|her|them)\s(?:a\s)?(?:line|note|message|mail"
+            r"|e-?mail)\b|\b(?:he|she)(?:'d|\swould|'ll|\swill)\s(?:be\s(?:glad|happy|delighted)"
+            r"|love)\sto\shear\sfrom\syou)"
+            r"|\b[A-Z][\w'-]{1,30}\s(?i:knows\s(?:i'?m|i\sam|i\swas)\s(?:sending|writing|forwarding"
+            r"|connecting))"
             r"|(?i:\basking\s(?:him|her|them)\sto\s(?:[\w ]{0,40}?\s)?(?:contact|call"
             r"|reach\sout\sto"
             r"|get\sin\stouch\swith|follow\sup\swith|get\sback\sto|connect\sw(?:ith"
@@ -104,10 +114,14 @@ ENGLISH = LanguageData(
             r"(?i:\b(?:gave|given|passed|shared)\s(?:him|her|them)\syour\s(?:name|number|e-?mail"
             r"|details|contact|info))|(?i:\brecommended\syou\b)"
             r"|(?i:\breferr(?:ed|ing)\s(?:him|her|them)\sto\syou\b)"
+            r"|(?i:\btold\s(?:him|her|them)\s(?:about\syou|you(?:'d|\swould|\smight|\smay|'ll"
+            r"|\swill)\b|to\s(?:expect|write\sto|call|contact)\syou))"
         ),
         "cue_vouches": (
             r"(?i:\b(?:my|our)\s(?:good\s|dear\s|close\s|old\s)?(?:friend|colleague|classmate)"
             rf",?\s){_NAME}|(?i:\bmy\sfriend\swho\b)"
+            r"|(?i:\ban?\s(?:good\s|dear\s|close\s|old\s)?(?:friend|colleague|classmate)\sof\s"
+            rf"(?:mine|ours),?\s){_NAME}"
         ),
         # --- the loop-in: someone copied, named in the same breath ---
         "cue_copy_in": (
@@ -277,6 +291,15 @@ ENGLISH = LanguageData(
             "asking him",
             "asking her",
             "asking them",
+            "i'll get out",
+            "hear from you",
+            " a line",
+            " a note",
+            " a message",
+            " a mail",
+            " an email",
+            " an e-mail",
+            "knows i",
         ),
         "cue_gave_name": (
             "your name",
@@ -288,6 +311,9 @@ ENGLISH = LanguageData(
             "your contact",
             "your info",
             "recommended you",
+            "told him",
+            "told her",
+            "told them",
             "referr",
         ),
         "cue_vouches": ("friend", "colleague", "classmate"),

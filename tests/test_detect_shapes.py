@@ -115,17 +115,9 @@ LOOK_ALIKES: dict[str, str] = {
 KNOWN_MISSES: frozenset[str] = frozenset(
     {
         "intro_address_in_text",
-        "intro_double_opt_in_done",
-        "intro_forward_apple",
-        "intro_forward_gmail",
         "intro_forward_original_message",
         "intro_forward_outlook",
-        "intro_forward_thunderbird",
-        "intro_greeting_two_names",
-        "intro_handoff_step_back",
-        "intro_opt_in_ask",
         "intro_referral_to_owner",
-        "intro_should_know_each_other",
         "not_fyi_assistant",
         "not_fyi_colleague",
     }
