@@ -116,7 +116,10 @@ def read(
         introducer = msg.quoted[0].sender if relay else None
         parties = tuple((a, r) for a, r in parties if introducer is None or a != introducer)
     named_in = [(s, capitalised_words(s)) for s in sentence_list]
-    _shape_features(msg, shape, who, parties, text, data, cues, named_in, add, relay is not None)
+    owner = next((a for a in msg.envelope.recipients if is_owner(a)), None)
+    _shape_features(
+        msg, shape, who, parties, text, data, cues, named_in, add, relay is not None, owner
+    )
     about: dict[str, str] = {}
     about_owner = context = ""
     if sum(e.weight for e in found) >= THRESHOLD:  # sentences only for introductions
@@ -310,6 +313,7 @@ def _shape_features(
     named_in: list[tuple[str, set[str]]],
     add: Callable[[str, str], None],
     relayed: bool,
+    owner: Address | None = None,
 ) -> None:
     addrs = [a for a, _ in parties]
     words: set[str] = set().union(*(w for _, w in named_in))
@@ -333,12 +337,22 @@ def _shape_features(
         or re.search(r"\b(?:both|all|two|ambos|los\sdos|a\stodos)\b", greeting, re.IGNORECASE)
     ):
         add("greets_the_parties", f"“{greeting[:60]}”")
-    spoken = _spoken_to(text, addrs)
+    # Someone who refers the owner speaks to and describes the owner as one of the two sides.
+    sides = addrs + ([owner] if shape == "referral_to_owner" and owner is not None else [])
+    spoken = _spoken_to(text, sides)
     if len(spoken) >= 2:
         add("speaks_to_each", ", ".join(a.email for a in spoken[:4]))
     described = _described(named_in, addrs, data)
     if described:
         add("describes_a_party", f"“{described[:80]}”")
+    each = _described_sides(named_in, sides, data)
+    if len(each) >= 2:
+        add("describes_each_side", ", ".join(a.email for a in each[:4]))
+    if shape == "forward" and _note_names(text, addrs[-1:]):
+        add("note_names_forwarded_author", f"the note speaks of {addrs[-1]}")
+    given = [a for a in who.in_text if a in addrs and named(a, words)]
+    if given:
+        add("gives_an_address", ", ".join(str(a) for a in given[:2]))
     copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "")
     if copy_or_hand and any(named(a, words) for a in who.candidates):
         copied = [a for a in addrs if named(a, words) and not _on_thread(a, msg.history)]
@@ -346,7 +360,13 @@ def _shape_features(
             add("names_the_copied", ", ".join(a.email for a in copied[:4]))
     elif shape == "loop_in" and any(a in who.copied for a in addrs):
         add("copied_last_in_cc", ", ".join(a.email for a in addrs if a in who.copied))
-    if len(who.candidates) == 1 and shape == "owner_intro" and not who.in_text:
+    # (an opt-in ask is written to one person by nature)
+    if (
+        len(who.candidates) == 1
+        and shape == "owner_intro"
+        and not who.in_text
+        and "cue_opt_in_ask" not in cues
+    ):
         add("single_person_addressed", who.candidates[0].email)
     forwarded = shape == "forward" or relayed  # the forwarded people are in the history
     if msg.history and not forwarded and all(_on_thread(a, msg.history) for a in addrs):
@@ -360,14 +380,25 @@ def _greeting_line(text: str, data: LanguageData) -> str:
     return ""
 
 
+# A line opening with a name spoken to: "Blair,", "Hi Ana -", "Carmen, Ben:", "Maya and Leo,".
+# Only a greeting may come before the name ("Copying Jamie," speaks to nobody).
 _VOCATIVE = re.compile(
-    r"^[ \t]*(?:\w+[ \t])?([A-Z][\w'-]{1,30})\s?(?:[,:!]|\s[-–—]\s)", re.MULTILINE
+    r"^[ \t]*(?:(?i:hi|hey|hello|dear|and|so)[ \t])?([A-Z][\w'-]{1,30})"
+    r"(?:(?:,[ \t]|[ \t](?:and|&)[ \t])([A-Z][\w'-]{1,30}))?\s?(?:[,:!]|\s[-–—]\s)",
+    re.MULTILINE,
 )
+
+
+_GREETS = frozenset({"hi", "hey", "hello", "dear", "and", "so"})
 
 
 def _spoken_to(text: str, addrs: list[Address]) -> list[Address]:
     """Parties the author speaks to by name at the start of a line ("Blair,", "Ana - …")."""
-    names = {m.group(1).lower() for m in _VOCATIVE.finditer(text[:6000])}
+    names: set[str] = set()
+    for m in _VOCATIVE.finditer(text[:6000]):
+        # "Hi Maya and Leo," is a greeting (weighed apart): there the first name alone counts.
+        greeted = m.group(0).lstrip()[:1].islower() or m.group(0).split()[0].lower() in _GREETS
+        names.update(n.lower() for n in (m.groups()[:1] if greeted else m.groups()) if n)
     names |= {m.lower() for m in re.findall(r"\b([A-Z][\w'-]{1,30}),\smeet\b", text[:6000])}
     names |= {m.lower() for m in re.findall(r"\bmeet\s([A-Z][\w'-]{1,30})\b", text[:6000])}
     return [a for a in addrs if named(a, names)]
@@ -381,6 +412,40 @@ def _described(
         if words and any(named(a, words) for a in addrs) and describes.search(sentence):
             return sentence
     return ""
+
+
+# "Name is …", "Name runs …", "Name's company makes …": a person as the subject of a clause.
+_SUBJECT = re.compile(
+    r"(?:^|[.;:!?(]\s{1,3}|,\s|\b(?:and|but|while|whereas)\s)([A-Z][\w'-]{1,30})"
+    r"(?:\s[A-Z][\w'-]{1,30})?(?:'s\s[a-z]{2,20})?\s(?:[a-z]{2,12}ly\s)?"
+    r"(?:is|was|has|had|[a-z]{2,20}(?<![su]s)s)\b",
+    re.MULTILINE,
+)
+
+
+def _described_sides(
+    named_in: list[tuple[str, set[str]]], sides: list[Address], data: LanguageData
+) -> list[Address]:
+    """The sides each made the subject of a describing clause: one described to the other."""
+    describes = re.compile(data.describes)
+    found: list[Address] = []
+    for sentence, _ in named_in:
+        subjects = {m.group(1).lower().removesuffix("'s") for m in _SUBJECT.finditer(sentence)}
+        if not subjects:
+            continue
+        if not describes.search(sentence) and not any(_SUBJECT.finditer(sentence)):
+            continue
+        for addr in sides:
+            if addr not in found and named(addr, subjects):
+                found.append(addr)
+    return found
+
+
+def _note_names(text: str, addrs: list[Address]) -> bool:
+    """The note above a forward speaks of the forwarded mail's author by name."""
+    note = text.split("\n\n-", 1)[0][:3000]
+    words = capitalised_words(note)
+    return any(named(a, words) for a in addrs)
 
 
 def _on_thread(addr: Address, history: str) -> bool:

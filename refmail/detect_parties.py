@@ -115,7 +115,12 @@ def _letters(email: str) -> str:
 
 def capitalised_words(text: str) -> set[str]:
     """The words of `text` written with a capital (names), lower-cased."""
-    return {w.lower() for w in _NAME_WORD.findall(text) if w[0].isupper()}
+    # "Lena's message" names Lena: the possessive is not part of the name.
+    return {
+        w.lower().removesuffix("'s").removesuffix("’s")
+        for w in _NAME_WORD.findall(text)
+        if w[0].isupper()
+    }
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 
 The fixtures (tests/fixtures/shapes/) were written before the detector was changed for them:
 they are the evidence that detection follows the shape of a message, not a corpus's phrases.
+(The first commit of this file marked the 14 the detector then got wrong as strict xfails.)
 Each row: file, expected kind, shape (introductions), and the exact parties (address → reached).
 The owner is Alice (alice@novak.example.com); refmail is refmail@example.com.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -111,24 +111,6 @@ LOOK_ALIKES: dict[str, str] = {
 }
 
 
-# What the detector got wrong when the fixtures were written (strict xfail: a fix must remove it).
-KNOWN_MISSES: frozenset[str] = frozenset(
-    {
-        "intro_address_in_text",
-        "intro_forward_original_message",
-        "intro_forward_outlook",
-        "intro_referral_to_owner",
-        "not_fyi_assistant",
-        "not_fyi_colleague",
-    }
-)
-
-
-def _marked(names: Mapping[str, object]) -> list[object]:
-    miss = pytest.mark.xfail(strict=True, reason="missed before the shape features")
-    return [pytest.param(n, marks=miss) if n in KNOWN_MISSES else n for n in sorted(names)]
-
-
 def _classify(name: str) -> Classification:
     return classify(parse_message((SHAPES / f"{name}.eml").read_bytes()), IDENTITY)
 
@@ -138,7 +120,7 @@ def test_every_fixture_is_in_a_table() -> None:
     assert files == set(INTRODUCTIONS) | set(LOOK_ALIKES)
 
 
-@pytest.mark.parametrize("name", _marked(INTRODUCTIONS))
+@pytest.mark.parametrize("name", sorted(INTRODUCTIONS))
 def test_introduction_shapes(name: str) -> None:
     shape, expected = INTRODUCTIONS[name]
     verdict = _classify(name)
@@ -148,7 +130,7 @@ def test_introduction_shapes(name: str) -> None:
     assert {p.address.email: p.reached for p in verdict.parties} == expected, why
 
 
-@pytest.mark.parametrize("name", _marked(LOOK_ALIKES))
+@pytest.mark.parametrize("name", sorted(LOOK_ALIKES))
 def test_look_alikes(name: str) -> None:
     verdict = _classify(name)
     assert verdict.kind == LOOK_ALIKES[name], "\n".join(verdict.explain())
@@ -162,3 +144,23 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
     assert lines[-1].split()[1] == "total"
     assert len(lines) == len(verdict.evidence) + 1
     assert sum(e.weight for e in verdict.evidence) == pytest.approx(verdict.total)
+
+
+@pytest.mark.parametrize(
+    ("name", "feature"),
+    [
+        ("intro_double_opt_in_done", "describes_each_side"),
+        ("intro_referral_to_owner", "describes_each_side"),  # the owner is one side
+        ("intro_referral_to_owner", "speaks_to_each"),
+        ("intro_double_opt_in_done", "speaks_to_each"),  # "Carmen, Ben: …"
+        ("intro_forward_thunderbird", "note_names_forwarded_author"),  # "Kenji's company"
+        ("intro_address_in_text", "gives_an_address"),
+    ],
+)
+def test_shape_features_that_decide(name: str, feature: str) -> None:
+    assert feature in {e.feature for e in _classify(name).evidence}
+
+
+def test_copying_someone_in_is_not_speaking_to_them() -> None:
+    """ "Copying Jamie, my assistant, …" names Jamie but is not addressed to him."""
+    assert "speaks_to_each" not in {e.feature for e in _classify("not_fyi_assistant").evidence}
