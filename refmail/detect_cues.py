@@ -56,11 +56,16 @@ def find_cues(
 def _holding(lowered: str, words: tuple[str, ...], starts: list[int]) -> list[int]:
     """Indexes of the sentences (starting at `starts` in `lowered`) that hold one of `words`."""
     hits: set[int] = set()
+    last = len(starts) - 1
     for word in words:
         pos = lowered.find(word)
         while pos != -1 and len(hits) < 200:
-            hits.add(bisect.bisect_right(starts, pos) - 1)
-            pos = lowered.find(word, pos + 1)
+            index = bisect.bisect_right(starts, pos) - 1
+            hits.add(index)
+            if index >= last:
+                break
+            # the sentence is in: look on from the next one (a diff holds "+" on every line)
+            pos = lowered.find(word, starts[index + 1])
     return sorted(hits)
 
 

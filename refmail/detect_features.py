@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from refmail.detect_cues import _patterns, find_cues
 from refmail.detect_lang import LANGUAGES, LanguageData
 from refmail.detect_parties import People, capitalised_words, named, people
-from refmail.detect_sentences import QUOTE_MARKS, about_sentences, context_sentence
+from refmail.detect_sentences import (
+    CONTEXT_SENTENCES,
+    QUOTE_MARKS,
+    about_sentences,
+    context_sentence,
+)
 from refmail.detect_text import AuthorText, author_text, forwarded_text, language, sentences
 from refmail.detect_weights import THRESHOLD, WEIGHTS
 from refmail.parse import Address, ParsedMessage
@@ -225,14 +230,12 @@ def copy_sentence(sentence_list: list[str], cues: dict[str, str], code: str = "e
         return ""
     pattern = _patterns(code)["cue_copy_in"]
     gates = LANGUAGES[code].gates.get("cue_copy_in", ("",))
-    return (
-        " ".join(
-            s
-            for s in sentence_list
-            if any(g in s.lower() for g in gates) and pattern.search(s) is not None
-        )
-        or cues["cue_copy_in"]
-    )
+    picked = []
+    for s in sentence_list:
+        lowered = s.lower()  # once per sentence, not once per gate word
+        if any(g in lowered for g in gates) and pattern.search(s) is not None:
+            picked.append(s)
+    return " ".join(picked) or cues["cue_copy_in"]
 
 
 _PHRASE = re.compile(r"[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}){0,2}")
@@ -345,7 +348,7 @@ def _shape_features(
     described = _described(named_in, addrs, data)
     if described:
         add("describes_a_party", f"“{described[:80]}”")
-    each = _described_sides(named_in, sides, data)
+    each = _described_sides(named_in, sides)
     if len(each) >= 2:
         add("describes_each_side", ", ".join(a.email for a in each[:4]))
     if shape == "forward" and _note_names(text, addrs[-1:]):
@@ -409,7 +412,8 @@ def _described(
 ) -> str:
     describes = re.compile(data.describes)
     for sentence, words in named_in:
-        if words and any(named(a, words) for a in addrs) and describes.search(sentence):
+        # the pattern first: one C-level search is cheaper than matching every party's name
+        if words and describes.search(sentence) and any(named(a, words) for a in addrs):
             return sentence
     return ""
 
@@ -423,17 +427,16 @@ _SUBJECT = re.compile(
 )
 
 
-def _described_sides(
-    named_in: list[tuple[str, set[str]]], sides: list[Address], data: LanguageData
-) -> list[Address]:
+def _described_sides(named_in: list[tuple[str, set[str]]], sides: list[Address]) -> list[Address]:
     """The sides each made the subject of a describing clause: one described to the other."""
-    describes = re.compile(data.describes)
     found: list[Address] = []
-    for sentence, _ in named_in:
+    if len(sides) < 2:
+        return found
+    for sentence, words in named_in[:CONTEXT_SENTENCES]:
+        if not words:
+            continue
         subjects = {m.group(1).lower().removesuffix("'s") for m in _SUBJECT.finditer(sentence)}
         if not subjects:
-            continue
-        if not describes.search(sentence) and not any(_SUBJECT.finditer(sentence)):
             continue
         for addr in sides:
             if addr not in found and named(addr, subjects):
