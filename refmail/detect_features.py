@@ -102,7 +102,7 @@ def read(
     code = language(text, _STOP_WORDS)
     data = LANGUAGES[code]
     sentence_list = sentences(text)
-    cues = find_cues(text, code, sentence_list=sentence_list)
+    cues = find_cues(text, code, sentence_list=sentence_list, accept=_copies_a_person(who))
     subject = msg.subject.translate(QUOTE_MARKS)
     found: list[Evidence] = []
 
@@ -147,6 +147,65 @@ def read(
         context=context,
         introducer=msg.quoted[0].sender if relay else None,
     )
+
+
+# The object of a copy verb, and what makes it a person rather than code or a feature.
+_CLEAR_COPY = re.compile(r"(?i)(?<![a-z])(?:cc|copy|copying|copied|loop|looping)")
+_COPY_OBJECT = re.compile(
+    r"(?i)^(?:also\s)?(?:i'?ve\s|i\shave\s|i'?m\s)?(?:cc'?ing|cc-ing|cc'?ed|cc'?d|cced"
+    r"|copying|copied|loop(?:ing|ed)?\sin|looping|adding|added|including|included|bringing\sin"
+    r"|\+\s?cc:?|\+)\s{0,2}(?:in\s)?"
+)
+_PERSON_NOUN = re.compile(
+    r"(?i)\b(?:maintainers?|folks|people|guys|team|experts?|reviewers?|devs|developers?"
+    r"|owners?|authors?|colleagues?|engineers?|contributors?|runners?|members?)\b"
+)
+_NAME_SHAPED = re.compile(r"(?:[A-Z][a-z]+(?:[-'][A-Za-z]+)*|[A-Z]{2,3})")
+_AFTER_PERSON = re.compile(
+    r"\s{0,3}(?:$|[.,;:!?()\[\]]|[-–—]\s|(?i:to|and|who|here|in|as|for|since|from|on|so"
+    r"|because|too|also|into|now|with)\b)"
+)
+
+_AFTER_PRONOUN = re.compile(
+    r"\s{0,3}(?:$|[.,;:!)]|(?i:here|in\b|so\b|since\b|who\b|as\s(?:they|he|she)"
+    r"|(?:to|on|in)\s(?:the\s)?(?:cc|thread|this|loop|recipients|conversation|discussion)))"
+)
+# What a copy verb may take that is no person: a destination ("to …"), someone's thing
+# ("Jonathan's reply"), a trailer ("Reviewed-by").
+_NOT_A_COPY = re.compile(r"(?i)^\s{0,2}to\b|\w's\b|\w-by\b")
+
+
+def _copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
+    """Whether a "copy in" match copies a person in: "cc'ing", "looping in" always do;
+    "adding"/"including"/"+" only with a person as object ("adding Liz Zhang.", "adding the
+    PMBus maintainers", "adding them to Cc", a recipient's name), never code or a feature
+    ("adding WARN_ON()", "adding the Coffee Lake support", "adding them back", "+ Elf_Word")."""
+
+    def accept(cue: str, sentence: str, match: re.Match[str]) -> bool:
+        if cue != "cue_copy_in":
+            return True
+        words = match.group(0)
+        verb = _COPY_OBJECT.match(words)
+        obj = words[verb.end() :] if verb else words
+        after = sentence[match.end() : match.end() + 40]
+        if _NOT_A_COPY.search(obj + after[:12]):
+            return False  # "cc'ed to LKML", "adding to Jonathan's reply", "added Sai's Acked-by"
+        if _CLEAR_COPY.search(words):
+            return True
+        spoken = capitalised_words(obj) | {w.lower() for w in obj.split()}
+        if any(named(a, spoken) for a in who.candidates):
+            return True
+        if verb is None or verb.group(0).strip() == "+":
+            return False  # "+Name" on a line of its own is also how a diff adds a line
+        head = obj.split(maxsplit=1)[0].lower() if obj.split() else ""
+        if head in ("him", "her", "them"):  # "adding them to Cc", not "adding them back"
+            return _AFTER_PRONOUN.match(after) is not None
+        if head in ("the", "my", "our"):
+            return _PERSON_NOUN.search(obj + after[:30]) is not None
+        names = [n for n in re.split(r",\s*|\s+and\s+|\s+", obj.strip()) if n]
+        return all(_NAME_SHAPED.fullmatch(n) for n in names) and bool(_AFTER_PERSON.match(after))
+
+    return accept
 
 
 def _relayed(msg: ParsedMessage, who: People, is_owner: Callable[[Address], bool]) -> bool | None:

@@ -127,7 +127,10 @@ ENGLISH = LanguageData(
         "cue_copy_in": (
             rf"(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s{{0,2}}(?:in\s)?(?:[\w-]{{1,30}},?\s(?:and\s)?)?"
             r"(?:(?i:him|her|them)\b"
-            rf"|(?i:the\s|my\s|our\s)?{_NAME})"
+            rf"|(?i:the\s|my\s|our\s)?{_NAME}"
+            # a group of people: "the foo maintainers", "our storage folks"
+            r"|(?i:the|my|our|some)\s(?:[\w/-]{1,30}\s){0,2}(?i:maintainers|folks|people"
+            r"|experts|reviewers|developers|team\b))"
             r"|^\s{0,4}\+\s?[A-Z][\w'-]{1,30}"
             rf"|{_NAME}\s{{0,2}}\((?i:cc'?d|cc'ed|cced|cc|copied|in\scc|on\scc)\)"
         ),

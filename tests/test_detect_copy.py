@@ -1,0 +1,60 @@
+"""A copy verb copies a *person* in: "adding Liz Zhang", not "adding WARN_ON()".
+
+List replies say "adding", "added", "including" and "+" about code as often as about people.
+These hand-written replies (owner Alice answering Henry on a list, Jake in Cc) differ only in
+the object of the verb.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from refmail.detect import Identity, classify
+from refmail.parse import parse_message
+
+IDENTITY = Identity(frozenset({"alice@novak.example.com"}), frozenset({"refmail@example.com"}))
+HEADERS = (
+    "From: Alice Novak <alice@novak.example.com>\n"
+    "To: Henry Blake <henry@ferrovia.example.com>\n"
+    "Cc: Jake Moreno <jake@moreno.example.com>, Ops <ops@lists.example.com>\n"
+    "Subject: Re: [PATCH] foo: fix the refcount leak\n"
+    "In-Reply-To: <p1@ferrovia.example.com>\nMessage-ID: <r1@novak.example.com>\n\n"
+)
+QUOTE = (
+    "\n\nOn Mon, 1 Apr 2024, Henry Blake <henry@ferrovia.example.com> wrote:\n"
+    "> foo_open() takes a reference that is never dropped.\n"
+)
+
+
+def verdict(sentence: str) -> str:
+    body = f"Henry,\n\n{sentence}\n\nAlice" + QUOTE
+    return classify(parse_message((HEADERS + body).encode()), IDENTITY).kind
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Adding Jake, who wrote the refcount helpers.",
+        "Adding Jake Moreno here since he maintains foo.",
+        "I've added the foo maintainers in case they have an opinion.",
+        "I've added him to Cc, he knows this code.",
+        "Cc'ing Jake, who wrote the refcount helpers.",
+    ],
+)
+def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
+    assert verdict(sentence) == "introduction"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Adding WARN_ON() at each call site is not the answer.",
+        "Thanks for adding the Coffee Lake support, who would have thought.",
+        "We keep adding them back into the pool; can you please check?",
+        "Adding to Jake's point: the error path must drop it.",
+        "Added Jake's Reviewed-by, can you please pick it up?",
+        "This was Cc'ed to LKML already, can you please look?",
+    ],
+)
+def test_adding_code_or_a_thing_is_not(sentence: str) -> None:
+    assert verdict(sentence) == "other"
