@@ -167,8 +167,13 @@ _AFTER_PERSON = re.compile(
 )
 
 _AFTER_PRONOUN = re.compile(
-    r"\s{0,3}(?:$|[.,;:!)]|(?i:here|in\b|so\b|since\b|who\b|as\s(?:they|he|she)"
-    r"|(?:to|on|in)\s(?:the\s)?(?:cc|thread|this|loop|recipients|conversation|discussion)))"
+    r"\s{0,3}(?i:here\b|in\b(?!to)|(?:to|on|in)\s(?:the\s)?(?:cc|thread|this|loop|recipients"
+    r"|conversation|discussion))"
+)
+# Someone other than the author did the copying: "you've CCed the maintainers", "you never Cced".
+_OTHER_COPIER = re.compile(
+    r"(?i)\b(?:you|they|he|she|someone|nobody|who)(?:'ve|'d|\shave|\shad|\snever|\sdidn't"
+    r"|\sdid\snot|\sweren't|\swere)?\s(?:\w+\s)?$"
 )
 # What a copy verb may take that is no person: a destination ("to …"), someone's thing
 # ("Jonathan's reply"), a trailer ("Reviewed-by").
@@ -188,6 +193,8 @@ def _copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         verb = _COPY_OBJECT.match(words)
         obj = words[verb.end() :] if verb else words
         after = sentence[match.end() : match.end() + 40]
+        if _OTHER_COPIER.search(sentence[max(0, match.start() - 30) : match.start()]):
+            return False
         if _NOT_A_COPY.search(obj + after[:12]):
             return False  # "cc'ed to LKML", "adding to Jonathan's reply", "added Sai's Acked-by"
         if _CLEAR_COPY.search(words):
@@ -200,8 +207,9 @@ def _copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         head = obj.split(maxsplit=1)[0].lower() if obj.split() else ""
         if head in ("him", "her", "them"):  # "adding them to Cc", not "adding them back"
             return _AFTER_PRONOUN.match(after) is not None
-        if head in ("the", "my", "our"):
-            return _PERSON_NOUN.search(obj + after[:30]) is not None
+        if head in ("the", "my", "our", "some", "other", "a", "few", "more"):
+            noun = _PERSON_NOUN.search(obj + after[:30])
+            return noun is not None and not noun.group(0).isupper()  # not the MAINTAINERS file
         names = [n for n in re.split(r",\s*|\s+and\s+|\s+", obj.strip()) if n]
         return all(_NAME_SHAPED.fullmatch(n) for n in names) and bool(_AFTER_PERSON.match(after))
 
@@ -442,10 +450,11 @@ def _greeting_line(text: str, data: LanguageData) -> str:
     return ""
 
 
-# A line opening with a name spoken to: "Blair,", "Hi Ana -", "Carmen, Ben:", "Maya and Leo,".
-# Only a greeting may come before the name ("Copying Jamie," speaks to nobody).
+# A line or sentence opening with a name spoken to: "Blair,", "Hi Ana -", "Carmen, Ben:",
+# "Maya and Leo,", "… . John, Jane runs …". Only a greeting may come before the name
+# ("Copying Jamie," speaks to nobody).
 _VOCATIVE = re.compile(
-    r"^[ \t]*(?:(?i:hi|hey|hello|dear|and|so)[ \t])?([A-Z][\w'-]{1,30})"
+    r"(?:^[ \t]*|(?<=[.!?] ))(?:(?i:hi|hey|hello|dear|and|so)[ \t])?([A-Z][\w'-]{1,30})"
     r"(?:(?:,[ \t]|[ \t](?:and|&)[ \t])([A-Z][\w'-]{1,30}))?\s?(?:[,:!]|\s[-–—]\s)",
     re.MULTILINE,
 )

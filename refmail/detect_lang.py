@@ -38,7 +38,7 @@ _NOT_WHEN = (
     r"|dinner|coffee|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b))"
 )
 _COPY_VERB = (
-    r"(?:copying|cc'?ing|cc-ing|cc'ed|looping\sin|loop(?:ing)?\sin|adding|added|bringing\sin"
+    r"(?:copying|cc'?ing|cc-ing|cc'ed|cced|cc'd|looping\sin|loop(?:ing)?\sin|adding|added|bringing\sin"
     r"|i'?ve\s(?:cc'?d|cced|copied|looped\sin|added|included)|i'?m\sincluding|i\shave\s(?:cc'?d"
     r"|cced|copied|added)|copied|\+\s?cc:?)"
 )
@@ -56,23 +56,38 @@ ENGLISH = LanguageData(
             rf"\s(?:(?i:you\b(?!r)|{_YOU_BOTH}|two\b|the\stwo)|(?i:my|our)\s|{_NAME}\s{{0,2}}"
             r"(?:\([^)\n]{0,20}\)\s{0,2})?(?:to|and|,)\s)"
             r"|(?i:\b(?:pleased|happy|glad|delighted)\sto\s(?:introduce|connect)\s(?:you|the\stwo))"
+            # the author, in the first person, introducing someone or making the introduction
+            r"|(?i:\b(?:allow\sme\sto|let\sme|i'?d\slike\sto|i\swould\slike\sto|i\swant(?:ed)?\sto"
+            r"|i'?m\s(?:happy|pleased|glad|delighted|writing)\sto)\s(?:briefly\s)?introduce)"
+            r"\s[A-Z][a-z]"
+            r"|(?i:\b(?:i'?m|i\sam|i\swant(?:ed)?\sto|i'?d\slike\sto|i\swould\slike\sto|let\sme"
+            r"|allow\sme\sto)\s(?:make|making|do|doing)\s(?:an?|this|the|a\squick|a\sbrief)\s"
+            r"(?:e-?)?intro(?:duction)?\b)"
+            r"|(?i:\bhere(?:'s|\sis)\s(?:the|my|your)\s(?:promised\s)?(?:e-?)?intro(?:duction)?"
+            r"\s(?:to|between|for\syou))"
         ),
         "cue_meet": (
             r"(?:^|[.!?:;,]\s{1,3}|(?i:\b(?:hi|hey|hello|dear)\b)\s[A-Z][\w'-]{0,30}[,!]?\s)"
             rf"(?i:please\s)?(?i:meet)\s{_NOT_WHEN}(?:{_NAME}|(?i:this|my|our)\b)"
             r"|(?i:\b(?:like|want|wanted|love|need)\syou\s(?:two\s|both\s)?to\smeet)\s\w"
             rf"|(?i:\byou\s(?:should|must|ought\sto)\s(?:really\s|definitely\s)?meet)\s{_NAME}"
+            rf"|(?i:\b(?:please\s)?say\s(?:hello|hi)\sto)\s{_NAME}"
         ),
         "cue_connect": (
             r"(?i:\b(?:connect(?:ing)?|put(?:ting)?)\s(?:you|"
             + _YOU_BOTH
-            + r")(?:\s(?:two|both))?\s{0,2}(?:with\b|to\b|in\stouch\b|together\b|[.,!;]|$))"
+            + r")(?:\s(?:two|both))?\s{0,2}(?:with\b|to\b|in\stouch\b|together\b|here\b|[.,!;]|$))"
             rf"|(?i:\bconnect(?:ing)?)\s{_NAME}\s(?i:with|and|to)\s{_NAME}"
         ),
         "cue_should_talk": (
             rf"(?i:\b{_YOU_BOTH}\s(?:should|must|ought\sto|would|will|might|could|can)\s"
             r"(?:definitely\s|really\s|probably\s|also\s)?(?:talk|chat|connect|meet|speak|"
-            r"get\sto\sknow|get\stogether|find\b|have\sa\slot|discuss|take\sit))"
+            r"get\sto\sknow|get\stogether|find\b|have\sa\slot|discuss|take\sit|hit\sit\soff"
+            r"|get\salong|benefit|enjoy\s(?:talking|meeting|chatting)))"
+            # "for you two to connect", "you'd both benefit from talking"
+            rf"|(?i:\bfor\s{_YOU_BOTH}\sto\s(?:talk|chat|connect|meet|speak|get\sto\sknow))"
+            r"|(?i:\byou(?:'d|\swould|'ll|\swill)\s(?:both|two)\s(?:really\s)?(?:benefit|enjoy"
+            r"|get\salong|hit\sit\soff|have\sa\slot))"
             rf"|(?i:\bso\s(?:that\s)?{_YOU_BOTH}\scan\s(?:talk|chat|connect|meet|speak|discuss))"
             # the reciprocal: "you two can help each other", "you both ought to know one another"
             rf"|(?i:\b{_YOU_BOTH}\b[^.!?\n]{{0,40}}?\b(?:each\sother|one\sanother)\b)"
@@ -114,6 +129,7 @@ ENGLISH = LanguageData(
             r"(?i:\b(?:gave|given|passed|shared)\s(?:him|her|them)\syour\s(?:name|number|e-?mail"
             r"|details|contact|info))|(?i:\brecommended\syou\b)"
             r"|(?i:\breferr(?:ed|ing)\s(?:him|her|them)\sto\syou\b)"
+            rf"|(?i:\btold\s){_NAME}(?i:\sabout\syou\b)"
             r"|(?i:\btold\s(?:him|her|them)\s(?:about\syou|you(?:'d|\swould|\smight|\smay|'ll"
             r"|\swill)\b|to\s(?:expect|write\sto|call|contact)\syou))"
         ),
@@ -129,10 +145,19 @@ ENGLISH = LanguageData(
             r"(?:(?i:him|her|them)\b"
             rf"|(?i:the\s|my\s|our\s)?{_NAME}"
             # a group of people: "the foo maintainers", "our storage folks"
-            r"|(?i:the|my|our|some)\s(?:[\w/-]{1,30}\s){0,2}(?i:maintainers|folks|people"
-            r"|experts|reviewers|developers|team\b))"
+            r"|(?i:the|my|our|some|other|a\sfew|more|few)\s(?:[\w/-]{1,30}\s){0,2}(?i:maintainers"
+            r"|folks|people|guys|gentlemen|experts|reviewers|developers|team\b))"
             r"|^\s{0,4}\+\s?[A-Z][\w'-]{1,30}"
-            rf"|{_NAME}\s{{0,2}}\((?i:cc'?d|cc'ed|cced|cc|copied|in\scc|on\scc)\)"
+            # "George (gbiv@, cc'ed)", "Jason (CCed)"
+            rf"|{_NAME}\s{{0,2}}\((?:[^()\n]{{0,30}}\s)?(?i:cc'?d|cc'ed|cced|cc|copied|in\scc"
+            r"|on\scc)\)"
+            # "John is cc'd here", "Jane has been copied"
+            rf"|{_NAME}\s(?i:is|has\sbeen|are|have\sbeen)\s(?i:cc'?d|cced|cc'ed|copied|looped\sin"
+            r"|included)\b"
+            # "adding the gentlemen from that commit to Cc"
+            rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?\s(?i:to\s(?:the\s)?cc)\b"
+            # a sentence of its own after naming someone: "A question for Tony and Yazen. CCed."
+            r"|(?:^|(?<=[.?!]\s))(?i:cc'?ed|cced|cc'?d|copied|added)[.!]"
         ),
         "cue_copy_why": (
             r"(?i:\bwho\s(?:knows|has\sbeen|was|were|is|are|wrote|manages|owns|can|tried|works|"
@@ -243,7 +268,7 @@ ENGLISH = LanguageData(
     greeting=r"(?i:hi|hey|hello|dear|greetings|good\smorning|good\safternoon)",
     gates={
         "cue_introduce": ("intro", "pleased to", "happy to", "glad to", "delighted to"),
-        "cue_meet": ("meet",),
+        "cue_meet": ("meet", "say hello", "say hi"),
         "cue_connect": (
             "connect",
             "put you",
@@ -263,6 +288,11 @@ ENGLISH = LanguageData(
             "both of you",
             "y'all",
             "you should",
+            "you'd both",
+            "you would both",
+            "you'll both",
+            "you will both",
+            "you'd two",
         ),
         "cue_common_ground": ("similar", "same", "in common", "mutually", "both "),
         "cue_opt_in_ask": (
@@ -317,6 +347,7 @@ ENGLISH = LanguageData(
             "told him",
             "told her",
             "told them",
+            "told ",
             "referr",
         ),
         "cue_vouches": ("friend", "colleague", "classmate"),

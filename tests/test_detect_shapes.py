@@ -164,3 +164,33 @@ def test_shape_features_that_decide(name: str, feature: str) -> None:
 def test_copying_someone_in_is_not_speaking_to_them() -> None:
     """ "Copying Jamie, my assistant, …" names Jamie but is not addressed to him."""
     assert "speaks_to_each" not in {e.feature for e in _classify("not_fyi_assistant").evidence}
+
+
+ONE_LINE_HEADERS = (
+    "From: Alice Novak <alice@novak.example.com>\n"
+    "To: Jane Doe <jane@doe.example.org>, John Roe <john@roe.example.net>\n"
+    "Subject: hello\nMessage-ID: <one-line@novak.example.com>\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Allow me to introduce John Roe. He bakes for the market on Saturdays.",
+        "I wanted to make an introduction between the two of you.",
+        "I'm making this introduction because you both work on soil health.",
+        "Please say hello to John, who runs the bakery I mentioned.",
+        "Connecting you both here, as promised.",
+        "As promised, here is the introduction to John.",
+        "John is cc'd here. Jane runs the community garden.",
+        "Jane, John is the baker I told you about. John, Jane runs the garden.",
+    ],
+)
+def test_one_sentence_is_enough_when_it_does_the_introducing(sentence: str) -> None:
+    raw = (ONE_LINE_HEADERS + sentence + "\n\nBest,\nAlice\n").encode()
+    verdict = classify(parse_message(raw), IDENTITY)
+    assert verdict.kind == "introduction", "\n".join(verdict.explain())
+    assert {p.address.email for p in verdict.parties} == {
+        "jane@doe.example.org",
+        "john@roe.example.net",
+    }
