@@ -177,6 +177,7 @@ _OTHER_COPIER = re.compile(
 )
 # What a copy verb may take that is no person: a destination ("to …"), someone's thing
 # ("Jonathan's reply"), a trailer ("Reviewed-by").
+_LIST_LIKE = re.compile(r"\s{0,2}[a-z0-9]+(?:[-.][a-z0-9]+)*(?:-|@)[a-z0-9]")
 _NOT_A_COPY = re.compile(r"(?i)^\s{0,2}to\b|\w's\b|\w-by\b")
 
 
@@ -197,6 +198,10 @@ def _copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
             return False
         if _NOT_A_COPY.search(obj + after[:12]):
             return False  # "cc'ed to LKML", "adding to Jonathan's reply", "added Sai's Acked-by"
+        if _LIST_LIKE.match(obj + after[:30]):
+            # "+CC linux-cxl for info" copies a list; "Cc'ing rust-for-linux and Danilo" a person
+            tail = capitalised_words(obj + after[:40])
+            return any(named(a, tail) for a in who.candidates)
         if _CLEAR_COPY.search(words):
             return True
         spoken = capitalised_words(obj) | {w.lower() for w in obj.split()}
@@ -291,16 +296,26 @@ def _parties(
     return tuple(out.values())
 
 
-def copy_sentence(sentence_list: list[str], cues: dict[str, str], code: str = "en") -> str:
-    """The sentences that copy someone in."""
+def copy_sentence(
+    sentence_list: list[str],
+    cues: dict[str, str],
+    code: str = "en",
+    accept: Callable[[str, str, re.Match[str]], bool] | None = None,
+) -> str:
+    """The sentences that copy someone in (those `accept` takes), each with the sentence before
+    it when it names nobody itself ("A question for Tony and Yazen. CCed.")."""
     if "cue_copy_in" not in cues:
         return ""
     pattern = _patterns(code)["cue_copy_in"]
     gates = LANGUAGES[code].gates.get("cue_copy_in", ("",))
-    picked = []
-    for s in sentence_list:
+    picked: list[str] = []
+    for i, s in enumerate(sentence_list):
         lowered = s.lower()  # once per sentence, not once per gate word
-        if any(g in lowered for g in gates) and pattern.search(s) is not None:
+        if not any(g in lowered for g in gates):
+            continue
+        if any(accept is None or accept("cue_copy_in", s, m) for m in pattern.finditer(s)):
+            if i > 0 and not _PHRASE.search(_COPY_WORDS.sub(" ", s)):
+                picked.append(sentence_list[i - 1])
             picked.append(s)
     return " ".join(picked) or cues["cue_copy_in"]
 
@@ -324,7 +339,7 @@ def _copied(
     last Cc addresses without a display name stand for the unmatched names ("+cc Roman" and
     guro@…): a nameless address cannot be matched by name, and clients append new copies.
     """
-    sentence = copy_sentence(sentence_list, cues, code)
+    sentence = copy_sentence(sentence_list, cues, code, _copies_a_person(who))
     found = [a for a in who.candidates if a.email in who.written]  # "+cc Michal <mkoutny@…>"
     sentence = _COPY_WORDS.sub(" ", sentence)
     phrases = []

@@ -215,7 +215,7 @@ ENGLISH = LanguageData(
         ),
         "neg_fyi_copy": (
             r"(?i:\bfyi\b|\bfor\s(?:your|his|her|their)\s(?:information|visibility|awareness|"
-            r"records|reference)\b|\bfor\s(?:visibility|visiblity|awareness|reference)\b"
+            r"records|reference)\b|\bfor\s(?:visibility|visiblity|awareness|reference|info)\b"
             r"|\bkeep\s(?:him|her|them|you)\s(?:in\sthe\sloop|informed|posted)\b|\bto\sbe\saware"
             r"|\bon\sthe\ssame\spage\b|\bas\si\smention(?:ed)?\s(?:him|her|them)|\bas\sreference"
             r"|\bnow\sin\sthe\sloop\b"
@@ -443,6 +443,7 @@ ENGLISH = LanguageData(
             "visib",
             "awareness",
             "reference",
+            "for info",
             "keep him",
             "keep her",
             "keep them",

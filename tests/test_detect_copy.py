@@ -39,6 +39,8 @@ def verdict(sentence: str) -> str:
         "I've added the foo maintainers in case they have an opinion.",
         "I've added him to Cc, he knows this code.",
         "Cc'ing Jake, who wrote the refcount helpers.",
+        "Cc'ing foo-devel and Jake, who wrote the refcount helpers.",
+        "A question for Jake really, he wrote the helpers. CCed.",
     ],
 )
 def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
@@ -54,6 +56,8 @@ def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
         "Adding to Jake's point: the error path must drop it.",
         "Added Jake's Reviewed-by, can you please pick it up?",
         "This was Cc'ed to LKML already, can you please look?",
+        "+CC foo-devel for info, can you please look?",
+        "I see you've CCed the foo maintainers, can you please look?",
     ],
 )
 def test_adding_code_or_a_thing_is_not(sentence: str) -> None:
