@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 from refmail.detect_cues import _patterns, find_cues
 from refmail.detect_lang import LANGUAGES, LanguageData
-from refmail.detect_parties import People, capitalised_words, named, people
+from refmail.detect_parties import (
+    People,
+    base_email,
+    capitalised_words,
+    name_tokens,
+    named,
+    people,
+)
 from refmail.detect_sentences import (
     CONTEXT_SENTENCES,
     QUOTE_MARKS,
@@ -125,6 +132,14 @@ def read(
     _shape_features(
         msg, shape, who, parties, text, data, cues, named_in, add, relay is not None, owner
     )
+    if any(e.feature == "names_the_copied" for e in found):
+        # "+CC Jean, Guenter and the list": the list was copied beside people, not instead
+        found[:] = [
+            Evidence(e.feature, 0.0, e.evidence + " (people copied too)")
+            if e.feature == "neg_list_copy"
+            else e
+            for e in found
+        ]
     about: dict[str, str] = {}
     about_owner = context = ""
     if sum(e.weight for e in found) >= THRESHOLD:  # sentences only for introductions
@@ -150,7 +165,8 @@ def read(
 
 
 # The object of a copy verb, and what makes it a person rather than code or a feature.
-_CLEAR_COPY = re.compile(r"(?i)(?<![a-z])(?:cc|copy|copying|copied|loop|looping)")
+# "cc" and "loop in" only ever copy someone; "copying" may copy data ("copying them around").
+_CLEAR_COPY = re.compile(r"(?i)(?<![a-z])(?:cc|loop|looping)")
 _COPY_OBJECT = re.compile(
     r"(?i)^(?:also\s)?(?:i'?ve\s|i\shave\s|i'?m\s)?(?:cc'?ing|cc-ing|cc'?ed|cc'?d|cced"
     r"|copying|copied|loop(?:ing|ed)?\sin|looping|adding|added|including|included|bringing\sin"
@@ -172,7 +188,7 @@ _AFTER_PRONOUN = re.compile(
 )
 # Someone other than the author did the copying: "you've CCed the maintainers", "you never Cced".
 _OTHER_COPIER = re.compile(
-    r"(?i)\b(?:you|they|he|she|someone|nobody|who)(?:'ve|'d|\shave|\shad|\snever|\sdidn't"
+    r"(?i)\b(?:you|they|he|she|someone|somebody|nobody|who|people|everyone|anyone)(?:'ve|'d|\shave|\shad|\snever|\sdidn't"
     r"|\sdid\snot|\sweren't|\swere)?\s(?:\w+\s)?$"
 )
 # What a copy verb may take that is no person: a destination ("to …"), someone's thing
@@ -200,8 +216,13 @@ def _copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
             return False  # "cc'ed to LKML", "adding to Jonathan's reply", "added Sai's Acked-by"
         if _LIST_LIKE.match(obj + after[:30]):
             # "+CC linux-cxl for info" copies a list; "Cc'ing rust-for-linux and Danilo" a person
-            tail = capitalised_words(obj + after[:40])
-            return any(named(a, tail) for a in who.candidates)
+            rest = obj + after[:40]
+            tail = capitalised_words(rest)
+            return (
+                any(named(a, tail) for a in who.candidates)
+                or _GROUP.search(rest) is not None  # "+Cc: pse-pd maintainers"
+                or re.search(r",\s(?:and\s)?[A-Z][a-z]{2,}\b", rest) is not None  # "…, Guenter"
+            )
         if _CLEAR_COPY.search(words):
             return True
         spoken = capitalised_words(obj) | {w.lower() for w in obj.split()}
@@ -402,7 +423,7 @@ def _shape_features(
 ) -> None:
     addrs = [a for a, _ in parties]
     words: set[str] = set().union(*(w for _, w in named_in))
-    named_parties = [a for a in addrs if named(a, words)]
+    named_parties = _distinct([a for a in addrs if named(a, words)])
     if not addrs:
         add("no_parties", "nobody to connect")
         return
@@ -424,13 +445,13 @@ def _shape_features(
         add("greets_the_parties", f"“{greeting[:60]}”")
     # Someone who refers the owner speaks to and describes the owner as one of the two sides.
     sides = addrs + ([owner] if shape == "referral_to_owner" and owner is not None else [])
-    spoken = _spoken_to(text, sides)
+    spoken = _distinct(_spoken_to(text, sides))
     if len(spoken) >= 2:
         add("speaks_to_each", ", ".join(a.email for a in spoken[:4]))
     described = _described(named_in, addrs, data)
     if described:
         add("describes_a_party", f"“{described[:80]}”")
-    each = _described_sides(named_in, sides)
+    each = _distinct(_described_sides(named_in, sides))
     if len(each) >= 2:
         add("describes_each_side", ", ".join(a.email for a in each[:4]))
     if shape == "forward" and _note_names(text, addrs[-1:]):
@@ -445,6 +466,9 @@ def _shape_features(
             add("names_the_copied", ", ".join(a.email for a in copied[:4]))
     elif shape == "loop_in" and any(a in who.copied for a in addrs):
         add("copied_last_in_cc", ", ".join(a.email for a in addrs if a in who.copied))
+    group = _GROUP.search(cues.get("cue_copy_in", ""))
+    if group is not None and not group.group(0).isupper():
+        add("copies_a_group", f"“{cues['cue_copy_in'][:60]}”")
     # (an opt-in ask is written to one person by nature)
     if (
         len(who.candidates) == 1
@@ -458,6 +482,26 @@ def _shape_features(
         add("no_new_party", "everyone addressed was already on the thread")
 
 
+def _person_key(addr: Address) -> str:
+    """One key per person: "Krzysztof Kozlowski" at two addresses, or k.k@x and k.k+dt@x."""
+    tokens = name_tokens(addr)
+    if addr.name and len(tokens) >= 2:
+        return " ".join(sorted(tokens))
+    return base_email(addr.email).split("@")[0]
+
+
+def _distinct(addrs: list[Address]) -> list[Address]:
+    """The addresses, one per person (the same person at two addresses counts once)."""
+    seen: set[str] = set()
+    out: list[Address] = []
+    for addr in addrs:
+        key = _person_key(addr)
+        if key not in seen:
+            seen.add(key)
+            out.append(addr)
+    return out
+
+
 def _greeting_line(text: str, data: LanguageData) -> str:
     for line in text.split("\n")[:4]:
         if re.match(rf"\s*{data.greeting}\b", line):
@@ -465,6 +509,10 @@ def _greeting_line(text: str, data: LanguageData) -> str:
     return ""
 
 
+# People copied in as a group: "the PMBus maintainers", "some Intel people".
+_GROUP = re.compile(
+    r"(?i)\b(?:maintainers|folks|people|guys|gentlemen|experts|reviewers|developers)\b"
+)
 # A line or sentence opening with a name spoken to: "Blair,", "Hi Ana -", "Carmen, Ben:",
 # "Maya and Leo,", "… . John, Jane runs …". Only a greeting may come before the name
 # ("Copying Jamie," speaks to nobody).

@@ -34,6 +34,7 @@ WEIGHTS: dict[str, float] = {
     "gives_an_address": 1.0,
     "names_the_copied": 2.0,
     "copied_last_in_cc": 1.0,
+    "copies_a_group": 1.0,
     "single_person_addressed": -0.5,
     # look-alikes
     "neg_asks_for_intro": -5.0,

@@ -41,6 +41,8 @@ def verdict(sentence: str) -> str:
         "Cc'ing Jake, who wrote the refcount helpers.",
         "Cc'ing foo-devel and Jake, who wrote the refcount helpers.",
         "A question for Jake really, he wrote the helpers. CCed.",
+        "+Cc: the foo maintainers, who know this code.",
+        "+CC foo-devel, Jake, who wrote the refcount helpers.",
     ],
 )
 def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
@@ -58,7 +60,23 @@ def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
         "This was Cc'ed to LKML already, can you please look?",
         "+CC foo-devel for info, can you please look?",
         "I see you've CCed the foo maintainers, can you please look?",
+        "It would be easier if people CCed the right folks, can you please look?",
+        "We end up copying them around, can you please look?",
     ],
 )
 def test_adding_code_or_a_thing_is_not(sentence: str) -> None:
     assert verdict(sentence) == "other"
+
+
+def test_one_person_at_two_addresses_is_not_two_parties() -> None:
+    """A reply to someone listed twice (work and +dt addresses) speaks to one person."""
+    raw = (
+        b"From: Alice Novak <alice@novak.example.com>\n"
+        b"To: Henry Blake <henry@ferrovia.example.com>\n"
+        b"Cc: Henry Blake <henry+dt@ferrovia.example.com>, Ops <ops@lists.example.com>\n"
+        b"Subject: Re: [PATCH] foo\nMessage-ID: <r2@novak.example.com>\n\n"
+        b"Hi Henry,\n\nHenry, the same issue shows up here. Can you resend?\n"
+    )
+    verdict = classify(parse_message(raw), IDENTITY)
+    assert verdict.kind == "other", "\n".join(verdict.explain())
+    assert "speaks_to_each" not in {e.feature for e in verdict.evidence}
