@@ -132,6 +132,7 @@ def read(
     _shape_features(
         msg, shape, who, parties, text, data, cues, named_in, add, relay is not None, owner
     )
+    _soften_incidental(found)
     if any(e.feature == "names_the_copied" for e in found):
         # "+CC Jean, Guenter and the list": the list was copied beside people, not instead
         found[:] = [
@@ -173,8 +174,8 @@ _COPY_OBJECT = re.compile(
     r"|\+\s?cc:?|\+)\s{0,2}(?:in\s)?"
 )
 _PERSON_NOUN = re.compile(
-    r"(?i)\b(?:maintainers?|folks|people|guys|team|experts?|reviewers?|devs|developers?"
-    r"|owners?|authors?|colleagues?|engineers?|contributors?|runners?|members?)\b"
+    r"(?i)\b(?:maintainers?|folks?|people|persons?|guys|gentlemen|team|experts?|reviewers?|devs"
+    r"|developers?|owners?|authors?|colleagues?|engineers?|contributors?|runners?|members?)\b"
 )
 _NAME_SHAPED = re.compile(r"(?:[A-Z][a-z]+(?:[-'][A-Za-z]+)*|[A-Z]{2,3})")
 _AFTER_PERSON = re.compile(
@@ -240,6 +241,29 @@ def _copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         return all(_NAME_SHAPED.fullmatch(n) for n in names) and bool(_AFTER_PERSON.match(after))
 
     return accept
+
+
+# Look-alike phrases that are incidental: beside the act of introducing ("great to meet you at
+# the summit; I'd like to introduce you to John", "FYI he runs the bakery") they weigh half.
+# The ones that say what the whole message is (asks or thanks for an intro, introduces the
+# author, bulk mail) keep their weight.
+_INCIDENTAL = frozenset(
+    {"neg_reply", "neg_out_of_office", "neg_fyi_copy", "neg_logistics", "neg_welcome"}
+)
+_ACTING = frozenset(
+    {"cue_introduce", "cue_meet", "cue_connect", "cue_should_talk", "describes_each_side"}
+)
+
+
+def _soften_incidental(found: list[Evidence]) -> None:
+    if not any(e.feature in _ACTING for e in found):
+        return
+    found[:] = [
+        Evidence(e.feature, e.weight / 2, e.evidence + " (beside an introducing act: half)")
+        if e.feature in _INCIDENTAL
+        else e
+        for e in found
+    ]
 
 
 def _relayed(msg: ParsedMessage, who: People, is_owner: Callable[[Address], bool]) -> bool | None:
@@ -466,7 +490,10 @@ def _shape_features(
             add("names_the_copied", ", ".join(a.email for a in copied[:4]))
     elif shape == "loop_in" and any(a in who.copied for a in addrs):
         add("copied_last_in_cc", ", ".join(a.email for a in addrs if a in who.copied))
-    group = _GROUP.search(cues.get("cue_copy_in", ""))
+    copy = cues.get("cue_copy_in", "")
+    at = text.find(copy) if copy else -1
+    # the words after the cue too: "+Cc: some Intel people"
+    group = _GROUP.search(text[at : at + len(copy) + 30] if at >= 0 else copy)
     if group is not None and not group.group(0).isupper():
         add("copies_a_group", f"“{cues['cue_copy_in'][:60]}”")
     # (an opt-in ask is written to one person by nature)
@@ -511,7 +538,7 @@ def _greeting_line(text: str, data: LanguageData) -> str:
 
 # People copied in as a group: "the PMBus maintainers", "some Intel people".
 _GROUP = re.compile(
-    r"(?i)\b(?:maintainers|folks|people|guys|gentlemen|experts|reviewers|developers)\b"
+    r"(?i)\b(?:maintainers|folks?|people|guys|gentlemen|experts|reviewers|developers)\b"
 )
 # A line or sentence opening with a name spoken to: "Blair,", "Hi Ana -", "Carmen, Ben:",
 # "Maya and Leo,", "… . John, Jane runs …". Only a greeting may come before the name

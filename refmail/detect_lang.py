@@ -146,7 +146,7 @@ ENGLISH = LanguageData(
             rf"|(?i:the\s|my\s|our\s)?{_NAME}"
             # a group of people: "the foo maintainers", "our storage folks"
             r"|(?:(?i:the|my|our|some|other|a\sfew|more|few|relevant|associated)\s)?"
-            r"(?:[\w/-]{1,30}\s){0,2}(?i:maintainers|folks|people|guys|gentlemen|experts|reviewers"
+            r"(?:[\w/-]{1,30}\s){0,2}(?i:maintainers|folks?|people|guys|gentlemen|experts|reviewers"
             r"|developers|team\b))"
             # a list and people: "+CC pdx86 list, Armin, Derek", "+CC linux-hwmon, Guenter"
             rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?,\s(?:and\s)?{_NAME}"

@@ -194,3 +194,19 @@ def test_one_sentence_is_enough_when_it_does_the_introducing(sentence: str) -> N
         "jane@doe.example.org",
         "john@roe.example.net",
     }
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "It was great to meet you at the summit, Jane. I'd like to introduce you to John, "
+        "who runs the bakery.",
+        "Jane, meet John, my colleague. FYI he runs the bakery.",
+        "Jane, meet John. I've sent you both a calendar invite for Tuesday.",
+    ],
+)
+def test_an_incidental_look_alike_phrase_does_not_undo_an_introduction(sentence: str) -> None:
+    """'great to meet you', 'FYI', a calendar invite: beside the act of introducing, half weight."""
+    raw = (ONE_LINE_HEADERS + sentence + "\n\nBest,\nAlice\n").encode()
+    verdict = classify(parse_message(raw), IDENTITY)
+    assert verdict.kind == "introduction", "\n".join(verdict.explain())
