@@ -99,7 +99,7 @@ def read(
 ) -> Reading:
     """Every feature of `msg`; `keep` says whether an address may be a party at all."""
     written = author_text(msg)
-    text = written.text.translate(QUOTE_MARKS)
+    text = _before_patch(written.text).translate(QUOTE_MARKS)
     who = people(msg, keep, text)
     relay = _relayed(msg, who, is_owner)
     if relay is not None:
@@ -264,6 +264,18 @@ def _soften_incidental(found: list[Evidence]) -> None:
         else e
         for e in found
     ]
+
+
+# Where a patch starts: its "---" line before the diffstat, or the first "diff --git".
+_PATCH_START = re.compile(
+    r"^(?:---[ \t]*\n[ \t]+\S[^\n]{0,200}\|[ \t]+\d|diff --git )", re.MULTILINE
+)
+
+
+def _before_patch(text: str) -> str:
+    """The author's words without the patch below them: a diff speaks to nobody."""
+    start = _PATCH_START.search(text)
+    return text[: start.start()] if start else text
 
 
 def _relayed(msg: ParsedMessage, who: People, is_owner: Callable[[Address], bool]) -> bool | None:

@@ -80,3 +80,14 @@ def test_one_person_at_two_addresses_is_not_two_parties() -> None:
     verdict = classify(parse_message(raw), IDENTITY)
     assert verdict.kind == "other", "\n".join(verdict.explain())
     assert "speaks_to_each" not in {e.feature for e in verdict.evidence}
+
+
+def test_a_patch_below_the_text_speaks_to_nobody() -> None:
+    """Lines a diff adds are code, whatever they say ("+Cc'ing Jake, who wrote it")."""
+    body = (
+        "Henry,\n\nHere is v2 with the fix.\n\nAlice\n---\n foo.c | 2 +-\n"
+        " 1 file changed\n\ndiff --git a/foo.c b/foo.c\n"
+        "+Cc'ing Jake, who wrote the refcount helpers.\n"
+    )
+    raw = (HEADERS.replace("Subject: Re: [PATCH]", "Subject: Re: [RFC]") + body).encode()
+    assert classify(parse_message(raw), IDENTITY).kind == "other"
