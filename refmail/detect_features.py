@@ -495,7 +495,11 @@ def _shape_features(
     given = [a for a in who.in_text if a in addrs and named(a, words)]
     if given:
         add("gives_an_address", ", ".join(str(a) for a in given[:2]))
-    copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "")
+    # (in a reply: sending the one answered to someone newly copied, or the other way round)
+    directed = _directed_to(text, addrs, msg.history) if msg.history else ""
+    if directed:
+        add("directs_to_a_party", f"points to {directed}")
+    copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "") or directed
     if copy_or_hand and any(named(a, words) for a in who.candidates):
         copied = [a for a in addrs if named(a, words) and not _on_thread(a, msg.history)]
         if copied:
@@ -539,6 +543,32 @@ def _distinct(addrs: list[Address]) -> list[Address]:
             seen.add(key)
             out.append(addr)
     return out
+
+
+# The author sends one party to another: "pls work w Kris", "can you reach out to Mark",
+# "Kris is the person to talk to".
+_CONTACT = (
+    r"(?:work|follow\sup|connect|talk|speak|coordinate|get\sin\stouch|be\sin\stouch|reach\sout"
+    r"|touch\sbase|call|contact|e-?mail|sync\sup|liaise)"
+)
+_DIRECTS = re.compile(
+    r"(?i:\b(?:pls|please|can\syou|could\syou|would\syou|you\sshould|feel\sfree\sto"
+    r"|i'?d\slike\syou\sto|you\smay\swant\sto)\s(?:pls\s|please\s|also\s|directly\s)?"
+    rf"{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s)"
+    r"([A-Z][\w'-]{1,30})"
+    rf"|\b([A-Z][\w'-]{{1,30}})\s(?i:is\s(?:the|your)\s(?:best\s|right\s)?(?:person|one|guy"
+    rf"|contact)\s(?:to\s{_CONTACT}|for))"
+)
+
+
+def _directed_to(text: str, addrs: list[Address], history: str) -> str:
+    """The party the author sends someone else to, when someone on it is new, or ""."""
+    for match in _DIRECTS.finditer(text[:6000]):
+        name = (match.group(1) or match.group(2)).lower()
+        party = next((a for a in addrs if named(a, {name})), None)
+        if party is not None and not all(_on_thread(a, history) for a in addrs):
+            return str(party)  # someone is new: not two old hands told to talk again
+    return ""
 
 
 def _greeting_line(text: str, data: LanguageData) -> str:

@@ -110,7 +110,7 @@ ENGLISH = LanguageData(
             r"|work)|leave\s(?:it|the\srest|things)\s(?:to|with)\syou"
             r"|get\sout\sof\s(?:the|your)\sway)|"
             r"feel\sfree\sto\s(?:bcc|move)\sme|move\sme\sto\sbcc))"
-            r"|\b[A-Z][\w'.]{1,30}\s(?i:will|may|should|is\sgoing\sto)\s(?i:(?:likely|probably"
+            r"|\b[A-Z][\w'.]{1,30},?\s(?i:who\s)?(?i:will|may|should|is\sgoing\sto)\s(?i:(?:likely|probably"
             r"|soon|"
             r"also)\s)?(?i:be\sin\stouch|reach\sout|contact\syou|call\syou|e-?mail\syou|"
             r"get\sin\stouch|follow\sup\swith\syou|get\sback\sto\syou)"
@@ -120,10 +120,13 @@ ENGLISH = LanguageData(
             r"|love)\sto\shear\sfrom\syou)"
             r"|\b[A-Z][\w'-]{1,30}\s(?i:knows\s(?:i'?m|i\sam|i\swas)\s(?:sending|writing|forwarding"
             r"|connecting))"
-            r"|(?i:\basking\s(?:him|her|them)\sto\s(?:[\w ]{0,40}?\s)?(?:contact|call"
-            r"|reach\sout\sto"
-            r"|get\sin\stouch\swith|follow\sup\swith|get\sback\sto|connect\sw(?:ith"
-            r"|/)?)\s(?:you|w))"
+            # the author asks one party to contact the other: "I've asked Kris to follow up w you"
+            r"|(?i:\b(?:asking|asked|ask|told)\s)(?:(?i:him|her|them)|"
+            rf"{_NAME}"
+            r")(?i:\sto\s"
+            r"(?:[\w ]{0,40}?\s)?(?:contact|call|e-?mail|reach\sout\sto|get\sin\stouch\sw"
+            r"|be\sin\stouch\sw|follow\sup\sw|get\sback\sto|connect\sw|work\sw|touch\sbase\sw)"
+            r"(?:ith|/)?\s(?:you|w))"
         ),
         "cue_gave_name": (
             r"(?i:\b(?:gave|given|passed|shared)\s(?:him|her|them)\syour\s(?:name|number|e-?mail"
@@ -327,6 +330,10 @@ ENGLISH = LanguageData(
             "asking him",
             "asking her",
             "asking them",
+            "asking ",
+            "asked ",
+            "ask ",
+            "told ",
             "i'll get out",
             "hear from you",
             " a line",

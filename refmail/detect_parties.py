@@ -36,7 +36,8 @@ _LIST_LOCAL = re.compile(
     re.IGNORECASE,
 )
 _LIST_NAME = re.compile(r"\b(?:list|mailing|maillist|lkml|mailinglist)\b", re.IGNORECASE)
-_NAME_WORD = re.compile(r"[^\W\d_][\w'’-]{1,40}", re.UNICODE)
+# A word of a name; "--" is punctuation, not a hyphen ("Kris--pls follow up" names Kris).
+_NAME_WORD = re.compile(r"[^\W\d_](?:[\w'’]|-(?!-)){1,40}", re.UNICODE)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -210,3 +210,34 @@ def test_an_incidental_look_alike_phrase_does_not_undo_an_introduction(sentence:
     raw = (ONE_LINE_HEADERS + sentence + "\n\nBest,\nAlice\n").encode()
     verdict = classify(parse_message(raw), IDENTITY)
     assert verdict.kind == "introduction", "\n".join(verdict.explain())
+
+
+HANDED_HEADERS = (
+    'From: Alice Novak <alice@novak.example.com>\nTo: "Mark J. Penn" <mark@penn.example.net>\n'
+    'Cc: "Balderston, Kris M" <balderstonkm@state.example.org>\nSubject: Re: Expo\n'
+    "Message-ID: <handed@novak.example.com>\n\n"
+)
+HANDED_QUOTE = (
+    "\n\n-----Original Message-----\nFrom: Mark J. Penn\nTo: Alice Novak\n"
+    "Sent: Mon Feb 22 17:21:09 2010\nSubject: Expo\n\nHappy to help if anyone needs it.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Thanks, Mark. I'm asking Kris to follow up w you on the pavilion.",
+        "Mark--I've asked Kris Balderston to get in touch w you.",
+        "Pls work w Kris on this.",
+        "Kris--pls follow up w Mark.",
+        "Kris, can you pls reach out to Mark and see how he can help?",
+        "I've passed your note to Kris Balderston, who will be in touch.",
+        "Mark, Kris is the person to talk to about the pavilion.",
+    ],
+)
+def test_sending_one_party_to_the_other_is_a_hand_off(sentence: str) -> None:
+    """Terse delegations: the author sends the one answered to someone newly copied, or back."""
+    raw = (HANDED_HEADERS + sentence + HANDED_QUOTE).encode()
+    verdict = classify(parse_message(raw), IDENTITY)
+    assert verdict.kind == "introduction", "\n".join(verdict.explain())
+    assert "balderstonkm@state.example.org" in {p.address.email for p in verdict.parties}
