@@ -408,9 +408,11 @@ def _copied(
             phrases.append(words)
     for words in [] if found else phrases:
         loose = [a for a in who.candidates if named(a, set(words))]
-        pool = [a for a in loose if a in who.copied] or loose
-        strict = [a for a in pool if all(named(a, {w}) for w in words)]
-        for addr in strict or pool:
+        # the whole name first ("Liz Zhang" is Liz Zhang in To, not Bo Zhang in Cc), then Cc
+        whole = [a for a in loose if all(named(a, {w}) for w in words)]
+        pool = [a for a in whole if a in who.copied] or whole
+        pool = pool or [a for a in loose if a in who.copied] or loose
+        for addr in pool:
             if addr not in found:
                 found.append(addr)
     if found or not phrases:

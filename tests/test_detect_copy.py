@@ -91,3 +91,21 @@ def test_a_patch_below_the_text_speaks_to_nobody() -> None:
     )
     raw = (HEADERS.replace("Subject: Re: [PATCH]", "Subject: Re: [RFC]") + body).encode()
     assert classify(parse_message(raw), IDENTITY).kind == "other"
+
+
+def test_the_whole_name_picks_the_person_copied_in() -> None:
+    """ "Adding Liz Zhang." names Liz Zhang, not Bo Zhang who was already in Cc."""
+    raw = (
+        b"From: Alice Novak <alice@novak.example.com>\n"
+        b"To: Henry Blake <henry@ferrovia.example.com>, Liz Zhang <lizzha@example.com>\n"
+        b"Cc: Bo Zhang <zhanb@example.com>\n"
+        b"Subject: Re: quotas\nMessage-ID: <r3@novak.example.com>\n\n"
+        b"Adding Liz Zhang.\n\n"
+        b"From: Henry Blake <henry@ferrovia.example.com>\nSent: Tuesday, April 18, 2023 9:44 AM\n"
+        b"To: Alice Novak <alice@novak.example.com>\nCc: Bo Zhang <zhanb@example.com>\n"
+        b"Subject: quotas\n\nCan we set quotas per pod?\n"
+    )
+    verdict = classify(parse_message(raw), IDENTITY)
+    assert verdict.kind == "introduction", "\n".join(verdict.explain())
+    assert "lizzha@example.com" in {p.address.email for p in verdict.parties}
+    assert "zhanb@example.com" not in {p.address.email for p in verdict.parties}
