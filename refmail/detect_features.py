@@ -171,7 +171,7 @@ _CLEAR_COPY = re.compile(r"(?i)(?<![a-z])(?:cc|loop|looping)")
 _COPY_OBJECT = re.compile(
     r"(?i)^(?:also\s)?(?:i'?ve\s|i\shave\s|i'?m\s)?(?:cc'?ing|cc-ing|cc'?ed|cc'?d|cced"
     r"|copying|copied|loop(?:ing|ed)?\sin|looping|adding|added|including|included|bringing\sin"
-    r"|\+\s?cc:?|\+)\s{0,2}(?:in\s)?"
+    r"|pull(?:ing)?\sin|\+\s?cc:?|[\[(]?\+)\s{0,2}(?:in\s)?"
 )
 _PERSON_NOUN = re.compile(
     r"(?i)\b(?:maintainers?|folks?|people|persons?|guys|gentlemen|team|experts?|reviewers?|devs"
@@ -189,7 +189,7 @@ _AFTER_PRONOUN = re.compile(
 )
 # Someone other than the author did the copying: "you've CCed the maintainers", "you never Cced".
 _OTHER_COPIER = re.compile(
-    r"(?i)\b(?:you|they|he|she|someone|somebody|nobody|who|people|everyone|anyone)(?:'ve|'d|\shave|\shad|\snever|\sdidn't"
+    r"(?i)\b(?:you|they|he|she|someone|somebody|nobody|who|why|people|everyone|anyone)(?:'ve|'d|\shave|\shad|\snever|\sdidn't"
     r"|\sdid\snot|\sweren't|\swere)?\s(?:\w+\s)?$"
 )
 # What a copy verb may take that is no person: a destination ("to …"), someone's thing
@@ -229,11 +229,14 @@ def _copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         spoken = capitalised_words(obj) | {w.lower() for w in obj.split()}
         if any(named(a, spoken) for a in who.candidates):
             return True
-        if verb is None or verb.group(0).strip() == "+":
+        if verb is None or verb.group(0).strip() in ("+", "[+", "(+"):
             return False  # "+Name" on a line of its own is also how a diff adds a line
         head = obj.split(maxsplit=1)[0].lower() if obj.split() else ""
         if head in ("him", "her", "them"):  # "adding them to Cc", not "adding them back"
-            return _AFTER_PRONOUN.match(after) is not None
+            mine = re.match(r"(?i)(?:also\s)?(?:i'?ve|i\shave|i'?m)\s", words) is not None
+            ends = re.match(r"\s{0,3}(?:$|[.,;:!)])", after) is not None
+            # "I've included him." is the author's own copy, said and done
+            return _AFTER_PRONOUN.match(after) is not None or (mine and ends)
         if head in ("the", "my", "our", "some", "other", "a", "few", "more"):
             noun = _PERSON_NOUN.search(obj + after[:30])
             return noun is not None and not noun.group(0).isupper()  # not the MAINTAINERS file

@@ -38,7 +38,7 @@ _NOT_WHEN = (
     r"|dinner|coffee|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b))"
 )
 _COPY_VERB = (
-    r"(?:copying|cc'?ing|cc-ing|cc'ed|cced|cc'd|looping\sin|loop(?:ing)?\sin|adding|added|bringing\sin"
+    r"(?:copying|cc'?ing|cc-ing|cc'ed|cced|cc'd|looping\sin|pull(?:ing)?\sin|loop(?:ing)?\sin|adding|added|bringing\sin"
     r"|i'?ve\s(?:cc'?d|cced|copied|looped\sin|added|included)|i'?m\sincluding|i\shave\s(?:cc'?d"
     r"|cced|copied|added)|copied|\+\s?cc:?)"
 )
@@ -120,6 +120,11 @@ ENGLISH = LanguageData(
             r"|love)\sto\shear\sfrom\syou)"
             r"|\b[A-Z][\w'-]{1,30}\s(?i:knows\s(?:i'?m|i\sam|i\swas)\s(?:sending|writing|forwarding"
             r"|connecting))"
+            # "Jake should be able to help you", "I'll let Jake comment on this"
+            r"|\b[A-Z][\w'.]{1,30}\s(?i:should|can|could|will|may|might)\s(?i:be\sable\sto\s)?"
+            r"(?i:help\syou|assist\syou|answer\syour|advise\syou)"
+            rf"|(?i:\bi'?ll\slet\s){_NAME}(?i:\s(?:comment|answer|chime\sin|weigh\sin|respond"
+            r"|take\sover|take\sit\sfrom\shere|explain))"
             # the author asks one party to contact the other: "I've asked Kris to follow up w you"
             r"|(?i:\b(?:asking|asked|ask|told)\s)(?:(?i:him|her|them)|"
             rf"{_NAME}"
@@ -153,7 +158,9 @@ ENGLISH = LanguageData(
             r"|developers|team\b))"
             # a list and people: "+CC pdx86 list, Armin, Derek", "+CC linux-hwmon, Guenter"
             rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?,\s(?:and\s)?{_NAME}"
-            r"|^\s{0,4}\+\s?[A-Z][\w'-]{1,30}"
+            r"|^\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}"
+            # "bringing Jake into the conversation"
+            rf"|(?i:\bbring(?:ing)?\s){_NAME}(?i:\sin(?:to)?\b)"
             # "George (gbiv@, cc'ed)", "Jason (CCed)"
             rf"|{_NAME}\s{{0,2}}\((?:[^()\n]{{0,30}}\s)?(?i:cc'?d|cc'ed|cced|cc|copied|in\scc"
             r"|on\scc)\)"
@@ -335,6 +342,11 @@ ENGLISH = LanguageData(
             "ask ",
             "told ",
             "i'll get out",
+            "i'll let ",
+            "help you",
+            "assist you",
+            "answer your",
+            "advise you",
             "hear from you",
             " a line",
             " a note",
@@ -372,6 +384,11 @@ ENGLISH = LanguageData(
             "adding",
             "added",
             "bringing in",
+            "bring",
+            "pull in",
+            "pulling in",
+            " cc",
+            "[+",
             "includ",
             "+",
         ),

@@ -43,6 +43,13 @@ def verdict(sentence: str) -> str:
         "A question for Jake really, he wrote the helpers. CCed.",
         "+Cc: the foo maintainers, who know this code.",
         "+CC foo-devel, Jake, who wrote the refcount helpers.",
+        "Jake knows this code better than I do, so I've included him.",
+        "Let me pull in Jake, he wrote the helpers.",
+        "Bringing Jake into the conversation since he owns foo.",
+        "Jake (now in Cc) wrote the helpers.",
+        "[+Jake]",
+        "Jake should be able to help you with this.",
+        "I'll let Jake comment on this, he wrote it.",
     ],
 )
 def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
@@ -62,6 +69,9 @@ def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
         "I see you've CCed the foo maintainers, can you please look?",
         "It would be easier if people CCed the right folks, can you please look?",
         "We end up copying them around, can you please look?",
+        "Just curious, but why +CC foo-devel and the foo folk? Can you please explain?",
+        "Reported-by: Henry Blake <henry@ferrovia.example.com>\nCc: Jake Moreno "
+        "<jake@moreno.example.com>\nCan you please pick this up?",
     ],
 )
 def test_adding_code_or_a_thing_is_not(sentence: str) -> None:
