@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from refmail.detect_copy import GROUP, copies_a_person
 from refmail.detect_cues import _patterns, find_cues
 from refmail.detect_lang import LANGUAGES, LanguageData
 from refmail.detect_parties import (
@@ -109,7 +110,7 @@ def read(
     code = language(text, _STOP_WORDS)
     data = LANGUAGES[code]
     sentence_list = sentences(text)
-    cues = find_cues(text, code, sentence_list=sentence_list, accept=_copies_a_person(who))
+    cues = find_cues(text, code, sentence_list=sentence_list, accept=copies_a_person(who))
     subject = msg.subject.translate(QUOTE_MARKS)
     found: list[Evidence] = []
 
@@ -163,87 +164,6 @@ def read(
         context=context,
         introducer=msg.quoted[0].sender if relay else None,
     )
-
-
-# The object of a copy verb, and what makes it a person rather than code or a feature.
-# "cc" and "loop in" only ever copy someone; "copying" may copy data ("copying them around").
-_CLEAR_COPY = re.compile(r"(?i)(?<![a-z])(?:cc|loop|looping)")
-_COPY_OBJECT = re.compile(
-    r"(?i)^(?:also\s)?(?:i'?ve\s|i\shave\s|i'?m\s)?(?:cc'?ing|cc-ing|cc'?ed|cc'?d|cced"
-    r"|copying|copied|loop(?:ing|ed)?\sin|looping|adding|added|including|included|bringing\sin"
-    r"|pull(?:ing)?\sin|\+\s?cc:?|[\[(]?\+)\s{0,2}(?:in\s)?"
-)
-_PERSON_NOUN = re.compile(
-    r"(?i)\b(?:maintainers?|folks?|people|persons?|guys|gentlemen|team|experts?|reviewers?|devs"
-    r"|developers?|owners?|authors?|colleagues?|engineers?|contributors?|runners?|members?)\b"
-)
-_NAME_SHAPED = re.compile(r"(?:[A-Z][a-z]+(?:[-'][A-Za-z]+)*|[A-Z]{2,3})")
-_AFTER_PERSON = re.compile(
-    r"\s{0,3}(?:$|[.,;:!?()\[\]]|[-–—]\s|(?i:to|and|who|here|in|as|for|since|from|on|so"
-    r"|because|too|also|into|now|with)\b)"
-)
-
-_AFTER_PRONOUN = re.compile(
-    r"\s{0,3}(?i:here\b|in\b(?!to)|(?:to|on|in)\s(?:the\s)?(?:cc|thread|this|loop|recipients"
-    r"|conversation|discussion))"
-)
-# Someone other than the author did the copying: "you've CCed the maintainers", "you never Cced".
-_OTHER_COPIER = re.compile(
-    r"(?i)\b(?:you|they|he|she|someone|somebody|nobody|who|why|people|everyone|anyone)(?:'ve|'d|\shave|\shad|\snever|\sdidn't"
-    r"|\sdid\snot|\sweren't|\swere)?\s(?:\w+\s)?$"
-)
-# What a copy verb may take that is no person: a destination ("to …"), someone's thing
-# ("Jonathan's reply"), a trailer ("Reviewed-by").
-_LIST_LIKE = re.compile(r"\s{0,2}[a-z0-9]+(?:[-.][a-z0-9]+)*(?:-|@)[a-z0-9]")
-_NOT_A_COPY = re.compile(r"(?i)^\s{0,2}to\b|\w's\b|\w-by\b")
-
-
-def _copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
-    """Whether a "copy in" match copies a person in: "cc'ing", "looping in" always do;
-    "adding"/"including"/"+" only with a person as object ("adding Liz Zhang.", "adding the
-    PMBus maintainers", "adding them to Cc", a recipient's name), never code or a feature
-    ("adding WARN_ON()", "adding the Coffee Lake support", "adding them back", "+ Elf_Word")."""
-
-    def accept(cue: str, sentence: str, match: re.Match[str]) -> bool:
-        if cue != "cue_copy_in":
-            return True
-        words = match.group(0)
-        verb = _COPY_OBJECT.match(words)
-        obj = words[verb.end() :] if verb else words
-        after = sentence[match.end() : match.end() + 40]
-        if _OTHER_COPIER.search(sentence[max(0, match.start() - 30) : match.start()]):
-            return False
-        if _NOT_A_COPY.search(obj + after[:12]):
-            return False  # "cc'ed to LKML", "adding to Jonathan's reply", "added Sai's Acked-by"
-        if _LIST_LIKE.match(obj + after[:30]):
-            # "+CC linux-cxl for info" copies a list; "Cc'ing rust-for-linux and Danilo" a person
-            rest = obj + after[:40]
-            tail = capitalised_words(rest)
-            return (
-                any(named(a, tail) for a in who.candidates)
-                or _GROUP.search(rest) is not None  # "+Cc: pse-pd maintainers"
-                or re.search(r",\s(?:and\s)?[A-Z][a-z]{2,}\b", rest) is not None  # "…, Guenter"
-            )
-        if _CLEAR_COPY.search(words):
-            return True
-        spoken = capitalised_words(obj) | {w.lower() for w in obj.split()}
-        if any(named(a, spoken) for a in who.candidates):
-            return True
-        if verb is None or verb.group(0).strip() in ("+", "[+", "(+"):
-            return False  # "+Name" on a line of its own is also how a diff adds a line
-        head = obj.split(maxsplit=1)[0].lower() if obj.split() else ""
-        if head in ("him", "her", "them"):  # "adding them to Cc", not "adding them back"
-            mine = re.match(r"(?i)(?:also\s)?(?:i'?ve|i\shave|i'?m)\s", words) is not None
-            ends = re.match(r"\s{0,3}(?:$|[.,;:!)])", after) is not None
-            # "I've included him." is the author's own copy, said and done
-            return _AFTER_PRONOUN.match(after) is not None or (mine and ends)
-        if head in ("the", "my", "our", "some", "other", "a", "few", "more"):
-            noun = _PERSON_NOUN.search(obj + after[:30])
-            return noun is not None and not noun.group(0).isupper()  # not the MAINTAINERS file
-        names = [n for n in re.split(r",\s*|\s+and\s+|\s+", obj.strip()) if n]
-        return all(_NAME_SHAPED.fullmatch(n) for n in names) and bool(_AFTER_PERSON.match(after))
-
-    return accept
 
 
 # Look-alike phrases that are incidental: beside the act of introducing ("great to meet you at
@@ -399,7 +319,7 @@ def _copied(
     last Cc addresses without a display name stand for the unmatched names ("+cc Roman" and
     guro@…): a nameless address cannot be matched by name, and clients append new copies.
     """
-    sentence = copy_sentence(sentence_list, cues, code, _copies_a_person(who))
+    sentence = copy_sentence(sentence_list, cues, code, copies_a_person(who))
     found = [a for a in who.candidates if a.email in who.written]  # "+cc Michal <mkoutny@…>"
     sentence = _COPY_WORDS.sub(" ", sentence)
     phrases = []
@@ -514,7 +434,7 @@ def _shape_features(
     copy = cues.get("cue_copy_in", "")
     at = text.find(copy) if copy else -1
     # the words after the cue too: "+Cc: some Intel people"
-    group = _GROUP.search(text[at : at + len(copy) + 30] if at >= 0 else copy)
+    group = GROUP.search(text[at : at + len(copy) + 30] if at >= 0 else copy)
     if group is not None and not group.group(0).isupper():
         add("copies_a_group", f"“{cues['cue_copy_in'][:60]}”")
     # (an opt-in ask is written to one person by nature)
@@ -583,10 +503,6 @@ def _greeting_line(text: str, data: LanguageData) -> str:
     return ""
 
 
-# People copied in as a group: "the PMBus maintainers", "some Intel people".
-_GROUP = re.compile(
-    r"(?i)\b(?:maintainers|folks?|people|guys|gentlemen|experts|reviewers|developers)\b"
-)
 # A line or sentence opening with a name spoken to: "Blair,", "Hi Ana -", "Carmen, Ben:",
 # "Maya and Leo,", "… . John, Jane runs …". Only a greeting may come before the name
 # ("Copying Jamie," speaks to nobody).
