@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+from collections.abc import Callable
 
 from refmail.detect_lang import LANGUAGES
 from refmail.detect_text import sentences
@@ -21,8 +22,15 @@ def _patterns(code: str) -> dict[str, re.Pattern[str]]:
     return {n: re.compile(src, re.MULTILINE) for n, src in LANGUAGES[code].cues.items()}
 
 
+Accept = Callable[[str, str, "re.Match[str]"], bool]
+
+
 def find_cues(
-    text: str, code: str, gated: bool = True, sentence_list: list[str] | None = None
+    text: str,
+    code: str,
+    gated: bool = True,
+    sentence_list: list[str] | None = None,
+    accept: Accept | None = None,
 ) -> dict[str, str]:
     """Cue feature -> the words that showed it (first occurrence, sentence by sentence).
 
@@ -30,6 +38,7 @@ def find_cues(
     words (words without which its pattern cannot match); the cue's pattern then runs on those
     sentences only. Most mail holds few gate words, so few patterns run, on little text.
     `gated=False` runs every pattern on every sentence (the tests compare both ways).
+    `accept(cue, sentence, match)` may refuse a match (the caller knows who was addressed).
     """
     data = LANGUAGES[code]
     sent = sentences(text) if sentence_list is None else sentence_list
@@ -46,7 +55,7 @@ def find_cues(
         gates = data.gates.get(name) if gated else None
         where = range(len(sent)) if gates is None else _holding(lowered, gates, starts)
         for i in where:
-            snippet = _first_match(name, pattern, sent[i])
+            snippet = _first_match(name, pattern, sent[i], accept)
             if snippet:
                 found[name] = snippet
                 break
@@ -56,16 +65,25 @@ def find_cues(
 def _holding(lowered: str, words: tuple[str, ...], starts: list[int]) -> list[int]:
     """Indexes of the sentences (starting at `starts` in `lowered`) that hold one of `words`."""
     hits: set[int] = set()
+    last = len(starts) - 1
     for word in words:
         pos = lowered.find(word)
         while pos != -1 and len(hits) < 200:
-            hits.add(bisect.bisect_right(starts, pos) - 1)
-            pos = lowered.find(word, pos + 1)
+            index = bisect.bisect_right(starts, pos) - 1
+            hits.add(index)
+            if index >= last:
+                break
+            # the sentence is in: look on from the next one (a diff holds "+" on every line)
+            pos = lowered.find(word, starts[index + 1])
     return sorted(hits)
 
 
-def _first_match(name: str, pattern: re.Pattern[str], sentence: str) -> str:
+def _first_match(
+    name: str, pattern: re.Pattern[str], sentence: str, accept: Accept | None = None
+) -> str:
     for match in pattern.finditer(sentence):
+        if accept is not None and not accept(name, sentence, match):
+            continue
         words = " ".join(match.group(0).split())
         if name == "cue_hand_off" and words.split(" ")[0].lower() in _NOT_SOMEONE:
             continue  # "We will be in touch" is a promise, not a hand-off to someone else

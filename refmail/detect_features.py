@@ -13,10 +13,23 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from refmail.detect_copy import GROUP, copies_a_person
 from refmail.detect_cues import _patterns, find_cues
 from refmail.detect_lang import LANGUAGES, LanguageData
-from refmail.detect_parties import People, capitalised_words, named, people
-from refmail.detect_sentences import QUOTE_MARKS, about_sentences, context_sentence
+from refmail.detect_parties import (
+    People,
+    base_email,
+    capitalised_words,
+    name_tokens,
+    named,
+    people,
+)
+from refmail.detect_sentences import (
+    CONTEXT_SENTENCES,
+    QUOTE_MARKS,
+    about_sentences,
+    context_sentence,
+)
 from refmail.detect_text import AuthorText, author_text, forwarded_text, language, sentences
 from refmail.detect_weights import THRESHOLD, WEIGHTS
 from refmail.parse import Address, ParsedMessage
@@ -87,7 +100,7 @@ def read(
 ) -> Reading:
     """Every feature of `msg`; `keep` says whether an address may be a party at all."""
     written = author_text(msg)
-    text = written.text.translate(QUOTE_MARKS)
+    text = _before_patch(written.text).translate(QUOTE_MARKS)
     who = people(msg, keep, text)
     relay = _relayed(msg, who, is_owner)
     if relay is not None:
@@ -97,7 +110,7 @@ def read(
     code = language(text, _STOP_WORDS)
     data = LANGUAGES[code]
     sentence_list = sentences(text)
-    cues = find_cues(text, code, sentence_list=sentence_list)
+    cues = find_cues(text, code, sentence_list=sentence_list, accept=copies_a_person(who))
     subject = msg.subject.translate(QUOTE_MARKS)
     found: list[Evidence] = []
 
@@ -116,7 +129,19 @@ def read(
         introducer = msg.quoted[0].sender if relay else None
         parties = tuple((a, r) for a, r in parties if introducer is None or a != introducer)
     named_in = [(s, capitalised_words(s)) for s in sentence_list]
-    _shape_features(msg, shape, who, parties, text, data, cues, named_in, add, relay is not None)
+    owner = next((a for a in msg.envelope.recipients if is_owner(a)), None)
+    _shape_features(
+        msg, shape, who, parties, text, data, cues, named_in, add, relay is not None, owner
+    )
+    _soften_incidental(found)
+    if any(e.feature == "names_the_copied" for e in found):
+        # "+CC Jean, Guenter and the list": the list was copied beside people, not instead
+        found[:] = [
+            Evidence(e.feature, 0.0, e.evidence + " (people copied too)")
+            if e.feature == "neg_list_copy"
+            else e
+            for e in found
+        ]
     about: dict[str, str] = {}
     about_owner = context = ""
     if sum(e.weight for e in found) >= THRESHOLD:  # sentences only for introductions
@@ -139,6 +164,41 @@ def read(
         context=context,
         introducer=msg.quoted[0].sender if relay else None,
     )
+
+
+# Look-alike phrases that are incidental: beside the act of introducing ("great to meet you at
+# the summit; I'd like to introduce you to John", "FYI he runs the bakery") they weigh half.
+# The ones that say what the whole message is (asks or thanks for an intro, introduces the
+# author, bulk mail) keep their weight.
+_INCIDENTAL = frozenset(
+    {"neg_reply", "neg_out_of_office", "neg_fyi_copy", "neg_logistics", "neg_welcome"}
+)
+_ACTING = frozenset(
+    {"cue_introduce", "cue_meet", "cue_connect", "cue_should_talk", "describes_each_side"}
+)
+
+
+def _soften_incidental(found: list[Evidence]) -> None:
+    if not any(e.feature in _ACTING for e in found):
+        return
+    found[:] = [
+        Evidence(e.feature, e.weight / 2, e.evidence + " (beside an introducing act: half)")
+        if e.feature in _INCIDENTAL
+        else e
+        for e in found
+    ]
+
+
+# Where a patch starts: its "---" line before the diffstat, or the first "diff --git".
+_PATCH_START = re.compile(
+    r"^(?:---[ \t]*\n[ \t]+\S[^\n]{0,200}\|[ \t]+\d|diff --git )", re.MULTILINE
+)
+
+
+def _before_patch(text: str) -> str:
+    """The author's words without the patch below them: a diff speaks to nobody."""
+    start = _PATCH_START.search(text)
+    return text[: start.start()] if start else text
 
 
 def _relayed(msg: ParsedMessage, who: People, is_owner: Callable[[Address], bool]) -> bool | None:
@@ -216,20 +276,28 @@ def _parties(
     return tuple(out.values())
 
 
-def copy_sentence(sentence_list: list[str], cues: dict[str, str], code: str = "en") -> str:
-    """The sentences that copy someone in."""
+def copy_sentence(
+    sentence_list: list[str],
+    cues: dict[str, str],
+    code: str = "en",
+    accept: Callable[[str, str, re.Match[str]], bool] | None = None,
+) -> str:
+    """The sentences that copy someone in (those `accept` takes), each with the sentence before
+    it when it names nobody itself ("A question for Tony and Yazen. CCed.")."""
     if "cue_copy_in" not in cues:
         return ""
     pattern = _patterns(code)["cue_copy_in"]
     gates = LANGUAGES[code].gates.get("cue_copy_in", ("",))
-    return (
-        " ".join(
-            s
-            for s in sentence_list
-            if any(g in s.lower() for g in gates) and pattern.search(s) is not None
-        )
-        or cues["cue_copy_in"]
-    )
+    picked: list[str] = []
+    for i, s in enumerate(sentence_list):
+        lowered = s.lower()  # once per sentence, not once per gate word
+        if not any(g in lowered for g in gates):
+            continue
+        if any(accept is None or accept("cue_copy_in", s, m) for m in pattern.finditer(s)):
+            if i > 0 and not _PHRASE.search(_COPY_WORDS.sub(" ", s)):
+                picked.append(sentence_list[i - 1])
+            picked.append(s)
+    return " ".join(picked) or cues["cue_copy_in"]
 
 
 _PHRASE = re.compile(r"[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}){0,2}")
@@ -251,7 +319,7 @@ def _copied(
     last Cc addresses without a display name stand for the unmatched names ("+cc Roman" and
     guro@…): a nameless address cannot be matched by name, and clients append new copies.
     """
-    sentence = copy_sentence(sentence_list, cues, code)
+    sentence = copy_sentence(sentence_list, cues, code, copies_a_person(who))
     found = [a for a in who.candidates if a.email in who.written]  # "+cc Michal <mkoutny@…>"
     sentence = _COPY_WORDS.sub(" ", sentence)
     phrases = []
@@ -263,9 +331,11 @@ def _copied(
             phrases.append(words)
     for words in [] if found else phrases:
         loose = [a for a in who.candidates if named(a, set(words))]
-        pool = [a for a in loose if a in who.copied] or loose
-        strict = [a for a in pool if all(named(a, {w}) for w in words)]
-        for addr in strict or pool:
+        # the whole name first ("Liz Zhang" is Liz Zhang in To, not Bo Zhang in Cc), then Cc
+        whole = [a for a in loose if all(named(a, {w}) for w in words)]
+        pool = [a for a in whole if a in who.copied] or whole
+        pool = pool or [a for a in loose if a in who.copied] or loose
+        for addr in pool:
             if addr not in found:
                 found.append(addr)
     if found or not phrases:
@@ -310,10 +380,11 @@ def _shape_features(
     named_in: list[tuple[str, set[str]]],
     add: Callable[[str, str], None],
     relayed: bool,
+    owner: Address | None = None,
 ) -> None:
     addrs = [a for a, _ in parties]
     words: set[str] = set().union(*(w for _, w in named_in))
-    named_parties = [a for a in addrs if named(a, words)]
+    named_parties = _distinct([a for a in addrs if named(a, words)])
     if not addrs:
         add("no_parties", "nobody to connect")
         return
@@ -333,24 +404,96 @@ def _shape_features(
         or re.search(r"\b(?:both|all|two|ambos|los\sdos|a\stodos)\b", greeting, re.IGNORECASE)
     ):
         add("greets_the_parties", f"“{greeting[:60]}”")
-    spoken = _spoken_to(text, addrs)
+    # Someone who refers the owner speaks to and describes the owner as one of the two sides.
+    sides = addrs + ([owner] if shape == "referral_to_owner" and owner is not None else [])
+    spoken = _distinct(_spoken_to(text, sides))
     if len(spoken) >= 2:
         add("speaks_to_each", ", ".join(a.email for a in spoken[:4]))
     described = _described(named_in, addrs, data)
     if described:
         add("describes_a_party", f"“{described[:80]}”")
-    copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "")
+    each = _distinct(_described_sides(named_in, sides))
+    if len(each) >= 2:
+        add("describes_each_side", ", ".join(a.email for a in each[:4]))
+    if shape == "forward" and _note_names(text, addrs[-1:]):
+        add("note_names_forwarded_author", f"the note speaks of {addrs[-1]}")
+    given = [a for a in who.in_text if a in addrs and named(a, words)]
+    if given:
+        add("gives_an_address", ", ".join(str(a) for a in given[:2]))
+    # (in a reply: sending the one answered to someone newly copied, or the other way round)
+    directed = _directed_to(text, addrs, msg.history) if msg.history else ""
+    if directed:
+        add("directs_to_a_party", f"points to {directed}")
+    copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "") or directed
     if copy_or_hand and any(named(a, words) for a in who.candidates):
         copied = [a for a in addrs if named(a, words) and not _on_thread(a, msg.history)]
         if copied:
             add("names_the_copied", ", ".join(a.email for a in copied[:4]))
     elif shape == "loop_in" and any(a in who.copied for a in addrs):
         add("copied_last_in_cc", ", ".join(a.email for a in addrs if a in who.copied))
-    if len(who.candidates) == 1 and shape == "owner_intro" and not who.in_text:
+    copy = cues.get("cue_copy_in", "")
+    at = text.find(copy) if copy else -1
+    # the words after the cue too: "+Cc: some Intel people"
+    group = GROUP.search(text[at : at + len(copy) + 30] if at >= 0 else copy)
+    if group is not None and not group.group(0).isupper():
+        add("copies_a_group", f"“{cues['cue_copy_in'][:60]}”")
+    # (an opt-in ask is written to one person by nature)
+    if (
+        len(who.candidates) == 1
+        and shape == "owner_intro"
+        and not who.in_text
+        and "cue_opt_in_ask" not in cues
+    ):
         add("single_person_addressed", who.candidates[0].email)
     forwarded = shape == "forward" or relayed  # the forwarded people are in the history
     if msg.history and not forwarded and all(_on_thread(a, msg.history) for a in addrs):
         add("no_new_party", "everyone addressed was already on the thread")
+
+
+def _person_key(addr: Address) -> str:
+    """One key per person: "Krzysztof Kozlowski" at two addresses, or k.k@x and k.k+dt@x."""
+    tokens = name_tokens(addr)
+    if addr.name and len(tokens) >= 2:
+        return " ".join(sorted(tokens))
+    return base_email(addr.email).split("@")[0]
+
+
+def _distinct(addrs: list[Address]) -> list[Address]:
+    """The addresses, one per person (the same person at two addresses counts once)."""
+    seen: set[str] = set()
+    out: list[Address] = []
+    for addr in addrs:
+        key = _person_key(addr)
+        if key not in seen:
+            seen.add(key)
+            out.append(addr)
+    return out
+
+
+# The author sends one party to another: "pls work w Kris", "can you reach out to Mark",
+# "Kris is the person to talk to".
+_CONTACT = (
+    r"(?:work|follow\sup|connect|talk|speak|coordinate|get\sin\stouch|be\sin\stouch|reach\sout"
+    r"|touch\sbase|call|contact|e-?mail|sync\sup|liaise)"
+)
+_DIRECTS = re.compile(
+    r"(?i:\b(?:pls|please|can\syou|could\syou|would\syou|you\sshould|feel\sfree\sto"
+    r"|i'?d\slike\syou\sto|you\smay\swant\sto)\s(?:pls\s|please\s|also\s|directly\s)?"
+    rf"{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s)"
+    r"([A-Z][\w'-]{1,30})"
+    rf"|\b([A-Z][\w'-]{{1,30}})\s(?i:is\s(?:the|your)\s(?:best\s|right\s)?(?:person|one|guy"
+    rf"|contact)\s(?:to\s{_CONTACT}|for))"
+)
+
+
+def _directed_to(text: str, addrs: list[Address], history: str) -> str:
+    """The party the author sends someone else to, when someone on it is new, or ""."""
+    for match in _DIRECTS.finditer(text[:6000]):
+        name = (match.group(1) or match.group(2)).lower()
+        party = next((a for a in addrs if named(a, {name})), None)
+        if party is not None and not all(_on_thread(a, history) for a in addrs):
+            return str(party)  # someone is new: not two old hands told to talk again
+    return ""
 
 
 def _greeting_line(text: str, data: LanguageData) -> str:
@@ -360,14 +503,26 @@ def _greeting_line(text: str, data: LanguageData) -> str:
     return ""
 
 
+# A line or sentence opening with a name spoken to: "Blair,", "Hi Ana -", "Carmen, Ben:",
+# "Maya and Leo,", "… . John, Jane runs …". Only a greeting may come before the name
+# ("Copying Jamie," speaks to nobody).
 _VOCATIVE = re.compile(
-    r"^[ \t]*(?:\w+[ \t])?([A-Z][\w'-]{1,30})\s?(?:[,:!]|\s[-–—]\s)", re.MULTILINE
+    r"(?:^[ \t]*|(?<=[.!?] ))(?:(?i:hi|hey|hello|dear|and|so)[ \t])?([A-Z][\w'-]{1,30})"
+    r"(?:(?:,[ \t]|[ \t](?:and|&)[ \t])([A-Z][\w'-]{1,30}))?\s?(?:[,:!]|\s[-–—]\s)",
+    re.MULTILINE,
 )
+
+
+_GREETS = frozenset({"hi", "hey", "hello", "dear", "and", "so"})
 
 
 def _spoken_to(text: str, addrs: list[Address]) -> list[Address]:
     """Parties the author speaks to by name at the start of a line ("Blair,", "Ana - …")."""
-    names = {m.group(1).lower() for m in _VOCATIVE.finditer(text[:6000])}
+    names: set[str] = set()
+    for m in _VOCATIVE.finditer(text[:6000]):
+        # "Hi Maya and Leo," is a greeting (weighed apart): there the first name alone counts.
+        greeted = m.group(0).lstrip()[:1].islower() or m.group(0).split()[0].lower() in _GREETS
+        names.update(n.lower() for n in (m.groups()[:1] if greeted else m.groups()) if n)
     names |= {m.lower() for m in re.findall(r"\b([A-Z][\w'-]{1,30}),\smeet\b", text[:6000])}
     names |= {m.lower() for m in re.findall(r"\bmeet\s([A-Z][\w'-]{1,30})\b", text[:6000])}
     return [a for a in addrs if named(a, names)]
@@ -378,9 +533,43 @@ def _described(
 ) -> str:
     describes = re.compile(data.describes)
     for sentence, words in named_in:
-        if words and any(named(a, words) for a in addrs) and describes.search(sentence):
+        # the pattern first: one C-level search is cheaper than matching every party's name
+        if words and describes.search(sentence) and any(named(a, words) for a in addrs):
             return sentence
     return ""
+
+
+# "Name is …", "Name runs …", "Name's company makes …": a person as the subject of a clause.
+_SUBJECT = re.compile(
+    r"(?:^|[.;:!?(]\s{1,3}|,\s|\b(?:and|but|while|whereas)\s)([A-Z][\w'-]{1,30})"
+    r"(?:\s[A-Z][\w'-]{1,30})?(?:'s\s[a-z]{2,20})?\s(?:[a-z]{2,12}ly\s)?"
+    r"(?:is|was|has|had|[a-z]{2,20}(?<![su]s)s)\b",
+    re.MULTILINE,
+)
+
+
+def _described_sides(named_in: list[tuple[str, set[str]]], sides: list[Address]) -> list[Address]:
+    """The sides each made the subject of a describing clause: one described to the other."""
+    found: list[Address] = []
+    if len(sides) < 2:
+        return found
+    for sentence, words in named_in[:CONTEXT_SENTENCES]:
+        if not words:
+            continue
+        subjects = {m.group(1).lower().removesuffix("'s") for m in _SUBJECT.finditer(sentence)}
+        if not subjects:
+            continue
+        for addr in sides:
+            if addr not in found and named(addr, subjects):
+                found.append(addr)
+    return found
+
+
+def _note_names(text: str, addrs: list[Address]) -> bool:
+    """The note above a forward speaks of the forwarded mail's author by name."""
+    note = text.split("\n\n-", 1)[0][:3000]
+    words = capitalised_words(note)
+    return any(named(a, words) for a in addrs)
 
 
 def _on_thread(addr: Address, history: str) -> bool:

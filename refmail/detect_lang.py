@@ -38,7 +38,7 @@ _NOT_WHEN = (
     r"|dinner|coffee|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b))"
 )
 _COPY_VERB = (
-    r"(?:copying|cc'?ing|cc-ing|cc'ed|looping\sin|loop(?:ing)?\sin|adding|added|bringing\sin"
+    r"(?:copying|cc'?ing|cc-ing|cc'ed|cced|cc'd|looping\sin|pull(?:ing)?\sin|loop(?:ing)?\sin|adding|added|bringing\sin"
     r"|i'?ve\s(?:cc'?d|cced|copied|looped\sin|added|included)|i'?m\sincluding|i\shave\s(?:cc'?d"
     r"|cced|copied|added)|copied|\+\s?cc:?)"
 )
@@ -56,24 +56,41 @@ ENGLISH = LanguageData(
             rf"\s(?:(?i:you\b(?!r)|{_YOU_BOTH}|two\b|the\stwo)|(?i:my|our)\s|{_NAME}\s{{0,2}}"
             r"(?:\([^)\n]{0,20}\)\s{0,2})?(?:to|and|,)\s)"
             r"|(?i:\b(?:pleased|happy|glad|delighted)\sto\s(?:introduce|connect)\s(?:you|the\stwo))"
+            # the author, in the first person, introducing someone or making the introduction
+            r"|(?i:\b(?:allow\sme\sto|let\sme|i'?d\slike\sto|i\swould\slike\sto|i\swant(?:ed)?\sto"
+            r"|i'?m\s(?:happy|pleased|glad|delighted|writing)\sto)\s(?:briefly\s)?introduce)"
+            r"\s[A-Z][a-z]"
+            r"|(?i:\b(?:i'?m|i\sam|i\swant(?:ed)?\sto|i'?d\slike\sto|i\swould\slike\sto|let\sme"
+            r"|allow\sme\sto)\s(?:make|making|do|doing)\s(?:an?|this|the|a\squick|a\sbrief)\s"
+            r"(?:e-?)?intro(?:duction)?\b)"
+            r"|(?i:\bhere(?:'s|\sis)\s(?:the|my|your)\s(?:promised\s)?(?:e-?)?intro(?:duction)?"
+            r"\s(?:to|between|for\syou))"
         ),
         "cue_meet": (
             r"(?:^|[.!?:;,]\s{1,3}|(?i:\b(?:hi|hey|hello|dear)\b)\s[A-Z][\w'-]{0,30}[,!]?\s)"
             rf"(?i:please\s)?(?i:meet)\s{_NOT_WHEN}(?:{_NAME}|(?i:this|my|our)\b)"
             r"|(?i:\b(?:like|want|wanted|love|need)\syou\s(?:two\s|both\s)?to\smeet)\s\w"
             rf"|(?i:\byou\s(?:should|must|ought\sto)\s(?:really\s|definitely\s)?meet)\s{_NAME}"
+            rf"|(?i:\b(?:please\s)?say\s(?:hello|hi)\sto)\s{_NAME}"
         ),
         "cue_connect": (
             r"(?i:\b(?:connect(?:ing)?|put(?:ting)?)\s(?:you|"
             + _YOU_BOTH
-            + r")(?:\s(?:two|both))?\s{0,2}(?:with\b|to\b|in\stouch\b|together\b|[.,!;]|$))"
+            + r")(?:\s(?:two|both))?\s{0,2}(?:with\b|to\b|in\stouch\b|together\b|here\b|[.,!;]|$))"
             rf"|(?i:\bconnect(?:ing)?)\s{_NAME}\s(?i:with|and|to)\s{_NAME}"
         ),
         "cue_should_talk": (
             rf"(?i:\b{_YOU_BOTH}\s(?:should|must|ought\sto|would|will|might|could|can)\s"
             r"(?:definitely\s|really\s|probably\s|also\s)?(?:talk|chat|connect|meet|speak|"
-            r"get\sto\sknow|get\stogether|find\b|have\sa\slot|discuss|take\sit))"
+            r"get\sto\sknow|get\stogether|find\b|have\sa\slot|discuss|take\sit|hit\sit\soff"
+            r"|get\salong|benefit|enjoy\s(?:talking|meeting|chatting)))"
+            # "for you two to connect", "you'd both benefit from talking"
+            rf"|(?i:\bfor\s{_YOU_BOTH}\sto\s(?:talk|chat|connect|meet|speak|get\sto\sknow))"
+            r"|(?i:\byou(?:'d|\swould|'ll|\swill)\s(?:both|two)\s(?:really\s)?(?:benefit|enjoy"
+            r"|get\salong|hit\sit\soff|have\sa\slot))"
             rf"|(?i:\bso\s(?:that\s)?{_YOU_BOTH}\scan\s(?:talk|chat|connect|meet|speak|discuss))"
+            # the reciprocal: "you two can help each other", "you both ought to know one another"
+            rf"|(?i:\b{_YOU_BOTH}\b[^.!?\n]{{0,40}}?\b(?:each\sother|one\sanother)\b)"
             r"|(?i:\byou\sshould\s(?:chat|connect|talk|meet\sup))"
         ),
         "cue_common_ground": (
@@ -89,33 +106,71 @@ ENGLISH = LanguageData(
         # --- the hand-off ---
         "cue_hand_off": (
             r"(?i:\b(?:take\sit\sfrom\shere|over\sto\syou(?:\stwo|\sboth)?\b|i'?ll\s(?:step\saside|"
-            r"let\syou\s(?:two\s|both\s)?(?:take|connect|chat|talk)|leave\sit\sto\syou)|"
+            r"let\syou\s(?:two\s|both\s)?(?:take|connect|chat|talk|find|set|arrange|sort|figure"
+            r"|work)|leave\s(?:it|the\srest|things)\s(?:to|with)\syou"
+            r"|get\sout\sof\s(?:the|your)\sway)|"
             r"feel\sfree\sto\s(?:bcc|move)\sme|move\sme\sto\sbcc))"
-            r"|\b[A-Z][\w'.]{1,30}\s(?i:will|may|should|is\sgoing\sto)\s(?i:(?:likely|probably"
+            r"|\b[A-Z][\w'.]{1,30},?\s(?i:who\s)?(?i:will|may|should|is\sgoing\sto)\s(?i:(?:likely|probably"
             r"|soon|"
             r"also)\s)?(?i:be\sin\stouch|reach\sout|contact\syou|call\syou|e-?mail\syou|"
             r"get\sin\stouch|follow\sup\swith\syou|get\sback\sto\syou)"
-            r"|(?i:\basking\s(?:him|her|them)\sto\s(?:[\w ]{0,40}?\s)?(?:contact|call"
-            r"|reach\sout\sto"
-            r"|get\sin\stouch\swith|follow\sup\swith|get\sback\sto|connect\sw(?:ith"
-            r"|/)?)\s(?:you|w))"
+            # the author prompts one party to contact the other, or says the other expects it
+            r"|(?i:\b(?:drop|send|shoot)\s(?:him|her|them)\s(?:a\s)?(?:line|note|message|mail"
+            r"|e-?mail)\b|\b(?:he|she)(?:'d|\swould|'ll|\swill)\s(?:be\s(?:glad|happy|delighted)"
+            r"|love)\sto\shear\sfrom\syou)"
+            r"|\b[A-Z][\w'-]{1,30}\s(?i:knows\s(?:i'?m|i\sam|i\swas)\s(?:sending|writing|forwarding"
+            r"|connecting))"
+            # "Jake should be able to help you", "I'll let Jake comment on this"
+            r"|\b[A-Z][\w'.]{1,30}\s(?i:should|can|could|will|may|might)\s(?i:be\sable\sto\s)?"
+            r"(?i:help\syou|assist\syou|answer\syour|advise\syou)"
+            rf"|(?i:\bi'?ll\slet\s){_NAME}(?i:\s(?:comment|answer|chime\sin|weigh\sin|respond"
+            r"|take\sover|take\sit\sfrom\shere|explain))"
+            # the author asks one party to contact the other: "I've asked Kris to follow up w you"
+            r"|(?i:\b(?:asking|asked|ask|told)\s)(?:(?i:him|her|them)|"
+            rf"{_NAME}"
+            r")(?i:\sto\s"
+            r"(?:[\w ]{0,40}?\s)?(?:contact|call|e-?mail|reach\sout\sto|get\sin\stouch\sw"
+            r"|be\sin\stouch\sw|follow\sup\sw|get\sback\sto|connect\sw|work\sw|touch\sbase\sw)"
+            r"(?:ith|/)?\s(?:you|w))"
         ),
         "cue_gave_name": (
             r"(?i:\b(?:gave|given|passed|shared)\s(?:him|her|them)\syour\s(?:name|number|e-?mail"
             r"|details|contact|info))|(?i:\brecommended\syou\b)"
             r"|(?i:\breferr(?:ed|ing)\s(?:him|her|them)\sto\syou\b)"
+            rf"|(?i:\btold\s){_NAME}(?i:\sabout\syou\b)"
+            r"|(?i:\btold\s(?:him|her|them)\s(?:about\syou|you(?:'d|\swould|\smight|\smay|'ll"
+            r"|\swill)\b|to\s(?:expect|write\sto|call|contact)\syou))"
         ),
         "cue_vouches": (
             r"(?i:\b(?:my|our)\s(?:good\s|dear\s|close\s|old\s)?(?:friend|colleague|classmate)"
             rf",?\s){_NAME}|(?i:\bmy\sfriend\swho\b)"
+            r"|(?i:\ban?\s(?:good\s|dear\s|close\s|old\s)?(?:friend|colleague|classmate)\sof\s"
+            rf"(?:mine|ours),?\s){_NAME}"
         ),
         # --- the loop-in: someone copied, named in the same breath ---
         "cue_copy_in": (
             rf"(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s{{0,2}}(?:in\s)?(?:[\w-]{{1,30}},?\s(?:and\s)?)?"
             r"(?:(?i:him|her|them)\b"
-            rf"|(?i:the\s|my\s|our\s)?{_NAME})"
-            r"|^\s{0,4}\+\s?[A-Z][\w'-]{1,30}"
-            rf"|{_NAME}\s{{0,2}}\((?i:cc'?d|cc'ed|cced|cc|copied|in\scc|on\scc)\)"
+            rf"|(?i:the\s|my\s|our\s)?{_NAME}"
+            # a group of people: "the foo maintainers", "our storage folks"
+            r"|(?:(?i:the|my|our|some|other|a\sfew|more|few|relevant|associated)\s)?"
+            r"(?:[\w/-]{1,30}\s){0,2}(?i:maintainers|folks?|people|guys|gentlemen|experts|reviewers"
+            r"|developers|team\b))"
+            # a list and people: "+CC pdx86 list, Armin, Derek", "+CC linux-hwmon, Guenter"
+            rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?,\s(?:and\s)?{_NAME}"
+            r"|^\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}"
+            # "bringing Jake into the conversation"
+            rf"|(?i:\bbring(?:ing)?\s){_NAME}(?i:\sin(?:to)?\b)"
+            # "George (gbiv@, cc'ed)", "Jason (CCed)"
+            rf"|{_NAME}\s{{0,2}}\((?:[^()\n]{{0,30}}\s)?(?i:cc'?d|cc'ed|cced|cc|copied|in\scc"
+            r"|on\scc)\)"
+            # "John is cc'd here", "Jane has been copied"
+            rf"|{_NAME}\s(?i:is|has\sbeen|are|have\sbeen)\s(?i:cc'?d|cced|cc'ed|copied|looped\sin"
+            r"|included)\b"
+            # "adding the gentlemen from that commit to Cc"
+            rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?\s(?i:to\s(?:the\s)?cc)\b"
+            # a sentence of its own after naming someone: "A question for Tony and Yazen. CCed."
+            r"|(?:^|(?<=[.?!]\s))(?i:cc'?ed|cced|cc'?d|copied|added)[.!]"
         ),
         "cue_copy_why": (
             r"(?i:\bwho\s(?:knows|has\sbeen|was|were|is|are|wrote|manages|owns|can|tried|works|"
@@ -173,7 +228,7 @@ ENGLISH = LanguageData(
         ),
         "neg_fyi_copy": (
             r"(?i:\bfyi\b|\bfor\s(?:your|his|her|their)\s(?:information|visibility|awareness|"
-            r"records|reference)\b|\bfor\s(?:visibility|visiblity|awareness|reference)\b"
+            r"records|reference)\b|\bfor\s(?:visibility|visiblity|awareness|reference|info)\b"
             r"|\bkeep\s(?:him|her|them|you)\s(?:in\sthe\sloop|informed|posted)\b|\bto\sbe\saware"
             r"|\bon\sthe\ssame\spage\b|\bas\si\smention(?:ed)?\s(?:him|her|them)|\bas\sreference"
             r"|\bnow\sin\sthe\sloop\b"
@@ -226,7 +281,7 @@ ENGLISH = LanguageData(
     greeting=r"(?i:hi|hey|hello|dear|greetings|good\smorning|good\safternoon)",
     gates={
         "cue_introduce": ("intro", "pleased to", "happy to", "glad to", "delighted to"),
-        "cue_meet": ("meet",),
+        "cue_meet": ("meet", "say hello", "say hi"),
         "cue_connect": (
             "connect",
             "put you",
@@ -246,6 +301,11 @@ ENGLISH = LanguageData(
             "both of you",
             "y'all",
             "you should",
+            "you'd both",
+            "you would both",
+            "you'll both",
+            "you will both",
+            "you'd two",
         ),
         "cue_common_ground": ("similar", "same", "in common", "mutually", "both "),
         "cue_opt_in_ask": (
@@ -277,6 +337,24 @@ ENGLISH = LanguageData(
             "asking him",
             "asking her",
             "asking them",
+            "asking ",
+            "asked ",
+            "ask ",
+            "told ",
+            "i'll get out",
+            "i'll let ",
+            "help you",
+            "assist you",
+            "answer your",
+            "advise you",
+            "hear from you",
+            " a line",
+            " a note",
+            " a message",
+            " a mail",
+            " an email",
+            " an e-mail",
+            "knows i",
         ),
         "cue_gave_name": (
             "your name",
@@ -288,6 +366,10 @@ ENGLISH = LanguageData(
             "your contact",
             "your info",
             "recommended you",
+            "told him",
+            "told her",
+            "told them",
+            "told ",
             "referr",
         ),
         "cue_vouches": ("friend", "colleague", "classmate"),
@@ -302,6 +384,11 @@ ENGLISH = LanguageData(
             "adding",
             "added",
             "bringing in",
+            "bring",
+            "pull in",
+            "pulling in",
+            " cc",
+            "[+",
             "includ",
             "+",
         ),
@@ -383,6 +470,7 @@ ENGLISH = LanguageData(
             "visib",
             "awareness",
             "reference",
+            "for info",
             "keep him",
             "keep her",
             "keep them",

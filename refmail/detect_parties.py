@@ -36,7 +36,8 @@ _LIST_LOCAL = re.compile(
     re.IGNORECASE,
 )
 _LIST_NAME = re.compile(r"\b(?:list|mailing|maillist|lkml|mailinglist)\b", re.IGNORECASE)
-_NAME_WORD = re.compile(r"[^\W\d_][\w'’-]{1,40}", re.UNICODE)
+# A word of a name; "--" is punctuation, not a hyphen ("Kris--pls follow up" names Kris).
+_NAME_WORD = re.compile(r"[^\W\d_](?:[\w'’]|-(?!-)){1,40}", re.UNICODE)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -115,7 +116,12 @@ def _letters(email: str) -> str:
 
 def capitalised_words(text: str) -> set[str]:
     """The words of `text` written with a capital (names), lower-cased."""
-    return {w.lower() for w in _NAME_WORD.findall(text) if w[0].isupper()}
+    # "Lena's message" names Lena: the possessive is not part of the name.
+    return {
+        w.lower().removesuffix("'s").removesuffix("’s")
+        for w in _NAME_WORD.findall(text)
+        if w[0].isupper()
+    }
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,102 @@
+"""Whether a "copy in" phrase copies a *person* in: "adding Liz Zhang", not "adding WARN_ON()".
+
+List mail says "adding", "added", "including" and "+" about code as often as about people; a
+copy verb counts only with a person as its object (a recipient's name, a name-shaped phrase, a
+group of people, "him" with a destination), never code, a feature, a destination, someone's
+thing, a trailer or a list alone. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from refmail.detect_parties import People, capitalised_words, named
+
+__all__ = ["GROUP", "copies_a_person"]
+
+# The object of a copy verb, and what makes it a person rather than code or a feature.
+# "cc" and "loop in" only ever copy someone; "copying" may copy data ("copying them around").
+_CLEAR_COPY = re.compile(r"(?i)(?<![a-z])(?:cc|loop|looping)")
+_COPY_OBJECT = re.compile(
+    r"(?i)^(?:also\s)?(?:i'?ve\s|i\shave\s|i'?m\s)?(?:cc'?ing|cc-ing|cc'?ed|cc'?d|cced"
+    r"|copying|copied|loop(?:ing|ed)?\sin|looping|adding|added|including|included|bringing\sin"
+    r"|pull(?:ing)?\sin|\+\s?cc:?|[\[(]?\+)\s{0,2}(?:in\s)?"
+)
+_PERSON_NOUN = re.compile(
+    r"(?i)\b(?:maintainers?|folks?|people|persons?|guys|gentlemen|team|experts?|reviewers?|devs"
+    r"|developers?|owners?|authors?|colleagues?|engineers?|contributors?|runners?|members?)\b"
+)
+_NAME_SHAPED = re.compile(r"(?:[A-Z][a-z]+(?:[-'][A-Za-z]+)*|[A-Z]{2,3})")
+_AFTER_PERSON = re.compile(
+    r"\s{0,3}(?:$|[.,;:!?()\[\]]|[-–—]\s|(?i:to|and|who|here|in|as|for|since|from|on|so"
+    r"|because|too|also|into|now|with)\b)"
+)
+
+_AFTER_PRONOUN = re.compile(
+    r"\s{0,3}(?i:here\b|in\b(?!to)|(?:to|on|in)\s(?:the\s)?(?:cc|thread|this|loop|recipients"
+    r"|conversation|discussion))"
+)
+# Someone other than the author did the copying: "you've CCed the maintainers", "you never Cced".
+_OTHER_COPIER = re.compile(
+    r"(?i)\b(?:you|they|he|she|someone|somebody|nobody|who|why|people|everyone|anyone)(?:'ve|'d|\shave|\shad|\snever|\sdidn't"
+    r"|\sdid\snot|\sweren't|\swere)?\s(?:\w+\s)?$"
+)
+# What a copy verb may take that is no person: a destination ("to …"), someone's thing
+# ("Jonathan's reply"), a trailer ("Reviewed-by").
+_LIST_LIKE = re.compile(r"\s{0,2}[a-z0-9]+(?:[-.][a-z0-9]+)*(?:-|@)[a-z0-9]")
+_NOT_A_COPY = re.compile(r"(?i)^\s{0,2}to\b|\w's\b|\w-by\b")
+
+
+def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
+    """Whether a "copy in" match copies a person in: "cc'ing", "looping in" always do;
+    "adding"/"including"/"+" only with a person as object ("adding Liz Zhang.", "adding the
+    PMBus maintainers", "adding them to Cc", a recipient's name), never code or a feature
+    ("adding WARN_ON()", "adding the Coffee Lake support", "adding them back", "+ Elf_Word")."""
+
+    def accept(cue: str, sentence: str, match: re.Match[str]) -> bool:
+        if cue != "cue_copy_in":
+            return True
+        words = match.group(0)
+        verb = _COPY_OBJECT.match(words)
+        obj = words[verb.end() :] if verb else words
+        after = sentence[match.end() : match.end() + 40]
+        if _OTHER_COPIER.search(sentence[max(0, match.start() - 30) : match.start()]):
+            return False
+        if _NOT_A_COPY.search(obj + after[:12]):
+            return False  # "cc'ed to LKML", "adding to Jonathan's reply", "added Sai's Acked-by"
+        if _LIST_LIKE.match(obj + after[:30]):
+            # "+CC linux-cxl for info" copies a list; "Cc'ing rust-for-linux and Danilo" a person
+            rest = obj + after[:40]
+            tail = capitalised_words(rest)
+            return (
+                any(named(a, tail) for a in who.candidates)
+                or GROUP.search(rest) is not None  # "+Cc: pse-pd maintainers"
+                or re.search(r",\s(?:and\s)?[A-Z][a-z]{2,}\b", rest) is not None  # "…, Guenter"
+            )
+        if _CLEAR_COPY.search(words):
+            return True
+        spoken = capitalised_words(obj) | {w.lower() for w in obj.split()}
+        if any(named(a, spoken) for a in who.candidates):
+            return True
+        if verb is None or verb.group(0).strip() in ("+", "[+", "(+"):
+            return False  # "+Name" on a line of its own is also how a diff adds a line
+        head = obj.split(maxsplit=1)[0].lower() if obj.split() else ""
+        if head in ("him", "her", "them"):  # "adding them to Cc", not "adding them back"
+            mine = re.match(r"(?i)(?:also\s)?(?:i'?ve|i\shave|i'?m)\s", words) is not None
+            ends = re.match(r"\s{0,3}(?:$|[.,;:!)])", after) is not None
+            # "I've included him." is the author's own copy, said and done
+            return _AFTER_PRONOUN.match(after) is not None or (mine and ends)
+        if head in ("the", "my", "our", "some", "other", "a", "few", "more"):
+            noun = _PERSON_NOUN.search(obj + after[:30])
+            return noun is not None and not noun.group(0).isupper()  # not the MAINTAINERS file
+        names = [n for n in re.split(r",\s*|\s+and\s+|\s+", obj.strip()) if n]
+        return all(_NAME_SHAPED.fullmatch(n) for n in names) and bool(_AFTER_PERSON.match(after))
+
+    return accept
+
+
+# People copied in as a group: "the PMBus maintainers", "some Intel people".
+GROUP = re.compile(
+    r"(?i)\b(?:maintainers|folks?|people|guys|gentlemen|experts|reviewers|developers)\b"
+)

@@ -1,0 +1,121 @@
+"""A copy verb copies a *person* in: "adding Liz Zhang", not "adding WARN_ON()".
+
+List replies say "adding", "added", "including" and "+" about code as often as about people.
+These hand-written replies (owner Alice answering Henry on a list, Jake in Cc) differ only in
+the object of the verb.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from refmail.detect import Identity, classify
+from refmail.parse import parse_message
+
+IDENTITY = Identity(frozenset({"alice@novak.example.com"}), frozenset({"refmail@example.com"}))
+HEADERS = (
+    "From: Alice Novak <alice@novak.example.com>\n"
+    "To: Henry Blake <henry@ferrovia.example.com>\n"
+    "Cc: Jake Moreno <jake@moreno.example.com>, Ops <ops@lists.example.com>\n"
+    "Subject: Re: [PATCH] foo: fix the refcount leak\n"
+    "In-Reply-To: <p1@ferrovia.example.com>\nMessage-ID: <r1@novak.example.com>\n\n"
+)
+QUOTE = (
+    "\n\nOn Mon, 1 Apr 2024, Henry Blake <henry@ferrovia.example.com> wrote:\n"
+    "> foo_open() takes a reference that is never dropped.\n"
+)
+
+
+def verdict(sentence: str) -> str:
+    body = f"Henry,\n\n{sentence}\n\nAlice" + QUOTE
+    return classify(parse_message((HEADERS + body).encode()), IDENTITY).kind
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Adding Jake, who wrote the refcount helpers.",
+        "Adding Jake Moreno here since he maintains foo.",
+        "I've added the foo maintainers in case they have an opinion.",
+        "I've added him to Cc, he knows this code.",
+        "Cc'ing Jake, who wrote the refcount helpers.",
+        "Cc'ing foo-devel and Jake, who wrote the refcount helpers.",
+        "A question for Jake really, he wrote the helpers. CCed.",
+        "+Cc: the foo maintainers, who know this code.",
+        "+CC foo-devel, Jake, who wrote the refcount helpers.",
+        "Jake knows this code better than I do, so I've included him.",
+        "Let me pull in Jake, he wrote the helpers.",
+        "Bringing Jake into the conversation since he owns foo.",
+        "Jake (now in Cc) wrote the helpers.",
+        "[+Jake]",
+        "Jake should be able to help you with this.",
+        "I'll let Jake comment on this, he wrote it.",
+    ],
+)
+def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
+    assert verdict(sentence) == "introduction"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Adding WARN_ON() at each call site is not the answer.",
+        "Thanks for adding the Coffee Lake support, who would have thought.",
+        "We keep adding them back into the pool; can you please check?",
+        "Adding to Jake's point: the error path must drop it.",
+        "Added Jake's Reviewed-by, can you please pick it up?",
+        "This was Cc'ed to LKML already, can you please look?",
+        "+CC foo-devel for info, can you please look?",
+        "I see you've CCed the foo maintainers, can you please look?",
+        "It would be easier if people CCed the right folks, can you please look?",
+        "We end up copying them around, can you please look?",
+        "Just curious, but why +CC foo-devel and the foo folk? Can you please explain?",
+        "Reported-by: Henry Blake <henry@ferrovia.example.com>\nCc: Jake Moreno "
+        "<jake@moreno.example.com>\nCan you please pick this up?",
+    ],
+)
+def test_adding_code_or_a_thing_is_not(sentence: str) -> None:
+    assert verdict(sentence) == "other"
+
+
+def test_one_person_at_two_addresses_is_not_two_parties() -> None:
+    """A reply to someone listed twice (work and +dt addresses) speaks to one person."""
+    raw = (
+        b"From: Alice Novak <alice@novak.example.com>\n"
+        b"To: Henry Blake <henry@ferrovia.example.com>\n"
+        b"Cc: Henry Blake <henry+dt@ferrovia.example.com>, Ops <ops@lists.example.com>\n"
+        b"Subject: Re: [PATCH] foo\nMessage-ID: <r2@novak.example.com>\n\n"
+        b"Hi Henry,\n\nHenry, the same issue shows up here. Can you resend?\n"
+    )
+    verdict = classify(parse_message(raw), IDENTITY)
+    assert verdict.kind == "other", "\n".join(verdict.explain())
+    assert "speaks_to_each" not in {e.feature for e in verdict.evidence}
+
+
+def test_a_patch_below_the_text_speaks_to_nobody() -> None:
+    """Lines a diff adds are code, whatever they say ("+Cc'ing Jake, who wrote it")."""
+    body = (
+        "Henry,\n\nHere is v2 with the fix.\n\nAlice\n---\n foo.c | 2 +-\n"
+        " 1 file changed\n\ndiff --git a/foo.c b/foo.c\n"
+        "+Cc'ing Jake, who wrote the refcount helpers.\n"
+    )
+    raw = (HEADERS.replace("Subject: Re: [PATCH]", "Subject: Re: [RFC]") + body).encode()
+    assert classify(parse_message(raw), IDENTITY).kind == "other"
+
+
+def test_the_whole_name_picks_the_person_copied_in() -> None:
+    """ "Adding Liz Zhang." names Liz Zhang, not Bo Zhang who was already in Cc."""
+    raw = (
+        b"From: Alice Novak <alice@novak.example.com>\n"
+        b"To: Henry Blake <henry@ferrovia.example.com>, Liz Zhang <lizzha@example.com>\n"
+        b"Cc: Bo Zhang <zhanb@example.com>\n"
+        b"Subject: Re: quotas\nMessage-ID: <r3@novak.example.com>\n\n"
+        b"Adding Liz Zhang.\n\n"
+        b"From: Henry Blake <henry@ferrovia.example.com>\nSent: Tuesday, April 18, 2023 9:44 AM\n"
+        b"To: Alice Novak <alice@novak.example.com>\nCc: Bo Zhang <zhanb@example.com>\n"
+        b"Subject: quotas\n\nCan we set quotas per pod?\n"
+    )
+    verdict = classify(parse_message(raw), IDENTITY)
+    assert verdict.kind == "introduction", "\n".join(verdict.explain())
+    assert "lizzha@example.com" in {p.address.email for p in verdict.parties}
+    assert "zhanb@example.com" not in {p.address.email for p in verdict.parties}
