@@ -100,12 +100,14 @@ def dispatch(
     *,
     rules: Rules | None = None,
     chunk: int = CHUNK,
+    stop: Callable[[], bool] = lambda: False,
 ) -> DispatchReport:
-    """Deliver everything due for one account now, `chunk` rows at a time; returns what
+    """Deliver everything due for one account now, `chunk` rows at a time, until nothing is
+    due or `stop()` says so (asked between chunks: a chunk in hand is finished); returns what
     happened. One dispatch of an account runs at a time (across processes too); another one
     raises BusyError at once."""
     with exclusive(engine_of(factory), f"dispatch of account {account.name}"):
-        return _dispatch(factory, account, channels, renderer, clock, rules or Rules(), chunk)
+        return _dispatch(factory, account, channels, renderer, clock, rules or Rules(), chunk, stop)
 
 
 def _dispatch(
@@ -116,13 +118,14 @@ def _dispatch(
     clock: Clock,
     rules: Rules,
     size: int,
+    stop: Callable[[], bool],
 ) -> DispatchReport:
     report = DispatchReport(account.name)
     with transaction(factory) as session:
         account_id = record.ensure_account(session, account, clock()).id
     _recover(factory, account_id, channels, clock, report)
     seen: set[int] = set()
-    while True:
+    while not stop():
         with transaction(factory) as session:
             decided, claims = _take(
                 session, account_id, account, rules, channels, clock(), size, report

@@ -129,14 +129,48 @@ def states(factory: SessionFactory) -> dict[str, int]:
 
 
 def test_one_run_takes_more_than_a_chunk(factory: SessionFactory, tmp_path: Path) -> None:
-    build(factory, rows=1_100, contacts=400)
+    build(factory, rows=620, contacts=250)  # the default chunk is 500
     shelf = FileDrafts(tmp_path / "drafts")
     report = run(factory, shelf)
-    assert len(report.delivered) == 1_100
-    assert states(factory) == {"delivered": 1_100}
+    assert len(report.delivered) == 620
+    assert states(factory) == {"delivered": 620}
     ids = on_shelf(tmp_path / "drafts")
-    assert len(ids) == len(set(ids)) == 1_100
+    assert len(ids) == len(set(ids)) == 620
     assert run(factory, shelf).delivered == []  # nothing left due
+
+
+def test_a_stop_is_heard_between_chunks(factory: SessionFactory, tmp_path: Path) -> None:
+    build(factory, rows=25, contacts=5)
+    asked: list[int] = []
+
+    def stop() -> bool:  # SIGTERM arrives while the first chunk is in hand
+        asked.append(1)
+        return len(asked) > 1
+
+    shelf = FileDrafts(tmp_path / "drafts")
+    report = dispatch(
+        factory,
+        ACCOUNT,
+        lambda kind: shelf,
+        Renderer(),
+        FixedClock(NOW),
+        rules=Rules(OPEN),
+        chunk=10,
+        stop=stop,
+    )
+    assert len(report.delivered) == 10  # the chunk in hand is finished, no other is begun
+    assert states(factory) == {"delivered": 10, "planned": 15}
+    rest = dispatch(
+        factory,
+        ACCOUNT,
+        lambda kind: shelf,
+        Renderer(),
+        FixedClock(NOW),
+        rules=Rules(OPEN),
+        chunk=10,
+    )
+    assert len(rest.delivered) == 15  # two more chunks, one run
+    assert states(factory) == {"delivered": 25}
 
 
 def test_a_cap_binds_inside_a_chunk(factory: SessionFactory, tmp_path: Path) -> None:
