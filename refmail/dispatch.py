@@ -1,7 +1,10 @@
 """Dispatch: takes due follow-ups from the outbox, asks policy, renders and delivers them once.
 
-Each delivery is claimed (state `delivering`, a lease), performed, then confirmed. A retry, or a
-claim left behind by a crash, first asks the channel whether that Message-ID is already there.
+Due rows are taken in chunks (refmail.queue reads a chunk, its contacts and their history in
+a few statements; refmail.batch decides it in memory; refmail.outbox applies the decisions
+set-based) until nothing is due. Each delivery is claimed (state `delivering`, a lease) before
+it is performed and confirmed after, confirmations in groups. A retry, or a claim left behind
+by a crash, first asks the channel whether that Message-ID is already there.
 Every state change goes through refmail.outbox; the channels (drafts, file, smtp) are chosen by
 refmail.wiring and reach dispatch as a function of the follow-up's kind.
 """
@@ -24,7 +27,7 @@ from refmail.clock import Clock
 from refmail.config import Account, Caps
 from refmail.db import SessionFactory, engine_of, exclusive, transaction
 from refmail.errors import CredentialsError, DeliveryError
-from refmail.policy import ContactView, Decision, History
+from refmail.policy import ContactView, History
 from refmail.render import Draft, Links, Person, Renderer
 from refmail.tokens import LinkBuilder
 
@@ -137,13 +140,6 @@ def _dispatch(
     return report
 
 
-def due_ids(
-    session: Session, account_id: int, now: datetime, limit: int | None = None
-) -> list[int]:
-    """The open follow-ups of an account that are due at `now`, in the order dispatch takes them."""
-    return [r.id for r in queue.due(session, account_id, now, limit)]
-
-
 @dataclass(frozen=True)
 class Route:
     """What a decision needs to know of a channel without opening it: its name and whether
@@ -177,34 +173,6 @@ def decide_due(
     )
     budget = _budget(session, account_id, routes, account, now)
     return rows, batch.decide_chunk(chunk.due, chunk.people, chunk.sent, now, budget)
-
-
-def decision_for(
-    session: Session,
-    row: m.FollowUp,
-    account: Account,
-    rules: Rules,
-    routes: Routes,
-    now: datetime,
-    also_sent: Sequence[datetime] = (),
-) -> Decision:
-    """Policy's decision for one open follow-up at `now`, as dispatch would take it alone
-    (`also_sent`: sends made already that the database does not know of yet)."""
-    contact = row.contact
-    who = queue.person(contact, rules.caps, rules.owner_zone)
-    history = history_for(session, contact, row.id, who.caps, now)
-    sent = (*history.sent, *also_sent)
-    due = batch.Row(
-        row.id,
-        row.contact_id,
-        row.kind,
-        row.step,
-        row.due_at,
-        row.first_due_at,
-        routes(row.kind).sends,
-    )
-    budget = _budget(session, row.account_id, routes, account, now)
-    return batch.decide_one(due, who, sent, now, budget)
 
 
 @dataclass(frozen=True)
