@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 
+from refmail import batch, outbox, queue
 from refmail import dispatch as dispatch_module
 from refmail import models as m
-from refmail import outbox, queue
 from refmail.clock import FixedClock
 from refmail.config import Account, Caps, Window
 from refmail.db import SessionFactory, engine_of, transaction
@@ -345,3 +345,48 @@ def test_preview_decides_as_dispatch_does(factory: SessionFactory, tmp_path: Pat
         rows = s.scalars(select(m.FollowUp).order_by(m.FollowUp.id)).all()
         assert [r.state for r in rows] == ["delivered", "delivered", "deferred", "deferred"]
         assert [o.reason for o in seen[2:]] == [r.reason for r in rows[2:]]
+
+
+# --- refmail.batch alone (pure: no database) ------------------------------------------------
+
+
+def _row(id_: int, contact: int, kind: str = "double_intro", sends: bool = False) -> batch.Row:
+    return batch.Row(id_, contact, kind, 0, NOW - timedelta(hours=1), None, sends)
+
+
+def _people(caps: Caps, *ids: int) -> dict[int, batch.Person]:
+    return {i: batch.Person(ContactView(f"p{i}@example.org"), caps, UTC) for i in ids}
+
+
+def test_batch_counts_rows_let_go_earlier_in_the_chunk() -> None:
+    caps = replace(OPEN, windows=(Window(2, 1),))
+    rows = [_row(1, 7), _row(2, 8), _row(3, 7), _row(4, 7)]
+    sent: dict[int, list[datetime]] = {}
+    out = batch.decide_chunk(rows, _people(caps, 7, 8), sent, NOW)
+    assert [o.decision.action for o in out if o.decision] == ["send", "send", "send", "defer"]
+    assert sent == {7: [NOW, NOW], 8: [NOW]}
+
+
+def test_batch_folds_a_merging_kind_into_the_first_let_go() -> None:
+    caps = replace(OPEN, merge=("thank_you",))
+    rows = [_row(1, 7, "thank_you"), _row(2, 7, "thank_you"), _row(3, 7, "double_intro")]
+    out = batch.decide_chunk(rows, _people(caps, 7), {}, NOW)
+    assert [(o.row.id, o.merged_into) for o in out] == [(1, None), (2, 1), (3, None)]
+    assert out[1].decision is None
+
+
+def test_batch_reminders_to_the_owner_count_in_no_contact_cap() -> None:
+    caps = replace(OPEN, windows=(Window(1, 1),))
+    rows = [_row(1, 7, "call_task"), _row(2, 7, "thank_you")]
+    out = batch.decide_chunk(rows, _people(caps, 7), {}, NOW)
+    assert [o.decision.action for o in out if o.decision] == ["send", "send"]
+
+
+def test_batch_holds_the_accounts_hourly_budget() -> None:
+    budget = batch.Budget(2, [NOW - timedelta(minutes=50)])
+    rows = [_row(1, 7, sends=True), _row(2, 8, sends=True), _row(3, 9, sends=False)]
+    out = batch.decide_chunk(rows, _people(OPEN, 7, 8, 9), {}, NOW, budget)
+    decisions = [o.decision for o in out if o.decision]
+    assert [d.action for d in decisions] == ["send", "defer", "send"]
+    assert decisions[1].rule == "send_rate"
+    assert decisions[1].until == NOW + timedelta(minutes=10)
