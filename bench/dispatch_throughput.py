@@ -1,7 +1,7 @@
 """refmail's dispatch of many due follow-ups, beside bare writes of the same drafts.
 
     python3 -m bench.dispatch_throughput [--follow-ups 5000] [--contacts 2000]
-        [--channel file imap] [--db sqlite|postgres] [--postgres URL]
+        [--channel file imap] [--db sqlite postgres] [--postgres URL] [--profile N]
 
 Builds the outbox in a fresh database with refmail's own models and `outbox.add`: --contacts
 contacts, one introduction by the owner per two follow-ups, a check-in due now to each party
@@ -14,12 +14,16 @@ contacts, one introduction by the owner per two follow-ups, a check-in due now t
   channel does; each message APPENDed over one IMAP connection.
 SQL statements are counted with a SQLAlchemy `before_cursor_execute` listener (per row).
 Sanity checks: every follow-up delivered, and the channel holds each Message-ID exactly once.
+Each database in --db gets its own table; --profile N prints the N costliest functions of the
+file-channel pass (cProfile, cumulative time).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import random
 import sys
 import tempfile
@@ -260,16 +264,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--follow-ups", type=int, default=5000)
     parser.add_argument("--contacts", type=int, default=2000)
     parser.add_argument("--channel", nargs="+", choices=("file", "imap"), default=["file", "imap"])
-    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--db", nargs="+", choices=("sqlite", "postgres"), default=["sqlite", "postgres"]
+    )
     parser.add_argument("--postgres", metavar="URL", default=PG_URL)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", type=int, default=0, metavar="N")
     args = parser.parse_args(argv)
+    problems = []
+    with machine_noted():
+        for db in args.db:
+            problems += bench_one(db, args)
+    return 1 if problems else 0
+
+
+def bench_one(db: str, args: argparse.Namespace) -> list[str]:
+    """Every pass on one database; prints its table, returns the failed checks."""
     n = args.follow_ups
     rows, problems = [], []
-    with machine_noted(), tempfile.TemporaryDirectory(prefix="refmail-bench-dispatch-") as tmp:
-        print(f"{n} due follow-ups over {args.contacts} contacts, {args.db}")
+    with tempfile.TemporaryDirectory(prefix="refmail-bench-dispatch-") as tmp:
+        print(f"\n{n} due follow-ups over {args.contacts} contacts, {db}")
         base = Account(name="bench", address=REFMAIL, owners=(OWNER,), owner_name="Olivia Owner")
-        with outbox_db(args.db, args) as (factory, engine):
+        with outbox_db(db, args) as (factory, engine):
             counter = StatementCounter(engine)
             shelf = FileDrafts(Path(tmp) / "unused")
             p = dispatch_all(factory, counter, base, lambda kind: shelf, CLOSED)
@@ -278,17 +294,23 @@ def main(argv: list[str] | None = None) -> int:
                 problems.append(f"decided {p.decisions} of {n}")
         if "file" in args.channel:
             directory = Path(tmp) / "drafts"
-            with outbox_db(args.db, args) as (factory, engine):
+            with outbox_db(db, args) as (factory, engine):
                 counter = StatementCounter(engine)
                 files = FileDrafts(directory)
+                profile = cProfile.Profile() if args.profile else None
+                if profile is not None:
+                    profile.enable()
                 p = dispatch_all(factory, counter, base, lambda kind: files, WIDE)
+                if profile is not None:
+                    profile.disable()
+                    pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
                 problem = delivered_once(factory, file_ids(directory))
             messages = [(str(path), path.read_bytes()) for path in directory.glob("*.eml")]
             bare = bare_files(messages, Path(tmp) / "bare")
             rows.append(_row("file channel (.eml)", p, n, bare, problem))
             problems += [problem] if problem else []
         if "imap" in args.channel:
-            with Dovecot() as server, outbox_db(args.db, args) as (factory, engine):
+            with Dovecot() as server, outbox_db(db, args) as (factory, engine):
                 os.environ[PASSWORD_ENV] = server.password
                 account = Account(
                     name="bench",
@@ -325,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             ],
             rows,
         )
-    return 1 if problems else 0
+    return problems
 
 
 def _drafts(server: Dovecot) -> list[bytes]:
@@ -350,7 +372,7 @@ def _row(name: str, p: Pass, n: int, bare: float | None, problem: str = "") -> l
         f"{p.seconds:.2f}",
         f"{p.decisions / p.seconds:,.0f}" if p.seconds else "-",
         f"{delivered:,.0f}" if p.delivered else "-",
-        f"{p.statements / n:.1f}",
+        f"{p.statements / n:.2f}",
         f"{bare_rate:,.0f}" if bare else "-",
         ratio(bare_rate, delivered) if bare else "-",
         problem or "ok",

@@ -331,6 +331,7 @@ class Daemon:
                     self.parts.renderer,
                     self.clock,
                     rules=self.parts.rules,
+                    stop=self.stopping.is_set,  # SIGTERM: finish the chunk in hand, then stop
                 )
                 optin = self.settings.optin  # the owner's digest, when one is due
                 digest.draft(

@@ -1,7 +1,10 @@
 """Dispatch: takes due follow-ups from the outbox, asks policy, renders and delivers them once.
 
-Each delivery is claimed (state `delivering`, a lease), performed, then confirmed. A retry, or a
-claim left behind by a crash, first asks the channel whether that Message-ID is already there.
+Due rows are taken in chunks (refmail.queue reads a chunk, its contacts and their history in
+a few statements; refmail.batch decides it in memory; refmail.outbox applies the decisions
+set-based) until nothing is due. Each delivery is claimed (state `delivering`, a lease) before
+it is performed and confirmed after, confirmations in groups. A retry, or a claim left behind
+by a crash, first asks the channel whether that Message-ID is already there.
 Every state change goes through refmail.outbox; the channels (drafts, file, smtp) are chosen by
 refmail.wiring and reach dispatch as a function of the follow-up's kind.
 """
@@ -9,6 +12,7 @@ refmail.wiring and reach dispatch as a function of the follow-up's kind.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -17,13 +21,13 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from refmail import kinds, lifecycle, outbox, partners, record
+from refmail import batch, kinds, lifecycle, outbox, partners, queue, record
 from refmail import models as m
 from refmail.clock import Clock
 from refmail.config import Account, Caps
 from refmail.db import SessionFactory, engine_of, exclusive, transaction
 from refmail.errors import CredentialsError, DeliveryError
-from refmail.policy import ContactView, Decision, Due, History, contact_zone, decide
+from refmail.policy import ContactView, History
 from refmail.render import Draft, Links, Person, Renderer
 from refmail.tokens import LinkBuilder
 
@@ -85,6 +89,11 @@ class Rules:
     links: LinkBuilder | None = None  # unsubscribe / preference links (when web.base_url is set)
 
 
+CHUNK = 500  # due rows read, decided and claimed together
+CONFIRM_EVERY = 100  # deliveries confirmed together…
+CONFIRM_SECONDS = 5.0  # …or after this long, whichever comes first
+
+
 def dispatch(
     factory: SessionFactory,
     account: Account,
@@ -93,12 +102,15 @@ def dispatch(
     clock: Clock,
     *,
     rules: Rules | None = None,
-    limit: int = 500,
+    chunk: int = CHUNK,
+    stop: Callable[[], bool] = lambda: False,
 ) -> DispatchReport:
-    """Deliver what is due for one account now; returns what happened. One dispatch of an
-    account runs at a time (across processes too); another one raises BusyError at once."""
+    """Deliver everything due for one account now, `chunk` rows at a time, until nothing is
+    due or `stop()` says so (asked between chunks: a chunk in hand is finished); returns what
+    happened. One dispatch of an account runs at a time (across processes too); another one
+    raises BusyError at once."""
     with exclusive(engine_of(factory), f"dispatch of account {account.name}"):
-        return _dispatch(factory, account, channels, renderer, clock, rules or Rules(), limit)
+        return _dispatch(factory, account, channels, renderer, clock, rules or Rules(), chunk, stop)
 
 
 def _dispatch(
@@ -108,38 +120,24 @@ def _dispatch(
     renderer: Renderer,
     clock: Clock,
     rules: Rules,
-    limit: int,
+    size: int,
+    stop: Callable[[], bool],
 ) -> DispatchReport:
     report = DispatchReport(account.name)
     with transaction(factory) as session:
         account_id = record.ensure_account(session, account, clock()).id
     _recover(factory, account_id, channels, clock, report)
-    with factory() as session:
-        queue = due_ids(session, account_id, clock(), limit)
-    while queue:
-        follow_up_id = queue.pop(0)
-        claimed = _decide_and_claim(
-            factory, follow_up_id, account, rules, channels, clock, report, queue
-        )
-        if claimed is not None:
-            _deliver(factory, claimed, channels(claimed.draft.kind), renderer, clock, report)
-    return report
-
-
-def due_ids(session: Session, account_id: int, now: datetime, limit: int = 500) -> list[int]:
-    """The open follow-ups of an account that are due at `now`, in the order dispatch takes them."""
-    return list(
-        session.scalars(
-            select(m.FollowUp.id)
-            .where(
-                m.FollowUp.account_id == account_id,
-                m.FollowUp.state.in_(m.OPEN_STATES),
-                m.FollowUp.due_at <= now,
+    seen: set[int] = set()
+    while not stop():
+        with transaction(factory) as session:
+            decided, claims = _take(
+                session, account_id, account, rules, channels, clock(), size, report
             )
-            .order_by(m.FollowUp.due_at, m.FollowUp.id)
-            .limit(limit)
-        )
-    )
+        if not decided - seen:
+            break  # nothing due, or only rows this run decided already: never loop on them
+        seen |= decided
+        _deliver_all(factory, claims, channels, renderer, clock, report)
+    return report
 
 
 @dataclass(frozen=True)
@@ -154,35 +152,27 @@ class Route:
 Routes = Callable[[str], Route | Channel]  # a kind's channel, or just what a decision needs of it
 
 
-def decision_for(
+def decide_due(
     session: Session,
-    row: m.FollowUp,
+    account_id: int,
     account: Account,
     rules: Rules,
     routes: Routes,
     now: datetime,
-    also_sent: Sequence[datetime] = (),
-) -> Decision:
-    """Policy's decision for one open follow-up at `now`: the one decision dispatch acts on and
-    `refmail outbox preview` shows (`also_sent`: sends the preview would have made already)."""
-    contact = row.contact
-    caps = rules.caps.for_contact(contact.email)
-    sending = routes(row.kind).sends
-    history = history_for(session, contact, row.id, caps, now)
-    if also_sent:
-        history = History(tuple(sorted((*history.sent, *also_sent))), history.last_human)
-    decision = decide(
-        _view(contact),
-        Due(row.kind, row.step, row.due_at, row.first_due_at),
-        now,
-        history,
-        caps,
-        contact_zone(contact.timezone, contact.offsets(), rules.owner_zone),
-        sending,
+    *,
+    limit: int | None = None,
+    lock: bool = False,
+) -> tuple[list[m.FollowUp], list[batch.Outcome]]:
+    """The due rows (at most `limit`) and policy's outcome for each: the decisions dispatch acts
+    on and `refmail outbox preview` shows. Rows let go count in the caps of later rows."""
+    rows = queue.due(session, account_id, now, limit, lock=lock)
+    if not rows:
+        return [], []
+    chunk = queue.chunk(
+        session, rows, rules.caps, rules.owner_zone, lambda kind: routes(kind).sends, now
     )
-    if decision.action == "send" and sending and account.smtp is not None:
-        decision = _account_rate(session, row.account_id, routes, account, now) or decision
-    return decision
+    budget = _budget(session, account_id, routes, account, now)
+    return rows, batch.decide_chunk(chunk.due, chunk.people, chunk.sent, now, budget)
 
 
 @dataclass(frozen=True)
@@ -193,69 +183,70 @@ class _Claim:
     draft: Draft
 
 
-def _decide_and_claim(
-    factory: SessionFactory,
-    follow_up_id: int,
+def _take(
+    session: Session,
+    account_id: int,
     account: Account,
     rules: Rules,
     channels: Channels,
-    clock: Clock,
-    report: DispatchReport,
-    queue: list[int],
-) -> _Claim | None:
-    """Apply policy; if it says send, claim the row (only one worker can) and build the draft."""
-    now = clock()
-    with transaction(factory) as session:
-        row = session.get(m.FollowUp, follow_up_id)
-        if row is None or row.state not in m.OPEN_STATES:
-            return None  # another worker took it
-        decision = decision_for(session, row, account, rules, channels, now)
-        if decision.action != "send":
-            _apply(session, row, decision, now, report, queue)
-            return None
-        caps = rules.caps.for_contact(row.contact.email)
-        if row.kind in caps.merge:
-            report.merged += len(outbox.merge(session, row, now))
-        if not outbox.claim(session, row, now):
-            return None
-        sending = channels(row.kind).sends
-        draft = replace(build_draft(session, row, account, rules.links), automatic=sending)
-        return _Claim(row.id, row.message_id, row.attempts, draft)
-
-
-def _apply(
-    session: Session,
-    row: m.FollowUp,
-    decision: Decision,
     now: datetime,
+    size: int,
     report: DispatchReport,
-    queue: list[int],
-) -> None:
-    if decision.action == "defer" and decision.until is not None:
-        outbox.defer(session, row, decision.until, decision.rule, decision.reason, now)
-        report.deferred += 1
-    elif decision.action == "call":
-        call = outbox.call_instead(session, row, decision.rule, decision.reason, now)
-        queue.insert(0, call.id)
-        report.calls += 1
-    else:
-        outbox.skip(session, row, decision.rule, decision.reason, now)
-        report.skipped += 1
+) -> tuple[set[int], list[_Claim]]:
+    """Decide a chunk of due rows, apply what policy said, claim the rows it lets go (only one
+    worker can) and build their drafts. Returns the ids decided and the claims."""
+    rows, outcomes = decide_due(
+        session, account_id, account, rules, channels, now, limit=size, lock=True
+    )
+    by_id = {r.id: r for r in rows}
+    sending: list[m.FollowUp] = []
+    deferred: list[tuple[m.FollowUp, datetime, str, str]] = []
+    skipped: list[tuple[m.FollowUp, str, str]] = []
+    for outcome in outcomes:
+        row, decision = by_id[outcome.row.id], outcome.decision
+        if decision is None:
+            continue  # folds into a row let go above it (outbox.merge_many, below)
+        if decision.action == "send":
+            sending.append(row)
+        elif decision.action == "defer" and decision.until is not None:
+            deferred.append((row, decision.until, decision.rule, decision.reason))
+        elif decision.action == "call":
+            outbox.call_instead(session, row, decision.rule, decision.reason, now)  # next chunk
+            report.calls += 1
+        else:
+            skipped.append((row, decision.rule, decision.reason))
+    outbox.defer_many(session, deferred, now)
+    outbox.skip_many(session, skipped, now)
+    report.deferred += len(deferred)
+    report.skipped += len(skipped)
+    keepers = [r for r in sending if r.kind in rules.caps.for_contact(r.contact.email).merge]
+    report.merged += outbox.merge_many(session, keepers, now)
+    claimed = outbox.claim_many(session, sending, now)
+    known = queue.drafting(session, claimed)
+    claims = [
+        _Claim(
+            r.id,
+            r.message_id,
+            r.attempts,
+            replace(
+                build_draft(session, r, account, rules.links, known),
+                automatic=channels(r.kind).sends,
+            ),
+        )
+        for r in claimed
+    ]
+    return {o.row.id for o in outcomes if o.decision is not None}, claims
 
 
-def _account_rate(
-    session: Session, account_id: int, channels: Routes, account: Account, now: datetime
-) -> Decision | None:
+def _budget(
+    session: Session, account_id: int, routes: Routes, account: Account, now: datetime
+) -> batch.Budget | None:
     """The account's own send budget (a send log counted in a window, as Mailman does)."""
-    assert account.smtp is not None
-    per_hour = account.smtp.max_per_hour
-    sending = [k for k in kinds.NAMES if channels(k).sends]
-    names = sorted({channels(k).name for k in sending})
-    sent = outbox.sent_by_account(session, account_id, names, sending, now - timedelta(hours=1))
-    if len(sent) < per_hour:
+    if account.smtp is None or not any(routes(k).sends for k in kinds.NAMES):
         return None
-    until = sent[-per_hour] + timedelta(hours=1)
-    return Decision("defer", "send_rate", f"{per_hour} sends per hour from this account", until)
+    sending = [k for k in kinds.NAMES if routes(k).sends]
+    names = sorted({routes(k).name for k in sending})
+    return queue.budget(session, account_id, account.smtp.max_per_hour, names, sending, now)
 
 
 def history_for(
@@ -263,9 +254,59 @@ def history_for(
 ) -> History:
     """What policy needs to know of past contact: refmail's messages to them, and the last
     human contact."""
-    longest = max((w.days for w in caps.windows), default=0.0) * 2  # reduced contacts: ×2
-    since = now - timedelta(days=longest + 1, hours=caps.min_gap_hours)
+    since = batch.history_since(caps, now)
     return History(outbox.sent_to(session, contact.id, since, exclude_id), contact.last_contact_at)
+
+
+def _deliver_all(
+    factory: SessionFactory,
+    claims: list[_Claim],
+    channels: Channels,
+    renderer: Renderer,
+    clock: Clock,
+    report: DispatchReport,
+) -> None:
+    """Deliver a chunk's claims one by one, confirming them in groups. A claim is confirmed
+    only after its delivery; one left unconfirmed by a crash is found by `_recover`. Claims a
+    slow channel could not reach within half the lease go back to the queue unattempted."""
+    pending: list[outbox.Confirmation] = []
+    started = last = time.monotonic()
+    try:
+        for k, claim in enumerate(claims):
+            if time.monotonic() - started > LEASE.total_seconds() / 2:
+                _release(factory, claims[k:], "lease", "not reached within half the lease", clock)
+                break
+            try:
+                done = _deliver(factory, claim, channels(claim.draft.kind), renderer, clock, report)
+            except CredentialsError as exc:
+                _release(factory, claims[k:], "credentials_refused", str(exc), clock)
+                raise
+            if done is not None:
+                pending.append(done)
+            if len(pending) >= CONFIRM_EVERY or time.monotonic() - last >= CONFIRM_SECONDS:
+                _confirm_many(factory, pending, clock())
+                pending, last = [], time.monotonic()
+    finally:
+        _confirm_many(factory, pending, clock())
+
+
+def _release(
+    factory: SessionFactory, claims: Sequence[_Claim], rule: str, reason: str, clock: Clock
+) -> None:
+    """Give claims back without counting the attempt: nothing about these follow-ups failed."""
+    with transaction(factory) as session:
+        for claim in claims:
+            row = session.get(m.FollowUp, claim.id)
+            if row is not None:
+                outbox.release(session, row, rule, reason, clock())
+
+
+def _confirm_many(
+    factory: SessionFactory, done: Sequence[outbox.Confirmation], now: datetime
+) -> None:
+    if done:
+        with transaction(factory) as session:
+            outbox.confirm_many(session, done, now)
 
 
 def _deliver(
@@ -275,32 +316,28 @@ def _deliver(
     renderer: Renderer,
     clock: Clock,
     report: DispatchReport,
-) -> None:
+) -> outbox.Confirmation | None:
+    """Render and put one claimed draft; what to confirm, or None when it failed."""
     try:
         rendered = renderer.render(claim.draft, clock())
         message = rendered.as_bytes()
         # A second attempt may follow one that reached the server: look before writing again.
         if claim.attempts == 1 or not channel.contains(claim.message_id):
             channel.put(message, claim.message_id, [claim.draft.recipient.email])
-    except CredentialsError as exc:
-        # The account, not this follow-up: give the claim back and stop this run; the caller
-        # reports it once and backs off, and everything due stays due.
-        with transaction(factory) as session:
-            row = session.get(m.FollowUp, claim.id)
-            assert row is not None
-            outbox.release(session, row, "credentials_refused", str(exc), clock())
+    except CredentialsError:
+        # The account, not this follow-up: the caller gives the claims back and stops this run;
+        # it is reported once and backed off, and everything due stays due.
         raise
     except DeliveryError as exc:
         _failed(factory, claim, clock, report, str(exc), permanent=exc.permanent)
-        return
+        return None
     except Exception as exc:
         log.exception("follow-up %s could not be rendered", claim.id)
         _failed(factory, claim, clock, report, f"{type(exc).__name__}: {exc}", permanent=True)
-        return
+        return None
     reason = f"{claim.draft.kind} to {claim.draft.recipient.email} ({channel.name})"
     # What was written, so reconciliation can tell the owner's edits and their sent copy.
     written = (lifecycle.digest(message), str(rendered["Subject"] or ""))
-    _confirm(factory, claim.id, clock(), "delivered", reason, channel.name, written)
     report.delivered.append(
         Delivered(
             claim.draft.kind,
@@ -309,6 +346,7 @@ def _deliver(
             channel.where(claim.message_id),
         )
     )
+    return outbox.Confirmation(claim.id, channel.name, "delivered", reason, *written)
 
 
 def _confirm(
@@ -384,15 +422,7 @@ def _recover(
 
 
 def _view(contact: m.Contact) -> ContactView:
-    return ContactView(
-        email=contact.email,
-        channel=contact.channel,
-        level=contact.level,
-        paused_until=contact.paused_until,
-        opted_out_at=contact.opted_out_at,
-        bounced_at=contact.bounced_at,
-        phone=contact.phone,
-    )
+    return queue.view(contact)
 
 
 def person(contact: m.Contact, about: str = "") -> Person:
@@ -407,15 +437,28 @@ def _links(builder: LinkBuilder | None, row: m.FollowUp) -> Links:
 
 
 def build_draft(
-    session: Session, row: m.FollowUp, account: Account, links: LinkBuilder | None = None
+    session: Session,
+    row: m.FollowUp,
+    account: Account,
+    links: LinkBuilder | None = None,
+    known: queue.Known | None = None,
 ) -> Draft:
-    """Everything the template needs, read from the database."""
+    """Everything the template needs, read from the database (or from `known`, what
+    refmail.queue read for a whole chunk)."""
     intro = row.introduction
     message = intro.message
     owner = Person(account.owner_address, account.owner_name)
-    merged = session.scalars(
-        select(m.FollowUp).where(m.FollowUp.origin_id == row.id, m.FollowUp.kind == row.kind)
-    ).all()
+    if known is not None:
+        merged: Sequence[m.FollowUp] = known.merged.get(row.id, [])
+        origin_kind = known.origin_kind.get(row.origin_id, "") if row.origin_id else ""
+        reward = known.rewards.get(intro.id, "")
+    else:
+        merged = session.scalars(
+            select(m.FollowUp).where(m.FollowUp.origin_id == row.id, m.FollowUp.kind == row.kind)
+        ).all()
+        origin = session.get(m.FollowUp, row.origin_id) if row.origin_id else None
+        origin_kind = origin.kind if origin is not None else ""
+        reward = partners.reward_text(session, intro.id)
     parties: list[Person] = []
     for introduction in (intro, *(f.introduction for f in merged)):
         for party in introduction.parties:
@@ -424,7 +467,6 @@ def build_draft(
     to_owner = kinds.get(row.kind).to_owner
     about = {p.email: p.about for p in parties}
     recipient = owner if to_owner else person(row.contact, about.get(row.contact.email, ""))
-    origin = session.get(m.FollowUp, row.origin_id) if row.origin_id else None
     references = tuple(r for r in (message.thread_root,) if r and r != message.message_id)
     return Draft(
         kind=row.kind,
@@ -441,7 +483,7 @@ def build_draft(
         links=_links(links, row),
         subject_person=person(row.contact, about.get(row.contact.email, "")) if to_owner else None,
         merged_introducers=tuple(person(f.introduction.introducer) for f in merged),
-        for_kind=origin.kind if origin is not None else "",
-        reward=partners.reward_text(session, intro.id),
+        for_kind=origin_kind,
+        reward=reward,
         about_owner=intro.about_owner,
     )

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,6 +46,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 DRAFT_CHANNELS = ("drafts", "file")  # channels whose follow-ups wait for the owner to send them
 BACKOFF_CAP = timedelta(hours=6)
+# Reminders to the owner about a contact (call_task, reward_task) are not mail to that contact:
+# they count in none of the contact's caps.
+TO_OWNER = tuple(k.name for k in kinds.KINDS if k.to_owner)
 
 
 def new_message_id(domain: str) -> str:
@@ -63,7 +68,13 @@ def _announce(session: Session, row: m.FollowUp, rule: str, reason: str) -> None
     JSON formatter adds the `refmail` fields)."""
     if not log.isEnabledFor(logging.INFO):
         return
-    email = session.scalar(select(m.Contact.email).where(m.Contact.id == row.contact_id))
+    # A contact dispatch loaded with the row costs no query; any other is read for the line.
+    contact = row.__dict__.get("contact")
+    email = (
+        contact.email
+        if isinstance(contact, m.Contact)
+        else session.scalar(select(m.Contact.email).where(m.Contact.id == row.contact_id))
+    )
     state = row.state
     if state == "deferred":
         state = f"deferred until {row.due_at:%Y-%m-%d %H:%M} UTC"
@@ -96,6 +107,24 @@ def _set(
 ) -> None:
     row.state, row.reason, row.updated_at = state, reason, now
     _log(session, row, now, rule, reason)
+
+
+def _log_many(
+    session: Session, entries: Sequence[tuple[m.FollowUp, str, str]], now: datetime
+) -> None:
+    """The why-log entries (row, rule, reason) of many changes, in one INSERT: nothing needs
+    their ids back, so none is inserted alone."""
+    if not entries:
+        return
+    session.execute(
+        insert(m.FollowUpEvent),
+        [
+            {"follow_up_id": r.id, "at": now, "state": r.state, "rule": rule, "reason": reason}
+            for r, rule, reason in entries
+        ],
+    )
+    for row, rule, reason in entries:
+        _announce(session, row, rule, reason)
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -178,6 +207,25 @@ def skip(session: Session, row: m.FollowUp, rule: str, reason: str, now: datetim
     _set(session, row, "skipped", now, rule, reason)
 
 
+def defer_many(
+    session: Session, items: Sequence[tuple[m.FollowUp, datetime, str, str]], now: datetime
+) -> None:
+    """`defer` for many rows (row, until, rule, reason): one UPDATE and one INSERT at flush."""
+    for row, until, _, reason in items:
+        row.due_at = until
+        row.state, row.reason, row.updated_at = "deferred", reason, now
+    _log_many(session, [(row, rule, reason) for row, _, rule, reason in items], now)
+
+
+def skip_many(
+    session: Session, items: Sequence[tuple[m.FollowUp, str, str]], now: datetime
+) -> None:
+    """`skip` for many rows (row, rule, reason): one UPDATE and one INSERT at flush."""
+    for row, _, reason in items:
+        row.state, row.reason, row.updated_at = "skipped", reason, now
+    _log_many(session, items, now)
+
+
 def merge(session: Session, row: m.FollowUp, now: datetime) -> list[m.FollowUp]:
     """Fold the other due follow-ups of the same kind to the same person into `row`."""
     others = session.scalars(
@@ -193,6 +241,34 @@ def merge(session: Session, row: m.FollowUp, now: datetime) -> list[m.FollowUp]:
         other.origin_id = row.id
         _set(session, other, "skipped", now, "merged", f"merged into #{row.id}")
     return list(others)
+
+
+def merge_many(session: Session, keepers: Sequence[m.FollowUp], now: datetime) -> int:
+    """`merge` for many rows at once (one read): the others due of each keeper's kind to its
+    person fold into it. Returns how many were folded."""
+    if not keepers:
+        return 0
+    into = {(k.contact_id, k.kind): k.id for k in keepers}
+    others = session.scalars(
+        select(m.FollowUp)
+        .where(
+            m.FollowUp.contact_id.in_({k.contact_id for k in keepers}),
+            m.FollowUp.kind.in_({k.kind for k in keepers}),
+            m.FollowUp.state.in_(m.OPEN_STATES),
+            m.FollowUp.id.not_in([k.id for k in keepers]),
+            func.coalesce(m.FollowUp.first_due_at, m.FollowUp.due_at) <= now,
+        )
+        .options(selectinload(m.FollowUp.contact))
+        .order_by(m.FollowUp.id)
+    ).all()
+    folded: list[tuple[m.FollowUp, str, str]] = []
+    for other in others:
+        keeper = into.get((other.contact_id, other.kind))
+        if keeper is not None:
+            other.origin_id = keeper
+            folded.append((other, "merged", f"merged into #{keeper}"))
+    skip_many(session, folded, now)
+    return len(folded)
 
 
 def cancel_open(
@@ -325,6 +401,65 @@ def confirm(
     row.body_digest, row.subject = digest, subject
     row.state, row.updated_at, row.reason = "delivered", now, ""
     _log(session, row, now, rule, reason)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """One delivery to confirm (see `confirm`)."""
+
+    id: int
+    channel: str
+    rule: str
+    reason: str
+    digest: str = ""
+    subject: str = ""
+
+
+def claim_many(session: Session, rows: Sequence[m.FollowUp], now: datetime) -> list[m.FollowUp]:
+    """`claim` for many rows in one UPDATE: the rows taken (those still open), in order."""
+    if not rows:
+        return []
+    taken = set(
+        session.scalars(
+            update(m.FollowUp)
+            .where(m.FollowUp.id.in_([r.id for r in rows]), m.FollowUp.state.in_(m.OPEN_STATES))
+            .values(
+                state="delivering",
+                claimed_at=now,
+                attempts=m.FollowUp.attempts + 1,
+                updated_at=now,
+            )
+            .returning(m.FollowUp.id)
+            .execution_options(synchronize_session="fetch")
+        )
+    )
+    return [r for r in rows if r.id in taken]
+
+
+def confirm_many(session: Session, done: Sequence[Confirmation], now: datetime) -> int:
+    """`confirm` for many deliveries: one read, then the changes and why-log entries flushed
+    together (one UPDATE and one INSERT for the lot). Only rows still claimed are confirmed;
+    returns how many."""
+    if not done:
+        return 0
+    rows = {
+        r.id: r
+        for r in session.scalars(
+            select(m.FollowUp)
+            .where(m.FollowUp.id.in_([d.id for d in done]), m.FollowUp.state == "delivering")
+            .options(selectinload(m.FollowUp.contact))
+        )
+    }
+    entries: list[tuple[m.FollowUp, str, str]] = []
+    for d in done:
+        row = rows.get(d.id)
+        if row is not None:
+            row.delivered_at, row.channel = now, d.channel
+            row.body_digest, row.subject = d.digest, d.subject
+            row.state, row.updated_at, row.reason = "delivered", now, ""
+            entries.append((row, d.rule, d.reason))
+    _log_many(session, entries, now)
+    return len(entries)
 
 
 def fail(session: Session, row: m.FollowUp, why: str, permanent: bool, now: datetime) -> bool:
@@ -486,23 +621,51 @@ def sent_to(
 
     A draft counts when the owner sent it, once reconciliation saw that, and when it was made
     until then (they will most likely send it); a claim by another worker counts too; a draft
-    the owner dismissed or refmail withdrew counts not at all (its budget is returned).
+    the owner dismissed or refmail withdrew counts not at all (its budget is returned), nor
+    does a reminder to the owner about them (TO_OWNER).
     """
-    sent_at = func.coalesce(m.FollowUp.sent_at, m.FollowUp.delivered_at, m.FollowUp.claimed_at)
-    # Spelled so that (contact_id, delivered_at) serves it: see bench/policy_throughput.py.
     rows = session.scalars(
-        select(sent_at).where(
-            m.FollowUp.contact_id == contact_id,
-            m.FollowUp.id != exclude_id,
-            m.FollowUp.state.not_in(m.UNSENT_STATES),
-            or_(
-                m.FollowUp.delivered_at > since,
-                m.FollowUp.sent_at > since,
-                and_(m.FollowUp.state == "delivering", m.FollowUp.claimed_at > since),
-            ),
+        select(_SENT_AT).where(
+            m.FollowUp.contact_id == contact_id, m.FollowUp.id != exclude_id, *_sent_since(since)
         )
     )
     return tuple(s for s in rows if s is not None and s > since)
+
+
+def sent_to_many(
+    session: Session, contact_ids: Iterable[int], since: datetime
+) -> dict[int, list[datetime]]:
+    """`sent_to` for many contacts in one query: each contact's send times since `since`
+    (contacts with none are absent)."""
+    ids = sorted(set(contact_ids))
+    out: dict[int, list[datetime]] = defaultdict(list)
+    if not ids:
+        return out
+    rows = session.execute(
+        select(m.FollowUp.contact_id, _SENT_AT).where(
+            m.FollowUp.contact_id.in_(ids), *_sent_since(since)
+        )
+    )
+    for contact_id, at in rows:
+        if at is not None and at > since:
+            out[contact_id].append(at)
+    return out
+
+
+_SENT_AT = func.coalesce(m.FollowUp.sent_at, m.FollowUp.delivered_at, m.FollowUp.claimed_at)
+
+
+def _sent_since(since: datetime) -> tuple[ColumnElement[bool], ...]:
+    # Spelled so that (contact_id, delivered_at) serves it: see bench/policy_throughput.py.
+    return (
+        m.FollowUp.state.not_in(m.UNSENT_STATES),
+        m.FollowUp.kind.not_in(TO_OWNER),
+        or_(
+            m.FollowUp.delivered_at > since,
+            m.FollowUp.sent_at > since,
+            and_(m.FollowUp.state == "delivering", m.FollowUp.claimed_at > since),
+        ),
+    )
 
 
 def sent_by_account(

@@ -1,14 +1,14 @@
 """Looking ahead: what dispatch would do with the due follow-ups at a given time, changing nothing.
 
-The decisions are dispatch's own (`dispatch.due_ids`, `dispatch.decision_for`), taken in one
-read-only session that is rolled back: no claim, no why-log entry, no draft. Within one preview
-a follow-up that would go counts towards the caps of the next ones to the same person, and
-follow-ups of a merging kind to the same person fold into the first, as dispatch does.
+The decisions are dispatch's own (`dispatch.decide_due`: refmail.batch over what refmail.queue
+reads), taken in one read-only session that is rolled back: no claim, no why-log entry, no
+draft. Within one preview a follow-up that would go counts towards the caps of the next ones to
+the same person, and follow-ups of a merging kind to the same person fold into the first, as
+dispatch does.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +17,7 @@ from sqlalchemy import select
 from refmail import models as m
 from refmail.config import Account
 from refmail.db import SessionFactory
-from refmail.dispatch import Routes, Rules, decision_for, due_ids
+from refmail.dispatch import Routes, Rules, decide_due
 from refmail.policy import contact_zone, next_window_open
 
 ACTIONS = {"send": "deliver", "defer": "defer", "skip": "skip", "call": "call instead"}
@@ -44,33 +44,25 @@ def preview(
     routes: Routes,
     rules: Rules,
     at: datetime,
-    limit: int = 500,
+    limit: int | None = None,
 ) -> list[Outlook]:
     """Dispatch's decisions for `account` at time `at`, without writing anything."""
     with factory() as session:
         account_id = session.scalar(select(m.Account.id).where(m.Account.name == account.name))
         if account_id is None:
             return []  # never synced: nothing planned
-        sent: dict[int, list[datetime]] = defaultdict(list)
-        merged_into: dict[tuple[int, str], int] = {}
+        rows, outcomes = decide_due(session, account_id, account, rules, routes, at, limit=limit)
+        by_id = {r.id: r for r in rows}
         outlooks = []
-        for follow_up_id in due_ids(session, account_id, at, limit):
-            row = session.get(m.FollowUp, follow_up_id)
-            assert row is not None
+        for outcome in outcomes:
+            row, decision = by_id[outcome.row.id], outcome.decision
             channel = routes(row.kind).name
-            into = merged_into.get((row.contact_id, row.kind))
-            if into is not None:
-                outlooks.append(
-                    _outlook(row, "merge", "merged", f"merged into #{into}", channel, None)
-                )
+            if decision is None:
+                why = f"merged into #{outcome.merged_into}"
+                outlooks.append(_outlook(row, "merge", "merged", why, channel, None))
                 continue
-            decision = decision_for(session, row, account, rules, routes, at, sent[row.contact_id])
-            action = ACTIONS[decision.action]
             appears = at if decision.action == "send" else decision.until
-            if decision.action == "send":
-                sent[row.contact_id].append(at)
-                if row.kind in rules.caps.for_contact(row.contact.email).merge:
-                    merged_into[(row.contact_id, row.kind)] = row.id
+            action = ACTIONS[decision.action]
             outlooks.append(_outlook(row, action, decision.rule, decision.reason, channel, appears))
         session.rollback()  # nothing was written; say so to the database too
     return outlooks
