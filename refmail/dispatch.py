@@ -21,7 +21,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from refmail import batch, kinds, lifecycle, outbox, partners, queue, record
+from refmail import batch, kinds, lifecycle, outbox, partners, queue, record, sendlog
 from refmail import models as m
 from refmail.clock import Clock
 from refmail.config import Account, Caps
@@ -255,7 +255,7 @@ def history_for(
     """What policy needs to know of past contact: refmail's messages to them, and the last
     human contact."""
     since = batch.history_since(caps, now)
-    return History(outbox.sent_to(session, contact.id, since, exclude_id), contact.last_contact_at)
+    return History(sendlog.sent_to(session, contact.id, since, exclude_id), contact.last_contact_at)
 
 
 def _deliver_all(

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from refmail import batch, outbox
+from refmail import batch, sendlog
 from refmail import models as m
 from refmail.config import Caps
 from refmail.policy import ContactView, contact_zone
@@ -72,7 +72,7 @@ def chunk(
         if row.contact_id not in people:
             people[row.contact_id] = person(row.contact, caps, owner_zone)
     since = {cid: batch.history_since(p.caps, now) for cid, p in people.items()}
-    loaded = outbox.sent_to_many(session, people, min(since.values(), default=now))
+    loaded = sendlog.sent_to_many(session, people, min(since.values(), default=now))
     sent = {cid: [t for t in times if t > since[cid]] for cid, times in loaded.items()}
     due_rows = [
         batch.Row(r.id, r.contact_id, r.kind, r.step, r.due_at, r.first_due_at, sends(r.kind))
@@ -115,7 +115,7 @@ def budget(
     """The account's hourly send budget as it stands (one query)."""
     since = now - timedelta(hours=1)
     return batch.Budget(
-        per_hour, outbox.sent_by_account(session, account_id, channels, sending_kinds, since)
+        per_hour, sendlog.sent_by_account(session, account_id, channels, sending_kinds, since)
     )
 
 

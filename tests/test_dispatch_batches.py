@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 
-from refmail import batch, outbox, queue
+from refmail import batch, outbox, queue, sendlog
 from refmail import dispatch as dispatch_module
 from refmail import models as m
 from refmail.clock import FixedClock
@@ -329,7 +329,7 @@ def test_a_reminder_to_the_owner_counts_in_no_cap_of_the_contact(
             now=NOW,
         )
     with factory() as s:
-        assert outbox.sent_to(s, contact_id, NOW - timedelta(days=2)) == ()
+        assert sendlog.sent_to(s, contact_id, NOW - timedelta(days=2)) == ()
     report = run(factory, FileDrafts(tmp_path / "drafts"), caps)
     assert [d.kind for d in report.delivered] == ["thank_you"]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from refmail import config, contacts, outbox, wiring
+from refmail import config, contacts, sendlog, wiring
 from refmail import models as m
 from refmail.clock import FixedClock
 from refmail.db import SessionFactory, make_engine, session_factory, transaction
@@ -210,7 +210,7 @@ def test_a_draft_the_owner_deletes_is_dismissed_after_the_grace_and_its_budget_r
     assert thanks.state == "dismissed"
     assert [e[1] for e in events(db, thanks.id)][-2:] == ["draft_missing", "dismissed"]
     with db() as session:
-        assert outbox.sent_to(session, thanks.contact_id, NOW - timedelta(days=30)) == ()
+        assert sendlog.sent_to(session, thanks.contact_id, NOW - timedelta(days=30)) == ()
     assert reconcile(path, db, NOW + timedelta(days=5)).dismissed == 0  # recorded once
 
 
