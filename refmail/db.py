@@ -225,12 +225,14 @@ def head_revisions(folder: Path = MIGRATIONS) -> frozenset[str]:
 
 def current_revisions(engine: Engine) -> frozenset[str] | None:
     """The revisions the database is at (alembic_version), or None when it has no schema yet."""
-    try:
-        with engine.connect() as connection:
+    # A database that cannot be reached raises here, before Alembic is loaded (it would log
+    # its set-up at INFO on the way to the same error).
+    with engine.connect() as connection:
+        try:
             rows = connection.execute(text("SELECT version_num FROM alembic_version"))
             return frozenset(str(row[0]) for row in rows)
-    except DBAPIError:
-        return None  # no alembic_version table: an empty database
+        except DBAPIError:
+            return None  # no alembic_version table: an empty database
 
 
 def is_current(engine: Engine) -> bool:

@@ -160,7 +160,7 @@ def drafting(session: Session, rows: Sequence[m.FollowUp]) -> Known:
             session.execute(
                 select(m.FollowUp.id, m.FollowUp.kind).where(m.FollowUp.id.in_(origins))
             )
-            .tuples()
+            
             .all()
         )
         if origins
@@ -171,6 +171,6 @@ def drafting(session: Session, rows: Sequence[m.FollowUp]) -> Known:
         select(m.Reward.introduction_id, m.Reward.text)
         .where(m.Reward.introduction_id.in_(intro_ids))
         .order_by(m.Reward.id)
-    ).tuples():
+    ):
         rewards.setdefault(intro_id, text or "")  # the first, as partners.reward_text reads it
     return Known(dict(merged), origin_kind, rewards, list(held))

@@ -123,7 +123,7 @@ def states(factory: SessionFactory) -> dict[str, int]:
     with factory() as s:
         return dict(
             s.execute(select(m.FollowUp.state, func.count()).group_by(m.FollowUp.state))
-            .tuples()
+            
             .all()
         )
 
