@@ -159,9 +159,7 @@ def drafting(session: Session, rows: Sequence[m.FollowUp]) -> Known:
         dict(
             session.execute(
                 select(m.FollowUp.id, m.FollowUp.kind).where(m.FollowUp.id.in_(origins))
-            )
-            
-            .all()
+            ).all()
         )
         if origins
         else {}

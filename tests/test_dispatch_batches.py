@@ -122,9 +122,7 @@ def on_shelf(directory: Path) -> list[str]:
 def states(factory: SessionFactory) -> dict[str, int]:
     with factory() as s:
         return dict(
-            s.execute(select(m.FollowUp.state, func.count()).group_by(m.FollowUp.state))
-            
-            .all()
+            s.execute(select(m.FollowUp.state, func.count()).group_by(m.FollowUp.state)).all()
         )
 
 
