@@ -18,7 +18,7 @@ from __future__ import annotations
 import email.utils
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
@@ -297,6 +297,21 @@ class Rendered:
         if name.lower() == "subject":
             return self.subject
         return self.message[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.message
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.message)
+
+    def __len__(self) -> int:
+        return len(self.message)
+
+    def __bytes__(self) -> bytes:
+        return self.wire
+
+    def __str__(self) -> str:
+        return str(self.message)
 
     def __getattr__(self, name: str) -> Any:
         # The rest of EmailMessage's reading API (walk, get_body, get_content, as_string…).
