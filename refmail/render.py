@@ -7,93 +7,34 @@ Headers are written as providers read them: names and subjects lose control char
 RFC 2047-encoded when not ASCII; Message-IDs and the List-Unsubscribe URL go on the wire as they
 are, folded only at spaces (the stdlib would turn a long URL into an encoded-word, which no
 provider accepts).
+`render` writes the bytes directly (refmail.wire: the stdlib's own bytes, without its parsing);
+the EmailMessage of the same fields and bodies is built only when something reads it.
 What third parties wrote (names, organisations, phone numbers, the context sentence) goes in only
 as defanged plain text (refmail.defang): nothing they wrote becomes a link in the owner's name.
 """
 
 from __future__ import annotations
 
-import email.policy
 import email.utils
 import re
 import textwrap
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from functools import cached_property
 from importlib import resources
+from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
 from refmail import kinds
 from refmail.defang import clean_name, defang
 from refmail.text import msg_id, one_line
+from refmail.wire import WIRE, Fields, fast_field, message_bytes
+from refmail.wire import fold_at_spaces as fold_at_spaces  # its home before refmail.wire
 
 MAX_REFERENCES = 20
-# Header fields of IDs and URLs: never encoded, folded only between their words.
-VERBATIM = frozenset(
-    {"message-id", "in-reply-to", "references", "x-refmail-id"}
-    | {"list-unsubscribe", "list-unsubscribe-post"}
-)
-
-
-class WirePolicy(email.policy.EmailPolicy):
-    """policy.SMTP, except that the VERBATIM fields are written unencoded (a value that is not
-    printable ASCII, or has a word too long for a line, falls back to the stdlib's folding)."""
-
-    def fold(self, name: str, value: object) -> str:
-        return self._verbatim(name, value) or super().fold(name, value)  # type: ignore[arg-type]
-
-    def fold_binary(self, name: str, value: object) -> bytes:
-        folded = self._verbatim(name, value)
-        return folded.encode("ascii") if folded else super().fold_binary(name, value)  # type: ignore[arg-type]
-
-    def _verbatim(self, name: str, value: object) -> str:
-        text = str(value)
-        longest = max(map(len, text.split()), default=0)
-        if name.lower() not in VERBATIM or not (text.isascii() and text.isprintable()):
-            return ""
-        if len(name) + 2 + longest > 998:  # RFC 5322's hard limit: the stdlib must split it
-            return ""
-        return fold_at_spaces(name, text, self.max_line_length or 998, self.linesep) + self.linesep
-
-
-def fold_at_spaces(name: str, value: str, width: int, linesep: str = "\r\n") -> str:
-    """`Name: value` folded before a word that would pass `width`, never inside one.
-
-    >>> fold_at_spaces("References", "<a@x> <b@x>", 16)
-    'References: <a@x>\\r\\n <b@x>'
-    """
-    head = f"{name}:"
-    lines, line = [], head
-    for word in value.split():
-        if line != head and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = ""
-        line += " " + word
-    lines.append(line)
-    return linesep.join(lines)
-
-
-class MadeOnce(HeaderRegistry):
-    """The stdlib's header classes, each made once: HeaderRegistry builds a new class for every
-    header it is asked for (a dozen or more per message), a fifth of a draft's rendering time.
-    The classes made are the same each time, so the bytes are too."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._made: dict[str, type[BaseHeader]] = {}
-
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        key = name.lower()
-        made = self._made.get(key)
-        if made is None:
-            made = self._made[key] = super().__getitem__(name)
-        return made
-
-
-# policy.SMTP is EmailPolicy(linesep="\r\n")
-WIRE = WirePolicy(linesep="\r\n", header_factory=MadeOnce())
 
 
 @dataclass(frozen=True)
@@ -302,8 +243,86 @@ def template_dirs(user_dir: str = "") -> list[str]:
     return [d for d in (user_dir, bundled) if d]
 
 
+@dataclass(frozen=True)
+class Composed:
+    """A follow-up before it becomes a message: its header fields in order, its bodies."""
+
+    fields: tuple[tuple[str, str], ...]
+    text: str
+    html: str = ""
+
+    @property
+    def subject(self) -> str:
+        return next((value for name, value in self.fields if name == "Subject"), "")
+
+
+def build_message(composed: Composed) -> EmailMessage:
+    """The stdlib's EmailMessage of `composed` (what `render` returned before refmail.wire)."""
+    msg = EmailMessage(policy=WIRE)
+    for name, value in composed.fields:
+        msg[name] = value
+    msg.set_content(composed.text)
+    if composed.html:
+        msg.add_alternative(composed.html, subtype="html")
+    return msg
+
+
+class Rendered:
+    """A rendered follow-up: its bytes for the wire, its subject, and, for whoever reads it as
+    a message (tests, a human), the EmailMessage of the same fields and bodies, built on first
+    use. Reading it never changes the bytes."""
+
+    def __init__(self, composed: Composed, wire: bytes) -> None:
+        self.composed = composed
+        self.wire = wire
+
+    def as_bytes(self, unixfrom: bool = False, policy: Any = None) -> bytes:
+        if unixfrom or policy is not None:  # another form than the wire's: the stdlib writes it
+            return self.message.as_bytes(unixfrom, policy)
+        return self.wire
+
+    @cached_property
+    def message(self) -> EmailMessage:
+        return build_message(self.composed)
+
+    @cached_property
+    def subject(self) -> str:
+        """The Subject as its header reads (str of the stdlib's header object)."""
+        value = self.composed.subject
+        if fast_field("Subject", value) is not None:
+            return value  # the stdlib parses it back to itself
+        return str(WIRE.header_store_parse("Subject", value)[1])
+
+    def __getitem__(self, name: str) -> Any:
+        if name.lower() == "subject":
+            return self.subject
+        return self.message[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.message
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.message)
+
+    def __len__(self) -> int:
+        return len(self.message)
+
+    def __bytes__(self) -> bytes:
+        return self.wire
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+    def __getattr__(self, name: str) -> Any:
+        # The rest of EmailMessage's reading API (walk, get_body, get_content, as_string…).
+        if name.startswith("__") or name in ("composed", "wire"):
+            raise AttributeError(name)
+        return getattr(self.message, name)
+
+
 class Renderer:
-    """Holds the Jinja2 environment; `render` makes an EmailMessage from a Draft."""
+    """Holds the Jinja2 environment (templates compiled once per run); `render` makes a
+    Draft's message, `note` a short automatic one."""
 
     def __init__(self, user_dir: str = "") -> None:
         loaders = [FileSystemLoader(d) for d in template_dirs(user_dir)]
@@ -316,6 +335,7 @@ class Renderer:
         )
         self.env.filters["quoted"] = quoted
         self.html_env = self.env.overlay(autoescape=True)
+        self.fields = Fields()  # the header fields only the stdlib can fold, remembered
 
     def note(
         self,
@@ -341,32 +361,42 @@ class Renderer:
         msg.set_content(str(module).strip() + "\n")
         return msg
 
-    def render(self, draft: Draft, now: datetime) -> EmailMessage:
+    def compose(self, draft: Draft, now: datetime) -> Composed:
+        """The header fields and bodies of `draft`'s message."""
         draft = third_party_safe(draft)
         context = {"d": draft, "kind": draft.kind}
         text_module = self.env.get_template(f"email/{draft.kind}.txt.j2").make_module(context)
         subject = one_line(str(getattr(text_module, "subject", "")))
-        msg = EmailMessage(policy=WIRE)
-        msg["From"] = draft.sender.header()
-        msg["To"] = draft.recipient.header()
-        msg["Subject"] = subject or draft.intro_subject
-        msg["Date"] = email.utils.format_datetime(now)
-        msg["Message-ID"] = draft.message_id
+        fields = [
+            ("From", draft.sender.header()),
+            ("To", draft.recipient.header()),
+            ("Subject", subject or draft.intro_subject),
+            ("Date", email.utils.format_datetime(now)),
+            ("Message-ID", draft.message_id),
+        ]
         refs = [r for r in (*draft.intro_references, draft.intro_message_id) if r][-MAX_REFERENCES:]
         if draft.intro_message_id:
-            msg["In-Reply-To"] = draft.intro_message_id
-            msg["References"] = " ".join(refs)
-        msg["X-Refmail-ID"] = draft.message_id.strip("<>")
+            fields.append(("In-Reply-To", draft.intro_message_id))
+            fields.append(("References", " ".join(refs)))
+        fields.append(("X-Refmail-ID", draft.message_id.strip("<>")))
         if draft.automatic:
-            msg["Auto-Submitted"] = "auto-generated"
+            fields.append(("Auto-Submitted", "auto-generated"))
         if draft.links.unsubscribe:
-            msg["List-Unsubscribe"] = f"<{draft.links.unsubscribe}>"
-            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        msg.set_content(str(text_module).strip() + "\n")
+            fields.append(("List-Unsubscribe", f"<{draft.links.unsubscribe}>"))
+            fields.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
         try:
             html = self.html_env.get_template(f"email/{draft.kind}.html.j2").render(context)
         except TemplateNotFound:
-            html = None
-        if html:
-            msg.add_alternative(html, subtype="html")
-        return msg
+            html = ""
+        return Composed(tuple(fields), str(text_module).strip() + "\n", html)
+
+    def message(self, draft: Draft, now: datetime) -> EmailMessage:
+        """`draft` as the stdlib builds it (the reference `render`'s bytes are held equal to)."""
+        return build_message(self.compose(draft, now))
+
+    def render(self, draft: Draft, now: datetime) -> Rendered:
+        composed = self.compose(draft, now)
+        return Rendered(composed, self.wire(composed.fields, composed.text, composed.html))
+
+    def wire(self, fields: Sequence[tuple[str, str]], text: str, html: str = "") -> bytes:
+        return message_bytes(self.fields.block(fields), text, html)
