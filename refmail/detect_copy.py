@@ -44,7 +44,9 @@ _OTHER_COPIER = re.compile(
 )
 # What a copy verb may take that is no person: a destination ("to …"), someone's thing
 # ("Jonathan's reply"), a trailer ("Reviewed-by").
-_LIST_LIKE = re.compile(r"\s{0,2}[a-z0-9]+(?:[-.][a-z0-9]+)*(?:-|@)[a-z0-9]")
+# Anchored (\A): only ever matched at the start, and a search restarting at every character of
+# a long dotted word would be quadratic.
+_LIST_LIKE = re.compile(r"\A\s{0,2}[a-z0-9]+(?:[-.][a-z0-9]+)*[-@][a-z0-9]")
 _NOT_A_COPY = re.compile(r"(?i)^\s{0,2}to\b|\w's\b|\w-by\b")
 
 

@@ -36,7 +36,9 @@ SKIP: Fate = "skip"
 # A forward by its subject (the body is not read here): "Fwd:", "Fw:", and the usual
 # translations, possibly after "Re:" prefixes or inside brackets ("[Fwd: …]").
 _FORWARD_SUBJECT = re.compile(
-    r"^\s*\[?\s*(?:(?:re|aw|sv|antw)\s*:\s*)*(?:fwd?|fw|tr|wg|rv|enc|doorst)\s*:", re.IGNORECASE
+    # One run of blanks at a time (two `\s*` side by side would be quadratic on blanks).
+    r"^\s*(?:\[\s*)?(?:(?:re|aw|sv|antw)\s*:\s*)*(?:fwd?|fw|tr|wg|rv|enc|doorst)\s*:",
+    re.IGNORECASE,
 )
 
 

@@ -105,16 +105,17 @@ def stdlib_field(name: str, value: str) -> bytes:
 # --- header fields: which values the stdlib writes unchanged -----------------------------------
 
 # Printable ASCII words, one space apart (no leading, trailing or doubled space, no control).
-_PLAIN = re.compile(r"[!-~]+(?: [!-~]+)*\Z")
+# Whole values only (\A…\Z): a search could restart at every character, quadratic.
+_PLAIN = re.compile(r"\A[!-~]+(?: [!-~]+)*\Z")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
 _ADDR = rf"{_DOT_ATOM}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
 # What email.utils.formataddr writes for an ASCII name: atoms, or a quoted string.
 _DISPLAY = rf'(?:{_ATOM}(?: {_ATOM})*|"(?:[ !#-\[\]-~]|\\["\\])*")'
-_ADDRESS = re.compile(rf"(?:{_DISPLAY} <{_ADDR}>|{_ADDR})\Z")
-_MESSAGE_ID = re.compile(rf"<{_DOT_ATOM}@{_DOT_ATOM}>\Z")
+_ADDRESS = re.compile(rf"\A(?:{_DISPLAY} <{_ADDR}>|{_ADDR})\Z")
+_MESSAGE_ID = re.compile(rf"\A<{_DOT_ATOM}@{_DOT_ATOM}>\Z")
 _DATE = re.compile(
-    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+    r"\A(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
     r" \d{4} \d\d:\d\d:\d\d [+-]\d{4}\Z"
 )
 _ADDRESS_FIELDS = frozenset({"from", "to"})
