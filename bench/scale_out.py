@@ -104,6 +104,19 @@ def look(factory: SessionFactory, start: float) -> Progress:
     )
 
 
+def busiest(
+    factory: SessionFactory, procs: list[subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
+    """The worker holding the most accounts (a worker id names its pid): killing it tests a
+    takeover, not the death of a worker that held nothing."""
+    now = datetime.now(UTC)
+    with factory() as s:
+        holders = [
+            lease.worker for lease in s.scalars(select(m.AccountLease)) if lease.expires_at > now
+        ]
+    return max(procs, key=lambda p: sum(f":{p.pid}:" in w for w in holders))
+
+
 def taken_over(factory: SessionFactory, dead: subprocess.Popen[bytes]) -> bool:
     """Every account held, by a live worker: none by the process `dead` (the worker id names
     its pid), none free."""
@@ -164,6 +177,7 @@ def watch(
         if now.recorded >= out.total and not out.recorded_at:
             out.recorded_at = now.seconds
         if kill_one and out.killed_at is None and now.recorded >= out.total // 2:
+            victim = busiest(factory, procs)
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=10)
             out.killed_at, out.recorded_at_kill = now.seconds, now.recorded

@@ -37,8 +37,10 @@ log = logging.getLogger(__name__)
 # Jobs running at once: each may hold two database connections (its lock and its work), so
 # this bounds the pool a worker needs (see db.make_engine) and what N workers ask of PostgreSQL.
 MAX_THREADS = 8
-# More accounts than threads: their first runs are spread over up to this many seconds (never
-# more than one sync interval), so a thousand accounts do not all queue for the pool at once.
+# More accounts than threads: their first runs are spread, a few milliseconds apart (about
+# the pace the pool takes them at, so the spread delays nothing) and over ten seconds at most
+# (never more than one sync interval), so a thousand accounts do not all start at once.
+SPREAD_SECONDS_PER_ACCOUNT = 0.005
 MAX_SPREAD_SECONDS = 10.0
 
 
@@ -177,7 +179,9 @@ class Daemon:
         scheduler, d = self.scheduler, self.settings.daemon
         if scheduler is None:
             return
-        spread = min(d.sync_seconds, MAX_SPREAD_SECONDS) if count > MAX_THREADS else 0.0
+        spread = 0.0
+        if count > MAX_THREADS:
+            spread = min(d.sync_seconds, MAX_SPREAD_SECONDS, count * SPREAD_SECONDS_PER_ACCOUNT)
         first = now + timedelta(seconds=random.uniform(0, spread))
         scheduler.add_job(
             self._sync_job,
@@ -328,7 +332,7 @@ class Daemon:
                 if self.stopping.is_set() or not state.pending.is_set():
                     break
         except BusyError as exc:  # e.g. a cron `refmail sync` beside us: it does the work
-            log.info("account %s: %s; this round skipped", account_name, exc)
+            self._busy("sync", account_name, exc)
             return
         except RefmailError as exc:
             self._failed(state, "sync", exc)
@@ -382,7 +386,7 @@ class Daemon:
                     ask_wait=timedelta(days=optin.wait_days),
                 )
         except BusyError as exc:
-            log.info("account %s: %s; this round skipped", account_name, exc)
+            self._busy("dispatch", account_name, exc)
             return
         except RefmailError as exc:
             self._failed(state, "dispatch", exc)
@@ -395,6 +399,18 @@ class Daemon:
         with transaction(self.factory) as session:
             pruned = outbox.prune(session, cutoff)
         log.info("housekeeping: pruned %d old why-log entries", pruned)
+
+    def _busy(self, what: str, account_name: str, exc: BusyError) -> None:
+        """Another process runs this account's sync or dispatch. A worker tries again soon: that
+        is usually the worker which just handed the account over, finishing its batch in hand;
+        waiting a whole interval would leave the account's new mail unread that long."""
+        log.info("account %s: %s; this round skipped", account_name, exc)
+        if self.worker is not None and not self.stopping.is_set():
+            d = self.settings.daemon
+            soon = min(
+                d.sync_seconds if what == "sync" else d.dispatch_seconds, d.lease_seconds / 3
+            )
+            self._reschedule(f"{what}:{account_name}", datetime.now(UTC) + timedelta(seconds=soon))
 
     def _failed(self, state: AccountState, what: str, exc: Exception) -> None:
         """One account's failure: log it, count it, and back off that account only."""
