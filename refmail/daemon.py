@@ -349,7 +349,7 @@ class Daemon:
     def _reconcile(self, account_name: str) -> None:
         """What the owner did with the drafts, and the withdrawals asked for (after each sync,
         so after each IDLE wake too); a failure here is logged and leaves sync alone."""
-        if self.stopping.is_set():
+        if self._should_stop(account_name):  # stopping, or handed over during the sync
             return
         account = self.settings.account(account_name)
         try:
