@@ -88,6 +88,7 @@ class Outcome:
     killed_at: float | None = None
     recorded_at_kill: int = 0
     taken_over_at: float | None = None  # the killed worker's accounts all held by others
+    slow_stops: int = 0  # workers that did not stop within a minute of SIGTERM
 
 
 def look(factory: SessionFactory, start: float) -> Progress:
@@ -152,14 +153,26 @@ def run(root: Path, args: argparse.Namespace, count: int, kill_one: bool) -> Out
         try:
             watch(factory, procs, start, out, args, kill_one)
         finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-            for proc in procs:
-                proc.wait(timeout=60)
+            out.slow_stops = stop(procs)
         check(factory, root, out.total)
         engine.dispose()
     return out
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> int:
+    """SIGTERM every worker; one still running a minute later is killed and counted."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    slow = 0
+    for proc in procs:
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            slow += 1
+            proc.kill()
+            proc.wait()
+    return slow
 
 
 def watch(
@@ -252,6 +265,8 @@ def main() -> None:
             f"{args.accounts} accounts, {total} introductions: every Message-ID recorded once, "
             "every delivered follow-up exactly one .eml, none left claimed"
         )
+        if one.slow_stops or many.slow_stops:
+            print(f"{one.slow_stops + many.slow_stops} worker(s) ignored SIGTERM for a minute")
 
 
 def phases(one: Outcome, many: Outcome, workers: int) -> list[list[str]]:

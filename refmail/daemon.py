@@ -300,7 +300,7 @@ class Daemon:
 
     def _sync_job(self, account_name: str) -> None:
         """Sync, and while new mail keeps being announced, sync again; then dispatch."""
-        if not self._holds(account_name):
+        if self._should_stop(account_name):  # a run queued before a stop or a hand-over
             return
         state = self.states[account_name]
         account = self.settings.account(account_name)
