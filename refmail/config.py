@@ -6,6 +6,7 @@ Secrets never live in the TOML: passwords come from an environment variable or a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import os
 import re
@@ -381,7 +382,9 @@ def parse(raw: dict[str, Any], path: Path) -> Settings:
     accounts = raw.pop("accounts", None)
     if not isinstance(accounts, list) or not accounts:
         raise ConfigError("accounts: at least one [[accounts]] table is required")
-    built = tuple(_account(a, f"accounts[{i}]", base) for i, a in enumerate(accounts))
+    # Many accounts usually share their owners and address: each distinct one is validated once.
+    addresses: dict[str, str] = {}
+    built = tuple(_account(a, f"accounts[{i}]", base, addresses) for i, a in enumerate(accounts))
     names = [a.name for a in built]
     if len(set(names)) != len(names):
         raise ConfigError("accounts: account names must be unique")
@@ -402,7 +405,8 @@ def parse(raw: dict[str, Any], path: Path) -> Settings:
     )
 
 
-def _account(raw: Any, where: str, base: Path) -> Account:
+def _account(raw: Any, where: str, base: Path, addresses: dict[str, str]) -> Account:
+    """One [[accounts]] table; `addresses` remembers the addresses already validated."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a table")
     account = _build(Account, raw, where + ".")
@@ -410,11 +414,11 @@ def _account(raw: Any, where: str, base: Path) -> Account:
         raise ConfigError(
             f"{where}: give exactly one source, [accounts.imap] or [accounts.maildir]"
         )
-    owners = tuple(_email(o, f"{where}.owners") for o in account.owners)
+    owners = tuple(_known_email(o, f"{where}.owners", addresses) for o in account.owners)
     if not owners:
         raise ConfigError(f"{where}.owners: at least one owner address is required")
     changes: dict[str, Any] = {
-        "address": _email(account.address, f"{where}.address"),
+        "address": _known_email(account.address, f"{where}.address", addresses),
         "owners": owners,
         "drafts_dir": _path(base, account.drafts_dir),
         "trusted_authserv_ids": tuple(i.strip().lower() for i in account.trusted_authserv_ids),
@@ -527,6 +531,13 @@ def _email(value: str, key: str) -> str:
         raise ConfigError(f"{key}: {value!r} is not a valid address ({exc})") from exc
 
 
+def _known_email(value: str, key: str, addresses: dict[str, str]) -> str:
+    """`_email`, once per distinct value of a config (an invalid one raises every time)."""
+    if value not in addresses:
+        addresses[value] = _email(value, key)
+    return addresses[value]
+
+
 def _check_timezone(name: str, key: str) -> None:
     try:
         ZoneInfo(name)
@@ -544,8 +555,7 @@ def _database_url(url: str, base: Path) -> str:
 
 def _build(cls: type, raw: dict[str, Any], prefix: str, extra: dict[str, Any] | None = None) -> Any:
     """Build dataclass `cls` from a TOML table, checking names and types field by field."""
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints, fields = _schema(cls)
     extra = extra or {}
     unknown = sorted(set(raw) - set(fields) - set(extra))
     if unknown:
@@ -564,6 +574,13 @@ def _build(cls: type, raw: dict[str, Any], prefix: str, extra: dict[str, Any] | 
     if missing:
         raise ConfigError(f"{prefix}{missing[0]}: required")
     return cls(**values)
+
+
+@functools.cache
+def _schema(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    """The type hints and fields of a settings class: resolving the hints (string annotations,
+    evaluated) was most of the time of loading a config with many accounts, and never changes."""
+    return typing.get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls)}
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

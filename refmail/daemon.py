@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 import signal
 import threading
 from contextlib import suppress
@@ -36,6 +37,11 @@ log = logging.getLogger(__name__)
 # Jobs running at once: each may hold two database connections (its lock and its work), so
 # this bounds the pool a worker needs (see db.make_engine) and what N workers ask of PostgreSQL.
 MAX_THREADS = 8
+# More accounts than threads: their first runs are spread, a few milliseconds apart (about
+# the pace the pool takes them at, so the spread delays nothing) and over ten seconds at most
+# (never more than one sync interval), so a thousand accounts do not all start at once.
+SPREAD_SECONDS_PER_ACCOUNT = 0.005
+MAX_SPREAD_SECONDS = 10.0
 
 
 @dataclass
@@ -133,7 +139,9 @@ class Daemon:
         # accounts the jobs queue for a bounded pool (each job is short and resumable).
         workers = min(2 * len(self.settings.accounts) + 2, MAX_THREADS)
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(workers)},
+            # The lease job has a thread of its own: a pool busy with syncs never delays the
+            # heartbeat, so a busy worker is never mistaken for a dead one.
+            executors={"default": ThreadPoolExecutor(workers), "leases": ThreadPoolExecutor(1)},
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -142,32 +150,19 @@ class Daemon:
             timezone=UTC,
         )
         now = datetime.now(UTC)
+        held = [a.name for a in self.settings.accounts if self._holds(a.name)]
         for account in self.settings.accounts:
             self.states.setdefault(account.name, AccountState(account.name))
-            self.scheduler.add_job(
-                self._sync_job,
-                "interval",
-                seconds=d.sync_seconds,
-                args=[account.name],
-                id=f"sync:{account.name}",
-                next_run_time=now,
-            )
-            self.scheduler.add_job(
-                self._dispatch_job,
-                "interval",
-                seconds=d.dispatch_seconds,
-                args=[account.name],
-                id=f"dispatch:{account.name}",
-                next_run_time=now + timedelta(seconds=1),
-            )
-            if self._holds(account.name):
-                self._start_watchers(account.name)
+        for name in held:  # a worker holds nothing yet: its lease job schedules what it takes
+            self._schedule_account(name, now, len(held))
+            self._start_watchers(name)
         if self.worker is not None:
             self.scheduler.add_job(
                 self._lease_job,
                 "interval",
                 seconds=d.lease_seconds / 3,
                 id="leases",
+                executor="leases",
                 next_run_time=now,
             )
         self.scheduler.add_job(
@@ -178,6 +173,42 @@ class Daemon:
             next_run_time=now + timedelta(seconds=5),
         )
         self.scheduler.start()
+
+    def _schedule_account(self, name: str, now: datetime, count: int) -> None:
+        """Sync and dispatch jobs for one account, first run spread when there are many."""
+        scheduler, d = self.scheduler, self.settings.daemon
+        if scheduler is None:
+            return
+        spread = 0.0
+        if count > MAX_THREADS:
+            spread = min(d.sync_seconds, MAX_SPREAD_SECONDS, count * SPREAD_SECONDS_PER_ACCOUNT)
+        first = now + timedelta(seconds=random.uniform(0, spread))
+        scheduler.add_job(
+            self._sync_job,
+            "interval",
+            seconds=d.sync_seconds,
+            args=[name],
+            id=f"sync:{name}",
+            next_run_time=first,
+            replace_existing=True,
+        )
+        scheduler.add_job(
+            self._dispatch_job,
+            "interval",
+            seconds=d.dispatch_seconds,
+            args=[name],
+            id=f"dispatch:{name}",
+            next_run_time=first + timedelta(seconds=1),
+            replace_existing=True,
+        )
+
+    def _unschedule_account(self, name: str) -> None:
+        """An account handed over: its jobs go (a run in progress stops after its batch)."""
+        scheduler = self.scheduler
+        for job_id in (f"sync:{name}", f"dispatch:{name}"):
+            if scheduler is not None:
+                with suppress(JobLookupError):
+                    scheduler.remove_job(job_id)
 
     def _stop_jobs(self) -> None:
         for stop, _ in self.watchers.values():
@@ -208,14 +239,18 @@ class Daemon:
             started.append(watcher)
         self.watchers[account_name] = (stop, started)
 
-    def _stop_watchers(self, account_name: str) -> None:
+    def _stop_watchers(self, account_name: str, *, wait: bool = True) -> None:
         stop, started = self.watchers.pop(account_name, (threading.Event(), []))
         stop.set()
-        for watcher in started:
+        for watcher in started if wait else ():
             watcher.join(timeout=3)
 
     def _holds(self, account_name: str) -> bool:
         return self.leased is None or account_name in self.leased
+
+    def _should_stop(self, account_name: str) -> bool:
+        """Asked by sync after each committed batch: stopping, or the account handed over."""
+        return self.stopping.is_set() or not self._holds(account_name)
 
     def _lease_job(self) -> None:
         """Renew this worker's leases and rebalance; start or stop what follows the accounts."""
@@ -224,19 +259,27 @@ class Daemon:
         ttl = timedelta(seconds=self.settings.daemon.lease_seconds)
         try:
             with transaction(self.factory) as session:
-                held = leases.claim(session, self.worker, names, ttl, datetime.now(UTC))
-        except SQLAlchemyError as exc:  # e.g. two workers creating the same lease row at once
+                round_ = leases.claim_round(session, self.worker, names, ttl, datetime.now(UTC))
+        except SQLAlchemyError as exc:  # database unreachable: our leases run out, as they should
             log.warning("worker %s: leases not renewed this time: %s", self.worker, exc)
             return
+        held = set(round_.held)
         gained, lost = held - self.leased, self.leased - held
         self.leased = held
-        for name in sorted(lost):
+        for name in sorted(lost):  # first: stop what is no longer ours
             log.info("worker %s: account %s handed over", self.worker, name)
-            self._stop_watchers(name)
+            self._unschedule_account(name)
+            self._stop_watchers(name, wait=False)  # they stop by themselves; no heartbeat waits
+        now = datetime.now(UTC)
         for name in sorted(gained):
-            log.info("worker %s: account %s taken", self.worker, name)
+            how = (
+                "taken over: its worker stopped renewing"
+                if name in round_.expired_from
+                else "taken"
+            )
+            log.info("worker %s: account %s %s", self.worker, name, how)
+            self._schedule_account(name, now, len(gained))
             self._start_watchers(name)
-            self.kick(name)
 
     def kick(self, account_name: str) -> None:
         """New mail: sync this account now (or right after the run in progress)."""
@@ -257,7 +300,7 @@ class Daemon:
 
     def _sync_job(self, account_name: str) -> None:
         """Sync, and while new mail keeps being announced, sync again; then dispatch."""
-        if not self._holds(account_name):
+        if self._should_stop(account_name):  # a run queued before a stop or a hand-over
             return
         state = self.states[account_name]
         account = self.settings.account(account_name)
@@ -275,7 +318,7 @@ class Daemon:
                         self.settings.followups,
                         self.clock,
                         self.on_batch,
-                        self.stopping.is_set,
+                        functools.partial(self._should_stop, account_name),
                         outcomes.rules_for(self.settings, account),
                     )
                 self.metrics.synced(
@@ -289,7 +332,7 @@ class Daemon:
                 if self.stopping.is_set() or not state.pending.is_set():
                     break
         except BusyError as exc:  # e.g. a cron `refmail sync` beside us: it does the work
-            log.info("account %s: %s; this round skipped", account_name, exc)
+            self._busy("sync", account_name, exc)
             return
         except RefmailError as exc:
             self._failed(state, "sync", exc)
@@ -306,7 +349,7 @@ class Daemon:
     def _reconcile(self, account_name: str) -> None:
         """What the owner did with the drafts, and the withdrawals asked for (after each sync,
         so after each IDLE wake too); a failure here is logged and leaves sync alone."""
-        if self.stopping.is_set():
+        if self._should_stop(account_name):  # stopping, or handed over during the sync
             return
         account = self.settings.account(account_name)
         try:
@@ -344,7 +387,7 @@ class Daemon:
                     ask_wait=timedelta(days=optin.wait_days),
                 )
         except BusyError as exc:
-            log.info("account %s: %s; this round skipped", account_name, exc)
+            self._busy("dispatch", account_name, exc)
             return
         except RefmailError as exc:
             self._failed(state, "dispatch", exc)
@@ -357,6 +400,18 @@ class Daemon:
         with transaction(self.factory) as session:
             pruned = outbox.prune(session, cutoff)
         log.info("housekeeping: pruned %d old why-log entries", pruned)
+
+    def _busy(self, what: str, account_name: str, exc: BusyError) -> None:
+        """Another process runs this account's sync or dispatch. A worker tries again soon: that
+        is usually the worker which just handed the account over, finishing its batch in hand;
+        waiting a whole interval would leave the account's new mail unread that long."""
+        log.info("account %s: %s; this round skipped", account_name, exc)
+        if self.worker is not None and not self.stopping.is_set():
+            d = self.settings.daemon
+            soon = min(
+                d.sync_seconds if what == "sync" else d.dispatch_seconds, d.lease_seconds / 3
+            )
+            self._reschedule(f"{what}:{account_name}", datetime.now(UTC) + timedelta(seconds=soon))
 
     def _failed(self, state: AccountState, what: str, exc: Exception) -> None:
         """One account's failure: log it, count it, and back off that account only."""

@@ -202,6 +202,19 @@ def test_second_account_errors_name_its_index() -> None:
     assert error_of(doc).startswith("accounts[1].address:")
 
 
+def test_many_accounts_sharing_addresses_each_get_them_normalised() -> None:
+    """Addresses shared by many accounts are validated once per config, yet every account
+    gets the normalised value, and a bad one is named at its own account."""
+    doc = copy.deepcopy(MINIMAL)
+    base = doc["accounts"][0] | {"owners": ["Owner@Example.COM"], "address": "R@Example.com"}
+    doc["accounts"] = [base | {"name": f"a{i}"} for i in range(300)]
+    settings = config.parse(doc, Path("refmail.toml"))
+    assert {a.owners for a in settings.accounts} == {("owner@example.com",)}
+    assert {a.address for a in settings.accounts} == {"r@example.com"}
+    doc["accounts"][200] = base | {"name": "a200", "owners": ["Owner@Example.COM", "bad"]}
+    assert error_of(doc).startswith("accounts[200].owners:")
+
+
 @pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "", "../../etc/passwd"])
 def test_unknown_time_zone_is_named(zone: str) -> None:
     message = error_of(raw(timezone=zone))

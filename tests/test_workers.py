@@ -1,9 +1,12 @@
 """`refmail run --worker` on several processes sharing one PostgreSQL: the accounts are split
-between the workers, and when one is killed (SIGKILL) the other takes its accounts over and
-syncs them; nothing is recorded twice. Real processes, real Maildirs, real PostgreSQL."""
+between the workers, and when one is killed (SIGKILL) the other takes its accounts over, syncs
+them and delivers their follow-ups; nothing is recorded twice, nothing delivered twice, and a
+delivery the dead worker had claimed is finished by the new holder. Real processes, real
+Maildirs, real PostgreSQL."""
 
 from __future__ import annotations
 
+import email
 import os
 import signal
 import subprocess
@@ -11,13 +14,15 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from refmail import models as m
-from refmail.db import make_engine, migrate, session_factory
+from refmail.db import SessionFactory, make_engine, migrate, session_factory
+from refmail.dispatch import LEASE
 from refmail.maildir import deliver
 from tests.support.mailbox import OWNER, REFMAIL
 from tests.support.maildirs import intro
@@ -37,15 +42,19 @@ address = "{REFMAIL}"
 owners = ["{OWNER}"]
 delivery = "file"
 drafts_dir = "drafts-{name}"
+require_authentication = false
 [accounts.maildir]
 path = "{tmp_path / name}"
 """
         for name in ACCOUNTS
     )
     path = tmp_path / "refmail.toml"
-    path.write_text(
+    path.write_text(  # follow-ups due at once (check-ins on day 0, no send window, no caps)
         f'database = "{db_url}"\n[daemon]\nsync_seconds = 1\ndispatch_seconds = 2\n'
-        f"lease_seconds = 3\nidle = false\nweb = false\n{tables}"
+        f"lease_seconds = 3\nidle = false\nweb = false\n"
+        "[followups]\nmax_age_days = 100000\ncheck_in_days = [0]\n"
+        "[caps]\ndrafts_in_window = false\nweekends = true\ncooldown_days = 0\n"
+        f"min_gap_hours = 0\nwindows = [{{ count = 1000, days = 1 }}]\n{tables}"
     )
     return path
 
@@ -66,6 +75,38 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 60.0) -> Non
             return
         time.sleep(0.3)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def follow_up_states(factory: SessionFactory) -> dict[str, int]:
+    with factory() as s:
+        rows = s.execute(select(m.FollowUp.state, func.count()).group_by(m.FollowUp.state))
+        return {state: n for state, n in rows}
+
+
+def all_delivered(factory: SessionFactory) -> bool:
+    states = follow_up_states(factory)
+    return bool(states) and set(states) == {"delivered"}
+
+
+def assert_delivered_once(factory: SessionFactory, root: Path) -> None:
+    """Every delivered follow-up is exactly one .eml file, and there is no other."""
+    with factory() as s:
+        delivered = s.scalars(
+            select(m.FollowUp.message_id).where(m.FollowUp.state == "delivered")
+        ).all()
+    written = [
+        str(email.message_from_bytes(path.read_bytes())["Message-ID"]).strip()
+        for path in root.glob("drafts-*/*.eml")
+    ]
+    assert len(written) == len(set(written))
+    assert sorted(written) == sorted(delivered)
+
+
+def stop(*procs: subprocess.Popen[bytes]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
 
 
 # Workers share one PostgreSQL (their deployment); the leases on SQLite are tested in test_leases.
@@ -117,12 +158,67 @@ def test_workers_split_the_accounts_and_take_over_a_killed_ones(
             ),
         )
         wait_for("the new mail synced", lambda: introductions() == 2 * len(ACCOUNTS))
+        wait_for("every follow-up delivered", lambda: all_delivered(factory))
         with factory() as s:  # nothing recorded twice
             ids = s.scalars(select(m.MessageRecord.message_id)).all()
         assert len(ids) == len(set(ids)) == 2 * len(ACCOUNTS)
+        assert sum(follow_up_states(factory).values()) >= 2 * len(ACCOUNTS)
+        assert_delivered_once(factory, tmp_path)
     finally:
-        for proc in (first, second):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=30)
+        stop(first, second)
+        engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_deliveries_a_killed_worker_had_claimed_are_finished_once_by_the_next_holder(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A worker SIGKILLed between claiming a follow-up and confirming it: whether its draft
+    was written or not, the worker that takes the account over delivers it exactly once."""
+    config = write_config(tmp_path, db_url)
+    engine = make_engine(db_url)
+    migrate(engine)
+    factory = session_factory(engine)
+    for i, name in enumerate(ACCOUNTS):
+        deliver(tmp_path / name, intro(i), f"{i}.test")
+    first = start_worker(config, tmp_path / "w1.log")
+    second = None
+    try:
+        wait_for("every follow-up delivered", lambda: all_delivered(factory))
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        # What the killed worker left, as a crash at two moments would: one draft written but
+        # not confirmed, one claimed but never written. Both were claimed longer ago than the
+        # dispatch lease: a live worker would have confirmed them by then.
+        with factory() as s:
+            written, lost = s.scalars(select(m.FollowUp).order_by(m.FollowUp.id).limit(2)).all()
+            written_id, lost_id, lost_mid = written.id, lost.id, lost.message_id
+            assert written.delivered_at is not None
+            claimed_at = written.delivered_at - LEASE - timedelta(minutes=1)
+        lost_files = [
+            path
+            for path in tmp_path.glob("drafts-*/*.eml")
+            if str(email.message_from_bytes(path.read_bytes())["Message-ID"]).strip() == lost_mid
+        ]
+        assert len(lost_files) == 1
+        lost_files[0].unlink()
+        with factory() as s, s.begin():
+            s.execute(
+                update(m.FollowUp)
+                .where(m.FollowUp.id.in_([written_id, lost_id]))
+                .values(state="delivering", claimed_at=claimed_at, delivered_at=None)
+            )
+        second = start_worker(config, tmp_path / "w2.log")
+        wait_for("both claims finished by the new worker", lambda: all_delivered(factory))
+        with factory() as s:
+            reasons = {
+                e.follow_up_id: e.reason
+                for e in s.scalars(
+                    select(m.FollowUpEvent).where(m.FollowUpEvent.rule == "recovered")
+                )
+            }
+        assert set(reasons) == {written_id, lost_id}
+        assert_delivered_once(factory, tmp_path)
+    finally:
+        stop(first, *([second] if second else []))
         engine.dispose()
