@@ -137,13 +137,15 @@ def database(kind: str, pg_url: str = PG_URL) -> Iterator[str]:
 
 @dataclass(frozen=True)
 class Child:
-    """A finished child process: wall time, its own peak RSS, exit status and output."""
+    """A finished child process: wall time, its own peak RSS, exit status and output, and its
+    CPU time (user + system; steadier than wall time on a shared machine)."""
 
     seconds: float
     max_rss_mb: float
     returncode: int
     out: str
     err: str
+    cpu: float = 0.0
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -172,6 +174,7 @@ def run_child(
             proc.returncode,
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
+            usage.ru_utime + usage.ru_stime,
         )
 
 

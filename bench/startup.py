@@ -15,6 +15,12 @@ refmail commands of that checkout run in the same rounds, on databases of their 
 row says before and after. With --importtime, what each refmail command imports: the import
 time in all, by package (python -X importtime), and which heavy libraries it loads.
 Sanity checks only: every run exits 0, and the IMAP contestants each got the one new message.
+
+The children use a bytecode cache of their own (PYTHONPYCACHEPREFIX in the bench's temporary
+directory, filled by the untimed warm-up runs), as an installed refmail has its .pyc files: with
+PYTHONDONTWRITEBYTECODE set, as on CI machines, every run would compile refmail's sources
+again (≈ 50 ms a process) and time that. Each row gives CPU time (user + system) beside wall
+time: on a shared machine wall time is mostly waiting for a core.
 """
 
 from __future__ import annotations
@@ -103,7 +109,8 @@ class Checkout:
 
 def checkouts(directory: Path, server: Dovecot, before: str | None) -> list[Checkout]:
     """This checkout (and the --before one), each with its own Maildir and IMAP databases."""
-    env = child_env({PASSWORD_ENV: server.password})
+    env = child_env({PASSWORD_ENV: server.password, "PYTHONPYCACHEPREFIX": str(directory / "pyc")})
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # see the module's docstring
     found = [Checkout("", env, maildir_config(directory), imap_config(directory, server))]
     if before:
         other = directory / "before"
@@ -187,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for name, children in results.items():
             times = [c.seconds * 1000 for c in children]
+            cpu = [c.cpu * 1000 for c in children]
             rss = max(c.max_rss_mb for c in children)
             rows.append(
                 [
@@ -194,11 +202,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"{median(times):.0f}",
                     f"{min(times):.0f}",
                     f"{max(times):.0f}",
+                    f"{median(cpu):.0f}",
+                    f"{min(cpu):.0f}",
                     f"{rss:.0f}",
                 ]
             )
-        print(f"\nwhole processes, {args.runs} runs each:")
-        table(["command", "median ms", "min ms", "max ms", "peak RSS MB"], rows)
+        print(f"\nwhole processes, {args.runs} runs each (wall, and CPU = user + system):")
+        headers = ["command", "median ms", "min ms", "max ms", "CPU median", "CPU min"]
+        table([*headers, "peak RSS MB"], rows)
         if not mbsync:
             print("mbsync not installed (apt-get install isync): no mbsync row")
 
