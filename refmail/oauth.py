@@ -10,9 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -64,6 +61,11 @@ class TokenSource:
             form["client_secret"] = read_secret(
                 s.client_secret_env, s.client_secret_file, "oauth2 client secret"
             )
+        # Only a token refresh needs the HTTP client: not every IMAP login loads it.
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
         request = urllib.request.Request(
             s.token_url,
             data=urllib.parse.urlencode(form).encode(),
