@@ -2,6 +2,7 @@
 
     python3 -m bench.sync_throughput [--messages 10000 50000] [--rounds 3] [--batch 500]
         [--postgres URL | --no-postgres] [--mbsync-fsync both|yes|no] [--seed 1] [--profile]
+        [--before DIR]
 
 For each size, a private Dovecot (tests/support/dovecot.py) is loaded with generated mail
 (tests/support/mailgen.py in its "real INBOX" mode: ~17 KB messages with quoted history,
@@ -14,6 +15,8 @@ Then, over several rounds, each round in a rotated order, every contestant reads
 - refmail: `python -m refmail --config C sync --once` as a child process on a fresh SQLite
   database, and on a throw-away PostgreSQL schema (--postgres, default the local test database);
   the whole process counts (start-up and migrations too), and its own peak RSS (wait4).
+With --before DIR (another checkout, e.g. `git worktree add /tmp/old <commit>`), that version's
+refmail runs in the same rounds, on its own fresh databases, as "before: refmail …".
 Prints per size the median msg/s of each contestant, refmail ÷ mbsync and refmail ÷ bare
 imapclient, refmail's peak RSS; then the scaling line (cost per message at each size). Sanity
 checks only: every contestant read every message, refmail found the generated introductions.
@@ -117,8 +120,9 @@ def mbsync(server: Dovecot, fsync: bool) -> Run:
     return Run(count, child.seconds, child.max_rss_mb, problem if child.returncode else "")
 
 
-def refmail_sync(server: Dovecot, url: str, batch: int, truth: set[str]) -> Run:
-    """`refmail sync --once` as a whole process on the fresh database at `url`."""
+def refmail_sync(server: Dovecot, url: str, batch: int, truth: set[str], checkout: str = "") -> Run:
+    """`refmail sync --once` as a whole process on the fresh database at `url` (the refmail of
+    `checkout` when given: another version timed in the same rounds)."""
     with tempfile.TemporaryDirectory(prefix="refmail-bench-conf-") as tmp:
         config = Path(tmp) / "refmail.toml"
         config.write_text(
@@ -128,6 +132,8 @@ def refmail_sync(server: Dovecot, url: str, batch: int, truth: set[str]) -> Run:
             )
         )
         env = child_env({PASSWORD_ENV: server.password})
+        if checkout:
+            env["PYTHONPATH"] = str(Path(checkout).resolve())
         child = run_child([*REFMAIL, "--config", str(config), "sync", "--once"], env, cwd=tmp)
     scanned = re.search(r"scanned (\d+)", child.out)
     problem = ""
@@ -184,6 +190,15 @@ def contestants(
                 return refmail_sync(server, url, args.batch, truth)
 
         found.append((f"refmail {'SQLite' if kind == 'sqlite' else 'PostgreSQL'}", run))
+        if args.before:
+
+            def before(kind: str = kind) -> Run:
+                with database(kind, args.postgres) as url:
+                    return refmail_sync(server, url, args.batch, truth, args.before)
+
+            found.append(
+                (f"before: refmail {'SQLite' if kind == 'sqlite' else 'PostgreSQL'}", before)
+            )
     return found
 
 
@@ -299,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=("yes", "no", "both"),
         default="both",
         help="mbsync's FSync: its default yes (a flush per message), no, or both as two columns",
+    )
+    parser.add_argument(
+        "--before", metavar="DIR", help="another checkout's refmail, timed in the same rounds"
     )
     parser.add_argument("--profile", action="store_true", help="cProfile one more refmail run")
     args = parser.parse_args(argv)
