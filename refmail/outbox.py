@@ -78,12 +78,19 @@ def _announce(session: Session, row: m.FollowUp, rule: str, reason: str) -> None
         state = f"deferred until {row.due_at:%Y-%m-%d %H:%M} UTC"
     elif state == "delivered":
         state = f"delivered ({row.channel})"
+    _log_line(row, email, state, rule, reason)
+
+
+def _log_line(
+    row: m.FollowUp | Row[Any], email: str | None, shown: str, rule: str, reason: str
+) -> None:
+    """The one log line of a decision: readable, and its fields for the JSON formatter."""
     log.info(
         "follow-up #%s %s to %s: %s [%s] %s",
         row.id,
         row.kind,
         email,
-        state,
+        shown,
         rule,
         reason,
         extra={
@@ -694,26 +701,7 @@ def _announce_row(row: Row[Any], email: str, rule: str, reason: str) -> None:
     if not log.isEnabledFor(logging.INFO):
         return
     shown = f"delivered ({row.channel})" if row.state == "delivered" else row.state
-    log.info(
-        "follow-up #%s %s to %s: %s [%s] %s",
-        row.id,
-        row.kind,
-        email,
-        shown,
-        rule,
-        reason,
-        extra={
-            "refmail": {
-                "follow_up": row.id,
-                "kind": row.kind,
-                "to": email,
-                "state": row.state,
-                "rule": rule,
-                "reason": reason,
-                "due": row.due_at.isoformat() if row.due_at else None,
-            }
-        },
-    )
+    _log_line(row, email, shown, rule, reason)
 
 
 def stop_all_ctes(contact_id: ColumnElement[int]) -> tuple[CTE, CTE]:
