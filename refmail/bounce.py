@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from email.message import Message
 from email.policy import compat32
 
-from refmail.parse import decode_header_value, html_to_text, normalise_address
+from refmail.htmltext import html_to_text
+from refmail.parse import decode_header_value, normalise_address
 
 DIAGNOSTIC_LIMIT = 300
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")

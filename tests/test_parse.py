@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from refmail.htmltext import html_to_text
 from refmail.parse import (
     ParsedMessage,
-    html_to_text,
     parse_message,
     quoted_headers,
     split_quoted,
