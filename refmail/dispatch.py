@@ -242,9 +242,9 @@ def _budget(
     session: Session, account_id: int, routes: Routes, account: Account, now: datetime
 ) -> batch.Budget | None:
     """The account's own send budget (a send log counted in a window, as Mailman does)."""
-    if account.smtp is None or not any(routes(k).sends for k in kinds.NAMES):
-        return None
     sending = [k for k in kinds.NAMES if routes(k).sends]
+    if account.smtp is None or not sending:
+        return None
     names = sorted({routes(k).name for k in sending})
     return queue.budget(session, account_id, account.smtp.max_per_hour, names, sending, now)
 
