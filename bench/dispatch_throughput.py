@@ -49,6 +49,7 @@ from refmail.render import Renderer
 from refmail.wiring import open_channels
 from tests.support.dovecot import Dovecot
 from tests.support.mailbox import OWNER, REFMAIL
+from tests.support.outbox import introduction
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 USER = "bench"
@@ -82,33 +83,18 @@ def build_outbox(factory: SessionFactory, follow_ups: int, contacts: int, seed: 
         session.add_all([account, owner, *people])
         session.flush()
         for n in range((follow_ups + 1) // 2):
-            message = m.MessageRecord(
-                message_id=f"<intro-{n}@example.com>",
-                account_id=account.id,
-                folder="INBOX",
-                uid=n + 1,
-                thread_root=f"<intro-{n}@example.com>",
-                subject=f"Intro {n}",
-                sent_at=NOW - timedelta(days=8),
-                kind="introduction",
-                ingested_at=NOW,
-            )
-            session.add(message)
-            session.flush()
-            intro = m.Introduction(
-                message_pk=message.id,
-                account_id=account.id,
-                introducer_id=owner.id,
-                shape="owner_intro",
-                context="you both work on logistics",
-                created_at=NOW,
-                updated_at=NOW,
-            )
-            session.add(intro)
-            session.flush()
             pair = rng.sample(people, 2)[: follow_ups - 2 * n]
+            intro = introduction(
+                session,
+                account.id,
+                owner.id,
+                n,
+                [p.id for p in pair],
+                NOW,
+                sent_at=NOW - timedelta(days=8),
+                context="you both work on logistics",
+            )
             for person in pair:
-                session.add(m.IntroductionParty(introduction_id=intro.id, contact_id=person.id))
                 outbox.add(
                     session,
                     introduction_id=intro.id,

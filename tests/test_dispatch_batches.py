@@ -31,6 +31,7 @@ from refmail.filedrop import FileDrafts
 from refmail.policy import ContactView, Due, History, decide
 from refmail.preview import preview
 from refmail.render import Renderer
+from tests.support.outbox import introduction
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)  # a Friday, noon
 OWNER = "olivia@owner.example"
@@ -63,32 +64,17 @@ def build(
         s.add_all([account, owner, *people])
         s.flush()
         for n in range(rows):
-            message = m.MessageRecord(
-                message_id=f"<intro-{n}@example.com>",
-                account_id=account.id,
-                folder="INBOX",
-                uid=n + 1,
-                thread_root=f"<intro-{n}@example.com>",
-                subject=f"Intro {n}",
-                sent_at=NOW - timedelta(days=1),
-                kind="introduction",
-                ingested_at=NOW,
-            )
-            s.add(message)
-            s.flush()
-            intro = m.Introduction(
-                message_pk=message.id,
-                account_id=account.id,
-                introducer_id=owner.id,
-                shape="owner_intro",
-                context="you both ship parcels",
-                created_at=NOW,
-                updated_at=NOW,
-            )
-            s.add(intro)
-            s.flush()
             person = people[n % contacts]
-            s.add(m.IntroductionParty(introduction_id=intro.id, contact_id=person.id))
+            intro = introduction(
+                s,
+                account.id,
+                owner.id,
+                n,
+                [person.id],
+                NOW,
+                sent_at=NOW - timedelta(days=1),
+                context="you both ship parcels",
+            )
             outbox.add(
                 s,
                 introduction_id=intro.id,
