@@ -78,6 +78,14 @@ def _holding(lowered: str, words: tuple[str, ...], starts: list[int]) -> list[in
     return sorted(hits)
 
 
+_KEEPER = re.compile(r"(?i:\b(?:we|i)(?:'ll|'d|\s(?:can|will|could|should|shall|would))?\s*$)")
+
+
+def _keeps_it(before: str) -> bool:
+    """The author keeps the matter: "We can take it from here" (no one else is handed it)."""
+    return bool(_KEEPER.search(before[-30:]))
+
+
 def _first_match(
     name: str, pattern: re.Pattern[str], sentence: str, accept: Accept | None = None
 ) -> str:
@@ -85,7 +93,9 @@ def _first_match(
         if accept is not None and not accept(name, sentence, match):
             continue
         words = " ".join(match.group(0).split())
-        if name == "cue_hand_off" and words.split(" ")[0].lower() in _NOT_SOMEONE:
+        if name == "cue_hand_off" and (
+            words.split(" ")[0].lower() in _NOT_SOMEONE or _keeps_it(sentence[: match.start()])
+        ):
             continue  # "We will be in touch" is a promise, not a hand-off to someone else
         return words[:100]
     return ""

@@ -53,7 +53,8 @@ ENGLISH = LanguageData(
         "cue_introduce": (
             r"(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)\b(?i:introduc(?:e|ing)"
             r"|e-?intro(?:ing)?)"
-            rf"\s(?:(?i:you\b(?!r)|{_YOU_BOTH}|two\b|the\stwo)|(?i:my|our)\s|{_NAME}\s{{0,2}}"
+            rf"\s(?:(?i:you\b(?!r)|{_YOU_BOTH}|two\s(?:of\s|people|friends|colleagues)|the\stwo\sof)"
+            rf"|(?i:my|our)\s|{_NAME}\s{{0,2}}"
             r"(?:\([^)\n]{0,20}\)\s{0,2})?(?:to|and|,)\s)"
             r"|(?i:\b(?:pleased|happy|glad|delighted)\sto\s(?:introduce|connect)\s(?:you|the\stwo))"
             # the author, in the first person, introducing someone or making the introduction

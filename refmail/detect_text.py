@@ -109,7 +109,12 @@ def forwarded_text(msg: ParsedMessage) -> str:
         i += 1
     if i < len(lines) and _FORWARD_START.match(lines[i]):
         i += 1
-    while i < len(lines) and (not lines[i].strip() or _FORWARD_HEADER.match(lines[i])):
+    while i < len(lines) and (
+        not lines[i].strip()
+        or _FORWARD_HEADER.match(lines[i])
+        # a header folded by the client: "To: a@x; b@y;" then "c@z; d@w"
+        or (i > 0 and lines[i - 1].rstrip().endswith((",", ";")) and "@" in lines[i])
+    ):
         i += 1
     text, _, _ = _own_lines("\n".join(lines[i:]))
     return text
