@@ -135,7 +135,7 @@ def read(
         msg, shape, who, parties, text, data, cues, named_in, add, relay is not None, owner
     )
     if not any(e.feature in _CONNECTING for e in found):
-        add("no_connecting_act", "no words or shape that connect anyone (only names and addressees)")
+        add("no_connecting_act", "nothing connects anyone (only names and addressees)")
     _soften_incidental(found)
     if any(e.feature == "names_the_copied" for e in found):
         # "+CC Jean, Guenter and the list": the list was copied beside people, not instead

@@ -173,8 +173,9 @@ _HEADER_LINE = re.compile(
 )
 # Words before an address that are not a person's name ("Also <…>", "To <…>", "COM <…>").
 _NOT_A_NAME = frozenset(
-    "to cc bcc from also and or at email e-mail mail mailto contact please sent subject "
-    "re fw fwd the this his her their our my your".split()
+    {"to", "cc", "bcc", "from", "also", "and", "or", "at", "email", "e-mail", "mail", "mailto"}
+    | {"contact", "please", "sent", "subject", "re", "fw", "fwd", "the", "this", "his", "her"}
+    | {"their", "our", "my", "your"}
 )
 
 
