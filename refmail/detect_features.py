@@ -606,7 +606,8 @@ def _described(
 _SUBJECT = re.compile(
     r"(?:^|[.;:!?(]\s{1,3}|,\s|\b(?:and|but|while|whereas)\s)([A-Z][\w'-]{1,30})"
     r"(?:\s[A-Z][\w'-]{1,30})?(?:'s\s[a-z]{2,20})?\s(?:[a-z]{2,12}ly\s)?"
-    r"(?:is|was|has|had|[a-z]{2,20}(?<![su]s)s)\b",
+    r"(?:is|was|has|had|[a-z]{2,20}(?<![su]s)s|[a-z]{2,20}ed|built|made|ran|led|wrote|taught"
+    r"|sold|grew|knew|drove|spent)\b",
     re.MULTILINE,
 )
 

@@ -59,6 +59,6 @@ WEIGHTS: dict[str, float] = {
     "patch_posting": -4.0,
     "no_new_party": -5.0,
     "broadcast": -6.0,
-    "forwards_to_many": -2.0,
+    "forwards_to_many": -3.0,
     "no_parties": -10.0,
 }
