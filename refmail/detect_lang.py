@@ -79,6 +79,10 @@ ENGLISH = LanguageData(
             + _YOU_BOTH
             + r")(?:\s(?:two|both))?\s{0,2}(?:with\b|to\b|in\stouch\b|together\b|here\b|[.,!;]|$))"
             rf"|(?i:\bconnect(?:ing)?)\s{_NAME}\s(?i:with|and|to)\s{_NAME}"
+            # "could you put someone in touch with Rick", "I put Dana in touch with Lee"
+            r"|(?i:\bput(?:ting)?\s(?:someone|somebody|him|her|them)\s(?:[\w ]{0,30}?\s)?in\stouch"
+            r"\swith\b)"
+            rf"|(?i:\bput(?:ting)?\s){_NAME}(?i:\sin\stouch\swith\b)"
         ),
         "cue_should_talk": (
             rf"(?i:\b{_YOU_BOTH}\s(?:should|must|ought\sto|would|will|might|could|can)\s"
@@ -123,7 +127,9 @@ ENGLISH = LanguageData(
             r"|connecting))"
             # "Jake should be able to help you", "I'll let Jake comment on this"
             r"|\b[A-Z][\w'.]{1,30}\s(?i:should|can|could|will|may|might)\s(?i:be\sable\sto\s)?"
-            r"(?i:help\syou|assist\syou|answer\syour|advise\syou)"
+            r"(?i:help|assist|answer|advise|handle)\b[^.!?\n]{0,40}?(?i:\byou\b|\byour\b)"
+            # the author asks one party to introduce themself to the other
+            r"|(?i:\bintroduce\syourself\b)"
             rf"|(?i:\bi'?ll\slet\s){_NAME}(?i:\s(?:comment|answer|chime\sin|weigh\sin|respond"
             r"|take\sover|take\sit\sfrom\shere|explain))"
             # the author asks one party to contact the other: "I've asked Kris to follow up w you"
@@ -292,6 +298,7 @@ ENGLISH = LanguageData(
             "put both",
             "putting both",
             "put y'all",
+            "in touch with",
         ),
         "cue_should_talk": (
             "you two",
@@ -344,10 +351,12 @@ ENGLISH = LanguageData(
             "told ",
             "i'll get out",
             "i'll let ",
-            "help you",
-            "assist you",
-            "answer your",
-            "advise you",
+            "help",
+            "assist",
+            "answer",
+            "advise",
+            "handle",
+            "introduce yourself",
             "hear from you",
             " a line",
             " a note",
