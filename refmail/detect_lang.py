@@ -259,7 +259,10 @@ ENGLISH = LanguageData(
         "neg_welcome": (
             r"(?i:\bwelcome\sto\s(?:the\s)?(?:list|project|group|community|team|openbmc|club)"
             r"|\bplease\s(?:join\sme\sin\s)?welcom(?:e|ing)\b|\b(?:pleased|happy|excited)\sto\s"
-            r"(?:announce|welcome)\b|\bwould\slike\sto\sannounce\b|\bmy\slast\s(?:week|day))"
+            r"(?:announce|welcome)\b|\bwould\slike\sto\sannounce\b|\bmy\slast\s(?:week|day)"
+            # "I would like to welcome Tim, Gordon and David to the Portland team"
+            r"|\bwelcome\s[^.!?\n]{0,80}?\bto\s(?:the|our)\s[\w -]{0,40}?\b(?:team|group|office"
+            r"|company|firm|department|desk|floor)\b)"
         ),
         "neg_referral_programme": (
             r"(?i:\breferral\s(?:program|programme|bonus|link|code|fee|reward)|\brefer\sa\sfriend"

@@ -32,6 +32,7 @@ ROBOT_LOCAL = re.compile(
 _LIST_DOMAIN = re.compile(r"^(?:lists?|vger|groups|googlegroups|mailman|ml)\.|googlegroups\.com$")
 _LIST_LOCAL = re.compile(
     r"(?:^|[-_.])(?:devel|users?|discuss|announce|list|lists|dev|general|talk|kernel)$"
+    r"|(?:^|[._])dl-"  # an Exchange distribution list: center.dl-portland@, dl-ga-all_…@
     r"|^(?:linux|lkml|dri|amd|intel)-",
     re.IGNORECASE,
 )
@@ -169,7 +170,9 @@ _NAME_BEFORE = re.compile(
 # A header line of quoted or forwarded mail ("To: <a@x>, <b@y>", "cc: Jo <jo@x>"), and the
 # lines that continue it: addresses there were copied by a mail client, not written.
 _HEADER_LINE = re.compile(
-    r"^[ \t>|]*\*?(?:to|cc|bcc|from|sent\sby|reply-to|de|para|an|von)\*?[ \t]*:", re.IGNORECASE
+    r"^[ \t>|]*\*?(?:to|cc|bcc|from|sent\sby|reply-to|de|para|an|von|message-id|return-path"
+    r"|in-reply-to|references|sender)\*?[ \t]*:",
+    re.IGNORECASE,
 )
 # Words before an address that are not a person's name ("Also <…>", "To <…>", "COM <…>").
 _NOT_A_NAME = frozenset(
@@ -177,6 +180,10 @@ _NOT_A_NAME = frozenset(
     | {"contact", "please", "sent", "subject", "re", "fw", "fwd", "the", "this", "his", "her"}
     | {"their", "our", "my", "your"}
 )
+
+
+# Addresses the author gives are in their note, not at the end of a pasted article or notice.
+_TEXT_ADDRESS_SCAN = 4000
 
 
 def _text_addresses(text: str) -> list[Address]:
@@ -188,7 +195,7 @@ def _text_addresses(text: str) -> list[Address]:
     out: list[Address] = []
     if "@" not in text:
         return out
-    head = text[:8000]
+    head = text[:_TEXT_ADDRESS_SCAN]
     headers = _header_spans(head)
     for match in _TEXT_EMAIL.finditer(head):
         if any(a <= match.start() < b for a, b in headers):
