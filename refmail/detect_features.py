@@ -439,8 +439,9 @@ def _shape_features(
     if len(named_parties) >= 2:
         add("names_two_parties", ", ".join(a.email for a in named_parties[:4]))
     greeting = _greeting_line(text, data)
+    greeted = capitalised_words(greeting)
     if greeting and (
-        sum(named(a, capitalised_words(greeting)) for a in addrs) >= 2
+        len(_told_apart([a for a in addrs if named(a, greeted)], greeted)) >= 2
         or re.search(r"\b(?:both|all|two|ambos|los\sdos|a\stodos)\b", greeting, re.IGNORECASE)
     ):
         add("greets_the_parties", f"“{greeting[:60]}”")
@@ -617,16 +618,18 @@ def _described_sides(named_in: list[tuple[str, set[str]]], sides: list[Address])
     found: list[Address] = []
     if len(sides) < 2:
         return found
+    said: set[str] = set()
     for sentence, words in named_in[:CONTEXT_SENTENCES]:
         if not words:
             continue
         subjects = {m.group(1).lower().removesuffix("'s") for m in _SUBJECT.finditer(sentence)}
         if not subjects:
             continue
+        said |= subjects
         for addr in sides:
             if addr not in found and named(addr, subjects):
                 found.append(addr)
-    return found
+    return _told_apart(found, said)  # "Greg Whalley has…" describes one Greg, not two
 
 
 def _note_names(text: str, addrs: list[Address]) -> bool:

@@ -118,7 +118,10 @@ ENGLISH = LanguageData(
             r"|\b[A-Z][\w'.]{1,30},?\s(?i:who\s)?(?i:will|may|should|is\sgoing\sto)\s(?i:(?:likely|probably"
             r"|soon|"
             r"also)\s)?(?i:be\sin\stouch|reach\sout|contact\syou|call\syou|e-?mail\syou|"
-            r"get\sin\stouch|follow\sup\swith\syou|get\sback\sto\syou)"
+            r"get\sin\stouch|follow\sup\swith\syou|get\sback\sto\syou"
+            # "Anna will be contacting each of you"
+            r"|(?:be\s)?(?:contact(?:ing)?|call(?:ing)?|e-?mail(?:ing)?|reaching\sout\sto)\s"
+            r"(?:each|both|all)\sof\syou)"
             # the author prompts one party to contact the other, or says the other expects it
             r"|(?i:\b(?:drop|send|shoot)\s(?:him|her|them)\s(?:a\s)?(?:line|note|message|mail"
             r"|e-?mail)\b|\b(?:he|she)(?:'d|\swould|'ll|\swill)\s(?:be\s(?:glad|happy|delighted)"
@@ -345,6 +348,7 @@ ENGLISH = LanguageData(
             "get in touch",
             "follow up with you",
             "get back to you",
+            "of you",
             "asking him",
             "asking her",
             "asking them",
