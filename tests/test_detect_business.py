@@ -95,3 +95,20 @@ def test_an_introduction_is_never_marked_as_lacking_an_act() -> None:
     )
     assert v.kind == "introduction", v.explain()
     assert "no_connecting_act" not in features(v)
+
+
+def test_the_owners_mailbox_on_another_host_of_their_domain_is_not_a_party() -> None:
+    raw = (
+        b"From: Shi Deng <deng@isye.example.edu>\nTo: Zhen Li <zhen@isye.example.edu>\n"
+        b"Cc: deng@mail.isye.example.edu, Vince Kaminski <vince@research.example.com>\n"
+        b"Subject: Re: your mail\nMessage-ID: <d@example.com>\n\n"
+        b"Zhen,\n\nDr. Kaminski would like to have you as an intern. Please write him an email to "
+        b"introduce yourself. His address is vince@research.example.com.\n"
+    )
+    owner = Identity(owners=frozenset({"deng@isye.example.edu"}))
+    v = classify(parse_message(raw), owner)
+    assert v.kind == "introduction", v.explain()
+    assert {p.address.email for p in v.parties} == {
+        "zhen@isye.example.edu",
+        "vince@research.example.com",
+    }
