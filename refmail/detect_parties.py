@@ -71,9 +71,17 @@ def _list_like(addr: Address) -> bool:
     )
 
 
+# Role mailboxes (RFC 2142 and the usual company ones) anywhere in the local part:
+# "enron.messaging.administration@", "admin@" in a disclaimer. A role is nobody to introduce.
+_ROLE_PART = frozenset(
+    {"admin", "administrator", "administration", "webmaster", "hostmaster", "abuse", "helpdesk"}
+)
+
+
 @functools.lru_cache(maxsize=4096)
 def is_robot(addr: Address) -> bool:
-    return bool(ROBOT_LOCAL.match(addr.email.split("@")[0]))
+    local = addr.email.split("@")[0]
+    return bool(ROBOT_LOCAL.match(local)) or not _ROLE_PART.isdisjoint(re.split(r"[._+-]", local))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -154,13 +162,33 @@ def people(msg: ParsedMessage, keep: Callable[[Address], bool], text: str) -> Pe
     cc = {a.email for a in msg.envelope.cc}
     copied = tuple(a for a in candidates if a.email in cc)
     forwarded: list[Address] = []
+    author = msg.sender
+
+    def not_the_author(addr: Address) -> bool:
+        # "Kevin Presto / kevin.presto@ubswenergy.com" in the signature of m..presto@enron.com
+        return author is None or not _same_person(addr, author)
+
     if msg.has_forward and msg.quoted:
         block = msg.quoted[0]
-        forwarded = [a for a in (block.sender, *block.to, *block.cc) if a is not None and wanted(a)]
+        forwarded = [
+            a
+            for a in (block.sender, *block.to, *block.cc)
+            if a is not None and not_the_author(a) and wanted(a)
+        ]
     in_text_all = _text_addresses(text)
-    in_text = [a for a in in_text_all if wanted(a)]
+    in_text = [a for a in in_text_all if not_the_author(a) and wanted(a)]
     written = frozenset(a.email for a in in_text_all)
     return People(candidates, copied, tuple(forwarded), tuple(in_text), written, lists)
+
+
+def _same_person(addr: Address, author: Address) -> bool:
+    """An address of the author's own, written in the text or forwarded: its local part holds
+    the author's surname ("kevin.presto@" for "m..presto@", "Presto, Kevin")."""
+    if addr.email == author.email:
+        return True
+    theirs = {w for w in re.split(r"[._+-]", addr.email.split("@")[0].lower()) if len(w) >= 4}
+    mine = {w for w in name_tokens(author) if len(w) >= 4}
+    return bool(theirs & mine) and len(theirs) >= 2
 
 
 _TEXT_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}")

@@ -5,9 +5,9 @@ All messages are hand-written for these tests."""
 from __future__ import annotations
 
 from refmail.detect import Classification, Identity, classify
-from refmail.detect_parties import _text_addresses
+from refmail.detect_parties import _text_addresses, is_robot, people
 from refmail.detect_text import author_text
-from refmail.parse import normalise_address, parse_message
+from refmail.parse import Address, normalise_address, parse_message
 
 OWNER = "alice@novak.example.com"
 IDENTITY = Identity(owners=frozenset({OWNER}), refmail=frozenset({"refmail@example.com"}))
@@ -112,3 +112,21 @@ def test_the_owners_mailbox_on_another_host_of_their_domain_is_not_a_party() -> 
         "zhen@isye.example.edu",
         "vince@research.example.com",
     }
+
+
+def test_the_authors_own_address_in_their_signature_is_nobody_to_connect() -> None:
+    raw = (
+        b"From: m..presto@gridline.example.com\nTo: dana.davis@gridline.example.com\n"
+        b"Subject: contact data\nMessage-ID: <p@example.com>\n\n"
+        b"Dana, you can reach Frank Giffels at fgiffels@hgp.example.com about the RFI.\n\n"
+        b"Kevin Presto\nUBS Warburg Energy\nkevin.presto@ubswenergy.example.com\n"
+    )
+    msg = parse_message(raw)
+    who = people(msg, lambda a: a.email != "m..presto@gridline.example.com", msg.own_text)
+    assert [a.email for a in who.in_text] == ["fgiffels@hgp.example.com"]
+
+
+def test_role_mailboxes_are_nobody_to_connect() -> None:
+    assert is_robot(Address("gridline.messaging.administration@gridline.example.com", ""))
+    assert is_robot(Address("admin@pkns.example.com", "Systems Administrator"))
+    assert not is_robot(Address("adminah.smith@x.example", ""))

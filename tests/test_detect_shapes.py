@@ -148,6 +148,11 @@ LOOK_ALIKES: dict[str, str] = {
     "not_header_addresses_in_forward": "other",
     "not_asks_someone_to_pull_in": "other",
     "not_introduce_two_products": "other",
+    # a capitalised thing after "adding", a role address in a disclaimer, the author's own
+    # other address in their signature above a forward
+    "not_copying_a_thing": "other",
+    "not_disclaimer_role_address": "other",
+    "not_forward_own_signature": "other",
 }
 
 
