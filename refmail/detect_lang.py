@@ -129,8 +129,13 @@ ENGLISH = LanguageData(
             r"|\b[A-Z][\w'-]{1,30}\s(?i:knows\s(?:i'?m|i\sam|i\swas)\s(?:sending|writing|forwarding"
             r"|connecting))"
             # "Jake should be able to help you", "I'll let Jake comment on this"
-            r"|\b[A-Z][\w'.]{1,30}\s(?i:should|can|could|will|may|might)\s(?i:be\sable\sto\s)?"
-            r"(?i:help|assist|answer|advise|handle)\b[^.!?\n]{0,40}?(?i:\byou\b|\byour\b)"
+            # (a name, then perhaps who they are: "Bill Williams in our real time group is going to
+            # handle this", "Marcia Linton (Jim's assistant) can give you the call-in number")
+            r"|\b[A-Z][\w'.]{1,30}(?:\s[A-Z][\w'.]{1,30})?(?:\s\([^()\n]{1,40}\)|(?:\s(?:in|of|from|on)"
+            r"\s(?:our|the|my)\s[\w&-]{1,20}(?:\s[\w&-]{1,20}){0,2}))?"
+            r"\s(?i:should|can|could|will|may|might|is\sgoing\sto)\s(?i:be\sable\sto\s)?"
+            r"(?i:(?:help|assist|answer|advise|handle|give\syou|take\scare\sof)\b[^.!?\n]{0,40}?"
+            r"(?:\byou\b|\byour\b)|(?:handle|take\scare\sof)\s(?:this|it|that)\b)"
             # the author asks one party to introduce themself to the other
             r"|(?i:\bintroduce\syourself\b)"
             rf"|(?i:\bi'?ll\slet\s){_NAME}(?i:\s(?:comment|answer|chime\sin|weigh\sin|respond"
@@ -363,6 +368,8 @@ ENGLISH = LanguageData(
             "answer",
             "advise",
             "handle",
+            "give you",
+            "take care of",
             "introduce yourself",
             "hear from you",
             " a line",

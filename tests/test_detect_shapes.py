@@ -102,6 +102,12 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "owner_intro",
         {"zhen.li@tech.example.edu": True, "vince@research.example.com": True},
     ),
+    # the helper named with who they are: "Bill Williams in our real time group is going to
+    # handle this"
+    "intro_appositive_helper": (
+        "owner_intro",
+        {"keoni@gridops.example.org": True, "bill.williams@gridline.example.com": True},
+    ),
     # "m..presto@": a doubled dot some gateways write is still the person's address
     "intro_double_dot_addresses": (
         "loop_in",
