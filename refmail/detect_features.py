@@ -20,6 +20,8 @@ from refmail.detect_parties import (
     People,
     base_email,
     capitalised_words,
+    is_list,
+    is_robot,
     name_tokens,
     named,
     people,
@@ -426,6 +428,10 @@ def _shape_features(
         return
     if len(who.candidates) > MAX_PARTIES and shape != "loop_in":
         add("broadcast", f"sent to {len(who.candidates)} people")
+    to_lists = [a for a in msg.envelope.to if is_list(a, who.lists) and not is_robot(a)]
+    if to_lists and not msg.history and shape != "loop_in":
+        # a new mail to a distribution list is an announcement, whoever else is copied
+        add("addressed_to_a_list", f"to {to_lists[0].email}")
     if len(who.candidates) >= 2:
         add("people_addressed_2plus", f"{len(who.candidates)} people addressed")
     if shape == "referral_to_owner":
@@ -464,10 +470,13 @@ def _shape_features(
     given = [a for a in who.in_text if a in addrs and named(a, words)]
     if given:
         add("gives_an_address", ", ".join(str(a) for a in given[:2]))
-    # (in a reply: sending the one answered to someone newly copied, or the other way round)
+    # (in a reply: sending the one answered to someone newly copied, or the other way round;
+    # in a new mail: to someone copied, "Jean - please get in touch with Greg" and Greg in Cc)
     # (only to someone the mail reaches: "contact Benik at …" in a notice is a pointer)
     reachable = [a for a in addrs if a in who.candidates]
-    directed = _directed_to(text, reachable, msg.history) if msg.history else ""
+    if not msg.history:
+        reachable = [a for a in reachable if a in who.copied]
+    directed = _directed_to(text, reachable, msg.history) if reachable else ""
     if directed:
         add("directs_to_a_party", f"points to {directed}")
     copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "") or directed

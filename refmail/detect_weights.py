@@ -60,5 +60,6 @@ WEIGHTS: dict[str, float] = {
     "no_new_party": -5.0,
     "broadcast": -6.0,
     "forwards_to_many": -3.0,
+    "addressed_to_a_list": -3.0,
     "no_parties": -10.0,
 }

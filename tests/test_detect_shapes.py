@@ -108,6 +108,11 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "owner_intro",
         {"keoni@gridops.example.org": True, "bill.williams@gridline.example.com": True},
     ),
+    # a new mail sending the one addressed to someone copied
+    "intro_directs_new_mail": (
+        "owner_intro",
+        {"jean.ryall@gridline.example.com": True, "greg.piper@gridline.example.com": True},
+    ),
     # "m..presto@": a doubled dot some gateways write is still the person's address
     "intro_double_dot_addresses": (
         "loop_in",
@@ -159,6 +164,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_copying_a_thing": "other",
     "not_disclaimer_role_address": "other",
     "not_forward_own_signature": "other",
+    # a new mail to a distribution list is an announcement, whoever is copied
+    "not_announcement_to_a_list": "other",
 }
 
 
