@@ -1,13 +1,15 @@
 """Learn detection weights from the corpus's dev split (bench time only, never at run time).
 
-    python bench/learn_detect_weights.py [--corpus DIR] [--l2 0.3] [--write]
+    python bench/learn_detect_weights.py [--corpus DIR] [--extra DIR ...] [--l2 0.3] [--write]
 
 Each dev message is classified once to collect its features (their presence, not their
 weights); an L2-regularised logistic regression (plain gradient descent, no dependency) is
 fitted on them. Prints each feature's hand-set weight beside the learned one (scaled so the
 decision boundary sits at the shipped THRESHOLD), and the 5-fold cross-validated precision and
-recall on dev of both. `--write` replaces refmail/detect_weights.py with the learned weights.
-The test split is never read.
+recall on dev of both. `--extra DIR` adds the `dev` entries of another labelled set (same
+labels.json format, e.g. real mail kept outside the repository) to the data.
+`--write` replaces refmail/detect_weights.py with the learned weights. The test split is never
+read.
 """
 
 from __future__ import annotations
@@ -94,10 +96,15 @@ def cross_validate(data: list[Sample], names: list[str], l2: float) -> tuple[flo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument(
+        "--extra", type=Path, action="append", default=[], help="another labelled set (dev)"
+    )
     parser.add_argument("--l2", type=float, default=0.3, help="L2 penalty")
     parser.add_argument("--write", action="store_true", help="write refmail/detect_weights.py")
     args = parser.parse_args(argv)
     data = samples(args.corpus)
+    for extra in args.extra:
+        data += samples(extra)
     names = sorted(WEIGHTS)
     learned = scaled(fit(data, names, args.l2))
     hand = [decide(s, WEIGHTS) for s, _ in data]

@@ -42,7 +42,11 @@ class Identity:
         if addr is None:
             return False
         email = _email(addr)
-        return email in self.owners or base_email(email) in _bases(self.owners)
+        return (
+            email in self.owners
+            or base_email(email) in _bases(self.owners)
+            or _same_mailbox_other_host(email, self.owners)
+        )
 
     def is_self(self, addr: Address | str | None) -> bool:
         if addr is None:
@@ -51,7 +55,33 @@ class Identity:
         if email in self.owners or email in self.refmail:
             return True
         base = base_email(email)
-        return base in _bases(self.owners) or base in _bases(self.refmail)
+        return (
+            base in _bases(self.owners)
+            or base in _bases(self.refmail)
+            or _same_mailbox_other_host(email, self.owners)
+        )
+
+
+def _same_mailbox_other_host(email: str, owners: frozenset[str]) -> bool:
+    """The owner's mailbox on a host of the owner's own domain: deng@isye.gatech.edu and
+    deng@mail.isye.gatech.edu are one person (a university's or company's mail hosts).
+
+    >>> _same_mailbox_other_host("deng@isye.isye.gatech.edu", frozenset({"deng@isye.gatech.edu"}))
+    True
+    >>> _same_mailbox_other_host("deng@gatech.edu.example", frozenset({"deng@gatech.edu"}))
+    False
+    """
+    local, _, domain = base_email(email).partition("@")
+    for owner in owners:
+        o_local, _, o_domain = base_email(owner).partition("@")
+        if (
+            local == o_local
+            and (domain.endswith("." + o_domain) or o_domain.endswith("." + domain))
+            and domain.count(".") >= 1
+            and o_domain.count(".") >= 1
+        ):
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=64)

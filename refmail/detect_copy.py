@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from refmail.detect_parties import People, capitalised_words, named
+from refmail.detect_parties import People, capitalised_words, name_tokens, named
 
 __all__ = ["GROUP", "copies_a_person"]
 
@@ -33,6 +33,11 @@ _AFTER_PERSON = re.compile(
     r"|because|too|also|into|now|with)\b)"
 )
 
+_PERSON_CONTEXT = re.compile(
+    r"\s{0,3}(?:[(]|(?i:to\s(?:the\s)?(?:thread|cc|conversation|discussion|loop|this\b)"
+    r"|,?\s(?:who|since|as|because|from|in\scase|so\s(?:he|she|they)|for\s(?:his|her|their)"
+    r"|he|she)\b))"
+)
 _AFTER_PRONOUN = re.compile(
     r"\s{0,3}(?i:here\b|in\b(?!to)|(?:to|on|in)\s(?:the\s)?(?:cc|thread|this|loop|recipients"
     r"|conversation|discussion))"
@@ -93,7 +98,15 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
             noun = _PERSON_NOUN.search(obj + after[:30])
             return noun is not None and not noun.group(0).isupper()  # not the MAINTAINERS file
         names = [n for n in re.split(r",\s*|\s+and\s+|\s+", obj.strip()) if n]
-        return all(_NAME_SHAPED.fullmatch(n) for n in names) and bool(_AFTER_PERSON.match(after))
+        if not (all(_NAME_SHAPED.fullmatch(n) for n in names) and _AFTER_PERSON.match(after)):
+            return False
+        # "Added Link", "adding Intervals to the DetailData": a capitalised word after
+        # "adding"/"copying" that names nobody on the mail is a person only when the words
+        # after it say so ("to the thread", "who …", "from the X team", "in case …")
+        # (a copied address with neither display name nor first.last local part may be theirs)
+        return _PERSON_CONTEXT.match(after) is not None or any(
+            not a.name and len(name_tokens(a)) < 2 for a in who.copied
+        )
 
     return accept
 

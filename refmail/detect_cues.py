@@ -78,6 +78,19 @@ def _holding(lowered: str, words: tuple[str, ...], starts: list[int]) -> list[in
     return sorted(hits)
 
 
+_KEEPER = re.compile(r"(?i:\b(?:we|i)(?:'ll|'d|\s(?:can|will|could|should|shall|would))?\s*$)")
+
+
+_ASKED_OF_OTHERS = re.compile(
+    r"(?i:\b(?:him|her|them|you)\sto\s|\bplease\s|\b(?:can|could|would|will)\syou\s(?:please\s)?)$"
+)
+
+
+def _keeps_it(before: str) -> bool:
+    """The author keeps the matter: "We can take it from here" (no one else is handed it)."""
+    return bool(_KEEPER.search(before[-30:]))
+
+
 def _first_match(
     name: str, pattern: re.Pattern[str], sentence: str, accept: Accept | None = None
 ) -> str:
@@ -85,7 +98,11 @@ def _first_match(
         if accept is not None and not accept(name, sentence, match):
             continue
         words = " ".join(match.group(0).split())
-        if name == "cue_hand_off" and words.split(" ")[0].lower() in _NOT_SOMEONE:
+        if name == "cue_copy_in" and _ASKED_OF_OTHERS.search(sentence[: match.start()][-30:]):
+            continue  # "I'd like him to pull in the right people": asked of someone, not done
+        if name == "cue_hand_off" and (
+            words.split(" ")[0].lower() in _NOT_SOMEONE or _keeps_it(sentence[: match.start()])
+        ):
             continue  # "We will be in touch" is a promise, not a hand-off to someone else
         return words[:100]
     return ""

@@ -20,6 +20,8 @@ from refmail.detect_parties import (
     People,
     base_email,
     capitalised_words,
+    is_list,
+    is_robot,
     name_tokens,
     named,
     people,
@@ -35,6 +37,7 @@ from refmail.detect_weights import THRESHOLD, WEIGHTS
 from refmail.parse import Address, ParsedMessage
 
 MAX_PARTIES = 8  # an "introduction" of more people than this is an announcement
+_FORWARD_AUDIENCE = 3  # a forward to more people than this passes news on, not a person
 _ACTS = ("cue_introduce", "cue_meet", "cue_connect", "cue_should_talk", "cue_opt_in_ask")
 _HAND_OVER = ("cue_hand_off", "cue_copy_in", "cue_gave_name")
 _STOP_WORDS = {code: data.stop_words for code, data in LANGUAGES.items()}
@@ -77,7 +80,7 @@ class Reading:
 _SUBJECT_INTRO = re.compile(
     r"^\s*(?:(?:fwd?|tr|wg|rv)\s*:\s*)*(?:(?:intro(?:duction|ducción)?s?|e-?intro|presentación)"
     r"\b|[^\n]{0,80}\S\s{0,3}(?:<\s?=?\s?>|<-+>|↔)\s{0,3}\S|[^\n]{0,60}\bmeet\s\S"
-    r"|[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?\s(?:\+|&|y|and)\s[A-Z][\w'-]{1,30}\s*$)",
+    r"|(?P<a>[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?)\s(?:\+|&|y|and)\s(?P<b>[A-Z][\w'-]{1,30})\s*$)",
     re.IGNORECASE,
 )
 _REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|res)\s*:", re.IGNORECASE)
@@ -121,7 +124,7 @@ def read(
         if feature == "cue_copy_why" and "cue_copy_in" not in cues:
             continue  # "who knows…" only explains a copy
         add(feature, f"“{words}”")
-    _subject_features(subject, add)
+    _subject_features(subject, who, add)
     shape = _shape(msg, who, cues, is_owner)
     parties = _parties(shape, who, text, sentence_list, cues, written, code)
     if relay is not None:
@@ -133,6 +136,8 @@ def read(
     _shape_features(
         msg, shape, who, parties, text, data, cues, named_in, add, relay is not None, owner
     )
+    if not any(e.feature in _CONNECTING for e in found):
+        add("no_connecting_act", "nothing connects anyone (only names and addressees)")
     _soften_incidental(found)
     if any(e.feature == "names_the_copied" for e in found):
         # "+CC Jean, Guenter and the list": the list was copied beside people, not instead
@@ -178,6 +183,24 @@ _ACTING = frozenset(
 )
 
 
+# The evidence that the author connects people (an act, a hand-off, a copy-in, a forward, one
+# described to the other): names and addressees alone are any group mail's shape.
+_CONNECTING = frozenset(
+    {
+        *_ACTS,
+        *_HAND_OVER,
+        "subject_names_intro",
+        "forwards_a_person",
+        "greets_the_parties",
+        "describes_each_side",
+        "directs_to_a_party",
+        "gives_an_address",
+        "names_the_copied",
+        "copied_last_in_cc",
+    }
+)
+
+
 def _soften_incidental(found: list[Evidence]) -> None:
     if not any(e.feature in _ACTING for e in found):
         return
@@ -215,13 +238,28 @@ def _relayed(msg: ParsedMessage, who: People, is_owner: Callable[[Address], bool
     )
 
 
-def _subject_features(subject: str, add: Callable[[str, str], None]) -> None:
+def _subject_features(subject: str, who: People, add: Callable[[str, str], None]) -> None:
     if _REQUEST_SUBJECT.search(subject):
         add("request_subject", f"subject “{subject[:80]}” asks or thanks for an intro")
-    elif not _REPLY_SUBJECT.match(subject) and _SUBJECT_INTRO.match(subject):
+    elif not _REPLY_SUBJECT.match(subject) and _names_intro(subject, who):
         add("subject_names_intro", f"subject “{subject[:80]}”")
     if _PATCH_SUBJECT.match(subject):
         add("patch_posting", f"subject “{subject[:80]}” posts a patch")
+
+
+def _names_intro(subject: str, who: People) -> bool:
+    """The subject names an introduction; "Maya + Leo" only when both name people of the
+    message ("Mark Guzman and Turret" is a person and a thing)."""
+    match = _SUBJECT_INTRO.match(subject)
+    if match is None:
+        return False
+    if match.group("a") is None:
+        return True
+    people = (*who.candidates, *who.forwarded, *who.in_text)
+    return all(
+        any(named(p, {w.lower() for w in match.group(side).split()}) for p in people)
+        for side in ("a", "b")
+    )
 
 
 def _is_forward(msg: ParsedMessage) -> bool:
@@ -384,44 +422,61 @@ def _shape_features(
 ) -> None:
     addrs = [a for a, _ in parties]
     words: set[str] = set().union(*(w for _, w in named_in))
-    named_parties = _distinct([a for a in addrs if named(a, words)])
+    named_parties = _told_apart(_distinct([a for a in addrs if named(a, words)]), words)
     if not addrs:
         add("no_parties", "nobody to connect")
         return
     if len(who.candidates) > MAX_PARTIES and shape != "loop_in":
         add("broadcast", f"sent to {len(who.candidates)} people")
+    to_lists = [a for a in msg.envelope.to if is_list(a, who.lists) and not is_robot(a)]
+    if to_lists and not msg.history and shape != "loop_in":
+        # a new mail to a distribution list is an announcement, whoever else is copied
+        add("addressed_to_a_list", f"to {to_lists[0].email}")
     if len(who.candidates) >= 2:
         add("people_addressed_2plus", f"{len(who.candidates)} people addressed")
     if shape == "referral_to_owner":
         add("owner_and_someone_new", "written to the owner and someone new")
     if shape == "forward":
         add("forwards_a_person", f"forwards mail of {addrs[-1]}")
+        if len(who.candidates) > _FORWARD_AUDIENCE or len(who.forwarded) > MAX_PARTIES:
+            # passing news on to a group, or passing on a group's mail: no one person
+            many = max(len(who.candidates), len(who.forwarded))
+            add("forwards_to_many", f"{many} people addressed or in the forwarded mail")
     if len(named_parties) >= 2:
         add("names_two_parties", ", ".join(a.email for a in named_parties[:4]))
     greeting = _greeting_line(text, data)
+    greeted = capitalised_words(greeting)
     if greeting and (
-        sum(named(a, capitalised_words(greeting)) for a in addrs) >= 2
+        len(_told_apart([a for a in addrs if named(a, greeted)], greeted)) >= 2
         or re.search(r"\b(?:both|all|two|ambos|los\sdos|a\stodos)\b", greeting, re.IGNORECASE)
     ):
         add("greets_the_parties", f"“{greeting[:60]}”")
     # Someone who refers the owner speaks to and describes the owner as one of the two sides.
     sides = addrs + ([owner] if shape == "referral_to_owner" and owner is not None else [])
-    spoken = _distinct(_spoken_to(text, sides))
+    spoken = _spoken_to(text, sides)
     if len(spoken) >= 2:
         add("speaks_to_each", ", ".join(a.email for a in spoken[:4]))
     described = _described(named_in, addrs, data)
     if described:
         add("describes_a_party", f"“{described[:80]}”")
     each = _distinct(_described_sides(named_in, sides))
-    if len(each) >= 2:
+    # one described to the other: someone the mail reaches is among them (a list of contacts
+    # described to the reader connects nobody)
+    reached = {*who.candidates, *([owner] if owner is not None else [])}
+    if len(each) >= 2 and any(a in reached for a in each):
         add("describes_each_side", ", ".join(a.email for a in each[:4]))
     if shape == "forward" and _note_names(text, addrs[-1:]):
         add("note_names_forwarded_author", f"the note speaks of {addrs[-1]}")
     given = [a for a in who.in_text if a in addrs and named(a, words)]
     if given:
         add("gives_an_address", ", ".join(str(a) for a in given[:2]))
-    # (in a reply: sending the one answered to someone newly copied, or the other way round)
-    directed = _directed_to(text, addrs, msg.history) if msg.history else ""
+    # (in a reply: sending the one answered to someone newly copied, or the other way round;
+    # in a new mail: to someone copied, "Jean - please get in touch with Greg" and Greg in Cc)
+    # (only to someone the mail reaches: "contact Benik at …" in a notice is a pointer)
+    reachable = [a for a in addrs if a in who.candidates]
+    if not msg.history:
+        reachable = [a for a in reachable if a in who.copied]
+    directed = _directed_to(text, reachable, msg.history) if reachable else ""
     if directed:
         add("directs_to_a_party", f"points to {directed}")
     copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "") or directed
@@ -448,6 +503,24 @@ def _shape_features(
     forwarded = shape == "forward" or relayed  # the forwarded people are in the history
     if msg.history and not forwarded and all(_on_thread(a, msg.history) for a in addrs):
         add("no_new_party", "everyone addressed was already on the thread")
+
+
+def _told_apart(addrs: list[Address], words: set[str]) -> list[Address]:
+    """The addresses that different words name: "Hi Greg," names one Greg even when two are
+    addressed, and "Dear Mr. Lay" one person even at two addresses. Each word names one."""
+    if len(addrs) < 2:
+        return addrs
+    used: set[str] = set()
+    out: list[Address] = []
+    # the people named by fewest words pick first, so a shared surname does not block them
+    ranked = sorted(addrs, key=lambda a: len(name_tokens(a) & words) or 1)
+    for addr in ranked:
+        own = sorted(name_tokens(addr) & words) or [base_email(addr.email).split("@")[0]]
+        free = next((w for w in own if w not in used), None)
+        if free is not None:
+            used.add(free)
+            out.append(addr)
+    return [a for a in addrs if a in out]
 
 
 def _person_key(addr: Address) -> str:
@@ -525,7 +598,7 @@ def _spoken_to(text: str, addrs: list[Address]) -> list[Address]:
         names.update(n.lower() for n in (m.groups()[:1] if greeted else m.groups()) if n)
     names |= {m.lower() for m in re.findall(r"\b([A-Z][\w'-]{1,30}),\smeet\b", text[:6000])}
     names |= {m.lower() for m in re.findall(r"\bmeet\s([A-Z][\w'-]{1,30})\b", text[:6000])}
-    return [a for a in addrs if named(a, names)]
+    return _told_apart(_distinct([a for a in addrs if named(a, names)]), names)
 
 
 def _described(
@@ -543,7 +616,8 @@ def _described(
 _SUBJECT = re.compile(
     r"(?:^|[.;:!?(]\s{1,3}|,\s|\b(?:and|but|while|whereas)\s)([A-Z][\w'-]{1,30})"
     r"(?:\s[A-Z][\w'-]{1,30})?(?:'s\s[a-z]{2,20})?\s(?:[a-z]{2,12}ly\s)?"
-    r"(?:is|was|has|had|[a-z]{2,20}(?<![su]s)s)\b",
+    r"(?:is|was|has|had|[a-z]{2,20}(?<![su]s)s|[a-z]{2,20}ed|built|made|ran|led|wrote|taught"
+    r"|sold|grew|knew|drove|spent)\b",
     re.MULTILINE,
 )
 
@@ -553,16 +627,18 @@ def _described_sides(named_in: list[tuple[str, set[str]]], sides: list[Address])
     found: list[Address] = []
     if len(sides) < 2:
         return found
+    said: set[str] = set()
     for sentence, words in named_in[:CONTEXT_SENTENCES]:
         if not words:
             continue
         subjects = {m.group(1).lower().removesuffix("'s") for m in _SUBJECT.finditer(sentence)}
         if not subjects:
             continue
+        said |= subjects
         for addr in sides:
             if addr not in found and named(addr, subjects):
                 found.append(addr)
-    return found
+    return _told_apart(found, said)  # "Greg Whalley has…" describes one Greg, not two
 
 
 def _note_names(text: str, addrs: list[Address]) -> bool:

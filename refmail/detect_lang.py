@@ -53,7 +53,8 @@ ENGLISH = LanguageData(
         "cue_introduce": (
             r"(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)\b(?i:introduc(?:e|ing)"
             r"|e-?intro(?:ing)?)"
-            rf"\s(?:(?i:you\b(?!r)|{_YOU_BOTH}|two\b|the\stwo)|(?i:my|our)\s|{_NAME}\s{{0,2}}"
+            rf"\s(?:(?i:you\b(?!r)|{_YOU_BOTH}|two\s(?:of\s|people|friends|colleagues)|the\stwo\sof)"
+            rf"|(?i:my|our)\s|{_NAME}\s{{0,2}}"
             r"(?:\([^)\n]{0,20}\)\s{0,2})?(?:to|and|,)\s)"
             r"|(?i:\b(?:pleased|happy|glad|delighted)\sto\s(?:introduce|connect)\s(?:you|the\stwo))"
             # the author, in the first person, introducing someone or making the introduction
@@ -78,6 +79,10 @@ ENGLISH = LanguageData(
             + _YOU_BOTH
             + r")(?:\s(?:two|both))?\s{0,2}(?:with\b|to\b|in\stouch\b|together\b|here\b|[.,!;]|$))"
             rf"|(?i:\bconnect(?:ing)?)\s{_NAME}\s(?i:with|and|to)\s{_NAME}"
+            # "could you put someone in touch with Rick", "I put Dana in touch with Lee"
+            r"|(?i:\bput(?:ting)?\s(?:someone|somebody|him|her|them)\s(?:[\w ]{0,30}?\s)?in\stouch"
+            r"\swith\b)"
+            rf"|(?i:\bput(?:ting)?\s){_NAME}(?i:\sin\stouch\swith\b)"
         ),
         "cue_should_talk": (
             rf"(?i:\b{_YOU_BOTH}\s(?:should|must|ought\sto|would|will|might|could|can)\s"
@@ -113,7 +118,10 @@ ENGLISH = LanguageData(
             r"|\b[A-Z][\w'.]{1,30},?\s(?i:who\s)?(?i:will|may|should|is\sgoing\sto)\s(?i:(?:likely|probably"
             r"|soon|"
             r"also)\s)?(?i:be\sin\stouch|reach\sout|contact\syou|call\syou|e-?mail\syou|"
-            r"get\sin\stouch|follow\sup\swith\syou|get\sback\sto\syou)"
+            r"get\sin\stouch|follow\sup\swith\syou|get\sback\sto\syou"
+            # "Anna will be contacting each of you"
+            r"|(?:be\s)?(?:contact(?:ing)?|call(?:ing)?|e-?mail(?:ing)?|reaching\sout\sto)\s"
+            r"(?:each|both|all)\sof\syou)"
             # the author prompts one party to contact the other, or says the other expects it
             r"|(?i:\b(?:drop|send|shoot)\s(?:him|her|them)\s(?:a\s)?(?:line|note|message|mail"
             r"|e-?mail)\b|\b(?:he|she)(?:'d|\swould|'ll|\swill)\s(?:be\s(?:glad|happy|delighted)"
@@ -121,8 +129,15 @@ ENGLISH = LanguageData(
             r"|\b[A-Z][\w'-]{1,30}\s(?i:knows\s(?:i'?m|i\sam|i\swas)\s(?:sending|writing|forwarding"
             r"|connecting))"
             # "Jake should be able to help you", "I'll let Jake comment on this"
-            r"|\b[A-Z][\w'.]{1,30}\s(?i:should|can|could|will|may|might)\s(?i:be\sable\sto\s)?"
-            r"(?i:help\syou|assist\syou|answer\syour|advise\syou)"
+            # (a name, then perhaps who they are: "Bill Williams in our real time group is going to
+            # handle this", "Marcia Linton (Jim's assistant) can give you the call-in number")
+            r"|\b[A-Z][\w'.]{1,30}(?:\s[A-Z][\w'.]{1,30})?(?:\s\([^()\n]{1,40}\)|(?:\s(?:in|of|from|on)"
+            r"\s(?:our|the|my)\s[\w&-]{1,20}(?:\s[\w&-]{1,20}){0,2}))?"
+            r"\s(?i:should|can|could|will|may|might|is\sgoing\sto)\s(?i:be\sable\sto\s)?"
+            r"(?i:(?:help|assist|answer|advise|handle|give\syou|take\scare\sof)\b[^.!?\n]{0,40}?"
+            r"(?:\byou\b|\byour\b)|(?:handle|take\scare\sof)\s(?:this|it|that)\b)"
+            # the author asks one party to introduce themself to the other
+            r"|(?i:\bintroduce\syourself\b)"
             rf"|(?i:\bi'?ll\slet\s){_NAME}(?i:\s(?:comment|answer|chime\sin|weigh\sin|respond"
             r"|take\sover|take\sit\sfrom\shere|explain))"
             # the author asks one party to contact the other: "I've asked Kris to follow up w you"
@@ -252,7 +267,10 @@ ENGLISH = LanguageData(
         "neg_welcome": (
             r"(?i:\bwelcome\sto\s(?:the\s)?(?:list|project|group|community|team|openbmc|club)"
             r"|\bplease\s(?:join\sme\sin\s)?welcom(?:e|ing)\b|\b(?:pleased|happy|excited)\sto\s"
-            r"(?:announce|welcome)\b|\bwould\slike\sto\sannounce\b|\bmy\slast\s(?:week|day))"
+            r"(?:announce|welcome)\b|\bwould\slike\sto\sannounce\b|\bmy\slast\s(?:week|day)"
+            # "I would like to welcome Tim, Gordon and David to the Portland team"
+            r"|\bwelcome\s[^.!?\n]{0,80}?\bto\s(?:the|our)\s[\w -]{0,40}?\b(?:team|group|office"
+            r"|company|firm|department|desk|floor)\b)"
         ),
         "neg_referral_programme": (
             r"(?i:\breferral\s(?:program|programme|bonus|link|code|fee|reward)|\brefer\sa\sfriend"
@@ -291,6 +309,7 @@ ENGLISH = LanguageData(
             "put both",
             "putting both",
             "put y'all",
+            "in touch with",
         ),
         "cue_should_talk": (
             "you two",
@@ -334,6 +353,7 @@ ENGLISH = LanguageData(
             "get in touch",
             "follow up with you",
             "get back to you",
+            "of you",
             "asking him",
             "asking her",
             "asking them",
@@ -343,10 +363,14 @@ ENGLISH = LanguageData(
             "told ",
             "i'll get out",
             "i'll let ",
-            "help you",
-            "assist you",
-            "answer your",
-            "advise you",
+            "help",
+            "assist",
+            "answer",
+            "advise",
+            "handle",
+            "give you",
+            "take care of",
+            "introduce yourself",
             "hear from you",
             " a line",
             " a note",

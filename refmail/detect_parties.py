@@ -32,6 +32,7 @@ ROBOT_LOCAL = re.compile(
 _LIST_DOMAIN = re.compile(r"^(?:lists?|vger|groups|googlegroups|mailman|ml)\.|googlegroups\.com$")
 _LIST_LOCAL = re.compile(
     r"(?:^|[-_.])(?:devel|users?|discuss|announce|list|lists|dev|general|talk|kernel)$"
+    r"|(?:^|[._])dl-"  # an Exchange distribution list: center.dl-portland@, dl-ga-all_…@
     r"|^(?:linux|lkml|dri|amd|intel)-",
     re.IGNORECASE,
 )
@@ -70,9 +71,17 @@ def _list_like(addr: Address) -> bool:
     )
 
 
+# Role mailboxes (RFC 2142 and the usual company ones) anywhere in the local part:
+# "enron.messaging.administration@", "admin@" in a disclaimer. A role is nobody to introduce.
+_ROLE_PART = frozenset(
+    {"admin", "administrator", "administration", "webmaster", "hostmaster", "abuse", "helpdesk"}
+)
+
+
 @functools.lru_cache(maxsize=4096)
 def is_robot(addr: Address) -> bool:
-    return bool(ROBOT_LOCAL.match(addr.email.split("@")[0]))
+    local = addr.email.split("@")[0]
+    return bool(ROBOT_LOCAL.match(local)) or not _ROLE_PART.isdisjoint(re.split(r"[._+-]", local))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -153,30 +162,111 @@ def people(msg: ParsedMessage, keep: Callable[[Address], bool], text: str) -> Pe
     cc = {a.email for a in msg.envelope.cc}
     copied = tuple(a for a in candidates if a.email in cc)
     forwarded: list[Address] = []
+    author = msg.sender
+
+    def not_the_author(addr: Address) -> bool:
+        # "Kevin Presto / kevin.presto@ubswenergy.com" in the signature of m..presto@enron.com
+        return author is None or not _same_person(addr, author)
+
     if msg.has_forward and msg.quoted:
         block = msg.quoted[0]
-        forwarded = [a for a in (block.sender, *block.to, *block.cc) if a is not None and wanted(a)]
+        forwarded = [
+            a
+            for a in (block.sender, *block.to, *block.cc)
+            if a is not None and not_the_author(a) and wanted(a)
+        ]
     in_text_all = _text_addresses(text)
-    in_text = [a for a in in_text_all if wanted(a)]
+    in_text = [a for a in in_text_all if not_the_author(a) and wanted(a)]
     written = frozenset(a.email for a in in_text_all)
     return People(candidates, copied, tuple(forwarded), tuple(in_text), written, lists)
 
 
+def _same_person(addr: Address, author: Address) -> bool:
+    """An address of the author's own, written in the text or forwarded: its local part holds
+    the author's surname ("kevin.presto@" for "m..presto@", "Presto, Kevin")."""
+    if addr.email == author.email:
+        return True
+    theirs = {w for w in re.split(r"[._+-]", addr.email.split("@")[0].lower()) if len(w) >= 4}
+    mine = {w for w in name_tokens(author) if len(w) >= 4}
+    return bool(theirs & mine) and len(theirs) >= 2
+
+
 _TEXT_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}")
 _NAME_BEFORE = re.compile(
-    r"([A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30})?)[^A-Z\n]{0,40}$"
+    r"([A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30})?)([^A-Z\n]{0,40})$"
+)
+# A header line of quoted or forwarded mail ("To: <a@x>, <b@y>", "cc: Jo <jo@x>"), and the
+# lines that continue it: addresses there were copied by a mail client, not written.
+_HEADER_LINE = re.compile(
+    r"^[ \t>|]*\*?(?:to|cc|bcc|from|sent\sby|reply-to|de|para|an|von|message-id|return-path"
+    r"|in-reply-to|references|sender)\*?[ \t]*:",
+    re.IGNORECASE,
+)
+# Words before an address that are not a person's name ("Also <…>", "To <…>", "COM <…>").
+_NOT_A_NAME = frozenset(
+    {"to", "cc", "bcc", "from", "also", "and", "or", "at", "email", "e-mail", "mail", "mailto"}
+    | {"contact", "please", "sent", "subject", "re", "fw", "fwd", "the", "this", "his", "her"}
+    | {"their", "our", "my", "your"}
 )
 
 
+# Addresses the author gives are in their note, not at the end of a pasted article or notice.
+_TEXT_ADDRESS_SCAN = 4000
+
+
 def _text_addresses(text: str) -> list[Address]:
-    """Addresses the author wrote ("you can reach Dana at dana@x.org"), named when possible."""
+    """Addresses the author wrote ("you can reach Dana at dana@x.org"), named when possible.
+
+    Addresses in header lines a mail client copied ("To: <a@x>, <b@y>" and its continuation
+    lines) are not the author's words and are left out.
+    """
     out: list[Address] = []
     if "@" not in text:
         return out
-    for match in _TEXT_EMAIL.finditer(text[:8000]):
+    head = text[:_TEXT_ADDRESS_SCAN]
+    headers = _header_spans(head)
+    for match in _TEXT_EMAIL.finditer(head):
+        if any(a <= match.start() < b for a, b in headers):
+            continue
         email = normalise_address(match.group(0).strip("."))
         if email is None:
             continue
-        before = _NAME_BEFORE.search(text[max(0, match.start() - 80) : match.start()])
-        out.append(Address(email, before.group(1) if before else ""))
+        before = _NAME_BEFORE.search(head[max(0, match.start() - 80) : match.start()])
+        out.append(Address(email, _person_name(before, email)))
     return out
+
+
+def _person_name(before: re.Match[str] | None, email: str) -> str:
+    """The name written just before an address, when it is a person's name and not a word of
+    the mail client's, an acronym ("IBMUS") or the address's own domain ("Stanford")."""
+    if before is None:
+        return ""
+    name, gap = before.group(1), before.group(2)
+    words = name.split()
+    domain = email.partition("@")[2]
+    if (
+        any(w.lower() in _NOT_A_NAME for w in words)
+        or all(w.isupper() and len(w) > 2 for w in words)
+        or all(w.lower() in domain for w in words)
+        or ("@" in gap or ";" in gap)  # the name belongs to an earlier address
+    ):
+        return ""
+    return name
+
+
+def _header_spans(text: str) -> list[tuple[int, int]]:
+    """Where header lines (and their indented or comma-continued lines) sit in `text`."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    inside = continued = False
+    for line in text.split("\n"):
+        end = pos + len(line) + 1
+        if _HEADER_LINE.match(line):
+            inside = True
+        elif inside and not (line[:1] in (" ", "\t") and line.strip()) and not continued:
+            inside = False
+        continued = line.rstrip().endswith((",", ";"))
+        if inside:
+            spans.append((pos, end))
+        pos = end
+    return spans

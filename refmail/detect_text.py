@@ -53,6 +53,10 @@ _ATTRIBUTED_NAME = re.compile(
 # Notes (Lotus) quoted author: "Bob <bob@x> on 11/28/2000 09:04:42 AM", then "To:" below.
 _NOTES_AUTHOR = re.compile(r"^[^\n]{0,200}\S@\S[^\n]{0,80}\son\s\d{1,2}/\d{1,2}/\d{2,4}")
 _NOTES_TO = re.compile(r"(?<![ \t])[ \t]*To:", re.IGNORECASE)
+_NOTES_DATE = re.compile(
+    r"^[ \t]*\d{1,2}/\d{1,2}/\d{2,4}[ \t]+\d{1,2}:\d{2}(?::\d{2})?[ \t]*(?:[AP]M)?[ \t]*$",
+    re.IGNORECASE,
+)
 _ATTRIBUTION_START = re.compile(r"(?<![ \t])[ \t]*(?:On|Am|Le|El|Em|Il|Op|Den)\s", re.IGNORECASE)
 
 
@@ -109,7 +113,12 @@ def forwarded_text(msg: ParsedMessage) -> str:
         i += 1
     if i < len(lines) and _FORWARD_START.match(lines[i]):
         i += 1
-    while i < len(lines) and (not lines[i].strip() or _FORWARD_HEADER.match(lines[i])):
+    while i < len(lines) and (
+        not lines[i].strip()
+        or _FORWARD_HEADER.match(lines[i])
+        # a header folded by the client: "To: a@x; b@y;" then "c@z; d@w"
+        or (i > 0 and lines[i - 1].rstrip().endswith((",", ";")) and "@" in lines[i])
+    ):
         i += 1
     text, _, _ = _own_lines("\n".join(lines[i:]))
     return text
@@ -133,6 +142,13 @@ def _own_lines(body: str) -> tuple[str, str, str]:
         if _HEADER_FROM.match(line) and _HEADER_NEXT.match(following):
             break
         if "@" in line and _NOTES_AUTHOR.match(line) and _NOTES_TO.match(following):
+            break
+        if _NOTES_DATE.match(line) and any(
+            _NOTES_TO.match(n.lstrip()) for n in lines[i + 1 : i + 3]
+        ):
+            # Lotus Notes: "Billy Lemmons" / "04/30/2001 06:41 PM" / "To: …" starts the history
+            if kept and len(kept[-1].strip()) <= 60:
+                kept.pop()
             break
         attribution = _attribution(line, following) if len(line) > 5 else None
         if attribution is not None:

@@ -37,6 +37,7 @@ WEIGHTS: dict[str, float] = {
     "copied_last_in_cc": 1.0,
     "copies_a_group": 1.0,
     "single_person_addressed": -0.5,
+    "no_connecting_act": -2.0,
     # look-alikes
     "neg_asks_for_intro": -5.0,
     "neg_thanks_for_intro": -5.0,
@@ -58,5 +59,7 @@ WEIGHTS: dict[str, float] = {
     "patch_posting": -4.0,
     "no_new_party": -5.0,
     "broadcast": -6.0,
+    "forwards_to_many": -3.0,
+    "addressed_to_a_list": -3.0,
     "no_parties": -10.0,
 }

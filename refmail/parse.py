@@ -163,8 +163,14 @@ def normalise_address(raw: str) -> str | None:
             raw, check_deliverability=False, globally_deliverable=False, test_environment=True
         )
     except (EmailNotValidError, ValueError, UnicodeError):
-        return None
+        lowered = raw.lower()  # "f..herod@enron.com": a gateway's doubled dot is still a mailbox
+        return lowered if ".." in lowered and _DOUBLE_DOT.match(lowered) else None
     return checked.normalized.lower()
+
+
+_DOUBLE_DOT = re.compile(
+    r"^[a-z0-9](?:[a-z0-9_+'-]|\.\.?(?=[a-z0-9])){0,63}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}$"
+)
 
 
 def decode_header_value(value: object) -> str:

@@ -84,6 +84,44 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "forward",
         {"olga@petrova-accounts.example.com": True, "victor@santos-joinery.example.com": False},
     ),
+    # Business loop-ins (shapes of the Enron mail kept outside the repository): the author asks
+    # one party to connect with people copied, names a helper, or has one introduce themself.
+    "intro_put_in_touch": (
+        "owner_intro",
+        {
+            "john.brindle@harbor.example.com": True,
+            "rick@harbor.example.com": True,
+            "linda.robertson@harbor.example.com": True,
+        },
+    ),
+    "intro_helper_can_answer": (
+        "owner_intro",
+        {"murray@gridline.example.com": True, "bob.gresch@gridline.example.com": True},
+    ),
+    "intro_introduce_yourself": (
+        "owner_intro",
+        {"zhen.li@tech.example.edu": True, "vince@research.example.com": True},
+    ),
+    # the helper named with who they are: "Bill Williams in our real time group is going to
+    # handle this"
+    "intro_appositive_helper": (
+        "owner_intro",
+        {"keoni@gridops.example.org": True, "bill.williams@gridline.example.com": True},
+    ),
+    # a new mail sending the one addressed to someone copied
+    "intro_directs_new_mail": (
+        "owner_intro",
+        {"jean.ryall@gridline.example.com": True, "greg.piper@gridline.example.com": True},
+    ),
+    # "m..presto@": a doubled dot some gateways write is still the person's address
+    "intro_double_dot_addresses": (
+        "loop_in",
+        {
+            "m..presto@gridline.example.com": True,
+            "bill.williams@gridline.example.com": True,
+            "amy.fitzpatrick@gridline.example.com": True,
+        },
+    ),
     # Dan introduced the owner to Erin; the owner forwarded it to refmail alone.
     "intro_forward_to_refmail_alone": ("referral_to_owner", {"erin@tidewater.example.net": True}),
 }
@@ -108,6 +146,26 @@ LOOK_ALIKES: dict[str, str] = {
     "not_fyi_forward": "other",
     "not_request_via_owner": "other",
     "not_added_to_thread_logistics": "other",
+    # look-alikes from business mail: quoted Lotus Notes history, the author keeping the
+    # matter, group mail naming each reader, forwards to a group, welcomes, a person and a
+    # thing in the subject, addresses in copied header lines, a copy asked of someone else,
+    # "introduce" about products
+    "not_notes_quoted_history": "other",
+    "not_we_take_it_from_here": "other",
+    "not_group_mail_names_each": "other",
+    "not_forward_to_many": "other",
+    "not_welcome_to_team": "other",
+    "not_subject_person_and_thing": "other",
+    "not_header_addresses_in_forward": "other",
+    "not_asks_someone_to_pull_in": "other",
+    "not_introduce_two_products": "other",
+    # a capitalised thing after "adding", a role address in a disclaimer, the author's own
+    # other address in their signature above a forward
+    "not_copying_a_thing": "other",
+    "not_disclaimer_role_address": "other",
+    "not_forward_own_signature": "other",
+    # a new mail to a distribution list is an announcement, whoever is copied
+    "not_announcement_to_a_list": "other",
 }
 
 
