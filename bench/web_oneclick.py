@@ -6,7 +6,7 @@
 Each contestant gets a fresh database (a temp SQLite file, or a throw-away schema in the local
 PostgreSQL `test` database) seeded with one contact per request, each with two planned check-ins,
 and is served by uvicorn on 127.0.0.1, one worker, with the settings `refmail web` uses
-(log level warning, proxy headers, no Server header):
+(log level warning, proxy headers, no Server header, no access log, uvloop when installed, h11):
 - refmail: the real command, `python -m refmail --config C web --listen 127.0.0.1:PORT`;
 - minimal: a Starlette app with one route that reads the same signed token (refmail.tokens),
   parses the same form and runs one UPDATE (the contact's opted_out_at) in the threadpool, on an
@@ -72,7 +72,16 @@ from tests.support.mailbox import REFMAIL as REFMAIL_ADDRESS
 KEY_ENV = "REFMAIL_SIGNING_KEY"
 BODY = b"List-Unsubscribe=One-Click"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-UVICORN = {"log_level": "warning", "proxy_headers": True, "server_header": False}
+# refmail's settings (refmail.httpserver.server_config): the same event loop (uvloop when
+# installed) and HTTP parser (h11), no access log.
+UVICORN = {
+    "log_level": "warning",
+    "proxy_headers": True,
+    "server_header": False,
+    "access_log": False,
+    "loop": "auto",
+    "http": "h11",
+}
 
 
 # --- the minimal baseline (run as a child: python -m bench.web_oneclick --serve URL PORT) -----
