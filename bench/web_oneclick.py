@@ -356,15 +356,16 @@ def report(kind: str, client: str, runs: dict[str, list[Load]]) -> None:
     for name, loads in runs.items():
         stat = [median([x.latency_ms[f"p{round(q * 100)}"] for x in loads]) for q in QS]
         problems = sorted({p for x in loads for p in x.problems})
-        cpu = loads[len(loads) // 2].cpu
+        middle = sorted(loads, key=lambda x: x.rate)[len(loads) // 2]  # the median run's CPU
+        cpu = middle.cpu
         rows.append(
             [
                 name,
                 sum(x.answered for x in loads),
                 f"{median([x.rate for x in loads]):,.0f}",
                 *(f"{s:.1f}" for s in stat),
-                cpu.cores(loads[len(loads) // 2].seconds) if cpu else "-",
-                cpu.per_request(loads[len(loads) // 2].answered) if cpu else "-",
+                cpu.cores(middle.seconds) if cpu else "-",
+                cpu.per_request(middle.answered) if cpu else "-",
                 "; ".join(problems) or "ok",
             ]
         )
