@@ -1,7 +1,7 @@
 """Where the CPU went during a bench run, read from /proc (Linux): a process and its
-descendants, every PostgreSQL backend, and the whole machine. Snapshots are taken before and
-after the load; the differences say whether the client, the server or the database was short
-of a core.
+descendants, the PostgreSQL backends serving it, and the whole machine. Snapshots are taken
+before and after the load; the differences say whether the client, the server or the database
+was short of a core.
 
 Not a bench itself: bench/web_oneclick.py uses it. Elsewhere than Linux every figure is 0.
 """
@@ -9,6 +9,7 @@ Not a bench itself: bench/web_oneclick.py uses it. Elsewhere than Linux every fi
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,29 +39,35 @@ def _processes() -> dict[int, tuple[str, int, float]]:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """CPU seconds used so far by the process tree at `root`, by PostgreSQL's processes, and by
-    the machine (busy and total, over all cores)."""
+    """CPU seconds used so far by each process of the tree at `root` and by each of the given
+    PostgreSQL backends, and by the machine (busy and total, over all cores)."""
 
-    tree: float
-    postgres: float
+    tree: dict[int, float]
+    postgres: dict[int, float]
     busy: float
     total: float
 
 
-def snapshot(root: int) -> Snapshot:
+def snapshot(root: int, backends: Iterable[int] = ()) -> Snapshot:
+    """Per process, so that one ending or starting between two snapshots (another program's
+    database connection) counts only for the time it ran."""
     procs = _processes()
     children: dict[int, list[int]] = {}
     for pid, (_, ppid, _) in procs.items():
         children.setdefault(ppid, []).append(pid)
-    tree, todo = 0.0, [root]
+    tree, todo = {}, [root]
     while todo:
         pid = todo.pop()
         if pid in procs:
-            tree += procs[pid][2]
+            tree[pid] = procs[pid][2]
         todo.extend(children.get(pid, ()))
-    postgres = sum(s for name, _, s in procs.values() if name.startswith("postgres"))
+    postgres = {pid: procs[pid][2] for pid in backends if pid in procs}
     busy, total = _machine()
     return Snapshot(tree, postgres, busy, total)
+
+
+def _grown(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def _machine() -> tuple[float, float]:
@@ -76,7 +83,9 @@ def _machine() -> tuple[float, float]:
 @dataclass(frozen=True)
 class Usage:
     """CPU seconds between two snapshots: the server's tree, PostgreSQL, the client, and the
-    machine's busy and total core-seconds (so, e.g., `busy / total` is how loaded it was)."""
+    machine's busy and total core-seconds (so, e.g., `busy / total` is how loaded it was).
+    PostgreSQL is the contestant's own backends: its background writers and everybody else's
+    connections are in the rest."""
 
     server: float
     postgres: float
@@ -102,8 +111,8 @@ class Usage:
 
 def usage(before: Snapshot, after: Snapshot, client: float) -> Usage:
     return Usage(
-        server=after.tree - before.tree,
-        postgres=after.postgres - before.postgres,
+        server=_grown(before.tree, after.tree),
+        postgres=_grown(before.postgres, after.postgres),
         client=client,
         busy=after.busy - before.busy,
         total=after.total - before.total,

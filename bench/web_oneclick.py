@@ -40,13 +40,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bench._common import (
     PG_URL,
@@ -309,14 +309,32 @@ def wrk_problems(run: WrkRun, opted: set[str], by_path: dict[str, str]) -> list[
     return problems
 
 
+def backends(url: str, name: str) -> Callable[[], list[int]]:
+    """The process ids of the PostgreSQL connections named `name` (none on SQLite)."""
+    if not url.startswith("postgresql"):
+        return list
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+
+    def pids() -> list[int]:
+        with engine.connect() as conn:
+            query = text("SELECT pid FROM pg_stat_activity WHERE application_name = :n")
+            return list(conn.scalars(query, {"n": name}))
+
+    return pids
+
+
 def one_run(contestant: str, kind: str, client: str, args: argparse.Namespace) -> Load:
     key = secrets.token_urlsafe(32)
     tokens = Tokens([key])
     with database(kind, args.postgres) as url:
         public_ids = seed_contacts(url, args.requests)
         paths = [(pid, f"/u/{tokens.make(pid, 'unsubscribe')}") for pid in public_ids]
+        name = f"refmail-bench-{secrets.token_hex(4)}"  # the server's connections, to find them
+        ours = backends(url, name)
+        if kind == "postgres":
+            url = f"{url}&application_name={name}"
         with server(contestant, url, key) as (port, pid):
-            before, cpu_before = snapshot(pid), time.process_time()
+            before, cpu_before = snapshot(pid, ours()), time.process_time()
             if client == "wrk":
                 run = run_wrk(
                     port,
@@ -331,7 +349,7 @@ def one_run(contestant: str, kind: str, client: str, args: argparse.Namespace) -
             else:
                 py = drive(port, paths, args.concurrency, args.time_limit)
                 spent = time.process_time() - cpu_before
-            cpu = usage(before, snapshot(pid), spent)
+            cpu = usage(before, snapshot(pid, ours()), spent)
         opted = opted_out(url)
         if client == "wrk":
             load = Load(run.requests, run.seconds, run.latency_ms, cpu)
