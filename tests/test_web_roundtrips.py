@@ -30,9 +30,9 @@ from refmail.httpserver import pool_options, server_config
 from refmail.tokens import LinkBuilder, Tokens
 from refmail.web import WebContext
 from tests.support.dovecot import free_port
+from tests.support.oneclick import public_id, seeded
 from tests.support.web import KEYS
 from tests.support.webserver import serve
-from tests.test_web_oneclick import public_id, seeded
 
 pytestmark = pytest.mark.integration
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
