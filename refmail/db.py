@@ -18,10 +18,10 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 SessionFactory = sessionmaker[Session]
+T = TypeVar("T")
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
@@ -116,6 +117,27 @@ def writing(engine: Engine) -> Iterator[Connection]:
         connection.execution_options(**WRITE)
         with connection.begin():
             yield connection
+
+
+def autocommitting(engine: Engine) -> Engine:
+    """The same pool, each statement committed by the server as it ends: for work done in one
+    statement (on PostgreSQL, one round trip instead of BEGIN, the statement and COMMIT). As
+    durable as any commit: the server's synchronous_commit applies. Never for several
+    statements that must stand or fall together."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def reconnecting(work: Callable[[], T]) -> T:
+    """`work()`, once more if it failed because its pooled connection was gone (the database
+    restarted, a connection was killed): SQLAlchemy then drops every connection the pool had,
+    so the second try gets a fresh one. For engines without pre-ping (a round trip per
+    checkout), where `work` is one transaction that may run again."""
+    try:
+        return work()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        return work()
 
 
 _LOCAL = threading.Lock()

@@ -67,7 +67,7 @@ def server_config(
         http=guarded_protocol(limits),
         ws="none",
         lifespan="off",
-        loop="asyncio",
+        loop="auto",  # uvloop where installed (a dependency off Windows): a cheaper event loop
         log_config=None,  # the process's own logging (text or JSON) carries uvicorn's lines
         log_level="warning",
         access_log=False,
@@ -215,10 +215,13 @@ def check_workers(workers: int, database_url: str) -> None:
 def pool_options(workers: int) -> dict[str, object]:
     """The database pool of each of `workers` processes: together they hold no more connections
     than one process would (a busy worker queues for its pool instead of opening more, so a
-    PostgreSQL shared with other clients does not run out of them). One process: the default."""
+    PostgreSQL shared with other clients does not run out of them); one process keeps
+    make_engine's sizes. No pre-ping: it is a round trip per request, and the pages retry once
+    on a connection found dead instead (db.reconnecting)."""
     if workers <= 1:
-        return {}
-    return {"pool_size": max(2, WEB_CONNECTIONS // workers), "max_overflow": 0}
+        return {"pool_pre_ping": False}
+    sizes = {"pool_size": max(2, WEB_CONNECTIONS // workers), "max_overflow": 0}
+    return {**sizes, "pool_pre_ping": False}
 
 
 def serve(

@@ -709,7 +709,8 @@ def stop_all_ctes(contact_id: ColumnElement[int]) -> tuple[CTE, CTE]:
     four): the follow-ups changed (id, kind, state, due_at, channel) and their why-log rows
     (withdrawals first, then skips, each in id order, as `stop_all_to` writes them). Bind
     parameters: p_rule, p_reason, p_now."""
-    open_ = _FOLLOW_UP.c.state.in_(m.OPEN_STATES)
+    # IN lists of single values: an expanding parameter is re-rendered on every execution
+    open_ = _FOLLOW_UP.c.state.in_([literal(s) for s in m.OPEN_STATES])
     reason = bindparam("p_reason", type_=Text())
     changed = (
         update(_FOLLOW_UP)
@@ -719,7 +720,7 @@ def stop_all_ctes(contact_id: ColumnElement[int]) -> tuple[CTE, CTE]:
                 open_,
                 and_(
                     _FOLLOW_UP.c.state == "delivered",
-                    _FOLLOW_UP.c.channel.in_(DRAFT_CHANNELS),
+                    _FOLLOW_UP.c.channel.in_([literal(c) for c in DRAFT_CHANNELS]),
                     _FOLLOW_UP.c.withdraw_reason == "",
                 ),
             ),

@@ -36,9 +36,15 @@ class Tokens:
         if not keys or any(len(k) < 16 for k in keys):
             raise ConfigError("signing keys must be given and at least 16 characters long")
         self._keys = list(reversed(keys))  # itsdangerous signs with the last one
+        self._signers: dict[str, Signer] = {}  # made once per purpose, not per request
+        self._form = TimestampSigner(self._keys, salt="refmail.form", digest_method=hashlib.sha256)
 
     def _signer(self, purpose: str) -> Signer:
-        return Signer(self._keys, salt=f"refmail.{purpose}", digest_method=hashlib.sha256)
+        signer = self._signers.get(purpose)
+        if signer is None:
+            signer = Signer(self._keys, salt=f"refmail.{purpose}", digest_method=hashlib.sha256)
+            self._signers[purpose] = signer
+        return signer
 
     def make(self, public_id: str, purpose: Purpose) -> str:
         return self._signer(purpose).sign(public_id).decode("ascii")
@@ -54,13 +60,11 @@ class Tokens:
 
     def form_token(self, public_id: str) -> str:
         """A CSRF token for one contact's form, valid for a limited time."""
-        signer = TimestampSigner(self._keys, salt="refmail.form", digest_method=hashlib.sha256)
-        return signer.sign(public_id).decode("ascii")
+        return self._form.sign(public_id).decode("ascii")
 
     def form_token_ok(self, token: str, public_id: str, max_age: int = 7200) -> bool:
-        signer = TimestampSigner(self._keys, salt="refmail.form", digest_method=hashlib.sha256)
         try:
-            return signer.unsign(token, max_age=max_age).decode("ascii") == public_id
+            return self._form.unsign(token, max_age=max_age).decode("ascii") == public_id
         except (BadSignature, UnicodeError, ValueError):
             return False
 

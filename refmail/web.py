@@ -39,7 +39,14 @@ from refmail import contacts
 from refmail import models as m
 from refmail.clock import Clock, system_clock
 from refmail.config import Web
-from refmail.db import SessionFactory, engine_of, transaction, writing
+from refmail.db import (
+    SessionFactory,
+    autocommitting,
+    engine_of,
+    reconnecting,
+    transaction,
+    writing,
+)
 from refmail.errors import RefmailError
 from refmail.linkmail import LinkMailer, LinkQueue, SendBudget
 from refmail.metrics import Metrics
@@ -230,11 +237,14 @@ PAGES = ("error", "preferences", "request_link", "saved", "unsubscribe")
 
 def create_app(ctx: WebContext) -> Starlette:
     """The pages' app. What does not change between requests is built here, once: the
-    templates (compiled, never re-read), the engine and the SQLite write lock."""
+    templates (compiled, never re-read), the engine and the SQLite write lock. Database work
+    is retried once when its pooled connection turns out dead (`refmail web` pings none)."""
     env = _environment(ctx.templates)
     templates = {name: env.get_template(f"web/{name}.html.j2") for name in PAGES}
     engine = engine_of(ctx.factory)
     write_lock = _writing(ctx)
+    # contacts.opt_out_by_public_id is one statement on PostgreSQL: no BEGIN and COMMIT needed
+    one_statement = autocommitting(engine) if engine.dialect.name == "postgresql" else None
     link_queue = LinkQueue(
         ctx.factory, ctx.mailer, lambda public_id: ctx.links.preferences(public_id), ctx.budget
     )
@@ -261,10 +271,20 @@ def create_app(ctx: WebContext) -> Starlette:
             message="The request did not ask to unsubscribe.",
         )
 
-    def one_click(public_id: str) -> str | None:
-        """The RFC 8058 POST: a few prebuilt statements in one short transaction."""
+    def opt_out(public_id: str) -> contacts.OptedOut | None:
+        """On PostgreSQL one statement, committed as it ends (one round trip); elsewhere a few
+        prebuilt statements in one short transaction."""
+        if one_statement is not None:
+            with one_statement.connect() as connection:
+                return contacts.opt_out_by_public_id(
+                    connection, public_id, "recipient", ctx.clock()
+                )
         with write_lock, writing(engine) as connection:
-            done = contacts.opt_out_by_public_id(connection, public_id, "recipient", ctx.clock())
+            return contacts.opt_out_by_public_id(connection, public_id, "recipient", ctx.clock())
+
+    def one_click(public_id: str) -> str | None:
+        """The RFC 8058 POST."""
+        done = reconnecting(lambda: opt_out(public_id))
         if done is None:
             return None
         log.info(
@@ -471,9 +491,13 @@ def _contact_view(ctx: WebContext, token: str, purpose: str) -> ContactPage | No
     public_id = ctx.tokens.read(token, purpose)  # type: ignore[arg-type]
     if public_id is None:
         return None
-    with ctx.factory() as session:
-        contact = _by_public_id(session, public_id)
-        return _view(contact) if contact is not None else None
+
+    def read() -> ContactPage | None:
+        with ctx.factory() as session:
+            contact = _by_public_id(session, public_id)
+            return _view(contact) if contact is not None else None
+
+    return reconnecting(read)
 
 
 _SQLITE_WRITES = threading.Lock()
@@ -532,10 +556,14 @@ def _save_preferences(
     ctx: WebContext, public_id: str, values: dict[str, object], resubscribe: bool
 ) -> ContactPage:
     now = ctx.clock()
-    with _writing(ctx), transaction(ctx.factory) as session:
-        contact = _by_public_id(session, public_id)
-        assert contact is not None
-        if resubscribe:
-            contacts.opt_in(session, contact, "recipient", now)
-        contacts.update(session, contact, values, "recipient", now)
-        return _view(contact)
+
+    def save() -> ContactPage:  # run again, it changes nothing more: updates log differences
+        with _writing(ctx), transaction(ctx.factory) as session:
+            contact = _by_public_id(session, public_id)
+            assert contact is not None
+            if resubscribe:
+                contacts.opt_in(session, contact, "recipient", now)
+            contacts.update(session, contact, values, "recipient", now)
+            return _view(contact)
+
+    return reconnecting(save)

@@ -13,43 +13,21 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from sqlalchemy import Engine, event, select, update
+from sqlalchemy import Engine, event, select
 
 from refmail import contacts, outbox
 from refmail import models as m
-from refmail.config import FollowUps, Web
+from refmail.config import Web
 from refmail.db import SessionFactory, engine_of, make_engine, migrate, transaction, writing
-from refmail.maildir import MaildirSource
-from refmail.sync import sync_account
 from refmail.tokens import LinkBuilder, Tokens
 from refmail.web import RateLimit, SharedRateLimit, WebContext, rate_limits
-from tests.support.maildirs import CLOCK, account, fill, intro
+from tests.support.maildirs import CLOCK
+from tests.support.oneclick import public_id, seeded
 from tests.support.web import KEYS
 from tests.support.webserver import serve
 
 pytestmark = pytest.mark.integration
 FORM = "application/x-www-form-urlencoded"
-
-
-def seeded(factory: SessionFactory, root: Path, introductions: int) -> None:
-    """Introductions synced from a Maildir: a{n}/b{n} get two planned check-ins each; one of
-    each of theirs is made a draft waiting in Drafts (delivered, not yet sent)."""
-    fill(root, [intro(n) for n in range(1, introductions + 1)])
-    sync_account(factory, account(root), MaildirSource(root), ("INBOX",), FollowUps(), CLOCK)
-    with transaction(factory) as session:
-        for contact in session.scalars(select(m.Contact)):
-            first = session.scalars(
-                select(m.FollowUp)
-                .where(m.FollowUp.contact_id == contact.id)
-                .order_by(m.FollowUp.id)
-                .limit(1)
-            ).first()
-            if first is not None:
-                session.execute(
-                    update(m.FollowUp)
-                    .where(m.FollowUp.id == first.id)
-                    .values(state="delivered", channel="drafts", delivered_at=CLOCK())
-                )
 
 
 def story(factory: SessionFactory, email: str) -> dict[str, object]:
@@ -85,11 +63,6 @@ def story(factory: SessionFactory, email: str) -> dict[str, object]:
                 for f in rows
             ],
         }
-
-
-def public_id(factory: SessionFactory, email: str) -> str:
-    with factory() as session:
-        return session.scalars(select(m.Contact.public_id).where(m.Contact.email == email)).one()
 
 
 def test_the_fast_path_does_what_the_orm_opt_out_does(
