@@ -19,8 +19,6 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
-from email_validator import EmailNotValidError, validate_email
-
 from refmail.htmltext import html_to_text
 
 OWN_TEXT_LIMIT = 20_000
@@ -158,6 +156,10 @@ def normalise_address(raw: str) -> str | None:
     raw = raw.strip().strip("<>").strip()
     if not raw or "@" not in raw:
         return None
+    # Loaded on the first address (its tables cost a process ~15 ms): a run that parses no
+    # mail, as most cron syncs and every dispatch with nothing due, never pays for it.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         checked = validate_email(
             raw, check_deliverability=False, globally_deliverable=False, test_environment=True
