@@ -31,6 +31,10 @@ from refmail.db import (
     make_engine,
     migrate,
 )
+from refmail.imap import ImapSource
+from refmail.source import Cursor
+from tests.support.dovecot import Dovecot
+from tests.support.mailbox import referral
 
 ROOT = Path(__file__).resolve().parents[1]
 # Libraries only some commands need: none of them may be loaded to print help or to sync a Maildir.
@@ -186,3 +190,33 @@ def test_schema_check_sees_empty_old_and_current_databases(db_url: str) -> None:
         assert is_current(engine)
     finally:
         engine.dispose()
+
+
+def test_an_imap_folder_with_nothing_new_is_not_searched(dovecot: Dovecot, imap_user: str) -> None:
+    """UIDNEXT from SELECT says when nothing is past the cursor: no SEARCH then. A new message,
+    a cursor behind, and a new UIDVALIDITY (read from the start) are still found."""
+    dovecot.append(imap_user, "INBOX", referral("first")[1])
+    client = dovecot.client(imap_user)
+    searches: list[object] = []
+    real_search = client.search
+
+    def search(criteria: object) -> list[int]:
+        searches.append(criteria)
+        return list(real_search(criteria))
+
+    client.search = search  # type: ignore[method-assign]
+    try:
+        source = ImapSource(client)
+        batches = list(source.scan("INBOX", Cursor(0, 0)))
+        assert [len(b.headers) for b in batches] == [1] and len(searches) == 1
+        cursor = batches[-1].cursor
+        assert list(source.scan("INBOX", cursor)) == [] and len(searches) == 1  # no SEARCH
+        dovecot.append(imap_user, "INBOX", referral("second")[1])
+        again = list(source.scan("INBOX", cursor))
+        assert [list(b.headers) for b in again] == [[int(cursor.position) + 1]]
+        assert len(searches) == 2
+        # A cursor of another UIDVALIDITY: the whole folder again, as before.
+        other = Cursor(cursor.validity + 1, again[-1].cursor.position)
+        assert [len(b.headers) for b in source.scan("INBOX", other)] == [2]
+    finally:
+        client.logout()
