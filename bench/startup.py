@@ -7,6 +7,7 @@ round), with each child's own peak RSS:
 - `python -c pass` (the interpreter alone, the floor);
 - `python -m refmail --help`;
 - `python -m refmail sync --once` on an empty Maildir account (SQLite, migrated beforehand);
+- `python -m refmail dispatch` on that account, with nothing due (the other cron command);
 - one new message over IMAP (a private Dovecot; each round APPENDs one referral to the owner,
   then every contestant picks it up): `refmail sync --once`, and mbsync pulling it into a local
   Maildir (Debian package isync; its column is skipped, and said so, when it is not installed).
@@ -132,6 +133,12 @@ def refmail_steps(checkout: Checkout, tmp: str) -> list[tuple[str, Callable[[], 
             lambda: run_child([*REFMAIL, "--config", str(checkout.local), *sync], env, cwd=tmp),
         ),
         (
+            f"{label}refmail dispatch, nothing due",
+            lambda: run_child(
+                [*REFMAIL, "--config", str(checkout.local), "dispatch"], env, cwd=tmp
+            ),
+        ),
+        (
             f"{label}refmail sync, 1 new (IMAP)",
             lambda: run_child([*REFMAIL, "--config", str(checkout.remote), *sync], env, cwd=tmp),
         ),
@@ -228,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             for step in (
                 "refmail --help",
                 "refmail sync, empty Maildir",
+                "refmail dispatch, nothing due",
                 "refmail sync, 1 new (IMAP)",
             ):
                 print(f"{step}: after ÷ before {ratio(ms(step), ms(f'before: {step}'))}")
@@ -238,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
                 for name, cmd in (
                     ("refmail --help", [*REFMAIL, "--help"]),
                     ("refmail sync, Maildir", [*REFMAIL, "--config", str(checkout.local), "sync"]),
+                    (
+                        "refmail dispatch, nothing due",
+                        [*REFMAIL, "--config", str(checkout.local), "dispatch"],
+                    ),
                     ("refmail sync, IMAP", [*REFMAIL, "--config", str(checkout.remote), "sync"]),
                 ):
                     importtime(f"{checkout.label}{name}", cmd, checkout.env, tmp)

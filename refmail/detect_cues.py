@@ -17,9 +17,12 @@ from refmail.detect_text import sentences
 _NOT_SOMEONE = frozenset({"we", "it", "this", "that", "you", "they", "i", "there", "what"})
 
 
-@functools.lru_cache(maxsize=8)
-def _patterns(code: str) -> dict[str, re.Pattern[str]]:
-    return {n: re.compile(src, re.MULTILINE) for n, src in LANGUAGES[code].cues.items()}
+@functools.lru_cache(maxsize=256)
+def cue_pattern(code: str, name: str) -> re.Pattern[str]:
+    """One cue's pattern, compiled the first time a sentence holds one of its gate words:
+    compiling every cue of a language costs more than classifying a message (issue 15), and
+    most mail runs few of them."""
+    return re.compile(LANGUAGES[code].cues[name], re.MULTILINE)
 
 
 Accept = Callable[[str, str, "re.Match[str]"], bool]
@@ -49,13 +52,13 @@ def find_cues(
         starts.append(offset)
         offset += len(sentence) + 1
     found: dict[str, str] = {}
-    for name, pattern in _patterns(code).items():
+    for name in data.cues:
         if name == "cue_copy_why" and "cue_copy_in" not in found:
             continue  # "who knows…" only explains a copy
         gates = data.gates.get(name) if gated else None
         where = range(len(sent)) if gates is None else _holding(lowered, gates, starts)
         for i in where:
-            snippet = _first_match(name, pattern, sent[i], accept)
+            snippet = _first_match(name, cue_pattern(code, name), sent[i], accept)
             if snippet:
                 found[name] = snippet
                 break

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from refmail.detect_copy import GROUP, copies_a_person
-from refmail.detect_cues import _patterns, find_cues
+from refmail.detect_cues import cue_pattern, find_cues
 from refmail.detect_lang import LANGUAGES, LanguageData
 from refmail.detect_parties import (
     People,
@@ -324,7 +324,7 @@ def copy_sentence(
     it when it names nobody itself ("A question for Tony and Yazen. CCed.")."""
     if "cue_copy_in" not in cues:
         return ""
-    pattern = _patterns(code)["cue_copy_in"]
+    pattern = cue_pattern(code, "cue_copy_in")
     gates = LANGUAGES[code].gates.get("cue_copy_in", ("",))
     picked: list[str] = []
     for i, s in enumerate(sentence_list):

@@ -112,15 +112,21 @@ class ImapSource:
         self.batch_size = batch_size
         self._selected: str | None = None
 
-    def _select(self, folder: str) -> int:
+    def _select(self, folder: str) -> tuple[int, int | None]:
+        """Select `folder` read-only: its UIDVALIDITY and UIDNEXT (None if the server omits it)."""
         info = self.client.select_folder(folder, readonly=True)
         self._selected = folder
-        return int(info[b"UIDVALIDITY"])
+        uidnext = info.get(b"UIDNEXT")
+        return int(info[b"UIDVALIDITY"]), int(uidnext) if uidnext is not None else None
 
     def new_uids(self, folder: str, cursor: Cursor) -> tuple[Cursor, list[int]]:
         """Select `folder`; the UIDs after the cursor (all of them if UIDVALIDITY changed)."""
-        validity = self._select(folder)
+        validity, uidnext = self._select(folder)
         after = int(cursor.position) if validity == cursor.validity else 0
+        if uidnext is not None and uidnext <= after + 1:
+            # Every UID in the folder is below UIDNEXT (RFC 3501 2.3.1.1), so none is after the
+            # cursor: a run with nothing new spares the SEARCH round trip, as mbsync does.
+            return Cursor(validity, after), []
         # "UID n:*" always matches the highest UID, even when it is below n: filter it out.
         uids = sorted(u for u in self.client.search(["UID", f"{after + 1}:*"]) if u > after)
         return Cursor(validity, after), uids

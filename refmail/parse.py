@@ -19,8 +19,7 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
-from email_validator import EmailNotValidError, validate_email
-
+from refmail.addrcheck import plain
 from refmail.htmltext import html_to_text
 
 OWN_TEXT_LIMIT = 20_000
@@ -158,6 +157,11 @@ def normalise_address(raw: str) -> str | None:
     raw = raw.strip().strip("<>").strip()
     if not raw or "@" not in raw:
         return None
+    fast = plain(raw)  # most addresses: email_validator's answer, without importing it
+    if fast is not None:
+        return fast
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         checked = validate_email(
             raw, check_deliverability=False, globally_deliverable=False, test_environment=True

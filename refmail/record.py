@@ -8,19 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from refmail import models as m
 from refmail import outbox
-from refmail.authn import Verdict
 from refmail.config import Account as AccountSettings
 from refmail.config import FollowUps
-from refmail.detect import Classification
-from refmail.parse import Address, ParsedMessage
 from refmail.plan import IntroFacts, plan
 from refmail.source import Batch, Cursor
+
+if TYPE_CHECKING:  # types only: a sync that finds nothing new loads neither parser nor detector
+    from refmail.authn import Verdict
+    from refmail.detect import Classification
+    from refmail.parse import Address, ParsedMessage
 
 OFFSETS_KEPT = 10
 LONGEST_WORDS = 2000  # of the sentences kept from an introduction (third-party text)

@@ -24,15 +24,16 @@ from datetime import datetime
 from email.message import EmailMessage
 from functools import cached_property
 from importlib import resources
-from typing import Any
-
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from typing import TYPE_CHECKING, Any
 
 from refmail import kinds
 from refmail.defang import clean_name, defang
 from refmail.text import msg_id, one_line
 from refmail.wire import WIRE, Fields, fast_field, message_bytes
 from refmail.wire import fold_at_spaces as fold_at_spaces  # its home before refmail.wire
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 MAX_REFERENCES = 20
 
@@ -322,20 +323,33 @@ class Rendered:
 
 class Renderer:
     """Holds the Jinja2 environment (templates compiled once per run); `render` makes a
-    Draft's message, `note` a short automatic one."""
+    Draft's message, `note` a short automatic one.
+
+    Jinja2 is loaded when the first message is rendered: a dispatch with nothing due (most cron
+    runs) builds a Renderer and never uses it (issue 15; tests/test_startup.py holds it)."""
 
     def __init__(self, user_dir: str = "") -> None:
-        loaders = [FileSystemLoader(d) for d in template_dirs(user_dir)]
-        self.env = Environment(
+        self.user_dir = user_dir
+        self.fields = Fields()  # the header fields only the stdlib can fold, remembered
+
+    @cached_property
+    def env(self) -> Environment:
+        from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+
+        loaders = [FileSystemLoader(d) for d in template_dirs(self.user_dir)]
+        env = Environment(
             loader=ChoiceLoader(loaders),
             undefined=StrictUndefined,
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters["quoted"] = quoted
-        self.html_env = self.env.overlay(autoescape=True)
-        self.fields = Fields()  # the header fields only the stdlib can fold, remembered
+        env.filters["quoted"] = quoted
+        return env
+
+    @cached_property
+    def html_env(self) -> Environment:
+        return self.env.overlay(autoescape=True)
 
     def note(
         self,
@@ -384,6 +398,8 @@ class Renderer:
         if draft.links.unsubscribe:
             fields.append(("List-Unsubscribe", f"<{draft.links.unsubscribe}>"))
             fields.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        from jinja2 import TemplateNotFound  # loaded already, by self.env
+
         try:
             html = self.html_env.get_template(f"email/{draft.kind}.html.j2").render(context)
         except TemplateNotFound:

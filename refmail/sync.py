@@ -8,10 +8,15 @@ means a re-fetch, never a loss or a duplicate. Every step on one message (parse,
 runs inside a per-message guard with a time budget: a message that fails or overruns is recorded
 as malformed with the reason, and the batch goes on. A stop request is honoured between messages:
 the batch in hand is dropped uncommitted and read again by the next run.
+
+The parser, the detector, the sieve and the effects are imported by the functions that use
+them, when a batch brings mail: most cron runs find nothing new, and loading that machinery is
+a good part of a process's start (issue 15; tests/test_startup.py holds it).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -20,20 +25,23 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from refmail import effects, owner_mail, record, records, sieve
-from refmail.authn import Trust, Verdict, headers_of, verify
-from refmail.bounce import parse_bounce
+from refmail import record
 from refmail.clock import Clock
 from refmail.config import Account, FollowUps
 from refmail.db import SessionFactory, engine_of, exclusive, transaction
-from refmail.detect import Classification, Identity, classify, looks_like_bounce
 from refmail.outcomes import OutcomeRules
-from refmail.parse import Heads, ParsedMessage, parse_envelope, parse_heads, parse_message
 from refmail.source import Batch, Key, Source
+
+if TYPE_CHECKING:
+    from refmail import sieve
+    from refmail.authn import Trust, Verdict
+    from refmail.detect import Classification, Identity
+    from refmail.parse import Heads, ParsedMessage
 
 log = logging.getLogger(__name__)
 STORED_KINDS = ("introduction", "reply", "automatic")
@@ -97,6 +105,8 @@ class SyncReport:
 
 
 def identity_for(account: Account) -> Identity:
+    from refmail.detect import Identity
+
     return Identity(owners=frozenset(account.owners), refmail=frozenset({account.address}))
 
 
@@ -158,18 +168,29 @@ class _Run:
     account: Account
     account_id: int
     folder: str
-    identity: Identity
     cadence: FollowUps
     clock: Clock
     report: SyncReport
     outcome_rules: OutcomeRules
-    trust: Trust | None = None  # None: require_authentication is off
+
+    # Built when a batch first needs them (their classes live with the detector and the
+    # authentication checks, which a run that finds nothing new does not load).
+    @functools.cached_property
+    def identity(self) -> Identity:
+        return identity_for(self.account)
+
+    @functools.cached_property
+    def trust(self) -> Trust | None:
+        """Whose Authentication-Results count (None: require_authentication is off)."""
+        return trust_for(self.account)
 
 
 def trust_for(account: Account) -> Trust | None:
     """Whose Authentication-Results count for this account (None when the check is off)."""
     if not account.require_authentication:
         return None
+    from refmail.authn import Trust
+
     return Trust(frozenset(account.trusted_authserv_ids), frozenset(account.trusted_arc_ids))
 
 
@@ -192,12 +213,10 @@ def sync_folder(
         account,
         account_id,
         folder,
-        identity_for(account),
         cadence,
         clock,
         SyncReport(account.name),
         outcome_rules or default_outcome_rules(account, cadence),
-        trust_for(account),
     )
     with factory() as session:
         cursor = record.load_position(session, account_id, cursor_name)
@@ -253,6 +272,9 @@ def _sift_batch(
     """Sort the batch by its headers (refmail.sieve), or by `is_candidate` when the caller
     gives one (the replies scan); a stop is honoured here too (a batch of 500 header blocks of
     256 KB each takes a while to read)."""
+    from refmail import sieve
+    from refmail.parse import parse_heads
+
     sifted = _Sifted()
     if is_candidate is not None:
         for key, raw in batch.headers.items():
@@ -283,6 +305,8 @@ def _sift_batch(
 
 
 def _known(session: Session, identity: Identity, heads: Iterable[Heads]) -> sieve.Known:
+    from refmail import sieve
+
     heads = list(heads)
     senders = {h.envelope.sender.email for h in heads if h.envelope.sender is not None}
     return sieve.Known(
@@ -305,6 +329,8 @@ def _read_held(
     transaction; how many. The rest stay unread: nothing refmail knows concerns them."""
     if not held:
         return 0
+    from refmail import sieve
+
     known = _known(session, run.identity, held.values())
     keys = [key for key, head in held.items() if sieve.sift(head, known).fate == sieve.WHOLE]
     if not keys:
@@ -372,6 +398,8 @@ def _parse_batch(
     and parse each inside its own guard: (parsed messages, (key, Message-ID, why) of those that
     failed or overran the budget). The raw bytes (at most BODY_LIMIT each) stay with the message:
     authentication reads its headers, a bounce its report, the signs of business its parts."""
+    from refmail.parse import parse_message
+
     parsed: list[tuple[Key, ParsedMessage, bytes]] = []
     unreadable: list[tuple[Key, str, str]] = []
     for start in range(0, len(candidates), FETCH_CHUNK):
@@ -408,6 +436,8 @@ def _check_budget(started: float, step: str) -> None:
 
 def _fallback_id(headers: bytes, raw: bytes) -> str:
     """The Message-ID of a message that could not be parsed: its header's, else a digest."""
+    from refmail.parse import parse_envelope
+
     try:
         found = parse_envelope(headers).message_id
     except Exception:  # noqa: BLE001 - the headers may be as broken as the body
@@ -490,6 +520,10 @@ def _ingest(
     known: set[str],
     people: record.ContactCache,
 ) -> None:
+    from refmail import effects, owner_mail, records
+    from refmail.bounce import parse_bounce
+    from refmail.detect import classify, looks_like_bounce
+
     started = time.thread_time()
     verdict = classify(msg, run.identity, known)
     _check_budget(started, "classify")
@@ -546,6 +580,8 @@ def _authenticate(run: _Run, msg: ParsedMessage, raw: bytes) -> Verdict | None:
     """Does the mail authenticate as its From address? None when the account does not check."""
     if run.trust is None:
         return None
+    from refmail.authn import headers_of, verify
+
     sender = msg.sender.email if msg.sender else ""
     return verify(headers_of(raw), sender, run.trust)
 
@@ -555,6 +591,8 @@ def _standing(
 ) -> Verdict:
     """Whether an introduction may plan mail: the owner's (authenticated) own, or a referral
     addressed to the owner by an (authenticated) sender; never a stranger's mail to refmail."""
+    from refmail.authn import Verdict
+
     sender = msg.sender
     to_owner = any(run.identity.is_owner(a) for a in msg.envelope.recipients)
     if not run.identity.is_owner(sender) and not to_owner:

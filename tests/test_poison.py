@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from refmail import detect as detect_module
 from refmail import models as m
+from refmail import parse as parse_module
 from refmail import sync as sync_module
 from refmail.clock import FixedClock
 from refmail.config import Account, FollowUps, MaildirSettings
@@ -140,14 +142,14 @@ def test_a_message_whose_parse_raises_is_recorded_malformed_and_the_batch_goes_o
 ) -> None:
     first, second = referral("one"), referral("two")
     keys = fill(tmp_path / "md", [poison.at_signs(), first[1], second[1]])
-    real = sync_module.parse_message
+    real = parse_module.parse_message
 
     def recursing(raw: bytes):  # type: ignore[no-untyped-def]
         if b"poison-at-signs" in raw:
             raise RecursionError("maximum recursion depth exceeded")
         return real(raw)
 
-    monkeypatch.setattr(sync_module, "parse_message", recursing)
+    monkeypatch.setattr(parse_module, "parse_message", recursing)  # sync imports it when used
     report = run_sync(factory, maildir_account(tmp_path / "md"))
     assert (report.malformed, report.introductions) == (1, 2)
     bad = malformed(factory)
@@ -162,7 +164,7 @@ def test_a_message_over_its_time_budget_is_recorded_malformed(
     slow_id, slow = referral("slow")
     fast_id, fast = referral("fast")
     fill(tmp_path / "md", [slow, fast])
-    real = sync_module.classify
+    real = detect_module.classify
 
     def slow_classify(msg, *args, **kwargs):  # type: ignore[no-untyped-def]
         if msg.message_id == slow_id:
@@ -172,7 +174,7 @@ def test_a_message_over_its_time_budget_is_recorded_malformed(
         return real(msg, *args, **kwargs)
 
     monkeypatch.setattr(sync_module, "MESSAGE_BUDGET_SECONDS", 0.1)
-    monkeypatch.setattr(sync_module, "classify", slow_classify)
+    monkeypatch.setattr(detect_module, "classify", slow_classify)
     report = run_sync(factory, maildir_account(tmp_path / "md"))
     assert (report.malformed, report.introductions) == (1, 1)
     assert "over the 0.1 s budget" in malformed(factory)[slow_id]

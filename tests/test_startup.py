@@ -1,7 +1,9 @@
 """Starting fast (issue 15): `refmail --help` and a `sync` of a Maildir account, as real
-processes, import neither the web server, the templates, the scheduler nor Alembic; the lazy
-command table lists every command as the commands themselves say; and the schema check that
-spares Alembic agrees with Alembic, on SQLite and PostgreSQL."""
+processes, import neither the web server, the templates, the scheduler nor Alembic; a sync that
+finds nothing new loads neither email_validator, the detector nor the effects, and a dispatch
+with nothing due loads no templates; the lazy command table lists every command as the
+commands themselves say; and the schema check that spares Alembic agrees with Alembic, on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -29,15 +31,37 @@ from refmail.db import (
     make_engine,
     migrate,
 )
+from refmail.imap import ImapSource
+from refmail.source import Cursor
+from tests.support.dovecot import Dovecot
+from tests.support.mailbox import referral
 
 ROOT = Path(__file__).resolve().parents[1]
 # Libraries only some commands need: none of them may be loaded to print help or to sync a Maildir.
 HEAVY = ("alembic", "jinja2", "starlette", "uvicorn", "apscheduler", "mako")
+# What reads mail (the parser's HTML reader, the detector, the sieve, the authentication checks,
+# the effects of replies): loaded only when a batch brings mail. Most cron syncs find none.
+READS_MAIL = (
+    "refmail.detect",
+    "refmail.detect_features",
+    "refmail.sieve",
+    "refmail.effects",
+    "refmail.owner_mail",
+    "refmail.replies",
+    "refmail.authn",
+    "authres",
+)
 
 
 def refmail(*args: str, cwd: Path) -> tuple[str, set[str]]:
     """Run `python -X importtime -m refmail ARGS` in `cwd` (this checkout first on the path):
     its output, and the top-level packages it imported."""
+    out, modules = refmail_modules(*args, cwd=cwd)
+    return out, {name.split(".")[0] for name in modules}
+
+
+def refmail_modules(*args: str, cwd: Path) -> tuple[str, set[str]]:
+    """`refmail`, with every module imported named in full (refmail.detect, jinja2.ext, …)."""
     env = {**os.environ, "REFMAIL_CONFIG": "", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "refmail", *args],
@@ -51,7 +75,7 @@ def refmail(*args: str, cwd: Path) -> tuple[str, set[str]]:
     imported = set(re.findall(r"^import time:.*\|\s*([\w.]+)\s*$", done.stderr, re.MULTILINE))
     errors = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
     assert done.returncode == 0, "\n".join(errors)
-    return done.stdout, {name.split(".")[0] for name in imported}
+    return done.stdout, imported
 
 
 def test_help_imports_no_heavy_library_and_lists_every_command(tmp_path: Path) -> None:
@@ -75,6 +99,24 @@ def test_sync_of_a_maildir_loads_neither_templates_nor_alembic(tmp_path: Path) -
     out, imported = refmail("sync", cwd=tmp_path)
     assert "0 introductions" in out
     assert imported.isdisjoint({*HEAVY, "imapclient"}), imported & {*HEAVY, "imapclient"}
+
+
+def test_nothing_new_and_nothing_due_load_no_mail_reader_and_no_templates(tmp_path: Path) -> None:
+    """The cron case: a sync that finds nothing new never loads what reads mail, and a dispatch
+    with nothing due never loads Jinja2 (the same commands with work to do load both)."""
+    refmail("init", cwd=tmp_path)
+    out, busy = refmail_modules("sync", cwd=tmp_path)  # the demo's three introductions
+    assert "3 introductions" in out and set(READS_MAIL) <= busy, set(READS_MAIL) - busy
+    out, busy = refmail_modules("dispatch", cwd=tmp_path)
+    assert "2 delivered" in out and "jinja2" in busy
+    out, idle = refmail_modules("sync", cwd=tmp_path)
+    assert "scanned 0," in out
+    unneeded = {*READS_MAIL, *HEAVY, "email_validator"}  # the config's addresses are plain
+    assert idle.isdisjoint(unneeded), idle & unneeded
+    out, idle = refmail_modules("dispatch", cwd=tmp_path)
+    assert "0 delivered" in out
+    loaded = {name.split(".")[0] for name in idle} & {*unneeded, "markupsafe", "imapclient"}
+    assert not loaded, loaded
 
 
 def walk(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
@@ -149,3 +191,33 @@ def test_schema_check_sees_empty_old_and_current_databases(db_url: str) -> None:
         assert is_current(engine)
     finally:
         engine.dispose()
+
+
+def test_an_imap_folder_with_nothing_new_is_not_searched(dovecot: Dovecot, imap_user: str) -> None:
+    """UIDNEXT from SELECT says when nothing is past the cursor: no SEARCH then. A new message,
+    a cursor behind, and a new UIDVALIDITY (read from the start) are still found."""
+    dovecot.append(imap_user, "INBOX", referral("first")[1])
+    client = dovecot.client(imap_user)
+    searches: list[object] = []
+    real_search = client.search
+
+    def search(criteria: object) -> list[int]:
+        searches.append(criteria)
+        return list(real_search(criteria))
+
+    client.search = search  # type: ignore[method-assign]
+    try:
+        source = ImapSource(client)
+        batches = list(source.scan("INBOX", Cursor(0, 0)))
+        assert [len(b.headers) for b in batches] == [1] and len(searches) == 1
+        cursor = batches[-1].cursor
+        assert list(source.scan("INBOX", cursor)) == [] and len(searches) == 1  # no SEARCH
+        dovecot.append(imap_user, "INBOX", referral("second")[1])
+        again = list(source.scan("INBOX", cursor))
+        assert [list(b.headers) for b in again] == [[int(cursor.position) + 1]]
+        assert len(searches) == 2
+        # A cursor of another UIDVALIDITY: the whole folder again, as before.
+        other = Cursor(cursor.validity + 1, again[-1].cursor.position)
+        assert [len(b.headers) for b in source.scan("INBOX", other)] == [2]
+    finally:
+        client.logout()

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from refmail import models as m
+from refmail import parse as parse_module
 from refmail import sync as sync_module
 from refmail.clock import FixedClock
 from refmail.config import Account, FollowUps, MaildirSettings
@@ -104,7 +105,7 @@ def test_a_poison_message_in_a_batch_is_recorded_unreadable_and_the_rest_stored(
     root = tmp_path / "md"
     good = [referral(f"good{i}") for i in range(3)]
     fill(root, [good[0][1], poison.at_signs(), good[1][1], good[2][1]])
-    real_parse, real_record = sync_module.parse_message, sync_module.record.record_introduction
+    real_parse, real_record = parse_module.parse_message, sync_module.record.record_introduction
 
     def parse(raw: bytes):  # type: ignore[no-untyped-def]
         if b"poison-at-signs" in raw:
@@ -116,7 +117,7 @@ def test_a_poison_message_in_a_batch_is_recorded_unreadable_and_the_rest_stored(
             raise ValueError("the database refused this one")
         return real_record(session, row, msg, *args, **kwargs)
 
-    monkeypatch.setattr(sync_module, "parse_message", parse)
+    monkeypatch.setattr(parse_module, "parse_message", parse)  # sync imports it when used
     monkeypatch.setattr(sync_module.record, "record_introduction", record)
     report, _ = run(factory, root)
     assert (report.scanned, report.malformed, report.introductions) == (4, 2, 2)
