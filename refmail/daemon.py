@@ -375,6 +375,7 @@ class Daemon:
                     self.clock,
                     rules=self.parts.rules,
                     stop=self.stopping.is_set,  # SIGTERM: finish the chunk in hand, then stop
+                    claim_ttl=claim_ttl(account, self.settings.daemon),
                 )
                 optin = self.settings.optin  # the owner's digest, when one is due
                 digest.draft(
@@ -393,6 +394,9 @@ class Daemon:
             self._failed(state, "dispatch", exc)
             return
         self.metrics.add("refmail_follow_ups_delivered_total", account_name, len(report.delivered))
+        if report.waiting and not self.stopping.is_set():  # a dead run's claims, soon stale
+            again = claim_ttl(account, self.settings.daemon) / 3
+            self._reschedule(f"dispatch:{account_name}", datetime.now(UTC) + again)
 
     def _housekeeping(self) -> None:
         """Prune the why-log of long-finished follow-ups; the rows themselves are kept."""
@@ -457,6 +461,15 @@ class Daemon:
         server = uvicorn.Server(server_config(app, host, port))
         threading.Thread(target=server.run, name="web", daemon=True).start()
         self._web = server
+
+
+def claim_ttl(account: config.Account, d: config.Daemon) -> timedelta:
+    """How long a dispatch claim lives unrenewed: the account lease, so a dead worker's claims
+    are recovered about when its accounts are taken; but at least twice the account's network
+    timeout, so a delivery in flight when its claim was last checked has time to land (even if
+    its process lost the dispatch lock and lives on, refmail.dispatch explains)."""
+    timeouts = [s.timeout for s in (account.imap, account.smtp) if s is not None]
+    return timedelta(seconds=max([d.lease_seconds, *(2 * t for t in timeouts)]))
 
 
 def progress_printer() -> Any:

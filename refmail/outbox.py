@@ -482,19 +482,6 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), BACKOFF_CAP)
 
 
-def stale_claims(session: Session, account_id: int, older_than: datetime) -> list[m.FollowUp]:
-    """Claims left behind (by a crash) before `older_than`."""
-    return list(
-        session.scalars(
-            select(m.FollowUp).where(
-                m.FollowUp.account_id == account_id,
-                m.FollowUp.state == "delivering",
-                m.FollowUp.claimed_at < older_than,
-            )
-        )
-    )
-
-
 def release(session: Session, row: m.FollowUp, rule: str, reason: str, now: datetime) -> None:
     """Give a claim back without counting the attempt: nothing about this follow-up failed
     (the account's credentials did), so it stays due as it was."""
