@@ -5,33 +5,36 @@ that keeps delivery exactly once)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from refmail import models as m
 
 
-def stale(session: Session, account_id: int, older_than: datetime) -> list[m.FollowUp]:
-    """Claims not renewed since before `older_than`: left behind by a run that is gone."""
-    return list(
-        session.scalars(
-            select(m.FollowUp).where(
-                m.FollowUp.account_id == account_id,
-                m.FollowUp.state == "delivering",
-                m.FollowUp.claimed_at < older_than,
-            )
+@dataclass(frozen=True)
+class Claim:
+    """A follow-up claimed and not confirmed: what recovery needs to look for it."""
+
+    id: int
+    message_id: str
+    kind: str
+    claimed_at: datetime | None  # None: claimed before claims carried a time
+
+
+def open_claims(session: Session, account_id: int) -> list[Claim]:
+    """The account's claims, stale or not (one query); those not renewed for a lease were
+    left behind by a run that is gone."""
+    return [
+        Claim(*row)
+        for row in session.execute(
+            select(
+                m.FollowUp.id, m.FollowUp.message_id, m.FollowUp.kind, m.FollowUp.claimed_at
+            ).where(m.FollowUp.account_id == account_id, m.FollowUp.state == "delivering")
         )
-    )
-
-
-def held(session: Session, account_id: int) -> int:
-    """How many of the account's follow-ups are claimed, stale or not."""
-    count = select(func.count()).where(
-        m.FollowUp.account_id == account_id, m.FollowUp.state == "delivering"
-    )
-    return session.scalar(count) or 0
+    ]
 
 
 def renew(session: Session, claims: Sequence[tuple[int, int]], now: datetime) -> set[int]:

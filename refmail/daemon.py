@@ -53,6 +53,9 @@ class AccountState:
     pending: threading.Event = field(default_factory=threading.Event)
     syncing: threading.Event = field(default_factory=threading.Event)
     last_error: str = ""
+    # Just scheduled (started, or taken from another worker): its first sync dispatches
+    # whatever is due, so dispatch's own job need not run a second pass right beside it.
+    fresh: bool = False
 
 
 class Daemon:
@@ -192,13 +195,14 @@ class Daemon:
             next_run_time=first,
             replace_existing=True,
         )
+        self.states.setdefault(name, AccountState(name)).fresh = True
         scheduler.add_job(
             self._dispatch_job,
             "interval",
             seconds=d.dispatch_seconds,
             args=[name],
             id=f"dispatch:{name}",
-            next_run_time=first + timedelta(seconds=1),
+            next_run_time=first + timedelta(seconds=d.dispatch_seconds),
             replace_existing=True,
         )
 
@@ -342,7 +346,8 @@ class Daemon:
             if state.pending.is_set() and not self.stopping.is_set():
                 self._reschedule(f"sync:{account_name}", datetime.now(UTC))  # a late kick
         self._recovered(state)
-        if found and not self.stopping.is_set():
+        if (found or state.fresh) and not self.stopping.is_set():
+            state.fresh = False
             self._dispatch_job(account_name)
         self._reconcile(account_name)  # after dispatch: new drafts are not kept waiting
 

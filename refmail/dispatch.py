@@ -429,6 +429,10 @@ def _failed(
     log.warning("follow-up %s: %s (%s)", claim.id, why, "failed" if final else "will retry")
 
 
+def _stale(claimed_at: datetime | None, before: datetime) -> bool:
+    return claimed_at is None or claimed_at < before
+
+
 def _recover(
     factory: SessionFactory,
     account_id: int,
@@ -442,10 +446,9 @@ def _recover(
     delivered, else reopen. Younger ones are counted in `report.waiting`."""
     now = clock()
     with factory() as session:
-        stale = [
-            (r.id, r.message_id, r.kind) for r in claimed.stale(session, account_id, now - ttl)
-        ]
-        report.waiting = claimed.held(session, account_id) - len(stale)
+        held = claimed.open_claims(session, account_id)
+    stale = [(c.id, c.message_id, c.kind) for c in held if _stale(c.claimed_at, now - ttl)]
+    report.waiting = len(held) - len(stale)
     for follow_up_id, message_id, kind in stale:
         channel = channels(kind)
         try:
