@@ -102,6 +102,11 @@ class Rules:
     links: LinkBuilder | None = None  # unsubscribe / preference links (when web.base_url is set)
 
 
+# Claims are renewed every third of their lease, and at least this often, so that a process
+# judging them by a shorter lease (a worker beside a one-off `refmail dispatch`, 5 minutes)
+# does not take a live run's claims for stale ones (it could not act on them anyway while that
+# run holds the account's dispatch lock).
+RENEW_AT_LEAST_EVERY = timedelta(seconds=10)
 CHUNK = 500  # due rows read, decided and claimed together
 CONFIRM_EVERY = 100  # deliveries confirmed together…
 CONFIRM_SECONDS = 5.0  # …or after this long, whichever comes first
@@ -122,8 +127,8 @@ def dispatch(
     """Deliver everything due for one account now, `chunk` rows at a time, until nothing is
     due or `stop()` says so (asked between chunks: a chunk in hand is finished); returns what
     happened. One dispatch of an account runs at a time (across processes too); another one
-    raises BusyError at once. Claims are renewed every third of `claim_ttl`; claims of a run
-    that is gone are recovered once they are that old."""
+    raises BusyError at once. Claims are renewed every third of `claim_ttl` (10 s at most);
+    claims of a run that is gone are recovered once they are that old."""
     with exclusive(engine_of(factory), f"dispatch of account {account.name}"):
         return _dispatch(
             factory, account, channels, renderer, clock, rules or Rules(), chunk, stop, claim_ttl
@@ -289,15 +294,15 @@ def _deliver_all(
 ) -> None:
     """Deliver a chunk's claims one by one, confirming them in groups. A claim is confirmed
     only after its delivery; one left unconfirmed by a crash is found by `_recover`. Every
-    third of the lease the claims still to deliver are renewed, which also says which are
-    still ours: one another process recovered meanwhile is not delivered (see the module's
-    docstring). A renewal that fails stops the run; its claims wait out their lease."""
+    third of the lease (10 s at most) the claims still to deliver are renewed, which also says
+    which are still ours: one another process recovered meanwhile is not delivered (see the
+    module's docstring). A renewal that fails stops the run; its claims wait out their lease."""
     pending: list[outbox.Confirmation] = []
     renewed, last = claimed_at, time.monotonic()
     lost: set[int] = set()
     try:
         for k, claim in enumerate(claims):
-            if clock() - renewed >= ttl / 3:
+            if clock() - renewed >= min(ttl / 3, RENEW_AT_LEAST_EVERY):
                 renewed = clock()
                 lost |= _confirm_and_renew(factory, pending, claims[k:], renewed)
                 pending, last = [], time.monotonic()
