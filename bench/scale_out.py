@@ -96,6 +96,8 @@ class Outcome:
     taken_over_at: float | None = None  # the killed worker's accounts all held by others
     slow_stops: int = 0  # workers that did not stop within a minute of SIGTERM
     peak_connections: int = 0  # the most connections the workers held at one look
+    claims_at_kill: frozenset[int] = frozenset()  # follow-ups the killed worker had claimed
+    claims_done_at: float | None = None  # …none of them claimed any more
 
 
 def look(factory: SessionFactory, start: float) -> Progress:
@@ -115,6 +117,32 @@ def look(factory: SessionFactory, start: float) -> Progress:
         states.get("delivering", 0),
         connections or 0,
     )
+
+
+def claimed(factory: SessionFactory, worker_pid: int) -> frozenset[int]:
+    """The follow-ups claimed now (`delivering`) in the accounts the worker with that pid
+    holds (or held: its leases are not yet taken), by id."""
+    with factory() as s:
+        return frozenset(
+            s.scalars(
+                select(m.FollowUp.id)
+                .join(m.Account, m.Account.id == m.FollowUp.account_id)
+                .join(m.AccountLease, m.AccountLease.account == m.Account.name)
+                .where(
+                    m.FollowUp.state == "delivering",
+                    m.AccountLease.worker.contains(f":{worker_pid}:"),
+                )
+            )
+        )
+
+
+def still_claimed(factory: SessionFactory, ids: frozenset[int]) -> bool:
+    with factory() as s:
+        return bool(
+            s.scalar(
+                select(func.count()).where(m.FollowUp.id.in_(ids), m.FollowUp.state == "delivering")
+            )
+        )
 
 
 def busiest(
@@ -207,10 +235,19 @@ def watch(
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=10)
             out.killed_at, out.recorded_at_kill = now.seconds, now.recorded
+            out.claims_at_kill = claimed(factory, victim.pid)
+        if (
+            out.claims_at_kill
+            and out.claims_done_at is None
+            and not still_claimed(factory, out.claims_at_kill)
+        ):
+            out.claims_done_at = now.seconds
         if out.killed_at is not None and out.taken_over_at is None and taken_over(factory, victim):
             out.taken_over_at = now.seconds
         done = now.recorded >= out.total and now.delivered >= now.planned > 0
         if done and now.delivering == 0 and (not kill_one or out.taken_over_at is not None):
+            if out.claims_at_kill and out.claims_done_at is None:
+                out.claims_done_at = now.seconds
             out.seconds = now.seconds
             return
         if now.seconds > args.timeout:
@@ -303,6 +340,7 @@ def phases(one: Outcome, many: Outcome, workers: int) -> list[list[str]]:
     assert many.killed_at is not None and many.taken_over_at is not None
     total = one.total
     after = many.recorded_at - many.killed_at
+    claims_after = None if many.claims_done_at is None else many.claims_done_at - many.killed_at
     return [
         ["1 worker", "all recorded", rate(total, one.recorded_at), f"{one.recorded_at:.1f}", ""],
         [
@@ -326,6 +364,14 @@ def phases(one: Outcome, many: Outcome, workers: int) -> list[list[str]]:
             f"{after:.1f}",
             f"its accounts all held by others {many.taken_over_at - many.killed_at:.1f} s "
             "after the kill",
+        ],
+        [
+            f"{workers - 1} left",
+            "claims at the kill",
+            "",
+            f"{claims_after:.1f}" if claims_after is not None else "",
+            f"{len(many.claims_at_kill)} follow-ups the killed worker had claimed: all "
+            "recovered this long after the kill",
         ],
         [
             f"{workers} workers",
