@@ -12,8 +12,9 @@ second (`--poll`) up to `--timeout`:
 Prints messages per second per phase (until the kill, after it, the whole run), how long the
 takeover took, the ratio against W × the single worker, and checks that nothing was lost or
 doubled: every Message-ID recorded exactly once, every delivered follow-up written as exactly
-one .eml file (and no other), no follow-up left claimed. On a 2-core machine W workers cannot
-be W times faster: the usable core count is printed beside the ratio.
+one .eml file (and no other), no follow-up left claimed; and the most connections the workers
+held at once. On a 2-core machine W workers cannot be W times faster: the usable core count is
+printed beside the ratio.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bench._common import PG_URL, child_env, machine_noted, postgres_url, table
 from refmail import models as m
@@ -58,13 +59,17 @@ def build(root: Path, accounts: int, messages: int, db_url: str) -> Path:
     # what is timed is the work of reading it, not how often 1,000 idle folders can be polled;
     # a found introduction is dispatched right after its sync, and a taken account synced at once.
     config.write_text(
-        f'database = "{db_url}"\n[followups]\nmax_age_days = 100000\ncheck_in_days = [0]\n'
+        f'database = "{db_url}&application_name={APP}"\n'
+        "[followups]\nmax_age_days = 100000\ncheck_in_days = [0]\n"
         "[caps]\ndrafts_in_window = false\nweekends = true\ncooldown_days = 0\n"
         "min_gap_hours = 0\nwindows = [{ count = 1000, days = 1 }]\n"
         "[daemon]\nsync_seconds = 30\ndispatch_seconds = 30\nlease_seconds = 6\nidle = false\n"
         'web = false\nlog_format = "text"\n' + "".join(tables)
     )
     return config
+
+
+APP = "refmail-scale-out"  # the workers' application_name: their connections are counted
 
 
 @dataclass
@@ -76,6 +81,7 @@ class Progress:
     planned: int  # follow-ups
     delivered: int
     delivering: int  # claimed, not confirmed yet
+    connections: int  # the workers' connections to PostgreSQL, all together
 
 
 @dataclass
@@ -89,6 +95,9 @@ class Outcome:
     recorded_at_kill: int = 0
     taken_over_at: float | None = None  # the killed worker's accounts all held by others
     slow_stops: int = 0  # workers that did not stop within a minute of SIGTERM
+    peak_connections: int = 0  # the most connections the workers held at one look
+    claims_at_kill: frozenset[int] = frozenset()  # follow-ups the killed worker had claimed
+    claims_done_at: float | None = None  # …none of them claimed any more
 
 
 def look(factory: SessionFactory, start: float) -> Progress:
@@ -96,13 +105,44 @@ def look(factory: SessionFactory, start: float) -> Progress:
         intros = s.scalar(select(func.count()).select_from(m.Introduction)) or 0
         counted = s.execute(select(m.FollowUp.state, func.count()).group_by(m.FollowUp.state))
         states: dict[str, int] = {state: n for state, n in counted}
+        connections = s.scalar(
+            text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :app"),
+            {"app": APP},
+        )
     return Progress(
         time.perf_counter() - start,
         intros,
         sum(states.values()),
         states.get("delivered", 0),
         states.get("delivering", 0),
+        connections or 0,
     )
+
+
+def claimed(factory: SessionFactory, worker_pid: int) -> frozenset[int]:
+    """The follow-ups claimed now (`delivering`) in the accounts the worker with that pid
+    holds (or held: its leases are not yet taken), by id."""
+    with factory() as s:
+        return frozenset(
+            s.scalars(
+                select(m.FollowUp.id)
+                .join(m.Account, m.Account.id == m.FollowUp.account_id)
+                .join(m.AccountLease, m.AccountLease.account == m.Account.name)
+                .where(
+                    m.FollowUp.state == "delivering",
+                    m.AccountLease.worker.contains(f":{worker_pid}:"),
+                )
+            )
+        )
+
+
+def still_claimed(factory: SessionFactory, ids: frozenset[int]) -> bool:
+    with factory() as s:
+        return bool(
+            s.scalar(
+                select(func.count()).where(m.FollowUp.id.in_(ids), m.FollowUp.state == "delivering")
+            )
+        )
 
 
 def busiest(
@@ -187,6 +227,7 @@ def watch(
     victim = procs[0]
     while True:
         now = look(factory, start)
+        out.peak_connections = max(out.peak_connections, now.connections)
         if now.recorded >= out.total and not out.recorded_at:
             out.recorded_at = now.seconds
         if kill_one and out.killed_at is None and now.recorded >= out.total // 2:
@@ -194,10 +235,19 @@ def watch(
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=10)
             out.killed_at, out.recorded_at_kill = now.seconds, now.recorded
+            out.claims_at_kill = claimed(factory, victim.pid)
+        if (
+            out.claims_at_kill
+            and out.claims_done_at is None
+            and not still_claimed(factory, out.claims_at_kill)
+        ):
+            out.claims_done_at = now.seconds
         if out.killed_at is not None and out.taken_over_at is None and taken_over(factory, victim):
             out.taken_over_at = now.seconds
         done = now.recorded >= out.total and now.delivered >= now.planned > 0
         if done and now.delivering == 0 and (not kill_one or out.taken_over_at is not None):
+            if out.claims_at_kill and out.claims_done_at is None:
+                out.claims_done_at = now.seconds
             out.seconds = now.seconds
             return
         if now.seconds > args.timeout:
@@ -228,6 +278,15 @@ def check(factory: SessionFactory, root: Path, total: int) -> None:
 def eml_message_id(path: Path) -> str:
     with path.open("rb") as f:
         return str(BytesParser(policy=default).parse(f, headersonly=True)["Message-ID"]).strip()
+
+
+def max_connections(url: str) -> str:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return str(connection.execute(text("SHOW max_connections")).scalar())
+    finally:
+        engine.dispose()
 
 
 def rate(count: float, seconds: float) -> str:
@@ -265,16 +324,23 @@ def main() -> None:
             f"{args.accounts} accounts, {total} introductions: every Message-ID recorded once, "
             "every delivered follow-up exactly one .eml, none left claimed"
         )
+        print(
+            f"connections to PostgreSQL at most: {one.peak_connections} for one worker, "
+            f"{many.peak_connections} for {args.workers} workers (max_connections "
+            f"{max_connections(args.postgres)})"
+        )
         if one.slow_stops or many.slow_stops:
             print(f"{one.slow_stops + many.slow_stops} worker(s) ignored SIGTERM for a minute")
 
 
 def phases(one: Outcome, many: Outcome, workers: int) -> list[list[str]]:
     """The table: messages recorded per second in each phase, and the delivery tail (a claim
-    the killed worker left is retried only once dispatch's claim lease has run out)."""
+    the killed worker left is recovered once it has gone a claim lease unrenewed: with these
+    settings the account lease, 6 s)."""
     assert many.killed_at is not None and many.taken_over_at is not None
     total = one.total
     after = many.recorded_at - many.killed_at
+    claims_after = None if many.claims_done_at is None else many.claims_done_at - many.killed_at
     return [
         ["1 worker", "all recorded", rate(total, one.recorded_at), f"{one.recorded_at:.1f}", ""],
         [
@@ -298,6 +364,14 @@ def phases(one: Outcome, many: Outcome, workers: int) -> list[list[str]]:
             f"{after:.1f}",
             f"its accounts all held by others {many.taken_over_at - many.killed_at:.1f} s "
             "after the kill",
+        ],
+        [
+            f"{workers - 1} left",
+            "claims at the kill",
+            "",
+            f"{claims_after:.1f}" if claims_after is not None else "",
+            f"{len(many.claims_at_kill)} follow-ups the killed worker had claimed: all "
+            "recovered this long after the kill",
         ],
         [
             f"{workers} workers",

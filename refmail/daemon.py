@@ -53,6 +53,9 @@ class AccountState:
     pending: threading.Event = field(default_factory=threading.Event)
     syncing: threading.Event = field(default_factory=threading.Event)
     last_error: str = ""
+    # Just scheduled (started, or taken from another worker): its first sync dispatches
+    # whatever is due, so dispatch's own job need not run a second pass right beside it.
+    fresh: bool = False
 
 
 class Daemon:
@@ -192,13 +195,14 @@ class Daemon:
             next_run_time=first,
             replace_existing=True,
         )
+        self.states.setdefault(name, AccountState(name)).fresh = True
         scheduler.add_job(
             self._dispatch_job,
             "interval",
             seconds=d.dispatch_seconds,
             args=[name],
             id=f"dispatch:{name}",
-            next_run_time=first + timedelta(seconds=1),
+            next_run_time=first + timedelta(seconds=d.dispatch_seconds),
             replace_existing=True,
         )
 
@@ -342,7 +346,8 @@ class Daemon:
             if state.pending.is_set() and not self.stopping.is_set():
                 self._reschedule(f"sync:{account_name}", datetime.now(UTC))  # a late kick
         self._recovered(state)
-        if found and not self.stopping.is_set():
+        if (found or state.fresh) and not self.stopping.is_set():
+            state.fresh = False
             self._dispatch_job(account_name)
         self._reconcile(account_name)  # after dispatch: new drafts are not kept waiting
 
@@ -375,6 +380,7 @@ class Daemon:
                     self.clock,
                     rules=self.parts.rules,
                     stop=self.stopping.is_set,  # SIGTERM: finish the chunk in hand, then stop
+                    claim_ttl=claim_ttl(account, self.settings.daemon),
                 )
                 optin = self.settings.optin  # the owner's digest, when one is due
                 digest.draft(
@@ -393,6 +399,9 @@ class Daemon:
             self._failed(state, "dispatch", exc)
             return
         self.metrics.add("refmail_follow_ups_delivered_total", account_name, len(report.delivered))
+        if report.waiting and not self.stopping.is_set():  # a dead run's claims, soon stale
+            again = claim_ttl(account, self.settings.daemon) / 3
+            self._reschedule(f"dispatch:{account_name}", datetime.now(UTC) + again)
 
     def _housekeeping(self) -> None:
         """Prune the why-log of long-finished follow-ups; the rows themselves are kept."""
@@ -457,6 +466,15 @@ class Daemon:
         server = uvicorn.Server(server_config(app, host, port))
         threading.Thread(target=server.run, name="web", daemon=True).start()
         self._web = server
+
+
+def claim_ttl(account: config.Account, d: config.Daemon) -> timedelta:
+    """How long a dispatch claim lives unrenewed: the account lease, so a dead worker's claims
+    are recovered about when its accounts are taken; but at least twice the account's network
+    timeout, so a delivery in flight when its claim was last checked has time to land (even if
+    its process lost the dispatch lock and lives on, refmail.dispatch explains)."""
+    timeouts = [s.timeout for s in (account.imap, account.smtp) if s is not None]
+    return timedelta(seconds=max([d.lease_seconds, *(2 * t for t in timeouts)]))
 
 
 def progress_printer() -> Any:

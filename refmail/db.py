@@ -174,6 +174,15 @@ def _in_process(key: str, wait: bool) -> Iterator[None]:
             _HELD.discard(key)
 
 
+def _schema(connection: Connection) -> str:
+    """The connection's schema, asked once per pooled connection (its search_path is set when
+    it connects): a lock costs one statement, not two."""
+    info = connection.info
+    if "refmail_schema" not in info:
+        info["refmail_schema"] = connection.execute(text("SELECT current_schema()")).scalar() or ""
+    return str(info["refmail_schema"])
+
+
 def _lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
@@ -183,7 +192,7 @@ def _advisory(engine: Engine, name: str, wait: bool) -> Iterator[None]:
     with engine.connect() as connection:
         # Advisory locks are per database, not per schema: name the schema too, so refmail
         # installations sharing a database (one schema each) do not lock each other out.
-        schema = connection.execute(text("SELECT current_schema()")).scalar() or ""
+        schema = _schema(connection)
         key = _lock_key(f"{schema}#{name}")
         if wait:
             connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})

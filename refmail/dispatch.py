@@ -5,6 +5,16 @@ a few statements; refmail.batch decides it in memory; refmail.outbox applies the
 set-based) until nothing is due. Each delivery is claimed (state `delivering`, a lease) before
 it is performed and confirmed after, confirmations in groups. A retry, or a claim left behind
 by a crash, first asks the channel whether that Message-ID is already there.
+
+Exactly once across processes rests on two guards. The account's dispatch lock (db.exclusive)
+is held from the claim to the confirmation, so while a dispatch lives nobody else looks at its
+claims; a process that dies loses the lock with its connections. And the claim is a lease,
+renewed while its holder works: a claim is given up for recovery only once it has not been
+renewed for `claim_ttl`, and a holder checks that each claim is still its own (state and
+attempt number, in the renewing UPDATE) within a third of that before it delivers it, so even
+if the lock were lost with the process alive (a database restart, a killed backend) a delivery
+in flight has two thirds of the lease to land before another process looks for it. A short
+lease thus hands a dead worker's claims over about as soon as its accounts.
 Every state change goes through refmail.outbox; the channels (drafts, file, smtp) are chosen by
 refmail.wiring and reach dispatch as a function of the follow-up's kind.
 """
@@ -21,7 +31,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from refmail import batch, kinds, lifecycle, outbox, partners, queue, record, sendlog
+from refmail import batch, claimed, kinds, lifecycle, outbox, partners, queue, record, sendlog
 from refmail import models as m
 from refmail.clock import Clock
 from refmail.config import Account, Caps
@@ -33,6 +43,8 @@ from refmail.tokens import LinkBuilder
 
 log = logging.getLogger(__name__)
 
+# A claim's lease by default (one-off `refmail dispatch`); `run --worker` passes a shorter one,
+# renewed every third of it, so a dead worker's claims follow its accounts (daemon.claim_ttl).
 LEASE = timedelta(minutes=5)
 
 
@@ -78,6 +90,7 @@ class DispatchReport:
     failed: int = 0
     recovered: int = 0
     merged: int = 0
+    waiting: int = 0  # claims left by a run that is gone, not yet past their lease: try again
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,11 @@ class Rules:
     links: LinkBuilder | None = None  # unsubscribe / preference links (when web.base_url is set)
 
 
+# Claims are renewed every third of their lease, and at least this often, so that a process
+# judging them by a shorter lease (a worker beside a one-off `refmail dispatch`, 5 minutes)
+# does not take a live run's claims for stale ones (it could not act on them anyway while that
+# run holds the account's dispatch lock).
+RENEW_AT_LEAST_EVERY = timedelta(seconds=10)
 CHUNK = 500  # due rows read, decided and claimed together
 CONFIRM_EVERY = 100  # deliveries confirmed together…
 CONFIRM_SECONDS = 5.0  # …or after this long, whichever comes first
@@ -104,13 +122,17 @@ def dispatch(
     rules: Rules | None = None,
     chunk: int = CHUNK,
     stop: Callable[[], bool] = lambda: False,
+    claim_ttl: timedelta = LEASE,
 ) -> DispatchReport:
     """Deliver everything due for one account now, `chunk` rows at a time, until nothing is
     due or `stop()` says so (asked between chunks: a chunk in hand is finished); returns what
     happened. One dispatch of an account runs at a time (across processes too); another one
-    raises BusyError at once."""
+    raises BusyError at once. Claims are renewed every third of `claim_ttl` (10 s at most);
+    claims of a run that is gone are recovered once they are that old."""
     with exclusive(engine_of(factory), f"dispatch of account {account.name}"):
-        return _dispatch(factory, account, channels, renderer, clock, rules or Rules(), chunk, stop)
+        return _dispatch(
+            factory, account, channels, renderer, clock, rules or Rules(), chunk, stop, claim_ttl
+        )
 
 
 def _dispatch(
@@ -122,21 +144,23 @@ def _dispatch(
     rules: Rules,
     size: int,
     stop: Callable[[], bool],
+    ttl: timedelta,
 ) -> DispatchReport:
     report = DispatchReport(account.name)
     with transaction(factory) as session:
         account_id = record.ensure_account(session, account, clock()).id
-    _recover(factory, account_id, channels, clock, report)
+    _recover(factory, account_id, channels, clock, report, ttl)
     seen: set[int] = set()
     while not stop():
+        now = clock()
         with transaction(factory) as session:
             decided, claims = _take(
-                session, account_id, account, rules, channels, clock(), size, report
+                session, account_id, account, rules, channels, now, size, report
             )
         if not decided - seen:
             break  # nothing due, or only rows this run decided already: never loop on them
         seen |= decided
-        _deliver_all(factory, claims, channels, renderer, clock, report)
+        _deliver_all(factory, claims, channels, renderer, clock, report, ttl, now)
     return report
 
 
@@ -265,21 +289,30 @@ def _deliver_all(
     renderer: Renderer,
     clock: Clock,
     report: DispatchReport,
+    ttl: timedelta,
+    claimed_at: datetime,
 ) -> None:
     """Deliver a chunk's claims one by one, confirming them in groups. A claim is confirmed
-    only after its delivery; one left unconfirmed by a crash is found by `_recover`. Claims a
-    slow channel could not reach within half the lease go back to the queue unattempted."""
+    only after its delivery; one left unconfirmed by a crash is found by `_recover`. Every
+    third of the lease (10 s at most) the claims still to deliver are renewed, which also says
+    which are still ours: one another process recovered meanwhile is not delivered (see the
+    module's docstring). A renewal that fails stops the run; its claims wait out their lease."""
     pending: list[outbox.Confirmation] = []
-    started = last = time.monotonic()
+    renewed, last = claimed_at, time.monotonic()
+    lost: set[int] = set()
     try:
         for k, claim in enumerate(claims):
-            if time.monotonic() - started > LEASE.total_seconds() / 2:
-                _release(factory, claims[k:], "lease", "not reached within half the lease", clock)
-                break
+            if clock() - renewed >= min(ttl / 3, RENEW_AT_LEAST_EVERY):
+                renewed = clock()
+                lost |= _confirm_and_renew(factory, pending, claims[k:], renewed)
+                pending, last = [], time.monotonic()
+            if claim.id in lost:
+                continue
             try:
                 done = _deliver(factory, claim, channels(claim.draft.kind), renderer, clock, report)
             except CredentialsError as exc:
-                _release(factory, claims[k:], "credentials_refused", str(exc), clock)
+                rest = [c for c in claims[k:] if c.id not in lost]
+                _release(factory, rest, "credentials_refused", str(exc), clock)
                 raise
             if done is not None:
                 pending.append(done)
@@ -288,6 +321,23 @@ def _deliver_all(
                 pending, last = [], time.monotonic()
     finally:
         _confirm_many(factory, pending, clock())
+
+
+def _confirm_and_renew(
+    factory: SessionFactory,
+    done: Sequence[outbox.Confirmation],
+    rest: Sequence[_Claim],
+    now: datetime,
+) -> set[int]:
+    """Confirm what was delivered and renew the claims still to deliver, in one transaction;
+    returns the claims that are no longer ours."""
+    with transaction(factory) as session:
+        outbox.confirm_many(session, done, now)
+        kept = claimed.renew(session, [(c.id, c.attempts) for c in rest], now)
+    lost = {c.id for c in rest} - kept
+    if lost:
+        log.warning("%d claim(s) were recovered by another process: not delivered here", len(lost))
+    return lost
 
 
 def _release(
@@ -384,20 +434,26 @@ def _failed(
     log.warning("follow-up %s: %s (%s)", claim.id, why, "failed" if final else "will retry")
 
 
+def _stale(claimed_at: datetime | None, before: datetime) -> bool:
+    return claimed_at is None or claimed_at < before
+
+
 def _recover(
     factory: SessionFactory,
     account_id: int,
     channels: Channels,
     clock: Clock,
     report: DispatchReport,
+    ttl: timedelta,
 ) -> None:
-    """Claims older than the lease were left by a crash: confirm them if delivered, else reopen."""
+    """Claims not renewed for `ttl` were left by a run that is gone (this process holds the
+    account's dispatch lock, which every run holds while it has claims): confirm them if
+    delivered, else reopen. Younger ones are counted in `report.waiting`."""
     now = clock()
     with factory() as session:
-        stale = [
-            (r.id, r.message_id, r.kind)
-            for r in outbox.stale_claims(session, account_id, now - LEASE)
-        ]
+        held = claimed.open_claims(session, account_id)
+    stale = [(c.id, c.message_id, c.kind) for c in held if _stale(c.claimed_at, now - ttl)]
+    report.waiting = len(held) - len(stale)
     for follow_up_id, message_id, kind in stale:
         channel = channels(kind)
         try:

@@ -35,6 +35,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import Text
 
 from refmail import kinds
@@ -66,8 +67,11 @@ def _announce(session: Session, row: m.FollowUp, rule: str, reason: str) -> None
     JSON formatter adds the `refmail` fields)."""
     if not log.isEnabledFor(logging.INFO):
         return
-    # A contact dispatch loaded with the row costs no query; any other is read for the line.
+    # A contact loaded with the row, or held by the session (sync has just upserted the
+    # parties it plans for), costs no query; any other is read for the line.
     contact = row.__dict__.get("contact")
+    if not isinstance(contact, m.Contact):
+        contact = session.identity_map.get(identity_key(m.Contact, row.contact_id))
     email = (
         contact.email
         if isinstance(contact, m.Contact)
@@ -480,19 +484,6 @@ def fail(session: Session, row: m.FollowUp, why: str, permanent: bool, now: date
 def backoff(attempts: int) -> timedelta:
     """Capped exponential backoff: 1, 2, 4 … minutes, at most six hours."""
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), BACKOFF_CAP)
-
-
-def stale_claims(session: Session, account_id: int, older_than: datetime) -> list[m.FollowUp]:
-    """Claims left behind (by a crash) before `older_than`."""
-    return list(
-        session.scalars(
-            select(m.FollowUp).where(
-                m.FollowUp.account_id == account_id,
-                m.FollowUp.state == "delivering",
-                m.FollowUp.claimed_at < older_than,
-            )
-        )
-    )
 
 
 def release(session: Session, row: m.FollowUp, rule: str, reason: str, now: datetime) -> None:
