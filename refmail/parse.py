@@ -253,6 +253,10 @@ def parse_heads(raw_headers: bytes) -> Heads:
     # The header parser reads no body: the full parser would compile a regex for the multipart
     # boundary of every message (Python's cache holds 512), the biggest cost of a header parse.
     msg = BytesHeaderParser(policy=compat32).parsebytes(_strip_bom(_header_block(raw_headers)))
+    return _heads(msg)
+
+
+def _heads(msg: Message) -> Heads:
     date, offset = _date(_raw(msg, "date"))
     return Heads(
         envelope=_envelope(msg),
@@ -263,16 +267,18 @@ def parse_heads(raw_headers: bytes) -> Heads:
     )
 
 
-def parse_message(raw: bytes) -> ParsedMessage:
+def parse_message(raw: bytes, heads: Heads | None = None) -> ParsedMessage:
     """Parse a whole message. Never raises: what cannot be read is listed in `defects`.
 
     The message may be cut short (sync reads only the first part of a big one): a truncated
     part is read as far as it goes. Every step is linear in the size of the message, and the
-    text scanned is capped (FULL_TEXT_LIMIT, HISTORY_SCAN_LIMIT).
+    text scanned is capped (FULL_TEXT_LIMIT, HISTORY_SCAN_LIMIT). `heads`: what parse_heads
+    read from this message's own header block already (sync has it from triage), so its
+    addresses are not parsed twice.
     """
     msg, defects = _message(raw)
-    env = _envelope(msg)
-    date, offset = _date(_raw(msg, "date"))
+    heads = heads or _heads(msg)
+    env, date, offset = heads.envelope, heads.date, heads.utc_offset_minutes
     full_text, attached = _body_text(msg, defects)
     full_text = tame_whitespace(full_text[:FULL_TEXT_LIMIT])
     own, quoted_part = split_quoted(full_text)
@@ -292,8 +298,8 @@ def parse_message(raw: bytes) -> ParsedMessage:
         envelope=env,
         message_id=message_id,
         synthetic_id=synthetic,
-        in_reply_to=_first_id(_raw(msg, "in-reply-to")),
-        references=tuple(_ids(_raw(msg, "references"))),
+        in_reply_to=heads.in_reply_to,
+        references=heads.references,
         date=date,
         utc_offset_minutes=offset,
         own_text=strip_signature(own[:OWN_TEXT_LIMIT]),

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from refmail.htmltext import html_to_text
 from refmail.parse import (
     ParsedMessage,
+    parse_heads,
     parse_message,
     quoted_headers,
     split_quoted,
@@ -236,3 +237,13 @@ def test_strip_signature_and_html() -> None:
     assert strip_signature("Meet Ann.\n\nSent from my iPhone\n") == "Meet Ann.\n\n"
     text = html_to_text("<p>Hi <b>Ann</b></p><blockquote>old</blockquote><script>x()</script>")
     assert text.splitlines()[0] == "Hi Ann" and "> old" in text and "x()" not in text
+
+
+def test_a_message_parsed_with_its_triaged_headers_is_the_one_parsed_alone() -> None:
+    """Sync hands parse_message the header block triage read (so addresses are parsed once);
+    the result is the same message, on every corpus and fixture message."""
+    fixtures = Path(__file__).parent / "fixtures"
+    files = [*corpus_files("intro", "nonintro", "weird"), *fixtures.glob("*/*.eml")]
+    for path in files:
+        raw = path.read_bytes()
+        assert parse_message(raw, parse_heads(raw)) == parse_message(raw), path.name

@@ -106,10 +106,10 @@ def test_a_poison_message_in_a_batch_is_recorded_unreadable_and_the_rest_stored(
     fill(root, [good[0][1], poison.at_signs(), good[1][1], good[2][1]])
     real_parse, real_record = sync_module.parse_message, sync_module.record.record_introduction
 
-    def parse(raw: bytes):  # type: ignore[no-untyped-def]
+    def parse(raw: bytes, heads=None):  # type: ignore[no-untyped-def]
         if b"poison-at-signs" in raw:
             raise RecursionError("maximum recursion depth exceeded")
-        return real_parse(raw)
+        return real_parse(raw, heads)
 
     def record(session, row, msg, *args, **kwargs):  # type: ignore[no-untyped-def]
         if msg.message_id == good[0][0]:
