@@ -4,10 +4,12 @@ Per batch: headers → triage (refmail.sieve: read whole, keep to the headers, o
 the first 256 KB of those read whole → parse → classify → record; then the messages kept to their
 headers that the batch's own records made relevant (a new contact writing, a reply to a new
 introduction) are read whole too. The folder cursor advances in the same transaction, so a crash
-means a re-fetch, never a loss or a duplicate. Every step on one message (parse, classify, record)
-runs inside a per-message guard with a time budget: a message that fails or overruns is recorded
-as malformed with the reason, and the batch goes on. A stop request is honoured between messages:
-the batch in hand is dropped uncommitted and read again by the next run.
+means a re-fetch, never a loss or a duplicate. Parse and classify run inside a per-message guard
+with a time budget: a message that fails or overruns is recorded as malformed with the reason,
+and the batch goes on. A batch is recorded whole in one savepoint (one bulk insert of its stored
+messages); when that fails it is recorded a message at a time, each in its own savepoint. A stop
+request is honoured between messages: the batch in hand is dropped uncommitted and read again by
+the next run.
 """
 
 from __future__ import annotations

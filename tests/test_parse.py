@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import email.utils
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from refmail.addrlist import _simple_addresses
 from refmail.htmltext import html_to_text
 from refmail.parse import (
     ParsedMessage,
@@ -247,3 +249,27 @@ def test_a_message_parsed_with_its_triaged_headers_is_the_one_parsed_alone() -> 
     for path in files:
         raw = path.read_bytes()
         assert parse_message(raw, parse_heads(raw)) == parse_message(raw), path.name
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet="ab.Z9 <>@,-_=?'+\t\r\n\"();:[]\\é", max_size=40), min_size=1, max_size=3
+    )
+)
+def test_the_plain_address_list_path_reads_as_the_stdlib_does(values: list[str]) -> None:
+    """The regex path for plain address lists gives getaddresses' result, or declines."""
+    fast = _simple_addresses(values)
+    assert fast is None or fast == email.utils.getaddresses(values)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Pat Partner <pat@partner.example>, carol@client.example",
+        "  J. R.  Smith\r\n <j.r@x-y.example>",
+        "=?utf-8?q?Ol=C3=A9?= <o@x.example>",
+    ],
+)
+def test_plain_address_lists_take_the_regex_path(value: str) -> None:
+    assert _simple_addresses([value]) == email.utils.getaddresses([value])
