@@ -31,6 +31,11 @@ def is_owner_command(msg: ParsedMessage, identity: Identity) -> bool:
     return identity.is_owner(msg.sender)
 
 
+def is_command(msg: ParsedMessage, identity: Identity) -> bool:
+    """Whether `msg` carries a command to refmail (honoured or not: take_command says)."""
+    return _command(msg, identity) is not None
+
+
 def take_command(
     session: Session,
     msg: ParsedMessage,

@@ -20,6 +20,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 from refmail.addrcheck import plain
+from refmail.addrlist import HEADER_TEXT_LIMIT, getaddresses
 from refmail.htmltext import html_to_text
 
 OWN_TEXT_LIMIT = 20_000
@@ -27,8 +28,6 @@ FULL_TEXT_LIMIT = 200_000
 HISTORY_SCAN_LIMIT = 64_000  # quoted history read for header blocks: the first 64 KB
 HTML_LIMIT = 1_000_000  # HTML read to find the text (a bigger part is cut here)
 ADDRESS_LIMIT = 500  # addresses read from one header: a To: of 100,000 is a poison, not a party
-HEADER_TEXT_LIMIT = 64_000  # characters of one header value read (the stdlib's decoders are
-# quadratic on some inputs, and recurse once per '(' of a comment)
 DELIVERY_HEADERS = (
     "delivered-to",
     "x-original-to",
@@ -203,7 +202,7 @@ def parse_addresses(values: list[str], header: str) -> tuple[list[Address], list
     seen: set[str] = set()
     bad: list[BadAddress] = []
     raw_values = [_undo_surrogates(str(v)) for v in values]
-    pairs = _getaddresses(raw_values)
+    pairs = getaddresses(raw_values)
     if pairs is None:
         return [], [BadAddress(header, " ".join(raw_values)[:200], "unreadable address list")]
     for name, addr in pairs[:ADDRESS_LIMIT]:
@@ -219,15 +218,6 @@ def parse_addresses(values: list[str], header: str) -> tuple[list[Address], list
             seen.add(normal)
             good.append(Address(normal, _clean_name(decode_header_value(name), normal)))
     return good, bad
-
-
-def _getaddresses(values: list[str]) -> list[tuple[str, str]] | None:
-    """email.utils.getaddresses on capped values; None when it cannot read them (it recurses
-    once per nested '(' and raises RecursionError on thousands of them)."""
-    try:
-        return email.utils.getaddresses([v[:HEADER_TEXT_LIMIT] for v in values])
-    except (RecursionError, ValueError, IndexError):
-        return None
 
 
 def parse_envelope(raw_headers: bytes) -> Envelope:
@@ -263,26 +253,33 @@ def parse_heads(raw_headers: bytes) -> Heads:
     # The header parser reads no body: the full parser would compile a regex for the multipart
     # boundary of every message (Python's cache holds 512), the biggest cost of a header parse.
     msg = BytesHeaderParser(policy=compat32).parsebytes(_strip_bom(_header_block(raw_headers)))
-    date, offset = _date(_raw(msg, "date"))
+    return _heads(msg)
+
+
+def _heads(msg: Message) -> Heads:
+    headers = _Headers(msg)
+    date, offset = _date(headers.first("date"))
     return Heads(
-        envelope=_envelope(msg),
-        in_reply_to=_first_id(_raw(msg, "in-reply-to")),
-        references=tuple(_ids(_raw(msg, "references"))),
+        envelope=_envelope(msg, headers),
+        in_reply_to=_first_id(headers.first("in-reply-to")),
+        references=tuple(_ids(headers.first("references"))),
         date=date,
         utc_offset_minutes=offset,
     )
 
 
-def parse_message(raw: bytes) -> ParsedMessage:
+def parse_message(raw: bytes, heads: Heads | None = None) -> ParsedMessage:
     """Parse a whole message. Never raises: what cannot be read is listed in `defects`.
 
     The message may be cut short (sync reads only the first part of a big one): a truncated
     part is read as far as it goes. Every step is linear in the size of the message, and the
-    text scanned is capped (FULL_TEXT_LIMIT, HISTORY_SCAN_LIMIT).
+    text scanned is capped (FULL_TEXT_LIMIT, HISTORY_SCAN_LIMIT). `heads`: what parse_heads
+    read from this message's own header block already (sync has it from triage), so its
+    addresses are not parsed twice.
     """
     msg, defects = _message(raw)
-    env = _envelope(msg)
-    date, offset = _date(_raw(msg, "date"))
+    heads = heads or _heads(msg)
+    env, date, offset = heads.envelope, heads.date, heads.utc_offset_minutes
     full_text, attached = _body_text(msg, defects)
     full_text = tame_whitespace(full_text[:FULL_TEXT_LIMIT])
     own, quoted_part = split_quoted(full_text)
@@ -302,8 +299,8 @@ def parse_message(raw: bytes) -> ParsedMessage:
         envelope=env,
         message_id=message_id,
         synthetic_id=synthetic,
-        in_reply_to=_first_id(_raw(msg, "in-reply-to")),
-        references=tuple(_ids(_raw(msg, "references"))),
+        in_reply_to=heads.in_reply_to,
+        references=heads.references,
         date=date,
         utc_offset_minutes=offset,
         own_text=strip_signature(own[:OWN_TEXT_LIMIT]),
@@ -336,35 +333,54 @@ def _header_block(data: bytes) -> bytes:
 # --- headers -------------------------------------------------------------------------------
 
 
-def _envelope(msg: Message) -> Envelope:
+def _envelope(msg: Message, headers: _Headers) -> Envelope:
     bad: list[BadAddress] = []
 
     def addresses(name: str) -> tuple[Address, ...]:
-        good, wrong = parse_addresses(_all(msg, name), name)
+        good, wrong = parse_addresses(headers.all(name), name)
         bad.extend(wrong)
         return tuple(good)
 
     senders = addresses("from")
     delivered: list[str] = []
     for name in DELIVERY_HEADERS:
-        for value in _all(msg, name):
-            for _, addr in _getaddresses([_undo_surrogates(value)]) or []:
+        for value in headers.all(name):
+            for _, addr in getaddresses([_undo_surrogates(value)]) or []:
                 normal = normalise_address(addr)
                 if normal and normal not in delivered:
                     delivered.append(normal)
-    robots = {h: decode_header_value(v) for h in ROBOT_HEADERS if (v := _raw(msg, h)) is not None}
+    robots = {
+        h: decode_header_value(v) for h in ROBOT_HEADERS if (v := headers.first(h)) is not None
+    }
     return Envelope(
-        message_id=_first_id(_raw(msg, "message-id")),
+        message_id=_first_id(headers.first("message-id")),
         sender=senders[0] if senders else None,
         to=addresses("to"),
         cc=addresses("cc"),
         reply_to=addresses("reply-to"),
         delivered_to=tuple(delivered),
-        subject=decode_header_value(_raw(msg, "subject")),
+        subject=decode_header_value(headers.first("subject")),
         robot_headers=robots,
         content_type=_safe(lambda: msg.get_content_type(), "text/plain"),
         bad_addresses=tuple(bad),
     )
+
+
+class _Headers:
+    """A header block's values by lower-cased name, indexed once (an envelope asks for ~27)."""
+
+    def __init__(self, msg: Message) -> None:
+        self._values: dict[str, list[str]] = {}
+        for name, value in msg.raw_items():
+            self._values.setdefault(name.lower(), []).append(str(value))
+
+    def all(self, name: str) -> list[str]:
+        """As _all: every value as stored."""
+        return self._values.get(name, [])
+
+    def first(self, name: str) -> str | None:
+        values = self._values.get(name)
+        return values[0] if values else None
 
 
 def _all(msg: Message, name: str) -> list[str]:
@@ -472,7 +488,7 @@ def _attached_headers(part: Message) -> list[QuotedHeaders]:
     inner = payload[0] if isinstance(payload, list) and payload else None
     if not isinstance(inner, Message):
         return []
-    env = _envelope(inner)
+    env = _envelope(inner, _Headers(inner))
     name = env.sender.name if env.sender else ""
     return [QuotedHeaders(env.sender, name, env.to, env.cc, env.subject)]
 
@@ -742,13 +758,16 @@ def _name_before(text: str, addr: str) -> str:
 # --- small helpers -------------------------------------------------------------------------
 
 
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
 def _strip_bom(raw: bytes) -> bytes:
     return raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
 
 
 def _undo_surrogates(text: str) -> str:
     """compat32 keeps raw 8-bit header bytes as surrogates; read them as UTF-8 or cp1252."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+    if text.isascii() or _SURROGATE.search(text) is None:  # C speed: most text is ASCII
         return text
     data = text.encode("ascii", "surrogateescape")
     return _decode_bytes(data, "utf-8")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import select
+import sqlalchemy as sa
+from sqlalchemy import Insert, select
 from sqlalchemy.orm import Session
 
 from refmail import models as m
@@ -200,6 +201,36 @@ def log_change(
     )
 
 
+def message_values(
+    account_id: int,
+    folder: str,
+    key: int | str,
+    parsed: ParsedMessage,
+    verdict: Classification,
+    now: datetime,
+) -> dict[str, object]:
+    """The columns of a stored message's row."""
+    refs = parsed.references
+    return {
+        "message_id": parsed.message_id,
+        "synthetic_id": parsed.synthetic_id,
+        "account_id": account_id,
+        "folder": folder,
+        "uid": key if isinstance(key, int) else 0,
+        "thread_root": refs[0] if refs else (parsed.in_reply_to or parsed.message_id),
+        "in_reply_to": parsed.in_reply_to or "",
+        "sender": parsed.sender.email if parsed.sender else "",
+        "recipients": ", ".join(a.email for a in parsed.envelope.recipients),
+        "subject": parsed.subject[:2000],
+        "sent_at": parsed.date if parsed.date and parsed.date.tzinfo else None,
+        "utc_offset_minutes": parsed.utc_offset_minutes,
+        "kind": verdict.kind,
+        "rule": verdict.rule,
+        "reason": verdict.reason[:2000],
+        "ingested_at": now,
+    }
+
+
 def record_message(
     session: Session,
     account_id: int,
@@ -209,28 +240,56 @@ def record_message(
     verdict: Classification,
     now: datetime,
 ) -> m.MessageRecord:
-    refs = parsed.references
-    row = m.MessageRecord(
-        message_id=parsed.message_id,
-        synthetic_id=parsed.synthetic_id,
-        account_id=account_id,
-        folder=folder,
-        uid=key if isinstance(key, int) else 0,
-        thread_root=refs[0] if refs else (parsed.in_reply_to or parsed.message_id),
-        in_reply_to=parsed.in_reply_to or "",
-        sender=parsed.sender.email if parsed.sender else "",
-        recipients=", ".join(a.email for a in parsed.envelope.recipients),
-        subject=parsed.subject[:2000],
-        sent_at=parsed.date if parsed.date and parsed.date.tzinfo else None,
-        utc_offset_minutes=parsed.utc_offset_minutes,
-        kind=verdict.kind,
-        rule=verdict.rule,
-        reason=verdict.reason[:2000],
-        ingested_at=now,
-    )
+    row = m.MessageRecord(**message_values(account_id, folder, key, parsed, verdict, now))
     session.add(row)
     session.flush()
     return row
+
+
+_MESSAGES = cast(sa.Table, m.MessageRecord.__table__)
+
+
+class AlreadyRecorded(Exception):
+    """A bulk insert met Message-IDs recorded meanwhile (by another sync, or a batch read
+    again): the caller rolls back and records the batch a message at a time."""
+
+
+class MessageRows:
+    """A batch's stored messages that nothing later in the batch reads by their row (replies,
+    robots' mail), inserted together in one statement by `insert`. The caller inserts what is
+    held before anything that must see them: an introduction (rows stay in folder order), an
+    owner's command (one may forget a sender's messages), the end of the batch."""
+
+    def __init__(self) -> None:
+        self._rows: list[dict[str, object]] = []
+
+    def add(self, values: dict[str, object]) -> None:
+        self._rows.append(values)
+
+    def insert(self, session: Session) -> None:
+        """One INSERT … ON CONFLICT DO NOTHING RETURNING for every row held (executemany);
+        raises AlreadyRecorded when a row was there already, so nothing is applied twice."""
+        if not self._rows:
+            return
+        rows, self._rows = self._rows, []
+        session.flush()  # the ORM's pending rows (contacts, introductions) go first
+        statement = _insert_ignoring_duplicates(session, _MESSAGES, "message_id")
+        inserted: set[str] = set(session.scalars(statement.returning(_MESSAGES.c.message_id), rows))
+        if len(inserted) < len(rows):
+            missing = [r["message_id"] for r in rows if r["message_id"] not in inserted]
+            raise AlreadyRecorded(f"{len(missing)} recorded meanwhile, e.g. {missing[0]}")
+
+
+def _insert_ignoring_duplicates(session: Session, table: sa.Table, key: str) -> Insert:
+    """INSERT … ON CONFLICT (key) DO NOTHING, in the session's dialect (SQLite or PostgreSQL)."""
+    # Imported here: a SQLite-only start-up does not load the PostgreSQL dialect.
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table).on_conflict_do_nothing(index_elements=[key])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=[key])
 
 
 def record_malformed(

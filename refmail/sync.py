@@ -4,10 +4,12 @@ Per batch: headers → triage (refmail.sieve: read whole, keep to the headers, o
 the first 256 KB of those read whole → parse → classify → record; then the messages kept to their
 headers that the batch's own records made relevant (a new contact writing, a reply to a new
 introduction) are read whole too. The folder cursor advances in the same transaction, so a crash
-means a re-fetch, never a loss or a duplicate. Every step on one message (parse, classify, record)
-runs inside a per-message guard with a time budget: a message that fails or overruns is recorded
-as malformed with the reason, and the batch goes on. A stop request is honoured between messages:
-the batch in hand is dropped uncommitted and read again by the next run.
+means a re-fetch, never a loss or a duplicate. Parse and classify run inside a per-message guard
+with a time budget: a message that fails or overruns is recorded as malformed with the reason,
+and the batch goes on. A batch is recorded whole in one savepoint (one bulk insert of its stored
+messages); when that fails it is recorded a message at a time, each in its own savepoint. A stop
+request is honoured between messages: the batch in hand is dropped uncommitted and read again by
+the next run.
 
 The parser, the detector, the sieve and the effects are imported by the functions that use
 them, when a batch brings mail: most cron runs find nothing new, and loading that machinery is
@@ -16,13 +18,15 @@ a good part of a process's start (issue 15; tests/test_startup.py holds it).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import TYPE_CHECKING
@@ -224,7 +228,9 @@ def sync_folder(
     for batch in source.scan(folder, cursor):
         try:
             sifted = _sift_batch(factory, batch, run.identity, should_stop, is_candidate)
-            parsed, unreadable = _parse_batch(run, source, batch, sifted.whole, should_stop)
+            parsed, unreadable = _parse_batch(
+                run, source, batch, sifted.whole, should_stop, sifted.heads
+            )
             with transaction(factory) as session:
                 _ingest_batch(session, run, parsed, should_stop)
                 _record_unreadable(session, run, unreadable)
@@ -260,6 +266,7 @@ class _Sifted:
 
     whole: list[Key] = field(default_factory=list)
     held: dict[Key, Heads] = field(default_factory=dict)
+    heads: dict[Key, Heads] = field(default_factory=dict)  # every header block read
 
 
 def _sift_batch(
@@ -283,7 +290,7 @@ def _sift_batch(
             if is_candidate(raw, identity):
                 sifted.whole.append(key)
         return sifted
-    heads: dict[Key, Heads] = {}
+    heads = sifted.heads
     for key, raw in batch.headers.items():
         if should_stop():
             raise _Stopped
@@ -335,7 +342,7 @@ def _read_held(
     keys = [key for key, head in held.items() if sieve.sift(head, known).fate == sieve.WHOLE]
     if not keys:
         return 0
-    parsed, unreadable = _parse_batch(run, source, batch, keys, should_stop)
+    parsed, unreadable = _parse_batch(run, source, batch, keys, should_stop, held)
     _ingest_batch(session, run, parsed, should_stop)
     _record_unreadable(session, run, unreadable)
     return len(keys)
@@ -393,11 +400,13 @@ def _parse_batch(
     batch: Batch,
     candidates: list[Key],
     should_stop: Callable[[], bool],
+    heads: dict[Key, Heads] | None = None,
 ) -> tuple[list[tuple[Key, ParsedMessage, bytes]], list[tuple[Key, str, str]]]:
     """Fetch the candidates (FETCH_CHUNK at a time, so only that many bodies are held at once)
     and parse each inside its own guard: (parsed messages, (key, Message-ID, why) of those that
     failed or overran the budget). The raw bytes (at most BODY_LIMIT each) stay with the message:
-    authentication reads its headers, a bounce its report, the signs of business its parts."""
+    authentication reads its headers, a bounce its report, the signs of business its parts.
+    `heads`: the header blocks triage parsed already, not parsed again."""
     from refmail.parse import parse_message
 
     parsed: list[tuple[Key, ParsedMessage, bytes]] = []
@@ -415,7 +424,7 @@ def _parse_batch(
                 continue  # gone since the scan: nothing to record
             started = time.thread_time()
             try:
-                msg = parse_message(raw)
+                msg = parse_message(raw, (heads or {}).get(key))
                 _check_budget(started, "parse")
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
                 why = f"{type(exc).__name__}: {exc}"
@@ -463,24 +472,73 @@ def _ingest_batch(
     parsed: list[tuple[Key, ParsedMessage, bytes]],
     should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Record a batch: what the database already knows is asked once per batch, not per message;
-    each message that writes gets its own savepoint, so a failure costs only that message."""
+    """Record a batch: what the database already knows is asked once per batch, not per message.
+
+    The batch is tried whole, in one savepoint, its stored messages inserted together
+    (record.MessageRows); only if that fails (a message whose recording raises, a Message-ID
+    another sync recorded meanwhile) is it rolled back and each message recorded alone in its
+    own savepoint, so a failure still costs only that message."""
     recorded = record.recorded_ids(session, [msg.message_id for _, msg, _ in parsed])
     known = record.known_thread_ids(
         session, {r for _, msg, _ in parsed for r in (msg.in_reply_to, *msg.references) if r}
     )
-    people = record.ContactCache(session, {a for _, msg, _ in parsed for a in _addresses(msg)})
+    fresh = []
     for key, msg, raw in parsed:
-        if should_stop():
-            raise _Stopped  # the transaction rolls back: the batch is read again next time
         if msg.message_id in recorded:
             run.report.duplicates += 1
             continue
         recorded.add(msg.message_id)
+        fresh.append((key, msg, raw))
+    addresses = {a for _, msg, _ in fresh for a in _addresses(msg)}
+    if len(fresh) > 1:
+        trial = replace(run, report=SyncReport(run.account.name))
+        try:
+            with session.begin_nested():
+                _ingest_together(session, trial, fresh, set(known), addresses, should_stop)
+        except _Stopped:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the batch is recorded a message at a time
+            log.info(
+                "folder %s: the batch failed whole (%s); one message at a time",
+                run.folder,
+                f"{type(exc).__name__}: {exc}",
+            )
+        else:
+            run.report.add(trial.report)
+            return
+    people = record.ContactCache(session, addresses)
+    for key, msg, raw in fresh:
+        if should_stop():
+            raise _Stopped  # the transaction rolls back: the batch is read again next time
         try:
             _ingest_racing(session, run, key, msg, raw, known, people)
         except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
             _malformed(session, run, key, msg, exc)
+
+
+def _ingest_together(
+    session: Session,
+    run: _Run,
+    fresh: list[tuple[Key, ParsedMessage, bytes]],
+    known: set[str],
+    addresses: set[str],
+    should_stop: Callable[[], bool],
+) -> None:
+    """The whole batch with no savepoint per message; any failure propagates (the caller then
+    goes a message at a time). A message that cannot be classified touched nothing yet: it is
+    recorded malformed here, and the batch goes on."""
+    people = record.ContactCache(session, addresses)
+    rows = record.MessageRows()
+    for key, msg, raw in fresh:
+        if should_stop():
+            raise _Stopped
+        try:
+            verdict = _classify(run, msg, known)
+        except Exception as exc:  # noqa: BLE001 - a poison message costs only itself
+            _malformed(session, run, key, msg, exc, guard=contextlib.nullcontext)
+            continue
+        _ingest(session, run, key, msg, raw, known, people, verdict, rows)
+    rows.insert(session)
 
 
 def _ingest_racing(
@@ -497,7 +555,7 @@ def _ingest_racing(
     then a duplicate if the message is recorded, else tried once more, the row now visible."""
     for attempt in (1, 2):
         try:
-            _ingest(session, run, key, msg, raw, known, people)
+            _ingest(session, run, key, msg, raw, known, people, _classify(run, msg, known))
             return
         except IntegrityError:
             if attempt == 2 or record.is_recorded(session, msg.message_id):
@@ -511,6 +569,15 @@ def _addresses(msg: ParsedMessage) -> list[str]:
     return [a.email for a in people]
 
 
+def _classify(run: _Run, msg: ParsedMessage, known: set[str]) -> Classification:
+    from refmail.detect import classify
+
+    started = time.thread_time()
+    verdict = classify(msg, run.identity, known)
+    _check_budget(started, "classify")
+    return verdict
+
+
 def _ingest(
     session: Session,
     run: _Run,
@@ -519,19 +586,24 @@ def _ingest(
     raw: bytes,
     known: set[str],
     people: record.ContactCache,
+    verdict: Classification,
+    rows: record.MessageRows | None = None,
 ) -> None:
+    """Record one classified message and apply what it means. Alone (`rows` None) each step
+    has its own savepoint; within a batch tried whole (`rows` given) none has, and a reply's
+    or a robot's row waits in `rows` for the batch's one insert."""
     from refmail import effects, owner_mail, records
     from refmail.bounce import parse_bounce
-    from refmail.detect import classify, looks_like_bounce
+    from refmail.detect import looks_like_bounce
 
-    started = time.thread_time()
-    verdict = classify(msg, run.identity, known)
-    _check_budget(started, "classify")
+    guard = session.begin_nested if rows is None else contextlib.nullcontext
     now = run.clock()
     # Robots and refmail's own mail need no standing (a bounce is matched to what we sent).
     auth = None if verdict.kind in ("automatic", "own") else _authenticate(run, msg, raw)
     if auth is None or auth.authenticated:  # commands only from the owner's authenticated mail
-        with session.begin_nested():  # the owner's commands to refmail (+won, +ask, "refmail: …")
+        if rows is not None and owner_mail.is_command(msg, run.identity):
+            rows.insert(session)  # a command may read or forget the rows held so far
+        with guard():  # the owner's commands to refmail (+won, +ask, "refmail: …")
             taken = owner_mail.take_command(
                 session, msg, run.identity, run.account_id, run.folder, key, run.outcome_rules, now
             )
@@ -541,12 +613,18 @@ def _ingest(
             return
     verdict = records.unsuppressed(session, verdict)  # forgotten people are never planned for
     if verdict.kind in STORED_KINDS:  # other mail (and refmail's own) is not stored
-        with session.begin_nested():
-            row = record.record_message(session, run.account_id, run.folder, key, msg, verdict, now)
-            run.report.recorded += 1
+        with guard():
+            if rows is not None and verdict.kind != "introduction":
+                rows.add(record.message_values(run.account_id, run.folder, key, msg, verdict, now))
+            else:
+                if rows is not None:
+                    rows.insert(session)  # the rows held first: they stay in folder order
+                row = record.record_message(
+                    session, run.account_id, run.folder, key, msg, verdict, now
+                )
             if verdict.kind == "introduction":
                 standing = _standing(run, msg, verdict, auth)
-                intro, follow_ups = record.record_introduction(
+                intro, follow_ups = record.record_introduction(  # a row: it is an introduction
                     session, row, msg, verdict, run.account, run.cadence, now, standing
                 )
                 if not intro.verified:
@@ -560,7 +638,8 @@ def _ingest(
                 log.info(
                     "introduction %s by %s: %s", msg.message_id, verdict.introducer, verdict.reason
                 )
-    with session.begin_nested():
+            run.report.recorded += 1  # counted once written: a row another sync wrote is not
+    with guard():
         if verdict.kind == "automatic" and looks_like_bounce(msg.envelope):
             bounce = parse_bounce(raw)
             if bounce is not None:
@@ -578,10 +657,10 @@ def _ingest(
 
 def _authenticate(run: _Run, msg: ParsedMessage, raw: bytes) -> Verdict | None:
     """Does the mail authenticate as its From address? None when the account does not check."""
-    if run.trust is None:
-        return None
     from refmail.authn import headers_of, verify
 
+    if run.trust is None:
+        return None
     sender = msg.sender.email if msg.sender else ""
     return verify(headers_of(raw), sender, run.trust)
 
@@ -611,16 +690,23 @@ def _unverified_notice(intro_id: int, msg: ParsedMessage, standing: Verdict) -> 
     )
 
 
-def _malformed(session: Session, run: _Run, key: Key, msg: ParsedMessage, exc: Exception) -> None:
+def _malformed(
+    session: Session,
+    run: _Run,
+    key: Key,
+    msg: ParsedMessage,
+    exc: Exception,
+    guard: Callable[[], AbstractContextManager[object]] | None = None,
+) -> None:
     """A message that could not be recorded is recorded as such, so it is neither lost nor
-    retried forever."""
+    retried forever (in its own savepoint unless `guard` says otherwise)."""
     why = f"{type(exc).__name__}: {exc}"
     log.exception(
         "folder %s key %s (%s): could not record: %s", run.folder, key, msg.message_id, why
     )
     run.report.malformed += 1
     run.report.errors.append(f"{run.folder}/{key}: {why}")
-    with session.begin_nested():
+    with (guard or session.begin_nested)():
         if not record.is_recorded(session, msg.message_id):
             record.record_malformed(
                 session, run.account_id, run.folder, key, msg.message_id, why, run.clock()

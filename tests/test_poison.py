@@ -144,10 +144,10 @@ def test_a_message_whose_parse_raises_is_recorded_malformed_and_the_batch_goes_o
     keys = fill(tmp_path / "md", [poison.at_signs(), first[1], second[1]])
     real = parse_module.parse_message
 
-    def recursing(raw: bytes):  # type: ignore[no-untyped-def]
+    def recursing(raw: bytes, heads=None):  # type: ignore[no-untyped-def]
         if b"poison-at-signs" in raw:
             raise RecursionError("maximum recursion depth exceeded")
-        return real(raw)
+        return real(raw, heads)
 
     monkeypatch.setattr(parse_module, "parse_message", recursing)  # sync imports it when used
     report = run_sync(factory, maildir_account(tmp_path / "md"))

@@ -6,7 +6,6 @@ sender a contact; a stranger's mail to the owner alone is never read whole."""
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,60 +15,10 @@ from sqlalchemy import delete, func, select
 from refmail import models as m
 from refmail import parse as parse_module
 from refmail import sync as sync_module
-from refmail.clock import FixedClock
-from refmail.config import Account, FollowUps, MaildirSettings
 from refmail.db import SessionFactory, transaction
-from refmail.maildir import MaildirSource, deliver
-from refmail.source import Key
-from refmail.sync import SyncReport, sync_account
 from tests.support import poison
-from tests.support.mailbox import OWNER, REFMAIL, referral
-
-CLOCK = FixedClock(datetime(2026, 11, 20, 12, tzinfo=UTC))
-TABLES = (m.MessageRecord, m.Introduction, m.IntroductionParty, m.FollowUp, m.Contact)
-
-
-class CountingSource(MaildirSource):
-    """A real Maildir that remembers which messages were fetched whole."""
-
-    def __init__(self, root: Path, batch_size: int) -> None:
-        super().__init__(root, batch_size)
-        self.fetched: list[Key] = []
-
-    def fetch(self, folder: str, keys: Sequence[Key]) -> dict[Key, bytes]:
-        self.fetched.extend(keys)
-        return super().fetch(folder, keys)
-
-
-def account(root: Path, batch_size: int = 10) -> Account:
-    return Account(
-        name="t",
-        address=REFMAIL,
-        owners=(OWNER,),
-        require_authentication=False,  # the test mail carries no Authentication-Results
-        maildir=MaildirSettings(path=str(root), batch_size=batch_size),
-    )
-
-
-def fill(root: Path, messages: Sequence[bytes], first: int = 0) -> list[str]:
-    return [
-        deliver(root, raw, f"{1700000000 + i}.M{i}.batch").name
-        for i, raw in enumerate(messages, start=first)
-    ]
-
-
-def run(factory: SessionFactory, root: Path, batch_size: int = 10) -> tuple[SyncReport, list[Key]]:
-    source = CountingSource(root, batch_size)
-    acc = account(root, batch_size)
-    report = sync_account(factory, acc, source, ("INBOX",), FollowUps(), CLOCK)
-    return report, source.fetched
-
-
-def counts(factory: SessionFactory) -> dict[str, int]:
-    with factory() as session:
-        return {
-            t.__name__: session.scalar(select(func.count()).select_from(t)) or 0 for t in TABLES
-        }
+from tests.support.mailbox import OWNER, referral
+from tests.support.maildir_sync import counts, fill, run
 
 
 def letter(sender: str, to: str, subject: str, tag: str, date: datetime) -> bytes:
@@ -107,10 +56,10 @@ def test_a_poison_message_in_a_batch_is_recorded_unreadable_and_the_rest_stored(
     fill(root, [good[0][1], poison.at_signs(), good[1][1], good[2][1]])
     real_parse, real_record = parse_module.parse_message, sync_module.record.record_introduction
 
-    def parse(raw: bytes):  # type: ignore[no-untyped-def]
+    def parse(raw: bytes, heads=None):  # type: ignore[no-untyped-def]
         if b"poison-at-signs" in raw:
             raise RecursionError("maximum recursion depth exceeded")
-        return real_parse(raw)
+        return real_parse(raw, heads)
 
     def record(session, row, msg, *args, **kwargs):  # type: ignore[no-untyped-def]
         if msg.message_id == good[0][0]:

@@ -35,6 +35,8 @@ from tests.support.web import KEYS
 from tests.support.webserver import serve
 
 pytestmark = pytest.mark.integration
+# PostgreSQL only: SQLite has no connection to lose nor round trip to save.
+POSTGRESQL = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
@@ -42,8 +44,6 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 def web_factory(db_url: str, factory: SessionFactory) -> Iterator[SessionFactory]:
     """The pages' own pool on the database `factory` fills: PostgreSQL, as `refmail web` has
     it (no pre-ping), one connection at most so that a test can watch it."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only: SQLite has no connection to lose or round trip to save")
     engine = make_engine(db_url, **{**pool_options(1), "pool_size": 1, "max_overflow": 0})
     migrate(engine)
     yield session_factory(engine)
@@ -103,6 +103,7 @@ def test_the_pages_pool_pings_nothing_and_the_daemons_still_does() -> None:
     assert engine.pool._pre_ping  # type: ignore[attr-defined]
 
 
+@POSTGRESQL
 def test_one_click_on_postgresql_is_one_round_trip(
     web_factory: SessionFactory, factory: SessionFactory, tmp_path: Path
 ) -> None:
@@ -128,6 +129,7 @@ def test_one_click_on_postgresql_is_one_round_trip(
     assert trace.read_text().count("ReadyForQuery") == 1
 
 
+@POSTGRESQL
 def test_a_killed_connection_costs_no_recipient_an_error(
     web_factory: SessionFactory, factory: SessionFactory, tmp_path: Path
 ) -> None:
