@@ -8,7 +8,12 @@ Memory: tracemalloc would slow the sync four- to five-fold, so the evidence that
 taken without it, in one run, at 2,000 and at 10,000 messages: the growth of the peak RSS (the
 high-water mark is reset before the sync) and the number of objects the garbage collector tracks.
 If sync kept messages, headers, parsed mail or ORM rows across batches, both would grow about
-five-fold from the first checkpoint to the second; the test allows 1.25 x plus a small constant.
+five-fold from the first checkpoint to the second. Bounded caches fill meanwhile (the detector's
+name caches of 4,096 entries, the address cache, SQLAlchemy's statement cache, cue patterns
+compiled on first use): measured on 2026-12-07, the RSS grows ~2 MB per 1,000 messages up to
+~8,000 and is then flat (104 MB at 8k, 9k and 10k), about 1.7 x the growth at 2,000. The test
+allows 2 x plus a small constant for the RSS (keeping messages would be ~5 x) and 1.25 x plus a
+constant for the objects the collector tracks.
 """
 
 from __future__ import annotations
@@ -127,7 +132,7 @@ def test_ten_thousand_messages_sync_in_flat_memory_exactly_once(
         f"{objects_2k} → {objects_10k}"
     )
     if can_measure_rss:
-        assert growth_10k_mb < 1.25 * growth_2k_mb + 4, (growth_2k_mb, growth_10k_mb)
+        assert growth_10k_mb < 2 * growth_2k_mb + 4, (growth_2k_mb, growth_10k_mb)
     new_2k, new_10k = objects_2k - objects_before, objects_10k - objects_before
     assert new_10k < 1.25 * max(new_2k, 0) + 10_000, (new_2k, new_10k)
 
