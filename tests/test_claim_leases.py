@@ -23,7 +23,7 @@ from refmail.db import SessionFactory, transaction
 from refmail.dispatch import DispatchReport, Rules, dispatch
 from refmail.filedrop import FileDrafts
 from refmail.render import Renderer
-from tests.test_dispatch_batches import ACCOUNT, NOW, OPEN, Crash, build, on_shelf, states
+from tests.support.due import ACCOUNT, NOW, OPEN, Crash, build, on_shelf, states
 
 TTL = timedelta(seconds=6)  # renewed every 2 s of the clock
 

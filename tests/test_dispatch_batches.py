@@ -18,98 +18,26 @@ from datetime import time as daytime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 
 from refmail import batch, outbox, queue, sendlog
 from refmail import dispatch as dispatch_module
 from refmail import models as m
 from refmail.clock import FixedClock
-from refmail.config import Account, Caps, Window
+from refmail.config import Caps, Window
 from refmail.db import SessionFactory, engine_of, transaction
 from refmail.dispatch import LEASE, Route, Rules, dispatch
 from refmail.filedrop import FileDrafts
 from refmail.policy import ContactView, Due, History, decide
 from refmail.preview import preview
 from refmail.render import Renderer
-from tests.support.outbox import introduction
-
-NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)  # a Friday, noon
-OWNER = "olivia@owner.example"
-ACCOUNT = Account(
-    name="main", address="olivia+refmail@owner.example", owners=(OWNER,), owner_name="Olivia"
-)
-OPEN = Caps(  # nothing holds a row back: no window, no gap, no merging, all day every day
-    windows=(),
-    min_gap_hours=0,
-    cooldown_days=0,
-    window_start=daytime(0),
-    window_end=daytime(0),
-    weekends=True,
-    merge=(),
-)
-
-
-def build(
-    factory: SessionFactory, rows: int, contacts: int, kind: str = "double_intro"
-) -> list[int]:
-    """`contacts` contacts, then `rows` follow-ups of `kind` due an hour ago, round-robin over
-    the contacts (each on its own introduction). Returns the contact ids."""
-    with transaction(factory) as s:
-        account = m.Account(name=ACCOUNT.name, address=ACCOUNT.address, created_at=NOW)
-        owner = m.Contact(email=OWNER, name="Olivia", created_at=NOW, updated_at=NOW)
-        people = [
-            m.Contact(email=f"p{i}@example.org", name=f"P {i}", created_at=NOW, updated_at=NOW)
-            for i in range(contacts)
-        ]
-        s.add_all([account, owner, *people])
-        s.flush()
-        for n in range(rows):
-            person = people[n % contacts]
-            intro = introduction(
-                s,
-                account.id,
-                owner.id,
-                n,
-                [person.id],
-                NOW,
-                sent_at=NOW - timedelta(days=1),
-                context="you both ship parcels",
-            )
-            outbox.add(
-                s,
-                introduction_id=intro.id,
-                account_id=account.id,
-                kind=kind,
-                step=0,
-                contact_id=person.id,
-                due_at=NOW - timedelta(hours=1),
-                domain="owner.example",
-                now=NOW,
-            )
-        return [p.id for p in people]
+from tests.support.due import ACCOUNT, NOW, OPEN, Crash, build, on_shelf, states
 
 
 def run(factory: SessionFactory, shelf: FileDrafts, caps: Caps = OPEN, at: datetime = NOW):
     return dispatch(
         factory, ACCOUNT, lambda kind: shelf, Renderer(), FixedClock(at), rules=Rules(caps)
     )
-
-
-def on_shelf(directory: Path) -> list[str]:
-    """The Message-ID of every .eml file in `directory` (one per file, duplicates kept)."""
-    ids = []
-    for path in directory.glob("*.eml"):
-        for line in path.read_bytes().split(b"\r\n\r\n", 1)[0].splitlines():
-            if line.lower().startswith(b"message-id:"):
-                ids.append(line.split(b":", 1)[1].strip().decode())
-    return ids
-
-
-def states(factory: SessionFactory) -> dict[str, int]:
-    with factory() as s:
-        return dict(
-            s.execute(select(m.FollowUp.state, func.count()).group_by(m.FollowUp.state)).all()
-        )
 
 
 def test_one_run_takes_more_than_a_chunk(factory: SessionFactory, tmp_path: Path) -> None:
@@ -227,10 +155,6 @@ def test_statements_do_not_grow_with_rows(
     # Confirmations go in groups of 100 (a few statements each): 450 rows add four groups.
     assert large <= small + 4 * 8, counts
     assert large / 450 < 0.25, counts
-
-
-class Crash(BaseException):
-    """The process dies (not an error dispatch could catch and record)."""
 
 
 def test_exactly_once_after_a_crash_between_send_and_confirm(
