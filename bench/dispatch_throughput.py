@@ -48,6 +48,7 @@ from refmail.filedrop import FileDrafts
 from refmail.render import Renderer
 from refmail.wiring import open_channels
 from tests.support.dovecot import Dovecot
+from tests.support.due import on_shelf
 from tests.support.mailbox import OWNER, REFMAIL
 from tests.support.outbox import introduction
 
@@ -190,15 +191,6 @@ def delivered_once(factory: SessionFactory, in_channel: list[str]) -> str:
 # --- channels and bare writes --------------------------------------------------------------
 
 
-def file_ids(directory: Path) -> list[str]:
-    ids = []
-    for path in directory.glob("*.eml"):
-        for line in path.read_bytes().split(b"\r\n\r\n", 1)[0].splitlines():
-            if line.lower().startswith(b"message-id:"):
-                ids.append(line.split(b":", 1)[1].strip().decode())
-    return ids
-
-
 def bare_files(messages: list[tuple[str, bytes]], directory: Path) -> float:
     """Write each message as FileDrafts does (write, fsync, rename), nothing else."""
     directory.mkdir()
@@ -290,7 +282,7 @@ def bench_one(db: str, args: argparse.Namespace) -> list[str]:
                 if profile is not None:
                     profile.disable()
                     pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
-                problem = delivered_once(factory, file_ids(directory))
+                problem = delivered_once(factory, on_shelf(directory))
             messages = [(str(path), path.read_bytes()) for path in directory.glob("*.eml")]
             bare = bare_files(messages, Path(tmp) / "bare")
             rows.append(_row("file channel (.eml)", p, n, bare, problem))
