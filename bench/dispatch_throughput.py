@@ -48,22 +48,14 @@ from refmail.filedrop import FileDrafts
 from refmail.render import Renderer
 from refmail.wiring import open_channels
 from tests.support.dovecot import Dovecot
-from tests.support.due import on_shelf
+from tests.support.due import OPEN, on_shelf
 from tests.support.mailbox import OWNER, REFMAIL
 from tests.support.outbox import introduction
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 USER = "bench"
 PASSWORD_ENV = "REFMAIL_BENCH_IMAP_PASSWORD"
-WIDE = Caps(
-    windows=(),
-    min_gap_hours=0,
-    cooldown_days=0,
-    window_start=daytime(0),
-    window_end=daytime(0),
-    weekends=True,
-    merge=(),
-)
+WIDE = OPEN  # nothing holds a row back
 CLOSED = replace(WIDE, window_start=daytime(14), window_end=daytime(15))  # now is 12:00
 
 

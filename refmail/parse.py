@@ -293,7 +293,7 @@ def parse_message(raw: bytes, heads: Heads | None = None) -> ParsedMessage:
     message_id = env.message_id
     synthetic = message_id is None
     if message_id is None:
-        message_id = _digest_id(env, _raw(msg, "date"), full_text)
+        message_id = _digest_id(env, _Headers(msg).first("date"), full_text)
         defects.append("MissingMessageId")
     return ParsedMessage(
         envelope=env,
@@ -367,7 +367,9 @@ def _envelope(msg: Message, headers: _Headers) -> Envelope:
 
 
 class _Headers:
-    """A header block's values by lower-cased name, indexed once (an envelope asks for ~27)."""
+    """A header block's values by lower-cased name, indexed once (an envelope asks for ~27).
+    Values as stored: raw 8-bit bytes stay readable (as surrogates), where compat32's get_all
+    would wrap them in a Header that prints U+FFFD."""
 
     def __init__(self, msg: Message) -> None:
         self._values: dict[str, list[str]] = {}
@@ -375,24 +377,12 @@ class _Headers:
             self._values.setdefault(name.lower(), []).append(str(value))
 
     def all(self, name: str) -> list[str]:
-        """As _all: every value as stored."""
+        """Every value of the header `name` (lower-case), in order."""
         return self._values.get(name, [])
 
     def first(self, name: str) -> str | None:
         values = self._values.get(name)
         return values[0] if values else None
-
-
-def _all(msg: Message, name: str) -> list[str]:
-    """Every value of a header as stored: raw 8-bit bytes stay readable (as surrogates), where
-    compat32's get_all would wrap them in a Header that prints U+FFFD."""
-    name = name.lower()
-    return [str(v) for k, v in msg.raw_items() if k.lower() == name]
-
-
-def _raw(msg: Message, name: str) -> str | None:
-    values = _all(msg, name)
-    return values[0] if values else None
 
 
 _ID_RE = re.compile(r"<([^<>\s]+)>")
