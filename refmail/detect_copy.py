@@ -21,7 +21,7 @@ _CLEAR_COPY = re.compile(r"(?i)(?<![a-z])(?:cc|loop|looping)")
 _COPY_OBJECT = re.compile(
     r"(?i)^(?:also\s)?(?:i'?ve\s|i\shave\s|i'?m\s)?(?:cc'?ing|cc-ing|cc'?ed|cc'?d|cced"
     r"|copying|copied|loop(?:ing|ed)?\sin|looping|adding|added|including|included|bringing\sin"
-    r"|pull(?:ing)?\sin|\+\s?cc:?|[\[(]?\+)\s{0,2}(?:in\s)?"
+    r"|pull(?:ing)?\sin|\+\s?(?:cc|to):?|[\[(]?\+)\s{0,2}(?:in\s)?"
 )
 _PERSON_NOUN = re.compile(
     r"(?i)\b(?:maintainers?|folks?|people|persons?|guys|gentlemen|team|experts?|reviewers?|devs"
@@ -52,7 +52,10 @@ _OTHER_COPIER = re.compile(
 # Anchored (\A): only ever matched at the start, and a search restarting at every character of
 # a long dotted word would be quadratic.
 _LIST_LIKE = re.compile(r"\A\s{0,2}[a-z0-9]+(?:[-.][a-z0-9]+)*[-@][a-z0-9]")
-_NOT_A_COPY = re.compile(r"(?i)^\s{0,2}to\b|\w's\b|\w-by\b")
+# (the possessive is the object's own: "who's working on it" is a person, not a thing)
+_NOT_A_COPY = re.compile(
+    r"^\s{0,2}(?i:to\b)|^\s{0,2}(?:(?i:the|a)\s)?[\w-]{1,30}(?:\s[A-Z][\w-]{1,30})?'s\b|(?i:\w-by\b)"
+)
 
 
 def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
@@ -87,7 +90,9 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         if any(named(a, spoken) for a in who.candidates):
             return True
         if verb is None or verb.group(0).strip() in ("+", "[+", "(+"):
-            return False  # "+Name" on a line of its own is also how a diff adds a line
+            # "+Name" is also how a diff adds a line; alone on its line ("+Kairui") it copies
+            # someone whose copied address carries no name to match
+            return _ALONE.fullmatch(sentence) is not None and _nameless_copy(who)
         head = obj.split(maxsplit=1)[0].lower() if obj.split() else ""
         if head in ("him", "her", "them"):  # "adding them to Cc", not "adding them back"
             mine = re.match(r"(?i)(?:also\s)?(?:i'?ve|i\shave|i'?m)\s", words) is not None
@@ -104,11 +109,21 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         # "adding"/"copying" that names nobody on the mail is a person only when the words
         # after it say so ("to the thread", "who …", "from the X team", "in case …")
         # (a copied address with neither display name nor first.last local part may be theirs)
-        return _PERSON_CONTEXT.match(after) is not None or any(
-            not a.name and len(name_tokens(a)) < 2 for a in who.copied
-        )
+        if _PERSON_CONTEXT.match(after) is not None:
+            return True
+        # "Adding Support for License Service" is a title (Title Case runs on), not a person
+        return _TITLE_GOES_ON.match(after) is None and _nameless_copy(who)
 
     return accept
+
+
+_TITLE_GOES_ON = re.compile(r"\s(?:for|of|to|in|on|the|with)\s[A-Z]")
+_ALONE = re.compile(r"\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?[\])]?\s{0,4}")
+
+
+def _nameless_copy(who: People) -> bool:
+    """A copied address with neither display name nor first.last local part (it may be theirs)."""
+    return any(not a.name and len(name_tokens(a)) < 2 for a in who.copied)
 
 
 # People copied in as a group: "the PMBus maintainers", "some Intel people".

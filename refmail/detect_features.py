@@ -114,6 +114,7 @@ def read(
     data = LANGUAGES[code]
     sentence_list = sentences(text)
     cues = find_cues(text, code, sentence_list=sentence_list, accept=copies_a_person(who))
+    _drop_far_fyi(text, cues)
     subject = msg.subject.translate(QUOTE_MARKS)
     found: list[Evidence] = []
 
@@ -199,6 +200,21 @@ _CONNECTING = frozenset(
         "copied_last_in_cc",
     }
 )
+
+
+_FYI_REACH = 300  # characters: an FYI explains the copy beside it, not one a page away
+
+
+def _drop_far_fyi(text: str, cues: dict[str, str]) -> None:
+    """An FYI phrase says why someone was copied only near the copy ("+Cc Hans (FYI)");
+    "we're on the same page" three paragraphs below a "+Cc: Chris, who…" explains nothing."""
+    if "cue_copy_in" not in cues or "neg_fyi_copy" not in cues:
+        return
+    flat = " ".join(text.split())
+    copy_at = flat.find(cues["cue_copy_in"])
+    fyi_at = flat.find(cues["neg_fyi_copy"])
+    if copy_at >= 0 and fyi_at >= 0 and abs(fyi_at - copy_at) > _FYI_REACH:
+        del cues["neg_fyi_copy"]
 
 
 def _soften_incidental(found: list[Evidence]) -> None:

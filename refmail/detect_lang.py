@@ -38,9 +38,9 @@ _NOT_WHEN = (
     r"|dinner|coffee|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b))"
 )
 _COPY_VERB = (
-    r"(?:copying|cc'?ing|cc-ing|cc'ed|cced|cc'd|looping\sin|pull(?:ing)?\sin|loop(?:ing)?\sin|adding|added|bringing\sin"
+    r"(?:copying|cc'?ing|cc-ing|cc'ed|cced|cc'd|looping\sin|pull(?:ing)?\sin|loop(?:ing|ed)?\sin|adding|added|bringing\sin"
     r"|i'?ve\s(?:cc'?d|cced|copied|looped\sin|added|included)|i'?m\sincluding|i\shave\s(?:cc'?d"
-    r"|cced|copied|added)|copied|\+\s?cc:?)"
+    r"|cced|copied|added)|copied|\+\s?(?:cc|to):?)"
 )
 
 ENGLISH = LanguageData(
@@ -174,10 +174,14 @@ ENGLISH = LanguageData(
             # a list and people: "+CC pdx86 list, Armin, Derek", "+CC linux-hwmon, Guenter"
             rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?,\s(?:and\s)?{_NAME}"
             r"|^\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}"
+            # "CC Roman who wrote it", "[CC Conor as DT expert]": a bare "cc" opening a line
+            # (no colon: "Cc: Name <addr>" is a patch trailer)
+            rf"|^[ \t]{{0,4}}[\[(]?(?i:cc)[ \t]{{1,2}}{_NAME}(?=[ \t]{{0,2}}(?:$|[,.;!)\]]"
+            r"|[ \t](?i:who|as|for|since|because|in\scase|and|here|too|to)\b))"
             # "bringing Jake into the conversation"
             rf"|(?i:\bbring(?:ing)?\s){_NAME}(?i:\sin(?:to)?\b)"
             # "George (gbiv@, cc'ed)", "Jason (CCed)"
-            rf"|{_NAME}\s{{0,2}}\((?:[^()\n]{{0,30}}\s)?(?i:cc'?d|cc'ed|cced|cc|copied|in\scc"
+            rf"|{_NAME}\s{{0,2}}\((?:[^()\n]{{0,30}}\s)?\+?\s?(?i:cc'?d|cc'ed|cced|cc|copied|in\scc"
             r"|on\scc)\)"
             # "John is cc'd here", "Jane has been copied"
             rf"|{_NAME}\s(?i:is|has\sbeen|are|have\sbeen)\s(?i:cc'?d|cced|cc'ed|copied|looped\sin"
@@ -245,6 +249,7 @@ ENGLISH = LanguageData(
             r"(?i:\bfyi\b|\bfor\s(?:your|his|her|their)\s(?:information|visibility|awareness|"
             r"records|reference)\b|\bfor\s(?:visibility|visiblity|awareness|reference|info)\b"
             r"|\bkeep\s(?:him|her|them|you)\s(?:in\sthe\sloop|informed|posted)\b|\bto\sbe\saware"
+            r"|\b(?:be|being|get|stay)\s(?:informed|notified)\b|\binformed\sof\b"
             r"|\bon\sthe\ssame\spage\b|\bas\si\smention(?:ed)?\s(?:him|her|them)|\bas\sreference"
             r"|\bnow\sin\sthe\sloop\b"
             r"|\b(?:copying|cc'?ing|copied|adding|added)\s[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?"
@@ -255,14 +260,19 @@ ENGLISH = LanguageData(
             r"|including))\s(?:the\s)?"
             r"(?:[\w-]{1,30}\s)?(?:ml|list|mailing\slist|maillist|mailing-list)\b)"
         ),
+        # repairing the recipients: someone left off, dropped or at a wrong address
         "neg_missed_copy": (
-            r"(?i:\bmissed\s[\w' ]{0,30}address|\bforgot\sto\s(?:cc|copy|add)"
-            r"|\bwas\sin\s[\w' ]{0,30}"
-            r"cc\slist\sbut\snot|\bmeant\sto\s\+?cc\b)"
+            r"(?i:\bmissed\s[\w' ]{0,30}address|\bforg[eo]t(?:ting)?\s(?:to\s)?(?:cc|copy|add"
+            r"|include|\+)|\bwas\sin\s[\w' ]{0,30}"
+            r"cc\slist\sbut\snot|\bmeant\sto\s\+?cc\b|\bmissing\sfrom\s(?:the\s)?(?:cc|to|recipient)"
+            r"|\bby\smistake\b|\bshould\shave\s(?:cc|copied|included|added)"
+            r"|\b(?:correct|new|right|work)\s(?:e-?mail\s)?address|\bdropped\sfrom\s(?:the\s|this\s)?"
+            r"(?:cc|discussion|thread|recipient)|\bremember(?:ing|ed)?\sto\s\+?cc\b"
+            r"|\baddress\s[\w' ]{0,30}\bscrew(?:ed)?\sup)"
         ),
         "neg_admin_copy": (
             r"(?i:\b(?:my|our)\s(?:executive\s|personal\s)?(?:assistant|secretary|scheduler)\b"
-            r"|\bci-authorized|\bto\sthe\s[\w-]{1,30}\sgroup\b)"
+            r"|\bci-authorized|\bto\sthe\s(?:[\w-]{1,30}\s){1,4}(?:group|team|committee)\b)"
         ),
         "neg_welcome": (
             r"(?i:\bwelcome\sto\s(?:the\s)?(?:list|project|group|community|team|openbmc|club)"
@@ -412,6 +422,7 @@ ENGLISH = LanguageData(
             "pull in",
             "pulling in",
             " cc",
+            "cc ",
             "[+",
             "includ",
             "+",
@@ -487,6 +498,8 @@ ENGLISH = LanguageData(
         ),
         "neg_fyi_copy": (
             "fyi",
+            "informed",
+            "notified",
             "for your",
             "for his",
             "for her",
@@ -508,8 +521,29 @@ ENGLISH = LanguageData(
             " on the ",
         ),
         "neg_list_copy": ("ml", "list"),
-        "neg_missed_copy": ("missed", "forgot to", "cc list", "meant to"),
-        "neg_admin_copy": ("assistant", "secretary", "scheduler", "ci-authorized", " group"),
+        "neg_missed_copy": (
+            "missed",
+            "forgot",
+            "forget",
+            "cc list",
+            "meant to",
+            "missing from",
+            "mistake",
+            "should have",
+            "address",
+            "dropped from",
+            "to cc",
+            "to +cc",
+        ),
+        "neg_admin_copy": (
+            "assistant",
+            "secretary",
+            "scheduler",
+            "ci-authorized",
+            " group",
+            " team",
+            " committee",
+        ),
         "neg_welcome": ("welcom", "announce", "my last"),
         "neg_referral_programme": ("referral", "refer a", "refer your", "know anyone"),
         "neg_offer_later": (

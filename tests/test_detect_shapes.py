@@ -122,6 +122,34 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
             "amy.fitzpatrick@gridline.example.com": True,
         },
     ),
+    # List loop-ins (shapes of kernel-list mail kept outside the repository, /work/extra2):
+    # "+Name" alone on a line when the copied address carries no name; a line opening with a
+    # bare "CC Name who…"; "looped in" and "Cc'ing X who's…"; "X (+Cc) is working on this" in
+    # a reply to many; an FYI-looking phrase far below the copy explains nothing
+    "intro_loop_in_bare_plus_line": (
+        "loop_in",
+        {"kz@yoyodyne.example.com": True, "ravi@kumar.example.org": True},
+    ),
+    "intro_loop_in_cc_line_who": (
+        "loop_in",
+        {"bruno@lima.example.br": True, "tomas@berg.example.se": True},
+    ),
+    "intro_loop_in_looped_in_whos": (
+        "loop_in",
+        {
+            "koji@sato.example.jp": True,
+            "jeff@hugo.example.com": True,
+            "greta@holm.example.se": True,
+        },
+    ),
+    "intro_loop_in_plus_cc_aside": (
+        "loop_in",
+        {"joel@fern.example.com": True, "maya@ortiz.example.org": True},
+    ),
+    "intro_loop_in_fyi_words_far_below": (
+        "loop_in",
+        {"chris@down.example.net": True, "andrew@moss.example.org": True},
+    ),
     # Dan introduced the owner to Erin; the owner forwarded it to refmail alone.
     "intro_forward_to_refmail_alone": ("referral_to_owner", {"erin@tidewater.example.net": True}),
 }
@@ -166,6 +194,13 @@ LOOK_ALIKES: dict[str, str] = {
     "not_forward_own_signature": "other",
     # a new mail to a distribution list is an announcement, whoever is copied
     "not_announcement_to_a_list": "other",
+    # list look-alikes: repairing the recipients (someone forgotten or missing from Cc), a
+    # Title Case thing after "adding", a copy only so someone is informed, a membership request
+    "not_recipient_fix_forgot": "other",
+    "not_recipient_fix_missing_from_cc": "other",
+    "not_copy_title_case": "other",
+    "not_fyi_to_be_informed": "other",
+    "not_admin_add_to_team": "other",
 }
 
 
