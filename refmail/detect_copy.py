@@ -19,9 +19,10 @@ __all__ = ["GROUP", "copies_a_person"]
 # "cc" and "loop in" only ever copy someone; "copying" may copy data ("copying them around").
 _CLEAR_COPY = re.compile(r"(?i)(?<![a-z])(?:cc|loop|looping)")
 _COPY_OBJECT = re.compile(
-    r"(?i)^(?:also\s)?(?:i'?ve\s|i\shave\s|i'?m\s)?(?:cc'?ing|cc-ing|cc'?ed|cc'?d|cced"
+    r"(?i)^(?:also\s)?(?:i'?ve\s|i\shave\s|i'?m\s|i'?ll\s|i\swill\s|i'?m\sgoing\sto\s"
+    r"|i\sam\sgoing\sto\s|let\sme\s)?(?:also\s)?(?:cc'?ing|cc-ing|cc'?ed|cc'?d|cced"
     r"|copying|copied|loop(?:ing|ed)?\sin|looping|adding|added|including|included|bringing\sin"
-    r"|pull(?:ing)?\sin|\+\s?(?:cc|to):?|[\[(]?\+)\s{0,2}(?:in\s)?"
+    r"|pull(?:ing)?\sin|\+\s?(?:cc|to):?|[\[(]?\+|copy|cc|add|include|loop\sin)\s{0,2}(?:in\s)?"
 )
 _PERSON_NOUN = re.compile(
     r"(?i)\b(?:maintainers?|folks?|people|persons?|guys|gentlemen|team|experts?|reviewers?|devs"

@@ -572,13 +572,17 @@ _DIRECTS = re.compile(
     r"([A-Z][\w'-]{1,30})"
     rf"|\b([A-Z][\w'-]{{1,30}})\s(?i:is\s(?:the|your)\s(?:best\s|right\s)?(?:person|one|guy"
     rf"|contact)\s(?:to\s{_CONTACT}|for))"
+    # the author sends someone to the one addressed: "I shall ask Krishna to meet you"
+    r"|(?i:\b(?:i'?ll|i\s(?:shall|will|have|had)|i'?ve|i)\s(?:ask(?:ed)?|have|had|get)\s)"
+    rf"([A-Z][\w'-]{{1,30}})(?i:\sto\s(?:{_CONTACT}|meet|reach\sout\sto|get\sback\sto)"
+    r"\s(?:with\s)?(?:you|him|her|them)\b)"
 )
 
 
 def _directed_to(text: str, addrs: list[Address], history: str) -> str:
     """The party the author sends someone else to, when someone on it is new, or ""."""
     for match in _DIRECTS.finditer(text[:6000]):
-        name = (match.group(1) or match.group(2)).lower()
+        name = (match.group(1) or match.group(2) or match.group(3)).lower()
         party = next((a for a in addrs if named(a, {name})), None)
         if party is not None and not all(_on_thread(a, history) for a in addrs):
             return str(party)  # someone is new: not two old hands told to talk again

@@ -40,7 +40,10 @@ _NOT_WHEN = (
 _COPY_VERB = (
     r"(?:copying|cc'?ing|cc-ing|cc'ed|cced|cc'd|looping\sin|pull(?:ing)?\sin|loop(?:ing|ed)?\sin|adding|added|bringing\sin"
     r"|i'?ve\s(?:cc'?d|cced|copied|looped\sin|added|included)|i'?m\sincluding|i\shave\s(?:cc'?d"
-    r"|cced|copied|added)|copied|\+\s?(?:cc|to):?)"
+    r"|cced|copied|added)|copied|\+\s?(?:cc|to):?"
+    # said before it is done: "I am going to copy Phillippe", "let me loop in Dana"
+    r"|(?:i'?ll|i\swill|i'?m\sgoing\sto|i\sam\sgoing\sto|let\sme)\s(?:also\s)?(?:copy|cc|loop\sin"
+    r"|add|include))"
 )
 
 ENGLISH = LanguageData(
@@ -423,6 +426,8 @@ ENGLISH = LanguageData(
             "pulling in",
             " cc",
             "cc ",
+            "copy ",
+            " add ",
             "[+",
             "includ",
             "+",

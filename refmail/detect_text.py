@@ -139,8 +139,8 @@ def _own_lines(body: str) -> tuple[str, str, str]:
         if _HARD_STOP.match(line):
             break
         following = lines[i + 1] if i + 1 < len(lines) else ""
-        if _HEADER_FROM.match(line) and _HEADER_NEXT.match(following):
-            break
+        if _HEADER_FROM.match(line) and _HEADER_NEXT.match(_next_filled(lines, i)):
+            break  # (Notes puts blank lines between "From: Chris Long  09/12/2000" and "To:")
         if "@" in line and _NOTES_AUTHOR.match(line) and _NOTES_TO.match(following):
             break
         if _NOTES_DATE.match(line) and any(
@@ -161,6 +161,11 @@ def _own_lines(body: str) -> tuple[str, str, str]:
         if size > AUTHOR_TEXT_LIMIT:
             break
     return "\n".join(kept).strip()[:AUTHOR_TEXT_LIMIT], replied_name, replied_email
+
+
+def _next_filled(lines: list[str], i: int, reach: int = 3) -> str:
+    """The first line after line `i` that is not blank, looking at most `reach` lines on."""
+    return next((n for n in lines[i + 1 : i + 1 + reach] if n.strip()), "")
 
 
 def _attributed(attribution: str) -> tuple[str, str]:

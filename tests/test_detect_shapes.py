@@ -150,6 +150,20 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"chris@down.example.net": True, "andrew@moss.example.org": True},
     ),
+    # business: a copy announced before it is made, above Notes history whose "From:" line is
+    # parted from its "To:" by blank lines; the author sends a copied colleague in their place
+    "intro_going_to_copy_notes_history": (
+        "owner_intro",
+        {
+            "chris.lang@gridline.example.com": True,
+            "philippe.bibeau@gridline.example.com": True,
+            "cindy.olsen@gridline.example.com": True,
+        },
+    ),
+    "intro_sends_delegate": (
+        "owner_intro",
+        {"dale@marketpoint.example.com": True, "krishna.rao@gridline.example.com": True},
+    ),
     # Dan introduced the owner to Erin; the owner forwarded it to refmail alone.
     "intro_forward_to_refmail_alone": ("referral_to_owner", {"erin@tidewater.example.net": True}),
 }
