@@ -374,7 +374,10 @@ def _copied(
     guro@…): a nameless address cannot be matched by name, and clients append new copies.
     """
     sentence = copy_sentence(sentence_list, cues, code, copies_a_person(who))
-    found = [a for a in who.candidates if a.email in who.written]  # "+cc Michal <mkoutny@…>"
+    # "+cc Michal <mkoutny@…>": an address written in the copy itself (not one written
+    # anywhere, like the "* Matthijs <matthijs@…> [240228]:" of an attribution)
+    lowered = sentence.lower()
+    found = [a for a in who.candidates if a.email in who.written and a.email in lowered]
     sentence = _COPY_WORDS.sub(" ", sentence)
     phrases = []
     for match in _PHRASE.finditer(sentence):

@@ -146,6 +146,11 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"joel@fern.example.com": True, "maya@ortiz.example.org": True},
     ),
+    # an address written in a mutt attribution ("* Matt <matt@…> [240228]:") is not the copy
+    "intro_loop_in_below_mutt_attribution": (
+        "loop_in",
+        {"nathan@chan.example.org": True, "matt@kooij.example.nl": True},
+    ),
     "intro_loop_in_fyi_words_far_below": (
         "loop_in",
         {"chris@down.example.net": True, "andrew@moss.example.org": True},
