@@ -87,6 +87,8 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
             )
         if _CLEAR_COPY.search(words):
             return True
+        if _PRONOUN_COPIED.match(words):
+            return bool(who.copied)  # "She is copied here": someone named before, now copied
         spoken = capitalised_words(obj) | {w.lower() for w in obj.split()}
         if any(named(a, spoken) for a in who.candidates):
             return True
@@ -118,6 +120,7 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
     return accept
 
 
+_PRONOUN_COPIED = re.compile(r"(?i)(?:he|she|they)\s(?:is|are|has\sbeen|have\sbeen)\s")
 _TITLE_GOES_ON = re.compile(r"\s(?:for|of|to|in|on|the|with)\s[A-Z]")
 _ALONE = re.compile(r"\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?[\])]?\s{0,4}")
 

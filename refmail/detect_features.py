@@ -115,6 +115,9 @@ def read(
     sentence_list = sentences(text)
     cues = find_cues(text, code, sentence_list=sentence_list, accept=copies_a_person(who))
     _drop_far_fyi(text, cues)
+    if "cue_opt_in_ask" in cues:
+        # "Would you be open to an intro? Happy to connect you if so": the condition is the ask
+        cues.pop("neg_offer_later", None)
     subject = msg.subject.translate(QUOTE_MARKS)
     found: list[Evidence] = []
 
@@ -348,7 +351,7 @@ def copy_sentence(
         if not any(g in lowered for g in gates):
             continue
         if any(accept is None or accept("cue_copy_in", s, m) for m in pattern.finditer(s)):
-            if i > 0 and not _PHRASE.search(_COPY_WORDS.sub(" ", s)):
+            if i > 0 and not _PHRASE.search(_PRONOUNS.sub(" ", _COPY_WORDS.sub(" ", s))):
                 picked.append(sentence_list[i - 1])
             picked.append(s)
     return " ".join(picked) or cues["cue_copy_in"]
@@ -358,8 +361,10 @@ _PHRASE = re.compile(r"[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w
 _COPY_WORDS = re.compile(
     r"(?i)(?:\b(?:cc'?ing|cc'?ed|cced|copying|adding|added|copied|looping\sin)\b|\+\s?cc\b:?|\bcc:)"
 )
+_PRONOUNS = re.compile(r"\b(?:He|She|They|I)\b")  # "She is copied here" names nobody new
 _NOT_NAMES = frozenset(
     {"i", "i'm", "i've", "cc", "to", "the", "and", "who", "as", "since", "for", "thanks", "hi"}
+    | {"he", "she", "they", "per"}
 )
 
 
@@ -465,9 +470,12 @@ def _shape_features(
         add("names_two_parties", ", ".join(a.email for a in named_parties[:4]))
     greeting = _greeting_line(text, data)
     greeted = capitalised_words(greeting)
+    # "Hi both" greets two parties; "Hi all" only when two are addressed (to more, it is any
+    # group mail's greeting: "Hi all, Sam books the room, Jo brings snacks")
+    group_word = r"both|two|ambos|los\sdos" + (r"|all|a\stodos" if len(addrs) == 2 else "")
     if greeting and (
         len(_told_apart([a for a in addrs if named(a, greeted)], greeted)) >= 2
-        or re.search(r"\b(?:both|all|two|ambos|los\sdos|a\stodos)\b", greeting, re.IGNORECASE)
+        or re.search(rf"\b(?:{group_word})\b", greeting, re.IGNORECASE)
     ):
         add("greets_the_parties", f"“{greeting[:60]}”")
     # Someone who refers the owner speaks to and describes the owner as one of the two sides.
@@ -574,7 +582,9 @@ _DIRECTS = re.compile(
     rf"{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s)"
     r"([A-Z][\w'-]{1,30})"
     rf"|\b([A-Z][\w'-]{{1,30}})\s(?i:is\s(?:the|your)\s(?:best\s|right\s)?(?:person|one|guy"
-    rf"|contact)\s(?:to\s{_CONTACT}|for))"
+    rf"|contact)(?:\s(?:to\s{_CONTACT}|for)"
+    # "Nina is the person at Ross Capital I think you should speak with"
+    rf"|\b[^.\n]{{0,40}}?\byou\s(?:should|could|might|may|want\sto|need\sto)\s(?:{_CONTACT}|meet)))"
     # the author sends someone to the one addressed: "I shall ask Krishna to meet you"
     r"|(?i:\b(?:i'?ll|i\s(?:shall|will|have|had)|i'?ve|i)\s(?:ask(?:ed)?|have|had|get)\s)"
     rf"([A-Z][\w'-]{{1,30}})(?i:\sto\s(?:{_CONTACT}|meet|reach\sout\sto|get\sback\sto)"

@@ -169,6 +169,14 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "owner_intro",
         {"dale@marketpoint.example.com": True, "krishna.rao@gridline.example.com": True},
     ),
+    # "Nina is the person … you should speak with. She is copied here": the one to speak with,
+    # copied and named by a pronoun
+    "intro_person_to_speak_with_copied": (
+        "loop_in",
+        {"nina.ross@ross.example.com": True, "paul@grant.example.com": True},
+    ),
+    # an opt-in ask whose offer is conditional ("Happy to connect you if so") is still the ask
+    "intro_opt_in_ask_if_so": ("owner_intro", {"victor@hale.example.com": True}),
     # Dan introduced the owner to Erin; the owner forwarded it to refmail alone.
     "intro_forward_to_refmail_alone": ("referral_to_owner", {"erin@tidewater.example.net": True}),
 }
@@ -220,6 +228,10 @@ LOOK_ALIKES: dict[str, str] = {
     "not_copy_title_case": "other",
     "not_fyi_to_be_informed": "other",
     "not_admin_add_to_team": "other",
+    # the same pointer with nobody copied connects no one
+    "not_person_to_speak_with_not_copied": "other",
+    # "Hi all" to three people, each given a task: group mail, not a greeting of two parties
+    "not_group_logistics_hi_all": "other",
 }
 
 
