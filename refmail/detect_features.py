@@ -647,7 +647,7 @@ def _described(
 
 # "Name is …", "Name runs …", "Name's company makes …": a person as the subject of a clause.
 _SUBJECT = re.compile(
-    r"(?:^|[.;:!?(]\s{1,3}|,\s|\b(?:and|but|while|whereas)\s)([A-Z][\w'-]{1,30})"
+    r"(?:^|[.;:!?(]\s{1,3}|,\s|\s[-–—]\s|\b(?:and|but|while|whereas)\s)([A-Z][\w'-]{1,30})"
     r"(?:\s[A-Z][\w'-]{1,30})?(?:'s\s[a-z]{2,20})?\s(?:[a-z]{2,12}ly\s)?"
     r"(?:is|was|has|had|[a-z]{2,20}(?<![su]s)s|[a-z]{2,20}ed|built|made|ran|led|wrote|taught"
     r"|sold|grew|knew|drove|spent)\b",

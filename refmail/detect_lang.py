@@ -99,7 +99,7 @@ ENGLISH = LanguageData(
             rf"|(?i:\bso\s(?:that\s)?{_YOU_BOTH}\scan\s(?:talk|chat|connect|meet|speak|discuss))"
             # the reciprocal: "you two can help each other", "you both ought to know one another"
             rf"|(?i:\b{_YOU_BOTH}\b[^.!?\n]{{0,40}}?\b(?:each\sother|one\sanother)\b)"
-            r"|(?i:\byou\sshould\s(?:chat|connect|talk|meet\sup))"
+            r"|(?i:\byou\sshould\s(?:chat|connect|talk|meet\sup|compare\snotes|swap\snotes))"
         ),
         "cue_common_ground": (
             r"(?i:\b(?:similar|same)\s(?:things|problems|space|issues?|interests|area)\b"
@@ -113,7 +113,8 @@ ENGLISH = LanguageData(
         ),
         # --- the hand-off ---
         "cue_hand_off": (
-            r"(?i:\b(?:take\sit\sfrom\shere|over\sto\syou(?:\stwo|\sboth)?\b|i'?ll\s(?:step\saside|"
+            r"(?i:\b(?:take\sit\sfrom\shere|over\sto\syou(?:\stwo|\sboth)?\b|i'?ll\s(?:step\s(?:aside"
+            r"|back|away|out)|bow\sout|drop\s(?:off|out)|"
             r"let\syou\s(?:two\s|both\s)?(?:take|connect|chat|talk|find|set|arrange|sort|figure"
             r"|work)|leave\s(?:it|the\srest|things)\s(?:to|with)\syou"
             r"|get\sout\sof\s(?:the|your)\sway)|"
@@ -353,6 +354,8 @@ ENGLISH = LanguageData(
             "take it from here",
             "over to you",
             "i'll step",
+            "i'll bow",
+            "i'll drop",
             "i'll let you",
             "i'll leave",
             "feel free to bcc",

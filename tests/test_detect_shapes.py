@@ -177,6 +177,12 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
     ),
     # an opt-in ask whose offer is conditional ("Happy to connect you if so") is still the ask
     "intro_opt_in_ask_if_so": ("owner_intro", {"victor@hale.example.com": True}),
+    # "Ben - Cara is the engineer…" / "Cara - Ben is CTO…": each described to the other after
+    # a dash vocative
+    "intro_dash_vocatives_each_described": (
+        "owner_intro",
+        {"ben@ortiz.example.com": True, "cara@lind.example.se": True},
+    ),
     # Dan introduced the owner to Erin; the owner forwarded it to refmail alone.
     "intro_forward_to_refmail_alone": ("referral_to_owner", {"erin@tidewater.example.net": True}),
 }
@@ -232,6 +238,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_person_to_speak_with_not_copied": "other",
     # "Hi all" to three people, each given a task: group mail, not a greeting of two parties
     "not_group_logistics_hi_all": "other",
+    # a colleague's report forwarded to the manager with the colleague copied passes news on
+    "not_forward_report_author_copied": "other",
 }
 
 
