@@ -429,6 +429,7 @@ ENGLISH = LanguageData(
             "pulling in",
             " cc",
             "cc ",
+            "(cc",
             "copy ",
             " add ",
             "[+",

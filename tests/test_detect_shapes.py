@@ -183,6 +183,11 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "owner_intro",
         {"ben@ortiz.example.com": True, "cara@lind.example.se": True},
     ),
+    # "Lisa Grant (cc) is a tax attorney…": the copy said in brackets, no space before "cc"
+    "intro_parenthetical_cc": (
+        "loop_in",
+        {"lisa@grant-tax.example.com": True, "kevin@moore.example.com": True},
+    ),
     # Dan introduced the owner to Erin; the owner forwarded it to refmail alone.
     "intro_forward_to_refmail_alone": ("referral_to_owner", {"erin@tidewater.example.net": True}),
 }
