@@ -198,6 +198,7 @@ _CONNECTING = frozenset(
         "greets_the_parties",
         "describes_each_side",
         "directs_to_a_party",
+        "presents_the_copied",
         "gives_an_address",
         "names_the_copied",
         "copied_last_in_cc",
@@ -494,6 +495,9 @@ def _shape_features(
         add("describes_each_side", ", ".join(a.email for a in each[:4]))
     if shape == "forward" and _note_names(text, addrs[-1:]):
         add("note_names_forwarded_author", f"the note speaks of {addrs[-1]}")
+    presented = _presented(text, [a for a in addrs if a in who.copied])
+    if presented:
+        add("presents_the_copied", f"presents {presented}")
     given = [a for a in who.in_text if a in addrs and named(a, words)]
     if given:
         add("gives_an_address", ", ".join(str(a) for a in given[:2]))
@@ -503,7 +507,8 @@ def _shape_features(
     reachable = [a for a in addrs if a in who.candidates]
     if not msg.history:
         reachable = [a for a in reachable if a in who.copied]
-    directed = _directed_to(text, reachable, msg.history) if reachable else ""
+    new_copies = tuple(a for a in reachable if a in who.copied)
+    directed = _directed_to(text, reachable, msg.history, new_copies) if reachable else ""
     if directed:
         add("directs_to_a_party", f"points to {directed}")
     copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "") or directed
@@ -580,7 +585,7 @@ _DIRECTS = re.compile(
     r"(?i:\b(?:pls|please|can\syou|could\syou|would\syou|you\sshould|feel\sfree\sto"
     r"|i'?d\slike\syou\sto|you\smay\swant\sto)\s(?:pls\s|please\s|also\s|directly\s)?"
     rf"{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s)"
-    r"([A-Z][\w'-]{1,30})"
+    r"([A-Z][\w'-]{1,30}|(?i:him|her)\b)"
     rf"|\b([A-Z][\w'-]{{1,30}})\s(?i:is\s(?:the|your)\s(?:best\s|right\s)?(?:person|one|guy"
     rf"|contact)(?:\s(?:to\s{_CONTACT}|for)"
     # "Nina is the person at Ross Capital I think you should speak with"
@@ -592,13 +597,30 @@ _DIRECTS = re.compile(
 )
 
 
-def _directed_to(text: str, addrs: list[Address], history: str) -> str:
+def _directed_to(
+    text: str, addrs: list[Address], history: str, copied: tuple[Address, ...] = ()
+) -> str:
     """The party the author sends someone else to, when someone on it is new, or ""."""
     for match in _DIRECTS.finditer(text[:6000]):
         name = (match.group(1) or match.group(2) or match.group(3)).lower()
         party = next((a for a in addrs if named(a, {name})), None)
+        if name in ("him", "her") and len(copied) == 1:
+            party = copied[0]  # "Please work with her directly": the one person copied
         if party is not None and not all(_on_thread(a, history) for a in addrs):
             return str(party)  # someone is new: not two old hands told to talk again
+    return ""
+
+
+# "This is Wu Lan, the translator I mentioned.": the author presents someone (who is copied)
+_PRESENTS = re.compile(r"(?:^|(?<=[.!?]\s))(?i:this\sis)\s([A-Z][\w'-]{1,30})", re.MULTILINE)
+
+
+def _presented(text: str, copied: list[Address]) -> str:
+    """A copied party the author presents by name ("This is Wu, …"), or ""."""
+    for match in _PRESENTS.finditer(text[:3000]):
+        party = next((a for a in copied if named(a, {match.group(1).lower()})), None)
+        if party is not None:
+            return str(party)
     return ""
 
 
@@ -647,7 +669,7 @@ def _described(
 
 # "Name is …", "Name runs …", "Name's company makes …": a person as the subject of a clause.
 _SUBJECT = re.compile(
-    r"(?:^|[.;:!?(]\s{1,3}|,\s|\s[-–—]\s|\b(?:and|but|while|whereas)\s)([A-Z][\w'-]{1,30})"
+    r"(?:^|[.;:!?(]\s{1,3}|,\s|\s(?:-{1,2}|[–—])\s|\b(?:and|but|while|whereas)\s)([A-Z][\w'-]{1,30})"
     r"(?:\s[A-Z][\w'-]{1,30})?(?:'s\s[a-z]{2,20})?\s(?:[a-z]{2,12}ly\s)?"
     r"(?:is|was|has|had|[a-z]{2,20}(?<![su]s)s|[a-z]{2,20}ed|built|made|ran|led|wrote|taught"
     r"|sold|grew|knew|drove|spent)\b",

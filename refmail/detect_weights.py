@@ -33,6 +33,7 @@ WEIGHTS: dict[str, float] = {
     "note_names_forwarded_author": 1.0,
     "gives_an_address": 1.0,
     "directs_to_a_party": 1.5,
+    "presents_the_copied": 1.5,
     "names_the_copied": 2.0,
     "copied_last_in_cc": 1.0,
     "copies_a_group": 1.0,

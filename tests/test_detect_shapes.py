@@ -188,6 +188,16 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"lisa@grant-tax.example.com": True, "kevin@moore.example.com": True},
     ),
+    # "Mike -- Sally runs the risk group … Please work with her directly.": a pronoun for the
+    # one person copied; "This is Wu Lan, the translator I mentioned.": presenting the copied
+    "intro_work_with_her_copied": (
+        "owner_intro",
+        {"mike.grigsby@gridline.example.com": True, "sally.beck@gridline.example.com": True},
+    ),
+    "intro_this_is_copied": (
+        "owner_intro",
+        {"tom@reed.example.com": True, "wu@lan.example.cn": True},
+    ),
     # Dan introduced the owner to Erin; the owner forwarded it to refmail alone.
     "intro_forward_to_refmail_alone": ("referral_to_owner", {"erin@tidewater.example.net": True}),
 }
@@ -245,6 +255,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_group_logistics_hi_all": "other",
     # a colleague's report forwarded to the manager with the colleague copied passes news on
     "not_forward_report_author_copied": "other",
+    # the owner's reply once the two are talking: directions, not a connection
+    "not_owner_directions_in_intro_thread": "other",
 }
 
 
