@@ -583,7 +583,8 @@ _CONTACT = (
 )
 _DIRECTS = re.compile(
     r"(?i:\b(?:pls|please|can\syou|could\syou|would\syou|you\sshould|feel\sfree\sto"
-    r"|i'?d\slike\syou\sto|you\smay\swant\sto)\s(?:pls\s|please\s|also\s|directly\s)?"
+    r"|i'?d\slike\syou\sto|you\s(?:may|might|will|'ll)\swant\sto"
+    r"|i(?:'d|\swould)?\s(?:suggest|recommend)(?:\sthat)?\syou)\s(?:pls\s|please\s|also\s|directly\s)?"
     rf"{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s)"
     r"([A-Z][\w'-]{1,30}|(?i:him|her)\b)"
     rf"|\b([A-Z][\w'-]{{1,30}})\s(?i:is\s(?:the|your)\s(?:best\s|right\s)?(?:person|one|guy"
@@ -592,8 +593,9 @@ _DIRECTS = re.compile(
     rf"|\b[^.\n]{{0,40}}?\byou\s(?:should|could|might|may|want\sto|need\sto)\s(?:{_CONTACT}|meet)))"
     # the author sends someone to the one addressed: "I shall ask Krishna to meet you"
     r"|(?i:\b(?:i'?ll|i\s(?:shall|will|have|had)|i'?ve|i)\s(?:ask(?:ed)?|have|had|get)\s)"
-    rf"([A-Z][\w'-]{{1,30}})(?i:\sto\s(?:{_CONTACT}|meet|reach\sout\sto|get\sback\sto)"
-    r"\s(?:with\s)?(?:you|him|her|them)\b)"
+    rf"([A-Z][\w'-]{{1,30}}|(?i:him|her)\b)(?i:\sto\s(?:(?:{_CONTACT}|meet|reach\sout\sto"
+    r"|get\sback\sto)\s(?:with\s)?(?:you|him|her|them)|give\s(?:you|him|her|them)\sa\s(?:call|ring"
+    r"|shout))\b)"
 )
 
 

@@ -100,6 +100,7 @@ ENGLISH = LanguageData(
             # the reciprocal: "you two can help each other", "you both ought to know one another"
             rf"|(?i:\b{_YOU_BOTH}\b[^.!?\n]{{0,40}}?\b(?:each\sother|one\sanother)\b)"
             r"|(?i:\byou\sshould\s(?:chat|connect|talk|meet\sup|compare\snotes|swap\snotes))"
+            r"|(?i:\bplease\sget\stogether\b)"
         ),
         "cue_common_ground": (
             r"(?i:\b(?:similar|same)\s(?:things|problems|space|issues?|interests|area)\b"
@@ -121,7 +122,7 @@ ENGLISH = LanguageData(
             r"feel\sfree\sto\s(?:bcc|move)\sme|move\sme\sto\sbcc))"
             r"|\b[A-Z][\w'.]{1,30},?\s(?i:who\s)?(?i:will|may|should|is\sgoing\sto)\s(?i:(?:likely|probably"
             r"|soon|"
-            r"also)\s)?(?i:be\sin\stouch|reach\sout|contact\syou|call\syou|e-?mail\syou|"
+            r"also)\s)?(?i:be\sin\s(?:touch|contact)|reach\sout|contact\syou|call\syou|e-?mail\syou|"
             r"get\sin\stouch|follow\sup\swith\syou|get\sback\sto\syou"
             # "Anna will be contacting each of you"
             r"|(?:be\s)?(?:contact(?:ing)?|call(?:ing)?|e-?mail(?:ing)?|reaching\sout\sto)\s"
@@ -129,7 +130,11 @@ ENGLISH = LanguageData(
             # the author prompts one party to contact the other, or says the other expects it
             r"|(?i:\b(?:drop|send|shoot)\s(?:him|her|them)\s(?:a\s)?(?:line|note|message|mail"
             r"|e-?mail)\b|\b(?:he|she)(?:'d|\swould|'ll|\swill)\s(?:be\s(?:glad|happy|delighted)"
-            r"|love)\sto\shear\sfrom\syou)"
+            r"|love)\sto\shear\sfrom\syou"
+            # the other will write: "You should hear from her soon"
+            # (from "hear": a hand-off opening with "you" is refused as the author's promise)
+            r"|(?:(?<=you'll\s)|(?<=you\swill\s)|(?<=you\sshould\s))(?:soon\s)?hear\sfrom\s"
+            r"(?:him|her|them)\b)"
             r"|\b[A-Z][\w'-]{1,30}\s(?i:knows\s(?:i'?m|i\sam|i\swas)\s(?:sending|writing|forwarding"
             r"|connecting))"
             # "Jake should be able to help you", "I'll let Jake comment on this"
@@ -327,6 +332,7 @@ ENGLISH = LanguageData(
         ),
         "cue_should_talk": (
             "you two",
+            "get together",
             "you both",
             "you guys",
             "you all",
@@ -352,6 +358,8 @@ ENGLISH = LanguageData(
         ),
         "cue_hand_off": (
             "take it from here",
+            "hear from",
+            "in contact",
             "over to you",
             "i'll step",
             "i'll bow",

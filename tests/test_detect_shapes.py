@@ -18,7 +18,8 @@ from refmail.parse import parse_message
 
 SHAPES = Path(__file__).parent / "fixtures" / "shapes"
 IDENTITY = Identity(
-    owners=frozenset({"alice@novak.example.com"}), refmail=frozenset({"refmail@example.com"})
+    owners=frozenset({"alice@novak.example.com", "alice.novak@gridline.example.com"}),
+    refmail=frozenset({"refmail@example.com"}),
 )
 
 MAYA, LEO = "maya@ortiz.example.org", "leo@toolhub.example.net"
@@ -198,6 +199,30 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "owner_intro",
         {"tom@reed.example.com": True, "wu@lan.example.cn": True},
     ),
+    # terse business hand-offs to a copied colleague (the owner is alice.novak@gridline…, so
+    # these take the owner from the Identity below): "I've asked her to give you a call", "I
+    # suggest you coordinate with her", "She will be in contact with you", "You should hear
+    # from her soon"; and two addressed told "please get together"
+    "intro_asked_her_to_call_you": (
+        "owner_intro",
+        {"bob.smith@gridline.example.com": True, "jane.doe@gridline.example.com": True},
+    ),
+    "intro_suggest_you_coordinate_with_her": (
+        "owner_intro",
+        {"bob.smith@gridline.example.com": True, "jane.doe@gridline.example.com": True},
+    ),
+    "intro_she_will_be_in_contact": (
+        "owner_intro",
+        {"bob.smith@gridline.example.com": True, "jane.doe@gridline.example.com": True},
+    ),
+    "intro_you_should_hear_from_her": (
+        "owner_intro",
+        {"bob.smith@gridline.example.com": True, "jane.doe@gridline.example.com": True},
+    ),
+    "intro_please_get_together": (
+        "owner_intro",
+        {"bob.smith@gridline.example.com": True, "jane.doe@gridline.example.com": True},
+    ),
     # Dan introduced the owner to Erin; the owner forwarded it to refmail alone.
     "intro_forward_to_refmail_alone": ("referral_to_owner", {"erin@tidewater.example.net": True}),
 }
@@ -257,6 +282,9 @@ LOOK_ALIKES: dict[str, str] = {
     "not_forward_report_author_copied": "other",
     # the owner's reply once the two are talking: directions, not a connection
     "not_owner_directions_in_intro_thread": "other",
+    # the author's own promise to be in contact; coordinating with a team, not a person
+    "not_we_will_be_in_contact": "other",
+    "not_suggest_coordinate_with_a_team": "other",
 }
 
 
