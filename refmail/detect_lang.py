@@ -100,7 +100,7 @@ ENGLISH = LanguageData(
             # the reciprocal: "you two can help each other", "you both ought to know one another"
             rf"|(?i:\b{_YOU_BOTH}\b[^.!?\n]{{0,40}}?\b(?:each\sother|one\sanother)\b)"
             r"|(?i:\byou\sshould\s(?:chat|connect|talk|meet\sup|compare\snotes|swap\snotes))"
-            r"|(?i:\bplease\sget\stogether\b)"
+            r"|(?i:\b(?:please|pls)\s(?:get\stogether|connect(?!\sto\b)|compare\snotes)\b)"
         ),
         "cue_common_ground": (
             r"(?i:\b(?:similar|same)\s(?:things|problems|space|issues?|interests|area)\b"
@@ -123,7 +123,7 @@ ENGLISH = LanguageData(
             r"|\b[A-Z][\w'.]{1,30},?\s(?i:who\s)?(?i:will|may|should|is\sgoing\sto)\s(?i:(?:likely|probably"
             r"|soon|"
             r"also)\s)?(?i:be\sin\s(?:touch|contact)|reach\sout|contact\syou|call\syou|e-?mail\syou|"
-            r"get\sin\stouch|follow\sup\swith\syou|get\sback\sto\syou"
+            r"get\sin\stouch|follow\sup\s(?:with|w/?)\syou|get\sback\sto\syou"
             # "Anna will be contacting each of you"
             r"|(?:be\s)?(?:contact(?:ing)?|call(?:ing)?|e-?mail(?:ing)?|reaching\sout\sto)\s"
             r"(?:each|both|all)\sof\syou)"
@@ -202,7 +202,7 @@ ENGLISH = LanguageData(
         ),
         "cue_copy_why": (
             r"(?i:\bwho\s(?:knows|has\sbeen|was|were|is|are|wrote|manages|owns|can|tried|works|"
-            r"created|maintains|might|may)|\bsince\s(?:they|he|she)\b"
+            r"created|maintains|might|may)|\bsince\s(?:they|he|she)\b|\bso\s(?:that\s)?(?:he|she|they)\scan\b"
             r"|\bfor\s(?:the\s)?[\w/-]{2,30}\s(?:part|discussion|side|question|query)"
             r"|\bas\sthe\s(?:author|maintainer|owner)|\bfrom\sthe\s[\w -]{2,30}(?:team|side"
             r"|project)"
@@ -333,6 +333,8 @@ ENGLISH = LanguageData(
         "cue_should_talk": (
             "you two",
             "get together",
+            "connect",
+            "compare notes",
             "you both",
             "you guys",
             "you all",
@@ -375,7 +377,7 @@ ENGLISH = LanguageData(
             "call you",
             "mail you",
             "get in touch",
-            "follow up with you",
+            "follow up w",
             "get back to you",
             "of you",
             "asking him",

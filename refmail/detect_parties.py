@@ -84,6 +84,65 @@ def is_robot(addr: Address) -> bool:
     return bool(ROBOT_LOCAL.match(local)) or not _ROLE_PART.isdisjoint(re.split(r"[._+-]", local))
 
 
+# The everyday short forms of common English given names, so "Jake will call you" names
+# "Sullivan, Jacob J" (data; short forms that are also common words, "Will", "Pat", "Sue",
+# "Ray", "Don", "Rich", are left out: a capitalised "Will" opens questions)
+_SHORT_FORMS: dict[str, tuple[str, ...]] = {
+    "jacob": ("jake",),
+    "william": ("bill", "billy"),
+    "robert": ("bob", "bobby", "rob"),
+    "richard": ("rick",),
+    "james": ("jim", "jimmy", "jamie"),
+    "michael": ("mike",),
+    "elizabeth": ("liz", "beth"),
+    "katherine": ("kate", "kathy"),
+    "catherine": ("kate", "cathy"),
+    "margaret": ("maggie", "meg"),
+    "thomas": ("tom",),
+    "joseph": ("joe",),
+    "jonathan": ("jon",),
+    "christopher": ("chris",),
+    "christine": ("chris",),
+    "steven": ("steve",),
+    "stephen": ("steve",),
+    "daniel": ("dan", "danny"),
+    "david": ("dave",),
+    "edward": ("ed",),
+    "andrew": ("andy",),
+    "anthony": ("tony",),
+    "jennifer": ("jen", "jenny"),
+    "rebecca": ("becky",),
+    "samuel": ("sam",),
+    "samantha": ("sam",),
+    "alexander": ("alex",),
+    "alexandra": ("alex",),
+    "benjamin": ("ben",),
+    "kenneth": ("ken",),
+    "gregory": ("greg",),
+    "jeffrey": ("jeff",),
+    "timothy": ("tim",),
+    "matthew": ("matt",),
+    "nicholas": ("nick",),
+    "philip": ("phil",),
+    "phillip": ("phil",),
+    "ronald": ("ron",),
+    "douglas": ("doug",),
+    "gerald": ("jerry",),
+    "lawrence": ("larry",),
+    "charles": ("charlie",),
+    "frederick": ("fred",),
+    "vincent": ("vince",),
+    "deborah": ("deb", "debbie"),
+    "cynthia": ("cindy",),
+    "kimberly": ("kim",),
+    "pamela": ("pam",),
+    "nathaniel": ("nate",),
+    "abigail": ("abby",),
+    "stanley": ("stan",),
+    "zachary": ("zach",),
+}
+
+
 @functools.lru_cache(maxsize=4096)
 def name_tokens(addr: Address) -> frozenset[str]:
     """Lower-cased words that may name this person: "Bernier-Toth, Michelle" → both parts."""
@@ -96,6 +155,7 @@ def name_tokens(addr: Address) -> frozenset[str]:
     if not words:
         local = addr.email.split("@")[0]
         words = {w for w in re.split(r"[._+-]|\d", local.lower()) if len(w) >= 3}
+    words |= {short for w in tuple(words) for short in _SHORT_FORMS.get(w, ())}
     return frozenset(words)
 
 

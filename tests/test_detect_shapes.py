@@ -18,7 +18,9 @@ from refmail.parse import parse_message
 
 SHAPES = Path(__file__).parent / "fixtures" / "shapes"
 IDENTITY = Identity(
-    owners=frozenset({"alice@novak.example.com", "alice.novak@gridline.example.com"}),
+    owners=frozenset(
+        {"alice@novak.example.com", "alice.novak@gridline.example.com", "hdr@mail.example.org"}
+    ),
     refmail=frozenset({"refmail@example.com"}),
 )
 
@@ -223,6 +225,25 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "owner_intro",
         {"bob.smith@gridline.example.com": True, "jane.doe@gridline.example.com": True},
     ),
+    # terse public-office mail (owner hdr@mail…): "She will follow up w you"; "Jake will call
+    # you" for "Sullivan, Jacob J" (everyday short forms of given names); "Jake, Mark--pls
+    # connect on the draft"; "Copying Jake so he can get back to you"
+    "intro_follow_up_w_you": (
+        "owner_intro",
+        {"mark@penn.example.net": True, "millscd@state.example.org": True},
+    ),
+    "intro_short_name_will_call_you": (
+        "owner_intro",
+        {"mark@penn.example.net": True, "sullivanjj@state.example.org": True},
+    ),
+    "intro_pls_connect_two": (
+        "owner_intro",
+        {"sullivanjj@state.example.org": True, "mark@penn.example.net": True},
+    ),
+    "intro_copying_so_he_can": (
+        "loop_in",
+        {"sullivanjj@state.example.org": True, "mark@penn.example.net": True},
+    ),
     # Dan introduced the owner to Erin; the owner forwarded it to refmail alone.
     "intro_forward_to_refmail_alone": ("referral_to_owner", {"erin@tidewater.example.net": True}),
 }
@@ -285,6 +306,8 @@ LOOK_ALIKES: dict[str, str] = {
     # the author's own promise to be in contact; coordinating with a team, not a person
     "not_we_will_be_in_contact": "other",
     "not_suggest_coordinate_with_a_team": "other",
+    # "Will you send…" does not name William; "please connect to the secure line" connects no one
+    "not_will_you_and_connect_to_a_line": "other",
 }
 
 
