@@ -100,7 +100,9 @@ ENGLISH = LanguageData(
             # the reciprocal: "you two can help each other", "you both ought to know one another"
             rf"|(?i:\b{_YOU_BOTH}\b[^.!?\n]{{0,40}}?\b(?:each\sother|one\sanother)\b)"
             r"|(?i:\byou\sshould\s(?:chat|connect|talk|meet\sup|compare\snotes|swap\snotes))"
-            r"|(?i:\b(?:please|pls)\s(?:get\stogether|connect(?!\sto\b)|compare\snotes)\b)"
+            # (not "get together with your teams": with others, not with each other)
+            r"|(?i:\b(?:please|pls)\s(?:get\stogether(?!\swith\s(?:your|their|the|our)\b)"
+            r"|connect(?!\sto\b)|compare\snotes)\b)"
         ),
         "cue_common_ground": (
             r"(?i:\b(?:similar|same)\s(?:things|problems|space|issues?|interests|area)\b"

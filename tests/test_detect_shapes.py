@@ -308,6 +308,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_suggest_coordinate_with_a_team": "other",
     # "Will you send…" does not name William; "please connect to the secure line" connects no one
     "not_will_you_and_connect_to_a_line": "other",
+    # three told to get together with their own teams: a task, not a connection
+    "not_get_together_with_your_teams": "other",
 }
 
 
