@@ -21,14 +21,21 @@ _SCAN_LINES = 1_500  # lines of the body scanned for the author's inline lines
 # Lines where quoted history certainly starts: a forward marker, a separator, a signature.
 _HARD_STOP = re.compile(
     r"(?<![ \t_-])[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Forwarded by"
-    r"|Mensaje original|Mensaje reenviado)|Begin forwarded message:"
-    r"|Inicio del mensaje reenviado:|_{10,}[ \t]*$|-- ?$)",
+    r"|Mensaje original|Mensaje reenviado|Ursprüngliche Nachricht|Original-Nachricht"
+    r"|Message d'origine|Message original|Replied Message|原始邮件|邮件原件)"
+    r"|Begin forwarded message:|Inicio del mensaje reenviado:|_{10,}[ \t]*$|-- ?$)",
     re.IGNORECASE,
 )
 # An Outlook header block: "From: …" followed by "Sent:"/"Date:"/"To:".
-_HEADER_FROM = re.compile(r"(?<![ \t])[ \t]*\*?(?:From|De):\*?[ \t]", re.IGNORECASE)
+# (in the languages clients write them in: Von/An, De/À, 发件人/收件人, 差出人/宛先; a full-width
+# colon after CJK words)
+_HEADER_FROM = re.compile(
+    r"(?<![ \t])[ \t]*\*?(?:From|De|Von|发件人|寄件者|差出人)\*?[:：]\*?[ \t]?", re.IGNORECASE
+)
 _HEADER_NEXT = re.compile(
-    r"(?<![ \t])[ \t]*\*?(?:Sent|Date|To|Enviado|Fecha|Para)\*?:", re.IGNORECASE
+    r"(?<![ \t])[ \t]*\*?(?:Sent|Date|To|Enviado|Fecha|Para|Gesendet|Datum|An|Envoyé|À|发送时间"
+    r"|日期|时间|收件人|寄件日期|送信日時|宛先)\*?[:：]",
+    re.IGNORECASE,
 )
 _WROTE_WORDS = (
     "wrote",

@@ -154,6 +154,12 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"nathan@chan.example.org": True, "matt@kooij.example.nl": True},
     ),
+    # the history below is a Chinese Outlook header block ("发件人：…/发送时间：…"), not the
+    # author's words ("Thanks for the introduction" in it thanks nobody here)
+    "intro_loop_in_above_chinese_header_block": (
+        "loop_in",
+        {"longman@redhat.example.com": True, "chenrui@huawei.example.com": True},
+    ),
     "intro_loop_in_fyi_words_far_below": (
         "loop_in",
         {"chris@down.example.net": True, "andrew@moss.example.org": True},
