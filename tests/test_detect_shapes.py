@@ -2,7 +2,10 @@
 
 The fixtures (tests/fixtures/shapes/) were written before the detector was changed for them:
 they are the evidence that detection follows the shape of a message, not a corpus's phrases.
-(The first commit of this file marked the 14 the detector then got wrong as strict xfails.)
+(The first commit of this file marked the 14 the detector then got wrong as strict xfails.
+The 37 added on 2026-12-07 were written with the change they test, from shapes seen in list
+and business mail kept outside the repository; 30 fail on the detector before it, and 7
+look-alikes guard against rules that were tried and dropped.)
 Each row: file, expected kind, shape (introductions), and the exact parties (address → reached).
 The owner is Alice (alice@novak.example.com); refmail is refmail@example.com.
 """
