@@ -140,7 +140,7 @@ def read(
     _shape_features(
         msg, shape, who, parties, text, data, cues, named_in, add, relay is not None, owner
     )
-    if not any(e.feature in _CONNECTING for e in found):
+    if not any(_connects(e.feature, found) for e in found):
         add("no_connecting_act", "nothing connects anyone (only names and addressees)")
     _soften_incidental(found)
     if any(e.feature == "names_the_copied" for e in found):
@@ -204,6 +204,15 @@ _CONNECTING = frozenset(
         "copied_last_in_cc",
     }
 )
+
+
+def _connects(feature: str, found: list[Evidence]) -> bool:
+    """The feature is evidence that someone is connected. Greeting two people is, only when one
+    is described too: "Hi Yuki and Lena, Yuki can you bring the board? Lena, I'll book the room"
+    is any group mail's shape."""
+    if feature == "greets_the_parties":
+        return any(e.feature in ("describes_a_party", "describes_each_side") for e in found)
+    return feature in _CONNECTING
 
 
 _FYI_REACH = 300  # characters: an FYI explains the copy beside it, not one a page away
@@ -672,7 +681,7 @@ def _described(
 # "Name is …", "Name runs …", "Name's company makes …": a person as the subject of a clause.
 _SUBJECT = re.compile(
     r"(?:^|[.;:!?(]\s{1,3}|,\s|\s(?:-{1,2}|[–—])\s|\b(?:and|but|while|whereas)\s)([A-Z][\w'-]{1,30})"
-    r"(?:\s[A-Z][\w'-]{1,30})?(?:'s\s[a-z]{2,20})?\s(?:[a-z]{2,12}ly\s)?"
+    r"(?:\s[A-Z][\w'-]{1,30})?(?:'s\s[a-z]{2,20}(?:,?\s[A-Z][\w'-]{1,30},?)?)?\s(?:[a-z]{2,12}ly\s)?"
     r"(?:is|was|has|had|[a-z]{2,20}(?<![su]s)s|[a-z]{2,20}ed|built|made|ran|led|wrote|taught"
     r"|sold|grew|knew|drove|spent)\b",
     re.MULTILINE,

@@ -69,6 +69,10 @@ ENGLISH = LanguageData(
             r"(?:e-?)?intro(?:duction)?\b)"
             r"|(?i:\bhere(?:'s|\sis)\s(?:the|my|your)\s(?:promised\s)?(?:e-?)?intro(?:duction)?"
             r"\s(?:to|between|for\syou))"
+            # the introduction named as what the mail is: "Quick intro as discussed",
+            # "Intro as promised", "A brief introduction, as requested"
+            r"|^(?i:(?:an?\s)?(?:quick|brief|short|promised|virtual)?\s?(?:e-?)?intro(?:duction)?,?"
+            r"\sas\s(?:discussed|promised|requested|agreed|mentioned))\b"
         ),
         "cue_meet": (
             r"(?:^|[.!?:;,]\s{1,3}|(?i:\b(?:hi|hey|hello|dear)\b)\s[A-Z][\w'-]{0,30}[,!]?\s)"
@@ -96,6 +100,12 @@ ENGLISH = LanguageData(
             rf"|(?i:\bfor\s{_YOU_BOTH}\sto\s(?:talk|chat|connect|meet|speak|get\sto\sknow))"
             r"|(?i:\byou(?:'d|\swould|'ll|\swill)\s(?:both|two)\s(?:really\s)?(?:benefit|enjoy"
             r"|get\salong|hit\sit\soff|have\sa\slot))"
+            # reciprocal by nature, "both" or not: "I think you'd hit it off"
+            r"|(?i:\byou(?:'d|\swould|'ll|\swill)\s(?:really\s|definitely\s)?(?:hit\sit\soff"
+            r"|get\salong\s(?:great|well|famously)))"
+            # the two told to go on without the author: "so you can connect directly"
+            r"|(?i:\byou\s(?:can|could|may)\s(?:now\s)?(?:connect|talk|chat|speak|correspond"
+            r"|coordinate|write)\s(?:directly|with\seach\sother)\b)"
             rf"|(?i:\bso\s(?:that\s)?{_YOU_BOTH}\scan\s(?:talk|chat|connect|meet|speak|discuss))"
             # the reciprocal: "you two can help each other", "you both ought to know one another"
             rf"|(?i:\b{_YOU_BOTH}\b[^.!?\n]{{0,40}}?\b(?:each\sother|one\sanother)\b)"
@@ -113,6 +123,13 @@ ENGLISH = LanguageData(
             r"are\syou\s(?:open|interested|up\sfor)|(?:ok|okay|mind)\sif\si)\b[^.?!\n]{0,80}?"
             r"\b(?:intro|introduc|connect|meet))"
             r"|(?i:\bdo\syou\swant\sto\s(?:talk|chat|meet|connect)\b)"
+            # the author offers to make it, asking: "Want me to connect you?", "Shall I intro you?"
+            r"|(?i:\b(?:(?:do\syou\s)?want\sme\sto|shall\si|should\si)\s(?:make\san?\s)?"
+            r"(?:e-?intro|intro|introduc|connect\syou|put\syou\sin\stouch)[^.?!\n]{0,60}\?)"
+            # a call with someone else, asked: "Would you be open to a short call with her?"
+            r"|(?i:\b(?:would\syou\sbe|are\syou)\s(?:open|interested|up\sfor|willing)\sto\s"
+            r"(?:a\s|an\s)?(?:short\s|quick\s|brief\s)?(?:call|chat|coffee|conversation|talk)\s"
+            r"with\s(?:him|her|them)\b)"
         ),
         # --- the hand-off ---
         "cue_hand_off": (
@@ -176,7 +193,7 @@ ENGLISH = LanguageData(
         # --- the loop-in: someone copied, named in the same breath ---
         "cue_copy_in": (
             rf"(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s{{0,2}}(?:in\s)?(?:[\w-]{{1,30}},?\s(?:and\s)?)?"
-            r"(?:(?i:him|her|them)\b"
+            r"(?:(?i:him|her|them)\b|(?i:you\s(?:both|two)|both\sof\syou)\b"
             rf"|(?i:the\s|my\s|our\s)?{_NAME}"
             # a group of people: "the foo maintainers", "our storage folks"
             r"|(?:(?i:the|my|our|some|other|a\sfew|more|few|relevant|associated)\s)?"
@@ -349,6 +366,10 @@ ENGLISH = LanguageData(
             "you'll both",
             "you will both",
             "you'd two",
+            "hit it off",
+            "get along",
+            "directly",
+            "with each other",
         ),
         "cue_common_ground": ("similar", "same", "in common", "mutually", "both "),
         "cue_opt_in_ask": (
@@ -359,6 +380,9 @@ ENGLISH = LanguageData(
             "are you up",
             "if i",
             "do you want to",
+            "want me to",
+            "shall i",
+            "should i",
         ),
         "cue_hand_off": (
             "take it from here",

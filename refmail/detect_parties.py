@@ -65,10 +65,17 @@ def _list_like(addr: Address) -> bool:
     local, _, domain = addr.email.partition("@")
     return (
         bool(_LIST_DOMAIN.search(domain))
-        or bool(_LIST_LOCAL.search(local))
+        or (bool(_LIST_LOCAL.search(local)) and not _own_name(local, addr.name))
         or bool(_LIST_NAME.search(addr.name))
         or " via " in addr.name
     )
+
+
+def _own_name(local: str, name: str) -> bool:
+    """The local part is the given name of a personal display name: "Dev Patel <dev@…>" is
+    Dev, not a developers' list."""
+    words = name.split()
+    return len(words) >= 2 and words[0].lower() == local.lower() and words[1][:1].isupper()
 
 
 # Role mailboxes (RFC 2142 and the usual company ones) anywhere in the local part:
