@@ -541,6 +541,12 @@ def _shape_features(
         and "cue_opt_in_ask" not in cues
     ):
         add("single_person_addressed", who.candidates[0].email)
+    if "cue_opt_in_ask" in cues and len(who.candidates) == 1:
+        # an opt-in ask says who the other is: "I know a retired auditor, Clara, who…"
+        known = [*who.candidates, *([msg.envelope.sender] if msg.envelope.sender else [])]
+        other = _someone_else_described(named_in, known, data)
+        if other:
+            add("describes_the_other", f"“{other[:80]}”")
     forwarded = shape == "forward" or relayed  # the forwarded people are in the history
     if msg.history and not forwarded and all(_on_thread(a, msg.history) for a in addrs):
         add("no_new_party", "everyone addressed was already on the thread")
@@ -674,6 +680,23 @@ def _described(
     for sentence, words in named_in:
         # the pattern first: one C-level search is cheaper than matching every party's name
         if words and describes.search(sentence) and any(named(a, words) for a in addrs):
+            return sentence
+    return ""
+
+
+# A name inside a sentence (not its first word, which any sentence capitalises).
+_INNER_NAME = re.compile(r"(?<=[\s,(])[A-Z][a-z'’-]{2,30}\b")
+
+
+def _someone_else_described(
+    named_in: list[tuple[str, set[str]]], known: list[Address], data: LanguageData
+) -> str:
+    """A sentence describing a named person who is neither addressed nor the author."""
+    describes = re.compile(data.describes)
+    for sentence, _ in named_in[:CONTEXT_SENTENCES]:
+        names = {n.lower() for n in _INNER_NAME.findall(sentence)}
+        strangers = [n for n in names if not any(named(a, {n}) for a in known)]
+        if strangers and describes.search(sentence):
             return sentence
     return ""
 

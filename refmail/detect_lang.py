@@ -105,7 +105,7 @@ ENGLISH = LanguageData(
             r"|get\salong\s(?:great|well|famously)))"
             # the two told to go on without the author: "so you can connect directly"
             r"|(?i:\byou\s(?:can|could|may)\s(?:now\s)?(?:connect|talk|chat|speak|correspond"
-            r"|coordinate|write)\s(?:directly|with\seach\sother)\b)"
+            r"|coordinate|write)\s(?:directly(?!\s(?:to|with)\s(?:me|us)\b)|with\seach\sother)\b)"
             rf"|(?i:\bso\s(?:that\s)?{_YOU_BOTH}\scan\s(?:talk|chat|connect|meet|speak|discuss))"
             # the reciprocal: "you two can help each other", "you both ought to know one another"
             rf"|(?i:\b{_YOU_BOTH}\b[^.!?\n]{{0,40}}?\b(?:each\sother|one\sanother)\b)"
@@ -125,7 +125,8 @@ ENGLISH = LanguageData(
             r"|(?i:\bdo\syou\swant\sto\s(?:talk|chat|meet|connect)\b)"
             # the author offers to make it, asking: "Want me to connect you?", "Shall I intro you?"
             r"|(?i:\b(?:(?:do\syou\s)?want\sme\sto|shall\si|should\si)\s(?:make\san?\s)?"
-            r"(?:e-?intro|intro|introduc|connect\syou|put\syou\sin\stouch)[^.?!\n]{0,60}\?)"
+            r"(?:(?:e-?)?intro(?:duction)?\b(?!\s(?:myself|ourselves))|introduce\s(?!myself|ourselves)"
+            r"|connect\syou|put\syou\sin\stouch)[^.?!\n]{0,60}\?)"
             # a call with someone else, asked: "Would you be open to a short call with her?"
             r"|(?i:\b(?:would\syou\sbe|are\syou)\s(?:open|interested|up\sfor|willing)\sto\s"
             r"(?:a\s|an\s)?(?:short\s|quick\s|brief\s)?(?:call|chat|coffee|conversation|talk)\s"
@@ -193,7 +194,7 @@ ENGLISH = LanguageData(
         # --- the loop-in: someone copied, named in the same breath ---
         "cue_copy_in": (
             rf"(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s{{0,2}}(?:in\s)?(?:[\w-]{{1,30}},?\s(?:and\s)?)?"
-            r"(?:(?i:him|her|them)\b|(?i:you\s(?:both|two)|both\sof\syou)\b"
+            r"(?:(?i:him|her|them)\b"
             rf"|(?i:the\s|my\s|our\s)?{_NAME}"
             # a group of people: "the foo maintainers", "our storage folks"
             r"|(?:(?i:the|my|our|some|other|a\sfew|more|few|relevant|associated)\s)?"

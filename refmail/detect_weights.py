@@ -30,6 +30,7 @@ WEIGHTS: dict[str, float] = {
     "speaks_to_each": 1.5,
     "describes_a_party": 0.75,
     "describes_each_side": 1.5,
+    "describes_the_other": 1.0,
     "note_names_forwarded_author": 1.0,
     "gives_an_address": 1.0,
     "directs_to_a_party": 1.5,

@@ -253,6 +253,25 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"sullivanjj@state.example.org": True, "mark@penn.example.net": True},
     ),
+    # classic introductions (published etiquette examples, read, never copied): the mail named
+    # as an intro, a possessive description ("Kwame's workshop Presswork builds…"), "you'd hit
+    # it off"; a forwarded request with both copied "so you can talk directly"; a given name as
+    # the local part ("Dev Malhotra <dev@…>" is a person, not a developers' list); opt-in asks
+    # that offer ("Want me to connect you?") or ask for a call with the other, described
+    "intro_intro_as_discussed": (
+        "owner_intro",
+        {"rosa@lind-cider.example.com": True, "kwame@presswork.example.org": True},
+    ),
+    "intro_copied_you_both_directly": (
+        "owner_intro",
+        {"ida@brenner-print.example.at": True, "yusuf@kaya-books.example.com.tr": True},
+    ),
+    "intro_local_part_is_given_name": (
+        "owner_intro",
+        {"nora@vik-analytics.example.no": True, "dev@malhotra-cloud.example.in": True},
+    ),
+    "intro_opt_in_want_me_to": ("owner_intro", {"hugo@lenz-bikes.example.de": True}),
+    "intro_opt_in_call_with_her": ("owner_intro", {"ines@duarte.example.pt": True}),
     # Dan introduced the owner to Erin; the owner forwarded it to refmail alone.
     "intro_forward_to_refmail_alone": ("referral_to_owner", {"erin@tidewater.example.net": True}),
 }
@@ -319,6 +338,11 @@ LOOK_ALIKES: dict[str, str] = {
     "not_will_you_and_connect_to_a_line": "other",
     # three told to get together with their own teams: a task, not a connection
     "not_get_together_with_your_teams": "other",
+    # two greeted and each given a task, nobody described; "write directly to me"; the author
+    # asking whether to introduce themself
+    "not_greets_two_tasks_each": "other",
+    "not_write_directly_to_me": "other",
+    "not_shall_i_introduce_myself": "other",
 }
 
 
@@ -366,6 +390,12 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("intro_double_opt_in_done", "speaks_to_each"),  # "Carmen, Ben: …"
         ("intro_forward_thunderbird", "note_names_forwarded_author"),  # "Kenji's company"
         ("intro_address_in_text", "gives_an_address"),
+        ("intro_intro_as_discussed", "describes_each_side"),  # "Kwame's workshop Presswork"
+        ("intro_intro_as_discussed", "cue_introduce"),  # "Brief intro, as promised"
+        ("intro_intro_as_discussed", "cue_should_talk"),  # "you'd hit it off"
+        ("intro_copied_you_both_directly", "cue_should_talk"),  # "so you can talk directly"
+        ("intro_opt_in_want_me_to", "cue_opt_in_ask"),
+        ("intro_opt_in_call_with_her", "describes_the_other"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
