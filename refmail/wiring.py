@@ -9,6 +9,7 @@ section and a doctor check).
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -78,7 +79,19 @@ def database(settings: Settings, **engine_options: object) -> SessionFactory:
         migrate(engine)
     except (SQLAlchemyError, ImportError, OSError) as exc:
         raise DatabaseError(database_problem(settings.database, exc)) from exc
+    started()
     return session_factory(engine)
+
+
+def started() -> None:
+    """The end of a command's start-up (the database layer loaded and open): turn the garbage
+    collector back on if `refmail` turned it off to start, with what exists now (modules,
+    classes, mappers: they live as long as the process) frozen, so the collections of the
+    command's work, or of a daemon's days, never walk it. Other callers (tests, `refmail web`'s
+    workers) never turned it off: nothing changes for them."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def database_problem(url: str, exc: BaseException) -> str:
