@@ -7,6 +7,7 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import re
@@ -23,9 +24,11 @@ from click.utils import make_default_short_help
 from refmail import cli as cli_module
 from refmail import wiring
 from refmail.cli import LazyGroup, cli
+from refmail.config import Settings
 from refmail.db import (
     _alembic_config,
     current_revisions,
+    engine_of,
     head_revisions,
     is_current,
     make_engine,
@@ -117,6 +120,54 @@ def test_nothing_new_and_nothing_due_load_no_mail_reader_and_no_templates(tmp_pa
     assert "0 delivered" in out
     loaded = {name.split(".")[0] for name in idle} & {*unneeded, "markupsafe", "imapclient"}
     assert not loaded, loaded
+
+
+COLLECTOR = """
+import atexit, gc, sys
+from refmail.cli import main
+atexit.register(lambda: print("collector", gc.isenabled(), gc.get_freeze_count() > 0))
+sys.argv = ["refmail", *sys.argv[1:]]
+main()
+"""
+
+
+def collector_after(*args: str, cwd: Path) -> str:
+    """What `refmail ARGS` left the garbage collector as: "collector ON FROZEN"."""
+    env = {**os.environ, "REFMAIL_CONFIG": "", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECTOR, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_the_collector_is_off_to_start_and_back_on_once_the_database_is_open(
+    tmp_path: Path,
+) -> None:
+    """`refmail` starts with the garbage collector off (start-up makes many objects that live as
+    long as the process); a command that opens the database turns it back on, with what
+    start-up made frozen, so the work (a first sync, a daemon's days) is collected as before."""
+    assert collector_after("--help", cwd=tmp_path) == "collector False False"
+    refmail("init", cwd=tmp_path)
+    assert collector_after("sync", cwd=tmp_path) == "collector True True"
+    assert collector_after("dispatch", cwd=tmp_path) == "collector True True"
+
+
+def test_opening_the_database_leaves_an_enabled_collector_as_it_was(db_url: str) -> None:
+    """Tests, `refmail web`'s workers and other callers never turned the collector off:
+    opening a database neither freezes their objects nor changes the collector."""
+    frozen = gc.get_freeze_count()
+    factory = wiring.database(Settings(accounts=(), database=db_url))
+    try:
+        assert gc.isenabled() and gc.get_freeze_count() == frozen
+    finally:
+        engine_of(factory).dispose()
 
 
 def walk(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
