@@ -11,6 +11,7 @@ import gc
 import importlib
 import os
 import re
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ from click.utils import make_default_short_help
 from refmail import cli as cli_module
 from refmail import wiring
 from refmail.cli import LazyGroup, cli
-from refmail.config import Settings
+from refmail.config import ImapSettings, Settings
 from refmail.db import (
     _alembic_config,
     current_revisions,
@@ -34,7 +35,7 @@ from refmail.db import (
     make_engine,
     migrate,
 )
-from refmail.imap import ImapSource
+from refmail.imap import ImapSource, connect
 from refmail.source import Cursor
 from tests.support.dovecot import Dovecot
 from tests.support.mailbox import referral
@@ -272,3 +273,33 @@ def test_an_imap_folder_with_nothing_new_is_not_searched(dovecot: Dovecot, imap_
         assert [len(b.headers) for b in source.scan("INBOX", other)] == [2]
     finally:
         client.logout()
+
+
+def test_starttls_loads_the_ca_store_once(
+    dovecot: Dovecot, imap_user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A STARTTLS connection makes one TLS context (each loads the CA store: tens of ms), and
+    the session it upgrades is encrypted with it."""
+    assert dovecot.cert_path is not None
+    made: list[ssl.SSLContext] = []
+    real = ssl.create_default_context
+
+    def trusting_the_test_cert() -> ssl.SSLContext:
+        context = real(cafile=str(dovecot.cert_path))
+        context.check_hostname = False  # the cert is for CN=localhost, we dial 127.0.0.1
+        made.append(context)
+        return context
+
+    monkeypatch.setattr("refmail.imap.ssl.create_default_context", trusting_the_test_cert)
+    monkeypatch.setenv("REFMAIL_TEST_STARTTLS_PASSWORD", dovecot.password)
+    settings = ImapSettings(
+        host=dovecot.host,
+        port=dovecot.port,
+        user=imap_user,
+        tls="starttls",
+        password_env="REFMAIL_TEST_STARTTLS_PASSWORD",
+    )
+    with connect(settings) as client:
+        assert client.select_folder("INBOX", readonly=True)[b"EXISTS"] == 0
+        assert client._imap.sock.context is made[0]  # the session runs over TLS, ours
+    assert len(made) == 1
