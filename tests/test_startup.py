@@ -121,6 +121,26 @@ def test_nothing_new_and_nothing_due_load_no_mail_reader_and_no_templates(tmp_pa
     assert "0 delivered" in out
     loaded = {name.split(".")[0] for name in idle} & {*unneeded, "markupsafe", "imapclient"}
     assert not loaded, loaded
+    assert "refmail.parse" not in idle  # no address to read, no draft to look at
+
+
+def test_an_empty_maildir_with_no_drafts_is_synced_without_the_parser(tmp_path: Path) -> None:
+    """The parser (and its HTML reader) is for mail and drafts: a sync that finds neither does
+    not load it; the same sync with a message to read does."""
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (tmp_path / "refmail.toml").write_text(
+        f'database = "sqlite:///{tmp_path}/refmail.db"\n\n[[accounts]]\nname = "local"\n'
+        'address = "refmail@example.com"\nowners = ["owner@example.com"]\ndelivery = "file"\n'
+        f'drafts_dir = "{tmp_path}/drafts"\n[accounts.maildir]\npath = "{maildir}"\n'
+    )
+    refmail_modules("sync", cwd=tmp_path)  # the first run migrates the new database
+    out, idle = refmail_modules("sync", cwd=tmp_path)
+    assert "scanned 0," in out and not {"refmail.parse", "refmail.htmltext"} & idle, out
+    (maildir / "new" / "1.eml").write_bytes(referral("a message")[1])
+    out, busy = refmail_modules("sync", cwd=tmp_path)
+    assert "scanned 1," in out and "refmail.parse" in busy, out
 
 
 COLLECTOR = """
