@@ -9,6 +9,7 @@ this module names them (module:attribute, and the first sentence of their help f
 from __future__ import annotations
 
 import copy
+import gc
 import importlib
 import logging
 import sys
@@ -296,4 +297,8 @@ add_examples(cli)  # refmail's own examples; each subcommand gets its own when i
 
 def main() -> None:
     """Entry point of the `refmail` console script."""
+    # Start-up makes some hundred thousand objects that live as long as the process (modules,
+    # SQLAlchemy's classes, the mappers) and few cycles; the collector would walk them all again
+    # and again while they are made. wiring.database turns it back on once the database is open.
+    gc.disable()
     cli()

@@ -204,9 +204,7 @@ def dispatch_cmd(app: App, once: bool, now_text: str | None) -> None:
     for account in app.settings.accounts:
         try:
             with wiring.open_channels(account) as channels:
-                report = dispatch(
-                    parts.factory, account, channels, parts.renderer, clock, rules=parts.rules
-                )
+                report = dispatch(parts.factory, account, channels, parts, clock, rules=parts.rules)
                 for item in report.delivered:
                     click.echo(f"  {item.kind} to {item.recipient}: {item.where}")
         except BusyError as exc:  # a cron run beside `refmail run`: not an error

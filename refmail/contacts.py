@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from refmail import models as m
 from refmail import outbox
 from refmail.errors import RefmailError
-from refmail.parse import Address, normalise_address
 from refmail.record import log_change, upsert_contact
 
 EDITABLE = ("name", "organisation", "phone", "channel", "level", "paused_until", "timezone")
@@ -34,6 +33,9 @@ class Change:
 
 
 def find(session: Session, address: str) -> m.Contact | None:
+    # The parser loads when an address is read: a dispatch with nothing due never needs it.
+    from refmail.parse import normalise_address
+
     email = normalise_address(address)
     if email is None:
         raise RefmailError(f"{address!r} is not a valid address")
@@ -42,6 +44,8 @@ def find(session: Session, address: str) -> m.Contact | None:
 
 def get_or_create(session: Session, address: str, now: datetime, source: str) -> m.Contact:
     """The contact, created (and logged) if unknown: a do-not-contact list can be made ahead."""
+    from refmail.parse import Address, normalise_address
+
     email = normalise_address(address)
     if email is None:
         raise RefmailError(f"{address!r} is not a valid address")

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,8 +38,10 @@ from refmail.config import Account, Caps
 from refmail.db import SessionFactory, engine_of, exclusive, transaction
 from refmail.errors import CredentialsError, DeliveryError
 from refmail.policy import ContactView, History
-from refmail.render import Draft, Links, Person, Renderer
 from refmail.tokens import LinkBuilder
+
+if TYPE_CHECKING:  # refmail.render loads when a first draft is built (issue 15)
+    from refmail.render import Draft, Links, Person, Rendered
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,13 @@ class Channel(Protocol):
 
 
 Channels = Callable[[str], Channel]  # the channel for a kind of follow-up
+
+
+class Writes(Protocol):
+    """What dispatch writes a draft's message with: refmail.render.Renderer, or the parts of
+    a configuration (refmail.wiring.Parts), which make their renderer for the first draft."""
+
+    def render(self, draft: Draft, now: datetime) -> Rendered: ...
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,7 @@ def dispatch(
     factory: SessionFactory,
     account: Account,
     channels: Channels,
-    renderer: Renderer,
+    renderer: Writes,
     clock: Clock,
     *,
     rules: Rules | None = None,
@@ -139,7 +148,7 @@ def _dispatch(
     factory: SessionFactory,
     account: Account,
     channels: Channels,
-    renderer: Renderer,
+    renderer: Writes,
     clock: Clock,
     rules: Rules,
     size: int,
@@ -286,7 +295,7 @@ def _deliver_all(
     factory: SessionFactory,
     claims: list[_Claim],
     channels: Channels,
-    renderer: Renderer,
+    renderer: Writes,
     clock: Clock,
     report: DispatchReport,
     ttl: timedelta,
@@ -363,7 +372,7 @@ def _deliver(
     factory: SessionFactory,
     claim: _Claim,
     channel: Channel,
-    renderer: Renderer,
+    renderer: Writes,
     clock: Clock,
     report: DispatchReport,
 ) -> outbox.Confirmation | None:
@@ -482,10 +491,14 @@ def _view(contact: m.Contact) -> ContactView:
 
 
 def person(contact: m.Contact, about: str = "") -> Person:
+    from refmail.render import Person
+
     return Person(contact.email, contact.name, contact.organisation, contact.phone, about)
 
 
 def _links(builder: LinkBuilder | None, row: m.FollowUp) -> Links:
+    from refmail.render import Links
+
     if builder is None or kinds.get(row.kind).to_owner:  # reminders to the owner: no links
         return Links()
     pid = row.contact.public_id
@@ -501,6 +514,8 @@ def build_draft(
 ) -> Draft:
     """Everything the template needs, read from the database (or from `known`, what
     refmail.queue read for a whole chunk)."""
+    from refmail.render import Draft, Person
+
     intro = row.introduction
     message = intro.message
     owner = Person(account.owner_address, account.owner_name)

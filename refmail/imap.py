@@ -54,19 +54,22 @@ NETWORK_ERRORS = (OSError, socket.timeout, ssl.SSLError, IMAPClientError)
 def connect(settings: ImapSettings) -> Iterator[imapclient.IMAPClient]:
     """A logged-in IMAPClient; raises SourceError with one readable line on any failure."""
     where = f"{settings.host}:{settings.effective_port}"
+    # One context for the connection (loading the CA store takes tens of milliseconds): STARTTLS
+    # upgrades with the same one.
+    context = ssl.create_default_context() if settings.tls != "none" else None
     try:
         client = imapclient.IMAPClient(
             settings.host,
             port=settings.effective_port,
             ssl=settings.tls == "ssl",
-            ssl_context=ssl.create_default_context() if settings.tls != "none" else None,
+            ssl_context=context,
             timeout=settings.timeout,
         )
     except NETWORK_ERRORS as exc:
         raise SourceError(f"cannot connect to IMAP server {where}: {exc}") from exc
     try:
         if settings.tls == "starttls":
-            client.starttls(ssl.create_default_context())
+            client.starttls(context)
         _login(client, settings)
     except LoginError as exc:
         _quietly_close(client)

@@ -30,8 +30,6 @@ from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.policy import compat32
 
-from refmail.parse import decode_header_value, parse_addresses
-
 # A Sent copy whose times are no later than this after the draft's own carries the draft's
 # times (a MOVE keeps Date and INTERNALDATE): the time it was seen is the better guess.
 SAME_TIME = timedelta(minutes=2)
@@ -84,6 +82,10 @@ def entry_from_headers(
     key: str, raw: bytes, arrived: datetime | None = None, deleted: bool = False
 ) -> Entry:
     """An Entry from a header block; hostile input gives empty fields, never an error."""
+    # The parser (and its HTML reader) loads only when a folder has drafts to read: a sync or a
+    # dispatch with none to reconcile never needs it (issue 15).
+    from refmail.parse import decode_header_value, parse_addresses
+
     msg = email.message_from_bytes(raw[:MAX_HEADER_BYTES], policy=compat32)
     good = []
     for name in ("to", "cc"):

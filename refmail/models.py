@@ -4,8 +4,6 @@ Times are stored as naive UTC and read back timezone-aware, so SQLite and Postgr
 Schema changes go through Alembic (refmail/migrations); this module is the source of truth.
 """
 
-from __future__ import annotations
-
 import secrets
 from datetime import UTC, datetime
 
@@ -222,7 +220,7 @@ class Introduction(Base):
 
     message: Mapped[MessageRecord] = relationship()
     introducer: Mapped[Contact] = relationship()
-    parties: Mapped[list[IntroductionParty]] = relationship(
+    parties: Mapped[list["IntroductionParty"]] = relationship(
         back_populates="introduction", order_by="IntroductionParty.id"
     )
 
@@ -290,7 +288,7 @@ class FollowUp(Base):
 
     introduction: Mapped[Introduction] = relationship()
     contact: Mapped[Contact] = relationship()
-    events: Mapped[list[FollowUpEvent]] = relationship(order_by="FollowUpEvent.id")
+    events: Mapped[list["FollowUpEvent"]] = relationship(order_by="FollowUpEvent.id")
 
 
 class FollowUpEvent(Base):

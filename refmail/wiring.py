@@ -9,10 +9,13 @@ section and a doctor check).
 
 from __future__ import annotations
 
+import functools
+import gc
 import importlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, cast
 
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
     from refmail.imap import Mailbox
     from refmail.metrics import Metrics
     from refmail.reconcile import DraftChannel, ReconcileReport
-    from refmail.render import Renderer
+    from refmail.render import Draft, Rendered, Renderer
     from refmail.web import LinkMailer, WebContext
 
 
@@ -78,7 +81,19 @@ def database(settings: Settings, **engine_options: object) -> SessionFactory:
         migrate(engine)
     except (SQLAlchemyError, ImportError, OSError) as exc:
         raise DatabaseError(database_problem(settings.database, exc)) from exc
+    started()
     return session_factory(engine)
+
+
+def started() -> None:
+    """The end of a command's start-up (the database layer loaded and open): turn the garbage
+    collector back on if `refmail` turned it off to start, with what exists now (modules,
+    classes, mappers: they live as long as the process) frozen, so the collections of the
+    command's work, or of a daemon's days, never walk it. Other callers (tests, `refmail web`'s
+    workers) never turned it off: nothing changes for them."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def database_problem(url: str, exc: BaseException) -> str:
@@ -118,16 +133,24 @@ class Parts:
     settings: Settings
     factory: SessionFactory
     rules: Rules
-    renderer: Renderer
+
+    @functools.cached_property
+    def renderer(self) -> Renderer:
+        """Made when first used: `refmail dispatch` with nothing due never loads refmail.render
+        (its module compiles the header and defanging patterns)."""
+        from refmail.render import Renderer
+
+        return Renderer(self.settings.templates)
+
+    def render(self, draft: Draft, now: datetime) -> Rendered:
+        """A draft's message, by the renderer (made by the first): what dispatch asks of what
+        it is given to write with (dispatch.Writes)."""
+        return self.renderer.render(draft, now)
 
 
 def build(settings: Settings, factory: SessionFactory | None = None) -> Parts:
     """The parts of a configuration (reusing `factory` when the database stays the same)."""
-    from refmail.render import Renderer
-
-    return Parts(
-        settings, factory or database(settings), rules(settings), Renderer(settings.templates)
-    )
+    return Parts(settings, factory or database(settings), rules(settings))
 
 
 def folders(account: Account) -> tuple[str, ...]:

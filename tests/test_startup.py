@@ -7,9 +7,11 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import re
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -23,15 +25,17 @@ from click.utils import make_default_short_help
 from refmail import cli as cli_module
 from refmail import wiring
 from refmail.cli import LazyGroup, cli
+from refmail.config import ImapSettings, Settings
 from refmail.db import (
     _alembic_config,
     current_revisions,
+    engine_of,
     head_revisions,
     is_current,
     make_engine,
     migrate,
 )
-from refmail.imap import ImapSource
+from refmail.imap import ImapSource, connect
 from refmail.source import Cursor
 from tests.support.dovecot import Dovecot
 from tests.support.mailbox import referral
@@ -108,7 +112,7 @@ def test_nothing_new_and_nothing_due_load_no_mail_reader_and_no_templates(tmp_pa
     out, busy = refmail_modules("sync", cwd=tmp_path)  # the demo's three introductions
     assert "3 introductions" in out and set(READS_MAIL) <= busy, set(READS_MAIL) - busy
     out, busy = refmail_modules("dispatch", cwd=tmp_path)
-    assert "2 delivered" in out and "jinja2" in busy
+    assert "2 delivered" in out and {"jinja2", "refmail.render"} <= busy
     out, idle = refmail_modules("sync", cwd=tmp_path)
     assert "scanned 0," in out
     unneeded = {*READS_MAIL, *HEAVY, "email_validator"}  # the config's addresses are plain
@@ -117,6 +121,75 @@ def test_nothing_new_and_nothing_due_load_no_mail_reader_and_no_templates(tmp_pa
     assert "0 delivered" in out
     loaded = {name.split(".")[0] for name in idle} & {*unneeded, "markupsafe", "imapclient"}
     assert not loaded, loaded
+    assert "refmail.parse" not in idle  # no address to read, no draft to look at
+    assert "refmail.render" not in idle  # the renderer is made for a first draft
+
+
+def test_an_empty_maildir_with_no_drafts_is_synced_without_the_parser(tmp_path: Path) -> None:
+    """The parser (and its HTML reader) is for mail and drafts: a sync that finds neither does
+    not load it; the same sync with a message to read does."""
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (tmp_path / "refmail.toml").write_text(
+        f'database = "sqlite:///{tmp_path}/refmail.db"\n\n[[accounts]]\nname = "local"\n'
+        'address = "refmail@example.com"\nowners = ["owner@example.com"]\ndelivery = "file"\n'
+        f'drafts_dir = "{tmp_path}/drafts"\n[accounts.maildir]\npath = "{maildir}"\n'
+    )
+    refmail_modules("sync", cwd=tmp_path)  # the first run migrates the new database
+    out, idle = refmail_modules("sync", cwd=tmp_path)
+    assert "scanned 0," in out and not {"refmail.parse", "refmail.htmltext"} & idle, out
+    (maildir / "new" / "1.eml").write_bytes(referral("a message")[1])
+    out, busy = refmail_modules("sync", cwd=tmp_path)
+    assert "scanned 1," in out and "refmail.parse" in busy, out
+
+
+COLLECTOR = """
+import atexit, gc, sys
+from refmail.cli import main
+atexit.register(lambda: print("collector", gc.isenabled(), gc.get_freeze_count() > 0))
+sys.argv = ["refmail", *sys.argv[1:]]
+main()
+"""
+
+
+def collector_after(*args: str, cwd: Path) -> str:
+    """What `refmail ARGS` left the garbage collector as: "collector ON FROZEN"."""
+    env = {**os.environ, "REFMAIL_CONFIG": "", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECTOR, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_the_collector_is_off_to_start_and_back_on_once_the_database_is_open(
+    tmp_path: Path,
+) -> None:
+    """`refmail` starts with the garbage collector off (start-up makes many objects that live as
+    long as the process); a command that opens the database turns it back on, with what
+    start-up made frozen, so the work (a first sync, a daemon's days) is collected as before."""
+    assert collector_after("--help", cwd=tmp_path) == "collector False False"
+    refmail("init", cwd=tmp_path)
+    assert collector_after("sync", cwd=tmp_path) == "collector True True"
+    assert collector_after("dispatch", cwd=tmp_path) == "collector True True"
+
+
+def test_opening_the_database_leaves_an_enabled_collector_as_it_was(db_url: str) -> None:
+    """Tests, `refmail web`'s workers and other callers never turned the collector off:
+    opening a database neither freezes their objects nor changes the collector."""
+    frozen = gc.get_freeze_count()
+    factory = wiring.database(Settings(accounts=(), database=db_url))
+    try:
+        assert gc.isenabled() and gc.get_freeze_count() == frozen
+    finally:
+        engine_of(factory).dispose()
 
 
 def walk(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
@@ -221,3 +294,33 @@ def test_an_imap_folder_with_nothing_new_is_not_searched(dovecot: Dovecot, imap_
         assert [len(b.headers) for b in source.scan("INBOX", other)] == [2]
     finally:
         client.logout()
+
+
+def test_starttls_loads_the_ca_store_once(
+    dovecot: Dovecot, imap_user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A STARTTLS connection makes one TLS context (each loads the CA store: tens of ms), and
+    the session it upgrades is encrypted with it."""
+    assert dovecot.cert_path is not None
+    made: list[ssl.SSLContext] = []
+    real = ssl.create_default_context
+
+    def trusting_the_test_cert() -> ssl.SSLContext:
+        context = real(cafile=str(dovecot.cert_path))
+        context.check_hostname = False  # the cert is for CN=localhost, we dial 127.0.0.1
+        made.append(context)
+        return context
+
+    monkeypatch.setattr("refmail.imap.ssl.create_default_context", trusting_the_test_cert)
+    monkeypatch.setenv("REFMAIL_TEST_STARTTLS_PASSWORD", dovecot.password)
+    settings = ImapSettings(
+        host=dovecot.host,
+        port=dovecot.port,
+        user=imap_user,
+        tls="starttls",
+        password_env="REFMAIL_TEST_STARTTLS_PASSWORD",
+    )
+    with connect(settings) as client:
+        assert client.select_folder("INBOX", readonly=True)[b"EXISTS"] == 0
+        assert client._imap.sock.context is made[0]  # the session runs over TLS, ours
+    assert len(made) == 1
