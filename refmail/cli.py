@@ -9,7 +9,6 @@ this module names them (module:attribute, and the first sentence of their help f
 from __future__ import annotations
 
 import copy
-import gc
 import importlib
 import logging
 import sys
@@ -18,7 +17,7 @@ from typing import Any, NamedTuple
 
 import click
 
-from refmail import __version__, config
+from refmail import __version__, config, startup
 from refmail.cli_base import App, OneLineError
 from refmail.cli_examples import add_examples
 from refmail.errors import RefmailError
@@ -297,8 +296,7 @@ add_examples(cli)  # refmail's own examples; each subcommand gets its own when i
 
 def main() -> None:
     """Entry point of the `refmail` console script."""
-    # Start-up makes some hundred thousand objects that live as long as the process (modules,
-    # SQLAlchemy's classes, the mappers) and few cycles; the collector would walk them all again
-    # and again while they are made. wiring.database turns it back on once the database is open.
-    gc.disable()
+    # The collector is off while start-up makes what lives as long as the process; the
+    # database opening (wiring.database) or a command's own work turns it back on (startup.py).
+    startup.quiet()
     cli()

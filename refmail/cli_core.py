@@ -18,6 +18,7 @@ from refmail import config
 from refmail.cli_base import App, parse_when, pass_app
 from refmail.clock import FixedClock, system_clock
 from refmail.errors import BusyError, RefmailError
+from refmail.startup import started
 from refmail.text import one_line
 
 if TYPE_CHECKING:
@@ -240,6 +241,7 @@ def classify_cmd(app: App, owners: tuple[str, ...], files: tuple[str, ...]) -> N
     from refmail.detect import Identity, classify
     from refmail.parse import parse_message
 
+    started()  # many files may follow: the collector runs from here (startup.py)
     refmail_addresses: frozenset[str] = frozenset()
     if not owners:
         try:

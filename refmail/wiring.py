@@ -10,7 +10,6 @@ section and a doctor check).
 from __future__ import annotations
 
 import functools
-import gc
 import importlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -27,6 +26,7 @@ from refmail.config import Account, Settings
 from refmail.db import SessionFactory, make_engine, migrate, session_factory
 from refmail.errors import DatabaseError, SourceError
 from refmail.source import Source
+from refmail.startup import started
 
 # What only some commands use is imported where it is used: `refmail sync` on a Maildir needs
 # neither the templates (Jinja2, via dispatch and render), IMAP, nor the link signer.
@@ -83,17 +83,6 @@ def database(settings: Settings, **engine_options: object) -> SessionFactory:
         raise DatabaseError(database_problem(settings.database, exc)) from exc
     started()
     return session_factory(engine)
-
-
-def started() -> None:
-    """The end of a command's start-up (the database layer loaded and open): turn the garbage
-    collector back on if `refmail` turned it off to start, with what exists now (modules,
-    classes, mappers: they live as long as the process) frozen, so the collections of the
-    command's work, or of a daemon's days, never walk it. Other callers (tests, `refmail web`'s
-    workers) never turned it off: nothing changes for them."""
-    if not gc.isenabled():
-        gc.freeze()
-        gc.enable()
 
 
 def database_problem(url: str, exc: BaseException) -> str:

@@ -173,12 +173,17 @@ def test_the_collector_is_off_to_start_and_back_on_once_the_database_is_open(
     tmp_path: Path,
 ) -> None:
     """`refmail` starts with the garbage collector off (start-up makes many objects that live as
-    long as the process); a command that opens the database turns it back on, with what
-    start-up made frozen, so the work (a first sync, a daemon's days) is collected as before."""
+    long as the process); a command that opens the database, or classifies files, turns it back
+    on, with what start-up made frozen, so the work (a first sync, a daemon's days, a directory
+    of mail) is collected as before."""
     assert collector_after("--help", cwd=tmp_path) == "collector False False"
     refmail("init", cwd=tmp_path)
     assert collector_after("sync", cwd=tmp_path) == "collector True True"
     assert collector_after("dispatch", cwd=tmp_path) == "collector True True"
+    # `classify` opens no database but may read many files: it turns the collector on itself.
+    mail = tmp_path / "one.eml"
+    mail.write_bytes(b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nHello\r\n")
+    assert collector_after("classify", str(mail), cwd=tmp_path) == "collector True True"
 
 
 def test_opening_the_database_leaves_an_enabled_collector_as_it_was(db_url: str) -> None:
