@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from refmail.detect_features import MAX_PARTIES, Evidence, context_sentence, read
+from refmail.detect_names import says_nothing
 from refmail.detect_parties import ROBOT_LOCAL, base_email
 from refmail.detect_weights import THRESHOLD
 from refmail.parse import Address, Envelope, ParsedMessage
@@ -317,7 +318,7 @@ def _introduction(
         total=reading.total,
         threshold=THRESHOLD,
         language=reading.language,
-        introducer=reading.introducer or sender,
+        introducer=_as_named(reading.introducer or sender, {}),
     )
     if not reading.is_introduction:
         # The verdict names the look-alike it resembles most, else the strongest structural
@@ -334,7 +335,8 @@ def _introduction(
         return Classification("other", rule, reason, tuple(hits), **scored)  # type: ignore[arg-type]
     shape: Shape = reading.shape  # type: ignore[assignment]
     parties = tuple(
-        Party(addr, reached, reading.about.get(addr.email, "")) for addr, reached in reading.parties
+        Party(_as_named(addr, reading.names), reached, reading.about.get(addr.email, ""))
+        for addr, reached in reading.parties
     )
     hit = RuleHit(f"intro_{shape}", _explain(shape, reading.total, parties))
     return Classification(
@@ -348,6 +350,14 @@ def _introduction(
         about_owner=reading.about_owner,
         **scored,  # type: ignore[arg-type]
     )
+
+
+def _as_named(addr: Address, names: dict[str, str] | None) -> Address:
+    """The address with the name the author gave it when its display name says nothing
+    ("sbwhoeop" → "Sid"), else with no name at all: a local part or "you" is never a name."""
+    if not says_nothing(addr):
+        return addr
+    return Address(addr.email, (names or {}).get(addr.email, ""))
 
 
 def _explain(shape: Shape, total: float, parties: Iterable[Party]) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from refmail.detect_copy import GROUP, copies_a_person
 from refmail.detect_cues import cue_pattern, find_cues
 from refmail.detect_lang import LANGUAGES, LanguageData
+from refmail.detect_names import party_names
 from refmail.detect_parties import (
     People,
     base_email,
@@ -64,6 +65,7 @@ class Reading:
     about_owner: str
     context: str
     introducer: Address | None = None  # who made a forwarded introduction, when not the author
+    names: dict[str, str] | None = None  # party email -> the name the author's text gives them
 
     @property
     def total(self) -> float:
@@ -152,6 +154,7 @@ def read(
             for e in found
         ]
     about: dict[str, str] = {}
+    names: dict[str, str] = {}
     about_owner = context = ""
     if sum(e.weight for e in found) >= THRESHOLD:  # sentences only for introductions
         acts = tuple(v for k, v in cues.items() if k in _ACTS or k in _HAND_OVER)
@@ -163,6 +166,7 @@ def read(
         owner = next((a for a in recipients if is_owner(a)), None)
         if owner is not None and shape == "referral_to_owner":
             about_owner = about_sentences(owner, named_in, data)
+        names = _names(msg, who, parties, text, sentence_list, cues, code, owner)
     return Reading(
         language=code,
         evidence=tuple(found),
@@ -172,7 +176,26 @@ def read(
         about_owner=about_owner,
         context=context,
         introducer=msg.quoted[0].sender if relay else None,
+        names=names,
     )
+
+
+def _names(
+    msg: ParsedMessage,
+    who: People,
+    parties: tuple[tuple[Address, bool], ...],
+    text: str,
+    sentence_list: list[str],
+    cues: dict[str, str],
+    code: str,
+    owner: Address | None,
+) -> dict[str, str]:
+    """The names the author's text gives parties whose display names say nothing."""
+    addrs = [a for a, _ in parties]
+    others = [a for a in (msg.sender, owner) if a is not None and a not in addrs]
+    copy_text = copy_sentence(sentence_list, cues, code, copies_a_person(who))
+    to = [a for a in msg.envelope.to if a in addrs]
+    return party_names(text, addrs, to, who.copied, others, copy_text)
 
 
 # Look-alike phrases that are incidental: beside the act of introducing ("great to meet you at

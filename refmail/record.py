@@ -184,11 +184,32 @@ def upsert_contact(
         session.add(contact)
         session.flush()
         log_change(session, contact, "created", "", address.email, source, now)
-    elif address.name and not contact.name:
+    elif address.name and _better_name(session, contact, address):
         log_change(session, contact, "name", contact.name, address.name, source, now)
         contact.name = address.name
         contact.updated_at = now
     return contact
+
+
+def _better_name(session: Session, contact: m.Contact, address: Address) -> bool:
+    """`address.name` may fill the contact's name: it has none, or only one that names nobody
+    ("sbwhoeop", "you") and that neither the owner nor the contact gave."""
+    if not contact.name:
+        return True
+    # (here, not at the top: a sync that finds nothing new loads neither parser nor detector)
+    from refmail.detect_names import says_nothing
+    from refmail.parse import Address
+
+    if says_nothing(address) or not says_nothing(Address(contact.email, contact.name)):
+        return False
+    given = session.scalar(
+        select(m.ContactChange.id).where(
+            m.ContactChange.contact_id == contact.id,
+            m.ContactChange.field == "name",
+            m.ContactChange.source.in_(("owner", "recipient")),
+        )
+    )
+    return given is None
 
 
 def log_change(

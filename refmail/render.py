@@ -153,7 +153,7 @@ class Draft:
         return tuple((tuple(people), about) for about, people in out.items())
 
     def _names_recipient(self, text: str) -> bool:
-        return _names(self.recipient, text)
+        return _names(self.recipient, text, spoken_to=False)
 
     @property
     def reason(self) -> str:
@@ -197,9 +197,23 @@ def third_party_safe(draft: Draft) -> Draft:
     )
 
 
-def _names(person: Person, text: str) -> bool:
+# The name a text opens by speaking to ("Sid-- I'm copying Doug…", "Hi Dana, …").
+_OPENING_VOCATIVE = re.compile(
+    r"\s{0,20}(?:(?i:hi|hey|hello|dear)\s{1,3})?([^\W\d_][\w'’]{0,30})\s?(?:,|:|!|--|[–—])"
+)
+
+
+def _names(person: Person, text: str, spoken_to: bool = True) -> bool:
+    """`text` speaks of `person` by first name; with `spoken_to` False, speaking *to* them in
+    its opening does not count ("Sid-- I'm copying Doug and Justin…" describes Doug and
+    Justin, and is no sentence about Sid)."""
     first = person.first_name.lower()
-    return bool(first) and re.search(rf"\b{re.escape(first)}\b", text.lower()) is not None
+    if not first:
+        return False
+    opening = None if spoken_to else _OPENING_VOCATIVE.match(text)
+    if opening is not None and opening.group(1).lower() == first:
+        text = text[opening.end() :]
+    return re.search(rf"\b{re.escape(first)}\b", text.lower()) is not None
 
 
 def names(people: tuple[Person, ...]) -> str:

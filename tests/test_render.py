@@ -203,6 +203,24 @@ def test_a_reason_that_speaks_of_the_recipient_is_not_quoted_to_her() -> None:
     assert f"> {context}" in text_of(reparse(Renderer().render(to_erin, NOW)))
 
 
+def test_a_sentence_that_speaks_to_the_recipient_still_describes_the_other() -> None:
+    sid = Person("sbwhoeop@example.net", "Sid")
+    doug = Person("doug@example.net", "Doug Band", about="Sid-- Doug travels with Bill.")
+    tells_of_sid = Person("jo@example.net", "Jo", about="Sid runs the memo service.")
+    row = draft("double_intro", recipient=sid, parties=(sid, doug, tells_of_sid), context="")
+    text = text_of(reparse(Renderer().render(row, NOW)))
+    assert "> Sid-- Doug travels with Bill." in text
+    assert "Sid runs the memo service." not in text  # about Sid: not told to Sid
+
+
+def test_a_nameless_recipient_is_greeted_and_titled_without_a_name() -> None:
+    nameless = Person("sbwhoeop@example.net")
+    row = draft("double_intro", recipient=nameless, parties=(nameless, ERIN), context="")
+    message = reparse(Renderer().render(row, NOW))
+    assert message["Subject"] == "Introduction: Erin Walsh"
+    assert text_of(message).startswith("Hi there,")
+
+
 def test_an_opt_in_ask_with_no_other_party_still_reads_naturally() -> None:
     """ "Would you be open to an intro to…?" names nobody on the mail: no "introduced you to ."."""
     row = draft("check_in", parties=(ALICE,), context="", intro_subject="Open to meeting Jen?")
