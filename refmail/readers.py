@@ -21,10 +21,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from refmail.source import Key
+from refmail.source import Key, Source
 
 if TYPE_CHECKING:  # the pool's machinery is imported when a batch first needs it
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -39,6 +39,7 @@ MESSAGE_BUDGET_SECONDS = 5.0
 # Candidates in one batch from which a pool pays: starting workers costs ≈ 0.1 s and each
 # message's result is pickled back (≈ 0.1 ms), while reading one costs ≈ 5 ms.
 POOL_FROM = 40
+FETCH_CHUNK = 50  # candidate bodies fetched per round trip
 PROCESSES = min(os.cpu_count() or 1, 4)
 # The workers start from a server process that imported the parser and the detector once; not
 # `fork`, because the daemon that syncs has threads (IDLE watchers, the web server).
@@ -70,6 +71,26 @@ class Read:
 
 _Job = tuple[bytes, "Heads | None", "Identity", frozenset[str]]  # a task's arguments
 Task = Callable[[bytes, "Heads | None", "Identity", frozenset[str]], Read]
+
+
+@dataclass
+class Pending:
+    """A message handed to the pool: its key, the task's arguments, its future (None when the
+    pool broke as it was handed over) and the pool it went to."""
+
+    key: Key
+    job: _Job
+    future: Future[Read] | None
+    generation: int
+
+    @property
+    def raw(self) -> bytes:
+        return self.job[0]
+
+    @property
+    def threads(self) -> frozenset[str]:
+        """The known threads it is classified with."""
+        return self.job[3]
 
 
 def read_message(
@@ -108,6 +129,46 @@ def why_of(exc: BaseException) -> str:
     return exc.why if isinstance(exc, Failed) else f"{type(exc).__name__}: {exc}"
 
 
+@dataclass
+class Ahead:
+    """The next batch as read ahead: its header blocks, and its candidates (as the database
+    knew them then) handed to the pool. Its own turn sorts it again with what the batch before
+    recorded, and takes from here what it still reads whole."""
+
+    heads: dict[Key, Heads] = field(default_factory=dict)
+    pending: dict[Key, Pending] = field(default_factory=dict)
+
+    def drop(self) -> None:
+        """What its turn did not take (no longer a candidate) is not read."""
+        for left in self.pending.values():
+            if left.future is not None:
+                left.future.cancel()
+        self.pending.clear()
+
+
+def bodies(
+    source: Source,
+    folder: str,
+    keys: list[Key],
+    heads: dict[Key, Heads],
+    check: Callable[[], None],
+    ready: dict[Key, Pending] | None = None,
+) -> Iterator[tuple[Key, bytes, Heads | None]]:
+    """(key, first BODY_LIMIT bytes, header block) of each of `keys`, in order, fetched
+    FETCH_CHUNK at a time (so a lazy reader holds only that many); those `ready` (read ahead)
+    are not fetched again."""
+    ready = ready or {}
+    for start in range(0, len(keys), FETCH_CHUNK):
+        chunk = keys[start : start + FETCH_CHUNK]
+        check()  # may raise: a stop requested
+        missing = [key for key in chunk if key not in ready]
+        bodies = source.fetch(folder, missing) if missing else {}
+        for key in chunk:
+            raw = ready[key].raw if key in ready else bodies.pop(key, None)
+            if raw is not None:  # else gone since the scan: nothing to record
+                yield key, raw, heads.get(key)
+
+
 class Readers:
     """Reads a batch's candidates: here when few, in the pool when many (started on first
     need, kept until close). `task` is the function the workers run (tests give one that
@@ -137,44 +198,66 @@ class Readers:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def pooled(self, count: int) -> bool:
+        """Whether `count` messages are read in the pool."""
+        return count >= self.pool_from and self.processes >= 2
+
     def read(
         self,
         count: int,
         items: Iterable[tuple[Key, bytes, Heads | None]],
         identity: Identity,
         threads: frozenset[str],
-    ) -> Iterator[tuple[Key, bytes, Read]]:
-        """Each (key, raw, heads) read, in the order given. `count`: how many `items` will
-        bring (they may be fetched lazily: the pool reads the first while the rest arrive)."""
-        if count < self.pool_from or self.processes < 2:
+        ready: dict[Key, Pending] | None = None,
+    ) -> Iterator[tuple[Key, bytes, Read, frozenset[str]]]:
+        """Each (key, raw, heads) read, in the order given, with the known threads it was
+        classified with. `count`: how many `items` will bring (they may be fetched lazily: the
+        pool reads the first while the rest arrive); `ready`: those handed to the pool already
+        (submit), taken from there."""
+        ready = ready if ready is not None else {}
+        if not self.pooled(count):
             for key, raw, heads in items:
-                yield key, raw, self.task(raw, heads, identity, threads)
+                early = ready.pop(key, None)
+                if early is not None:
+                    yield key, early.raw, self._result(early), early.threads
+                else:
+                    yield key, raw, self.task(raw, heads, identity, threads), threads
             return
-        pending: list[tuple[Key, _Job, Future[Read] | None, int]] = []
+        pending = []
         for key, raw, heads in items:
-            job = (raw, heads, identity, threads)
-            pending.append((key, job, self._submit(job), self._generation))
-        for key, job, future, generation in pending:
-            yield key, job[0], self._result(job, future, generation)
+            early = ready.pop(key, None)
+            pending.append(early or self.submit(key, raw, heads, identity, threads))
+        for early in pending:
+            yield early.key, early.raw, self._result(early), early.threads
 
-    def _submit(self, job: _Job) -> Future[Read] | None:
+    def submit(
+        self,
+        key: Key,
+        raw: bytes,
+        heads: Heads | None,
+        identity: Identity,
+        threads: frozenset[str],
+    ) -> Pending:
+        """Hand one message to the pool (read() collects it when given it in `ready`)."""
         from concurrent.futures.process import BrokenProcessPool
 
+        job = (raw, heads, identity, threads)
+        generation = self._generation
         try:
-            return self._executor().submit(self.task, *job)
+            return Pending(key, job, self._executor().submit(self.task, *job), generation)
         except BrokenProcessPool:
-            self._restart(self._generation)
-            return None  # read alone when its turn comes
+            self._restart(generation)
+            return Pending(key, job, None, generation)  # read alone when its turn comes
 
-    def _result(self, job: _Job, future: Future[Read] | None, generation: int) -> Read:
+    def _result(self, pending: Pending) -> Read:
         from concurrent.futures.process import BrokenProcessPool
 
-        if future is not None:
+        if pending.future is not None:
             try:
-                return future.result()
+                return pending.future.result()
             except BrokenProcessPool:
-                self._restart(generation)
-        return self._alone(job)
+                self._restart(pending.generation)
+        return self._alone(pending.job)
 
     def _alone(self, job: _Job) -> Read:
         """One message with the pool to itself: if its worker dies, it is the culprit."""

@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STORED_KINDS = ("introduction", "reply", "automatic")
 OverBudget = readers.OverBudget  # a message over readers.MESSAGE_BUDGET_SECONDS
-FETCH_CHUNK = 50  # candidate bodies fetched per round trip: at most 50 × BODY_LIMIT held at once
 
 
 class _Stopped(Exception):
@@ -238,15 +237,36 @@ def _sync_batches(
     should_stop: Callable[[], bool],
     is_candidate: Callable[[bytes, Identity], bool] | None,
 ) -> None:
+    """Batch after batch: sort, read, record with the cursor. While a batch read in the pool is
+    recorded, the pool reads ahead in the next one (_look_ahead)."""
     folder, account_id, clock = run.folder, run.account_id, run.clock
     committed = cursor
-    for batch in source.scan(folder, cursor):
+    batches = iter(source.scan(folder, cursor))
+    batch: Batch | None = next(batches, None)
+    ahead = readers.Ahead()
+    while batch is not None:
         run.classified.clear()
+        following: Batch | None = None
+        looked, failure = False, None
         try:
-            sifted = _sift_batch(factory, batch, run.identity, should_stop, is_candidate)
-            parsed, unreadable = _parse_batch(
-                run, source, batch, sifted.whole, should_stop, sifted.heads, sifted.threads
+            sifted = _sift_batch(
+                factory, batch, run.identity, should_stop, is_candidate, ahead.heads
             )
+            parsed, unreadable = _parse_batch(
+                run,
+                source,
+                batch,
+                sifted.whole,
+                should_stop,
+                sifted.heads,
+                sifted.threads,
+                ahead.pending,
+            )
+            ahead.drop()
+            ahead = readers.Ahead()
+            if is_candidate is None and run.pool.pooled(len(sifted.whole)):
+                looked = True
+                following, ahead, failure = _look_ahead(factory, run, source, batches)
             with transaction(factory) as session:
                 _ingest_batch(session, run, parsed, should_stop)
                 _record_unreadable(session, run, unreadable)
@@ -267,11 +287,41 @@ def _sync_batches(
         _log_batch(folder, batch, run.report)
         if on_batch is not None:
             on_batch(folder, batch, run.report)
+        if failure is not None:
+            raise failure  # the next batch's scan failed: after this one is committed, as before
         if should_stop():
             log.info(
                 "folder %s: stopping after a committed batch (at %s)", folder, batch.cursor.position
             )
             break
+        batch = following if looked else next(batches, None)
+
+
+def _look_ahead(
+    factory: SessionFactory, run: _Run, source: Source, batches: Iterator[Batch]
+) -> tuple[Batch | None, readers.Ahead, Exception | None]:
+    """The next batch, scanned now, its candidates fetched and handed to the pool, so the
+    workers read them while this process records the batch in hand. A scan that fails is
+    raised only once the batch in hand is committed (as it was when the scan came after);
+    anything else that fails here is left to the batch's own turn."""
+    try:
+        following = next(batches, None)
+    except Exception as exc:  # noqa: BLE001 - raised by the caller after its commit
+        return None, readers.Ahead(), exc
+    if following is None:
+        return None, readers.Ahead(), None
+    never = lambda: False  # noqa: E731 - a stop is honoured in the batch's own turn
+    try:
+        sifted = _sift_batch(factory, following, run.identity, never, None)
+        ahead = readers.Ahead(sifted.heads)
+        if run.pool.pooled(len(sifted.whole)):
+            bodies = readers.bodies(source, run.folder, sifted.whole, sifted.heads, lambda: None)
+            for key, raw, heads in bodies:
+                ahead.pending[key] = run.pool.submit(key, raw, heads, run.identity, sifted.threads)
+        return following, ahead, None
+    except Exception as exc:  # noqa: BLE001 - reading ahead only saves time
+        log.info("folder %s: could not read ahead (%s)", run.folder, readers.why_of(exc))
+        return following, readers.Ahead(), None
 
 
 @dataclass
@@ -291,6 +341,7 @@ def _sift_batch(
     identity: Identity,
     should_stop: Callable[[], bool],
     is_candidate: Callable[[bytes, Identity], bool] | None,
+    parsed: dict[Key, Heads] | None = None,
 ) -> _Sifted:
     """Sort the batch by its headers (refmail.sieve), or by `is_candidate` when the caller
     gives one (the replies scan); a stop is honoured here too (a batch of 500 header blocks of
@@ -310,6 +361,9 @@ def _sift_batch(
     for key, raw in batch.headers.items():
         if should_stop():
             raise _Stopped
+        if parsed and key in parsed:  # read ahead already
+            heads[key] = parsed[key]
+            continue
         try:
             heads[key] = parse_heads(raw)
         except Exception:  # noqa: BLE001 - unreadable headers: the full parse records what it can
@@ -419,6 +473,7 @@ def _parse_batch(
     should_stop: Callable[[], bool],
     heads: dict[Key, Heads] | None = None,
     threads: frozenset[str] = frozenset(),
+    ready: dict[Key, readers.Pending] | None = None,
 ) -> tuple[list[tuple[Key, ParsedMessage, bytes]], list[tuple[Key, str, str]]]:
     """Fetch the candidates (FETCH_CHUNK at a time) and read each (refmail.readers: parse and
     classify, inside its own guard; in worker processes when there are many, which read the
@@ -426,33 +481,33 @@ def _parse_batch(
     that failed or overran the budget). The raw bytes (at most BODY_LIMIT each) stay with the
     message: authentication reads its headers, a bounce its report, the signs of business its
     parts. `heads`: the header blocks triage parsed already, not parsed again; `threads`: the
-    known threads they refer to, which classification needs."""
-    heads = heads or {}
-
-    def fetched() -> Iterator[tuple[Key, bytes, Heads | None]]:
-        for start in range(0, len(candidates), FETCH_CHUNK):
-            chunk = candidates[start : start + FETCH_CHUNK]
-            if should_stop():
-                raise _Stopped
-            bodies = source.fetch(run.folder, chunk)
-            for key in chunk:
-                raw = bodies.pop(key, None)
-                if raw is not None:  # else gone since the scan: nothing to record
-                    yield key, raw, heads.get(key)
-
+    known threads they refer to, which classification needs; `ready`: those read ahead (the
+    pool has them already: neither fetched nor handed over again)."""
+    ready = ready if ready is not None else {}
     parsed: list[tuple[Key, ParsedMessage, bytes]] = []
     unreadable: list[tuple[Key, str, str]] = []
-    reads = run.pool.read(len(candidates), fetched(), run.identity, threads)
-    for key, raw, read in reads:
+    fetched = readers.bodies(source, run.folder, candidates, heads or {}, _stop(should_stop), ready)
+    reads = run.pool.read(len(candidates), fetched, run.identity, threads, ready)
+    for key, raw, read, used in reads:
         if should_stop():
             raise _Stopped
         if read.msg is None:
             log.warning("folder %s key %s: could not parse: %s", run.folder, key, read.why)
             unreadable.append((key, _fallback_id(batch.headers.get(key, b""), raw), read.why))
             continue
-        run.classified[key] = (_threads_of(read.msg, threads), read)
+        run.classified[key] = (_threads_of(read.msg, used), read)
         parsed.append((key, read.msg, raw))
     return parsed, unreadable
+
+
+def _stop(should_stop: Callable[[], bool]) -> Callable[[], None]:
+    """A check that raises _Stopped when a stop was requested."""
+
+    def check() -> None:
+        if should_stop():
+            raise _Stopped
+
+    return check
 
 
 def _threads_of(msg: ParsedMessage, known: Container[str]) -> frozenset[str]:
