@@ -39,6 +39,7 @@ MESSAGE_BUDGET_SECONDS = 5.0
 # Candidates in one batch from which a pool pays: starting workers costs ≈ 0.1 s and each
 # message's result is pickled back (≈ 0.1 ms), while reading one costs ≈ 5 ms.
 POOL_FROM = 40
+WORKER_NICENESS = 10
 FETCH_CHUNK = 50  # candidate bodies fetched per round trip
 PROCESSES = min(os.cpu_count() or 1, 4)
 # The workers start from a server process that imported the parser and the detector once; not
@@ -169,6 +170,12 @@ def bodies(
                 yield key, raw, heads.get(key)
 
 
+def _lower_priority() -> None:
+    """Workers yield the CPU to the syncing process and its database (the serial part: a
+    worker that holds a core while they wait makes every round trip slower)."""
+    os.nice(WORKER_NICENESS)
+
+
 class Readers:
     """Reads a batch's candidates: here when few, in the pool when many (started on first
     need, kept until close). `task` is the function the workers run (tests give one that
@@ -277,7 +284,9 @@ class Readers:
 
             context = multiprocessing.get_context(_CONTEXT)
             context.set_forkserver_preload(_PRELOAD)
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                self.processes, mp_context=context, initializer=_lower_priority
+            )
         return self._pool
 
     def _restart(self, generation: int) -> None:
