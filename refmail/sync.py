@@ -6,7 +6,10 @@ headers that the batch's own records made relevant (a new contact writing, a rep
 introduction) are read whole too. The folder cursor advances in the same transaction, so a crash
 means a re-fetch, never a loss or a duplicate. Parse and classify run inside a per-message guard
 with a time budget: a message that fails or overruns is recorded as malformed with the reason,
-and the batch goes on. A batch is recorded whole in one savepoint (one bulk insert of its stored
+and the batch goes on. A batch with many candidates is read (parse and classify) in a pool of
+worker processes (refmail.readers), and the next batch's candidates are handed to the pool
+while the batch in hand is recorded; the records are those of reading here, in the same order.
+A batch is recorded whole in one savepoint (one bulk insert of its stored
 messages); when that fails it is recorded a message at a time, each in its own savepoint. A stop
 request is honoured between messages: the batch in hand is dropped uncommitted and read again by
 the next run.
@@ -49,7 +52,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STORED_KINDS = ("introduction", "reply", "automatic")
-OverBudget = readers.OverBudget  # a message over readers.MESSAGE_BUDGET_SECONDS
 
 
 class _Stopped(Exception):
