@@ -187,8 +187,7 @@ INTROS: dict[str, Lazy] = {
     ),
     "dismiss": Lazy(
         "refmail.cli_intros:intros_dismiss",
-        "Say a message was not an introduction: its open follow-ups are cancelled (why-log: "
-        "you).",
+        "Say a message was not an introduction: its open follow-ups are cancelled (why-log: you).",
     ),
     "outcome": Lazy(
         "refmail.cli_records:intros_outcome",

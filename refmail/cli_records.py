@@ -341,4 +341,3 @@ def _withdraw_drafts_first(app: Any, address: str) -> None:
                 f"{account.name}: {done.withdrawn} drafts withdrawn, {done.flagged} edited ones "
                 "flagged (delete those yourself)"
             )
-

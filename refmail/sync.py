@@ -6,7 +6,10 @@ headers that the batch's own records made relevant (a new contact writing, a rep
 introduction) are read whole too. The folder cursor advances in the same transaction, so a crash
 means a re-fetch, never a loss or a duplicate. Parse and classify run inside a per-message guard
 with a time budget: a message that fails or overruns is recorded as malformed with the reason,
-and the batch goes on. A batch is recorded whole in one savepoint (one bulk insert of its stored
+and the batch goes on. A batch with many candidates is read (parse and classify) in a pool of
+worker processes (refmail.readers), and the next batch's candidates are handed to the pool
+while the batch in hand is recorded; the records are those of reading here, in the same order.
+A batch is recorded whole in one savepoint (one bulk insert of its stored
 messages); when that fails it is recorded a message at a time, each in its own savepoint. A stop
 request is honoured between messages: the batch in hand is dropped uncommitted and read again by
 the next run.
@@ -24,7 +27,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from email.parser import BytesHeaderParser
@@ -34,12 +37,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from refmail import record
+from refmail import readers, record
 from refmail.clock import Clock
 from refmail.config import Account, FollowUps
 from refmail.db import SessionFactory, engine_of, exclusive, transaction
 from refmail.outcomes import OutcomeRules
-from refmail.source import Batch, Key, Source
+from refmail.source import Batch, Cursor, Key, Source
 
 if TYPE_CHECKING:
     from refmail import sieve
@@ -49,19 +52,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STORED_KINDS = ("introduction", "reply", "automatic")
-# CPU seconds each step on one message (parse; classify) may take. Python cannot interrupt a
-# regex, so every step is bounded by design; this catches what still overruns, checked between
-# steps. CPU time of the thread, so a busy machine does not make a good message look like poison.
-MESSAGE_BUDGET_SECONDS = 5.0
-FETCH_CHUNK = 50  # candidate bodies fetched per round trip: at most 50 × BODY_LIMIT held at once
 
 
 class _Stopped(Exception):
     """A stop was requested in the middle of a batch: the batch is dropped, not committed."""
-
-
-class OverBudget(Exception):
-    """One message took longer than MESSAGE_BUDGET_SECONDS."""
 
 
 @dataclass
@@ -176,6 +170,10 @@ class _Run:
     clock: Clock
     report: SyncReport
     outcome_rules: OutcomeRules
+    pool: readers.Readers = field(default_factory=readers.Readers)
+    # Each message read whole in this batch: the threads known when it was classified (those
+    # among its references), and what reading it gave (refmail.readers).
+    classified: dict[Key, tuple[frozenset[str], readers.Read]] = field(default_factory=dict)
 
     # Built when a batch first needs them (their classes live with the detector and the
     # authentication checks, which a run that finds nothing new does not load).
@@ -224,13 +222,53 @@ def sync_folder(
     )
     with factory() as session:
         cursor = record.load_position(session, account_id, cursor_name)
+    with run.pool:
+        _sync_batches(
+            factory, run, source, cursor, cursor_name, on_batch, should_stop, is_candidate
+        )
+    return run.report
+
+
+def _sync_batches(
+    factory: SessionFactory,
+    run: _Run,
+    source: Source,
+    cursor: Cursor,
+    cursor_name: str,
+    on_batch: Callable[[str, Batch, SyncReport], None] | None,
+    should_stop: Callable[[], bool],
+    is_candidate: Callable[[bytes, Identity], bool] | None,
+) -> None:
+    """Batch after batch: sort, read, record with the cursor. While a batch read in the pool is
+    recorded, the pool reads ahead in the next one (_look_ahead)."""
+    folder, account_id, clock = run.folder, run.account_id, run.clock
     committed = cursor
-    for batch in source.scan(folder, cursor):
+    batches = iter(source.scan(folder, cursor))
+    batch: Batch | None = next(batches, None)
+    ahead = readers.Ahead()
+    while batch is not None:
+        run.classified.clear()
+        following: Batch | None = None
+        looked, failure = False, None
         try:
-            sifted = _sift_batch(factory, batch, run.identity, should_stop, is_candidate)
-            parsed, unreadable = _parse_batch(
-                run, source, batch, sifted.whole, should_stop, sifted.heads
+            sifted = _sift_batch(
+                factory, batch, run.identity, should_stop, is_candidate, ahead.heads
             )
+            parsed, unreadable = _parse_batch(
+                run,
+                source,
+                batch,
+                sifted.whole,
+                should_stop,
+                sifted.heads,
+                sifted.threads,
+                ahead.pending,
+            )
+            ahead.drop()
+            ahead = readers.Ahead()
+            if is_candidate is None and run.pool.pooled(len(sifted.whole)):
+                looked = True
+                following, ahead, failure = _look_ahead(factory, run, source, batches)
             with transaction(factory) as session:
                 _ingest_batch(session, run, parsed, should_stop)
                 _record_unreadable(session, run, unreadable)
@@ -251,12 +289,41 @@ def sync_folder(
         _log_batch(folder, batch, run.report)
         if on_batch is not None:
             on_batch(folder, batch, run.report)
+        if failure is not None:
+            raise failure  # the next batch's scan failed: after this one is committed, as before
         if should_stop():
             log.info(
                 "folder %s: stopping after a committed batch (at %s)", folder, batch.cursor.position
             )
             break
-    return run.report
+        batch = following if looked else next(batches, None)
+
+
+def _look_ahead(
+    factory: SessionFactory, run: _Run, source: Source, batches: Iterator[Batch]
+) -> tuple[Batch | None, readers.Ahead, Exception | None]:
+    """The next batch, scanned now, its candidates fetched and handed to the pool, so the
+    workers read them while this process records the batch in hand. A scan that fails is
+    raised only once the batch in hand is committed (as it was when the scan came after);
+    anything else that fails here is left to the batch's own turn."""
+    try:
+        following = next(batches, None)
+    except Exception as exc:  # noqa: BLE001 - raised by the caller after its commit
+        return None, readers.Ahead(), exc
+    if following is None:
+        return None, readers.Ahead(), None
+    never = lambda: False  # noqa: E731 - a stop is honoured in the batch's own turn
+    try:
+        sifted = _sift_batch(factory, following, run.identity, never, None)
+        ahead = readers.Ahead(sifted.heads)
+        if run.pool.pooled(len(sifted.whole)):
+            bodies = readers.bodies(source, run.folder, sifted.whole, sifted.heads, lambda: None)
+            for key, raw, heads in bodies:
+                ahead.pending[key] = run.pool.submit(key, raw, heads, run.identity, sifted.threads)
+        return following, ahead, None
+    except Exception as exc:  # noqa: BLE001 - reading ahead only saves time
+        log.info("folder %s: could not read ahead (%s)", run.folder, readers.why_of(exc))
+        return following, readers.Ahead(), None
 
 
 @dataclass
@@ -267,6 +334,7 @@ class _Sifted:
     whole: list[Key] = field(default_factory=list)
     held: dict[Key, Heads] = field(default_factory=dict)
     heads: dict[Key, Heads] = field(default_factory=dict)  # every header block read
+    threads: frozenset[str] = frozenset()  # the known threads the batch's headers refer to
 
 
 def _sift_batch(
@@ -275,6 +343,7 @@ def _sift_batch(
     identity: Identity,
     should_stop: Callable[[], bool],
     is_candidate: Callable[[bytes, Identity], bool] | None,
+    parsed: dict[Key, Heads] | None = None,
 ) -> _Sifted:
     """Sort the batch by its headers (refmail.sieve), or by `is_candidate` when the caller
     gives one (the replies scan); a stop is honoured here too (a batch of 500 header blocks of
@@ -294,12 +363,16 @@ def _sift_batch(
     for key, raw in batch.headers.items():
         if should_stop():
             raise _Stopped
+        if parsed and key in parsed:  # read ahead already
+            heads[key] = parsed[key]
+            continue
         try:
             heads[key] = parse_heads(raw)
         except Exception:  # noqa: BLE001 - unreadable headers: the full parse records what it can
             sifted.whole.append(key)
     with factory() as session:  # what makes mail relevant: two queries for the whole batch
         known = _known(session, identity, heads.values())
+    sifted.threads = known.threads
     for key, head in heads.items():
         fate = sieve.sift(head, known).fate
         if fate == sieve.WHOLE:
@@ -342,7 +415,7 @@ def _read_held(
     keys = [key for key, head in held.items() if sieve.sift(head, known).fate == sieve.WHOLE]
     if not keys:
         return 0
-    parsed, unreadable = _parse_batch(run, source, batch, keys, should_stop, held)
+    parsed, unreadable = _parse_batch(run, source, batch, keys, should_stop, held, known.threads)
     _ingest_batch(session, run, parsed, should_stop)
     _record_unreadable(session, run, unreadable)
     return len(keys)
@@ -401,46 +474,46 @@ def _parse_batch(
     candidates: list[Key],
     should_stop: Callable[[], bool],
     heads: dict[Key, Heads] | None = None,
+    threads: frozenset[str] = frozenset(),
+    ready: dict[Key, readers.Pending] | None = None,
 ) -> tuple[list[tuple[Key, ParsedMessage, bytes]], list[tuple[Key, str, str]]]:
-    """Fetch the candidates (FETCH_CHUNK at a time, so only that many bodies are held at once)
-    and parse each inside its own guard: (parsed messages, (key, Message-ID, why) of those that
-    failed or overran the budget). The raw bytes (at most BODY_LIMIT each) stay with the message:
-    authentication reads its headers, a bounce its report, the signs of business its parts.
-    `heads`: the header blocks triage parsed already, not parsed again."""
-    from refmail.parse import parse_message
-
+    """Fetch the candidates (FETCH_CHUNK at a time) and read each (refmail.readers: parse and
+    classify, inside its own guard; in worker processes when there are many, which read the
+    first chunks while the next are fetched): (parsed messages, (key, Message-ID, why) of those
+    that failed or overran the budget). The raw bytes (at most BODY_LIMIT each) stay with the
+    message: authentication reads its headers, a bounce its report, the signs of business its
+    parts. `heads`: the header blocks triage parsed already, not parsed again; `threads`: the
+    known threads they refer to, which classification needs; `ready`: those read ahead (the
+    pool has them already: neither fetched nor handed over again)."""
+    ready = ready if ready is not None else {}
     parsed: list[tuple[Key, ParsedMessage, bytes]] = []
     unreadable: list[tuple[Key, str, str]] = []
-    for start in range(0, len(candidates), FETCH_CHUNK):
-        chunk = candidates[start : start + FETCH_CHUNK]
+    fetched = readers.bodies(source, run.folder, candidates, heads or {}, _stop(should_stop), ready)
+    reads = run.pool.read(len(candidates), fetched, run.identity, threads, ready)
+    for key, raw, read, used in reads:
         if should_stop():
             raise _Stopped
-        bodies = source.fetch(run.folder, chunk)
-        for key in chunk:
-            if should_stop():
-                raise _Stopped
-            raw = bodies.pop(key, None)
-            if raw is None:
-                continue  # gone since the scan: nothing to record
-            started = time.thread_time()
-            try:
-                msg = parse_message(raw, (heads or {}).get(key))
-                _check_budget(started, "parse")
-            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
-                why = f"{type(exc).__name__}: {exc}"
-                log.warning("folder %s key %s: could not parse: %s", run.folder, key, why)
-                unreadable.append((key, _fallback_id(batch.headers.get(key, b""), raw), why))
-                continue
-            parsed.append((key, msg, raw))
+        if read.msg is None:
+            log.warning("folder %s key %s: could not parse: %s", run.folder, key, read.why)
+            unreadable.append((key, _fallback_id(batch.headers.get(key, b""), raw), read.why))
+            continue
+        run.classified[key] = (_threads_of(read.msg, used), read)
+        parsed.append((key, read.msg, raw))
     return parsed, unreadable
 
 
-def _check_budget(started: float, step: str) -> None:
-    spent = time.thread_time() - started
-    if spent > MESSAGE_BUDGET_SECONDS:
-        raise OverBudget(
-            f"{step} took {spent:.1f} s, over the {MESSAGE_BUDGET_SECONDS:g} s budget per message"
-        )
+def _stop(should_stop: Callable[[], bool]) -> Callable[[], None]:
+    """A check that raises _Stopped when a stop was requested."""
+
+    def check() -> None:
+        if should_stop():
+            raise _Stopped
+
+    return check
+
+
+def _threads_of(msg: ParsedMessage, known: Container[str]) -> frozenset[str]:
+    return frozenset(r for r in (msg.in_reply_to, *msg.references) if r and r in known)
 
 
 def _fallback_id(headers: bytes, raw: bytes) -> str:
@@ -533,7 +606,7 @@ def _ingest_together(
         if should_stop():
             raise _Stopped
         try:
-            verdict = _classify(run, msg, known)
+            verdict = _classify(run, key, msg, known)
         except Exception as exc:  # noqa: BLE001 - a poison message costs only itself
             _malformed(session, run, key, msg, exc, guard=contextlib.nullcontext)
             continue
@@ -555,7 +628,7 @@ def _ingest_racing(
     then a duplicate if the message is recorded, else tried once more, the row now visible."""
     for attempt in (1, 2):
         try:
-            _ingest(session, run, key, msg, raw, known, people, _classify(run, msg, known))
+            _ingest(session, run, key, msg, raw, known, people, _classify(run, key, msg, known))
             return
         except IntegrityError:
             if attempt == 2 or record.is_recorded(session, msg.message_id):
@@ -569,12 +642,20 @@ def _addresses(msg: ParsedMessage) -> list[str]:
     return [a.email for a in people]
 
 
-def _classify(run: _Run, msg: ParsedMessage, known: set[str]) -> Classification:
+def _classify(run: _Run, key: Key, msg: ParsedMessage, known: set[str]) -> Classification:
+    """What reading the message found, while the threads it refers to are known as they were
+    then (so the fallback path does not classify a batch twice); classified again here when an
+    introduction recorded since is one of them (the reply rule then answers, cheaply)."""
     from refmail.detect import classify
 
+    threads, read = run.classified.get(key, (None, None))
+    if read is not None and threads == _threads_of(msg, known):
+        if read.verdict is None:
+            raise readers.Failed(read.why)
+        return read.verdict
     started = time.thread_time()
     verdict = classify(msg, run.identity, known)
-    _check_budget(started, "classify")
+    readers.check_budget(started, "classify")
     return verdict
 
 
@@ -700,7 +781,7 @@ def _malformed(
 ) -> None:
     """A message that could not be recorded is recorded as such, so it is neither lost nor
     retried forever (in its own savepoint unless `guard` says otherwise)."""
-    why = f"{type(exc).__name__}: {exc}"
+    why = readers.why_of(exc)
     log.exception(
         "folder %s key %s (%s): could not record: %s", run.folder, key, msg.message_id, why
     )

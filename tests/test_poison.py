@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from refmail import detect as detect_module
 from refmail import models as m
 from refmail import parse as parse_module
-from refmail import sync as sync_module
+from refmail import readers as readers_module
 from refmail.clock import FixedClock
 from refmail.config import Account, FollowUps, MaildirSettings
 from refmail.db import SessionFactory
@@ -173,7 +173,7 @@ def test_a_message_over_its_time_budget_is_recorded_malformed(
                 pass
         return real(msg, *args, **kwargs)
 
-    monkeypatch.setattr(sync_module, "MESSAGE_BUDGET_SECONDS", 0.1)
+    monkeypatch.setattr(readers_module, "MESSAGE_BUDGET_SECONDS", 0.1)
     monkeypatch.setattr(detect_module, "classify", slow_classify)
     report = run_sync(factory, maildir_account(tmp_path / "md"))
     assert (report.malformed, report.introductions) == (1, 1)
