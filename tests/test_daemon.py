@@ -60,6 +60,7 @@ def drafts_replying_to(server: Dovecot, user: str) -> list[str]:
 # --- (a) IDLE latency --------------------------------------------------------------------------
 
 
+@pytest.mark.alone
 def test_append_becomes_a_draft_within_two_seconds(
     dovecot: Dovecot, imap_user: str, db: Database, sqlite_url: str, tmp_path: Path
 ) -> None:
@@ -86,6 +87,7 @@ def test_append_becomes_a_draft_within_two_seconds(
 # --- (b) Dovecot goes away and comes back -------------------------------------------------------
 
 
+@pytest.mark.alone
 def test_dovecot_restart_mid_run_reconnects_and_loses_nothing(
     imap_user: str, db: Database, sqlite_url: str, tmp_path: Path
 ) -> None:
@@ -137,6 +139,7 @@ def test_dovecot_restart_mid_run_reconnects_and_loses_nothing(
 # --- (c) one bad account beside a good one -----------------------------------------------------
 
 
+@pytest.mark.alone
 def test_a_failing_account_does_not_delay_a_working_one(
     dovecot: Dovecot, imap_user: str, db: Database, sqlite_url: str, tmp_path: Path
 ) -> None:
@@ -247,6 +250,7 @@ def test_sigterm_during_a_large_sync_stops_cleanly_and_resumes(
 # --- (e) SIGHUP ------------------------------------------------------------------------------
 
 
+@pytest.mark.alone
 def test_sighup_reloads_and_a_broken_config_keeps_the_old_one(
     dovecot: Dovecot, imap_user: str, db: Database, sqlite_url: str, tmp_path: Path
 ) -> None:

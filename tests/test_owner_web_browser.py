@@ -37,6 +37,7 @@ from tests.support.maildirs import CLOCK, account
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.xdist_group("owner_web_browser"),  # one worker: one Chromium for the module
     pytest.mark.parametrize("db_url", ["sqlite"], indirect=True),
 ]
 

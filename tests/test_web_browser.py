@@ -44,6 +44,7 @@ from tests.support.webserver import serve
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.xdist_group("web_browser"),  # one worker: one Chromium for the module
     pytest.mark.parametrize("db_url", ["sqlite"], indirect=True),
 ]
 

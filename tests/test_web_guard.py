@@ -150,6 +150,7 @@ def test_head_changes_nothing(
 # --- /p: timing ------------------------------------------------------------------------------
 
 
+@pytest.mark.alone
 def test_known_and_unknown_addresses_answer_in_the_same_time(
     factory: SessionFactory, tmp_path: Path, smtp_sink: tuple[Sink, int]
 ) -> None:

@@ -131,6 +131,7 @@ def serving(limits: Limits) -> Iterator[int]:
         thread.join(10)
 
 
+@pytest.mark.alone
 def test_a_connection_that_sends_no_request_is_closed_after_the_header_timeout() -> None:
     with serving(Limits(header_timeout=1.0, keep_alive=1.0)) as port:
         sockets = open_idle(port, 5)
@@ -145,6 +146,7 @@ def test_a_connection_that_sends_no_request_is_closed_after_the_header_timeout()
         assert http_get(f"http://127.0.0.1:{port}/")[1] == b"hello"  # a real request still works
 
 
+@pytest.mark.alone
 def test_a_request_whose_body_never_ends_is_closed_after_the_request_timeout() -> None:
     with serving(Limits(request_timeout=1.0)) as port:
         with closing(socket.create_connection(("127.0.0.1", port))) as slow:
@@ -159,6 +161,7 @@ def test_a_request_whose_body_never_ends_is_closed_after_the_request_timeout() -
         assert body == b"hello"  # a request that arrives whole is answered
 
 
+@pytest.mark.alone
 def test_keep_alive_connections_are_closed_once_idle() -> None:
     limits = Limits(keep_alive=1.0, header_timeout=30)
     with serving(limits) as port, closing(socket.create_connection(("127.0.0.1", port))) as client:
@@ -173,6 +176,7 @@ def test_keep_alive_connections_are_closed_once_idle() -> None:
         assert time.monotonic() - started < 3
 
 
+@pytest.mark.alone
 def test_connections_over_the_cap_are_closed_at_once_and_the_rest_still_served() -> None:
     with serving(Limits(max_connections=10, header_timeout=30)) as port:
         held = open_idle(port, 10)
