@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
+import pytest
+
 from tests.support.alone import turn
 
 
@@ -61,20 +63,17 @@ def test_ordinary_tests_run_side_by_side(tmp_path: Path) -> None:
         entering.done()
 
 
-def test_an_alone_test_waits_until_the_other_worker_leaves_its_test(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("running_alone", "entering_alone"),
+    [(False, True), (True, False)],
+    ids=["an alone test waits for the other worker's test", "nothing starts beside an alone test"],
+)
+def test_an_alone_test_never_runs_beside_another(
+    tmp_path: Path, running_alone: bool, entering_alone: bool
+) -> None:
     path = str(tmp_path / "alone.lock")
-    with other_worker(path, alone=False) as release:
-        entering = Entering(path, alone=True)
-        assert not entering.inside.wait(0.5)
-        release.set()
-        assert entering.inside.wait(5)
-        entering.done()
-
-
-def test_nothing_starts_beside_an_alone_test(tmp_path: Path) -> None:
-    path = str(tmp_path / "alone.lock")
-    with other_worker(path, alone=True) as release:
-        entering = Entering(path, alone=False)
+    with other_worker(path, alone=running_alone) as release:
+        entering = Entering(path, alone=entering_alone)
         assert not entering.inside.wait(0.5)
         release.set()
         assert entering.inside.wait(5)

@@ -57,6 +57,20 @@ READS_MAIL = (
 )
 
 
+def python(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """This Python with ARGS in `cwd`, this checkout first on the path and no config."""
+    env = {**os.environ, "REFMAIL_CONFIG": "", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def refmail(*args: str, cwd: Path) -> tuple[str, set[str]]:
     """Run `python -X importtime -m refmail ARGS` in `cwd` (this checkout first on the path):
     its output, and the top-level packages it imported."""
@@ -66,16 +80,7 @@ def refmail(*args: str, cwd: Path) -> tuple[str, set[str]]:
 
 def refmail_modules(*args: str, cwd: Path) -> tuple[str, set[str]]:
     """`refmail`, with every module imported named in full (refmail.detect, jinja2.ext, …)."""
-    env = {**os.environ, "REFMAIL_CONFIG": "", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "refmail", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = python("-X", "importtime", "-m", "refmail", *args, cwd=cwd)
     imported = set(re.findall(r"^import time:.*\|\s*([\w.]+)\s*$", done.stderr, re.MULTILINE))
     errors = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
     assert done.returncode == 0, "\n".join(errors)
@@ -155,16 +160,7 @@ main()
 
 def collector_after(*args: str, cwd: Path) -> str:
     """What `refmail ARGS` left the garbage collector as: "collector ON FROZEN"."""
-    env = {**os.environ, "REFMAIL_CONFIG": "", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", COLLECTOR, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = python("-c", COLLECTOR, *args, cwd=cwd)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
 
