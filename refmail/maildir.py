@@ -26,6 +26,10 @@ class MaildirSource:
     def __init__(self, root: str | os.PathLike[str], batch_size: int = 500) -> None:
         self.root = Path(root)
         self.batch_size = batch_size
+        # Each folder's files as its last scan listed them: fetch looks keys up here instead of
+        # listing the folder again for every chunk (a first sync of N messages would list it
+        # N / chunk times: quadratic). Replaced by the next scan of the folder.
+        self._listed: dict[str, dict[str, str]] = {}
 
     def folder_path(self, folder: str) -> Path:
         path = self.root if folder.upper() == "INBOX" else self.root / ("." + folder)
@@ -33,15 +37,17 @@ class MaildirSource:
             raise SourceError(f"{path} is not a Maildir (no cur/ or new/)")
         return path
 
-    def _files(self, folder: str) -> dict[str, Path]:
+    def _files(self, folder: str) -> dict[str, str]:
+        """Key → path of every message file in the folder (new/ and cur/), listed now."""
         path = self.folder_path(folder)
-        found: dict[str, Path] = {}
+        found: dict[str, str] = {}
         for sub in ("new", "cur"):
             directory = path / sub
             if directory.is_dir():
                 for entry in os.scandir(directory):
                     if entry.is_file() and not entry.name.startswith("."):
-                        found[entry.name.split(":2,")[0]] = Path(entry.path)
+                        found[entry.name.split(":2,")[0]] = entry.path
+        self._listed[folder] = found
         return found
 
     def scan(self, folder: str, cursor: Cursor) -> Iterator[Batch]:
@@ -62,17 +68,27 @@ class MaildirSource:
             yield Batch(headers, Cursor(0, ""), total=len(keys), seen=seen)
 
     def fetch(self, folder: str, keys: Sequence[Key]) -> dict[Key, bytes]:
-        files = self._files(folder)
-        out: dict[Key, bytes] = {}
-        for key in keys:
-            path = files.get(str(key))
-            if path is not None:
-                try:
-                    with path.open("rb") as handle:
-                        out[key] = handle.read(BODY_LIMIT)  # never a whole 50 MB file
-                except OSError:
-                    continue  # moved or deleted since the scan: nothing to record
+        listed = self._listed.get(folder)
+        out = _read_bodies(listed if listed is not None else self._files(folder), keys)
+        missing = [key for key in keys if key not in out]
+        if missing and listed is not None:  # moved (new/ → cur/) or renamed since the listing
+            out.update(_read_bodies(self._files(folder), missing))
         return out
+
+
+def _read_bodies(files: dict[str, str], keys: Sequence[Key]) -> dict[Key, bytes]:
+    """The first BODY_LIMIT bytes of each key's file (never a whole 50 MB file); a key whose
+    file is not there (deleted since the listing) is left out: nothing to record."""
+    out: dict[Key, bytes] = {}
+    for key in keys:
+        path = files.get(str(key))
+        if path is not None:
+            try:
+                with open(path, "rb") as handle:
+                    out[key] = handle.read(BODY_LIMIT)
+            except OSError:
+                continue
+    return out
 
 
 def _not_after(name: str, cursor: str) -> bool:
@@ -90,10 +106,10 @@ def delivery_order(name: str) -> tuple[tuple[int, int | str], ...]:
     )
 
 
-def _read_headers(path: Path) -> bytes:
+def _read_headers(path: str) -> bytes:
     """The header block only (up to the first blank line), without reading the whole file."""
     try:
-        with path.open("rb") as handle:
+        with open(path, "rb") as handle:
             head = handle.read(HEADER_LIMIT)
     except OSError:
         return b""

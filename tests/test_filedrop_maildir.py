@@ -197,6 +197,38 @@ def test_fetch_skips_unknown_keys(box: Path) -> None:
     assert MaildirSource(box).fetch("INBOX", ["no-such-key", name(3)]) == {name(3): message(3)}
 
 
+def test_fetching_in_chunks_lists_the_folder_once(
+    box: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first sync fetches a scanned folder chunk by chunk: the scan's listing serves every
+    chunk (listing the folder per chunk made a big first sync quadratic)."""
+    listings = []
+    real = os.scandir
+
+    def counting(path: str | os.PathLike[str]) -> object:
+        listings.append(str(path))
+        return real(path)
+
+    source = MaildirSource(box, batch_size=100)
+    (batch,) = source.scan("INBOX", START)
+    monkeypatch.setattr(maildir.os, "scandir", counting)
+    keys = list(batch.headers)
+    fetched = {}
+    for start in range(0, len(keys), 2):
+        fetched.update(source.fetch("INBOX", keys[start : start + 2]))
+    assert fetched == {name(n): message(n) for n in range(7)}
+    assert listings == []
+
+
+def test_a_message_moved_to_cur_after_the_scan_is_still_fetched(box: Path) -> None:
+    """Another reader may move a file from new/ to cur/ (adding ":2,S") between the scan and
+    the fetch: the folder is listed again for what is no longer where it was."""
+    source = MaildirSource(box, batch_size=100)
+    list(source.scan("INBOX", START))
+    (box / "new" / name(3)).rename(box / "cur" / f"{name(3)}:2,S")
+    assert source.fetch("INBOX", [name(2), name(3)]) == {name(2): message(2), name(3): message(3)}
+
+
 def test_maildir_plus_plus_subfolder(tmp_path: Path) -> None:
     root = tmp_path / "Maildir"
     deliver(root, message(0), name(0))
