@@ -409,6 +409,23 @@ def _digest_id(env: Envelope, date: object, text: str) -> str:
     return f"<{h.hexdigest()[:32]}@digest.refmail.invalid>"
 
 
+def unreadable_id(headers: bytes, raw: bytes) -> str:
+    """The Message-ID of a message that could not be read: its header's, else a digest of its
+    bytes (the same bytes get the same one, so a re-run records it once).
+
+    >>> unreadable_id(b"Message-ID: <a@example.com>\\r\\n\\r\\n", b"\\xff")
+    '<a@example.com>'
+    >>> unreadable_id(b"", b"\\xff") == unreadable_id(b"", b"\\xff") != unreadable_id(b"", b"x")
+    True
+    """
+    try:
+        found = parse_envelope(headers).message_id
+    except Exception:  # noqa: BLE001 - the headers may be as broken as the body
+        found = None
+    digest = hashlib.sha256(raw[:65536]).hexdigest()[:32]
+    return found or f"<{digest}@unreadable.refmail.invalid>"
+
+
 def _date(value: object) -> tuple[datetime | None, int | None]:
     if not value:
         return None, None

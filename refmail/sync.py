@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import logging
 import re
 import time
@@ -494,8 +493,10 @@ def _parse_batch(
         if should_stop():
             raise _Stopped
         if read.msg is None:
+            from refmail.parse import unreadable_id
+
             log.warning("folder %s key %s: could not parse: %s", run.folder, key, read.why)
-            unreadable.append((key, _fallback_id(batch.headers.get(key, b""), raw), read.why))
+            unreadable.append((key, unreadable_id(batch.headers.get(key, b""), raw), read.why))
             continue
         run.classified[key] = (_threads_of(read.msg, used), read)
         parsed.append((key, read.msg, raw))
@@ -514,18 +515,6 @@ def _stop(should_stop: Callable[[], bool]) -> Callable[[], None]:
 
 def _threads_of(msg: ParsedMessage, known: Container[str]) -> frozenset[str]:
     return frozenset(r for r in (msg.in_reply_to, *msg.references) if r and r in known)
-
-
-def _fallback_id(headers: bytes, raw: bytes) -> str:
-    """The Message-ID of a message that could not be parsed: its header's, else a digest."""
-    from refmail.parse import parse_envelope
-
-    try:
-        found = parse_envelope(headers).message_id
-    except Exception:  # noqa: BLE001 - the headers may be as broken as the body
-        found = None
-    digest = hashlib.sha256(raw[:65536]).hexdigest()[:32]
-    return found or f"<{digest}@unreadable.refmail.invalid>"
 
 
 def _record_unreadable(session: Session, run: _Run, unreadable: list[tuple[Key, str, str]]) -> None:
