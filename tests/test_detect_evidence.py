@@ -433,6 +433,10 @@ def test_hostile_text_is_classified_in_bounded_time(body: str) -> None:
     )
     # Built around the parser (which has its own limits): only detection is measured here.
     msg = dataclasses.replace(base, full_text=body, own_text=body[:20_000], history=body)
+    # Patterns are compiled on first use (≈ 0.3 s the first time in a process, wherever this
+    # test lands among the workers): that once-per-process cost is not the input's. The
+    # second call is timed; a pattern that backtracks on this input is slow every time.
+    classify(msg, IDENTITY)
     started = time.process_time()
     classify(msg, IDENTITY)
     assert time.process_time() - started < 0.25  # ~10-20 ms measured; generous for CI load
