@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from refmail.detect_lang import LANGUAGES
 from refmail.detect_parties import named
 from refmail.parse import Address
 
@@ -38,7 +39,8 @@ _NOT_NAMES = frozenset(
     | {"adding", "added", "copying", "copied", "cc'ing", "ccing", "cc'd", "cced", "looping"}
     | {"including", "bringing", "+cc", "cc'ed"}
 )
-_GREETING = r"(?i:hi|hey|hello|dear|hola|querid[oa]|estimad[oa])"
+# The greetings of every language refmail reads (their one home is detect_lang).
+_GREETING = "(?:" + "|".join(data.greeting for data in LANGUAGES.values()) + ")"
 # (a hyphen joins two parts of one name, "Mary-Jane"; "Sid--" is Sid and a dash)
 _WORD = r"[A-ZÁÉÍÓÚÑ][a-záéíóúñ'’]{1,30}(?:-[A-ZÁÉÍÓÚÑ]?[a-záéíóúñ]{1,30})?"
 # A name spoken to where a line (or a sentence) opens: "Bob, meet…", "Sid--", "Hi Maya",
