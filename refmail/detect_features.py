@@ -15,12 +15,14 @@ from dataclasses import dataclass
 
 from refmail.detect_copy import GROUP, copies_a_person
 from refmail.detect_cues import cue_pattern, find_cues
+from refmail.detect_directs import directed_to, presented
 from refmail.detect_lang import LANGUAGES, LanguageData
 from refmail.detect_names import party_names
 from refmail.detect_parties import (
     People,
     base_email,
     capitalised_words,
+    colleagues,
     is_list,
     is_robot,
     name_tokens,
@@ -142,6 +144,7 @@ def read(
     _shape_features(
         msg, shape, who, parties, text, data, cues, named_in, add, relay is not None, owner
     )
+    _colleagues_only(msg.sender, [a for a, _ in parties], found, add)
     if not any(_connects(e.feature, found) for e in found):
         add("no_connecting_act", "nothing connects anyone (only names and addressees)")
     _soften_incidental(found)
@@ -198,6 +201,27 @@ def _names(
     return party_names(text, addrs, to, who.copied, others, copy_text)
 
 
+# What says the author connects people, beyond their shape: an act, a hand-off, a direction
+_SAID = frozenset(
+    {*_ACTS, *_HAND_OVER, "directs_to_a_party", "directs_to_forwarded", "subject_names_intro"}
+)
+
+
+def _colleagues_only(
+    author: Address | None,
+    addrs: list[Address],
+    found: list[Evidence],
+    add: Callable[[str, str], None],
+) -> None:
+    """People of the author's own organisation, spoken to and described with no act that
+    connects them ("Tom, Leslie - Tom has the invoices and Leslie the gas side"), already work
+    together: the shape alone is their group mail's."""
+    if author is None or any(e.feature in _SAID for e in found):
+        return
+    if colleagues(author, addrs):
+        add("colleagues_only", f"everyone is at {author.email.rpartition('@')[2]}, as the author")
+
+
 # Look-alike phrases that are incidental: beside the act of introducing ("great to meet you at
 # the summit; I'd like to introduce you to John", "FYI he runs the bakery") they weigh half.
 # The ones that say what the whole message is (asks or thanks for an intro, introduces the
@@ -221,6 +245,7 @@ _CONNECTING = frozenset(
         "greets_the_parties",
         "describes_each_side",
         "directs_to_a_party",
+        "directs_to_forwarded",
         "presents_the_copied",
         "gives_an_address",
         "names_the_copied",
@@ -527,23 +552,23 @@ def _shape_features(
         add("describes_each_side", ", ".join(a.email for a in each[:4]))
     if shape == "forward" and _note_names(text, addrs[-1:]):
         add("note_names_forwarded_author", f"the note speaks of {addrs[-1]}")
-    presented = _presented(text, [a for a in addrs if a in who.copied])
-    if presented:
-        add("presents_the_copied", f"presents {presented}")
+    shown = presented(text, [a for a in addrs if a in who.copied])
+    if shown:
+        add("presents_the_copied", f"presents {shown}")
     given = [a for a in who.in_text if a in addrs and named(a, words)]
     if given:
         add("gives_an_address", ", ".join(str(a) for a in given[:2]))
-    # (in a reply: sending the one answered to someone newly copied, or the other way round;
-    # in a new mail: to someone copied, "Jean - please get in touch with Greg" and Greg in Cc)
-    # (only to someone the mail reaches: "contact Benik at …" in a notice is a pointer)
-    reachable = [a for a in addrs if a in who.candidates]
-    if not msg.history:
-        reachable = [a for a in reachable if a in who.copied]
-    new_copies = tuple(a for a in reachable if a in who.copied)
-    directed = _directed_to(text, reachable, msg.history, new_copies) if reachable else ""
-    if directed:
+    target = _directs(msg, shape, who, addrs, text)
+    directed = str(target) if target is not None else ""
+    if target is not None and shape == "forward" and target in who.forwarded[:1]:
+        # "Could you give her a call?" above her mail: the note hands her on to the reader
+        add("directs_to_forwarded", f"asks the reader to reach {directed}")
+    elif target is not None:
         add("directs_to_a_party", f"points to {directed}")
-    copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "") or directed
+    # (sending the reader to someone copied: naming them weighs; to someone handed on in a
+    # forward or by address, the direction alone says it)
+    to_copied = directed if any(str(a) == directed for a in who.candidates) else ""
+    copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "") or to_copied
     if copy_or_hand and any(named(a, words) for a in who.candidates):
         copied = [a for a in addrs if named(a, words) and not _on_thread(a, msg.history)]
         if copied:
@@ -573,6 +598,32 @@ def _shape_features(
     forwarded = shape == "forward" or relayed  # the forwarded people are in the history
     if msg.history and not forwarded and all(_on_thread(a, msg.history) for a in addrs):
         add("no_new_party", "everyone addressed was already on the thread")
+
+
+def _directs(
+    msg: ParsedMessage, shape: str, who: People, addrs: list[Address], text: str
+) -> Address | None:
+    """The party the author sends the reader to, when someone on it is new, or None.
+
+    In a reply: the one answered sent to someone newly copied, or the other way round; in a new
+    mail: to someone copied ("Jean - please get in touch with Greg" and Greg in Cc). Beyond the
+    recipients, the person handed on: the forwarded mail's author ("Would you talk to him? His
+    resume is below") and, in a note to one reader, someone whose address the author writes
+    ("please get in touch with Ahmed (ahmed@…)"); "contact Benik at …" in a notice to many is
+    a pointer.
+    """
+    reachable = [a for a in addrs if a in who.candidates]
+    if not msg.history:
+        reachable = [a for a in reachable if a in who.copied]
+    new_copies = [a for a in reachable if a in who.copied]
+    handed = [a for a in addrs if shape == "forward" and a in who.forwarded[:1]]
+    if len(who.candidates) == 1:
+        handed += [a for a in addrs if a in who.in_text and a not in handed]
+    stand_in = new_copies[0] if len(new_copies) == 1 else (handed[0] if handed else None)
+    targets = reachable + [a for a in handed if a not in reachable]
+    if not targets or all(_on_thread(a, msg.history) for a in reachable + handed):
+        return None  # nobody new: not two old hands told to talk again
+    return directed_to(text, targets, stand_in)
 
 
 def _told_apart(addrs: list[Address], words: set[str]) -> list[Address]:
@@ -611,57 +662,6 @@ def _distinct(addrs: list[Address]) -> list[Address]:
             seen.add(key)
             out.append(addr)
     return out
-
-
-# The author sends one party to another: "pls work w Kris", "can you reach out to Mark",
-# "Kris is the person to talk to".
-_CONTACT = (
-    r"(?:work|follow\sup|connect|talk|speak|coordinate|get\sin\stouch|be\sin\stouch|reach\sout"
-    r"|touch\sbase|call|contact|e-?mail|sync\sup|liaise)"
-)
-_DIRECTS = re.compile(
-    r"(?i:\b(?:pls|please|can\syou|could\syou|would\syou|you\sshould|feel\sfree\sto"
-    r"|i'?d\slike\syou\sto|you\s(?:may|might|will|'ll)\swant\sto"
-    r"|i(?:'d|\swould)?\s(?:suggest|recommend)(?:\sthat)?\syou)\s(?:pls\s|please\s|also\s|directly\s)?"
-    rf"{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s)"
-    r"([A-Z][\w'-]{1,30}|(?i:him|her)\b)"
-    rf"|\b([A-Z][\w'-]{{1,30}})\s(?i:is\s(?:the|your)\s(?:best\s|right\s)?(?:person|one|guy"
-    rf"|contact)(?:\s(?:to\s{_CONTACT}|for)"
-    # "Nina is the person at Ross Capital I think you should speak with"
-    rf"|\b[^.\n]{{0,40}}?\byou\s(?:should|could|might|may|want\sto|need\sto)\s(?:{_CONTACT}|meet)))"
-    # the author sends someone to the one addressed: "I shall ask Krishna to meet you"
-    r"|(?i:\b(?:i'?ll|i\s(?:shall|will|have|had)|i'?ve|i)\s(?:ask(?:ed)?|have|had|get)\s)"
-    rf"([A-Z][\w'-]{{1,30}}|(?i:him|her)\b)(?i:\sto\s(?:(?:{_CONTACT}|meet|reach\sout\sto"
-    r"|get\sback\sto)\s(?:with\s)?(?:you|him|her|them)|give\s(?:you|him|her|them)\sa\s(?:call|ring"
-    r"|shout))\b)"
-)
-
-
-def _directed_to(
-    text: str, addrs: list[Address], history: str, copied: tuple[Address, ...] = ()
-) -> str:
-    """The party the author sends someone else to, when someone on it is new, or ""."""
-    for match in _DIRECTS.finditer(text[:6000]):
-        name = (match.group(1) or match.group(2) or match.group(3)).lower()
-        party = next((a for a in addrs if named(a, {name})), None)
-        if name in ("him", "her") and len(copied) == 1:
-            party = copied[0]  # "Please work with her directly": the one person copied
-        if party is not None and not all(_on_thread(a, history) for a in addrs):
-            return str(party)  # someone is new: not two old hands told to talk again
-    return ""
-
-
-# "This is Wu Lan, the translator I mentioned.": the author presents someone (who is copied)
-_PRESENTS = re.compile(r"(?:^|(?<=[.!?]\s))(?i:this\sis)\s([A-Z][\w'-]{1,30})", re.MULTILINE)
-
-
-def _presented(text: str, copied: list[Address]) -> str:
-    """A copied party the author presents by name ("This is Wu, …"), or ""."""
-    for match in _PRESENTS.finditer(text[:3000]):
-        party = next((a for a in copied if named(a, {match.group(1).lower()})), None)
-        if party is not None:
-            return str(party)
-    return ""
 
 
 def _greeting_line(text: str, data: LanguageData) -> str:

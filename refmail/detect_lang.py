@@ -129,8 +129,10 @@ ENGLISH = LanguageData(
             r"|connect\syou|put\syou\sin\stouch)[^.?!\n]{0,60}\?)"
             # a call with someone else, asked: "Would you be open to a short call with her?"
             r"|(?i:\b(?:would\syou\sbe|are\syou)\s(?:open|interested|up\sfor|willing)\sto\s"
-            r"(?:a\s|an\s)?(?:short\s|quick\s|brief\s)?(?:call|chat|coffee|conversation|talk)\s"
-            r"with\s(?:him|her|them)\b)"
+            r"(?:(?:(?:have|set\sup|take|do|jump\son|grab)\s)?(?:a\s|an\s)?(?:short\s|quick\s"
+            r"|brief\s)?(?:call|chat|coffee|conversation|talk)\swith"
+            # "Would you be willing to talk with him?": a third person, offered
+            r"|(?:talk|speak|meet|chat)\s(?:with|to))\s(?:him|her|them)\b)"
         ),
         # --- the hand-off ---
         "cue_hand_off": (
@@ -186,7 +188,9 @@ ENGLISH = LanguageData(
             r"|\swill)\b|to\s(?:expect|write\sto|call|contact)\syou))"
         ),
         "cue_vouches": (
-            r"(?i:\b(?:my|our)\s(?:good\s|dear\s|close\s|old\s)?(?:friend|colleague|classmate)"
+            r"(?i:\b(?:my|our)\s(?:good\s|dear\s|close\s|old\s|former\s)?(?:friend|colleague"
+            r"|classmate|neighbou?r|roommate|student|nephew|niece|cousin|son|daughter|brother"
+            r"|sister|brother-in-law|sister-in-law|godson|goddaughter)"
             rf",?\s){_NAME}|(?i:\bmy\sfriend\swho\b)"
             r"|(?i:\ban?\s(?:good\s|dear\s|close\s|old\s)?(?:friend|colleague|classmate)\sof\s"
             rf"(?:mine|ours),?\s){_NAME}"
@@ -449,7 +453,23 @@ ENGLISH = LanguageData(
             "told ",
             "referr",
         ),
-        "cue_vouches": ("friend", "colleague", "classmate"),
+        "cue_vouches": (
+            "friend",
+            "colleague",
+            "classmate",
+            "neighbo",
+            "roommate",
+            "student",
+            "nephew",
+            "niece",
+            "cousin",
+            "son ",
+            "daughter",
+            "brother",
+            "sister",
+            "godson",
+            "goddaughter",
+        ),
         "cue_copy_in": (
             "copying",
             "copied",

@@ -48,6 +48,52 @@ def base_email(email: str) -> str:
     return f"{local.split('+', 1)[0]}@{domain}"
 
 
+# Mail hosts anyone may use: two people there are not colleagues (nor at the example.*
+# documentation domains, which unrelated people of reconstructed and hand-written mail share).
+_PUBLIC_HOSTS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "hotmail.com",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "yandex.ru",
+        "mail.ru",
+        "qq.com",
+        "163.com",
+        "comcast.net",
+        "verizon.net",
+        "att.net",
+        "example.com",
+        "example.net",
+        "example.org",
+        "kernel.org",
+    }
+)
+
+
+def colleagues(author: Address, addrs: list[Address]) -> bool:
+    """Everyone in `addrs` writes from the author's own organisation's domain (and it is not a
+    public mail host): people who already work together."""
+    domain = author.email.lower().rpartition("@")[2]
+    return (
+        bool(addrs)
+        and domain not in _PUBLIC_HOSTS
+        and all(a.email.lower().rpartition("@")[2] == domain for a in addrs)
+    )
+
+
 def list_addresses(env: Envelope) -> frozenset[str]:
     """The list that delivered this copy, from List-Id ("<cgroups.vger.kernel.org>")."""
     list_id = env.robot_headers.get("list-id", "")

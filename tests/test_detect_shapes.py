@@ -274,6 +274,32 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
     "intro_opt_in_call_with_her": ("owner_intro", {"ines@duarte.example.pt": True}),
     # Dan introduced the owner to Erin; the owner forwarded it to refmail alone.
     "intro_forward_to_refmail_alone": ("referral_to_owner", {"erin@tidewater.example.net": True}),
+    # business, government and everyday notes (written for issue 10's fifth round, before the
+    # change): a forwarded CV or request with the reader asked to reach its author ("Would you
+    # be willing to meet with him?", "Could you give her a call?", a principal's "Pls connect
+    # him w…" to an aide); "please get in touch with Bram (bram@…)" to one reader; "Dana, this
+    # is Marco, whom I mentioned"; an opt-in ask about a relative named only in the text
+    "intro_forward_would_you_meet_with_him": (
+        "forward",
+        {"rosa@delgado-labs.example.com": True, "idris.okafor@mailbox.example.net": False},
+    ),
+    "intro_forward_give_her_a_call": (
+        "forward",
+        {"pieter@dewit-roofing.example.nl": True, "sunita@oldschool-trust.example.org": False},
+    ),
+    "intro_forward_aide_pls_connect_him": (
+        "forward",
+        {"jford@novak.example.com": True, "t.ilic@waterboard.example.org": False},
+    ),
+    "intro_get_in_touch_address_in_text": (
+        "owner_intro",
+        {"noor@haddad-print.example.com": True, "bram@visser-paper.example.nl": False},
+    ),
+    "intro_vocative_this_is_copied": (
+        "owner_intro",
+        {"dana@whitfield.example.com": True, "marco@bell-freight.example.com": True},
+    ),
+    "intro_opt_in_willing_to_talk_with_him": ("owner_intro", {"oscar@lindqvist.example.se": True}),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -343,6 +369,11 @@ LOOK_ALIKES: dict[str, str] = {
     "not_greets_two_tasks_each": "other",
     "not_write_directly_to_me": "other",
     "not_shall_i_introduce_myself": "other",
+    # colleagues of the author's own domain, each given their part: no act connects them; a
+    # principal's "Pls handle." above a forward; a notice to many with a contact's address
+    "not_colleagues_described_tasks": "other",
+    "not_forward_pls_handle": "other",
+    "not_notice_contact_address_to_many": "other",
 }
 
 
@@ -396,6 +427,12 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("intro_copied_you_both_directly", "cue_should_talk"),  # "so you can talk directly"
         ("intro_opt_in_want_me_to", "cue_opt_in_ask"),
         ("intro_opt_in_call_with_her", "describes_the_other"),
+        ("intro_forward_give_her_a_call", "directs_to_forwarded"),  # "give her a call"
+        ("intro_forward_would_you_meet_with_him", "directs_to_forwarded"),
+        ("intro_get_in_touch_address_in_text", "directs_to_a_party"),  # to an address written
+        ("intro_vocative_this_is_copied", "presents_the_copied"),  # "Dana, this is Marco"
+        ("intro_opt_in_willing_to_talk_with_him", "cue_vouches"),  # "my nephew Emil"
+        ("not_colleagues_described_tasks", "colleagues_only"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:

@@ -1,0 +1,79 @@
+"""Whom the author sends the one addressed to, or presents: "pls work w Kris", "would you be
+willing to talk to him?", "give her a call", "Dana, this is Marco, whom I mentioned".
+
+An introduction often hands one person to another by asking the reader to act toward them; the
+person may be copied, the author of the forwarded mail ("him"), or someone whose address is
+written in the text. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+from refmail.detect_parties import named
+from refmail.parse import Address
+
+# What one person is asked to do toward another.
+_CONTACT = (
+    r"(?:work|follow\sup|connect|talk|speak|coordinate|get\sin\stouch|be\sin\stouch|reach\sout"
+    r"|touch\sbase|call|contact|e-?mail|sync\sup|liaise|meet|see|help|advise)"
+)
+# The ask, then what may come between it and the act: "would you be willing to", "pls have
+# someone" (the reader sends a delegate: "pls have someone follow up w Sid").
+_ASK = (
+    r"(?:pls|please|kindly|can\syou|could\syou|would\syou|will\syou|you\sshould|feel\sfree\sto"
+    r"|i'?d\slike\syou\sto|i\swould\slike\syou\sto|you\s(?:may|might|will|'ll)\swant\sto"
+    r"|i\shope\syou\s(?:can|will|'ll)|i(?:'d|\swould)?\s(?:suggest|recommend)(?:\sthat)?\syou)"
+    r"\s(?:pls\s|please\s|also\s|directly\s)?"
+    r"(?:(?:be\s(?:willing|able|open)|have\s(?:the\s)?time|find\s(?:the\s)?time|make\stime"
+    r"|take\sa\s(?:minute|moment))\sto\s)?"
+    r"(?:have\s(?:someone|somebody|one\sof\syour\s[\w-]{2,20})\s)?"
+)
+# Whom: a name, a pronoun, or a name after "my friend", "our colleague", "my niece".
+_WHOM = r"(?:(?i:my|our)\s(?:[a-z]{2,15}\s){1,2}?)?([A-Z][\w'-]{1,30}|(?i:him|her)\b)"
+_DIRECTS = re.compile(
+    rf"(?i:\b{_ASK}{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s){_WHOM}"
+    # "could you give her a call", "please give Ahmed a ring"
+    rf"|(?i:\b{_ASK}(?:give|send)\s){_WHOM}(?i:\sa\s(?:call|ring|shout|buzz|note|line)\b)"
+    rf"|\b([A-Z][\w'-]{{1,30}})\s(?i:is\s(?:the|your)\s(?:best\s|right\s)?(?:person|one|guy"
+    rf"|contact)(?:\s(?:to\s{_CONTACT}|for)"
+    # "Nina is the person at Ross Capital I think you should speak with"
+    rf"|\b[^.\n]{{0,40}}?\byou\s(?:should|could|might|may|want\sto|need\sto)\s{_CONTACT}))"
+    # the author sends someone to the one addressed: "I shall ask Krishna to meet you"
+    r"|(?i:\b(?:i'?ll|i\s(?:shall|will|have|had)|i'?ve|i)\s(?:ask(?:ed)?|have|had|get)\s)"
+    rf"([A-Z][\w'-]{{1,30}}|(?i:him|her)\b)(?i:\sto\s(?:(?:{_CONTACT}|reach\sout\sto"
+    r"|get\sback\sto)\s(?:with\s)?(?:you|him|her|them)|give\s(?:you|him|her|them)\sa\s(?:call|ring"
+    r"|shout))\b)"
+)
+_PRONOUNS = ("him", "her")
+
+
+def directed_to(text: str, addrs: list[Address], stand_in: Address | None = None) -> Address | None:
+    """The party (of `addrs`) the author sends the reader to, or None. "him"/"her" is
+    `stand_in`: the one person copied, or the author of the forwarded mail."""
+    for match in _DIRECTS.finditer(text[:6000]):
+        name = next(g for g in match.groups() if g).lower()
+        if name in _PRONOUNS:
+            party = stand_in
+        else:
+            party = next((a for a in addrs if named(a, {name})), None)
+        if party is not None:
+            return party
+    return None
+
+
+# "This is Wu Lan, the translator I mentioned.", "Dana, this is Marco Bell, whom I mentioned":
+# the author presents someone (who is copied), perhaps after a vocative
+_PRESENTS = re.compile(
+    r"(?:^|(?<=[.!?]\s))(?:[A-Z][\w'-]{1,30},\s)?(?i:this\sis)\s([A-Z][\w'-]{1,30})",
+    re.MULTILINE,
+)
+
+
+def presented(text: str, copied: list[Address]) -> str:
+    """A copied party the author presents by name ("This is Wu, …"), or ""."""
+    for match in _PRESENTS.finditer(text[:3000]):
+        party = next((a for a in copied if named(a, {match.group(1).lower()})), None)
+        if party is not None:
+            return str(party)
+    return ""
