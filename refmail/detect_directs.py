@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 
-from refmail.detect_parties import named
-from refmail.parse import Address
+from refmail.detect_lang import LanguageData
+from refmail.detect_parties import People, named, on_thread
+from refmail.detect_sentences import CONTEXT_SENTENCES
+from refmail.parse import Address, ParsedMessage
 
 # What one person is asked to do toward another.
 _CONTACT = (
@@ -30,7 +32,11 @@ _ASK = (
     r"(?:have\s(?:someone|somebody|one\sof\syour\s[\w-]{2,20})\s)?"
 )
 # Whom: a name, a pronoun, or a name after "my friend", "our colleague", "my niece".
-_WHOM = r"(?:(?i:my|our)\s(?:[a-z]{2,15}\s){1,2}?)?([A-Z][\w'-]{1,30}|(?i:him|her)\b)"
+# (a title before the name is not the name: "pls connect w Amb. Ruiz")
+_WHOM = (
+    r"(?:(?i:my|our)\s(?:[a-z]{2,15}\s){1,2}?)?"
+    r"(?:(?:Mr|Mrs|Ms|Dr|Prof|Amb|Sen|Rep|Gov|Gen|Adm|Sec)\.?\s)?([A-Z][\w'-]{1,30}|(?i:him|her)\b)"
+)
 _DIRECTS = re.compile(
     rf"(?i:\b{_ASK}{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s){_WHOM}"
     # "could you give her a call", "please give Ahmed a ring"
@@ -62,6 +68,38 @@ def directed_to(text: str, addrs: list[Address], stand_in: Address | None = None
     return None
 
 
+def directs(
+    msg: ParsedMessage, shape: str, who: People, addrs: list[Address], text: str
+) -> Address | None:
+    """The party the author sends the reader to, when someone on it is new, or None.
+
+    In a reply: the one answered sent to someone newly copied, or the other way round; in a new
+    mail: to someone copied ("Jean - please get in touch with Greg" and Greg in Cc). Beyond the
+    recipients, the person handed on: the forwarded mail's author ("Would you talk to him? His
+    resume is below") and, in a note to one reader, someone whose address the author writes
+    ("please get in touch with Ahmed (ahmed@…)"); "contact Benik at …" in a notice to many is
+    a pointer.
+    """
+    reachable = [a for a in addrs if a in who.candidates]
+    if not msg.history:
+        reachable = [a for a in reachable if a in who.copied]
+    new_copies = [a for a in reachable if a in who.copied]
+    handed = [a for a in addrs if shape == "forward" and a in who.forwarded[:1]]
+    if len(who.candidates) == 1:
+        handed += [a for a in addrs if a in who.in_text and a not in handed]
+    stand_in = new_copies[0] if len(new_copies) == 1 else (handed[0] if handed else None)
+    targets = reachable + [a for a in handed if a not in reachable]
+    if not targets or all(on_thread(a, msg.history) for a in reachable + handed):
+        return None  # nobody new: not two old hands told to talk again
+    return directed_to(text, targets, stand_in)
+
+
+def directed_names(text: str) -> list[str]:
+    """The names (lower-cased, not pronouns) of everyone the author sends the reader to."""
+    names = (next(g for g in m.groups() if g).lower() for m in _DIRECTS.finditer(text[:6000]))
+    return [n for n in names if n not in _PRONOUNS]
+
+
 # "This is Wu Lan, the translator I mentioned.", "Dana, this is Marco Bell, whom I mentioned":
 # the author presents someone (who is copied), perhaps after a vocative
 _PRESENTS = re.compile(
@@ -76,4 +114,21 @@ def presented(text: str, copied: list[Address]) -> str:
         party = next((a for a in copied if named(a, {match.group(1).lower()})), None)
         if party is not None:
             return str(party)
+    return ""
+
+
+def stranger_described(
+    names: list[str],
+    named_in: list[tuple[str, set[str]]],
+    known: list[Address],
+    data: LanguageData,
+) -> str:
+    """A sentence describing one of `names` who is none of the `known` people, or ""."""
+    strangers = {n for n in names if not any(named(a, {n}) for a in known)}
+    if not strangers:
+        return ""
+    describes = re.compile(data.describes)
+    for sentence, words in named_in[:CONTEXT_SENTENCES]:
+        if strangers & words and describes.search(sentence):
+            return sentence
     return ""

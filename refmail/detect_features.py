@@ -15,20 +15,21 @@ from dataclasses import dataclass
 
 from refmail.detect_copy import GROUP, copies_a_person
 from refmail.detect_cues import cue_pattern, find_cues
-from refmail.detect_directs import directed_to, presented
+from refmail.detect_directs import directed_names, directs, presented, stranger_described
 from refmail.detect_lang import LANGUAGES, LanguageData
 from refmail.detect_names import party_names
 from refmail.detect_parties import (
     People,
     base_email,
     capitalised_words,
-    colleagues,
     is_list,
     is_robot,
     name_tokens,
     named,
+    on_thread,
     people,
 )
+from refmail.detect_purpose import colleagues_only, copy_evidence
 from refmail.detect_sentences import (
     CONTEXT_SENTENCES,
     QUOTE_MARKS,
@@ -144,10 +145,22 @@ def read(
     _shape_features(
         msg, shape, who, parties, text, data, cues, named_in, add, relay is not None, owner
     )
-    _colleagues_only(msg.sender, [a for a, _ in parties], found, add)
+    for feature, said in _copy_and_colleagues(
+        msg, [a for a, _ in parties], who, sentence_list, cues, code, found
+    ):
+        add(feature, said)
     if not any(_connects(e.feature, found) for e in found):
         add("no_connecting_act", "nothing connects anyone (only names and addressees)")
     _soften_incidental(found)
+    if any(e.feature == "copy_to_reach" for e in found):
+        # "copying my assistant and asking her to coordinate this for us": the aide copied to
+        # reach the other side is the connection, not an FYI to staff
+        found[:] = [
+            Evidence(e.feature, 0.0, e.evidence + " (copied to reach the other side)")
+            if e.feature == "neg_admin_copy"
+            else e
+            for e in found
+        ]
     if any(e.feature == "names_the_copied" for e in found):
         # "+CC Jean, Guenter and the list": the list was copied beside people, not instead
         found[:] = [
@@ -207,19 +220,29 @@ _SAID = frozenset(
 )
 
 
-def _colleagues_only(
-    author: Address | None,
+def _copy_and_colleagues(
+    msg: ParsedMessage,
     addrs: list[Address],
+    who: People,
+    sentence_list: list[str],
+    cues: dict[str, str],
+    code: str,
     found: list[Evidence],
-    add: Callable[[str, str], None],
-) -> None:
-    """People of the author's own organisation, spoken to and described with no act that
-    connects them ("Tom, Leslie - Tom has the invoices and Leslie the gas side"), already work
-    together: the shape alone is their group mail's."""
-    if author is None or any(e.feature in _SAID for e in found):
-        return
-    if colleagues(author, addrs):
-        add("colleagues_only", f"everyone is at {author.email.rpartition('@')[2]}, as the author")
+) -> list[tuple[str, str]]:
+    """Why the copy-in was made (`detect_purpose.copy_evidence`), and colleagues of the author
+    with no act that connects them (`detect_purpose.colleagues_only`)."""
+    out: list[tuple[str, str]] = []
+    if "cue_copy_in" in cues:
+        sentence = copy_sentence(sentence_list, cues, code, copies_a_person(who))
+        copied = [a for a in addrs if a in who.copied]
+        explained = "cue_copy_why" in cues
+        why = copy_evidence(
+            sentence, cues["cue_copy_in"], addrs, copied, explained, LANGUAGES[code]
+        )
+        out += [why] if why else []
+    if msg.sender is not None and not any(e.feature in _SAID for e in found):
+        out += [f for f in [colleagues_only(msg.sender, addrs)] if f]
+    return out
 
 
 # Look-alike phrases that are incidental: beside the act of introducing ("great to meet you at
@@ -246,6 +269,7 @@ _CONNECTING = frozenset(
         "describes_each_side",
         "directs_to_a_party",
         "directs_to_forwarded",
+        "directs_to_someone_described",
         "presents_the_copied",
         "gives_an_address",
         "names_the_copied",
@@ -558,7 +582,7 @@ def _shape_features(
     given = [a for a in who.in_text if a in addrs and named(a, words)]
     if given:
         add("gives_an_address", ", ".join(str(a) for a in given[:2]))
-    target = _directs(msg, shape, who, addrs, text)
+    target = directs(msg, shape, who, addrs, text)
     directed = str(target) if target is not None else ""
     if target is not None and shape == "forward" and target in who.forwarded[:1]:
         # "Could you give her a call?" above her mail: the note hands her on to the reader
@@ -570,7 +594,7 @@ def _shape_features(
     to_copied = directed if any(str(a) == directed for a in who.candidates) else ""
     copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "") or to_copied
     if copy_or_hand and any(named(a, words) for a in who.candidates):
-        copied = [a for a in addrs if named(a, words) and not _on_thread(a, msg.history)]
+        copied = [a for a in addrs if named(a, words) and not on_thread(a, msg.history)]
         if copied:
             add("names_the_copied", ", ".join(a.email for a in copied[:4]))
     elif shape == "loop_in" and any(a in who.copied for a in addrs):
@@ -589,6 +613,13 @@ def _shape_features(
         and "cue_opt_in_ask" not in cues
     ):
         add("single_person_addressed", who.candidates[0].email)
+    if target is None and len(who.candidates) == 1 and shape == "owner_intro":
+        # "Pls connect w Ray Offenheiser, who runs Oxfam America": the reader sent to someone
+        # the author describes, whose address the mail does not give
+        known = [*who.candidates, *([msg.sender] if msg.sender else [])]
+        stranger = stranger_described(directed_names(text), named_in, known, data)
+        if stranger:
+            add("directs_to_someone_described", f"“{stranger[:80]}”")
     if "cue_opt_in_ask" in cues and len(who.candidates) == 1:
         # an opt-in ask says who the other is: "I know a retired auditor, Clara, who…"
         known = [*who.candidates, *([msg.envelope.sender] if msg.envelope.sender else [])]
@@ -596,34 +627,8 @@ def _shape_features(
         if other:
             add("describes_the_other", f"“{other[:80]}”")
     forwarded = shape == "forward" or relayed  # the forwarded people are in the history
-    if msg.history and not forwarded and all(_on_thread(a, msg.history) for a in addrs):
+    if msg.history and not forwarded and all(on_thread(a, msg.history) for a in addrs):
         add("no_new_party", "everyone addressed was already on the thread")
-
-
-def _directs(
-    msg: ParsedMessage, shape: str, who: People, addrs: list[Address], text: str
-) -> Address | None:
-    """The party the author sends the reader to, when someone on it is new, or None.
-
-    In a reply: the one answered sent to someone newly copied, or the other way round; in a new
-    mail: to someone copied ("Jean - please get in touch with Greg" and Greg in Cc). Beyond the
-    recipients, the person handed on: the forwarded mail's author ("Would you talk to him? His
-    resume is below") and, in a note to one reader, someone whose address the author writes
-    ("please get in touch with Ahmed (ahmed@…)"); "contact Benik at …" in a notice to many is
-    a pointer.
-    """
-    reachable = [a for a in addrs if a in who.candidates]
-    if not msg.history:
-        reachable = [a for a in reachable if a in who.copied]
-    new_copies = [a for a in reachable if a in who.copied]
-    handed = [a for a in addrs if shape == "forward" and a in who.forwarded[:1]]
-    if len(who.candidates) == 1:
-        handed += [a for a in addrs if a in who.in_text and a not in handed]
-    stand_in = new_copies[0] if len(new_copies) == 1 else (handed[0] if handed else None)
-    targets = reachable + [a for a in handed if a not in reachable]
-    if not targets or all(_on_thread(a, msg.history) for a in reachable + handed):
-        return None  # nobody new: not two old hands told to talk again
-    return directed_to(text, targets, stand_in)
 
 
 def _told_apart(addrs: list[Address], words: set[str]) -> list[Address]:
@@ -758,20 +763,3 @@ def _note_names(text: str, addrs: list[Address]) -> bool:
     note = text.split("\n\n-", 1)[0][:3000]
     words = capitalised_words(note)
     return any(named(a, words) for a in addrs)
-
-
-def _on_thread(addr: Address, history: str) -> bool:
-    """The person already appears in a quoted header line (From/To/Cc) of the history."""
-    if not history:
-        return False
-    lines = re.findall(
-        r"^[>\s]{0,20}\*?(?:from|to|cc|sent\sby)\*?\s{0,4}:([^\n]{0,2000})$",
-        history[:60_000],
-        re.IGNORECASE | re.MULTILINE,
-    )
-    headers = "\n".join(lines).lower()
-    if addr.email in headers:
-        return True
-    words = set(re.findall(r"[a-z][a-z'-]+", headers))
-    parts = {p.lower() for p in re.findall(r"[A-Za-z][A-Za-z'-]{1,}", addr.name or "")}
-    return len(parts) >= 2 and parts <= words

@@ -27,6 +27,12 @@ class LanguageData:
     # Per cue, lower-case words without which its pattern cannot match: a substring test is far
     # cheaper than the pattern, and most mail has none of them. A cue without gates always runs.
     gates: dict[str, tuple[str, ...]]
+    # After a copy-in, what opens its purpose ("so she can…", "to ask…", "asking her to…"),
+    # the words for the one addressed ("you", "us") and the acts that say it reaches them.
+    purpose: str = r"(?!)"
+    toward: str = r"(?!)"
+    contact: str = r"(?!)"  # acts of reaching someone: "call", "coordinate", "set it up"
+    reason: str = r"(?!)"  # words that give a reason, not a purpose: "because", "who"
 
 
 # A person named in running text: one or two capitalised words ("Kirk Ellis", "Jen").
@@ -197,7 +203,7 @@ ENGLISH = LanguageData(
         ),
         # --- the loop-in: someone copied, named in the same breath ---
         "cue_copy_in": (
-            rf"(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s{{0,2}}(?:in\s)?(?:[\w-]{{1,30}},?\s(?:and\s)?)?"
+            rf"(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s{{0,2}}'?(?:in\s)?(?:[\w-]{{1,30}},?\s(?:and\s)?)?"
             r"(?:(?i:him|her|them)\b"
             rf"|(?i:the\s|my\s|our\s)?{_NAME}"
             # a group of people: "the foo maintainers", "our storage folks"
@@ -226,7 +232,7 @@ ENGLISH = LanguageData(
         ),
         "cue_copy_why": (
             r"(?i:\bwho\s(?:knows|has\sbeen|was|were|is|are|wrote|manages|owns|can|tried|works|"
-            r"created|maintains|might|may)|\bsince\s(?:they|he|she)\b|\bso\s(?:that\s)?(?:he|she|they)\scan\b"
+            r"created|maintains|might|may)|\b(?:since|because)\s(?:[^.!?\n]{0,20}?\s)?(?:they|he|she)\b|\bso\s(?:that\s)?(?:he|she|they)\scan\b"
             r"|\bfor\s(?:the\s)?[\w/-]{2,30}\s(?:part|discussion|side|question|query)"
             r"|\bas\sthe\s(?:author|maintainer|owner)|\bfrom\sthe\s[\w -]{2,30}(?:team|side"
             r"|project)"
@@ -305,6 +311,9 @@ ENGLISH = LanguageData(
         ),
         "neg_admin_copy": (
             r"(?i:\b(?:my|our)\s(?:executive\s|personal\s)?(?:assistant|secretary|scheduler)\b"
+            # the one copied keeps the author's diary: "Lisa, who manages my schedule"
+            r"|\b(?:manages|keeps|runs|handles|does|looks\safter)\s(?:my|our)\s(?:schedule|calendar"
+            r"|diary)\b"
             r"|\bci-authorized|\bto\sthe\s(?:[\w-]{1,30}\s){1,4}(?:group|team|committee)\b)"
         ),
         "neg_welcome": (
@@ -340,6 +349,19 @@ ENGLISH = LanguageData(
         r"looking\sfor|is\shoping|is\sstarting|does|did|maintains|wrote|created|worked|needs))"
     ),
     greeting=r"(?i:hi|hey|hello|dear|greetings|good\smorning|good\safternoon)",
+    # (not a destination: "adding Przemyslaw to the thread since…")
+    purpose=(
+        r"(?i:\b(?:so(?:\sthat)?|to(?!\s(?:the|this|these|that|our)\s(?:thread|cc|conversation"
+        r"|discussion|loop|list|e-?mail|mail|note|recipients)\b)|in\sorder\sto"
+        r"|(?:and\s)?(?:am\s)?ask(?:ing)?\s\w{2,30}\sto|for)\s)"
+    ),
+    toward=r"(?i:\b(?:you|your|yours|us|we|y'all)\b)",
+    reason=r"(?i:\b(?:because|since|who|as|which|given)\b)",
+    contact=(
+        r"(?i:\b(?:call|contact|connect|coordinate|reach|follow\sup|get\sin\stouch|be\sin\stouch"
+        r"|set\s(?:it|this|that|things)\sup|arrange|schedule|give\s(?:you|him|her|them)|work"
+        r"|meet|talk|speak|help|get\sstarted|write\sto|e-?mail\s(?:you|him|her|them))\b)"
+    ),
     gates={
         "cue_introduce": ("intro", "pleased to", "happy to", "glad to", "delighted to"),
         "cue_meet": ("meet", "say hello", "say hi"),
@@ -602,6 +624,12 @@ ENGLISH = LanguageData(
             "to +cc",
         ),
         "neg_admin_copy": (
+            "my schedule",
+            "my calendar",
+            "my diary",
+            "our schedule",
+            "our calendar",
+            "our diary",
             "assistant",
             "secretary",
             "scheduler",
@@ -707,6 +735,13 @@ SPANISH = LanguageData(
         r"busca|está\sbuscando|conoce|sabe|que\s))"
     ),
     greeting=r"(?i:hola|buenos\sdías|buenas\stardes|querid[oa]s?|estimad[oa]s?)",
+    purpose=r"(?i:\b(?:para(?:\sque)?|y\sle\spido\sque)\s)",
+    reason=r"(?i:\b(?:porque|ya\sque|quien|que\ssabe)\b)",
+    contact=(
+        r"(?i:\b(?:llam\w{1,6}|contact\w{1,6}|escrib\w{1,6}|coordin\w{1,6}|organi[cz]\w{1,6}"
+        r"|ayud\w{1,6}|hablar|reunir)\b)"
+    ),
+    toward=r"(?i:\b(?:te|tú|ti|tu|usted|le|os|vosotros|nos|nosotros)\b)",
     gates={},
 )
 

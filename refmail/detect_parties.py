@@ -48,52 +48,6 @@ def base_email(email: str) -> str:
     return f"{local.split('+', 1)[0]}@{domain}"
 
 
-# Mail hosts anyone may use: two people there are not colleagues (nor at the example.*
-# documentation domains, which unrelated people of reconstructed and hand-written mail share).
-_PUBLIC_HOSTS = frozenset(
-    {
-        "gmail.com",
-        "googlemail.com",
-        "yahoo.com",
-        "hotmail.com",
-        "outlook.com",
-        "live.com",
-        "msn.com",
-        "aol.com",
-        "icloud.com",
-        "me.com",
-        "mac.com",
-        "proton.me",
-        "protonmail.com",
-        "gmx.de",
-        "gmx.net",
-        "web.de",
-        "yandex.ru",
-        "mail.ru",
-        "qq.com",
-        "163.com",
-        "comcast.net",
-        "verizon.net",
-        "att.net",
-        "example.com",
-        "example.net",
-        "example.org",
-        "kernel.org",
-    }
-)
-
-
-def colleagues(author: Address, addrs: list[Address]) -> bool:
-    """Everyone in `addrs` writes from the author's own organisation's domain (and it is not a
-    public mail host): people who already work together."""
-    domain = author.email.lower().rpartition("@")[2]
-    return (
-        bool(addrs)
-        and domain not in _PUBLIC_HOSTS
-        and all(a.email.lower().rpartition("@")[2] == domain for a in addrs)
-    )
-
-
 def list_addresses(env: Envelope) -> frozenset[str]:
     """The list that delivered this copy, from List-Id ("<cgroups.vger.kernel.org>")."""
     list_id = env.robot_headers.get("list-id", "")
@@ -383,3 +337,20 @@ def _header_spans(text: str) -> list[tuple[int, int]]:
             spans.append((pos, end))
         pos = end
     return spans
+
+
+def on_thread(addr: Address, history: str) -> bool:
+    """The person already appears in a quoted header line (From/To/Cc) of the history."""
+    if not history:
+        return False
+    lines = re.findall(
+        r"^[>\s]{0,20}\*?(?:from|to|cc|sent\sby)\*?\s{0,4}:([^\n]{0,2000})$",
+        history[:60_000],
+        re.IGNORECASE | re.MULTILINE,
+    )
+    headers = "\n".join(lines).lower()
+    if addr.email in headers:
+        return True
+    words = set(re.findall(r"[a-z][a-z'-]+", headers))
+    parts = {p.lower() for p in re.findall(r"[A-Za-z][A-Za-z'-]{1,}", addr.name or "")}
+    return len(parts) >= 2 and parts <= words

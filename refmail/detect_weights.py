@@ -20,6 +20,9 @@ WEIGHTS: dict[str, float] = {
     "cue_vouches": 1.0,
     "cue_copy_in": 2.0,
     "cue_copy_why": 1.0,
+    "copy_to_reach": 1.0,
+    "copy_for_own_task": -2.5,
+    "copy_unexplained": -1.5,
     # the shape of the message
     "subject_names_intro": 2.5,
     "people_addressed_2plus": 0.5,
@@ -35,6 +38,7 @@ WEIGHTS: dict[str, float] = {
     "gives_an_address": 1.0,
     "directs_to_a_party": 1.5,
     "directs_to_forwarded": 2.5,
+    "directs_to_someone_described": 2.0,
     "presents_the_copied": 1.5,
     "names_the_copied": 2.0,
     "copied_last_in_cc": 1.0,

@@ -300,6 +300,12 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         {"dana@whitfield.example.com": True, "marco@bell-freight.example.com": True},
     ),
     "intro_opt_in_willing_to_talk_with_him": ("owner_intro", {"oscar@lindqvist.example.se": True}),
+    # an assistant copied "so she can call you to set it up": copied to reach the other side,
+    # the assistant is a party (not an FYI copy of staff)
+    "intro_copy_assistant_so_she_can_call_you": (
+        "loop_in",
+        {"jamie.ford@gridline.example.com": True, "omar@farouk.example.org": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -374,6 +380,10 @@ LOOK_ALIKES: dict[str, str] = {
     "not_colleagues_described_tasks": "other",
     "not_forward_pls_handle": "other",
     "not_notice_contact_address_to_many": "other",
+    # a colleague copied, with everyone of one organisation, for a task of the author's ("so a
+    # card can be sent") or with no reason at all ("Yes, I will go and am copying Cindy.")
+    "not_copy_colleague_for_own_task": "other",
+    "not_copy_colleague_unexplained": "other",
 }
 
 
@@ -433,6 +443,9 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("intro_vocative_this_is_copied", "presents_the_copied"),  # "Dana, this is Marco"
         ("intro_opt_in_willing_to_talk_with_him", "cue_vouches"),  # "my nephew Emil"
         ("not_colleagues_described_tasks", "colleagues_only"),
+        ("intro_copy_assistant_so_she_can_call_you", "copy_to_reach"),
+        ("not_copy_colleague_for_own_task", "copy_for_own_task"),
+        ("not_copy_colleague_unexplained", "copy_unexplained"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
