@@ -18,15 +18,16 @@ from refmail.parse import Address, ParsedMessage
 # What one person is asked to do toward another.
 _CONTACT = (
     r"(?:work|follow\sup|connect|talk|speak|coordinate|get\sin\stouch|be\sin\stouch|reach\sout"
-    r"|touch\sbase|call|contact|e-?mail|sync\sup|liaise|meet|see|help|advise)"
+    r"|touch\sbase|call|contact|e-?mail|sync\sup|liaise|meet|see|help|advise|get\swith|check\swith)"
 )
 # The ask, then what may come between it and the act: "would you be willing to", "pls have
 # someone" (the reader sends a delegate: "pls have someone follow up w Sid").
 _ASK = (
     r"(?:pls|please|kindly|can\syou|could\syou|would\syou|will\syou|you\sshould|feel\sfree\sto"
     r"|i'?d\slike\syou\sto|i\swould\slike\syou\sto|you\s(?:may|might|will|'ll)\swant\sto"
+    r"|if\syou(?:'d|\swould)\slike\sto|you\s(?:can|could|may)"
     r"|i\shope\syou\s(?:can|will|'ll)|i(?:'d|\swould)?\s(?:suggest|recommend)(?:\sthat)?\syou)"
-    r"\s(?:pls\s|please\s|also\s|directly\s)?"
+    r",?\s(?:pls\s|please\s|also\s|directly\s)?"
     r"(?:(?:be\s(?:willing|able|open)|have\s(?:the\s)?time|find\s(?:the\s)?time|make\stime"
     r"|take\sa\s(?:minute|moment))\sto\s)?"
     r"(?:have\s(?:someone|somebody|one\sof\syour\s[\w-]{2,20})\s)?"
@@ -39,6 +40,8 @@ _WHOM = (
 )
 _DIRECTS = re.compile(
     rf"(?i:\b{_ASK}{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s){_WHOM}"
+    # "so direct the communication to her": the reader sent on to the one copied
+    r"|(?i:\b(?:direct|send|forward|address|route|refer)\s(?:[\w-]{1,20}\s){0,3}?to\s)((?i:him|her)\b)"
     # "could you give her a call", "please give Ahmed a ring"
     rf"|(?i:\b{_ASK}(?:give|send)\s){_WHOM}(?i:\sa\s(?:call|ring|shout|buzz|note|line)\b)"
     rf"|\b([A-Z][\w'-]{{1,30}})\s(?i:is\s(?:the|your)\s(?:best\s|right\s)?(?:person|one|guy"

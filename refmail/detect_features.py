@@ -84,7 +84,7 @@ class Reading:
 
 _SUBJECT_INTRO = re.compile(
     r"^\s*(?:(?:fwd?|tr|wg|rv)\s*:\s*)*(?:(?:intro(?:duction|ducción)?s?|e-?intro|presentación)"
-    r"\b|[^\n]{0,80}\S\s{0,3}(?:<\s?=?\s?>|<-+>|↔)\s{0,3}\S|[^\n]{0,60}\bmeet\s\S"
+    r"\b|[^\n]{0,80}\S\s{0,3}(?:<\s?=?\s?>|<-+>|↔)\s{0,3}\S|[^\n]{0,60}\bmeet\s(?!you\b|up\b|with\b)\S"
     r"|(?P<a>[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?)\s(?:\+|&|y|and)\s(?P<b>[A-Z][\w'-]{1,30})\s*$)",
     re.IGNORECASE,
 )
@@ -149,6 +149,8 @@ def read(
         msg, [a for a, _ in parties], who, sentence_list, cues, code, found
     ):
         add(feature, said)
+    if shape == "owner_intro":
+        parties = _spoken_of(parties, msg, named_in)
     if not any(_connects(e.feature, found) for e in found):
         add("no_connecting_act", "nothing connects anyone (only names and addressees)")
     _soften_incidental(found)
@@ -629,6 +631,19 @@ def _shape_features(
     forwarded = shape == "forward" or relayed  # the forwarded people are in the history
     if msg.history and not forwarded and all(on_thread(a, msg.history) for a in addrs):
         add("no_new_party", "everyone addressed was already on the thread")
+
+
+def _spoken_of(
+    parties: tuple[tuple[Address, bool], ...],
+    msg: ParsedMessage,
+    named_in: list[tuple[str, set[str]]],
+) -> tuple[tuple[Address, bool], ...]:
+    """The parties without the copies the author never names: "Please get with Bill D." to
+    Laura and Bill, with three more in Cc, connects Laura and Bill. Those addressed in To and
+    those named stay, when that leaves two or more."""
+    words: set[str] = set().union(*(w for _, w in named_in))
+    kept = tuple((a, r) for a, r in parties if a in msg.envelope.to or named(a, words))
+    return kept if len(kept) >= 2 else parties
 
 
 def _told_apart(addrs: list[Address], words: set[str]) -> list[Address]:

@@ -96,6 +96,10 @@ ENGLISH = LanguageData(
             r"|(?i:\bput(?:ting)?\s(?:someone|somebody|him|her|them)\s(?:[\w ]{0,30}?\s)?in\stouch"
             r"\swith\b)"
             rf"|(?i:\bput(?:ting)?\s){_NAME}(?i:\sin\stouch\swith\b)"
+            # "getting you and Bill Williams together", "bring you together with Ana"
+            rf"|(?i:\b(?:get(?:ting)?|bring(?:ing)?)\s(?:you|the\stwo\sof\syou)\sand\s){_NAME}"
+            r"(?i:\stogether\b)"
+            rf"|(?i:\b(?:get(?:ting)?|bring(?:ing)?)\syou\stogether\swith\s){_NAME}"
         ),
         "cue_should_talk": (
             rf"(?i:\b{_YOU_BOTH}\s(?:should|must|ought\sto|would|will|might|could|can)\s"
@@ -168,11 +172,19 @@ ENGLISH = LanguageData(
             # "Jake should be able to help you", "I'll let Jake comment on this"
             # (a name, then perhaps who they are: "Bill Williams in our real time group is going to
             # handle this", "Marcia Linton (Jim's assistant) can give you the call-in number")
-            r"|\b[A-Z][\w'.]{1,30}(?:\s[A-Z][\w'.]{1,30})?(?:\s\([^()\n]{1,40}\)|(?:\s(?:in|of|from|on)"
+            r"|\b[A-Z][\w'.]{1,30}(?:\s[A-Z][\w'.]{1,30}|\s[a-z][\w'.]{2,30}(?=\s(?:will|can|should)\s))?"
+            r"(?:\s\([^()\n]{1,40}\)|(?:\s(?:in|of|from|on)"
             r"\s(?:our|the|my)\s[\w&-]{1,20}(?:\s[\w&-]{1,20}){0,2}))?"
             r"\s(?i:should|can|could|will|may|might|is\sgoing\sto)\s(?i:be\sable\sto\s)?"
             r"(?i:(?:help|assist|answer|advise|handle|give\syou|take\scare\sof)\b[^.!?\n]{0,40}?"
-            r"(?:\byou\b|\byour\b)|(?:handle|take\scare\sof)\s(?:this|it|that)\b)"
+            r"(?:\byou\b|\byour\b)|(?:handle|take\scare\sof)\s(?:this|it|that)\b"
+            # "David roland will be point person on this"
+            r"|be\s(?:the\s|your\s|our\s)?(?:point\s(?:person|of\scontact)|(?:main\s|primary\s)?contact"
+            r"|go-to\sperson)\b)"
+            # the reader asked to help people named: "Tim and Joe will likely need your assistance"
+            rf"|\b{_NAME}(?:\s(?i:and)\s{_NAME})?\s(?i:will|may|might|would)\s(?i:(?:likely|probably"
+            r"|also)\s)?(?i:need|want|appreciate|value)\s(?i:your)\s(?i:help|assistance|input"
+            r"|support|advice|expertise)\b"
             # the author asks one party to introduce themself to the other
             r"|(?i:\bintroduce\syourself\b)"
             rf"|(?i:\bi'?ll\slet\s){_NAME}(?i:\s(?:comment|answer|chime\sin|weigh\sin|respond"
@@ -375,6 +387,7 @@ ENGLISH = LanguageData(
             "putting both",
             "put y'all",
             "in touch with",
+            "together",
         ),
         "cue_should_talk": (
             "you two",
@@ -449,6 +462,14 @@ ENGLISH = LanguageData(
             "handle",
             "give you",
             "take care of",
+            "point person",
+            "point of contact",
+            "contact",
+            "go-to person",
+            "need your",
+            "want your",
+            "appreciate your",
+            "value your",
             "introduce yourself",
             "hear from you",
             " a line",

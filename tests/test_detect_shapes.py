@@ -306,6 +306,30 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"jamie.ford@gridline.example.com": True, "omar@farouk.example.org": True},
     ),
+    # business hand-offs: "Dora quint will be point person on this" (a lower-case surname; the
+    # Cc never named is no party), "Tim will likely need your assistance", "get you and Bill
+    # Weaver together", "Please, contact Molly" (a comma after the ask), "so direct the letter
+    # to her" (the one copied)
+    "intro_point_person_copied": (
+        "owner_intro",
+        {"marek.zielinski@gridline.example.com": True, "dora.quint@gridline.example.com": True},
+    ),
+    "intro_will_need_your_help": (
+        "owner_intro",
+        {"alan.comfort@gridline.example.com": True, "tim.bolden@gridline.example.com": True},
+    ),
+    "intro_getting_you_together": (
+        "owner_intro",
+        {"juan@ortega-hydro.example.com": True, "bill.weaver@gridline.example.com": True},
+    ),
+    "intro_please_comma_contact_copied": (
+        "owner_intro",
+        {"jinpark@univ.example.edu": True, "molly.mauer@gridline.example.com": True},
+    ),
+    "intro_direct_it_to_her": (
+        "owner_intro",
+        {"dev.mehta@gridline.example.com": True, "christa.pohl@gridline.example.com": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
