@@ -9,6 +9,7 @@ written in the text. Pure: no I/O.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from refmail.detect_lang import LanguageData
 from refmail.detect_parties import People, named, on_thread
@@ -38,18 +39,22 @@ _WHOM = (
     r"(?:(?i:my|our)\s(?:[a-z]{2,15}\s){1,2}?)?"
     r"(?:(?:Mr|Mrs|Ms|Dr|Prof|Amb|Sen|Rep|Gov|Gen|Adm|Sec)\.?\s)?([A-Z][\w'-]{1,30}|(?i:him|her)\b)"
 )
+# (each branch opens with a look at its first letter: a position no branch can start at is
+# left at once, which keeps one pass over a long mail cheap)
 _DIRECTS = re.compile(
-    rf"(?i:\b{_ASK}{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s){_WHOM}"
-    # "so direct the communication to her": the reader sent on to the one copied
-    r"|(?i:\b(?:direct|send|forward|address|route|refer)\s(?:[\w-]{1,20}\s){0,3}?to\s)((?i:him|her)\b)"
+    rf"(?=[pPkKcCwWyYfFiI])(?i:\b{_ASK})"
+    rf"(?:(?i:{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s){_WHOM}"
     # "could you give her a call", "please give Ahmed a ring"
-    rf"|(?i:\b{_ASK}(?:give|send)\s){_WHOM}(?i:\sa\s(?:call|ring|shout|buzz|note|line)\b)"
-    rf"|\b([A-Z][\w'-]{{1,30}})\s(?i:is\s(?:the|your)\s(?:best\s|right\s)?(?:person|one|guy"
-    rf"|contact)(?:\s(?:to\s{_CONTACT}|for)"
+    rf"|(?i:(?:give|send)\s){_WHOM}(?i:\sa\s(?:call|ring|shout|buzz|note|line)\b))"
+    # "so direct the communication to her": the reader sent on to the one copied
+    r"|(?=[dDsSfFaArR])(?i:\b(?:direct|send|forward|address|route|refer)\s(?:[\w-]{1,20}\s){0,3}?"
+    r"to\s)((?i:him|her)\b)"
+    rf"|(?=[A-Z])\b([A-Z][\w'-]{{1,30}})\s(?i:is\s(?:the|your)\s(?:best\s|right\s)?(?:person|one"
+    rf"|guy|contact)(?:\s(?:to\s{_CONTACT}|for)"
     # "Nina is the person at Ross Capital I think you should speak with"
     rf"|\b[^.\n]{{0,40}}?\byou\s(?:should|could|might|may|want\sto|need\sto)\s{_CONTACT}))"
     # the author sends someone to the one addressed: "I shall ask Krishna to meet you"
-    r"|(?i:\b(?:i'?ll|i\s(?:shall|will|have|had)|i'?ve|i)\s(?:ask(?:ed)?|have|had|get)\s)"
+    r"|(?=[iI])(?i:\b(?:i'?ll|i\s(?:shall|will|have|had)|i'?ve|i)\s(?:ask(?:ed)?|have|had|get)\s)"
     rf"([A-Z][\w'-]{{1,30}}|(?i:him|her)\b)(?i:\sto\s(?:(?:{_CONTACT}|reach\sout\sto"
     r"|get\sback\sto)\s(?:with\s)?(?:you|him|her|them)|give\s(?:you|him|her|them)\sa\s(?:call|ring"
     r"|shout))\b)"
@@ -57,11 +62,17 @@ _DIRECTS = re.compile(
 _PRONOUNS = ("him", "her")
 
 
+@lru_cache(maxsize=8)
+def _directions(text: str) -> tuple[str, ...]:
+    """Whom the text sends the reader to, in order (lower-cased names and pronouns); one pass
+    per text, however many questions are asked of it."""
+    return tuple(next(g for g in m.groups() if g).lower() for m in _DIRECTS.finditer(text[:6000]))
+
+
 def directed_to(text: str, addrs: list[Address], stand_in: Address | None = None) -> Address | None:
     """The party (of `addrs`) the author sends the reader to, or None. "him"/"her" is
     `stand_in`: the one person copied, or the author of the forwarded mail."""
-    for match in _DIRECTS.finditer(text[:6000]):
-        name = next(g for g in match.groups() if g).lower()
+    for name in _directions(text):
         if name in _PRONOUNS:
             party = stand_in
         else:
@@ -99,8 +110,7 @@ def directs(
 
 def directed_names(text: str) -> list[str]:
     """The names (lower-cased, not pronouns) of everyone the author sends the reader to."""
-    names = (next(g for g in m.groups() if g).lower() for m in _DIRECTS.finditer(text[:6000]))
-    return [n for n in names if n not in _PRONOUNS]
+    return [n for n in _directions(text) if n not in _PRONOUNS]
 
 
 # "This is Wu Lan, the translator I mentioned.", "Dana, this is Marco Bell, whom I mentioned":

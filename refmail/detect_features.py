@@ -124,6 +124,8 @@ def read(
         # "Would you be open to an intro? Happy to connect you if so": the condition is the ask
         cues.pop("neg_offer_later", None)
     subject = msg.subject.translate(QUOTE_MARKS)
+    # the sentences that copy someone in, read once for the parties, the names and the purpose
+    copy_text = copy_sentence(sentence_list, cues, code, copies_a_person(who))
     found: list[Evidence] = []
 
     def add(feature: str, evidence: str) -> None:
@@ -135,7 +137,7 @@ def read(
         add(feature, f"“{words}”")
     _subject_features(subject, who, add)
     shape = _shape(msg, who, cues, is_owner)
-    parties = _parties(shape, who, text, sentence_list, cues, written, code)
+    parties = _parties(shape, who, text, copy_text, written)
     if relay is not None:
         shape = "referral_to_owner" if relay else "forward"
         introducer = msg.quoted[0].sender if relay else None
@@ -146,7 +148,7 @@ def read(
         msg, shape, who, parties, text, data, cues, named_in, add, relay is not None, owner
     )
     for feature, said in _copy_and_colleagues(
-        msg, [a for a, _ in parties], who, sentence_list, cues, code, found
+        msg, [a for a, _ in parties], who, copy_text, cues, code, found
     ):
         add(feature, said)
     if shape == "owner_intro":
@@ -184,7 +186,7 @@ def read(
         owner = next((a for a in recipients if is_owner(a)), None)
         if owner is not None and shape == "referral_to_owner":
             about_owner = about_sentences(owner, named_in, data)
-        names = _names(msg, who, parties, text, sentence_list, cues, code, owner)
+        names = _names(msg, who, parties, text, copy_text, owner)
     return Reading(
         language=code,
         evidence=tuple(found),
@@ -203,15 +205,12 @@ def _names(
     who: People,
     parties: tuple[tuple[Address, bool], ...],
     text: str,
-    sentence_list: list[str],
-    cues: dict[str, str],
-    code: str,
+    copy_text: str,
     owner: Address | None,
 ) -> dict[str, str]:
     """The names the author's text gives parties whose display names say nothing."""
     addrs = [a for a, _ in parties]
     others = [a for a in (msg.sender, owner) if a is not None and a not in addrs]
-    copy_text = copy_sentence(sentence_list, cues, code, copies_a_person(who))
     to = [a for a in msg.envelope.to if a in addrs]
     return party_names(text, addrs, to, who.copied, others, copy_text)
 
@@ -226,7 +225,7 @@ def _copy_and_colleagues(
     msg: ParsedMessage,
     addrs: list[Address],
     who: People,
-    sentence_list: list[str],
+    sentence: str,
     cues: dict[str, str],
     code: str,
     found: list[Evidence],
@@ -235,7 +234,6 @@ def _copy_and_colleagues(
     with no act that connects them (`detect_purpose.colleagues_only`)."""
     out: list[tuple[str, str]] = []
     if "cue_copy_in" in cues:
-        sentence = copy_sentence(sentence_list, cues, code, copies_a_person(who))
         copied = [a for a in addrs if a in who.copied]
         explained = "cue_copy_why" in cues
         why = copy_evidence(
@@ -389,14 +387,12 @@ def _parties(
     shape: str,
     who: People,
     text: str,
-    sentence_list: list[str],
-    cues: dict[str, str],
+    copy_text: str,
     written: AuthorText,
-    code: str,
 ) -> tuple[tuple[Address, bool], ...]:
     out: dict[str, tuple[Address, bool]] = {}
     if shape == "loop_in":
-        copied = _copied(who, sentence_list, cues, code)
+        copied = _copied(who, copy_text)
         for addr in copied:
             out[addr.email] = (addr, True)
         counterpart = _counterpart(who, text, written, copied)
@@ -452,17 +448,15 @@ _NOT_NAMES = frozenset(
 )
 
 
-def _copied(
-    who: People, sentence_list: list[str], cues: dict[str, str], code: str
-) -> list[Address]:
+def _copied(who: People, sentence: str) -> list[Address]:
     """The recipients named where the author copies someone in.
 
     A name phrase ("Michal Koutný") picks the recipients matching all its words, else any;
     people in Cc are preferred (the ones just copied in). When no phrase matches anyone, the
     last Cc addresses without a display name stand for the unmatched names ("+cc Roman" and
     guro@…): a nameless address cannot be matched by name, and clients append new copies.
+    `sentence` is `copy_sentence`'s.
     """
-    sentence = copy_sentence(sentence_list, cues, code, copies_a_person(who))
     # "+cc Michal <mkoutny@…>": an address written in the copy itself (not one written
     # anywhere, like the "* Matthijs <matthijs@…> [240228]:" of an attribution)
     lowered = sentence.lower()
