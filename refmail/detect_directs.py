@@ -33,10 +33,10 @@ _ASK = (
     r"|take\sa\s(?:minute|moment))\sto\s)?"
     r"(?:have\s(?:someone|somebody|one\sof\syour\s[\w-]{2,20})\s)?"
 )
-# Whom: a name, a pronoun, or a name after "my friend", "our colleague", "my niece".
+# Whom: a name, a pronoun, or a name after "my friend", "our colleague", "Ken's assistant,".
 # (a title before the name is not the name: "pls connect w Amb. Ruiz")
 _WHOM = (
-    r"(?:(?i:my|our)\s(?:[a-z]{2,15}\s){1,2}?)?"
+    r"(?:(?i:my|our)\s(?:[a-z]{2,15}\s){1,2}?|[A-Z][\w-]{1,30}'s\s[a-z]{2,20},?\s)?"
     r"(?:(?:Mr|Mrs|Ms|Dr|Prof|Amb|Sen|Rep|Gov|Gen|Adm|Sec)\.?\s)?([A-Z][\w'-]{1,30}|(?i:him|her)\b)"
 )
 # (each branch opens with a look at its first letter: a position no branch can start at is
@@ -109,8 +109,9 @@ def directs(
 
 
 def directed_names(text: str) -> list[str]:
-    """The names (lower-cased, not pronouns) of everyone the author sends the reader to."""
-    return [n for n in _directions(text) if n not in _PRONOUNS]
+    """The names (lower-cased; "him"/"her" for a pronoun) of everyone the author sends the
+    reader to."""
+    return list(_directions(text))
 
 
 # "This is Wu Lan, the translator I mentioned.", "Dana, this is Marco Bell, whom I mentioned":
@@ -137,7 +138,7 @@ def stranger_described(
     data: LanguageData,
 ) -> str:
     """A sentence describing one of `names` who is none of the `known` people, or ""."""
-    strangers = {n for n in names if not any(named(a, {n}) for a in known)}
+    strangers = {n for n in names if n not in _PRONOUNS and not any(named(a, {n}) for a in known)}
     if not strangers:
         return ""
     describes = re.compile(data.describes)

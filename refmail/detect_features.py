@@ -609,11 +609,16 @@ def _shape_features(
         and "cue_opt_in_ask" not in cues
     ):
         add("single_person_addressed", who.candidates[0].email)
+    stranger = ""
     if target is None and len(who.candidates) == 1 and shape == "owner_intro":
         # "Pls connect w Ray Offenheiser, who runs Oxfam America": the reader sent to someone
         # the author describes, whose address the mail does not give
         known = [*who.candidates, *([msg.sender] if msg.sender else [])]
-        stranger = stranger_described(directed_names(text), named_in, known, data)
+        sent_to = directed_names(text)
+        stranger = stranger_described(sent_to, named_in, known, data)
+        if not stranger and {"him", "her"} & set(sent_to):
+            # "Please get in touch with him." after "John Wodraska, managing director of…"
+            stranger = _someone_else_described(named_in, known, data)
         if stranger:
             add("directs_to_someone_described", f"“{stranger[:80]}”")
     if "cue_opt_in_ask" in cues and len(who.candidates) == 1:
@@ -623,7 +628,13 @@ def _shape_features(
         if other:
             add("describes_the_other", f"“{other[:80]}”")
     forwarded = shape == "forward" or relayed  # the forwarded people are in the history
-    if msg.history and not forwarded and all(on_thread(a, msg.history) for a in addrs):
+    # (someone the author sends the reader to, with no address here, is new to the thread)
+    if (
+        msg.history
+        and not forwarded
+        and not stranger
+        and all(on_thread(a, msg.history) for a in addrs)
+    ):
         add("no_new_party", "everyone addressed was already on the thread")
 
 

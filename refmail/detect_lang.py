@@ -358,7 +358,9 @@ ENGLISH = LanguageData(
     describes=(
         r"(?i:\b(?:is\s(?:a|an|the|our|my)|runs|works|leads|heads|founded|founder|built|builds|"
         r"building|hosted|hosts|owns|manages|knows|has\sbeen|who|whom|expert|specialist|"
-        r"looking\sfor|is\shoping|is\sstarting|does|did|maintains|wrote|created|worked|needs))"
+        r"looking\sfor|is\shoping|is\sstarting|does|did|maintains|wrote|created|worked|needs"
+        # a role said of someone: "John Wodraska, managing director of Azurix"
+        r"|director|manager|president|professor|chair(?:man|woman)?|intern|is\sinterested))"
     ),
     greeting=r"(?i:hi|hey|hello|dear|greetings|good\smorning|good\safternoon)",
     # (not a destination: "adding Przemyslaw to the thread since…")

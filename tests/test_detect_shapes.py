@@ -330,6 +330,13 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "owner_intro",
         {"dev.mehta@gridline.example.com": True, "christa.pohl@gridline.example.com": True},
     ),
+    # "Wade Ruskin, managing director of Aquaterra, is interested… Please get in touch with
+    # him." in a reply: the reader sent to someone described, with no address (he is the new
+    # party, though the one addressed was on the thread)
+    "intro_get_in_touch_with_him_described": (
+        "owner_intro",
+        {"sue.lander@gridline.example.com": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -408,6 +415,8 @@ LOOK_ALIKES: dict[str, str] = {
     # card can be sent") or with no reason at all ("Yes, I will go and am copying Cindy.")
     "not_copy_colleague_for_own_task": "other",
     "not_copy_colleague_unexplained": "other",
+    # "Please contact him in accounts": a pointer, nobody described
+    "not_please_contact_him_pointer": "other",
 }
 
 
@@ -470,6 +479,7 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("intro_copy_assistant_so_she_can_call_you", "copy_to_reach"),
         ("not_copy_colleague_for_own_task", "copy_for_own_task"),
         ("not_copy_colleague_unexplained", "copy_unexplained"),
+        ("intro_get_in_touch_with_him_described", "directs_to_someone_described"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
