@@ -200,6 +200,13 @@ ENGLISH = LanguageData(
         "cue_gave_name": (
             r"(?i:\b(?:gave|given|passed|shared)\s(?:him|her|them)\syour\s(?:name|number|e-?mail"
             r"|details|contact|info))|(?i:\brecommended\syou\b)"
+            # "I've given Marta your email", "I suggested she reach out to you"
+            rf"|(?i:\b(?:gave|given|passed|sent|shared)\s){_NAME}(?i:\syour\s(?:name|number|e-?mail"
+            r"|details|contact|info|address)\b)"
+            r"|(?i:\b(?:suggested|recommended|encouraged|asked|told|invited)\s(?:that\s)?(?:he|she|they"
+            r"|him|her|them)\s(?:to\s)?(?:reach\sout\sto|contact|call|e-?mail|write\sto|get\sin\stouch"
+            r"\swith)\syou\b)"
+            rf"|(?i:\byou(?:'ll|\swill|\sshould)\s(?:soon\s)?(?:be\s)?hear(?:ing)?\sfrom\s){_NAME}"
             r"|(?i:\breferr(?:ed|ing)\s(?:him|her|them)\sto\syou\b)"
             rf"|(?i:\btold\s){_NAME}(?i:\sabout\syou\b)"
             r"|(?i:\btold\s(?:him|her|them)\s(?:about\syou|you(?:'d|\swould|\smight|\smay|'ll"
@@ -496,6 +503,15 @@ ENGLISH = LanguageData(
             "your contact",
             "your info",
             "recommended you",
+            "your address",
+            "reach out to you",
+            "contact you",
+            "call you",
+            "mail you",
+            "write to you",
+            "touch with you",
+            "hear from",
+            "hearing from",
             "told him",
             "told her",
             "told them",

@@ -337,6 +337,8 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "owner_intro",
         {"sue.lander@gridline.example.com": True},
     ),
+    # "I've given Marta Ruiz your email": the other side (no address) has the reader's
+    "intro_gave_name_your_email": ("owner_intro", {"ron@bates-garage.example.com": True}),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -480,6 +482,7 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("not_copy_colleague_for_own_task", "copy_for_own_task"),
         ("not_copy_colleague_unexplained", "copy_unexplained"),
         ("intro_get_in_touch_with_him_described", "directs_to_someone_described"),
+        ("intro_gave_name_your_email", "cue_gave_name"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
