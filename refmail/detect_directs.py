@@ -54,25 +54,31 @@ _DIRECTS = re.compile(
     # "Nina is the person at Ross Capital I think you should speak with"
     rf"|\b[^.\n]{{0,40}}?\byou\s(?:should|could|might|may|want\sto|need\sto)\s{_CONTACT}))"
     # the author sends someone to the one addressed: "I shall ask Krishna to meet you"
-    r"|(?=[iI])(?i:\b(?:i'?ll|i\s(?:shall|will|have|had)|i'?ve|i)\s(?:ask(?:ed)?|have|had|get)\s)"
+    r"|(?=[iI])(?i:\b(?:i'?ll|i\s(?:shall|will|have|had|am)|i'?ve|i'?m|i)\s(?:ask(?:ed|ing)?|have"
+    r"|had|get|getting)\s)"
     rf"([A-Z][\w'-]{{1,30}}|(?i:him|her)\b)(?i:\sto\s(?:(?:{_CONTACT}|reach\sout\sto"
-    r"|get\sback\sto)\s(?:with\s)?(?:you|him|her|them)|give\s(?:you|him|her|them)\sa\s(?:call|ring"
-    r"|shout))\b)"
+    r"|get\sback\sto)\s(?:w(?:ith|/)?\s)?(?:you|him|her|them)|give\s(?:you|him|her|them)\sa\s"
+    r"(?:call|ring|shout))\b)"
 )
+_SENDS = 5  # the group of the last branch: someone the author sends to the one addressed
 _PRONOUNS = ("him", "her")
 
 
 @lru_cache(maxsize=8)
-def _directions(text: str) -> tuple[str, ...]:
-    """Whom the text sends the reader to, in order (lower-cased names and pronouns); one pass
-    per text, however many questions are asked of it."""
-    return tuple(next(g for g in m.groups() if g).lower() for m in _DIRECTS.finditer(text[:6000]))
+def _directions(text: str) -> tuple[tuple[str, bool], ...]:
+    """Whom the text sends the reader to, in order (lower-cased names and pronouns), each with
+    whether the author sends them to the reader instead ("I've asked Lona to contact you");
+    one pass per text, however many questions are asked of it."""
+    return tuple(
+        (next(g for g in m.groups() if g).lower(), m.group(_SENDS) is not None)
+        for m in _DIRECTS.finditer(text[:6000])
+    )
 
 
 def directed_to(text: str, addrs: list[Address], stand_in: Address | None = None) -> Address | None:
     """The party (of `addrs`) the author sends the reader to, or None. "him"/"her" is
     `stand_in`: the one person copied, or the author of the forwarded mail."""
-    for name in _directions(text):
+    for name, _ in _directions(text):
         if name in _PRONOUNS:
             party = stand_in
         else:
@@ -111,7 +117,16 @@ def directs(
 def directed_names(text: str) -> list[str]:
     """The names (lower-cased; "him"/"her" for a pronoun) of everyone the author sends the
     reader to."""
-    return list(_directions(text))
+    return [name for name, _ in _directions(text)]
+
+
+def sent_to_reader(text: str, known: list[Address]) -> str:
+    """The name of someone the author sends to the one addressed who is on no header of the
+    mail ("I've asked Lona to contact you about date and details"), or ""."""
+    for name, sends in _directions(text):
+        if sends and name not in _PRONOUNS and not any(named(a, {name}) for a in known):
+            return name
+    return ""
 
 
 # "This is Wu Lan, the translator I mentioned.", "Dana, this is Marco Bell, whom I mentioned":

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 from refmail.detect_copy import GROUP, copies_a_person
 from refmail.detect_cues import cue_pattern, find_cues
-from refmail.detect_directs import directed_names, directs, presented, stranger_described
+from refmail.detect_directs import (
+    directed_names,
+    directs,
+    presented,
+    sent_to_reader,
+    stranger_described,
+)
 from refmail.detect_lang import LANGUAGES, LanguageData
 from refmail.detect_names import party_names
 from refmail.detect_parties import (
@@ -270,6 +276,7 @@ _CONNECTING = frozenset(
         "directs_to_a_party",
         "directs_to_forwarded",
         "directs_to_someone_described",
+        "sends_someone_to_reader",
         "presents_the_copied",
         "gives_an_address",
         "names_the_copied",
@@ -621,6 +628,10 @@ def _shape_features(
             stranger = _someone_else_described(named_in, known, data)
         if stranger:
             add("directs_to_someone_described", f"“{stranger[:80]}”")
+        elif sender := sent_to_reader(text, known):
+            # "I've asked Lona to contact you": the author sends someone to the reader
+            stranger = sender
+            add("sends_someone_to_reader", sender)
     if "cue_opt_in_ask" in cues and len(who.candidates) == 1:
         # an opt-in ask says who the other is: "I know a retired auditor, Clara, who…"
         known = [*who.candidates, *([msg.envelope.sender] if msg.envelope.sender else [])]

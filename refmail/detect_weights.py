@@ -39,6 +39,7 @@ WEIGHTS: dict[str, float] = {
     "directs_to_a_party": 1.5,
     "directs_to_forwarded": 2.5,
     "directs_to_someone_described": 2.5,
+    "sends_someone_to_reader": 2.5,
     "presents_the_copied": 1.5,
     "names_the_copied": 2.0,
     "copied_last_in_cc": 1.0,

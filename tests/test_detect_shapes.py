@@ -339,6 +339,11 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
     ),
     # "I've given Marta Ruiz your email": the other side (no address) has the reader's
     "intro_gave_name_your_email": ("owner_intro", {"ron@bates-garage.example.com": True}),
+    # "I've asked Lorna to contact you about the date": someone on no header sent to the reader
+    "intro_asked_stranger_to_contact_you": (
+        "owner_intro",
+        {"neela@progress-forum.example.org": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -419,6 +424,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_copy_colleague_unexplained": "other",
     # "Please contact him in accounts": a pointer, nobody described
     "not_please_contact_him_pointer": "other",
+    # "I asked Johnnie to return the call on your behalf": a call delegated, nobody connected
+    "not_asked_colleague_return_call": "other",
 }
 
 
@@ -483,6 +490,7 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("not_copy_colleague_unexplained", "copy_unexplained"),
         ("intro_get_in_touch_with_him_described", "directs_to_someone_described"),
         ("intro_gave_name_your_email", "cue_gave_name"),
+        ("intro_asked_stranger_to_contact_you", "sends_someone_to_reader"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
