@@ -109,9 +109,10 @@ def directs(
         handed += [a for a in addrs if a in who.in_text and a not in handed]
     stand_in = new_copies[0] if len(new_copies) == 1 else (handed[0] if handed else None)
     targets = reachable + [a for a in handed if a not in reachable]
-    if not targets or all(on_thread(a, msg.history) for a in reachable + handed):
-        return None  # nobody new: not two old hands told to talk again
-    return directed_to(text, targets, stand_in)
+    party = directed_to(text, targets, stand_in) if targets else None
+    if party is None or all(on_thread(a, msg.history) for a in reachable + handed):
+        return None  # (asked after the text: nobody new is two old hands told to talk again)
+    return party
 
 
 def directed_names(text: str) -> list[str]:
@@ -156,8 +157,29 @@ def stranger_described(
     strangers = {n for n in names if n not in _PRONOUNS and not any(named(a, {n}) for a in known)}
     if not strangers:
         return ""
-    describes = re.compile(data.describes)
+    describes = re.compile(f"{data.describes}|{data.roles}")
     for sentence, words in named_in[:CONTEXT_SENTENCES]:
         if strangers & words and describes.search(sentence):
+            return sentence
+    return ""
+
+
+# A name inside a sentence (not its first word, which any sentence capitalises).
+_INNER_NAME = re.compile(r"(?<=[\s,(])[A-Z][a-z'’-]{2,30}\b")
+
+
+def someone_else_described(
+    named_in: list[tuple[str, set[str]]],
+    known: list[Address],
+    data: LanguageData,
+    with_roles: bool = False,
+) -> str:
+    """A sentence describing a named person who is neither addressed nor the author (by a role
+    too, `with_roles`: "Wade Ruskin, managing director of Aquaterra")."""
+    describes = re.compile(f"{data.describes}|{data.roles}" if with_roles else data.describes)
+    for sentence, _ in named_in[:CONTEXT_SENTENCES]:
+        names = {n.lower() for n in _INNER_NAME.findall(sentence)}
+        strangers = [n for n in names if not any(named(a, {n}) for a in known)]
+        if strangers and describes.search(sentence):
             return sentence
     return ""

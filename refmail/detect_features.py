@@ -20,6 +20,7 @@ from refmail.detect_directs import (
     directs,
     presented,
     sent_to_reader,
+    someone_else_described,
     stranger_described,
 )
 from refmail.detect_lang import LANGUAGES, LanguageData
@@ -157,7 +158,7 @@ def read(
         msg, [a for a, _ in parties], who, copy_text, cues, code, found
     ):
         add(feature, said)
-    if shape == "owner_intro":
+    if shape == "owner_intro" and sum(e.weight for e in found) >= THRESHOLD:
         parties = _spoken_of(parties, msg, named_in)
     if not any(_connects(e.feature, found) for e in found):
         add("no_connecting_act", "nothing connects anyone (only names and addressees)")
@@ -625,7 +626,7 @@ def _shape_features(
         stranger = stranger_described(sent_to, named_in, known, data)
         if not stranger and {"him", "her"} & set(sent_to):
             # "Please get in touch with him." after "John Wodraska, managing director of…"
-            stranger = _someone_else_described(named_in, known, data)
+            stranger = someone_else_described(named_in, known, data, with_roles=True)
         if stranger:
             add("directs_to_someone_described", f"“{stranger[:80]}”")
         elif sender := sent_to_reader(text, known):
@@ -635,7 +636,7 @@ def _shape_features(
     if "cue_opt_in_ask" in cues and len(who.candidates) == 1:
         # an opt-in ask says who the other is: "I know a retired auditor, Clara, who…"
         known = [*who.candidates, *([msg.envelope.sender] if msg.envelope.sender else [])]
-        other = _someone_else_described(named_in, known, data)
+        other = someone_else_described(named_in, known, data)
         if other:
             add("describes_the_other", f"“{other[:80]}”")
     forwarded = shape == "forward" or relayed  # the forwarded people are in the history
@@ -739,23 +740,6 @@ def _described(
     for sentence, words in named_in:
         # the pattern first: one C-level search is cheaper than matching every party's name
         if words and describes.search(sentence) and any(named(a, words) for a in addrs):
-            return sentence
-    return ""
-
-
-# A name inside a sentence (not its first word, which any sentence capitalises).
-_INNER_NAME = re.compile(r"(?<=[\s,(])[A-Z][a-z'’-]{2,30}\b")
-
-
-def _someone_else_described(
-    named_in: list[tuple[str, set[str]]], known: list[Address], data: LanguageData
-) -> str:
-    """A sentence describing a named person who is neither addressed nor the author."""
-    describes = re.compile(data.describes)
-    for sentence, _ in named_in[:CONTEXT_SENTENCES]:
-        names = {n.lower() for n in _INNER_NAME.findall(sentence)}
-        strangers = [n for n in names if not any(named(a, {n}) for a in known)]
-        if strangers and describes.search(sentence):
             return sentence
     return ""
 

@@ -32,6 +32,8 @@ class LanguageData:
     purpose: str = r"(?!)"
     toward: str = r"(?!)"
     contact: str = r"(?!)"  # acts of reaching someone: "call", "coordinate", "set it up"
+    # a role said of someone not on the mail: "John Wodraska, managing director of Azurix"
+    roles: str = r"(?!)"
     reason: str = r"(?!)"  # words that give a reason, not a purpose: "because", "who"
 
 
@@ -365,9 +367,7 @@ ENGLISH = LanguageData(
     describes=(
         r"(?i:\b(?:is\s(?:a|an|the|our|my)|runs|works|leads|heads|founded|founder|built|builds|"
         r"building|hosted|hosts|owns|manages|knows|has\sbeen|who|whom|expert|specialist|"
-        r"looking\sfor|is\shoping|is\sstarting|does|did|maintains|wrote|created|worked|needs"
-        # a role said of someone: "John Wodraska, managing director of Azurix"
-        r"|director|manager|president|professor|chair(?:man|woman)?|intern|is\sinterested))"
+        r"looking\sfor|is\shoping|is\sstarting|does|did|maintains|wrote|created|worked|needs))"
     ),
     greeting=r"(?i:hi|hey|hello|dear|greetings|good\smorning|good\safternoon)",
     # (not a destination: "adding Przemyslaw to the thread since…")
@@ -377,6 +377,10 @@ ENGLISH = LanguageData(
         r"|(?:and\s)?(?:am\s)?ask(?:ing)?\s\w{2,30}\sto|for)\s)"
     ),
     toward=r"(?i:\b(?:you|your|yours|us|we|y'all)\b)",
+    roles=(
+        r"(?i:\b(?:director|manager|president|professor|chair(?:man|woman)?|intern"
+        r"|is\sinterested))"
+    ),
     reason=r"(?i:\b(?:because|since|who|as|which|given)\b)",
     contact=(
         r"(?i:\b(?:call|contact|connect|coordinate|reach|follow\sup|get\sin\stouch|be\sin\stouch"
