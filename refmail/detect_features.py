@@ -257,7 +257,7 @@ def _copy_and_colleagues(
 # The ones that say what the whole message is (asks or thanks for an intro, introduces the
 # author, bulk mail) keep their weight.
 _INCIDENTAL = frozenset(
-    {"neg_reply", "neg_out_of_office", "neg_fyi_copy", "neg_logistics", "neg_welcome"}
+    {"neg_reply", "neg_out_of_office", "neg_fyi_copy", "neg_logistics", "neg_welcome", "neg_relay"}
 )
 _ACTING = frozenset(
     {"cue_introduce", "cue_meet", "cue_connect", "cue_should_talk", "describes_each_side"}

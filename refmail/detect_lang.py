@@ -356,6 +356,12 @@ ENGLISH = LanguageData(
             r"know\sif\syou(?:'d|\swould)\slike\s(?:an\s)?(?:intro|me\sto\sintroduce)"
             r"|\bcan\sintroduce\syou\s(?:if|when|later))"
         ),
+        # the reader speaks for the author: "Pls call him and say I can't make it"
+        "neg_relay": (
+            r"(?i:\b(?:and|to)\s(?:tell\s(?:him|her|them)|let\s(?:him|her|them)\sknow|say)\s(?:that\s)?"
+            r"(?:i|i'm|i'll|i'd|i've|i\scan't|we're|we'll)\b|\bon\smy\sbehalf\b"
+            r"|\b(?:send|give)\s(?:him|her|them)\smy\s(?:best|regrets|thanks|love|regards)\b)"
+        ),
         "neg_pointer": (
             r"(?i:\bplease\scontact\s(?:them|him|her)\b|\byou\smight\s(?:want\sto\s)?(?:call"
             r"|contact"
@@ -695,6 +701,23 @@ ENGLISH = LanguageData(
             "like an intro",
             "like me to introduce",
             "like me to connect",
+        ),
+        "neg_relay": (
+            "tell him",
+            "tell her",
+            "tell them",
+            "let him know",
+            "let her know",
+            "let them know",
+            "say i",
+            "say that",
+            "say we",
+            "on my behalf",
+            " my best",
+            " my regrets",
+            " my thanks",
+            " my love",
+            " my regards",
         ),
         "neg_pointer": (
             "please contact",

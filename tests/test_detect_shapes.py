@@ -426,6 +426,9 @@ LOOK_ALIKES: dict[str, str] = {
     "not_please_contact_him_pointer": "other",
     # "I asked Johnnie to return the call on your behalf": a call delegated, nobody connected
     "not_asked_colleague_return_call": "other",
+    # a forward's author called back on the author's behalf ("Pls call him and say I can't make
+    # it"): the reader relays the author's answer, nobody is connected
+    "not_forward_call_him_to_decline": "other",
 }
 
 
@@ -491,6 +494,7 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("intro_get_in_touch_with_him_described", "directs_to_someone_described"),
         ("intro_gave_name_your_email", "cue_gave_name"),
         ("intro_asked_stranger_to_contact_you", "sends_someone_to_reader"),
+        ("not_forward_call_him_to_decline", "neg_relay"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
