@@ -429,6 +429,9 @@ LOOK_ALIKES: dict[str, str] = {
     # a forward's author called back on the author's behalf ("Pls call him and say I can't make
     # it"): the reader relays the author's answer, nobody is connected
     "not_forward_call_him_to_decline": "other",
+    # "please contact Laura Diaz (laura@<the author's own domain>) to change your dependents": a
+    # service's pointer to a colleague, not a person handed on
+    "not_service_pointer_colleague_address": "other",
 }
 
 
