@@ -11,7 +11,7 @@ import functools
 import re
 from collections.abc import Callable
 
-from refmail.detect_lang import LANGUAGES
+from refmail.detect_languages import LANGUAGES
 from refmail.detect_text import sentences
 
 _NOT_SOMEONE = frozenset({"we", "it", "this", "that", "you", "they", "i", "there", "what"})

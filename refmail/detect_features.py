@@ -23,7 +23,8 @@ from refmail.detect_directs import (
     someone_else_described,
     stranger_described,
 )
-from refmail.detect_lang import LANGUAGES, LanguageData
+from refmail.detect_lang import LanguageData
+from refmail.detect_languages import LANGUAGES
 from refmail.detect_names import party_names
 from refmail.detect_parties import (
     People,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from refmail.detect_lang import LANGUAGES
+from refmail.detect_languages import LANGUAGES
 from refmail.detect_parties import named
 from refmail.parse import Address
 

@@ -9,7 +9,8 @@ import functools
 import re
 
 from refmail.detect_cues import find_cues
-from refmail.detect_lang import LANGUAGES, LanguageData
+from refmail.detect_lang import LanguageData
+from refmail.detect_languages import LANGUAGES
 from refmail.detect_parties import named
 from refmail.detect_text import sentences
 from refmail.parse import Address

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from refmail.detect import Classification, Identity, classify, context_sentence, robot_hit
 from refmail.detect_features import find_cues
-from refmail.detect_lang import LANGUAGES
+from refmail.detect_languages import LANGUAGES
 from refmail.detect_text import author_text
 from refmail.parse import ParsedMessage, parse_message
 

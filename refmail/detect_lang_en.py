@@ -1,0 +1,697 @@
+"""English cue and look-alike phrases for detection (see `detect_lang` for the format)."""
+
+from __future__ import annotations
+
+from refmail.detect_lang import NAME, LanguageData, words
+
+_YOU_BOTH = r"(?:you\s(?:two|both|guys|all)|the\stwo\sof\syou|both\sof\syou|y'all)"
+_NOT_WHEN = (
+    r"(?!(?i:(?:this|next)\s(?:week|weekend|month|year|time|morning|afternoon|evening|\w{3,6}day)"
+    r"|(?:on|at|in|for|with)\s|(?:up|me|us|them|today|tomorrow|tonight|noon|lunch|breakfast"
+    r"|dinner|coffee|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b))"
+)
+_COPY_VERB = (
+    r"(?:copying|cc'?ing|cc-ing|cc'ed|cced|cc'd|looping\sin|pull(?:ing)?\sin|loop(?:ing|ed)?\sin|adding|added|bringing\sin"
+    r"|i'?ve\s(?:cc'?d|cced|copied|looped\sin|added|included)|i'?m\sincluding|i\shave\s(?:cc'?d"
+    r"|cced|copied|added)|copied|\+\s?(?:cc|to):?"
+    # said before it is done: "I am going to copy Phillippe", "let me loop in Dana"
+    r"|(?:i'?ll|i\swill|i'?m\sgoing\sto|i\sam\sgoing\sto|let\sme)\s(?:also\s)?(?:copy|cc|loop\sin"
+    r"|add|include))"
+)
+
+ENGLISH = LanguageData(
+    stop_words=words(
+        "the and to of you is that for with it be are this have we on your was as at not "
+        "but they he she his her my our from will would"
+    ),
+    cues={
+        # --- the act of introducing ---
+        "cue_introduce": (
+            r"(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)\b(?i:introduc(?:e|ing)"
+            r"|e-?intro(?:ing)?)"
+            rf"\s(?:(?i:you\b(?!r)|{_YOU_BOTH}|two\s(?:of\s|people|friends|colleagues)|the\stwo\sof)"
+            rf"|(?i:my|our)\s|{NAME}\s{{0,2}}"
+            r"(?:\([^)\n]{0,20}\)\s{0,2})?(?:to|and|,)\s)"
+            r"|(?i:\b(?:pleased|happy|glad|delighted)\sto\s(?:introduce|connect)\s(?:you|the\stwo))"
+            # the author, in the first person, introducing someone or making the introduction
+            r"|(?i:\b(?:allow\sme\sto|let\sme|i'?d\slike\sto|i\swould\slike\sto|i\swant(?:ed)?\sto"
+            r"|i'?m\s(?:happy|pleased|glad|delighted|writing)\sto)\s(?:briefly\s)?introduce)"
+            r"\s[A-Z][a-z]"
+            r"|(?i:\b(?:i'?m|i\sam|i\swant(?:ed)?\sto|i'?d\slike\sto|i\swould\slike\sto|let\sme"
+            r"|allow\sme\sto)\s(?:make|making|do|doing)\s(?:an?|this|the|a\squick|a\sbrief)\s"
+            r"(?:e-?)?intro(?:duction)?\b)"
+            r"|(?i:\bhere(?:'s|\sis)\s(?:the|my|your)\s(?:promised\s)?(?:e-?)?intro(?:duction)?"
+            r"\s(?:to|between|for\syou))"
+            # the introduction named as what the mail is: "Quick intro as discussed",
+            # "Intro as promised", "A brief introduction, as requested"
+            r"|^(?i:(?:an?\s)?(?:quick|brief|short|promised|virtual)?\s?(?:e-?)?intro(?:duction)?,?"
+            r"\sas\s(?:discussed|promised|requested|agreed|mentioned))\b"
+        ),
+        "cue_meet": (
+            r"(?:^|[.!?:;,]\s{1,3}|(?i:\b(?:hi|hey|hello|dear)\b)\s[A-Z][\w'-]{0,30}[,!]?\s)"
+            rf"(?i:please\s)?(?i:meet)\s{_NOT_WHEN}(?:{NAME}|(?i:this|my|our)\b)"
+            r"|(?i:\b(?:like|want|wanted|love|need)\syou\s(?:two\s|both\s)?to\smeet)\s\w"
+            rf"|(?i:\byou\s(?:should|must|ought\sto)\s(?:really\s|definitely\s)?meet)\s{NAME}"
+            rf"|(?i:\b(?:please\s)?say\s(?:hello|hi)\sto)\s{NAME}"
+        ),
+        "cue_connect": (
+            r"(?i:\b(?:connect(?:ing)?|put(?:ting)?)\s(?:you|"
+            + _YOU_BOTH
+            + r")(?:\s(?:two|both))?\s{0,2}(?:with\b|to\b|in\stouch\b|together\b|here\b|[.,!;]|$))"
+            rf"|(?i:\bconnect(?:ing)?)\s{NAME}\s(?i:with|and|to)\s{NAME}"
+            # "could you put someone in touch with Rick", "I put Dana in touch with Lee"
+            r"|(?i:\bput(?:ting)?\s(?:someone|somebody|him|her|them)\s(?:[\w ]{0,30}?\s)?in\stouch"
+            r"\swith\b)"
+            rf"|(?i:\bput(?:ting)?\s){NAME}(?i:\sin\stouch\swith\b)"
+            # "getting you and Bill Williams together", "bring you together with Ana"
+            rf"|(?i:\b(?:get(?:ting)?|bring(?:ing)?)\s(?:you|the\stwo\sof\syou)\sand\s){NAME}"
+            r"(?i:\stogether\b)"
+            rf"|(?i:\b(?:get(?:ting)?|bring(?:ing)?)\syou\stogether\swith\s){NAME}"
+        ),
+        "cue_should_talk": (
+            rf"(?i:\b{_YOU_BOTH}\s(?:should|must|ought\sto|would|will|might|could|can)\s"
+            r"(?:definitely\s|really\s|probably\s|also\s)?(?:talk|chat|connect|meet|speak|"
+            r"get\sto\sknow|get\stogether|find\b|have\sa\slot|discuss|take\sit|hit\sit\soff"
+            r"|get\salong|benefit|enjoy\s(?:talking|meeting|chatting)))"
+            # "for you two to connect", "you'd both benefit from talking"
+            rf"|(?i:\bfor\s{_YOU_BOTH}\sto\s(?:talk|chat|connect|meet|speak|get\sto\sknow))"
+            r"|(?i:\byou(?:'d|\swould|'ll|\swill)\s(?:both|two)\s(?:really\s)?(?:benefit|enjoy"
+            r"|get\salong|hit\sit\soff|have\sa\slot))"
+            # reciprocal by nature, "both" or not: "I think you'd hit it off"
+            r"|(?i:\byou(?:'d|\swould|'ll|\swill)\s(?:really\s|definitely\s)?(?:hit\sit\soff"
+            r"|get\salong\s(?:great|well|famously)))"
+            # the two told to go on without the author: "so you can connect directly"
+            r"|(?i:\byou\s(?:can|could|may)\s(?:now\s)?(?:connect|talk|chat|speak|correspond"
+            r"|coordinate|write)\s(?:directly(?!\s(?:to|with)\s(?:me|us)\b)|with\seach\sother)\b)"
+            rf"|(?i:\bso\s(?:that\s)?{_YOU_BOTH}\scan\s(?:talk|chat|connect|meet|speak|discuss))"
+            # the reciprocal: "you two can help each other", "you both ought to know one another"
+            rf"|(?i:\b{_YOU_BOTH}\b[^.!?\n]{{0,40}}?\b(?:each\sother|one\sanother)\b)"
+            r"|(?i:\byou\sshould\s(?:chat|connect|talk|meet\sup|compare\snotes|swap\snotes))"
+            # (not "get together with your teams": with others, not with each other)
+            r"|(?i:\b(?:please|pls)\s(?:get\stogether(?!\swith\s(?:your|their|the|our)\b)"
+            r"|connect(?!\sto\b)|compare\snotes)\b)"
+        ),
+        "cue_common_ground": (
+            r"(?i:\b(?:similar|same)\s(?:things|problems|space|issues?|interests|area)\b"
+            r"|\bin\scommon\b|\bmutually\sbeneficial\b|\bboth\s(?:like|love|work))"
+        ),
+        "cue_opt_in_ask": (
+            r"(?i:\b(?:would\syou\s(?:mind|be\s(?:open|interested|up\sfor|willing))|"
+            r"are\syou\s(?:open|interested|up\sfor)|(?:ok|okay|mind)\sif\si)\b[^.?!\n]{0,80}?"
+            r"\b(?:intro|introduc|connect|meet))"
+            r"|(?i:\bdo\syou\swant\sto\s(?:talk|chat|meet|connect)\b)"
+            # the author offers to make it, asking: "Want me to connect you?", "Shall I intro you?"
+            r"|(?i:\b(?:(?:do\syou\s)?want\sme\sto|shall\si|should\si)\s(?:make\san?\s)?"
+            r"(?:(?:e-?)?intro(?:duction)?\b(?!\s(?:myself|ourselves))|introduce\s(?!myself|ourselves)"
+            r"|connect\syou|put\syou\sin\stouch)[^.?!\n]{0,60}\?)"
+            # a call with someone else, asked: "Would you be open to a short call with her?"
+            r"|(?i:\b(?:would\syou\sbe|are\syou)\s(?:open|interested|up\sfor|willing)\sto\s"
+            r"(?:(?:(?:have|set\sup|take|do|jump\son|grab)\s)?(?:a\s|an\s)?(?:short\s|quick\s"
+            r"|brief\s)?(?:call|chat|coffee|conversation|talk)\swith"
+            # "Would you be willing to talk with him?": a third person, offered
+            r"|(?:talk|speak|meet|chat)\s(?:with|to))\s(?:him|her|them)\b)"
+        ),
+        # --- the hand-off ---
+        "cue_hand_off": (
+            r"(?i:\b(?:take\sit\sfrom\shere|over\sto\syou(?:\stwo|\sboth)?\b|i'?ll\s(?:step\s(?:aside"
+            r"|back|away|out)|bow\sout|drop\s(?:off|out)|"
+            r"let\syou\s(?:two\s|both\s)?(?:take|connect|chat|talk|find|set|arrange|sort|figure"
+            r"|work)|leave\s(?:it|the\srest|things)\s(?:to|with)\syou"
+            r"|get\sout\sof\s(?:the|your)\sway)|"
+            r"feel\sfree\sto\s(?:bcc|move)\sme|move\sme\sto\sbcc))"
+            r"|\b[A-Z][\w'.]{1,30},?\s(?i:who\s)?(?i:will|may|should|is\sgoing\sto)\s(?i:(?:likely|probably"
+            r"|soon|"
+            r"also)\s)?(?i:be\sin\s(?:touch|contact)|reach\sout|contact\syou|call\syou|e-?mail\syou|"
+            r"get\sin\stouch|follow\sup\s(?:with|w/?)\syou|get\sback\sto\syou"
+            # "Anna will be contacting each of you"
+            r"|(?:be\s)?(?:contact(?:ing)?|call(?:ing)?|e-?mail(?:ing)?|reaching\sout\sto)\s"
+            r"(?:each|both|all)\sof\syou)"
+            # the author prompts one party to contact the other, or says the other expects it
+            r"|(?i:\b(?:drop|send|shoot)\s(?:him|her|them)\s(?:a\s)?(?:line|note|message|mail"
+            r"|e-?mail)\b|\b(?:he|she)(?:'d|\swould|'ll|\swill)\s(?:be\s(?:glad|happy|delighted)"
+            r"|love)\sto\shear\sfrom\syou"
+            # the other will write: "You should hear from her soon"
+            # (from "hear": a hand-off opening with "you" is refused as the author's promise)
+            r"|(?:(?<=you'll\s)|(?<=you\swill\s)|(?<=you\sshould\s))(?:soon\s)?hear\sfrom\s"
+            r"(?:him|her|them)\b)"
+            r"|\b[A-Z][\w'-]{1,30}\s(?i:knows\s(?:i'?m|i\sam|i\swas)\s(?:sending|writing|forwarding"
+            r"|connecting))"
+            # "Jake should be able to help you", "I'll let Jake comment on this"
+            # (a name, then perhaps who they are: "Bill Williams in our real time group is going to
+            # handle this", "Marcia Linton (Jim's assistant) can give you the call-in number")
+            r"|\b[A-Z][\w'.]{1,30}(?:\s[A-Z][\w'.]{1,30}|\s[a-z][\w'.]{2,30}(?=\s(?:will|can|should)\s))?"
+            r"(?:\s\([^()\n]{1,40}\)|(?:\s(?:in|of|from|on)"
+            r"\s(?:our|the|my)\s[\w&-]{1,20}(?:\s[\w&-]{1,20}){0,2}))?"
+            r"\s(?i:should|can|could|will|may|might|is\sgoing\sto)\s(?i:be\sable\sto\s)?"
+            r"(?i:(?:help|assist|answer|advise|handle|give\syou|take\scare\sof)\b[^.!?\n]{0,40}?"
+            r"(?:\byou\b|\byour\b)|(?:handle|take\scare\sof)\s(?:this|it|that)\b"
+            # "David roland will be point person on this"
+            r"|be\s(?:the\s|your\s|our\s)?(?:point\s(?:person|of\scontact)|(?:main\s|primary\s)?contact"
+            r"|go-to\sperson)\b)"
+            # the reader asked to help people named: "Tim and Joe will likely need your assistance"
+            rf"|\b{NAME}(?:\s(?i:and)\s{NAME})?\s(?i:will|may|might|would)\s(?i:(?:likely|probably"
+            r"|also)\s)?(?i:need|want|appreciate|value)\s(?i:your)\s(?i:help|assistance|input"
+            r"|support|advice|expertise)\b"
+            # the author asks one party to introduce themself to the other
+            r"|(?i:\bintroduce\syourself\b)"
+            rf"|(?i:\bi'?ll\slet\s){NAME}(?i:\s(?:comment|answer|chime\sin|weigh\sin|respond"
+            r"|take\sover|take\sit\sfrom\shere|explain))"
+            # the author asks one party to contact the other: "I've asked Kris to follow up w you"
+            r"|(?i:\b(?:asking|asked|ask|told)\s)(?:(?i:him|her|them)|"
+            rf"{NAME}"
+            r")(?i:\sto\s"
+            r"(?:[\w ]{0,40}?\s)?(?:contact|call|e-?mail|reach\sout\sto|get\sin\stouch\sw"
+            r"|be\sin\stouch\sw|follow\sup\sw|get\sback\sto|connect\sw|work\sw|touch\sbase\sw)"
+            r"(?:ith|/)?\s(?:you|w))"
+        ),
+        "cue_gave_name": (
+            r"(?i:\b(?:gave|given|passed|shared)\s(?:him|her|them)\syour\s(?:name|number|e-?mail"
+            r"|details|contact|info))|(?i:\brecommended\syou\b)"
+            # "I've given Marta your email", "I suggested she reach out to you"
+            rf"|(?i:\b(?:gave|given|passed|sent|shared)\s){NAME}(?i:\syour\s(?:name|number|e-?mail"
+            r"|details|contact|info|address)\b)"
+            r"|(?i:\b(?:suggested|recommended|encouraged|asked|told|invited)\s(?:that\s)?(?:he|she|they"
+            r"|him|her|them)\s(?:to\s)?(?:reach\sout\sto|contact|call|e-?mail|write\sto|get\sin\stouch"
+            r"\swith)\syou\b)"
+            rf"|(?i:\byou(?:'ll|\swill|\sshould)\s(?:soon\s)?(?:be\s)?hear(?:ing)?\sfrom\s){NAME}"
+            r"|(?i:\breferr(?:ed|ing)\s(?:him|her|them)\sto\syou\b)"
+            rf"|(?i:\btold\s){NAME}(?i:\sabout\syou\b)"
+            r"|(?i:\btold\s(?:him|her|them)\s(?:about\syou|you(?:'d|\swould|\smight|\smay|'ll"
+            r"|\swill)\b|to\s(?:expect|write\sto|call|contact)\syou))"
+        ),
+        "cue_vouches": (
+            r"(?i:\b(?:my|our)\s(?:good\s|dear\s|close\s|old\s|former\s)?(?:friend|colleague"
+            r"|classmate|neighbou?r|roommate|student|nephew|niece|cousin|son|daughter|brother"
+            r"|sister|brother-in-law|sister-in-law|godson|goddaughter)"
+            rf",?\s){NAME}|(?i:\bmy\sfriend\swho\b)"
+            r"|(?i:\ban?\s(?:good\s|dear\s|close\s|old\s)?(?:friend|colleague|classmate)\sof\s"
+            rf"(?:mine|ours),?\s){NAME}"
+        ),
+        # --- the loop-in: someone copied, named in the same breath ---
+        "cue_copy_in": (
+            rf"(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s{{0,2}}'?(?:in\s)?(?:[\w-]{{1,30}},?\s(?:and\s)?)?"
+            r"(?:(?i:him|her|them)\b"
+            rf"|(?i:the\s|my\s|our\s)?{NAME}"
+            # a group of people: "the foo maintainers", "our storage folks"
+            r"|(?:(?i:the|my|our|some|other|a\sfew|more|few|relevant|associated)\s)?"
+            r"(?:[\w/-]{1,30}\s){0,2}(?i:maintainers|folks?|people|guys|gentlemen|experts|reviewers"
+            r"|developers|team\b))"
+            # a list and people: "+CC pdx86 list, Armin, Derek", "+CC linux-hwmon, Guenter"
+            rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?,\s(?:and\s)?{NAME}"
+            r"|^\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}"
+            # "CC Roman who wrote it", "[CC Conor as DT expert]": a bare "cc" opening a line
+            # (no colon: "Cc: Name <addr>" is a patch trailer)
+            rf"|^[ \t]{{0,4}}[\[(]?(?i:cc)[ \t]{{1,2}}{NAME}(?=[ \t]{{0,2}}(?:$|[,.;!)\]]"
+            r"|[ \t](?i:who|as|for|since|because|in\scase|and|here|too|to)\b))"
+            # "bringing Jake into the conversation"
+            rf"|(?i:\bbring(?:ing)?\s){NAME}(?i:\sin(?:to)?\b)"
+            # "George (gbiv@, cc'ed)", "Jason (CCed)"
+            rf"|{NAME}\s{{0,2}}\((?:[^()\n]{{0,30}}\s)?\+?\s?(?i:cc'?d|cc'ed|cced|cc|copied|in\scc"
+            r"|on\scc)\)"
+            # "John is cc'd here", "Jane has been copied"
+            rf"|{NAME}\s(?i:is|has\sbeen|are|have\sbeen)\s(?i:cc'?d|cced|cc'ed|copied|looped\sin"
+            r"|included)\b"
+            # "adding the gentlemen from that commit to Cc"
+            rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?\s(?i:to\s(?:the\s)?cc)\b"
+            # a sentence of its own after naming someone: "A question for Tony and Yazen. CCed."
+            r"|(?:^|(?<=[.?!]\s))(?i:cc'?ed|cced|cc'?d|copied|added)[.!]"
+        ),
+        "cue_copy_why": (
+            r"(?i:\bwho\s(?:knows|has\sbeen|was|were|is|are|wrote|manages|owns|can|tried|works|"
+            r"created|maintains|might|may)|\b(?:since|because)\s(?:[^.!?\n]{0,20}?\s)?(?:they|he|she)\b|\bso\s(?:that\s)?(?:he|she|they)\scan\b"
+            r"|\bfor\s(?:the\s)?[\w/-]{2,30}\s(?:part|discussion|side|question|query)"
+            r"|\bas\sthe\s(?:author|maintainer|owner)|\bfrom\sthe\s[\w -]{2,30}(?:team|side"
+            r"|project)"
+            r"|\b(?:can|could|will|may|might)\s(?:help|assist|advise|get\syou|comment"
+            r"|take\sa\slook)"
+            r"|\b(?:any\sthoughts|thoughts\son\sthis|take\sa\slook|can\syou\splease)"
+            r"|\bin\scase\s|\bif\s(?:he|she|they)\shas|\bas\si\shope|\bthink\b)"
+        ),
+        # --- look-alikes ---
+        "neg_asks_for_intro": (
+            r"(?i:\b(?:introduce|intro|connect|refer|put)\sme\b|\bmake\san?\sintro(?:duction)?\sfor"
+            r"\sme|\b(?:use\syou\sas|give\sme)\sa\sreferral\b|\bdo\syou\sknow\s(?:any|some)(?:one|"
+            r"body)|\b(?:agree(?:d|ing)?|willing)\sto\s(?:forward|pass)\b|\bforwardable\b"
+            r"|\b(?:would|could|can)\syou\s(?:please\s)?(?:introduce|intro|connect)\b"
+            r"|\bi\swould\s(?:love|like)\san?\sintro)"
+        ),
+        "neg_thanks_for_intro": (
+            r"(?i:\bthanks?(?:\syou)?(?:\sso\smuch|\sagain)?\sfor\s(?:the|your|making\sthe|this|"
+            r"arranging\sthe)\s(?:kind\s|warm\s|great\s)?(?:intro|introduction|connection|referral)"
+            r"|\bthanks?\s(?:you\s)?for\s(?:introducing|connecting)\s(?:me|us)\b"
+            r"|\b(?:after|since|when)\syou\sintroduced\s(?:me|us)\b"
+            r"|\b(?:as\sa\sresult\sof|thanks\sto)\syour\s(?:intro|introduction|referral)\b"
+            r"|\bthanks?\s(?:you\s)?for\s(?:cc'?ing|cc-ing|ccing|adding|including|looping)\sme\b"
+            r"|\b(?:so\s)?pleased\syou\swere\sable\sto\s(?:meet|visit))"
+        ),
+        "neg_self_intro": (
+            r"(?i:\bintroduc(?:e|ing|tion\sof)\smyself\b|\bmy\sname\sis\b"
+            r"|\bintroduction\sof\smyself"
+            r"|\bhas\sshared\syour\s(?:information|details|contact))"
+        ),
+        "neg_reply": (
+            r"(?i:\b(?:nice|great|good|lovely|pleasure|wonderful|excited|glad)\sto\s(?:e-?)?meet\s"
+            r"you\b)"
+        ),
+        "neg_moved_to_bcc": r"(?i:\bmov(?:ing|ed)\s(?:\w+\s){0,2}to\sbcc\b|\(moved\sto\sbcc\))",
+        "neg_out_of_office": (
+            r"(?i:\bout\sof\s(?:the\s)?office\b|\bin\smy\sabsence\b|\bback\sme\sup\b"
+            r"|\b(?:i|he|she)(?:'ll|\swill)\sbe\s(?:out|away|on\s(?:vacation|holiday|leave))\b"
+            r"|\baway\suntil\b|\bon\svacation\suntil\b|\bcover(?:ing)?\sfor\sme\b"
+            r"|\buntil\smy\sreturn\b|\ballow\sme\sto\sreply\son\shis|\bon\shis\sbehalf)"
+        ),
+        "neg_bulk": (
+            r"(?i:\bunsubscribe\b|\bview\s(?:this|it)\s(?:e-?mail\s)?in\s(?:your|a)\sbrowser\b"
+            r"|\bmanage\s(?:your\s)?(?:e-?mail\s)?(?:preferences|notifications|subscription)"
+            r"|\bforward\sthis\sto\syour\sfriends)"
+        ),
+        "neg_logistics": (
+            r"(?i:\bdial[- ]?in\b|\bpass\s?code\b|\bconference\s(?:call|bridge)\b|\bcalendar\s"
+            r"invite\b|\bplease\smake\splans\sto\sattend|\bcall\sme\son\smy|\bwould\slike\sfor\s"
+            r"you\sto\scall)"
+        ),
+        "neg_fyi_copy": (
+            r"(?i:\bfyi\b|\bfor\s(?:your|his|her|their)\s(?:information|visibility|awareness|"
+            r"records|reference)\b|\bfor\s(?:visibility|visiblity|awareness|reference|info)\b"
+            r"|\bkeep\s(?:him|her|them|you)\s(?:in\sthe\sloop|informed|posted)\b|\bto\sbe\saware"
+            r"|\b(?:be|being|get|stay)\s(?:informed|notified)\b|\binformed\sof\b"
+            r"|\bon\sthe\ssame\spage\b|\bas\si\smention(?:ed)?\s(?:him|her|them)|\bas\sreference"
+            r"|\bnow\sin\sthe\sloop\b"
+            r"|\b(?:copying|cc'?ing|copied|adding|added)\s[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?"
+            r"\son\s(?:this|these|the\s(?:thread|e-?mail|mail|note))\b)"
+        ),
+        "neg_list_copy": (
+            r"(?i:(?:(?<!\w)\+\s?cc:?|\b(?:cc'?ing|adding|added|copying|copied"
+            r"|including))\s(?:the\s)?"
+            r"(?:[\w-]{1,30}\s)?(?:ml|list|mailing\slist|maillist|mailing-list)\b)"
+        ),
+        # repairing the recipients: someone left off, dropped or at a wrong address
+        "neg_missed_copy": (
+            r"(?i:\bmissed\s[\w' ]{0,30}address|\bforg[eo]t(?:ting)?\s(?:to\s)?(?:cc|copy|add"
+            r"|include|\+)|\bwas\sin\s[\w' ]{0,30}"
+            r"cc\slist\sbut\snot|\bmeant\sto\s\+?cc\b|\bmissing\sfrom\s(?:the\s)?(?:cc|to|recipient)"
+            r"|\bby\smistake\b|\bshould\shave\s(?:cc|copied|included|added)"
+            r"|\b(?:correct|new|right|work)\s(?:e-?mail\s)?address|\bdropped\sfrom\s(?:the\s|this\s)?"
+            r"(?:cc|discussion|thread|recipient)|\bremember(?:ing|ed)?\sto\s\+?cc\b"
+            r"|\baddress\s[\w' ]{0,30}\bscrew(?:ed)?\sup)"
+        ),
+        "neg_admin_copy": (
+            r"(?i:\b(?:my|our)\s(?:executive\s|personal\s)?(?:assistant|secretary|scheduler)\b"
+            # the one copied keeps the author's diary: "Lisa, who manages my schedule"
+            r"|\b(?:manages|keeps|runs|handles|does|looks\safter)\s(?:my|our)\s(?:schedule|calendar"
+            r"|diary)\b"
+            r"|\bci-authorized|\bto\sthe\s(?:[\w-]{1,30}\s){1,4}(?:group|team|committee)\b)"
+        ),
+        "neg_welcome": (
+            r"(?i:\bwelcome\sto\s(?:the\s)?(?:list|project|group|community|team|openbmc|club)"
+            r"|\bplease\s(?:join\sme\sin\s)?welcom(?:e|ing)\b|\b(?:pleased|happy|excited)\sto\s"
+            r"(?:announce|welcome)\b|\bwould\slike\sto\sannounce\b|\bmy\slast\s(?:week|day)"
+            # "I would like to welcome Tim, Gordon and David to the Portland team"
+            r"|\bwelcome\s[^.!?\n]{0,80}?\bto\s(?:the|our)\s[\w -]{0,40}?\b(?:team|group|office"
+            r"|company|firm|department|desk|floor)\b)"
+        ),
+        "neg_referral_programme": (
+            r"(?i:\breferral\s(?:program|programme|bonus|link|code|fee|reward)|\brefer\sa\sfriend"
+            r"|\brefer\syour\s(?:friends|colleagues)|\bknow\sanyone\swho\smight\sbe\sinterested)"
+        ),
+        "neg_offer_later": (
+            r"(?i:\b(?:happy|glad)\sto\s(?:introduce|connect)\syou\b[^.!?\n]{0,60}?\b(?:if|when)\b"
+            r"|\bif\syou(?:'d|\swould)\slike\s(?:an\sintro|me\sto\s(?:introduce|connect))"
+            r"|\blet\sme\s"
+            r"know\sif\syou(?:'d|\swould)\slike\s(?:an\s)?(?:intro|me\sto\sintroduce)"
+            r"|\bcan\sintroduce\syou\s(?:if|when|later))"
+        ),
+        # the reader speaks for the author: "Pls call him and say I can't make it"
+        "neg_relay": (
+            r"(?i:\b(?:and|to)\s(?:tell\s(?:him|her|them)|let\s(?:him|her|them)\sknow|say)\s(?:that\s)?"
+            r"(?:i|i'm|i'll|i'd|i've|i\scan't|we're|we'll)\b|\bon\smy\sbehalf\b"
+            r"|\b(?:send|give)\s(?:him|her|them)\smy\s(?:best|regrets|thanks|love|regards)\b)"
+        ),
+        "neg_pointer": (
+            r"(?i:\bplease\scontact\s(?:them|him|her)\b|\byou\smight\s(?:want\sto\s)?(?:call"
+            r"|contact"
+            r"|e-?mail|reach\sout\sto|talk\sto|try)\b|\byou\s(?:need|should|want)\sto\s(?:cc"
+            r"|contact|get\sin\stouch)"
+            r"|\bcontact\s[A-Z][\w-]{1,30}\s[A-Z][\w-]{1,30}\s\(who|\bsomeone\swho\sknows\smore)"
+        ),
+    },
+    describes=(
+        r"(?i:\b(?:is\s(?:a|an|the|our|my)|runs|works|leads|heads|founded|founder|built|builds|"
+        r"building|hosted|hosts|owns|manages|knows|has\sbeen|who|whom|expert|specialist|"
+        r"looking\sfor|is\shoping|is\sstarting|does|did|maintains|wrote|created|worked|needs))"
+    ),
+    greeting=r"(?i:hi|hey|hello|dear|greetings|good\smorning|good\safternoon)",
+    # (not a destination: "adding Przemyslaw to the thread since…")
+    purpose=(
+        r"(?i:\b(?:so(?:\sthat)?|to(?!\s(?:the|this|these|that|our)\s(?:thread|cc|conversation"
+        r"|discussion|loop|list|e-?mail|mail|note|recipients)\b)|in\sorder\sto"
+        r"|(?:and\s)?(?:am\s)?ask(?:ing)?\s\w{2,30}\sto|for)\s)"
+    ),
+    toward=r"(?i:\b(?:you|your|yours|us|we|y'all)\b)",
+    roles=(
+        r"(?i:\b(?:director|manager|president|professor|chair(?:man|woman)?|intern"
+        r"|is\sinterested))"
+    ),
+    reason=r"(?i:\b(?:because|since|who|as|which|given)\b)",
+    contact=(
+        r"(?i:\b(?:call|contact|connect|coordinate|reach|follow\sup|get\sin\stouch|be\sin\stouch"
+        r"|set\s(?:it|this|that|things)\sup|arrange|schedule|give\s(?:you|him|her|them)|work"
+        r"|meet|talk|speak|help|get\sstarted|write\sto|e-?mail\s(?:you|him|her|them))\b)"
+    ),
+    gates={
+        "cue_introduce": ("intro", "pleased to", "happy to", "glad to", "delighted to"),
+        "cue_meet": ("meet", "say hello", "say hi"),
+        "cue_connect": (
+            "connect",
+            "put you",
+            "putting you",
+            "put the two",
+            "putting the two",
+            "put both",
+            "putting both",
+            "put y'all",
+            "in touch with",
+            "together",
+        ),
+        "cue_should_talk": (
+            "you two",
+            "get together",
+            "connect",
+            "compare notes",
+            "you both",
+            "you guys",
+            "you all",
+            "two of you",
+            "both of you",
+            "y'all",
+            "you should",
+            "you'd both",
+            "you would both",
+            "you'll both",
+            "you will both",
+            "you'd two",
+            "hit it off",
+            "get along",
+            "directly",
+            "with each other",
+        ),
+        "cue_common_ground": ("similar", "same", "in common", "mutually", "both "),
+        "cue_opt_in_ask": (
+            "would you mind",
+            "would you be",
+            "are you open",
+            "are you interested",
+            "are you up",
+            "if i",
+            "do you want to",
+            "want me to",
+            "shall i",
+            "should i",
+        ),
+        "cue_hand_off": (
+            "take it from here",
+            "hear from",
+            "in contact",
+            "over to you",
+            "i'll step",
+            "i'll bow",
+            "i'll drop",
+            "i'll let you",
+            "i'll leave",
+            "feel free to bcc",
+            "feel free to move",
+            "move me to bcc",
+            "be in touch",
+            "reach out",
+            "contact you",
+            "call you",
+            "mail you",
+            "get in touch",
+            "follow up w",
+            "get back to you",
+            "of you",
+            "asking him",
+            "asking her",
+            "asking them",
+            "asking ",
+            "asked ",
+            "ask ",
+            "told ",
+            "i'll get out",
+            "i'll let ",
+            "help",
+            "assist",
+            "answer",
+            "advise",
+            "handle",
+            "give you",
+            "take care of",
+            "point person",
+            "point of contact",
+            "the contact",
+            "your contact",
+            "our contact",
+            "main contact",
+            "primary contact",
+            "go-to person",
+            "need your",
+            "want your",
+            "appreciate your",
+            "value your",
+            "introduce yourself",
+            "hear from you",
+            " a line",
+            " a note",
+            " a message",
+            " a mail",
+            " an email",
+            " an e-mail",
+            "knows i",
+        ),
+        "cue_gave_name": (
+            "your name",
+            "your number",
+            "your e-mail",
+            "your email",
+            "your mail",
+            "your details",
+            "your contact",
+            "your info",
+            "recommended you",
+            "your address",
+            "reach out to you",
+            "contact you",
+            "call you",
+            "mail you",
+            "write to you",
+            "touch with you",
+            "hear from",
+            "hearing from",
+            "told him",
+            "told her",
+            "told them",
+            "told ",
+            "referr",
+        ),
+        "cue_vouches": (
+            "friend",
+            "colleague",
+            "classmate",
+            "neighbo",
+            "roommate",
+            "student",
+            "nephew",
+            "niece",
+            "cousin",
+            "my son",
+            "our son",
+            "daughter",
+            "brother",
+            "sister",
+            "godson",
+            "goddaughter",
+        ),
+        "cue_copy_in": (
+            "copying",
+            "copied",
+            "cc'",
+            "ccing",
+            "cc-ing",
+            "cced",
+            "loop",
+            "adding",
+            "added",
+            "bringing in",
+            "bring",
+            "pull in",
+            "pulling in",
+            " cc",
+            "cc ",
+            "(cc",
+            "copy ",
+            " add ",
+            "[+",
+            "includ",
+            "+",
+        ),
+        "neg_asks_for_intro": (
+            "introduce me",
+            "intro me",
+            "connect me",
+            "refer me",
+            "put me",
+            "for me",
+            "use you as",
+            "give me a referral",
+            "do you know any",
+            "do you know some",
+            "to forward",
+            "to pass",
+            "forwardable",
+            "you introduce",
+            "you intro",
+            "you connect",
+            "you please",
+            "love an intro",
+            "like an intro",
+        ),
+        "neg_thanks_for_intro": (
+            "thank",
+            "introduced",
+            "result of your",
+            "thanks to your",
+            "able to meet",
+            "able to visit",
+        ),
+        "neg_self_intro": ("myself", "my name", "shared your"),
+        "neg_reply": ("meet you",),
+        "neg_moved_to_bcc": ("bcc",),
+        "neg_out_of_office": (
+            "out of office",
+            "out of the office",
+            "absence",
+            "back me up",
+            "be out",
+            "be away",
+            "be on vacation",
+            "be on holiday",
+            "be on leave",
+            "away until",
+            "vacation until",
+            "cover for me",
+            "covering for me",
+            "until my return",
+            "reply on his",
+            "on his behalf",
+        ),
+        "neg_bulk": (
+            "unsubscribe",
+            "browser",
+            "preferences",
+            "notifications",
+            "subscription",
+            "to your friends",
+        ),
+        "neg_logistics": (
+            "dial",
+            "passcode",
+            "pass code",
+            "conference call",
+            "conference bridge",
+            "calendar invite",
+            "make plans to attend",
+            "call me on",
+            "for you to call",
+        ),
+        "neg_fyi_copy": (
+            "fyi",
+            "informed",
+            "notified",
+            "for your",
+            "for his",
+            "for her",
+            "for their",
+            "visib",
+            "awareness",
+            "reference",
+            "for info",
+            "keep him",
+            "keep her",
+            "keep them",
+            "keep you",
+            "to be aware",
+            "same page",
+            "as i mention",
+            "in the loop",
+            " on this",
+            " on these",
+            " on the ",
+        ),
+        "neg_list_copy": ("ml", "list"),
+        "neg_missed_copy": (
+            "missed",
+            "forgot",
+            "forget",
+            "cc list",
+            "meant to",
+            "missing from",
+            "mistake",
+            "should have",
+            "address",
+            "dropped from",
+            "to cc",
+            "to +cc",
+        ),
+        "neg_admin_copy": (
+            "my schedule",
+            "my calendar",
+            "my diary",
+            "our schedule",
+            "our calendar",
+            "our diary",
+            "assistant",
+            "secretary",
+            "scheduler",
+            "ci-authorized",
+            " group",
+            " team",
+            " committee",
+        ),
+        "neg_welcome": ("welcom", "announce", "my last"),
+        "neg_referral_programme": ("referral", "refer a", "refer your", "know anyone"),
+        "neg_offer_later": (
+            "introduce you",
+            "connect you",
+            "let me know if you",
+            "like an intro",
+            "like me to introduce",
+            "like me to connect",
+        ),
+        "neg_relay": (
+            "tell him",
+            "tell her",
+            "tell them",
+            "let him know",
+            "let her know",
+            "let them know",
+            "say i",
+            "say that",
+            "say we",
+            "on my behalf",
+            " my best",
+            " my regrets",
+            " my thanks",
+            " my love",
+            " my regards",
+        ),
+        "neg_pointer": (
+            "please contact",
+            "you might",
+            "to cc",
+            "to contact",
+            "to get in touch",
+            "(who",
+            "knows more",
+        ),
+    },
+)

@@ -1,0 +1,90 @@
+"""Spanish cue and look-alike phrases for detection (see `detect_lang` for the format)."""
+
+from __future__ import annotations
+
+from refmail.detect_lang import NAME, LanguageData, words
+
+SPANISH = LanguageData(
+    stop_words=words(
+        "el la los las de que y en un una por con para es te os le les se lo mi su del al "
+        "muy como pero sus tu vosotros nos este esta"
+    ),
+    cues={
+        "cue_introduce": (
+            r"(?i:\b(?:te|os|les|le)\s(?:presento|presentamos)\b|\b(?:quiero|quería|quisiera|me\s"
+            r"gustaría)\s(?:presentar(?:te|os|les)|que\sconozcá?is|que\sconozcas)"
+            r"|\bpresentar(?:te|os|les)\sa\b|\bpresentación\s(?:entre|de)\s)"
+        ),
+        "cue_meet": (
+            r"(?i:\b(?:os|les)\spresento\b|\bconoce\sa\b|\bdeberíais\sconoceros"
+            r"|\bme\sencantaría\sque\sos\sconocierais)"
+        ),
+        "cue_connect": (
+            r"(?i:\b(?:os|te|les)\s(?:pongo|ponemos)\sen\scontacto|\bponer(?:os|te|les)\sen\s"
+            r"contacto|\bconectar(?:os|te|les))"
+        ),
+        "cue_should_talk": (
+            r"(?i:\bdeberíais\s(?:hablar|charlar|conoceros|reuniros)|\btenéis\smucho\sen\scomún"
+            r"|\bpodríais\s(?:hablar|colaborar|ayudaros)|\blos\sdos\s(?:deberían|podrían))"
+        ),
+        "cue_opt_in_ask": (
+            r"(?i:\b(?:te\s(?:importa|parece\sbien)|estarías\sabiert[oa])\s[^.?!\n]{0,60}?"
+            r"(?:present|contacto|conocer))"
+        ),
+        "cue_hand_off": (
+            r"(?i:\bos\sdejo\s(?:que|para|a\svosotros)|\blo\sdejo\sen\svuestras\smanos"
+            r"|\bos\scedo\sla\spalabra|\b(?:se|te)\s(?:pondrá|va\sa\sponer)\sen\scontacto"
+            r"|\bseguid\svosotros)"
+        ),
+        "cue_gave_name": (
+            r"(?i:\ble\s(?:di|he\sdado|pasé|he\spasado)\stu\s(?:nombre|correo"
+            r"|contacto))"
+        ),
+        "cue_vouches": (
+            r"(?i:\b(?:mi|nuestro|nuestra)\s(?:buen\s|buena\s)?(?:amig[oa]|colega)\s)" + NAME
+        ),
+        "cue_copy_in": (
+            rf"(?i:\b(?:copio|pongo\sen\scopia|añado|incluyo|he\sañadido|en\scopia))\s(?:a\s)?"
+            rf"(?:{NAME})"
+        ),
+        "cue_copy_why": r"(?i:\bque\s(?:sabe|conoce|trabaja|lleva|puede)|\bpuede\sayudar)",
+        "neg_asks_for_intro": (
+            r"(?i:\b(?:me\s(?:podrías|puedes|podrías)\spresentar|presentarme\sa|ponerme\sen"
+            r"\scontacto)|\bconoces\sa\salguien)"
+        ),
+        "neg_thanks_for_intro": (
+            r"(?i:\bgracias\spor\s(?:la\spresentación|el\scontacto|presentarnos|ponernos\sen"
+            r"\scontacto))"
+        ),
+        "neg_self_intro": (
+            r"(?i:\bme\spresento\b|\bmi\snombre\ses\b|\bpermít(?:ame"
+            r"|eme)\spresentarme)"
+        ),
+        "neg_reply": r"(?i:\b(?:encantad[oa]|un\splacer)\sde\sconocer(?:te|le|os)\b)",
+        "neg_out_of_office": (
+            r"(?i:\bfuera\sde\sla\soficina\b|\bestaré\sausente"
+            r"|\bde\svacaciones\shasta)"
+        ),
+        "neg_bulk": r"(?i:\bdarse\sde\sbaja|\bcancelar\s(?:la\s)?suscripción)",
+        "neg_fyi_copy": (
+            r"(?i:\bpara\stu\sinformación|\bpara\sque\sestés\sal\stanto"
+            r"|\bpara\sque\sconste)"
+        ),
+        "neg_welcome": r"(?i:\bbienvenid[oa]s?\sa(?:l)?\s(?:equipo|grupo|proyecto|lista))",
+        "neg_referral_programme": r"(?i:\bprograma\sde\s(?:referidos|recomendación))",
+        "neg_offer_later": r"(?i:\bsi\squieres\s(?:te|os)\s(?:presento|pongo\sen\scontacto))",
+    },
+    describes=(
+        r"(?i:\b(?:es\s(?:un|una|el|la|mi)|dirige|trabaja|lleva|fundó|fundador[a]?|creó|"
+        r"busca|está\sbuscando|conoce|sabe|que\s))"
+    ),
+    greeting=r"(?i:hola|buenos\sdías|buenas\stardes|querid[oa]s?|estimad[oa]s?)",
+    purpose=r"(?i:\b(?:para(?:\sque)?|y\sle\spido\sque)\s)",
+    reason=r"(?i:\b(?:porque|ya\sque|quien|que\ssabe)\b)",
+    contact=(
+        r"(?i:\b(?:llam\w{1,6}|contact\w{1,6}|escrib\w{1,6}|coordin\w{1,6}|organi[cz]\w{1,6}"
+        r"|ayud\w{1,6}|hablar|reunir)\b)"
+    ),
+    toward=r"(?i:\b(?:te|tú|ti|tu|usted|le|os|vosotros|nos|nosotros)\b)",
+    gates={},
+)
