@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,11 +19,15 @@ from sqlalchemy.orm import Session
 from refmail import contacts, kinds, outbox, outcomes
 from refmail import models as m
 from refmail.authn import Verdict
-from refmail.bounce import Bounce
 from refmail.detect import Classification, Identity
 from refmail.parse import ParsedMessage
 from refmail.record import ContactCache, log_change
-from refmail.replies import Intent, Outcome, reply_intent, reply_outcome
+
+if TYPE_CHECKING:
+    # The bounce parser and the reply phrases load only when mail needs them (issue 15): most
+    # mail sync reads is neither a bounce nor a reply to an introduction.
+    from refmail.bounce import Bounce
+    from refmail.replies import Intent, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -106,18 +111,31 @@ def apply_reply(
     contact = people.get(sender) if sender and not identity.is_owner(sender) else None
     if contact is None:
         return []
-    intent = reply_intent(msg.own_text, now) if verdict.kind == "reply" else None
+    intent = _reply_intent(msg, now) if verdict.kind == "reply" else None
     if standing is not None and not standing.authenticated:
         return _unheeded(session, msg, contact, identity, intent, standing.why)
-    outcome = reply_outcome(msg.own_text)
     notices: list[str] = []
-    for link in _links_to_introductions(session, msg, contact, identity, answering=intent is None):
+    links = _links_to_introductions(session, msg, contact, identity, answering=intent is None)
+    outcome = _reply_outcome(msg) if links else None  # read only where it can count
+    for link in links:
         notices += _connected(session, link, contact, now)
         if outcome is not None:
             notices += record_outcome(session, link.intro, outcome, contact, now)
     if intent is not None:
         notices += _intent(session, msg, contact, intent, now)
     return notices
+
+
+def _reply_intent(msg: ParsedMessage, now: datetime) -> Intent | None:
+    from refmail.replies import reply_intent
+
+    return reply_intent(msg.own_text, now)
+
+
+def _reply_outcome(msg: ParsedMessage) -> Outcome | None:
+    from refmail.replies import reply_outcome
+
+    return reply_outcome(msg.own_text)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +24,9 @@ from refmail.outcomes import OutcomeRules, log_change, note_owner
 from refmail.parse import Address, ParsedMessage, normalise_address
 from refmail.plan import IntroFacts, plan
 from refmail.record import upsert_contact
-from refmail.replies import Answer
+
+if TYPE_CHECKING:
+    from refmail.replies import Answer  # an answer's words are read by owner_mail
 
 SHAPE = "opt_in"
 CALL_LEAD = timedelta(days=1)  # with [optin] call_first: the call, then a day later the intro

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from refmail import commands, optin, outcomes, record, signals
+from refmail import commands, optin, outcomes, record
 from refmail import models as m
 from refmail.detect import Classification, Identity
 from refmail.outcomes import OutcomeRules
 from refmail.parse import ParsedMessage
-from refmail.replies import answer_intent
+
+if TYPE_CHECKING:
+    from refmail import signals
 
 _SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|aw|wg|tr|sv)\s*:\s*)+", re.IGNORECASE)
 
@@ -187,6 +190,8 @@ def _answer(
     intro = optin.pending_for(session, contact, (*msg.references, msg.in_reply_to or ""))
     if intro is None:
         return []
+    from refmail.replies import answer_intent  # only for a pending opt-in (issue 15)
+
     said = answer_intent(msg.own_text)
     if said is None:
         return []
@@ -215,6 +220,8 @@ def _signs(
     parties = _open_parties(session, others)
     if not parties:
         return []
+    from refmail import signals  # read only for mail with a party of an open introduction
+
     found = signals.find(msg.subject, msg.own_text, signals.parts(raw))
     if not found:
         return []

@@ -21,7 +21,6 @@ from email.policy import compat32
 
 from refmail.addrcheck import plain
 from refmail.addrlist import HEADER_TEXT_LIMIT, getaddresses
-from refmail.htmltext import html_to_text
 
 OWN_TEXT_LIMIT = 20_000
 FULL_TEXT_LIMIT = 200_000
@@ -466,6 +465,8 @@ def _body_text(msg: Message, defects: list[str]) -> tuple[str, list[QuotedHeader
     if plain is not None and plain.strip():
         text = plain
     elif html is not None:
+        from refmail.htmltext import html_to_text  # HTML-only mail (most has a plain part)
+
         text = html_to_text(html[:HTML_LIMIT])
     else:
         text = plain or ""

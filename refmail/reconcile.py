@@ -19,16 +19,21 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session
 
-from refmail import kinds, lifecycle, outbox, record
+from refmail import kinds, outbox, record
 from refmail import models as m
 from refmail.clock import Clock
 from refmail.config import Account, FollowUps
 from refmail.db import SessionFactory, transaction
-from refmail.lifecycle import Entry, Tracked
+
+if TYPE_CHECKING:
+    # What became of each draft is worked out (refmail.lifecycle) only when drafts are out:
+    # a sync's reconciliation usually finds none (issue 15).
+    from refmail import lifecycle
+    from refmail.lifecycle import Entry, Tracked
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +91,11 @@ def _tracked(
     factory: SessionFactory, account: Account, account_id: int, channel: str
 ) -> list[Tracked]:
     with factory() as session:
+        drafts = outbox.drafts_of(session, account_id, channel)
+        if not drafts:
+            return []
+        from refmail.lifecycle import Tracked
+
         return [
             Tracked(
                 id=row.id,
@@ -102,7 +112,7 @@ def _tracked(
                 withdraw_reason=row.withdraw_reason,
                 flagged=row.flagged_at is not None,
             )
-            for row in outbox.drafts_of(session, account_id, channel)
+            for row in drafts
         ]
 
 
@@ -114,6 +124,8 @@ def _reconcile(
     clock: Clock,
     report: ReconcileReport,
 ) -> None:
+    from refmail import lifecycle
+
     now = clock()
     seen = lifecycle.survey(rows, channel.draft_entries(), now, followups.drafts_expire_days)
     since = seen.since()
@@ -173,6 +185,8 @@ def _withdraw(
 ) -> None:
     """Delete refmail's untouched drafts, flag the edited ones; the folder first, then the
     record (a crash in between: the next run finds them gone and records them)."""
+    from refmail import lifecycle
+
     checkable = [r for r in wanted if lifecycle.same_headers(r, present[r.id])]
     bodies = channel.bodies([present[r.id].key for r in checkable]) if checkable else {}
     delete = [

@@ -663,7 +663,6 @@ def _ingest(
     has its own savepoint; within a batch tried whole (`rows` given) none has, and a reply's
     or a robot's row waits in `rows` for the batch's one insert."""
     from refmail import effects, owner_mail, records
-    from refmail.bounce import parse_bounce
     from refmail.detect import looks_like_bounce
 
     guard = session.begin_nested if rows is None else contextlib.nullcontext
@@ -711,6 +710,8 @@ def _ingest(
             run.report.recorded += 1  # counted once written: a row another sync wrote is not
     with guard():
         if verdict.kind == "automatic" and looks_like_bounce(msg.envelope):
+            from refmail.bounce import parse_bounce  # loaded for bounces only
+
             bounce = parse_bounce(raw)
             if bounce is not None:
                 run.report.notices += effects.apply_bounce(session, bounce, now)

@@ -38,7 +38,7 @@ from refmail.db import (
 from refmail.imap import ImapSource, connect
 from refmail.source import Cursor
 from tests.support.dovecot import Dovecot
-from tests.support.mailbox import referral
+from tests.support.mailbox import OWNER, referral
 
 ROOT = Path(__file__).resolve().parents[1]
 # Libraries only some commands need: none of them may be loaded to print help or to sync a Maildir.
@@ -51,10 +51,13 @@ READS_MAIL = (
     "refmail.sieve",
     "refmail.effects",
     "refmail.owner_mail",
-    "refmail.replies",
     "refmail.authn",
     "authres",
 )
+
+# What only some mail needs: the reply phrases (a reply to an introduction, an answer to an
+# opt-in ask), the bounce parser, signs of business (mail with a party of an open introduction).
+FOR_SOME_MAIL = ("refmail.replies", "refmail.bounce", "refmail.signals")
 
 
 def python(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -120,7 +123,7 @@ def test_nothing_new_and_nothing_due_load_no_mail_reader_and_no_templates(tmp_pa
     assert "2 delivered" in out and {"jinja2", "refmail.render"} <= busy
     out, idle = refmail_modules("sync", cwd=tmp_path)
     assert "scanned 0," in out
-    unneeded = {*READS_MAIL, *HEAVY, "email_validator"}  # the config's addresses are plain
+    unneeded = {*READS_MAIL, *FOR_SOME_MAIL, *HEAVY, "email_validator"}  # plain addresses
     assert idle.isdisjoint(unneeded), idle & unneeded
     out, idle = refmail_modules("dispatch", cwd=tmp_path)
     assert "0 delivered" in out
@@ -147,6 +150,40 @@ def test_an_empty_maildir_with_no_drafts_is_synced_without_the_parser(tmp_path: 
     (maildir / "new" / "1.eml").write_bytes(referral("a message")[1])
     out, busy = refmail_modules("sync", cwd=tmp_path)
     assert "scanned 1," in out and "refmail.parse" in busy, out
+
+
+def test_a_new_introduction_is_recorded_without_what_only_replies_and_bounces_need(
+    tmp_path: Path,
+) -> None:
+    """The cron case with mail (issue 15): one new referral is read, classified and recorded
+    without loading the reply phrases, the bounce parser, the signs of business or (it has a
+    plain part) the HTML reader, nor, with no draft delivered, what becomes of drafts; a party's
+    reply in its thread loads what reads it."""
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (tmp_path / "refmail.toml").write_text(
+        f'database = "sqlite:///{tmp_path}/refmail.db"\n\n[[accounts]]\nname = "local"\n'
+        f'address = "refmail@example.com"\nowners = ["{OWNER}"]\ndelivery = "file"\n'
+        f'drafts_dir = "{tmp_path}/drafts"\n[accounts.maildir]\npath = "{maildir}"\n'
+    )
+    refmail_modules("sync", cwd=tmp_path)  # the first run migrates the new database
+    message_id, raw = referral("one")
+    (maildir / "new" / "1.eml").write_bytes(raw)
+    out, busy = refmail_modules("sync", cwd=tmp_path)
+    assert "scanned 1," in out and "1 introductions" in out, out
+    assert {"refmail.detect", "refmail.effects", "refmail.owner_mail"} <= busy  # it was read
+    unneeded = {*FOR_SOME_MAIL, "refmail.lifecycle", "refmail.htmltext"}  # a plain-text referral
+    assert busy.isdisjoint(unneeded), busy & unneeded
+    reply = (
+        f"From: Carol Client one <carol.one@client-one.example>\r\nTo: {OWNER}\r\n"
+        f"Cc: pat.one@partner-one.example\r\nSubject: Re: Introduction: Olivia, meet Carol\r\n"
+        f"Message-ID: <reply-one@client-one.example>\r\nIn-Reply-To: {message_id}\r\n"
+        f"References: {message_id}\r\n\r\nThanks Pat! Olivia, we're working together now.\r\n"
+    )
+    (maildir / "new" / "2.eml").write_bytes(reply.encode())
+    out, busy = refmail_modules("sync", cwd=tmp_path)
+    assert "scanned 1," in out and {"refmail.replies", "refmail.signals"} <= busy, out
 
 
 COLLECTOR = """
