@@ -15,7 +15,9 @@ _COPY_VERB = (
     r"|i'?ve\s(?:cc'?d|cced|copied|looped\sin|added|included)|i'?m\sincluding|i\shave\s(?:cc'?d"
     r"|cced|copied|added)|copied|\+\s?(?:cc|to):?"
     # said before it is done: "I am going to copy Phillippe", "let me loop in Dana"
-    r"|(?:i'?ll|i\swill|i'?m\sgoing\sto|i\sam\sgoing\sto|let\sme)\s(?:also\s)?(?:copy|cc|loop\sin"
+    # "I dared to Cc Lorenzo", "I wanted to loop in Dana"
+    r"|(?:i'?ll|i\swill|i'?m\sgoing\sto|i\sam\sgoing\sto|let\sme|i(?:\s(?:dared|wanted|want"
+    r"|would\slike)|'?d\slike)\sto)\s(?:also\s)?(?:copy|cc|loop\sin"
     r"|add|include))"
 )
 
@@ -201,7 +203,9 @@ ENGLISH = LanguageData(
             r"|^\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}"
             # "CC Roman who wrote it", "[CC Conor as DT expert]": a bare "cc" opening a line
             # (no colon: "Cc: Name <addr>" is a patch trailer)
-            rf"|^[ \t]{{0,4}}[\[(]?(?i:cc)[ \t]{{1,2}}{NAME}(?=[ \t]{{0,2}}(?:$|[,.;!)\]]"
+            # "[ Cc Kent and Bcachefs ML ]", "cc Eric Sandeen <sandeen@…> who wrote…"
+            rf"|^[ \t]{{0,4}}[\[(]?[ \t]{{0,2}}(?i:cc)[ \t]{{1,2}}{NAME}"
+            r"(?:[ \t]{0,2}<[^<>\s]{3,80}>)?(?=[ \t]{0,2}(?:$|[,.;!)\]]"
             r"|[ \t](?i:who|as|for|since|because|in\scase|and|here|too|to)\b))"
             # "bringing Jake into the conversation"
             rf"|(?i:\bbring(?:ing)?\s){NAME}(?i:\sin(?:to)?\b)"

@@ -152,6 +152,17 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"joel@fern.example.com": True, "maya@ortiz.example.org": True},
     ),
+    # "[ Cc Kasia, the author of … ]" (a space inside the bracket) and "cc Name <addr> who is…"
+    # (the address written after the name): the kernel lists' bare copy line, seen in a second
+    # list's mail kept outside the repository (/work/extra6)
+    "intro_loop_in_bracketed_cc": (
+        "loop_in",
+        {"kasia@nowak.example.pl": True, "andrei@costa.example.ro": True},
+    ),
+    "intro_loop_in_cc_with_address": (
+        "loop_in",
+        {"oskar@lind.example.se": True, "paula@varga.example.cz": True},
+    ),
     # an address written in a mutt attribution ("* Matt <matt@…> [240228]:") is not the copy
     "intro_loop_in_below_mutt_attribution": (
         "loop_in",
@@ -360,6 +371,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_fyi_colleague": "other",
     "not_group_announcement": "other",
     "not_list_patch_cc_maintainer": "other",
+    # "Cc: Name <addr>" in a commit message the author proposes is a patch trailer, not a copy
+    "not_patch_trailer_cc": "other",
     "not_meeting_both_named": "other",
     "not_thanks_both_dinner": "other",
     "not_newsletter_meet_team": "automatic",
