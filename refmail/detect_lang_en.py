@@ -331,6 +331,15 @@ ENGLISH = LanguageData(
             r"(?:i|i'm|i'll|i'd|i've|i\scan't|we're|we'll)\b|\bon\smy\sbehalf\b"
             r"|\b(?:send|give)\s(?:him|her|them)\smy\s(?:best|regrets|thanks|love|regards)\b)"
         ),
+        # a telephone connection, not people: "ops has a line they can connect you to",
+        # "the operator will connect you to the call"
+        "neg_phone_line": (
+            r"(?i:\b(?:operator|ops|switchboard|(?:phone|open|secure|non-secure|conference|dial-?in)"
+            r"\sline)\b[^.!?;,\n]{0,40}?"
+            r"\bconnect(?:ed|ing)?\s(?:you|u)\b"
+            r"|\bconnect(?:ed|ing)?\s(?:you|u)\s(?:to|through|on|via|into)\s(?:the\s|a\s|an\s"
+            r"|our\s)?(?:call|line|phone|bridge|conference|number)\b)"
+        ),
         "neg_pointer": (
             r"(?i:\bplease\scontact\s(?:them|him|her)\b|\byou\smight\s(?:want\sto\s)?(?:call"
             r"|contact"
@@ -671,6 +680,7 @@ ENGLISH = LanguageData(
             "like me to introduce",
             "like me to connect",
         ),
+        "neg_phone_line": ("connect",),
         "neg_relay": (
             "tell him",
             "tell her",

@@ -65,6 +65,7 @@ WEIGHTS: dict[str, float] = {
     "neg_offer_later": -3.0,
     "neg_pointer": -2.0,
     "neg_relay": -2.5,
+    "neg_phone_line": -3.0,
     "request_subject": -3.0,
     "patch_posting": -4.0,
     "no_new_party": -5.0,

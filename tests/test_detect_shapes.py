@@ -373,6 +373,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_list_patch_cc_maintainer": "other",
     # "Cc: Name <addr>" in a commit message the author proposes is a patch trailer, not a copy
     "not_patch_trailer_cc": "other",
+    # a telephone line "they can connect you to" connects no people
+    "not_phone_line_connect": "other",
     "not_meeting_both_named": "other",
     "not_thanks_both_dinner": "other",
     "not_newsletter_meet_team": "automatic",
