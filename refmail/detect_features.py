@@ -301,7 +301,8 @@ _FYI_REACH = 300  # characters: an FYI explains the copy beside it, not one a pa
 
 def _drop_far_fyi(text: str, cues: dict[str, str]) -> None:
     """An FYI phrase says why someone was copied only near the copy ("+Cc Hans (FYI)");
-    "we're on the same page" three paragraphs below a "+Cc: Chris, who…" explains nothing."""
+    "we're on the same page" three paragraphs below a "+Cc: Chris, who…" explains nothing, nor
+    does an "FYI:" opening a paragraph about something else two paragraphs below the copy."""
     if "cue_copy_in" not in cues or "neg_fyi_copy" not in cues:
         return
     flat = " ".join(text.split())
@@ -309,6 +310,20 @@ def _drop_far_fyi(text: str, cues: dict[str, str]) -> None:
     fyi_at = flat.find(cues["neg_fyi_copy"])
     if copy_at >= 0 and fyi_at >= 0 and abs(fyi_at - copy_at) > _FYI_REACH:
         del cues["neg_fyi_copy"]
+        return
+    paragraphs = [" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(text)]
+    copy_in = _paragraph_of(paragraphs, cues["cue_copy_in"])
+    fyi_in = _paragraph_of(paragraphs, cues["neg_fyi_copy"])
+    if copy_in is not None and fyi_in is not None and abs(fyi_in - copy_in) > 1:
+        del cues["neg_fyi_copy"]
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+
+def _paragraph_of(paragraphs: list[str], phrase: str) -> int | None:
+    """The index of the first paragraph holding `phrase` (whitespace flattened)."""
+    return next((i for i, p in enumerate(paragraphs) if phrase in p), None)
 
 
 def _soften_incidental(found: list[Evidence]) -> None:

@@ -163,6 +163,12 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"oskar@lind.example.se": True, "paula@varga.example.cz": True},
     ),
+    # an "FYI:" opening a paragraph about something else two paragraphs below the copy does
+    # not make the copy an FYI one
+    "intro_loop_in_fyi_elsewhere": (
+        "loop_in",
+        {"jonas@berg.example.de": True, "rui@mendes.example.pt": True},
+    ),
     # an address written in a mutt attribution ("* Matt <matt@…> [240228]:") is not the copy
     "intro_loop_in_below_mutt_attribution": (
         "loop_in",
