@@ -183,17 +183,17 @@ def _connected(session: Session, link: _Link, sender: m.Contact, now: datetime) 
         outcomes.log_change(session, intro, "open", "connected", "sync", what, now)
         notices.append(f"introduction #{intro.id} connected ({what})")
     noise = f"{what}: the introduction connected, a check-in would be noise"
-    for contact in link.pair:
-        for change in (outbox.cancel_open, outbox.withdraw_drafts):  # open ones, and drafts
-            change(
-                session,
-                "connected",
-                noise,
-                now,
-                contact_id=contact.id,
-                introduction_id=intro.id,
-                kinds_=kinds.COURTESY,
-            )
+    pair = [contact.id for contact in link.pair]  # the whole pair in one query per change
+    for change in (outbox.cancel_open, outbox.withdraw_drafts):  # open ones, and drafts
+        change(
+            session,
+            "connected",
+            noise,
+            now,
+            contact_id=pair,
+            introduction_id=intro.id,
+            kinds_=kinds.COURTESY,
+        )
     return notices
 
 
