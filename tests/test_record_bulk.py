@@ -196,3 +196,43 @@ def test_the_contact_cache_forgets_a_contact_whose_savepoint_rolled_back(
         assert cache.get("gone@example.com") is None  # not the rolled-back row
         kept = record.upsert_contacts(session, [Address("gone@example.com", "Gone")], now, cache)
         assert cache.get("gone@example.com") is kept["gone@example.com"]
+
+
+def test_standing_down_is_cancel_open_then_withdraw_drafts_in_one_query(
+    factory: SessionFactory, tmp_path: Path, statements: list[str]
+) -> None:
+    from refmail import outbox
+
+    root = tmp_path / "md"
+    generated(root, 40)
+    run(factory, root, batch_size=40)
+    states = [("planned", ""), ("deferred", ""), ("delivered", "drafts"), ("delivered", "smtp")]
+    with transaction(factory) as session:
+        rows = session.scalars(select(m.FollowUp).order_by(m.FollowUp.id)).all()
+        assert len(rows) >= 2 * len(states)
+        for row, (state, channel) in zip(rows, states * len(rows), strict=False):
+            row.state, row.channel = state, channel
+
+    def change(both: bool) -> list[tuple[object, ...]]:
+        with transaction(factory) as session:
+            intro_id = session.scalars(select(m.FollowUp.introduction_id)).first()
+            contacts = list(session.scalars(select(m.FollowUp.contact_id).distinct()))
+            narrowing = {"contact_id": contacts, "introduction_id": intro_id}
+            before = len(statements)
+            if both:
+                done = outbox.cancel_open(session, "r", "why", CLOCK(), **narrowing)
+                done += outbox.withdraw_drafts(session, "r", "why", CLOCK(), **narrowing)
+            else:
+                done = outbox.stand_down(session, "r", "why", CLOCK(), **narrowing)
+            selects = [s for s in statements[before:] if s.startswith("SELECT FOLLOW_UP.ID")]
+            assert len(selects) == (2 if both else 1)
+            written = [
+                (f.id, f.state, f.withdraw_reason, [(e.state, e.reason) for e in f.events])
+                for f in session.scalars(select(m.FollowUp).order_by(m.FollowUp.id))
+            ]
+            assert done > 1
+            assert any(reason for _, _, reason, _ in written)  # a draft asked back too
+            session.rollback()
+            return [(done, *w) for w in written]
+
+    assert change(both=False) == change(both=True)
