@@ -559,9 +559,9 @@ def withdraw_drafts(
     max_step: int | None = None,
 ) -> int:
     """Ask for the drafts (delivered, not yet sent by the owner) to a contact (or to any of
-    several) and/or of an
-    introduction to be withdrawn; the next reconciliation takes them out of Drafts. Recorded
-    in the caller's transaction, with the event that made them wrong. Returns how many."""
+    several) and/or of an introduction to be withdrawn; the next reconciliation takes them out
+    of Drafts. Recorded in the caller's transaction, with the event that made them wrong.
+    Returns how many."""
     query = select(m.FollowUp).where(
         m.FollowUp.state == "delivered",
         m.FollowUp.channel.in_(DRAFT_CHANNELS),
