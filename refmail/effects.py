@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from refmail import contacts, kinds, outbox, outcomes
 from refmail import models as m
@@ -155,15 +155,20 @@ def _links_to_introductions(
     introduction's thread (unless it only asks to stop or to wait: `answering` False)."""
     recipients = {a.email for a in msg.envelope.recipients}
     refs = {r for r in (msg.in_reply_to, *msg.references) if r}
-    intros = session.scalars(
-        select(m.Introduction)
-        .join(m.IntroductionParty, m.IntroductionParty.introduction_id == m.Introduction.id)
-        .where(
-            m.IntroductionParty.contact_id == sender.id,
-            m.Introduction.status.in_(("open", "connected")),
+    intros = (
+        session.scalars(
+            select(m.Introduction)
+            .join(m.IntroductionParty, m.IntroductionParty.introduction_id == m.Introduction.id)
+            .where(
+                m.IntroductionParty.contact_id == sender.id,
+                m.Introduction.status.in_(("open", "connected")),
+            )
+            .options(joinedload(m.Introduction.parties))  # with the query, not one more each
+            .order_by(m.Introduction.id)
         )
-        .order_by(m.Introduction.id)
-    ).all()
+        .unique()
+        .all()
+    )
     links = []
     for intro in intros:
         others = [p.contact for p in intro.parties if p.contact_id != sender.id]
@@ -201,17 +206,15 @@ def _connected(session: Session, link: _Link, sender: m.Contact, now: datetime) 
         outcomes.log_change(session, intro, "open", "connected", "sync", what, now)
         notices.append(f"introduction #{intro.id} connected ({what})")
     noise = f"{what}: the introduction connected, a check-in would be noise"
-    for contact in link.pair:
-        for change in (outbox.cancel_open, outbox.withdraw_drafts):  # open ones, and drafts
-            change(
-                session,
-                "connected",
-                noise,
-                now,
-                contact_id=contact.id,
-                introduction_id=intro.id,
-                kinds_=kinds.COURTESY,
-            )
+    outbox.stand_down(  # open ones, and drafts, of the whole pair in one query
+        session,
+        "connected",
+        noise,
+        now,
+        contact_id=[contact.id for contact in link.pair],
+        introduction_id=intro.id,
+        kinds_=kinds.COURTESY,
+    )
     return notices
 
 
@@ -223,15 +226,14 @@ def record_outcome(
     what = f"{said_by.email} on {now:%Y-%m-%d}: {outcome.sentence!r}"
     outcomes.log_change(session, intro, intro.status, outcome.status, "sync", what, now)
     intro.status, intro.outcome, intro.updated_at = outcome.status, what, now
-    for change in (outbox.cancel_open, outbox.withdraw_drafts):
-        change(
-            session,
-            f"outcome_{outcome.status}",
-            f"the introduction is {outcome.status} ({what})",
-            now,
-            introduction_id=intro.id,
-            kinds_=kinds.COURTESY,
-        )
+    outbox.stand_down(
+        session,
+        f"outcome_{outcome.status}",
+        f"the introduction is {outcome.status} ({what})",
+        now,
+        introduction_id=intro.id,
+        kinds_=kinds.COURTESY,
+    )
     return [f"introduction #{intro.id} {outcome.status} ({what})"]
 
 

@@ -139,6 +139,22 @@ def _log_many(
 # --- planning ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NewFollowUp:
+    """A follow-up to plan (outbox.add_many): what the plan fixed; `skip_reason` stores it
+    skipped, so a follow-up that will never go is still on record."""
+
+    introduction_id: int
+    account_id: int
+    kind: str
+    step: int
+    contact_id: int
+    due_at: datetime
+    skip_reason: str = ""
+    origin_id: int | None = None
+    note: str = ""
+
+
 def add(
     session: Session,
     *,
@@ -157,27 +173,53 @@ def add(
 ) -> m.FollowUp:
     """A new follow-up, with its Message-ID fixed now; `skip_reason` stores it skipped (so a
     follow-up that will never go is still on record, never silently not planned)."""
-    kinds.get(kind)  # an unknown kind is a programming error, caught before the CHECK is
-    row = m.FollowUp(
-        introduction_id=introduction_id,
-        account_id=account_id,
-        kind=kind,
-        step=step,
-        contact_id=contact_id,
-        due_at=due_at,
-        first_due_at=due_at,
-        state="skipped" if skip_reason else "planned",
-        message_id=new_message_id(domain),
-        origin_id=origin_id,
-        created_at=now,
-        updated_at=now,
-        reason=skip_reason or note,
+    new = NewFollowUp(
+        introduction_id, account_id, kind, step, contact_id, due_at, skip_reason, origin_id, note
     )
-    session.add(row)
+    return add_many(session, [new], domain, now, rule)[0]
+
+
+def add_many(
+    session: Session, planned: Sequence[NewFollowUp], domain: str, now: datetime, rule: str = "plan"
+) -> list[m.FollowUp]:
+    """New follow-ups, each with its Message-ID fixed now, inserted together (one flush: the
+    ORM sends them as one INSERT … RETURNING), and their why-log entries in one more INSERT:
+    an introduction's plan costs two statements, not two per follow-up."""
+    rows = []
+    for new in planned:
+        kinds.get(new.kind)  # an unknown kind is a programming error, caught before the CHECK is
+        rows.append(
+            m.FollowUp(
+                introduction_id=new.introduction_id,
+                account_id=new.account_id,
+                kind=new.kind,
+                step=new.step,
+                contact_id=new.contact_id,
+                due_at=new.due_at,
+                first_due_at=new.due_at,
+                state="skipped" if new.skip_reason else "planned",
+                message_id=new_message_id(domain),
+                origin_id=new.origin_id,
+                created_at=now,
+                updated_at=now,
+                reason=new.skip_reason or new.note,
+            )
+        )
+    session.add_all(rows)
     session.flush()
-    planned = f"{kind} planned for {due_at:%Y-%m-%d %H:%M} UTC"
-    _log(session, row, now, rule, skip_reason or note or planned)
-    return row
+    _log_many(
+        session,
+        [
+            (row, rule, new.skip_reason or new.note or _planned(new))
+            for row, new in zip(rows, planned, strict=True)
+        ],
+        now,
+    )
+    return rows
+
+
+def _planned(new: NewFollowUp) -> str:
+    return f"{new.kind} planned for {new.due_at:%Y-%m-%d %H:%M} UTC"
 
 
 def call_instead(
@@ -286,13 +328,13 @@ def cancel_open(
     reason: str,
     now: datetime,
     *,
-    contact_id: int | None = None,
+    contact_id: int | Sequence[int] | None = None,
     introduction_id: int | None = None,
     kinds_: tuple[str, ...] = (),
     max_step: int | None = None,
 ) -> int:
-    """Skip the open follow-ups to a contact and/or of an introduction (only of `kinds_`, and
-    only steps up to `max_step`, when given); returns how many."""
+    """Skip the open follow-ups to a contact (or to any of several) and/or of an introduction
+    (only of `kinds_`, and only steps up to `max_step`, when given); returns how many."""
     query = select(m.FollowUp).where(m.FollowUp.state.in_(m.OPEN_STATES))
     rows = _narrowed(session, query, contact_id, introduction_id, kinds_, max_step)
     for row in rows:
@@ -303,15 +345,17 @@ def cancel_open(
 def _narrowed(
     session: Session,
     query: Select[m.FollowUp],
-    contact_id: int | None,
+    contact_id: int | Sequence[int] | None,
     introduction_id: int | None,
     kinds_: tuple[str, ...],
     max_step: int | None,
 ) -> Sequence[m.FollowUp]:
-    """The rows of `query` to one contact and/or of one introduction, of `kinds_`, up to
-    `max_step` (each only when given), in id order."""
-    if contact_id is not None:
+    """The rows of `query` to one contact (or several) and/or of one introduction, of `kinds_`,
+    up to `max_step` (each only when given), in id order."""
+    if isinstance(contact_id, int):
         query = query.where(m.FollowUp.contact_id == contact_id)
+    elif contact_id is not None:
+        query = query.where(m.FollowUp.contact_id.in_(contact_id))
     if introduction_id is not None:
         query = query.where(m.FollowUp.introduction_id == introduction_id)
     if kinds_:
@@ -509,14 +553,15 @@ def withdraw_drafts(
     reason: str,
     now: datetime,
     *,
-    contact_id: int | None = None,
+    contact_id: int | Sequence[int] | None = None,
     introduction_id: int | None = None,
     kinds_: tuple[str, ...] = (),
     max_step: int | None = None,
 ) -> int:
-    """Ask for the drafts (delivered, not yet sent by the owner) to a contact and/or of an
-    introduction to be withdrawn; the next reconciliation takes them out of Drafts. Recorded
-    in the caller's transaction, with the event that made them wrong. Returns how many."""
+    """Ask for the drafts (delivered, not yet sent by the owner) to a contact (or to any of
+    several) and/or of an introduction to be withdrawn; the next reconciliation takes them out
+    of Drafts. Recorded in the caller's transaction, with the event that made them wrong.
+    Returns how many."""
     query = select(m.FollowUp).where(
         m.FollowUp.state == "delivered",
         m.FollowUp.channel.in_(DRAFT_CHANNELS),
@@ -524,6 +569,39 @@ def withdraw_drafts(
     )
     rows = _narrowed(session, query, contact_id, introduction_id, kinds_, max_step)
     for row in rows:
+        want_withdrawal(session, row, rule, reason, now)
+    return len(rows)
+
+
+def stand_down(
+    session: Session,
+    rule: str,
+    reason: str,
+    now: datetime,
+    *,
+    contact_id: int | Sequence[int] | None = None,
+    introduction_id: int | None = None,
+    kinds_: tuple[str, ...] = (),
+) -> int:
+    """cancel_open then withdraw_drafts with the same narrowing, in one query: what an
+    introduction's connection or outcome ends (its open follow-ups skipped, its drafts asked
+    back), the why-log in the same order as the two calls would write it. Returns how many."""
+    query = select(m.FollowUp).where(
+        or_(
+            m.FollowUp.state.in_(m.OPEN_STATES),
+            and_(
+                m.FollowUp.state == "delivered",
+                m.FollowUp.channel.in_(DRAFT_CHANNELS),
+                m.FollowUp.withdraw_reason == "",
+            ),
+        )
+    )
+    rows = _narrowed(session, query, contact_id, introduction_id, kinds_, None)
+    drafts = [row for row in rows if row.state not in m.OPEN_STATES]
+    for row in rows:
+        if row.state in m.OPEN_STATES:
+            skip(session, row, rule, reason, now)
+    for row in drafts:
         want_withdrawal(session, row, rule, reason, now)
     return len(rows)
 

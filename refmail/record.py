@@ -163,11 +163,17 @@ class ContactCache:
                 self._known[contact.email] = contact
 
     def get(self, address: str) -> m.Contact | None:
-        if address not in self._known:
+        known = self._known.get(address)
+        if address not in self._known or (known is not None and not sa.inspect(known).persistent):
+            # (not yet looked up, or created in a savepoint rolled back since)
             self._known[address] = self.session.scalar(
                 select(m.Contact).where(m.Contact.email == address)
             )
         return self._known[address]
+
+    def learn(self, contact: m.Contact) -> None:
+        """A contact created (or found) since the batch's lookup."""
+        self._known[contact.email] = contact
 
     def forget(self, addresses: Iterable[str]) -> None:
         for address in addresses:
@@ -178,17 +184,9 @@ def upsert_contact(
     session: Session, address: Address, now: datetime, source: str = "sync"
 ) -> m.Contact:
     """The contact for this address, created if new; a name learned later fills an empty one."""
-    contact = session.scalar(select(m.Contact).where(m.Contact.email == address.email))
-    if contact is None:
-        contact = m.Contact(email=address.email, name=address.name, created_at=now, updated_at=now)
-        session.add(contact)
-        session.flush()
-        log_change(session, contact, "created", "", address.email, source, now)
-    elif address.name and _better_name(session, contact, address):
-        log_change(session, contact, "name", contact.name, address.name, source, now)
-        contact.name = address.name
-        contact.updated_at = now
-    return contact
+    return upsert_contacts(session, [address], now, ContactCache(session, ()), source)[
+        address.email
+    ]
 
 
 def _better_name(session: Session, contact: m.Contact, address: Address) -> bool:
@@ -347,13 +345,21 @@ def record_introduction(
     cadence: FollowUps,
     now: datetime,
     auth: Verdict | None = None,
+    people: ContactCache | None = None,
 ) -> tuple[m.Introduction, list[m.FollowUp]]:
     """The introduction, its parties, and the follow-ups the plan asks for.
 
-    An introduction whose `auth` did not authenticate is recorded unverified and plans nothing
-    until the owner confirms it (`plan_introduction` then)."""
+    Its people are resolved together (`people`, the batch's contacts, when given; the new ones
+    inserted in one flush), and its plan written with the contacts in hand: a few statements
+    per introduction, not a few per person and per follow-up. An introduction whose `auth` did
+    not authenticate is recorded unverified and plans nothing until the owner confirms it
+    (`plan_introduction` then)."""
     assert verdict.introducer is not None
-    introducer = upsert_contact(session, verdict.introducer, now)
+    people = people if people is not None else ContactCache(session, ())
+    found = upsert_contacts(
+        session, [verdict.introducer, *(p.address for p in verdict.parties)], now, people
+    )
+    introducer = found[verdict.introducer.email]
     intro = m.Introduction(
         message_pk=message.id,
         account_id=message.account_id,
@@ -369,22 +375,60 @@ def record_introduction(
     )
     session.add(intro)
     session.flush()
-    for party in verdict.parties:
-        contact = upsert_contact(session, party.address, now)
-        session.add(
-            m.IntroductionParty(
-                introduction_id=intro.id,
-                contact_id=contact.id,
-                reached=party.reached,
-                about=party.about[:LONGEST_WORDS],
-            )
+    parties = [(found[party.address.email], party.reached) for party in verdict.parties]
+    session.add_all(
+        m.IntroductionParty(
+            introduction_id=intro.id,
+            contact_id=contact.id,
+            reached=party.reached,
+            about=party.about[:LONGEST_WORDS],
         )
+        for (contact, _), party in zip(parties, verdict.parties, strict=True)
+    )
     session.flush()
     if not intro.verified:
         return intro, []
     # Due times run from when refmail saw the message, never from a Date header in the future.
     at = min(parsed.date, now) if parsed.date is not None and parsed.date.tzinfo else now
-    return intro, plan_introduction(session, intro, settings, cadence, at, now)
+    return intro, _plan(session, intro, introducer, parties, settings, cadence, at, now)
+
+
+def upsert_contacts(
+    session: Session,
+    addresses: Iterable[Address],
+    now: datetime,
+    people: ContactCache,
+    source: str = "sync",
+) -> dict[str, m.Contact]:
+    """The contact of each address (by email), as upsert_contact on each in turn would leave
+    them, in fewer statements: the ones that exist come from `people` (the batch's contacts),
+    the new ones are inserted together in one flush, which `people` then knows."""
+    found: dict[str, m.Contact] = {}
+    fresh: list[tuple[m.Contact, Address]] = []
+    named: list[Address] = []  # may fill a name (not the address that created its contact)
+    for address in addresses:
+        contact = found.get(address.email) or people.get(address.email)
+        if contact is None:
+            contact = m.Contact(
+                email=address.email, name=address.name, created_at=now, updated_at=now
+            )
+            fresh.append((contact, address))
+        elif address.name:
+            named.append(address)
+        found[address.email] = contact
+    if fresh:
+        session.add_all(contact for contact, _ in fresh)
+        session.flush()
+        for contact, address in fresh:
+            people.learn(contact)
+            log_change(session, contact, "created", "", address.email, source, now)
+    for address in named:
+        contact = found[address.email]
+        if _better_name(session, contact, address):
+            log_change(session, contact, "name", contact.name, address.name, source, now)
+            contact.name = address.name
+            contact.updated_at = now
+    return found
 
 
 def plan_introduction(
@@ -397,35 +441,46 @@ def plan_introduction(
 ) -> list[m.FollowUp]:
     """Store the follow-ups the plan asks for an introduction made at `at`."""
     session.refresh(intro, ["parties"])
-    introducer = intro.introducer
+    parties = [(p.contact, p.reached) for p in intro.parties]
+    return _plan(session, intro, intro.introducer, parties, settings, cadence, at, now)
+
+
+def _plan(
+    session: Session,
+    intro: m.Introduction,
+    introducer: m.Contact,
+    parties: list[tuple[m.Contact, bool]],
+    settings: AccountSettings,
+    cadence: FollowUps,
+    at: datetime,
+    now: datetime,
+) -> list[m.FollowUp]:
+    """The follow-ups of an introduction made at `at`, its people in hand, stored together."""
     contacts: dict[str, m.Contact] = {introducer.email: introducer}
-    contacts.update({p.contact.email: p.contact for p in intro.parties})
+    contacts.update({contact.email: contact for contact, _ in parties})
     facts = IntroFacts(
         shape=intro.shape,
         introducer=introducer.email,
         introducer_is_owner=introducer.email in settings.owners,
-        parties=tuple((p.contact.email, p.reached) for p in intro.parties),
+        parties=tuple((contact.email, reached) for contact, reached in parties),
         at=at,
     )
     too_old = now - at > timedelta(days=cadence.max_age_days)
     skip_reason = _too_old(now - at, cadence) if too_old else ""
     domain = settings.owner_address.split("@", 1)[1]
-    rows = [
-        outbox.add(
-            session,
+    planned = [
+        outbox.NewFollowUp(
             introduction_id=intro.id,
             account_id=intro.account_id,
-            kind=planned.kind,
-            step=planned.step,
-            contact_id=contacts[planned.recipient].id,
-            due_at=planned.due_at,
-            domain=domain,
-            now=now,
+            kind=p.kind,
+            step=p.step,
+            contact_id=contacts[p.recipient].id,
+            due_at=p.due_at,
             skip_reason=skip_reason,
         )
-        for planned in plan(facts, cadence, now)
+        for p in plan(facts, cadence, now)
     ]
-    return rows
+    return outbox.add_many(session, planned, domain, now)
 
 
 def confirm_introduction(

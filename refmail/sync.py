@@ -694,11 +694,10 @@ def _ingest(
             if verdict.kind == "introduction":
                 standing = _standing(run, msg, verdict, auth)
                 intro, follow_ups = record.record_introduction(  # a row: it is an introduction
-                    session, row, msg, verdict, run.account, run.cadence, now, standing
+                    session, row, msg, verdict, run.account, run.cadence, now, standing, people
                 )
                 if not intro.verified:
                     run.report.notices.append(_unverified_notice(intro.id, msg, standing))
-                people.forget(_addresses(msg))  # it may have created contacts
                 known.add(msg.message_id)  # a reply to it later in this batch is a reply
                 run.report.introductions += 1
                 too_old = sum(1 for f in follow_ups if f.state == "skipped")
