@@ -17,7 +17,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from refmail import models as m
-from refmail import outbox
+from refmail import outbox, outbox_stop
 from refmail.errors import RefmailError
 from refmail.record import log_change, upsert_contact
 
@@ -115,7 +115,7 @@ _LOG_CHANGE = insert(_CHANGE)
 @functools.cache
 def _opt_out_in_one() -> Select[Any]:
     """The whole opt-out as one PostgreSQL statement (data-modifying CTEs): the contact, its
-    change log, `outbox.stop_all_ctes`; one row per follow-up changed (or one with none).
+    change log, `outbox_stop.stop_all_ctes`; one row per follow-up changed (or one with none).
     Built once, on the first one-click (building it at import cost every command that loads
     this module, sync's owner mail among them, ≈ 5 ms: issue 15)."""
     target = (
@@ -147,7 +147,7 @@ def _opt_out_in_one() -> Select[Any]:
         .returning(_CHANGE.c.id)
         .cte("logged")
     )
-    stopped, events = outbox.stop_all_ctes(target_id)
+    stopped, events = outbox_stop.stop_all_ctes(target_id)
     return (
         select(target.c.id.label("contact_id"), target.c.email, *stopped.c)
         .select_from(target.outerjoin(stopped, true()))
@@ -178,7 +178,7 @@ def opt_out_by_public_id(
             return None
         changed = [r for r in rows if r.id is not None]
         email = rows[0].email
-        cancelled = outbox.announce_stopped(changed, email, "contact_changed", why)
+        cancelled = outbox_stop.announce_stopped(changed, email, "contact_changed", why)
         return OptedOut(rows[0].contact_id, email, cancelled)
     done = connection.execute(_OPT_OUT, {"p_public": public_id, "p_now": now}).first()
     if done is not None:
@@ -197,7 +197,9 @@ def opt_out_by_public_id(
         done = connection.execute(_BY_PUBLIC_ID, {"p_public": public_id}).first()
         if done is None:
             return None
-    cancelled = outbox.stop_all_to(connection, done.id, "contact_changed", why, now, done.email)
+    cancelled = outbox_stop.stop_all_to(
+        connection, done.id, "contact_changed", why, now, done.email
+    )
     return OptedOut(done.id, done.email, cancelled)
 
 

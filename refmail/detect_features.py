@@ -164,23 +164,11 @@ def read(
     if not any(_connects(e.feature, found) for e in found):
         add("no_connecting_act", "nothing connects anyone (only names and addressees)")
     _soften_incidental(found)
-    if any(e.feature == "copy_to_reach" for e in found):
-        # "copying my assistant and asking her to coordinate this for us": the aide copied to
-        # reach the other side is the connection, not an FYI to staff
-        found[:] = [
-            Evidence(e.feature, 0.0, e.evidence + " (copied to reach the other side)")
-            if e.feature == "neg_admin_copy"
-            else e
-            for e in found
-        ]
-    if any(e.feature == "names_the_copied" for e in found):
-        # "+CC Jean, Guenter and the list": the list was copied beside people, not instead
-        found[:] = [
-            Evidence(e.feature, 0.0, e.evidence + " (people copied too)")
-            if e.feature == "neg_list_copy"
-            else e
-            for e in found
-        ]
+    # "copying my assistant and asking her to coordinate this for us": the aide copied to
+    # reach the other side is the connection, not an FYI to staff
+    _outweigh(found, "copy_to_reach", "neg_admin_copy", "copied to reach the other side")
+    # "+CC Jean, Guenter and the list": the list was copied beside people, not instead
+    _outweigh(found, "names_the_copied", "neg_list_copy", "people copied too")
     about: dict[str, str] = {}
     names: dict[str, str] = {}
     about_owner = context = ""
@@ -324,6 +312,16 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 def _paragraph_of(paragraphs: list[str], phrase: str) -> int | None:
     """The index of the first paragraph holding `phrase` (whitespace flattened)."""
     return next((i for i, p in enumerate(paragraphs) if phrase in p), None)
+
+
+def _outweigh(found: list[Evidence], present: str, zeroed: str, why: str) -> None:
+    """With `present` among the evidence, `zeroed` weighs nothing (kept, with `why`, so the
+    explanation still shows it)."""
+    if any(e.feature == present for e in found):
+        found[:] = [
+            Evidence(e.feature, 0.0, f"{e.evidence} ({why})") if e.feature == zeroed else e
+            for e in found
+        ]
 
 
 def _soften_incidental(found: list[Evidence]) -> None:

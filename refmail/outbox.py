@@ -6,6 +6,8 @@ then ends sent (by the owner), dismissed (the owner deleted it) or withdrawn (re
 back; `withdraw_reason` set and not yet done is the queue of withdrawals). Every change goes
 through one function here and leaves one why-log entry (`follow_up_event`) naming the rule and
 the reason, so `refmail outbox why ID` tells the whole story. Callers own the transaction.
+A contact's whole outbox stopped in one statement (the one-click path) is this module's other
+half, `outbox_stop`, kept apart so the one-click path loads nothing else of the outbox.
 """
 
 from __future__ import annotations
@@ -18,25 +20,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    CTE,
     ColumnElement,
-    Connection,
     Row,
     Select,
     and_,
-    bindparam,
-    case,
     delete,
     func,
     insert,
-    literal,
     or_,
     select,
     update,
 )
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.types import Text
 
 from refmail import kinds
 from refmail import models as m
@@ -82,10 +78,10 @@ def _announce(session: Session, row: m.FollowUp, rule: str, reason: str) -> None
         state = f"deferred until {row.due_at:%Y-%m-%d %H:%M} UTC"
     elif state == "delivered":
         state = f"delivered ({row.channel})"
-    _log_line(row, email, state, rule, reason)
+    log_line(row, email, state, rule, reason)
 
 
-def _log_line(
+def log_line(
     row: m.FollowUp | Row[Any], email: str | None, shown: str, rule: str, reason: str
 ) -> None:
     """The one log line of a decision: readable, and its fields for the JSON formatter."""
@@ -562,15 +558,20 @@ def withdraw_drafts(
     several) and/or of an introduction to be withdrawn; the next reconciliation takes them out
     of Drafts. Recorded in the caller's transaction, with the event that made them wrong.
     Returns how many."""
-    query = select(m.FollowUp).where(
-        m.FollowUp.state == "delivered",
-        m.FollowUp.channel.in_(DRAFT_CHANNELS),
-        m.FollowUp.withdraw_reason == "",
-    )
+    query = select(m.FollowUp).where(_draft_out())
     rows = _narrowed(session, query, contact_id, introduction_id, kinds_, max_step)
     for row in rows:
         want_withdrawal(session, row, rule, reason, now)
     return len(rows)
+
+
+def _draft_out() -> ColumnElement[bool]:
+    """A draft in the owner's mailbox not yet asked back (what `withdraw_drafts` takes)."""
+    return and_(
+        m.FollowUp.state == "delivered",
+        m.FollowUp.channel.in_(DRAFT_CHANNELS),
+        m.FollowUp.withdraw_reason == "",
+    )
 
 
 def stand_down(
@@ -586,16 +587,7 @@ def stand_down(
     """cancel_open then withdraw_drafts with the same narrowing, in one query: what an
     introduction's connection or outcome ends (its open follow-ups skipped, its drafts asked
     back), the why-log in the same order as the two calls would write it. Returns how many."""
-    query = select(m.FollowUp).where(
-        or_(
-            m.FollowUp.state.in_(m.OPEN_STATES),
-            and_(
-                m.FollowUp.state == "delivered",
-                m.FollowUp.channel.in_(DRAFT_CHANNELS),
-                m.FollowUp.withdraw_reason == "",
-            ),
-        )
-    )
+    query = select(m.FollowUp).where(or_(m.FollowUp.state.in_(m.OPEN_STATES), _draft_out()))
     rows = _narrowed(session, query, contact_id, introduction_id, kinds_, None)
     drafts = [row for row in rows if row.state not in m.OPEN_STATES]
     for row in rows:
@@ -700,128 +692,3 @@ def prune(session: Session, cutoff: datetime) -> int:
         )
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-# --- one contact's whole outbox at once (the one-click unsubscribe) --------------------------
-
-_FOLLOW_UP = m.Base.metadata.tables["follow_up"]
-_EVENT = m.Base.metadata.tables["follow_up_event"]
-_NOW = bindparam("p_now", type_=m.UTCDateTime())
-_RETURNED = (
-    _FOLLOW_UP.c.id,
-    _FOLLOW_UP.c.kind,
-    _FOLLOW_UP.c.state,
-    _FOLLOW_UP.c.due_at,
-    _FOLLOW_UP.c.channel,
-)
-# Built once: the one-click path runs these and nothing else of the outbox.
-_WITHDRAW_ALL = (
-    update(_FOLLOW_UP)
-    .where(
-        _FOLLOW_UP.c.contact_id == bindparam("p_contact"),
-        _FOLLOW_UP.c.state == "delivered",
-        _FOLLOW_UP.c.channel.in_(DRAFT_CHANNELS),
-        _FOLLOW_UP.c.withdraw_reason == "",
-    )
-    .values(withdraw_reason=bindparam("p_reason"), updated_at=_NOW)
-    .returning(*_RETURNED)
-)
-_SKIP_ALL = (
-    update(_FOLLOW_UP)
-    .where(
-        _FOLLOW_UP.c.contact_id == bindparam("p_contact"),
-        _FOLLOW_UP.c.state.in_(m.OPEN_STATES),
-    )
-    .values(state="skipped", reason=bindparam("p_reason"), updated_at=_NOW)
-    .returning(*_RETURNED)
-)
-_ADD_EVENTS = insert(_EVENT)
-
-
-def stop_all_to(
-    connection: Connection, contact_id: int, rule: str, reason: str, now: datetime, email: str = ""
-) -> int:
-    """Everything `contacts.cancel_open` does, set-based: the drafts to this contact waiting in
-    Drafts are queued for withdrawal and every open follow-up to them is skipped, each with the
-    same why-log entry as one by one (inserted in one statement). Three or four statements
-    whatever the number of rows; returns how many open follow-ups were skipped. `email` only
-    names the contact in the log lines."""
-    values = {"p_contact": contact_id, "p_now": now}
-    withdrawn = sorted(connection.execute(_WITHDRAW_ALL, {**values, "p_reason": reason}))
-    skipped = sorted(connection.execute(_SKIP_ALL, {**values, "p_reason": reason}))
-    events = [(row, f"draft to be withdrawn: {reason}") for row in withdrawn] + [
-        (row, reason) for row in skipped
-    ]
-    if events:
-        connection.execute(
-            _ADD_EVENTS,
-            [
-                {"follow_up_id": row.id, "at": now, "state": row.state, "rule": rule, "reason": why}
-                for row, why in events
-            ],
-        )
-    for row, why in events:
-        _announce_row(row, email, rule, why)
-    return len(skipped)
-
-
-def _announce_row(row: Row[Any], email: str, rule: str, reason: str) -> None:
-    """`_announce` for a row changed by a set-based statement (no ORM object at hand)."""
-    if not log.isEnabledFor(logging.INFO):
-        return
-    shown = f"delivered ({row.channel})" if row.state == "delivered" else row.state
-    _log_line(row, email, shown, rule, reason)
-
-
-def stop_all_ctes(contact_id: ColumnElement[int]) -> tuple[CTE, CTE]:
-    """`stop_all_to` as two data-modifying CTEs for one PostgreSQL statement (a round trip, not
-    four): the follow-ups changed (id, kind, state, due_at, channel) and their why-log rows
-    (withdrawals first, then skips, each in id order, as `stop_all_to` writes them). Bind
-    parameters: p_rule, p_reason, p_now."""
-    # IN lists of single values: an expanding parameter is re-rendered on every execution
-    open_ = _FOLLOW_UP.c.state.in_([literal(s) for s in m.OPEN_STATES])
-    reason = bindparam("p_reason", type_=Text())
-    changed = (
-        update(_FOLLOW_UP)
-        .where(
-            _FOLLOW_UP.c.contact_id == contact_id,
-            or_(
-                open_,
-                and_(
-                    _FOLLOW_UP.c.state == "delivered",
-                    _FOLLOW_UP.c.channel.in_([literal(c) for c in DRAFT_CHANNELS]),
-                    _FOLLOW_UP.c.withdraw_reason == "",
-                ),
-            ),
-        )
-        .values(
-            state=case((open_, "skipped"), else_=_FOLLOW_UP.c.state),
-            reason=case((open_, reason), else_=_FOLLOW_UP.c.reason),
-            withdraw_reason=case((open_, _FOLLOW_UP.c.withdraw_reason), else_=reason),
-            updated_at=_NOW,
-        )
-        .returning(*_RETURNED)
-        .cte("stopped")
-    )
-    withdrawn = changed.c.state == "delivered"
-    why = case((withdrawn, literal("draft to be withdrawn: ") + reason), else_=reason)
-    events = (
-        insert(_EVENT)
-        .from_select(
-            ["follow_up_id", "at", "state", "rule", "reason"],
-            select(
-                changed.c.id, _NOW, changed.c.state, bindparam("p_rule", type_=Text()), why
-            ).order_by(withdrawn.desc(), changed.c.id),
-        )
-        .returning(_EVENT.c.id)
-        .cte("stopped_events")
-    )
-    return changed, events
-
-
-def announce_stopped(rows: Sequence[Row[Any]], email: str, rule: str, reason: str) -> int:
-    """The log lines of the follow-ups `stop_all_ctes` changed; returns how many were skipped."""
-    for row in rows:
-        withdrawn = row.state == "delivered"
-        _announce_row(row, email, rule, f"draft to be withdrawn: {reason}" if withdrawn else reason)
-    return sum(1 for row in rows if row.state == "skipped")
