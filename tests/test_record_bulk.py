@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from refmail import models as m
 from refmail import record
@@ -21,20 +21,14 @@ from refmail.parse import Address
 from refmail.sync import SyncReport, sync_account
 from tests.support.maildir_sync import CLOCK, CountingSource, account, fill
 from tests.support.mailgen import SHAPES, MailGenerator
+from tests.support.sql_log import recorded
 
 
 @pytest.fixture
 def statements(factory: SessionFactory) -> Iterator[list[str]]:
     """Every SQL statement the engine runs, in order."""
-    seen: list[str] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        seen.append(" ".join(statement.split())[:60].upper())
-
-    engine = engine_of(factory)
-    event.listen(engine, "before_cursor_execute", note)
-    yield seen
-    event.remove(engine, "before_cursor_execute", note)
+    with recorded(engine_of(factory), 60) as seen:
+        yield seen
 
 
 def snapshot(factory: SessionFactory) -> dict[str, list[tuple[object, ...]]]:

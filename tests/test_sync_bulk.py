@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from refmail import detect as detect_module
 from refmail import models as m
@@ -23,6 +23,7 @@ from refmail.detect import Classification
 from refmail.parse import parse_message
 from tests.support.mailbox import OWNER, referral
 from tests.support.maildir_sync import CLOCK, counts, fill, run
+from tests.support.sql_log import recorded
 
 
 def answer(tag: str, to_id: str, n: int) -> bytes:
@@ -41,15 +42,8 @@ def answer(tag: str, to_id: str, n: int) -> bytes:
 @pytest.fixture
 def statements(factory: SessionFactory) -> Iterator[list[str]]:
     """Every SQL statement the engine runs, in order."""
-    seen: list[str] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        seen.append(" ".join(statement.split())[:80].upper())
-
-    engine = engine_of(factory)
-    event.listen(engine, "before_cursor_execute", note)
-    yield seen
-    event.remove(engine, "before_cursor_execute", note)
+    with recorded(engine_of(factory), 80) as seen:
+        yield seen
 
 
 def thread(tag: str, answers: int) -> tuple[str, list[bytes]]:
