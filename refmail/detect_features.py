@@ -311,7 +311,8 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
 def _paragraph_of(paragraphs: list[str], phrase: str) -> int | None:
     """The index of the first paragraph holding `phrase` (whitespace flattened)."""
-    return next((i for i, p in enumerate(paragraphs) if phrase in p), None)
+    flat = " ".join(phrase.split())
+    return next((i for i, p in enumerate(paragraphs) if flat in p), None)
 
 
 def _outweigh(found: list[Evidence], present: str, zeroed: str, why: str) -> None:

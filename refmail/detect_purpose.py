@@ -51,7 +51,8 @@ def copy_purpose(
 
 
 # Mail hosts anyone may use: two people there are not colleagues (nor at the example.*
-# documentation domains, which unrelated people of reconstructed and hand-written mail share).
+# documentation domains, which unrelated people of reconstructed and hand-written mail share,
+# nor at kernel.org, which gives addresses to kernel developers of many unrelated employers).
 _PUBLIC_HOSTS = frozenset(
     [
         "gmail.com",

@@ -7,7 +7,7 @@ back; `withdraw_reason` set and not yet done is the queue of withdrawals). Every
 through one function here and leaves one why-log entry (`follow_up_event`) naming the rule and
 the reason, so `refmail outbox why ID` tells the whole story. Callers own the transaction.
 A contact's whole outbox stopped in one statement (the one-click path) is this module's other
-half, `outbox_stop`, kept apart so the one-click path loads nothing else of the outbox.
+half, `outbox_stop` (apart only to keep each module readable in one sitting).
 """
 
 from __future__ import annotations
@@ -586,7 +586,9 @@ def stand_down(
 ) -> int:
     """cancel_open then withdraw_drafts with the same narrowing, in one query: what an
     introduction's connection or outcome ends (its open follow-ups skipped, its drafts asked
-    back), the why-log in the same order as the two calls would write it. Returns how many."""
+    back), the why-log in the same order as the two calls would write it (all the skips, then
+    all the withdrawals). Unlike them it takes no `max_step`: a connection ends every step.
+    Returns how many."""
     query = select(m.FollowUp).where(or_(m.FollowUp.state.in_(m.OPEN_STATES), _draft_out()))
     rows = _narrowed(session, query, contact_id, introduction_id, kinds_, None)
     drafts = [row for row in rows if row.state not in m.OPEN_STATES]

@@ -179,6 +179,17 @@ class ContactCache:
         for address in addresses:
             self._known.pop(address, None)
 
+    def recheck_absent(self, addresses: Iterable[str]) -> None:
+        """Look again, in one query, at those of `addresses` the cache holds as no contact: one
+        may have been created since the batch's lookup (an opt-in ask earlier in the batch named
+        it in its text, or another process committed it), and inserting it again would fail."""
+        absent = sorted({a for a in addresses if a in self._known and self._known[a] is None})
+        for chunk in _chunks(absent):
+            for contact in self.session.scalars(
+                select(m.Contact).where(m.Contact.email.in_(chunk))
+            ):
+                self._known[contact.email] = contact
+
 
 def upsert_contact(
     session: Session, address: Address, now: datetime, source: str = "sync"
@@ -406,6 +417,8 @@ def upsert_contacts(
     found: dict[str, m.Contact] = {}
     fresh: list[tuple[m.Contact, Address]] = []
     named: list[Address] = []  # may fill a name (not the address that created its contact)
+    addresses = list(addresses)
+    people.recheck_absent(a.email for a in addresses)
     for address in addresses:
         contact = found.get(address.email) or people.get(address.email)
         if contact is None:

@@ -27,7 +27,7 @@ from tests.support.sql_log import recorded
 @pytest.fixture
 def statements(factory: SessionFactory) -> Iterator[list[str]]:
     """Every SQL statement the engine runs, in order."""
-    with recorded(engine_of(factory), 60) as seen:
+    with recorded(engine_of(factory), 2000) as seen:
         yield seen
 
 
@@ -190,6 +190,29 @@ def test_the_contact_cache_forgets_a_contact_whose_savepoint_rolled_back(
         assert cache.get("gone@example.com") is None  # not the rolled-back row
         kept = record.upsert_contacts(session, [Address("gone@example.com", "Gone")], now, cache)
         assert cache.get("gone@example.com") is kept["gone@example.com"]
+
+
+def test_a_contact_created_since_the_batch_lookup_is_not_inserted_again(
+    factory: SessionFactory,
+) -> None:
+    """The cache held x@ as no contact; an opt-in ask earlier in the batch (or another process)
+    created it; the introduction naming x@ then finds that contact instead of inserting a
+    second one (which failed the batch, and lost the introduction when x@ was on no header)."""
+    now = CLOCK()
+    with transaction(factory) as session:
+        cache = record.ContactCache(session, ["x@example.com", "owner@example.com"])
+        made = record.upsert_contact(session, Address("x@example.com", "Xavier"), now)
+        cache.forget(["owner@example.com"])  # what sync forgets: the ask's own headers
+        with session.begin_nested():
+            found = record.upsert_contacts(
+                session,
+                [Address("new@example.com", "New"), Address("x@example.com", "Xavier")],
+                now,
+                cache,
+            )
+        assert found["x@example.com"] is made
+        emails = session.scalars(select(m.Contact.email).order_by(m.Contact.email)).all()
+        assert emails == ["new@example.com", "x@example.com"]
 
 
 def test_standing_down_is_cancel_open_then_withdraw_drafts_in_one_query(
