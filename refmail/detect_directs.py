@@ -3,12 +3,14 @@ willing to talk to him?", "give her a call", "Dana, this is Marco, whom I mentio
 
 An introduction often hands one person to another by asking the reader to act toward them; the
 person may be copied, the author of the forwarded mail ("him"), or someone whose address is
-written in the text. Pure: no I/O.
+written in the text. `one_reader` weighs an owner's mail to one reader by it: alone it connects
+no one unless it sends the reader to someone (or someone to the reader). Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from refmail.detect_lang import LanguageData
@@ -190,3 +192,50 @@ def someone_else_described(
         if strangers and describes.search(sentence):
             return sentence
     return ""
+
+
+def one_reader(
+    msg: ParsedMessage,
+    shape: str,
+    who: People,
+    text: str,
+    cues: dict[str, str],
+    named_in: list[tuple[str, set[str]]],
+    data: LanguageData,
+    target: Address | None,
+    add: Callable[[str, str], None],
+) -> str:
+    """An owner's mail to one reader: alone it connects no one, unless it sends the reader to
+    someone it describes, sends someone to the reader, or (an opt-in ask) describes the other.
+    Returns what showed the stranger ("" if none)."""
+    # (an opt-in ask is written to one person by nature)
+    if (
+        len(who.candidates) == 1
+        and shape == "owner_intro"
+        and not who.in_text
+        and "cue_opt_in_ask" not in cues
+    ):
+        add("single_person_addressed", who.candidates[0].email)
+    stranger = ""
+    if target is None and len(who.candidates) == 1 and shape == "owner_intro":
+        # "Pls connect w Ray Offenheiser, who runs Oxfam America": the reader sent to someone
+        # the author describes, whose address the mail does not give
+        known = [*who.candidates, *([msg.sender] if msg.sender else [])]
+        sent_to = directed_names(text)
+        stranger = stranger_described(sent_to, named_in, known, data)
+        if not stranger and {"him", "her"} & set(sent_to):
+            # "Please get in touch with him." after "John Wodraska, managing director of…"
+            stranger = someone_else_described(named_in, known, data, with_roles=True)
+        if stranger:
+            add("directs_to_someone_described", f"“{stranger[:80]}”")
+        elif sender := sent_to_reader(text, known):
+            # "I've asked Lona to contact you": the author sends someone to the reader
+            stranger = sender
+            add("sends_someone_to_reader", sender)
+    if "cue_opt_in_ask" in cues and len(who.candidates) == 1:
+        # an opt-in ask says who the other is: "I know a retired auditor, Clara, who…"
+        known = [*who.candidates, *([msg.envelope.sender] if msg.envelope.sender else [])]
+        other = someone_else_described(named_in, known, data)
+        if other:
+            add("describes_the_other", f"“{other[:80]}”")
+    return stranger

@@ -16,12 +16,9 @@ from dataclasses import dataclass
 from refmail.detect_copy import GROUP, copies_a_person
 from refmail.detect_cues import cue_pattern, find_cues
 from refmail.detect_directs import (
-    directed_names,
     directs,
+    one_reader,
     presented,
-    sent_to_reader,
-    someone_else_described,
-    stranger_described,
 )
 from refmail.detect_lang import LanguageData
 from refmail.detect_languages import LANGUAGES
@@ -545,6 +542,8 @@ def _shape_features(
     relayed: bool,
     owner: Address | None = None,
 ) -> None:
+    """The features of the message's shape: who is addressed, named, greeted, spoken to,
+    described, sent on or copied in, and whether anyone is new to the thread."""
     addrs = [a for a, _ in parties]
     words: set[str] = set().union(*(w for _, w in named_in))
     named_parties = _told_apart(_distinct([a for a in addrs if named(a, words)]), words)
@@ -601,6 +600,31 @@ def _shape_features(
     given = [a for a in who.in_text if a in addrs and named(a, words)]
     if given:
         add("gives_an_address", ", ".join(str(a) for a in given[:2]))
+    target = _direction_and_copy(msg, shape, who, addrs, text, cues, words, add)
+    stranger = one_reader(msg, shape, who, text, cues, named_in, data, target, add)
+    forwarded = shape == "forward" or relayed  # the forwarded people are in the history
+    # (someone the author sends the reader to, with no address here, is new to the thread)
+    if (
+        msg.history
+        and not forwarded
+        and not stranger
+        and all(on_thread(a, msg.history) for a in addrs)
+    ):
+        add("no_new_party", "everyone addressed was already on the thread")
+
+
+def _direction_and_copy(
+    msg: ParsedMessage,
+    shape: str,
+    who: People,
+    addrs: list[Address],
+    text: str,
+    cues: dict[str, str],
+    words: set[str],
+    add: Callable[[str, str], None],
+) -> Address | None:
+    """Whom the reader is sent to, and who is copied in and named: the hand-on features.
+    Returns the party the reader is sent to, if any."""
     target = directs(msg, shape, who, addrs, text)
     directed = str(target) if target is not None else ""
     if target is not None and shape == "forward" and target in who.forwarded[:1]:
@@ -624,45 +648,7 @@ def _shape_features(
     group = GROUP.search(text[at : at + len(copy) + 30] if at >= 0 else copy)
     if group is not None and not group.group(0).isupper():
         add("copies_a_group", f"“{cues['cue_copy_in'][:60]}”")
-    # (an opt-in ask is written to one person by nature)
-    if (
-        len(who.candidates) == 1
-        and shape == "owner_intro"
-        and not who.in_text
-        and "cue_opt_in_ask" not in cues
-    ):
-        add("single_person_addressed", who.candidates[0].email)
-    stranger = ""
-    if target is None and len(who.candidates) == 1 and shape == "owner_intro":
-        # "Pls connect w Ray Offenheiser, who runs Oxfam America": the reader sent to someone
-        # the author describes, whose address the mail does not give
-        known = [*who.candidates, *([msg.sender] if msg.sender else [])]
-        sent_to = directed_names(text)
-        stranger = stranger_described(sent_to, named_in, known, data)
-        if not stranger and {"him", "her"} & set(sent_to):
-            # "Please get in touch with him." after "John Wodraska, managing director of…"
-            stranger = someone_else_described(named_in, known, data, with_roles=True)
-        if stranger:
-            add("directs_to_someone_described", f"“{stranger[:80]}”")
-        elif sender := sent_to_reader(text, known):
-            # "I've asked Lona to contact you": the author sends someone to the reader
-            stranger = sender
-            add("sends_someone_to_reader", sender)
-    if "cue_opt_in_ask" in cues and len(who.candidates) == 1:
-        # an opt-in ask says who the other is: "I know a retired auditor, Clara, who…"
-        known = [*who.candidates, *([msg.envelope.sender] if msg.envelope.sender else [])]
-        other = someone_else_described(named_in, known, data)
-        if other:
-            add("describes_the_other", f"“{other[:80]}”")
-    forwarded = shape == "forward" or relayed  # the forwarded people are in the history
-    # (someone the author sends the reader to, with no address here, is new to the thread)
-    if (
-        msg.history
-        and not forwarded
-        and not stranger
-        and all(on_thread(a, msg.history) for a in addrs)
-    ):
-        add("no_new_party", "everyone addressed was already on the thread")
+    return target
 
 
 def _spoken_of(
