@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from refmail.detect_lang import LanguageData
-from refmail.detect_parties import People, named, on_thread
+from refmail.detect_parties import People, domain_of, named, on_thread
 from refmail.detect_sentences import CONTEXT_SENTENCES
 from refmail.parse import Address, ParsedMessage
 
@@ -66,10 +66,6 @@ _SENDS = 5  # the group of the last branch: someone the author sends to the one 
 _PRONOUNS = ("him", "her")
 
 
-def _domain(addr: Address) -> str:
-    return addr.email.lower().rpartition("@")[2]
-
-
 @lru_cache(maxsize=8)
 def _directions(text: str) -> tuple[tuple[str, bool], ...]:
     """Whom the text sends the reader to, in order (lower-cased names and pronouns), each with
@@ -114,8 +110,8 @@ def directs(
     if len(who.candidates) == 1:
         # (not the author's own colleague: "please contact Laura Diaz (laura@ours) to change
         # your dependents" is a service's pointer)
-        own = _domain(msg.sender) if msg.sender is not None else ""
-        handed += [a for a in addrs if a in who.in_text and a not in handed and _domain(a) != own]
+        own = domain_of(msg.sender) if msg.sender is not None else ""
+        handed += [a for a in addrs if a in who.in_text and a not in handed and domain_of(a) != own]
     stand_in = new_copies[0] if len(new_copies) == 1 else (handed[0] if handed else None)
     targets = reachable + [a for a in handed if a not in reachable]
     party = directed_to(text, targets, stand_in) if targets else None

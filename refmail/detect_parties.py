@@ -343,14 +343,27 @@ def on_thread(addr: Address, history: str) -> bool:
     """The person already appears in a quoted header line (From/To/Cc) of the history."""
     if not history:
         return False
-    lines = re.findall(
-        r"^[>\s]{0,20}\*?(?:from|to|cc|sent\sby)\*?\s{0,4}:([^\n]{0,2000})$",
-        history[:60_000],
-        re.IGNORECASE | re.MULTILINE,
-    )
-    headers = "\n".join(lines).lower()
+    headers, words = _quoted_headers(history)
     if addr.email in headers:
         return True
-    words = set(re.findall(r"[a-z][a-z'-]+", headers))
     parts = {p.lower() for p in re.findall(r"[A-Za-z][A-Za-z'-]{1,}", addr.name or "")}
     return len(parts) >= 2 and parts <= words
+
+
+_QUOTED_HEADER = re.compile(
+    r"^[>\s]{0,20}\*?(?:from|to|cc|sent\sby)\*?\s{0,4}:([^\n]{0,2000})$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _quoted_headers(history: str) -> tuple[str, frozenset[str]]:
+    """The history's quoted From/To/Cc lines (lower-cased) and their words: read once per
+    message, however many of its people are asked about."""
+    headers = "\n".join(_QUOTED_HEADER.findall(history[:60_000])).lower()
+    return headers, frozenset(re.findall(r"[a-z][a-z'-]+", headers))
+
+
+def domain_of(addr: Address) -> str:
+    """The address's domain ("enron.com" of "f..herod@enron.com")."""
+    return addr.email.lower().rpartition("@")[2]

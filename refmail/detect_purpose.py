@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 
 from refmail.detect_lang import LanguageData
-from refmail.detect_parties import capitalised_words, named
+from refmail.detect_parties import capitalised_words, domain_of, named
 from refmail.parse import Address
 
 _PURPOSE_REACH = 40  # characters: a purpose explains the copy beside it, not one further on
@@ -86,14 +86,10 @@ _PUBLIC_HOSTS = frozenset(
 )
 
 
-def _domain(addr: Address) -> str:
-    return addr.email.lower().rpartition("@")[2]
-
-
 def one_organisation(addrs: list[Address], author: Address | None = None) -> bool:
     """Everyone in `addrs` (and the author, when given) writes from one domain that is not a
     public mail host: people who already work together."""
-    domains = {_domain(a) for a in addrs} | ({_domain(author)} if author is not None else set())
+    domains = {domain_of(a) for a in addrs} | ({domain_of(author)} if author is not None else set())
     # (one party alone is no organisation of people: with the author, it may be)
     enough = len(addrs) >= (1 if author is not None else 2)
     return enough and len(domains) == 1 and not domains & _PUBLIC_HOSTS
@@ -128,5 +124,5 @@ def colleagues_only(author: Address, addrs: list[Address]) -> tuple[str, str] | 
     the gas side"), with no act that connects them (the caller's to say), already work
     together: the shape alone is their group mail's."""
     if one_organisation(addrs, author):
-        return "colleagues_only", f"everyone is at {_domain(author)}, as the author"
+        return "colleagues_only", f"everyone is at {domain_of(author)}, as the author"
     return None

@@ -386,21 +386,21 @@ def record_introduction(
     )
     session.add(intro)
     session.flush()
-    parties = [(found[party.address.email], party.reached) for party in verdict.parties]
     session.add_all(
         m.IntroductionParty(
             introduction_id=intro.id,
-            contact_id=contact.id,
+            contact_id=found[party.address.email].id,
             reached=party.reached,
             about=party.about[:LONGEST_WORDS],
         )
-        for (contact, _), party in zip(parties, verdict.parties, strict=True)
+        for party in verdict.parties
     )
     session.flush()
     if not intro.verified:
         return intro, []
     # Due times run from when refmail saw the message, never from a Date header in the future.
     at = min(parsed.date, now) if parsed.date is not None and parsed.date.tzinfo else now
+    parties = [(found[party.address.email], party.reached) for party in verdict.parties]
     return intro, _plan(session, intro, introducer, parties, settings, cadence, at, now)
 
 
