@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from bench.detect_corpus import DEFAULT_CORPUS, REFMAIL_ADDRESS
+from bench.detect_corpus import DEFAULT_CORPUS, REFMAIL_ADDRESS, SPLITS, labels
 from refmail.detect import Identity, classify
 from refmail.detect_text import author_text
 from refmail.detect_weights import THRESHOLD
@@ -95,11 +95,8 @@ class Sample:
 
 def load(directory: Path, splits: tuple[str, ...] | None) -> list[Sample]:
     """Samples of the wanted splits of one labelled directory (all entries when None)."""
-    entries = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
     out = []
-    for entry in entries:
-        if splits is not None and entry.get("split", "dev") not in splits:
-            continue
+    for entry in labels(directory, SPLITS if splits is None else splits):
         msg = parse_message((directory / entry["file"]).read_bytes())
         owner = msg.sender.email if msg.sender else ""
         verdict = classify(msg, Identity(frozenset({owner}), frozenset({REFMAIL_ADDRESS})))
