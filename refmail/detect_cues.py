@@ -1,7 +1,8 @@
 """Finding the cue and look-alike phrases of a language in the author's sentences.
 
 The patterns are the language tables of `detect_lang`; gate words keep the cost down: a
-pattern only runs on the sentences that hold one of its gate words. Pure: no I/O.
+pattern only runs on the sentences that hold one of its gate words, and one pass of a single
+pattern (every gate word of the language, as a trie) finds where each gate word is. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -45,18 +46,13 @@ def find_cues(
     """
     data = LANGUAGES[code]
     sent = sentences(text) if sentence_list is None else sentence_list
-    lowered = "\n".join(sent).lower().replace("’", "'")
-    starts: list[int] = []
-    offset = 0
-    for sentence in sent:
-        starts.append(offset)
-        offset += len(sentence) + 1
+    at = _gate_sentences("\n".join(sent).lower().replace("’", "'"), sent, code) if gated else {}
     found: dict[str, str] = {}
     for name in data.cues:
         if name == "cue_copy_why" and "cue_copy_in" not in found:
             continue  # "who knows…" only explains a copy
         gates = data.gates.get(name) if gated else None
-        where = range(len(sent)) if gates is None else _holding(lowered, gates, starts)
+        where = range(len(sent)) if gates is None else _holding(at, gates, len(sent))
         for i in where:
             snippet = _first_match(name, cue_pattern(code, name), sent[i], accept)
             if snippet:
@@ -65,19 +61,82 @@ def find_cues(
     return found
 
 
-def _holding(lowered: str, words: tuple[str, ...], starts: list[int]) -> list[int]:
-    """Indexes of the sentences (starting at `starts` in `lowered`) that hold one of `words`."""
-    hits: set[int] = set()
-    last = len(starts) - 1
+@functools.lru_cache(maxsize=8)
+def _gate_index(code: str) -> tuple[re.Pattern[str], dict[str, tuple[str, ...]]]:
+    """A language's gate words as one pattern that finds, at every position, the longest gate
+    word starting there; and per gate word, the gate words it starts with (found there too)."""
+    gate_words = sorted({w for words in LANGUAGES[code].gates.values() for w in words})
+    prefixes = {w: tuple(g for g in gate_words if w.startswith(g)) for w in gate_words}
+    trie = _trie(gate_words) if gate_words else "(?!)"
+    return re.compile(f"(?=({trie}))"), prefixes
+
+
+_Node = dict[str, "_Node"]  # a trie node: the next character -> its node ("" ends a word)
+
+
+def _trie(words: list[str]) -> str:
+    """An alternation of `words` that shares their prefixes and prefers the longest.
+
+    >>> _trie(["ab", "abc", "b"])
+    '(?:ab(?:c)?|b)'
+    """
+    root: _Node = {}
     for word in words:
-        pos = lowered.find(word)
-        while pos != -1 and len(hits) < 200:
-            index = bisect.bisect_right(starts, pos) - 1
-            hits.add(index)
-            if index >= last:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def alternation(node: _Node) -> str:
+        alts = [re.escape(c) + alternation(child) for c, child in sorted(node.items()) if c]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return alternation(root)
+
+
+def _gate_sentences(lowered: str, sent: list[str], code: str) -> dict[str, list[int]]:
+    """Per gate word found in `lowered` (the sentences joined by newlines, lower-cased), the
+    indexes of the sentences holding it, in order: one pass over the text for every word."""
+    starts: list[int] = []
+    offset = 0
+    for sentence in sent:
+        starts.append(offset)
+        offset += len(sentence) + 1
+    pattern, prefixes = _gate_index(code)
+    at: dict[str, list[int]] = {}
+    index = 0
+    for match in pattern.finditer(lowered):
+        if match.start() >= starts[min(index + 1, len(starts) - 1)]:
+            index = bisect.bisect_right(starts, match.start()) - 1
+        for word in prefixes[match.group(1)]:
+            indexes = at.setdefault(word, [])
+            if not indexes or indexes[-1] != index:
+                indexes.append(index)
+    return at
+
+
+@functools.lru_cache(maxsize=256)
+def _as_set(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(words)
+
+
+def _holding(at: dict[str, list[int]], words: tuple[str, ...], count: int) -> list[int]:
+    """Indexes of the sentences (of `count`) that hold one of `words` (at most 200, the first
+    of each word's)."""
+    present = at.keys() & _as_set(words)
+    if count <= 200 or not present:  # (the limit cannot bind)
+        if len(present) == 1:
+            return at[next(iter(present))]
+        return sorted({i for word in present for i in at[word]})
+    hits: set[int] = set()
+    for word in words:
+        for index in at.get(word, ()):
+            if len(hits) >= 200:
                 break
-            # the sentence is in: look on from the next one (a diff holds "+" on every line)
-            pos = lowered.find(word, starts[index + 1])
+            hits.add(index)
     return sorted(hits)
 
 

@@ -41,9 +41,10 @@ _WHOM = (
     r"(?:(?i:my|our)\s(?:[a-z]{2,15}\s){1,2}?|[A-Z][\w-]{1,30}'s\s[a-z]{2,20},?\s)?"
     r"(?:(?:Mr|Mrs|Ms|Dr|Prof|Amb|Sen|Rep|Gov|Gen|Adm|Sec)\.?\s)?([A-Z][\w'-]{1,30}|(?i:him|her)\b)"
 )
-# (each branch opens with a look at its first letter: a position no branch can start at is
-# left at once, which keeps one pass over a long mail cheap)
+# (each branch opens with a look at its first letter, and the whole with the union of them: a
+# position no branch can start at is left at once, which keeps one pass over a long mail cheap)
 _DIRECTS = re.compile(
+    r"(?=[A-Zpkcwyfidsar])(?:"
     rf"(?=[pPkKcCwWyYfFiI])(?i:\b{_ASK})"
     rf"(?:(?i:{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s){_WHOM}"
     # "could you give her a call", "please give Ahmed a ring"
@@ -61,6 +62,7 @@ _DIRECTS = re.compile(
     rf"([A-Z][\w'-]{{1,30}}|(?i:him|her)\b)(?i:\sto\s(?:(?:{_CONTACT}|reach\sout\sto"
     r"|get\sback\sto)\s(?:w(?:ith|/)?\s)?(?:you|him|her|them)|give\s(?:you|him|her|them)\sa\s"
     r"(?:call|ring|shout))\b)"
+    r")"
 )
 _SENDS = 5  # the group of the last branch: someone the author sends to the one addressed
 _PRONOUNS = ("him", "her")

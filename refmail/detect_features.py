@@ -40,6 +40,7 @@ from refmail.detect_sentences import (
     QUOTE_MARKS,
     about_sentences,
     context_sentence,
+    describes,
 )
 from refmail.detect_text import AuthorText, author_text, forwarded_text, language, sentences
 from refmail.detect_weights import THRESHOLD, WEIGHTS
@@ -729,18 +730,18 @@ def _spoken_to(text: str, addrs: list[Address]) -> list[Address]:
         # "Hi Maya and Leo," is a greeting (weighed apart): there the first name alone counts.
         greeted = m.group(0).lstrip()[:1].islower() or m.group(0).split()[0].lower() in _GREETS
         names.update(n.lower() for n in (m.groups()[:1] if greeted else m.groups()) if n)
-    names |= {m.lower() for m in re.findall(r"\b([A-Z][\w'-]{1,30}),\smeet\b", text[:6000])}
-    names |= {m.lower() for m in re.findall(r"\bmeet\s([A-Z][\w'-]{1,30})\b", text[:6000])}
+    if "meet" in text:
+        names |= {m.lower() for m in re.findall(r"\b([A-Z][\w'-]{1,30}),\smeet\b", text[:6000])}
+        names |= {m.lower() for m in re.findall(r"\bmeet\s([A-Z][\w'-]{1,30})\b", text[:6000])}
     return _told_apart(_distinct([a for a in addrs if named(a, names)]), names)
 
 
 def _described(
     named_in: list[tuple[str, set[str]]], addrs: list[Address], data: LanguageData
 ) -> str:
-    describes = re.compile(data.describes)
     for sentence, words in named_in:
         # the pattern first: one C-level search is cheaper than matching every party's name
-        if words and describes.search(sentence) and any(named(a, words) for a in addrs):
+        if words and describes(data.describes, sentence) and any(named(a, words) for a in addrs):
             return sentence
     return ""
 

@@ -348,9 +348,10 @@ ENGLISH = LanguageData(
             r"|\bcontact\s[A-Z][\w-]{1,30}\s[A-Z][\w-]{1,30}\s\(who|\bsomeone\swho\sknows\smore)"
         ),
     },
+    # (the look at the first letter leaves a word no alternative starts with at once)
     describes=(
-        r"(?i:\b(?:is\s(?:a|an|the|our|my)|runs|works|leads|heads|founded|founder|built|builds|"
-        r"building|hosted|hosts|owns|manages|knows|has\sbeen|who|whom|expert|specialist|"
+        r"(?i:\b(?=[bcdefhiklmnorsw])(?:is\s(?:a|an|the|our|my)|runs|works|leads|heads|founded"
+        r"|founder|built|builds|building|hosted|hosts|owns|manages|knows|has\sbeen|who|whom|expert|specialist|"
         r"looking\sfor|is\shoping|is\sstarting|does|did|maintains|wrote|created|worked|needs))"
     ),
     greeting=r"(?i:hi|hey|hello|dear|greetings|good\smorning|good\safternoon)",

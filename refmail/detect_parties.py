@@ -39,6 +39,8 @@ _LIST_LOCAL = re.compile(
 _LIST_NAME = re.compile(r"\b(?:list|mailing|maillist|lkml|mailinglist)\b", re.IGNORECASE)
 # A word of a name; "--" is punctuation, not a hyphen ("Kris--pls follow up" names Kris).
 _NAME_WORD = re.compile(r"[^\W\d_](?:[\w'’]|-(?!-)){1,40}", re.UNICODE)
+# The same words in a text with no "--" (most): one character class, scanned much faster.
+_NAME_WORD_NO_DASHES = re.compile(r"[^\W\d_][\w'’-]{1,40}", re.UNICODE)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -195,7 +197,7 @@ def capitalised_words(text: str) -> set[str]:
     # "Lena's message" names Lena: the possessive is not part of the name.
     return {
         w.lower().removesuffix("'s").removesuffix("’s")
-        for w in _NAME_WORD.findall(text)
+        for w in (_NAME_WORD if "--" in text else _NAME_WORD_NO_DASHES).findall(text)
         if w[0].isupper()
     }
 

@@ -34,15 +34,21 @@ def _vocative(sentence: str) -> set[str]:
     return {match.group(1).lower()} if match else set()
 
 
+@functools.lru_cache(maxsize=1024)
+def describes(pattern: str, sentence: str) -> bool:
+    """The sentence holds a word of the language's `describes` pattern ("runs", "who"…): asked
+    of the same sentence for every party, the greeting and the context, searched once."""
+    return re.search(pattern, sentence) is not None
+
+
 def about_sentences(addr: Address, named_in: list[tuple[str, set[str]]], data: LanguageData) -> str:
     """The sentences that describe `addr` (up to two): named there and described there."""
-    describes = re.compile(data.describes)
     greeting = re.compile(rf"^\s*{data.greeting}\b")
     picked = [
         s
         for s, words in named_in
         if named(addr, words - _vocative(s))
-        and describes.search(s)
+        and describes(data.describes, s)
         and not greeting.match(s)
         and len(s.split()) >= 4
     ]
@@ -54,10 +60,10 @@ CONTEXT_SENTENCES = 40  # sentences of the author's text weighed for the context
 
 
 @functools.lru_cache(maxsize=8)
-def _language_patterns(code: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """The compiled "describes a person" and "greeting line" patterns of a language."""
+def _greeting_line(code: str) -> re.Pattern[str]:
+    """The compiled "greeting line" pattern of a language."""
     data = LANGUAGES.get(code, LANGUAGES["en"])
-    return re.compile(data.describes), re.compile(rf"^\s*{data.greeting}\b[^\n]{{0,60}}$")
+    return re.compile(rf"^\s*{data.greeting}\b[^\n]{{0,60}}$")
 
 
 def context_sentence(text: str, code: str = "en", cues: tuple[str, ...] | None = None) -> str:
@@ -70,7 +76,8 @@ def context_sentence(text: str, code: str = "en", cues: tuple[str, ...] | None =
     'Meet Alice, who builds boats.'
     """
     code = code if code in LANGUAGES else "en"
-    describes, greeting = _language_patterns(code)
+    greeting = _greeting_line(code)
+    pattern = LANGUAGES[code].describes
     body = "\n".join(
         line for line in text.translate(QUOTE_MARKS).split("\n") if not greeting.match(line)
     )
@@ -89,7 +96,7 @@ def context_sentence(text: str, code: str = "en", cues: tuple[str, ...] | None =
         cue = any(snippet in sentence for snippet in snippets)
         names = _CAPITALISED_PAST_ONE.search(sentence) is not None
         short = len(sentence.split()) < 6
-        described = describes.search(sentence) is not None
+        described = describes(pattern, sentence)
         return cue + described + (_REASON.search(sentence) is not None) + names - short
 
     best = max(enumerate(candidates), key=lambda item: (score(item[1]), -item[0]))

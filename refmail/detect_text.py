@@ -195,11 +195,8 @@ def language(text: str, stop_words: Mapping[str, frozenset[str]], default: str =
     ...          "es": frozenset({"que", "en", "a"})})
     'es'
     """
-    counts = dict.fromkeys(stop_words, 0)
-    for word in _WORD.findall(text[:1500].lower()):
-        for lang, words in stop_words.items():
-            if word in words:
-                counts[lang] += 1
+    found = _WORD.findall(text[:1500].lower())
+    counts = {lang: sum(map(words.__contains__, found)) for lang, words in stop_words.items()}
     best = max(counts, key=lambda lang: (counts[lang], lang == default))
     return best if counts[best] > counts.get(default, 0) else default
 
@@ -213,6 +210,9 @@ _ABBREVIATION = re.compile(
 )
 
 
+_ABBREVIATION_REACH = 6  # the longest abbreviation with its full stop, and the letter before
+
+
 def sentences(text: str) -> list[str]:
     """The sentences of `text`, whitespace folded, abbreviations kept inside their sentence.
 
@@ -222,7 +222,8 @@ def sentences(text: str) -> list[str]:
     out: list[str] = []
     for piece in _SENTENCE_END.split(text):
         piece = " ".join(piece.split())
-        if out and _ABBREVIATION.search(out[-1]):
+        # (an abbreviation ends the sentence: its last characters alone are searched)
+        if out and _ABBREVIATION.search(out[-1], max(0, len(out[-1]) - _ABBREVIATION_REACH)):
             out[-1] += " " + piece
         elif piece:
             out.append(piece)

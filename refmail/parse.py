@@ -65,7 +65,14 @@ class Address:
     name: str = ""
 
     def __str__(self) -> str:
-        return email.utils.formataddr((self.name, self.email)) if self.name else self.email
+        return _formatted(self.name, self.email) if self.name else self.email
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted(name: str, address: str) -> str:
+    """The address with its display name, quoted or encoded as a header needs it (detection
+    asks it often)."""
+    return email.utils.formataddr((name, address))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ the end guards the measured precision and recall against regressions.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -16,9 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from refmail.detect import Classification, Identity, classify, context_sentence, robot_hit
+from refmail.detect_cues import _gate_sentences, _holding
 from refmail.detect_features import find_cues
 from refmail.detect_languages import LANGUAGES
-from refmail.detect_text import author_text
+from refmail.detect_parties import capitalised_words
+from refmail.detect_text import author_text, sentences
 from refmail.parse import ParsedMessage, parse_message
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -422,3 +425,61 @@ def test_gate_words_never_change_a_dev_corpus_verdict() -> None:
     for path in files:
         text = author_text(parse_message(path.read_bytes())).text
         assert find_cues(text, "en") == find_cues(text, "en", gated=False), path.name
+
+
+_GATE_WORDS = sorted({w for words in LANGUAGES["en"].gates.values() for w in words})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*_GATE_WORDS[::7], "intro", "introduce you", "you two", "x", ". ", "’"]),
+        max_size=20,
+    ).map("".join)
+)
+def test_one_pass_finds_every_gate_word_where_a_search_per_word_does(text: str) -> None:
+    """The trie of gate words finds overlapping words too ("introduce you" holds "intro")."""
+    sent = [s for s in text.split(". ") if s]
+    lowered = "\n".join(sent).lower().replace("’", "'")
+    starts = [sum(len(s) + 1 for s in sent[:i]) for i in range(len(sent))]
+    expected: dict[str, list[int]] = {}
+    for word in _GATE_WORDS:
+        pos = lowered.find(word)
+        while pos != -1:
+            index = max(i for i, start in enumerate(starts) if start <= pos)
+            if index not in expected.setdefault(word, []):
+                expected[word].append(index)
+            pos = lowered.find(word, pos + 1)
+    assert _gate_sentences(lowered, sent, "en") == expected
+
+
+def test_a_cue_runs_on_at_most_200_sentences_holding_its_gate_words() -> None:
+    """Beyond 200 sentences, a cue's pattern runs on the first 200 that hold its gate words,
+    taken word by word in the table's order (a long diff or list costs no more)."""
+    at = {"a": list(range(0, 300, 2)), "b": list(range(1, 300, 2))}
+    assert _holding(at, ("a", "b"), 300) == [*range(0, 100), *range(100, 300, 2)]
+    assert _holding(at, ("b", "a"), 300) == [*range(0, 100), *range(101, 300, 2)]
+    assert _holding(at, ("b", "c"), 150) == at["b"]
+    assert _holding(at, ("a", "b"), 150) == list(range(300))
+    assert _holding(at, ("c",), 150) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="Ab-'’ _9é\n", max_size=60))
+def test_capitalised_words_are_the_words_of_a_name_with_or_without_dashes(text: str) -> None:
+    """A text without "--" is read with a faster pattern: the same words come out."""
+    slow = re.compile(r"[^\W\d_](?:[\w'’]|-(?!-)){1,40}")
+    words = [w for w in slow.findall(text) if w[0].isupper()]
+    expected = {w.lower().removesuffix("'s").removesuffix("’s") for w in words}
+    assert capitalised_words(text) == expected
+
+
+def test_sentences_keep_an_abbreviation_at_the_end_of_a_long_sentence() -> None:
+    long = "word " * 50
+    assert sentences(f"{long}at XYZ Co. may call. I met Prof. Lee. Ok. Fine") == [
+        f"{long.strip()} at XYZ Co. may call.",
+        "I met Prof. Lee.",
+        "Ok.",
+        "Fine",
+    ]
+    assert sentences("It is by eCo. Then") == ["It is by eCo.", "Then"]
