@@ -99,9 +99,10 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         head = obj.split(maxsplit=1)[0].lower() if obj.split() else ""
         if head in ("him", "her", "them"):  # "adding them to Cc", not "adding them back"
             mine = re.match(r"(?i)(?:also\s)?(?:i'?ve|i\shave|i'?m)\s", words) is not None
-            ends = re.match(r"\s{0,3}(?:$|[.,;:!)])", after) is not None
-            # "I've included him." is the author's own copy, said and done
-            return _AFTER_PRONOUN.match(after) is not None or (mine and ends)
+            ends = re.match(r"\s{0,3}(?:$|[.,;:!)]|(?i:so|because|since|in\scase)\b)", after)
+            # "I've included him." is the author's own copy, said and done (or said with why:
+            # "I have copied him so you can follow up")
+            return _AFTER_PRONOUN.match(after) is not None or (mine and ends is not None)
         if head in ("the", "my", "our", "some", "other", "a", "few", "more"):
             noun = _PERSON_NOUN.search(obj + after[:30])
             return noun is not None and not noun.group(0).isupper()  # not the MAINTAINERS file

@@ -41,10 +41,12 @@ _WHOM = (
     r"(?:(?i:my|our)\s(?:[a-z]{2,15}\s){1,2}?|[A-Z][\w-]{1,30}'s\s[a-z]{2,20},?\s)?"
     r"(?:(?:Mr|Mrs|Ms|Dr|Prof|Amb|Sen|Rep|Gov|Gen|Adm|Sec)\.?\s)?([A-Z][\w'-]{1,30}|(?i:him|her)\b)"
 )
+# Spanish acts of reaching someone, with the pronoun to come: "escríbe|le", "llamar|la"
+_ES_CONTACT = r"escr[ií]be|escribir|ll[aá]ma|llamar|cont[aá]cta|contactar"
 # (each branch opens with a look at its first letter, and the whole with the union of them: a
 # position no branch can start at is left at once, which keeps one pass over a long mail cheap)
 _DIRECTS = re.compile(
-    r"(?=[A-Zpkcwyfidsar])(?:"
+    r"(?=[A-Zpkcwyfidsarel])(?:"
     rf"(?=[pPkKcCwWyYfFiI])(?i:\b{_ASK})"
     rf"(?:(?i:{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s){_WHOM}"
     # "could you give her a call", "please give Ahmed a ring"
@@ -62,9 +64,12 @@ _DIRECTS = re.compile(
     rf"([A-Z][\w'-]{{1,30}}|(?i:him|her)\b)(?i:\sto\s(?:(?:{_CONTACT}|reach\sout\sto"
     r"|get\sback\sto)\s(?:w(?:ith|/)?\s)?(?:you|him|her|them)|give\s(?:you|him|her|them)\sa\s"
     r"(?:call|ring|shout))\b)"
+    # in Spanish, the act with its pronoun: "escríbele a Andrés", "Llámala tú", "escribirle"
+    rf"|(?=[eElLcC])(?i:\b({_ES_CONTACT})(?:le|la|lo)\b)(?:\s(?i:a)\s([A-ZÁÉÍÓÚÑ][\w'-]{{1,30}}))?"
     r")"
 )
 _SENDS = 5  # the group of the last branch: someone the author sends to the one addressed
+_ES_ACT, _ES_NAME = 6, 7  # the groups of the Spanish act and the name after it
 _PRONOUNS = ("him", "her")
 
 
@@ -73,10 +78,14 @@ def _directions(text: str) -> tuple[tuple[str, bool], ...]:
     """Whom the text sends the reader to, in order (lower-cased names and pronouns), each with
     whether the author sends them to the reader instead ("I've asked Lona to contact you");
     one pass per text, however many questions are asked of it."""
-    return tuple(
-        (next(g for g in m.groups() if g).lower(), m.group(_SENDS) is not None)
-        for m in _DIRECTS.finditer(text[:6000])
-    )
+    return tuple((_whom(m), m.group(_SENDS) is not None) for m in _DIRECTS.finditer(text[:6000]))
+
+
+def _whom(match: re.Match[str]) -> str:
+    """The name or pronoun a direction points to ("her" for a Spanish pronoun alone)."""
+    if match.group(_ES_ACT):
+        return (match.group(_ES_NAME) or "her").lower()
+    return next(g for g in match.groups() if g).lower()
 
 
 def directed_to(text: str, addrs: list[Address], stand_in: Address | None = None) -> Address | None:

@@ -91,7 +91,8 @@ class Reading:
 _SUBJECT_INTRO = re.compile(
     r"^\s*(?:(?:fwd?|tr|wg|rv)\s*:\s*)*(?:(?:intro(?:duction|ducción)?s?|e-?intro|presentación)"
     r"\b|[^\n]{0,80}\S\s{0,3}(?:<\s?=?\s?>|<-+>|↔)\s{0,3}\S|[^\n]{0,60}\bmeet\s(?!you\b|up\b|with\b)\S"
-    r"|(?P<a>[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?)\s(?:\+|&|y|and)\s(?P<b>[A-Z][\w'-]{1,30})\s*$)",
+    r"|(?P<a>[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?)(?:\s(?:\+|&|y|and)\s|\s?/\s?)"
+    r"(?P<b>[A-Z][\w'-]{1,30})\s*$)",
     re.IGNORECASE,
 )
 _REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|res)\s*:", re.IGNORECASE)
@@ -107,6 +108,13 @@ _REQUEST_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _PATCH_SUBJECT = re.compile(r"^\s*\[(?:PATCH|RFC)", re.IGNORECASE)
+# A calendar's mail about an event, titled with its time: "Invitation: Ann <> Bo @ Fri Mar 20…"
+_CALENDAR_SUBJECT = re.compile(
+    r"^\s*(?:(?:updated\s|new\s)?invitation|accepted|declined|tentatively\saccepted|tentative"
+    r"|cancell?ed(?:\sevent)?|invitación(?:\sactualizada)?|aceptad[oa]|rechazad[oa])"
+    r"(?:\s\([^()\n]{0,40}\))?\s?:[^\n]{1,200}\s@\s[^\n]{0,40}\d",
+    re.IGNORECASE,
+)
 
 
 def read(
@@ -367,6 +375,8 @@ def _subject_features(subject: str, who: People, add: Callable[[str, str], None]
         add("subject_names_intro", f"subject “{subject[:80]}”")
     if _PATCH_SUBJECT.match(subject):
         add("patch_posting", f"subject “{subject[:80]}” posts a patch")
+    if _CALENDAR_SUBJECT.match(subject):
+        add("calendar_invite", f"subject “{subject[:80]}” is a calendar's notice of an event")
 
 
 def _names_intro(subject: str, who: People) -> bool:

@@ -37,6 +37,8 @@ class LanguageData:
     # a role said of someone not on the mail: "John Wodraska, managing director of Azurix"
     roles: str = r"(?!)"
     reason: str = r"(?!)"  # words that give a reason, not a purpose: "because", "who"
+    # a copy's purpose that is the author's own arrangements: "to find a date", "to print"
+    logistics: str = r"(?!)"
 
 
 # A person named in running text: one or two capitalised words ("Kirk Ellis", "Jen").

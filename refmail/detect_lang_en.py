@@ -48,6 +48,11 @@ ENGLISH = LanguageData(
             # "Intro as promised", "A brief introduction, as requested"
             r"|^(?i:(?:an?\s)?(?:quick|brief|short|promised|virtual)?\s?(?:e-?)?intro(?:duction)?,?"
             r"\sas\s(?:discussed|promised|requested|agreed|mentioned))\b"
+            # a referral made: "I am referring Mr. Lin (cc'd) for evaluation", "we're referring
+            # you to Dr. Moore", "I'd like to refer Ana to you"
+            r"|(?i:\b(?:i'?m|i\sam|we'?re|we\sare)\sreferring\s(?:you\sto\s)?)"
+            rf"(?:(?:Mr|Mrs|Ms|Dr|Prof)\.?\s)?{NAME}"
+            rf"|(?i:\b(?:i'?d|i\swould|we'?d|we\swould)\slike\sto\srefer\s){NAME}(?i:\sto\syou\b)"
         ),
         "cue_meet": (
             r"(?:^|[.!?:;,]\s{1,3}|(?i:\b(?:hi|hey|hello|dear)\b)\s[A-Z][\w'-]{0,30}[,!]?\s)"
@@ -55,11 +60,17 @@ ENGLISH = LanguageData(
             r"|(?i:\b(?:like|want|wanted|love|need)\syou\s(?:two\s|both\s)?to\smeet)\s\w"
             rf"|(?i:\byou\s(?:should|must|ought\sto)\s(?:really\s|definitely\s)?meet)\s{NAME}"
             rf"|(?i:\b(?:please\s)?say\s(?:hello|hi)\sto)\s{NAME}"
+            # the comma left out, as on a phone: "Carol meet Ray - did my kitchen"
+            r"|(?:^|(?<=[.!?]\s))(?!(?i:let'?s|we|i|you|they|he|she|it|can|could|should|will"
+            r"|would|must|might|may|to|and|or|but|so|then|also|please|pls|did|do|does)\b)"
+            rf"[A-Z][\w'-]{{1,30}}\s(?i:meet)\s{_NOT_WHEN}{NAME}"
         ),
         "cue_connect": (
             r"(?i:\b(?:connect(?:ing)?|put(?:ting)?)\s(?:you|"
             + _YOU_BOTH
-            + r")(?:\s(?:two|both))?\s{0,2}(?:with\b|to\b|in\stouch\b|together\b|here\b|[.,!;]|$))"
+            + r")(?:\s(?:two|both))?\s{0,2}(?:with\b|to\b|in\stouch\b|together\b|here\b|[.,!;]|$"
+            # the purpose said at once: "I'm connecting you so mitigation can start today"
+            r"|(?:so|since|because)\s))"
             rf"|(?i:\bconnect(?:ing)?)\s{NAME}\s(?i:with|and|to)\s{NAME}"
             # "could you put someone in touch with Rick", "I put Dana in touch with Lee"
             r"|(?i:\bput(?:ting)?\s(?:someone|somebody|him|her|them)\s(?:[\w ]{0,30}?\s)?in\stouch"
@@ -92,6 +103,10 @@ ENGLISH = LanguageData(
             # (not "get together with your teams": with others, not with each other)
             r"|(?i:\b(?:please|pls)\s(?:get\stogether(?!\swith\s(?:your|their|the|our)\b)"
             r"|connect(?!\sto\b)|compare\snotes)\b)"
+            # the two told to reach each other: "Please call each other directly"
+            r"|(?i:\b(?:please|pls|kindly|feel\sfree\sto)\s(?:call|phone|ring|e-?mail|contact|write\sto"
+            r"|talk\sto|speak\sto|reach\sout\sto|connect\swith|get\sin\stouch\swith"
+            r"|coordinate\swith)\seach\sother\b)"
         ),
         "cue_common_ground": (
             r"(?i:\b(?:similar|same)\s(?:things|problems|space|issues?|interests|area)\b"
@@ -367,13 +382,26 @@ ENGLISH = LanguageData(
         r"|is\sinterested))"
     ),
     reason=r"(?i:\b(?:because|since|who|as|which|given)\b)",
+    logistics=(
+        r"(?i:\b(?:schedul(?:e|ing)|(?:find|finding|look(?:ing)?\sfor|set(?:ting)?\sup|pick)\s"
+        r"(?:a\s|some\s|the\s)?(?:time|date|day|slot)s?|print|book(?:ing)?\s(?:a\s|the\s)?(?:room"
+        r"|table|flight|travel)|arrange\s(?:the\s)?(?:logistics|travel))\b)"
+    ),
     contact=(
         r"(?i:\b(?:call|contact|connect|coordinate|reach|follow\sup|get\sin\stouch|be\sin\stouch"
-        r"|set\s(?:it|this|that|things)\sup|arrange|schedule|give\s(?:you|him|her|them)|work"
+        r"|set\s(?:it|this|that|things)\sup|set\sup\s(?:a\s)?(?:time|call|meeting)|arrange|schedule|give\s(?:you|him|her|them)|work"
         r"|meet|talk|speak|help|get\sstarted|write\sto|e-?mail\s(?:you|him|her|them))\b)"
     ),
     gates={
-        "cue_introduce": ("intro", "pleased to", "happy to", "glad to", "delighted to"),
+        "cue_introduce": (
+            "intro",
+            "pleased to",
+            "happy to",
+            "glad to",
+            "delighted to",
+            "referring",
+            "like to refer",
+        ),
         "cue_meet": ("meet", "say hello", "say hi"),
         "cue_connect": (
             "connect",
@@ -408,6 +436,7 @@ ENGLISH = LanguageData(
             "get along",
             "directly",
             "with each other",
+            "each other",
         ),
         "cue_common_ground": ("similar", "same", "in common", "mutually", "both "),
         "cue_opt_in_ask": (

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from refmail.detect_lang import NAME, LanguageData, words
 
+# when, later: "la semana que viene", "el lunes", "mañana", "cuando vuelva"
+_LATER = (
+    r"(?:la\ssemana\s(?:que|q)\sviene|el\s(?:mes|año)\s(?:que|q)\sviene|la\spróxima\ssemana"
+    r"|el\s(?:lunes|martes|miércoles|jueves|viernes|sábado|domingo)|mañana|más\sadelante"
+    r"|cuando\s(?:vuelva|regrese|pueda|esté|estemos|vuelvas))"
+)
+
 SPANISH = LanguageData(
     stop_words=words(
         "el la los las de que y en un una por con para es te os le les se lo mi su del al "
@@ -68,11 +75,25 @@ SPANISH = LanguageData(
         "neg_bulk": r"(?i:\bdarse\sde\sbaja|\bcancelar\s(?:la\s)?suscripción)",
         "neg_fyi_copy": (
             r"(?i:\bpara\stu\sinformación|\bpara\sque\sestés\sal\stanto"
-            r"|\bpara\sque\sconste)"
+            r"|\bpara\sque\sconste"
+            # copied to have it: "Copio a Inés pa q lo tenga"
+            r"|\b(?:para|pa)\s(?:que|q)\s(?:lo|la|los|las)\s(?:tenga|tengan|tengas)\b)"
         ),
         "neg_welcome": r"(?i:\bbienvenid[oa]s?\sa(?:l)?\s(?:equipo|grupo|proyecto|lista))",
         "neg_referral_programme": r"(?i:\bprograma\sde\s(?:referidos|recomendación))",
-        "neg_offer_later": r"(?i:\bsi\squieres\s(?:te|os)\s(?:presento|pongo\sen\scontacto))",
+        # (and the act put off: "la semana que viene os presento", "os presentaré")
+        "neg_offer_later": (
+            r"(?i:\bsi\squieres\s(?:te|os)\s(?:presento|pongo\sen\scontacto)"
+            r"|\b(?:te|os|les|le)\s(?:presentaré|pondré\sen\scontacto)\b"
+            rf"|\b{_LATER}\s(?:(?:te|os|les|le)\s(?:presento|pongo\sen\scontacto)|(?:presentaros"
+            r"|presentarte|poneros\sen\scontacto))\b"
+            rf"|\b(?:te|os|les|le)\s(?:presento|pongo\sen\scontacto)\s(?:a\s\w+\s)?{_LATER}\b)"
+        ),
+        # an aide copied for the author's errands: "Te copio a Camila, mi asistente, que…"
+        "neg_admin_copy": (
+            r"(?i:\b(?:mi|nuestr[oa])\s(?:asistente|secretari[oa]|ayudante)\b"
+            r"|\b(?:lleva|maneja|gestiona)\s(?:mi|nuestra)\sagenda\b)"
+        ),
     },
     describes=(
         r"(?i:\b(?:es\s(?:un|una|el|la|mi)|dirige|trabaja|lleva|fundó|fundador[a]?|creó|"

@@ -2,8 +2,9 @@
 you", "asking her to coordinate this for us"), or for the author's own task among colleagues
 ("copying Rob so a note can be prepared"); and whether the parties already work together.
 
-A copy-in connects people when its purpose reaches the other side; an aide copied to prepare
-a note or find the author time, with everyone of one organisation, connects nobody. Pure.
+A copy-in connects people when its purpose reaches the other side; an aide copied to find the
+author a date or print a paper connects nobody, nor, with everyone of one organisation, one
+copied to prepare a note. Pure.
 """
 
 from __future__ import annotations
@@ -103,15 +104,18 @@ def copy_evidence(
     explained: bool,
     data: LanguageData,
 ) -> tuple[str, str] | None:
-    """The feature the copy's purpose shows: reaching the other side ("so she can call you"),
-    or, with every party of one organisation, a task of the author's ("so a note can be
+    """The feature the copy's purpose shows: reaching the other side ("so she can call you");
+    the author's own arrangements, whoever the parties ("copying Lena to find a date"); or,
+    with every party of one organisation, a task of the author's ("so a note can be
     prepared") or no reason at all ("Yes, I will go and am copying Lona.")."""
     others = [a for a in addrs if a not in copied]
     kind, clause = copy_purpose(sentence, copy_words, others, data)
     if kind == "reach":
         return "copy_to_reach", f"“{clause[:60]}”"
+    logistics = kind == "task" and _compiled(data.logistics).search(clause) is not None
     if not one_organisation(addrs):
-        return None
+        # an aide copied to find the author a date or print a paper: the author's arrangements
+        return ("copy_for_logistics", f"“{clause[:60]}”") if logistics else None
     if kind == "task":
         return "copy_for_own_task", f"“{clause[:60]}”, everyone of one organisation"
     if not kind and not explained:

@@ -22,6 +22,7 @@ WEIGHTS: dict[str, float] = {
     "cue_copy_why": 1.0,
     "copy_to_reach": 1.0,
     "copy_for_own_task": -2.5,
+    "copy_for_logistics": -2.5,
     "copy_unexplained": -1.5,
     # the shape of the message
     "subject_names_intro": 2.5,
@@ -68,6 +69,7 @@ WEIGHTS: dict[str, float] = {
     "neg_phone_line": -3.0,
     "request_subject": -3.0,
     "patch_posting": -4.0,
+    "calendar_invite": -4.0,
     "no_new_party": -5.0,
     "broadcast": -6.0,
     "forwards_to_many": -3.0,

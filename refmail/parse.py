@@ -65,14 +65,11 @@ class Address:
     name: str = ""
 
     def __str__(self) -> str:
-        return _formatted(self.name, self.email) if self.name else self.email
+        return _formataddr((self.name, self.email)) if self.name else self.email
 
 
-@functools.lru_cache(maxsize=4096)
-def _formatted(name: str, address: str) -> str:
-    """The address with its display name, quoted or encoded as a header needs it (detection
-    asks it often)."""
-    return email.utils.formataddr((name, address))
+# "Name <address>", quoted or encoded as a header needs it: detection asks it often
+_formataddr = functools.lru_cache(maxsize=4096)(email.utils.formataddr)
 
 
 @dataclass(frozen=True)
@@ -544,8 +541,9 @@ def _charset_alias(name: str) -> str:
 # start, no two adjacent quantifiers that can match the same characters, bounded gaps (`{0,300}`)
 # and possessive quantifiers (`*+`) where a run must not be given back.
 _FORWARD_MARK = re.compile(
-    r"^[ \t]*(-{2,}+[ \t]*(Original Message|Forwarded message|Forwarded by [^\n]{0,200}?)"
-    r"[ \t]*-{2,}|Begin forwarded message:)",
+    r"^[ \t]*(-{2,}+[ \t]*(Original Message|Forwarded message|Forwarded by [^\n]{0,200}?"
+    r"|Mensaje original|Mensaje reenviado)[ \t]*-{2,}|Begin forwarded message:"
+    r"|Inicio del mensaje reenviado:)",
     re.IGNORECASE | re.MULTILINE,
 )
 # Notes (Lotus) writes the quoted author on one line and the date on the next, with To: below:
@@ -567,10 +565,10 @@ _QUOTE_STARTS = [
     # "Alice Smith wrote:" right above a '>' block.
     re.compile(rf"^[^\n>]{{1,200}}\b{_WROTE}[ \t]*:[ \t]*\n(?:[ \t]*\n)?[ \t]*>", re.MULTILINE),
     re.compile(r"^[ \t]*_{10,}+[ \t]*$", re.MULTILINE),
-    # Outlook header blocks: a From: line with a Sent:/To:/Date: line right after.
+    # Outlook header blocks: a From: (De:) line with a Sent:/To:/Date: line right after.
     re.compile(
-        r"^[ \t]*\*?From:\*?[ \t][^\n]*\n"
-        r"((?:[ \t]*\n){0,2}[ \t]*\*?(Sent|Date|To|Cc)\*?:[^\n]*\n?)",
+        r"^[ \t]*\*?(?:From|De):\*?[ \t][^\n]*\n"
+        r"((?:[ \t]*\n){0,2}[ \t]*\*?(Sent|Date|To|Cc|Enviado(?: el)?|Fecha|Para|CC)\*?:[^\n]*\n?)",
         re.IGNORECASE | re.MULTILINE,
     ),
     # Notes: "Name <addr> on 01/02/2001 10:00 AM" then To:, or name / date / To: on three lines.
@@ -644,8 +642,12 @@ def strip_signature(text: str) -> str:
 
 
 _HEADER_LINE = re.compile(
-    r"^[>\s]*+\*?(From|To|Cc|CC|Sent|Date|Subject)\*?[ \t]*+:[ \t]*+(.*)$", re.IGNORECASE
+    r"^[>\s]*+\*?(From|To|Cc|Sent|Date|Subject|De|Para|Asunto|Fecha|Enviado(?: el)?)\*?"
+    r"[ \t]*+:[ \t]*+(.*)$",
+    re.I,
 )
+# The header names of a quoted block in the clients' Spanish ("De:", "Para:", "Asunto:"…)
+_HEADER_KEY = dict(de="from", para="to", asunto="subject", fecha="date", enviado="sent")
 # The look-behind lets the lazy name end only after a non-space, so a run of spaces is not
 # re-read from each of its characters.
 _NOTES_FROM = re.compile(r"^\s*+(.+?)(?<=\S)\s++on\s++\d{1,2}/\d{1,2}/\d{2,4}", re.IGNORECASE)
@@ -661,7 +663,8 @@ def quoted_headers(history: str) -> list[QuotedHeaders]:
     for i, line in enumerate(lines):
         match = _HEADER_LINE.match(line)
         if match:
-            key = match.group(1).lower()
+            name = match.group(1).lower()
+            key = _HEADER_KEY.get(name.removesuffix(" el"), name)
             if key == "from" or current is None or key in current:
                 current = {}
                 blocks.append(current)

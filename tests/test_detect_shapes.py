@@ -361,10 +361,54 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "owner_intro",
         {"neela@progress-forum.example.org": True},
     ),
+    # shapes of three labelled sets kept outside the repository (/work/extra7-9, 2026-12-07),
+    # written with the change that reads them: "Tessa meet Omar - …" with no comma; a subject
+    # "Sam / Noor"; "I'm connecting you so …" and "Please call each other directly"; a
+    # referral ("I am referring Mr. Brun (cc'd) for …"); "I have copied him so you can follow
+    # up"; Spanish forwards (Gmail's "Mensaje reenviado" and Apple's "Inicio del mensaje
+    # reenviado:" with "De:/Para:" headers) whose note asks the reader to write or call
+    # ("Escríbele directamente", "Llámala tú")
+    "intro_name_meet_name_no_comma": (
+        "owner_intro",
+        {"tessa@brandt-ceramics.example.de": True, "omar@haddad-kilns.example.com": True},
+    ),
+    "intro_subject_slash_names": (
+        "owner_intro",
+        {"sam@ortiz-bikes.example.org": True, "noor@aziz-frames.example.com": True},
+    ),
+    "intro_connecting_you_so_call_each_other": (
+        "owner_intro",
+        {"pedro@example.net": True, "dispatch@dryfast.example.com": True},
+    ),
+    "intro_referring_patient": (
+        "owner_intro",
+        {"ivogel@vogel-ortho.example.com": True, "karl.brun@example.org": True},
+    ),
+    "intro_copied_him_so_you_can": (
+        "loop_in",
+        {"tomas.lind@novak.example.com": True, "nils@berg-events.example.se": True},
+    ),
+    "intro_forward_es_gmail": (
+        "forward",
+        {"mateo@ruiz-abogados.example.es": True, "lucia.ferrer@correo.example.net": False},
+    ),
+    "intro_forward_es_apple": (
+        "forward",
+        {"jordi@pons-seguros.example.es": True, "marta@barsoler.example.es": False},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
 LOOK_ALIKES: dict[str, str] = {
+    # (2026-12-07, from the sets kept outside the repository) a calendar's notice titled
+    # "Maya Ortiz <> Leo Park @ Tue …"; an aide copied "to find a date" for the author; in
+    # Spanish, the introduction put off ("la semana que viene os presento"), an assistant
+    # copied for errands ("mi asistente, que os va a mandar…"), a copy "para que lo tenga"
+    "not_calendar_invitation_subject": "other",
+    "not_copy_aide_to_find_a_date": "other",
+    "not_es_offer_later": "other",
+    "not_es_copy_assistant": "other",
+    "not_es_copy_to_have_it": "other",
     "not_request_for_intro": "other",
     "not_thanks_for_intro": "other",
     "not_reply_in_intro_thread": "other",
@@ -519,6 +563,19 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("intro_gave_name_your_email", "cue_gave_name"),
         ("intro_asked_stranger_to_contact_you", "sends_someone_to_reader"),
         ("not_forward_call_him_to_decline", "neg_relay"),
+        ("intro_name_meet_name_no_comma", "cue_meet"),  # "Tessa meet Omar - …"
+        ("intro_subject_slash_names", "subject_names_intro"),  # "Sam / Noor"
+        ("intro_connecting_you_so_call_each_other", "cue_connect"),  # "connecting you so"
+        ("intro_connecting_you_so_call_each_other", "cue_should_talk"),  # "call each other"
+        ("intro_referring_patient", "cue_introduce"),  # "I am referring Mr. Karl Brun"
+        ("intro_copied_him_so_you_can", "copy_to_reach"),
+        ("intro_forward_es_gmail", "directs_to_forwarded"),  # "Escríbele directamente"
+        ("intro_forward_es_apple", "directs_to_forwarded"),  # "Llámala tú"
+        ("not_calendar_invitation_subject", "calendar_invite"),
+        ("not_copy_aide_to_find_a_date", "copy_for_logistics"),
+        ("not_es_offer_later", "neg_offer_later"),
+        ("not_es_copy_assistant", "neg_admin_copy"),
+        ("not_es_copy_to_have_it", "neg_fyi_copy"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:

@@ -185,6 +185,35 @@ def test_split_apple_forward() -> None:
     assert headers[0].sender is not None and headers[0].sender.email == "grace@example.io"
 
 
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "---------- Mensaje reenviado ---------",
+        "Inicio del mensaje reenviado:",
+        "-----Mensaje original-----",
+    ],
+)
+def test_split_spanish_forward_and_its_headers(marker: str) -> None:
+    """Spanish clients mark a forward and name its headers in Spanish ("De:", "Para:"…)."""
+    body = f"Escríbele tú.\n\n{marker}\n> De: Lucía Ferrer <lucia@example.net>\n"
+    body += "> Fecha: lun, 30 nov 2026\n> Asunto: herencia\n> Para: Ana <ana@example.com>\n"
+    own, quoted = split_quoted(body)
+    assert own == "Escríbele tú.\n"
+    block = quoted_headers(quoted)[0]
+    assert block.sender is not None and block.sender.email == "lucia@example.net"
+    assert block.subject == "herencia" and [a.email for a in block.to] == ["ana@example.com"]
+
+
+def test_split_spanish_outlook_header_block() -> None:
+    body = "Te lo paso.\n\nDe: Pilar Gómez <pilar@example.es>\nEnviado el: martes, 1 de diciembre\n"
+    body += "Para: Ana <ana@example.com>\nAsunto: RE: obra\n\nHola\n"
+    own, quoted = split_quoted(body)
+    assert own == "Te lo paso.\n"
+    block = quoted_headers(quoted)[0]
+    assert block.sender is not None and block.sender.email == "pilar@example.es"
+    assert [a.email for a in block.to] == ["ana@example.com"]
+
+
 def test_split_lotus_notes_blocks() -> None:
     one_line = (
         "Fine by me.\n\nJason Sokolov <jason@example.com> on 01/02/2001 10:00 AM\nTo: Steve\n"
