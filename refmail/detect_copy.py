@@ -48,6 +48,12 @@ _OTHER_COPIER = re.compile(
     r"(?i)\b(?:you|they|he|she|someone|somebody|nobody|who|why|people|everyone|anyone)(?:'ve|'d|\shave|\shad|\snever|\sdidn't"
     r"|\sdid\snot|\sweren't|\swere)?\s(?:\w+\s)?$"
 )
+# The copy spoken of, not made: the object of a preposition or a verb ("I'm OK with adding
+# Jack" as an author, "Instead of cc'ing Arnd, you cc'ed me", "thanks for adding me").
+_GERUND_OBJECT = re.compile(
+    r"(?i)\b(?:with|about|for|without|of|than|against|consider|considering|suggest|suggested"
+    r"|recommend|mind|avoid|stop|keep)\s$"
+)
 # What a copy verb may take that is no person: a destination ("to …"), someone's thing
 # ("Jonathan's reply"), a trailer ("Reviewed-by").
 # Anchored (\A): only ever matched at the start, and a search restarting at every character of
@@ -72,7 +78,8 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         verb = _COPY_OBJECT.match(words)
         obj = words[verb.end() :] if verb else words
         after = sentence[match.end() : match.end() + 40]
-        if _OTHER_COPIER.search(sentence[max(0, match.start() - 30) : match.start()]):
+        before = sentence[max(0, match.start() - 30) : match.start()]
+        if _OTHER_COPIER.search(before) or _GERUND_OBJECT.search(before):
             return False
         if _NOT_A_COPY.search(obj + after[:12]):
             return False  # "cc'ed to LKML", "adding to Jonathan's reply", "added Sai's Acked-by"

@@ -107,7 +107,7 @@ _REQUEST_SUBJECT = re.compile(
     r"|\bthanks?\b[^\n]{0,100}\b(?:intro|introduction|referral)\b",
     re.IGNORECASE,
 )
-_PATCH_SUBJECT = re.compile(r"^\s*\[(?:PATCH|RFC)", re.IGNORECASE)
+_PATCH_SUBJECT = re.compile(r"^\s*\[(?:PATCH|RFC|GIT\sPULL)", re.IGNORECASE)
 # A calendar's mail about an event, titled with its time: "Invitation: Ann <> Bo @ Fri Mar 20…"
 _CALENDAR_SUBJECT = re.compile(
     r"^\s*(?:(?:updated\s|new\s)?invitation|accepted|declined|tentatively\saccepted|tentative"

@@ -409,6 +409,11 @@ LOOK_ALIKES: dict[str, str] = {
     "not_es_offer_later": "other",
     "not_es_copy_assistant": "other",
     "not_es_copy_to_have_it": "other",
+    # list mail: a pull request ("[GIT PULL] … adding Priya as a reviewer" in MAINTAINERS); a
+    # copy spoken of, not made ("I'm OK with adding Jack" as an author, "Instead of cc'ing Arne")
+    "not_git_pull_adding_reviewer": "other",
+    "not_ok_with_adding_author": "other",
+    "not_instead_of_ccing": "other",
     "not_request_for_intro": "other",
     "not_thanks_for_intro": "other",
     "not_reply_in_intro_thread": "other",
@@ -576,6 +581,7 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("not_es_offer_later", "neg_offer_later"),
         ("not_es_copy_assistant", "neg_admin_copy"),
         ("not_es_copy_to_have_it", "neg_fyi_copy"),
+        ("not_git_pull_adding_reviewer", "patch_posting"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
