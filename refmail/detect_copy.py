@@ -22,7 +22,9 @@ _COPY_OBJECT = re.compile(
     r"(?i)^(?:also\s)?(?:i'?ve\s|i\shave\s|i'?m\s|i'?ll\s|i\swill\s|i'?m\sgoing\sto\s"
     r"|i\sam\sgoing\sto\s|let\sme\s)?(?:also\s)?(?:cc'?ing|cc-ing|cc'?ed|cc'?d|cced"
     r"|copying|copied|loop(?:ing|ed)?\sin|looping|adding|added|including|included|bringing\sin"
-    r"|pull(?:ing)?\sin|\+\s?(?:cc|to):?|[\[(]?\+|copy|cc|add|include|loop\sin)\s{0,2}'?(?:in\s)?"
+    r"|pull(?:ing)?\sin|\+\s?(?:cc|to):?|[\[(]?\+|copy|cc|add|include|loop\sin"
+    r"|pass(?:ing)?\s(?:this|it|your\s\w+)\s(?:e-?mail\s|note\s|message\s|request\s)?on(?:\s?to)?)"
+    r"\s{0,2}'?(?:in\s)?"
 )
 _PERSON_NOUN = re.compile(
     r"(?i)\b(?:maintainers?|folks?|people|persons?|guys|gentlemen|team|experts?|reviewers?|devs"

@@ -92,7 +92,9 @@ _SUBJECT_INTRO = re.compile(
     r"^\s*(?:(?:fwd?|tr|wg|rv)\s*:\s*)*(?:(?:intro(?:duction|ducción)?s?|e-?intro|presentación)"
     r"\b|[^\n]{0,80}\S\s{0,3}(?:<\s?=?\s?>|<-+>|↔)\s{0,3}\S|[^\n]{0,60}\bmeet\s(?!you\b|up\b|with\b)\S"
     r"|(?P<a>[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?)(?:\s(?:\+|&|y|and)\s|\s?/\s?)"
-    r"(?P<b>[A-Z][\w'-]{1,30})\s*$)",
+    r"(?P<b>[A-Z][\w'-]{1,30})\s*$"
+    # "Introducing Julian Gibbs" (a person of the message, not "Introducing Acme Cloud")
+    r"|introducing:?\s(?P<c>[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?)\s*$)",
     re.IGNORECASE,
 )
 _REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|res)\s*:", re.IGNORECASE)
@@ -380,17 +382,17 @@ def _subject_features(subject: str, who: People, add: Callable[[str, str], None]
 
 
 def _names_intro(subject: str, who: People) -> bool:
-    """The subject names an introduction; "Maya + Leo" only when both name people of the
-    message ("Mark Guzman and Turret" is a person and a thing)."""
+    """The subject names an introduction; "Maya + Leo" and "Introducing Julian Gibbs" only
+    when the names are people of the message ("Mark Guzman and Turret" is a person and a
+    thing)."""
     match = _SUBJECT_INTRO.match(subject)
     if match is None:
         return False
-    if match.group("a") is None:
-        return True
+    sides = [side for side in ("a", "b", "c") if match.group(side) is not None]
     people = (*who.candidates, *who.forwarded, *who.in_text)
     return all(
         any(named(p, {w.lower() for w in match.group(side).split()}) for p in people)
-        for side in ("a", "b")
+        for side in sides
     )
 
 

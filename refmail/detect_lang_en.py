@@ -18,7 +18,10 @@ _COPY_VERB = (
     # "I dared to Cc Lorenzo", "I wanted to loop in Dana"
     r"|(?:i'?ll|i\swill|i'?m\sgoing\sto|i\sam\sgoing\sto|let\sme|i(?:\s(?:dared|wanted|want"
     r"|would\slike)|'?d\slike)\sto)\s(?:also\s)?(?:copy|cc|loop\sin"
-    r"|add|include))"
+    r"|add|include)"
+    # the reader's mail handed on to those copied: "I am passing this email onto Jack and Cheryl"
+    r"|pass(?:ing)?\s(?:this|it|your\s(?:e-?mail|note|message|request))\s(?:e-?mail\s|note\s"
+    r"|message\s|request\s)?on(?:\s?to))"
 )
 
 ENGLISH = LanguageData(
@@ -568,6 +571,12 @@ ENGLISH = LanguageData(
             "bring",
             "pull in",
             "pulling in",
+            "pass this",
+            "passing this",
+            "pass it",
+            "passing it",
+            "pass your",
+            "passing your",
             " cc",
             "cc ",
             "(cc",

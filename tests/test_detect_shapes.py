@@ -396,6 +396,21 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "forward",
         {"jordi@pons-seguros.example.es": True, "marta@barsoler.example.es": False},
     ),
+    # the reader's mail handed on to those copied: "I am passing your note on to Kemal Aydin
+    # and Rana Saleh and asking them to … call to discuss"
+    "intro_passing_this_on_to_copied": (
+        "loop_in",
+        {
+            "kemal.aydin@novak.example.com": True,
+            "rana.saleh@novak.example.com": True,
+            "joe@wendt-water.example.org": True,
+        },
+    ),
+    # a letter of introduction: the subject "Introducing Kofi Mensah" names a person copied
+    "intro_subject_introducing_name": (
+        "owner_intro",
+        {"ingrid.lund@bergen.example.no": True, "kofi@mensah-sailing.example.com": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -414,6 +429,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_git_pull_adding_reviewer": "other",
     "not_ok_with_adding_author": "other",
     "not_instead_of_ccing": "other",
+    # "Introducing Frobly Cloud": a product, not a person of the message
+    "not_subject_introducing_product": "other",
     "not_request_for_intro": "other",
     "not_thanks_for_intro": "other",
     "not_reply_in_intro_thread": "other",
@@ -582,6 +599,7 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("not_es_copy_assistant", "neg_admin_copy"),
         ("not_es_copy_to_have_it", "neg_fyi_copy"),
         ("not_git_pull_adding_reviewer", "patch_posting"),
+        ("intro_subject_introducing_name", "subject_names_intro"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
