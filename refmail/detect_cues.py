@@ -11,6 +11,7 @@ import bisect
 import functools
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 
 from refmail.detect_languages import LANGUAGES
 from refmail.detect_text import sentences
@@ -46,13 +47,18 @@ def find_cues(
     """
     data = LANGUAGES[code]
     sent = sentences(text) if sentence_list is None else sentence_list
-    at = _gate_sentences("\n".join(sent).lower().replace("’", "'"), sent, code) if gated else {}
+    at = _gate_sentences(sent, code) if gated else {}
+    gate_sets = _gate_index(code)[2]
     found: dict[str, str] = {}
     for name in data.cues:
         if name == "cue_copy_why" and "cue_copy_in" not in found:
             continue  # "who knows…" only explains a copy
         gates = data.gates.get(name) if gated else None
-        where = range(len(sent)) if gates is None else _holding(at, gates, len(sent))
+        where = (
+            range(len(sent))
+            if gates is None
+            else _holding(at, gates, len(sent), gate_sets[name].intersection(at))
+        )
         for i in where:
             snippet = _first_match(name, cue_pattern(code, name), sent[i], accept)
             if snippet:
@@ -62,13 +68,18 @@ def find_cues(
 
 
 @functools.lru_cache(maxsize=8)
-def _gate_index(code: str) -> tuple[re.Pattern[str], dict[str, tuple[str, ...]]]:
+def _gate_index(
+    code: str,
+) -> tuple[re.Pattern[str], dict[str, tuple[str, ...]], dict[str, frozenset[str]]]:
     """A language's gate words as one pattern that finds, at every position, the longest gate
-    word starting there; and per gate word, the gate words it starts with (found there too)."""
-    gate_words = sorted({w for words in LANGUAGES[code].gates.values() for w in words})
+    word starting there; per gate word, the gate words it starts with (found there too); and
+    per cue, its gate words as a set."""
+    gates = LANGUAGES[code].gates
+    gate_words = sorted({w for words in gates.values() for w in words})
     prefixes = {w: tuple(g for g in gate_words if w.startswith(g)) for w in gate_words}
     trie = _trie(gate_words) if gate_words else "(?!)"
-    return re.compile(f"(?=({trie}))"), prefixes
+    sets = {name: frozenset(words) for name, words in gates.items()}
+    return re.compile(f"(?=({trie}))"), prefixes, sets
 
 
 _Node = dict[str, "_Node"]  # a trie node: the next character -> its node ("" ends a word)
@@ -97,15 +108,32 @@ def _trie(words: list[str]) -> str:
     return alternation(root)
 
 
-def _gate_sentences(lowered: str, sent: list[str], code: str) -> dict[str, list[int]]:
-    """Per gate word found in `lowered` (the sentences joined by newlines, lower-cased), the
-    indexes of the sentences holding it, in order: one pass over the text for every word."""
+def _gate_sentences(sent: list[str], code: str) -> dict[str, list[int]]:
+    """Per gate word found in the sentences (lower-cased), the indexes of the sentences
+    holding it, in order: one pass over each sentence for every word."""
+    pattern, prefixes, _ = _gate_index(code)
+    lowered = [s.lower().replace("’", "'") for s in sent]
+    if any(len(low) != len(s) for low, s in zip(lowered, sent, strict=True)):
+        # ("İ" lower-cased is two characters): placed as in the text joined, as before
+        return _gate_sentences_joined("\n".join(lowered), sent, code)
+    at: dict[str, list[int]] = {}
+    for index, low in enumerate(lowered):
+        found = pattern.findall(low)
+        if found:
+            for word in {g for w in set(found) for g in prefixes[w]}:
+                at.setdefault(word, []).append(index)
+    return at
+
+
+def _gate_sentences_joined(lowered: str, sent: list[str], code: str) -> dict[str, list[int]]:
+    """_gate_sentences, read from the lower-cased sentences joined by newlines: a gate word is
+    in the sentence whose place in the joined original its place falls in."""
     starts: list[int] = []
     offset = 0
     for sentence in sent:
         starts.append(offset)
         offset += len(sentence) + 1
-    pattern, prefixes = _gate_index(code)
+    pattern, prefixes, _ = _gate_index(code)
     at: dict[str, list[int]] = {}
     index = 0
     for match in pattern.finditer(lowered):
@@ -118,15 +146,11 @@ def _gate_sentences(lowered: str, sent: list[str], code: str) -> dict[str, list[
     return at
 
 
-@functools.lru_cache(maxsize=256)
-def _as_set(words: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(words)
-
-
-def _holding(at: dict[str, list[int]], words: tuple[str, ...], count: int) -> list[int]:
+def _holding(
+    at: dict[str, list[int]], words: tuple[str, ...], count: int, present: AbstractSet[str]
+) -> list[int]:
     """Indexes of the sentences (of `count`) that hold one of `words` (at most 200, the first
-    of each word's)."""
-    present = at.keys() & _as_set(words)
+    of each word's); `present` are those of `words` found at all."""
     if count <= 200 or not present:  # (the limit cannot bind)
         if len(present) == 1:
             return at[next(iter(present))]

@@ -64,6 +64,10 @@ _NOTES_DATE = re.compile(
     r"^[ \t]*\d{1,2}/\d{1,2}/\d{2,4}[ \t]+\d{1,2}:\d{2}(?::\d{2})?[ \t]*(?:[AP]M)?[ \t]*$",
     re.IGNORECASE,
 )
+# The characters _HARD_STOP and _HEADER_FROM can start with after spaces and tabs (their
+# case-insensitive letters with the ones Unicode folds to them: "ı" and "İ" are an "i").
+_STOP_FIRST = frozenset("-_BbIiİı")
+_FROM_FIRST = frozenset("*FfDdVv发寄差")
 _ATTRIBUTION_START = re.compile(r"(?<![ \t])[ \t]*(?:On|Am|Le|El|Em|Il|Op|Den)\s", re.IGNORECASE)
 
 
@@ -143,15 +147,24 @@ def _own_lines(body: str) -> tuple[str, str, str]:
             continue
         if line.lstrip().startswith(">"):
             continue
-        if _HARD_STOP.match(line):
+        # (the first character says which of the history's starts a line can be: most lines
+        # are none, and three patterns per line cost more than the rest of the walk)
+        first = line.lstrip(" \t")[:1]
+        if first in _STOP_FIRST and _HARD_STOP.match(line):
             break
         following = lines[i + 1] if i + 1 < len(lines) else ""
-        if _HEADER_FROM.match(line) and _HEADER_NEXT.match(_next_filled(lines, i)):
+        if (
+            first in _FROM_FIRST
+            and _HEADER_FROM.match(line)
+            and _HEADER_NEXT.match(_next_filled(lines, i))
+        ):
             break  # (Notes puts blank lines between "From: Chris Long  09/12/2000" and "To:")
         if "@" in line and _NOTES_AUTHOR.match(line) and _NOTES_TO.match(following):
             break
-        if _NOTES_DATE.match(line) and any(
-            _NOTES_TO.match(n.lstrip()) for n in lines[i + 1 : i + 3]
+        if (
+            first.isdecimal()
+            and _NOTES_DATE.match(line)
+            and any(_NOTES_TO.match(n.lstrip()) for n in lines[i + 1 : i + 3])
         ):
             # Lotus Notes: "Billy Lemmons" / "04/30/2001 06:41 PM" / "To: …" starts the history
             if kept and len(kept[-1].strip()) <= 60:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from refmail.detect import Classification, Identity, classify, context_sentence, robot_hit
-from refmail.detect_cues import _gate_sentences, _holding
+from refmail.detect_cues import _gate_sentences, _gate_sentences_joined, _holding
 from refmail.detect_features import find_cues
 from refmail.detect_languages import LANGUAGES
 from refmail.detect_parties import capitalised_words
@@ -433,7 +433,9 @@ _GATE_WORDS = sorted({w for words in LANGUAGES["en"].gates.values() for w in wor
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.sampled_from([*_GATE_WORDS[::7], "intro", "introduce you", "you two", "x", ". ", "’"]),
+        st.sampled_from(
+            [*_GATE_WORDS[::7], "intro", "introduce you", "you two", "x", ". ", "’", "İ"]
+        ),
         max_size=20,
     ).map("".join)
 )
@@ -450,18 +452,20 @@ def test_one_pass_finds_every_gate_word_where_a_search_per_word_does(text: str) 
             if index not in expected.setdefault(word, []):
                 expected[word].append(index)
             pos = lowered.find(word, pos + 1)
-    assert _gate_sentences(lowered, sent, "en") == expected
+    assert _gate_sentences(sent, "en") == expected
+    assert _gate_sentences_joined(lowered, sent, "en") == expected
 
 
 def test_a_cue_runs_on_at_most_200_sentences_holding_its_gate_words() -> None:
     """Beyond 200 sentences, a cue's pattern runs on the first 200 that hold its gate words,
     taken word by word in the table's order (a long diff or list costs no more)."""
     at = {"a": list(range(0, 300, 2)), "b": list(range(1, 300, 2))}
-    assert _holding(at, ("a", "b"), 300) == [*range(0, 100), *range(100, 300, 2)]
-    assert _holding(at, ("b", "a"), 300) == [*range(0, 100), *range(101, 300, 2)]
-    assert _holding(at, ("b", "c"), 150) == at["b"]
-    assert _holding(at, ("a", "b"), 150) == list(range(300))
-    assert _holding(at, ("c",), 150) == []
+    both = {"a", "b"}
+    assert _holding(at, ("a", "b"), 300, both) == [*range(0, 100), *range(100, 300, 2)]
+    assert _holding(at, ("b", "a"), 300, both) == [*range(0, 100), *range(101, 300, 2)]
+    assert _holding(at, ("b", "c"), 150, {"b"}) == at["b"]
+    assert _holding(at, ("a", "b"), 150, both) == list(range(300))
+    assert _holding(at, ("c",), 150, set()) == []
 
 
 @settings(max_examples=200, deadline=None)
