@@ -54,7 +54,8 @@ ENGLISH = LanguageData(
             # a referral made: "I am referring Mr. Lin (cc'd) for evaluation", "we're referring
             # you to Dr. Moore", "I'd like to refer Ana to you"
             r"|(?i:\b(?:i'?m|i\sam|we'?re|we\sare)\sreferring\s(?:you\sto\s)?)"
-            rf"(?:(?:Mr|Mrs|Ms|Dr|Prof)\.?\s)?{NAME}"
+            # (a person, not someone's thing: "referring Bob's question to legal")
+            rf"(?:(?:Mr|Mrs|Ms|Dr|Prof)\.?\s)?{NAME}(?![\w'’])(?<!['’]s)"
             rf"|(?i:\b(?:i'?d|i\swould|we'?d|we\swould)\slike\sto\srefer\s){NAME}(?i:\sto\syou\b)"
         ),
         "cue_meet": (

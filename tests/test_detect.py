@@ -487,3 +487,17 @@ def test_sentences_keep_an_abbreviation_at_the_end_of_a_long_sentence() -> None:
         "Fine",
     ]
     assert sentences("It is by eCo. Then") == ["It is by eCo.", "Then"]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("I am referring Mr. Karl Brun (cc'd) for an assessment.", True),
+        ("We're referring you to Dr. Vogel.", True),
+        ("I'd like to refer Ana Ruiz to you.", True),
+        ("I'm referring Bob's question to legal.", False),  # someone's thing, not a person
+        ("I am referring to the contract.", False),
+    ],
+)
+def test_a_referral_made_is_the_act_of_introducing(text: str, found: bool) -> None:
+    assert ("cue_introduce" in find_cues(text, "en")) is found
