@@ -42,6 +42,7 @@ from refmail.detect_sentences import (
     context_sentence,
     describes,
 )
+from refmail.detect_subject import subject_features
 from refmail.detect_text import AuthorText, author_text, forwarded_text, language, sentences
 from refmail.detect_weights import THRESHOLD, WEIGHTS
 from refmail.parse import Address, ParsedMessage
@@ -88,34 +89,11 @@ class Reading:
         return any(e.feature == feature for e in self.evidence)
 
 
-_SUBJECT_INTRO = re.compile(
-    r"^\s*(?:(?:fwd?|tr|wg|rv)\s*:\s*)*(?:(?:intro(?:duction|ducción)?s?|e-?intro|presentación)"
-    r"\b|[^\n]{0,80}\S\s{0,3}(?:<\s?=?\s?>|<-+>|↔)\s{0,3}\S|[^\n]{0,60}\bmeet\s(?!you\b|up\b|with\b)\S"
-    r"|(?P<a>[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?)(?:\s(?:\+|&|y|and)\s|\s?/\s?)"
-    r"(?P<b>[A-Z][\w'-]{1,30})\s*$"
-    # "Introducing Julian Gibbs" (a person of the message, not "Introducing Acme Cloud")
-    r"|introducing:?\s(?P<c>[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?)\s*$)",
-    re.IGNORECASE,
-)
-_REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|res)\s*:", re.IGNORECASE)
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|tr|wg|rv)\s*:", re.IGNORECASE)
 _FORWARD_MARK = re.compile(
     r"^[ \t]*(?:-{2,}[ \t]*(?:Forwarded message|Forwarded by|Mensaje reenviado)"
     r"|Begin forwarded message:|Inicio del mensaje reenviado:)",
     re.IGNORECASE | re.MULTILINE,
-)
-_REQUEST_SUBJECT = re.compile(
-    r"^\s*(?:intro(?:duction)?|connection)\s(?:to|with)\b[^\n]{0,200}\?\s*$|\bforwardable\b"
-    r"|\bthanks?\b[^\n]{0,100}\b(?:intro|introduction|referral)\b",
-    re.IGNORECASE,
-)
-_PATCH_SUBJECT = re.compile(r"^\s*\[(?:PATCH|RFC|GIT\sPULL)", re.IGNORECASE)
-# A calendar's mail about an event, titled with its time: "Invitation: Ann <> Bo @ Fri Mar 20…"
-_CALENDAR_SUBJECT = re.compile(
-    r"^\s*(?:(?:updated\s|new\s)?invitation|accepted|declined|tentatively\saccepted|tentative"
-    r"|cancell?ed(?:\sevent)?|invitación(?:\sactualizada)?|aceptad[oa]|rechazad[oa])"
-    r"(?:\s\([^()\n]{0,40}\))?\s?:[^\n]{1,200}\s@\s[^\n]{0,40}\d",
-    re.IGNORECASE,
 )
 
 
@@ -151,7 +129,7 @@ def read(
         if feature == "cue_copy_why" and "cue_copy_in" not in cues:
             continue  # "who knows…" only explains a copy
         add(feature, f"“{words}”")
-    _subject_features(subject, who, add)
+    subject_features(subject, who, add)
     shape = _shape(msg, who, cues, is_owner)
     parties = _parties(shape, who, text, copy_text, written)
     if relay is not None:
@@ -370,32 +348,6 @@ def _relayed(msg: ParsedMessage, who: People, is_owner: Callable[[Address], bool
     )
 
 
-def _subject_features(subject: str, who: People, add: Callable[[str, str], None]) -> None:
-    if _REQUEST_SUBJECT.search(subject):
-        add("request_subject", f"subject “{subject[:80]}” asks or thanks for an intro")
-    elif not _REPLY_SUBJECT.match(subject) and _names_intro(subject, who):
-        add("subject_names_intro", f"subject “{subject[:80]}”")
-    if _PATCH_SUBJECT.match(subject):
-        add("patch_posting", f"subject “{subject[:80]}” posts a patch")
-    if _CALENDAR_SUBJECT.match(subject):
-        add("calendar_invite", f"subject “{subject[:80]}” is a calendar's notice of an event")
-
-
-def _names_intro(subject: str, who: People) -> bool:
-    """The subject names an introduction; "Maya + Leo" and "Introducing Julian Gibbs" only
-    when the names are people of the message ("Mark Guzman and Turret" is a person and a
-    thing)."""
-    match = _SUBJECT_INTRO.match(subject)
-    if match is None:
-        return False
-    sides = [side for side in ("a", "b", "c") if match.group(side) is not None]
-    people = (*who.candidates, *who.forwarded, *who.in_text)
-    return all(
-        any(named(p, {w.lower() for w in match.group(side).split()}) for p in people)
-        for side in sides
-    )
-
-
 def _is_forward(msg: ParsedMessage) -> bool:
     """A real forward (not an Outlook reply with its "Original Message" history)."""
     return bool(_FORWARD_SUBJECT.match(msg.subject)) or bool(
@@ -428,8 +380,9 @@ def _parties(
         copied = _copied(who, copy_text)
         for addr in copied:
             out[addr.email] = (addr, True)
-        counterpart = _counterpart(who, text, written, copied)
-        if counterpart is not None:
+        for counterpart in _greeted_together(who, text, copied) or [
+            a for a in [_counterpart(who, text, written, copied)] if a is not None
+        ]:
             out.setdefault(counterpart.email, (counterpart, True))
         return tuple(out.values())
     for addr in who.candidates:
@@ -516,6 +469,18 @@ def _copied(who: People, sentence: str) -> list[Address]:
     nameless = [a for a in who.copied if not a.name or a.name.lower() == a.email.split("@")[0]]
     # (a display name equal to the local part is no name: "sullivanjj <sullivanjj@…>")
     return nameless[-min(len(phrases), 3) :] if nameless else []
+
+
+def _greeted_together(who: People, text: str, copied: list[Address]) -> list[Address]:
+    """The addressees a loop-in's first line speaks to together ("Tom, Lisa," "Hi Ann and
+    Raj,"): the other side is all of them, when they are two or more."""
+    first = text.lstrip().split("\n", 1)[0][:80]
+    match = _VOCATIVE.match(first)
+    if match is None or match.group(2) is None:
+        return []
+    to = [a for a in who.candidates if a not in copied and a not in who.copied]
+    greeted = [a for a in to if named(a, {n.lower() for n in match.groups() if n})]
+    return greeted if len(greeted) >= 2 else []
 
 
 def _counterpart(

@@ -406,6 +406,16 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
             "joe@wendt-water.example.org": True,
         },
     ),
+    # a loop-in whose first line speaks to two addressees together ("Ravi, Priya,"): the
+    # other side is both of them
+    "intro_loop_in_greets_both_addressees": (
+        "loop_in",
+        {
+            "olu@ade-architects.example.com": True,
+            "ravi.menon@example.net": True,
+            "priya.menon@example.net": True,
+        },
+    ),
     # a letter of introduction: the subject "Introducing Kofi Mensah" names a person copied
     "intro_subject_introducing_name": (
         "owner_intro",
