@@ -342,7 +342,11 @@ ENGLISH = LanguageData(
             r"|\bif\syou(?:'d|\swould)\slike\s(?:an\sintro|me\sto\s(?:introduce|connect))"
             r"|\blet\sme\s"
             r"know\sif\syou(?:'d|\swould)\slike\s(?:an\s)?(?:intro|me\sto\sintroduce)"
-            r"|\bcan\sintroduce\syou\s(?:if|when|later))"
+            r"|\bcan\sintroduce\syou\s(?:if|when|later)"
+            # the act promised for later: "I'll introduce you to my brother next week"
+            r"|\b(?:i'?ll|i\swill|we'?ll|we\swill)\s(?:introduce|connect)\syou\b[^.!?\n]{0,60}?"
+            r"\b(?:next\s(?:week|month|time)|tomorrow|later|once|when|after|as\ssoon\sas"
+            r"|in\sa\s(?:few\s)?(?:days?|weeks?)))"
         ),
         # the reader speaks for the author: "Pls call him and say I can't make it"
         "neg_relay": (

@@ -441,6 +441,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_instead_of_ccing": "other",
     # "Introducing Frobly Cloud": a product, not a person of the message
     "not_subject_introducing_product": "other",
+    # the act promised for later, in English too: "I'll introduce you to Tomas next week"
+    "not_offer_later_next_week": "other",
     "not_request_for_intro": "other",
     "not_thanks_for_intro": "other",
     "not_reply_in_intro_thread": "other",
@@ -610,6 +612,7 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("not_es_copy_to_have_it", "neg_fyi_copy"),
         ("not_git_pull_adding_reviewer", "patch_posting"),
         ("intro_subject_introducing_name", "subject_names_intro"),
+        ("not_offer_later_next_week", "neg_offer_later"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
