@@ -194,6 +194,14 @@ ENGLISH = LanguageData(
             r"|(?i:\b(?:suggested|recommended|encouraged|asked|told|invited)\s(?:that\s)?(?:he|she|they"
             r"|him|her|them)\s(?:to\s)?(?:reach\sout\sto|contact|call|e-?mail|write\sto|get\sin\stouch"
             r"\swith)\syou\b)"
+            # the reader described to the other side as the one to ask: "I told him about you",
+            # "I told him that your son taught there", "I told her you'd call" (not "that you
+            # were away": news, not a hand-off)
+            r"|(?i:\b(?:i'?ve|i\shave|i)\s(?:told|mentioned\sto)\s(?:him|her|them)\s(?:about\syou\b"
+            r"|(?:that\s)?you(?:'d|\swould|'ll|\swill)\s(?:call|contact|reach\sout|e-?mail|write"
+            r"|be\sin\stouch|get\sin\stouch)\b|(?:that\s)?your\s(?:[a-z]+\s)?(?:son|daughter|wife"
+            r"|husband|family|brother|sister|experience|background|work|company|firm|team|expertise"
+            r"|shop|business|office|practice)\b))"
             rf"|(?i:\byou(?:'ll|\swill|\sshould)\s(?:soon\s)?(?:be\s)?hear(?:ing)?\sfrom\s){NAME}"
             r"|(?i:\breferr(?:ed|ing)\s(?:him|her|them)\sto\syou\b)"
             rf"|(?i:\btold\s){NAME}(?i:\sabout\syou\b)"
@@ -520,6 +528,7 @@ ENGLISH = LanguageData(
             "knows i",
         ),
         "cue_gave_name": (
+            "mentioned to",
             "your name",
             "your number",
             "your e-mail",

@@ -416,6 +416,12 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
             "priya.menon@example.net": True,
         },
     ),
+    # the reader described to the one copied as the person to ask: "I told him that your
+    # daughter lived in Lima for years" (colleagues of one firm, no act otherwise)
+    "intro_told_him_about_you": (
+        "owner_intro",
+        {"connie.ruiz@gridline.example.com": True, "matt.lee@gridline.example.com": True},
+    ),
     # a letter of introduction: the subject "Introducing Kofi Mensah" names a person copied
     "intro_subject_introducing_name": (
         "owner_intro",
@@ -443,6 +449,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_subject_introducing_product": "other",
     # the act promised for later, in English too: "I'll introduce you to Tomas next week"
     "not_offer_later_next_week": "other",
+    # news told, not a hand-off: "I told her that you were stuck at the airport"
+    "not_told_her_you_were_away": "other",
     "not_request_for_intro": "other",
     "not_thanks_for_intro": "other",
     "not_reply_in_intro_thread": "other",
@@ -613,6 +621,7 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("not_git_pull_adding_reviewer", "patch_posting"),
         ("intro_subject_introducing_name", "subject_names_intro"),
         ("not_offer_later_next_week", "neg_offer_later"),
+        ("intro_told_him_about_you", "cue_gave_name"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
