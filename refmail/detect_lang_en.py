@@ -64,17 +64,19 @@ ENGLISH = LanguageData(
             r"|(?i:\b(?:like|want|wanted|love|need)\syou\s(?:two\s|both\s)?to\smeet)\s\w"
             rf"|(?i:\byou\s(?:should|must|ought\sto)\s(?:really\s|definitely\s)?meet)\s{NAME}"
             rf"|(?i:\b(?:please\s)?say\s(?:hello|hi)\sto)\s{NAME}"
-            # the comma left out, as on a phone: "Carol meet Ray - did my kitchen"
+            # the comma left out, as on a phone, or a dash for it: "Carol meet Ray - did my
+            # kitchen", "Maya -- meet Leo"
             r"|(?:^|(?<=[.!?]\s))(?!(?i:let'?s|we|i|you|they|he|she|it|can|could|should|will"
             r"|would|must|might|may|to|and|or|but|so|then|also|please|pls|did|do|does)\b)"
-            rf"[A-Z][\w'-]{{1,30}}\s(?i:meet)\s{_NOT_WHEN}{NAME}"
+            rf"[A-Z][\w'-]{{1,30}}(?:\s(?:-{{1,2}}|[–—]))?\s(?i:meet)\s{_NOT_WHEN}{NAME}"
         ),
         "cue_connect": (
             r"(?i:\b(?:connect(?:ing)?|put(?:ting)?)\s(?:you|"
             + _YOU_BOTH
             + r")(?:\s(?:two|both))?\s{0,2}(?:with\b|to\b|in\stouch\b|together\b|here\b|[.,!;]|$"
-            # the purpose said at once: "I'm connecting you so mitigation can start today"
-            r"|(?:so|since|because)\s))"
+            # the purpose said at once: "I'm connecting you so mitigation can start today",
+            # "Connecting you two as promised"
+            r"|(?:so|since|because)\s|as\s(?:promised|discussed|requested|agreed|mentioned)\b))"
             rf"|(?i:\bconnect(?:ing)?)\s{NAME}\s(?i:with|and|to)\s{NAME}"
             # "could you put someone in touch with Rick", "I put Dana in touch with Lee"
             r"|(?i:\bput(?:ting)?\s(?:someone|somebody|him|her|them)\s(?:[\w ]{0,30}?\s)?in\stouch"

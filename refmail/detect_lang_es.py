@@ -18,17 +18,21 @@ SPANISH = LanguageData(
     ),
     cues={
         "cue_introduce": (
-            r"(?i:\b(?:te|os|les|le)\s(?:presento|presentamos)\b|\b(?:quiero|quería|quisiera|me\s"
-            r"gustaría)\s(?:presentar(?:te|os|les)|que\sconozcá?is|que\sconozcas)"
-            r"|\bpresentar(?:te|os|les)\sa\b|\bpresentación\s(?:entre|de)\s)"
+            # (with the Latin American "los"/"las" for "you two": "los presento", "ponerlos")
+            r"(?i:\b(?:te|os|les|le|los|las)\s(?:presento|presentamos)\b)(?=\s?a\s|\s?[A-ZÁÉÍÓÚÑ]"
+            r"|\s?[:.,;!]|\s*$)|(?i:\b(?:quiero|quería"
+            r"|quisiera|me\sgustaría)\s(?:presentar(?:te|os|les|los|las)|que\sconozcá?is"
+            r"|que\sconozcas|que\sse\sconozcan)"
+            r"|\bpresentar(?:te|os|les|los|las)\sa\b|\bpresentación\s(?:entre|de)\s)"
         ),
         "cue_meet": (
-            r"(?i:\b(?:os|les)\spresento\b|\bconoce\sa\b|\bdeberíais\sconoceros"
+            r"(?i:\b(?:os|les)\spresento\b)(?=\s?a\s|\s?[A-ZÁÉÍÓÚÑ]|\s?[:.,;!]|\s*$)"
+            r"|(?i:\bconoce\sa\b|\bdeberíais\sconoceros"
             r"|\bme\sencantaría\sque\sos\sconocierais)"
         ),
         "cue_connect": (
-            r"(?i:\b(?:os|te|les)\s(?:pongo|ponemos)\sen\scontacto|\bponer(?:os|te|les)\sen\s"
-            r"contacto|\bconectar(?:os|te|les))"
+            r"(?i:\b(?:os|te|les|los|las)\s(?:pongo|ponemos)\sen\scontacto|\bponer(?:os|te|les"
+            r"|los|las)\sen\scontacto|\bconectar(?:os|te|les|los|las))"
         ),
         "cue_should_talk": (
             r"(?i:\bdeberíais\s(?:hablar|charlar|conoceros|reuniros)|\btenéis\smucho\sen\scomún"

@@ -422,6 +422,20 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "owner_intro",
         {"connie.ruiz@gridline.example.com": True, "matt.lee@gridline.example.com": True},
     ),
+    # "Hana -- meet Oscar." (a dash for the comma); "Connecting you two as promised."; Latin
+    # American Spanish "los pongo en contacto" ("los" for "you two")
+    "intro_dash_meet": (
+        "owner_intro",
+        {"hana@kiln.example.jp": True, "oscar.reyes@claywork.example.mx": True},
+    ),
+    "intro_connecting_you_two_as_promised": (
+        "owner_intro",
+        {"nadia@haddad-law.example.com": True, "omar@farouk.example.org": True},
+    ),
+    "intro_es_latam_los_pongo_en_contacto": (
+        "owner_intro",
+        {"ana@ruiz-estudio.example.mx": True, "luis@vega-datos.example.co": True},
+    ),
     # a letter of introduction: the subject "Introducing Kofi Mensah" names a person copied
     "intro_subject_introducing_name": (
         "owner_intro",
@@ -451,6 +465,9 @@ LOOK_ALIKES: dict[str, str] = {
     "not_offer_later_next_week": "other",
     # news told, not a hand-off: "I told her that you were stuck at the airport"
     "not_told_her_you_were_away": "other",
+    # "presento" with no person after it: reports presented, a product announced
+    "not_es_los_presento_informes": "other",
+    "not_es_les_presento_producto": "other",
     "not_request_for_intro": "other",
     "not_thanks_for_intro": "other",
     "not_reply_in_intro_thread": "other",
