@@ -108,9 +108,12 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         head = obj.split(maxsplit=1)[0].lower() if obj.split() else ""
         if head in ("him", "her", "them"):  # "adding them to Cc", not "adding them back"
             mine = re.match(r"(?i)(?:also\s)?(?:i'?ve|i\shave|i'?m)\s", words) is not None
-            ends = re.match(r"\s{0,3}(?:$|[.,;:!)]|(?i:so|because|since|in\scase)\b)", after)
-            # "I've included him." is the author's own copy, said and done (or said with why:
-            # "I have copied him so you can follow up")
+            ends = re.match(
+                r"\s{0,3}(?:$|[.,;:!)]|(?i:so\s(?:that\s)?(?:you|we)|because|since|in\scase)\b)",
+                after,
+            )
+            # "I've included him." is the author's own copy, said and done (or said with why
+            # toward the reader: "I have copied him so you can follow up", not "so he is aware")
             return _AFTER_PRONOUN.match(after) is not None or (mine and ends is not None)
         if head in ("the", "my", "our", "some", "other", "a", "few", "more"):
             noun = _PERSON_NOUN.search(obj + after[:30])

@@ -112,7 +112,7 @@ def read(
     code = language(text, _STOP_WORDS)
     data = LANGUAGES[code]
     sentence_list = sentences(text)
-    cues = find_cues(text, code, sentence_list=sentence_list, accept=copies_a_person(who))
+    cues = find_cues(text, code, sentence_list=sentence_list, accept=_accept(who))
     _drop_far_fyi(text, cues)
     if "cue_opt_in_ask" in cues:
         # "Would you be open to an intro? Happy to connect you if so": the condition is the ask
@@ -180,6 +180,22 @@ def read(
         introducer=msg.quoted[0].sender if relay else None,
         names=names,
     )
+
+
+_FOR_ONE = re.compile(r"(?i)\byou\s(?:so|since|because)\s$")
+
+
+def _accept(who: People) -> Callable[[str, str, re.Match[str]], bool]:
+    """`detect_copy.copies_a_person`, and "connecting you so …" only to two people addressed
+    (to one, the "you" is the reader alone: "connecting you so you can see the drive")."""
+    copies = copies_a_person(who)
+
+    def accept(cue: str, sentence: str, match: re.Match[str]) -> bool:
+        if cue == "cue_connect" and _FOR_ONE.search(match.group(0)):
+            return len([a for a in who.candidates if a not in who.copied]) >= 2
+        return copies(cue, sentence, match)
+
+    return accept
 
 
 def _names(
@@ -257,6 +273,7 @@ _CONNECTING = frozenset(
         "gives_an_address",
         "names_the_copied",
         "copied_last_in_cc",
+        "cue_reach_each_other",
     }
 )
 
@@ -283,6 +300,12 @@ def _drop_far_fyi(text: str, cues: dict[str, str]) -> None:
     copy_at = flat.find(cues["cue_copy_in"])
     fyi_at = flat.find(cues["neg_fyi_copy"])
     if copy_at >= 0 and fyi_at >= 0 and abs(fyi_at - copy_at) > _FYI_REACH:
+        del cues["neg_fyi_copy"]
+        return
+    after = fyi_at - copy_at - len(cues["cue_copy_in"])
+    if cues["neg_fyi_copy"].lower().startswith("so ") and copy_at >= 0 and not 0 <= after <= 3:
+        # "so he knows" is the purpose of the copy right before it: "copying Linda … Also,
+        # I'll copy Jim so he knows" says it of Jim's copy, not of Linda's
         del cues["neg_fyi_copy"]
         return
     paragraphs = [" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(text)]

@@ -55,7 +55,9 @@ ENGLISH = LanguageData(
             # you to Dr. Moore", "I'd like to refer Ana to you"
             r"|(?i:\b(?:i'?m|i\sam|we'?re|we\sare)\sreferring\s(?:you\sto\s)?)"
             # (a person, not someone's thing: "referring Bob's question to legal")
-            rf"(?:(?:Mr|Mrs|Ms|Dr|Prof)\.?\s)?{NAME}(?![\w'’])(?<!['’]s)"
+            rf"(?:(?:Mr|Mrs|Ms|Dr|Prof)\.?\s)?(?!(?:Mr|Mrs|Ms|Dr|Prof)\b){NAME}(?![\w'’])(?<!['’]s)"
+            # (to the one addressed, not to a department: "referring Mr. Jones to collections")
+            r"(?!\s(?:\([^()\n]{0,60}\)\s)?to\s(?!you\b))"
             rf"|(?i:\b(?:i'?d|i\swould|we'?d|we\swould)\slike\sto\srefer\s){NAME}(?i:\sto\syou\b)"
         ),
         "cue_meet": (
@@ -74,9 +76,11 @@ ENGLISH = LanguageData(
             r"(?i:\b(?:connect(?:ing)?|put(?:ting)?)\s(?:you|"
             + _YOU_BOTH
             + r")(?:\s(?:two|both))?\s{0,2}(?:with\b|to\b|in\stouch\b|together\b|here\b|[.,!;]|$"
-            # the purpose said at once: "I'm connecting you so mitigation can start today",
             # "Connecting you two as promised"
-            r"|(?:so|since|because)\s|as\s(?:promised|discussed|requested|agreed|mentioned)\b))"
+            r"|as\s(?:promised|discussed|requested|agreed|mentioned)\b))"
+            # the purpose said at once: "I'm connecting you so the work can start" (taken only
+            # when two are addressed: "connecting you so you can see the drive" is one reader)
+            rf"|(?i:\bconnect(?:ing)?\s(?:you|{_YOU_BOTH})\s(?:so|since|because)\s)"
             rf"|(?i:\bconnect(?:ing)?)\s{NAME}\s(?i:with|and|to)\s{NAME}"
             # "could you put someone in touch with Rick", "I put Dana in touch with Lee"
             r"|(?i:\bput(?:ting)?\s(?:someone|somebody|him|her|them)\s(?:[\w ]{0,30}?\s)?in\stouch"
@@ -109,8 +113,11 @@ ENGLISH = LanguageData(
             # (not "get together with your teams": with others, not with each other)
             r"|(?i:\b(?:please|pls)\s(?:get\stogether(?!\swith\s(?:your|their|the|our)\b)"
             r"|connect(?!\sto\b)|compare\snotes)\b)"
-            # the two told to reach each other: "Please call each other directly"
-            r"|(?i:\b(?:please|pls|kindly|feel\sfree\sto)\s(?:call|phone|ring|e-?mail|contact|write\sto"
+        ),
+        # the ones addressed told to reach each other: "Please call each other directly" (a
+        # hand-on when they are new to each other; colleagues sorting out a shift say it too)
+        "cue_reach_each_other": (
+            r"(?i:\b(?:please|pls|kindly|feel\sfree\sto)\s(?:call|phone|ring|e-?mail|contact|write\sto"
             r"|talk\sto|speak\sto|reach\sout\sto|connect\swith|get\sin\stouch\swith"
             r"|coordinate\swith)\seach\sother\b)"
         ),
@@ -310,6 +317,10 @@ ENGLISH = LanguageData(
             r"|\b(?:be|being|get|stay)\s(?:informed|notified)\b|\binformed\sof\b"
             r"|\bon\sthe\ssame\spage\b|\bas\si\smention(?:ed)?\s(?:him|her|them)|\bas\sreference"
             r"|\bnow\sin\sthe\sloop\b"
+            # "I have copied Leo so he knows the invoice is late", "so she is aware"
+            r"|\bso\s(?:that\s)?(?:he|she|they)\s(?:is|are|'s|'re|will\sbe|can\sbe)\s(?:aware|informed"
+            r"|in\sthe\sloop)\b|\bso\s(?:that\s)?(?:he|she|they)\s(?:knows?|has\sit|have\sit"
+            r"|has\sa\scopy|have\sa\scopy)\b"
             r"|\b(?:copying|cc'?ing|copied|adding|added)\s[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?"
             r"\son\s(?:this|these|the\s(?:thread|e-?mail|mail|note))\b)"
         ),
@@ -454,8 +465,8 @@ ENGLISH = LanguageData(
             "get along",
             "directly",
             "with each other",
-            "each other",
         ),
+        "cue_reach_each_other": ("each other",),
         "cue_common_ground": ("similar", "same", "in common", "mutually", "both "),
         "cue_opt_in_ask": (
             "would you mind",
@@ -673,6 +684,10 @@ ENGLISH = LanguageData(
         ),
         "neg_fyi_copy": (
             "fyi",
+            "so he",
+            "so she",
+            "so they",
+            "so that",
             "informed",
             "notified",
             "for your",

@@ -13,6 +13,7 @@ WEIGHTS: dict[str, float] = {
     "cue_meet": 3.0,
     "cue_connect": 3.0,
     "cue_should_talk": 2.0,
+    "cue_reach_each_other": 1.0,
     "cue_common_ground": 1.0,
     "cue_opt_in_ask": 3.0,
     "cue_hand_off": 1.5,

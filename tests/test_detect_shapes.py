@@ -468,6 +468,14 @@ LOOK_ALIKES: dict[str, str] = {
     # "presento" with no person after it: reports presented, a product announced
     "not_es_los_presento_informes": "other",
     "not_es_les_presento_producto": "other",
+    # look-alikes of this round's shapes: colleagues told to call each other about a shift;
+    # "connecting you so you can see the drive" to one reader; a copy "so he is aware" / "so
+    # he knows" (an FYI); a debtor referred to collections
+    "not_call_each_other_colleagues": "other",
+    "not_connecting_you_so_one_reader": "other",
+    "not_copied_him_so_he_is_aware": "other",
+    "not_copied_so_he_knows": "other",
+    "not_referring_to_collections": "other",
     "not_request_for_intro": "other",
     "not_thanks_for_intro": "other",
     "not_reply_in_intro_thread": "other",
@@ -625,7 +633,7 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("intro_name_meet_name_no_comma", "cue_meet"),  # "Tessa meet Omar - …"
         ("intro_subject_slash_names", "subject_names_intro"),  # "Sam / Noor"
         ("intro_connecting_you_so_call_each_other", "cue_connect"),  # "connecting you so"
-        ("intro_connecting_you_so_call_each_other", "cue_should_talk"),  # "call each other"
+        ("intro_connecting_you_so_call_each_other", "cue_reach_each_other"),
         ("intro_referring_patient", "cue_introduce"),  # "I am referring Mr. Karl Brun"
         ("intro_copied_him_so_you_can", "copy_to_reach"),
         ("intro_forward_es_gmail", "directs_to_forwarded"),  # "Escríbele directamente"
@@ -639,6 +647,7 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("intro_subject_introducing_name", "subject_names_intro"),
         ("not_offer_later_next_week", "neg_offer_later"),
         ("intro_told_him_about_you", "cue_gave_name"),
+        ("not_copied_so_he_knows", "neg_fyi_copy"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
