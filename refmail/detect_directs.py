@@ -70,7 +70,10 @@ _DIRECTS = re.compile(
 )
 _SENDS = 5  # the group of the last branch: someone the author sends to the one addressed
 _ES_ACT, _ES_NAME = 6, 7  # the groups of the Spanish act and the name after it
-_PRONOUNS = ("him", "her")
+# A Spanish act with its pronoun alone ("Llámala tú"): said to the reader of a forward about
+# its author; anywhere else the pronoun may be anyone ("llámala mañana")
+_ES_PRONOUN = "~"
+_PRONOUNS = ("him", "her", _ES_PRONOUN)
 
 
 @lru_cache(maxsize=8)
@@ -84,15 +87,23 @@ def _directions(text: str) -> tuple[tuple[str, bool], ...]:
 def _whom(match: re.Match[str]) -> str:
     """The name or pronoun a direction points to ("her" for a Spanish pronoun alone)."""
     if match.group(_ES_ACT):
-        return (match.group(_ES_NAME) or "her").lower()
+        return (match.group(_ES_NAME) or _ES_PRONOUN).lower()
     return next(g for g in match.groups() if g).lower()
 
 
-def directed_to(text: str, addrs: list[Address], stand_in: Address | None = None) -> Address | None:
+def directed_to(
+    text: str,
+    addrs: list[Address],
+    stand_in: Address | None = None,
+    forwarded: Address | None = None,
+) -> Address | None:
     """The party (of `addrs`) the author sends the reader to, or None. "him"/"her" is
-    `stand_in`: the one person copied, or the author of the forwarded mail."""
+    `stand_in`: the one person copied, or the author of the forwarded mail; a Spanish pronoun
+    alone is `forwarded`, the author of the forwarded mail only."""
     for name, _ in _directions(text):
-        if name in _PRONOUNS:
+        if name == _ES_PRONOUN:
+            party = forwarded
+        elif name in _PRONOUNS:
             party = stand_in
         else:
             party = next((a for a in addrs if named(a, {name})), None)
@@ -125,7 +136,8 @@ def directs(
         handed += [a for a in addrs if a in who.in_text and a not in handed and domain_of(a) != own]
     stand_in = new_copies[0] if len(new_copies) == 1 else (handed[0] if handed else None)
     targets = reachable + [a for a in handed if a not in reachable]
-    party = directed_to(text, targets, stand_in) if targets else None
+    author = next((a for a in handed if shape == "forward" and a in who.forwarded[:1]), None)
+    party = directed_to(text, targets, stand_in, author) if targets else None
     if party is None or all(on_thread(a, msg.history) for a in reachable + handed):
         return None  # (asked after the text: nobody new is two old hands told to talk again)
     return party

@@ -20,7 +20,7 @@ _COPY_VERB = (
     r"|would\slike)|'?d\slike)\sto)\s(?:also\s)?(?:copy|cc|loop\sin"
     r"|add|include)"
     # the reader's mail handed on to those copied: "I am passing this email onto Jack and Cheryl"
-    r"|pass(?:ing)?\s(?:this|it|your\s(?:e-?mail|note|message|request))\s(?:e-?mail\s|note\s"
+    r"|passing\s(?:this|it|your\s(?:e-?mail|note|message|request))\s(?:e-?mail\s|note\s"
     r"|message\s|request\s)?on(?:\s?to))"
 )
 
@@ -598,11 +598,8 @@ ENGLISH = LanguageData(
             "bring",
             "pull in",
             "pulling in",
-            "pass this",
             "passing this",
-            "pass it",
             "passing it",
-            "pass your",
             "passing your",
             " cc",
             "cc ",

@@ -476,6 +476,10 @@ LOOK_ALIKES: dict[str, str] = {
     "not_copied_him_so_he_is_aware": "other",
     "not_copied_so_he_knows": "other",
     "not_referring_to_collections": "other",
+    # "I'll pass it on to the team" (a relay promised, not a copy made); a Spanish "llámala"
+    # about someone else (a pronoun alone is the forwarded mail's author, in a forward only)
+    "not_pass_it_on_later": "other",
+    "not_es_llamala_someone_else": "other",
     "not_request_for_intro": "other",
     "not_thanks_for_intro": "other",
     "not_reply_in_intro_thread": "other",
