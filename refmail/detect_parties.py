@@ -97,7 +97,8 @@ def is_robot(addr: Address) -> bool:
 # "Sullivan, Jacob J" (data; short forms that are also common words, "Will", "Pat", "Sue",
 # "Ray", "Don", "Rich", are left out: a capitalised "Will" opens questions)
 _SHORT_FORMS: dict[str, tuple[str, ...]] = {
-    "jacob": ("jake",),
+    "jacob": ("jake", "jack"),
+    "john": ("jack", "johnny"),
     "william": ("bill", "billy"),
     "robert": ("bob", "bobby", "rob"),
     "richard": ("rick",),
@@ -179,12 +180,37 @@ def named(addr: Address, words: AbstractSet[str]) -> bool:
         return True
     if len(words) > 12:
         return False  # partial local-part matches are for short name phrases only
+    if _composed(local, words):
+        return True
     # "Johannes" and hannes@…: a name that ends with the whole local part; "Sullivan" and
     # sullivanjj@…: a local part that starts with the name.
     return any(
         w.endswith(local) or (len(w) >= 4 and local.startswith(w)) or (len(w) >= 5 and w in local)
         for w in words
     )
+
+
+# The given names an everyday short form stands for: "Jack" is Jacob or John.
+_FULL_FORMS: dict[str, tuple[str, ...]] = {}
+for _full, _shorts in _SHORT_FORMS.items():
+    for _short in _shorts:
+        _FULL_FORMS[_short] = (*_FULL_FORMS.get(_short, ()), _full)
+
+
+def _composed(local: str, words: AbstractSet[str]) -> bool:
+    """The local part is built from two of `words`, a given name (or the full name its short
+    form stands for) then a surname, with at most two initials between: "Jack Lew" and
+    jacobjlew@, "Bob Stone" and robertstone@. Two words must fit, so one given name alone
+    ties nobody to a longer local part."""
+    for last in words:
+        if len(last) < 3 or not local.endswith(last):
+            continue
+        head = local[: -len(last)]
+        for word in words - {last}:
+            for first in (word, *_FULL_FORMS.get(word, ())):
+                if len(first) >= 3 and head.startswith(first) and len(head) - len(first) <= 2:
+                    return True
+    return False
 
 
 @functools.lru_cache(maxsize=4096)

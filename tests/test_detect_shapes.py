@@ -441,6 +441,12 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "owner_intro",
         {"ingrid.lund@bergen.example.no": True, "kofi@mensah-sailing.example.com": True},
     ),
+    # round 8, mechanisms rather than phrases: "Jack Lew" is jacobjlew@ (a short form of the
+    # given name, an initial, the surname), and nobody else copied without a name
+    "intro_copy_nickname_composed_address": (
+        "loop_in",
+        {"joseph.ward@harbor-trust.example.org": True, "jacobjlew@example.net": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
