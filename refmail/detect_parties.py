@@ -173,6 +173,8 @@ def named(addr: Address, words: AbstractSet[str]) -> bool:
     """One of `words` (lower-cased) names this person, by display name or local part."""
     if not name_tokens(addr).isdisjoint(words):
         return True
+    if len(words) <= 12 and _short_of_given(given_name(addr), words):
+        return True
     local = _letters(addr.email)
     if len(local) < 4:
         return False
@@ -195,6 +197,30 @@ _FULL_FORMS: dict[str, tuple[str, ...]] = {}
 for _full, _shorts in _SHORT_FORMS.items():
     for _short in _shorts:
         _FULL_FORMS[_short] = (*_FULL_FORMS.get(_short, ()), _full)
+
+
+@functools.lru_cache(maxsize=4096)
+def given_name(addr: Address) -> str:
+    """The given name of a display name, lower-cased: "Christoph Hellwig" and "Hellwig,
+    Christoph" → "christoph"; "" for no display name."""
+    name = decode_header_value(addr.name) if "=?" in addr.name else addr.name
+    if "," in name:
+        name = name.split(",", 1)[1]
+    words = _NAME_WORD.findall(name)
+    return words[0].lower() if words else ""
+
+
+# Capitalised words that begin given names but open sentences ("Will you…", "Rich in…")
+_NOT_SHORT_FORMS = frozenset({"will", "rich", "hope", "mark", "best", "dear", "thanks"})
+
+
+def _short_of_given(given: str, words: AbstractSet[str]) -> bool:
+    """A word of four letters or more that begins the given name is its short form: "Chris" for
+    Christoph, "Alex" for Alexandre, "Matt" for Matthias."""
+    return any(
+        len(w) >= 4 and len(given) > len(w) and given.startswith(w) and w not in _NOT_SHORT_FORMS
+        for w in words
+    )
 
 
 def _composed(local: str, words: AbstractSet[str]) -> bool:

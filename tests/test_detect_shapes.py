@@ -447,6 +447,12 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"joseph.ward@harbor-trust.example.org": True, "jacobjlew@example.net": True},
     ),
+    # "adding Chris here, he wrote most of that code": Chris is Christoph Adler, not the last
+    # nameless address copied
+    "intro_copy_short_given_name": (
+        "loop_in",
+        {"minho.park@fabline.example.kr": True, "ca@adler-dma.example.de": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
