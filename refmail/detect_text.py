@@ -3,7 +3,8 @@
 Mail clients put the author's text in many places: above the quote, between quoted lines
 (inline replies on mailing lists), or above a forwarded block. `author_text` keeps every line
 the author wrote before the first forwarded or Outlook-style header block, dropping '>' lines,
-attribution lines ("On …, Bob wrote:") and the signature. Everything is capped so a hostile
+attribution lines ("On …, Bob wrote:", or a "From:"/"Date:" block over a '>' quote) and the
+signature. Everything is capped so a hostile
 message costs no more than a normal one. Pure: no I/O.
 """
 
@@ -158,7 +159,14 @@ def _own_lines(body: str) -> tuple[str, str, str]:
             and _HEADER_FROM.match(line)
             and _HEADER_NEXT.match(_next_filled(lines, i))
         ):
-            break  # (Notes puts blank lines between "From: Chris Long  09/12/2000" and "To:")
+            # (Notes puts blank lines between "From: Chris Long  09/12/2000" and "To:")
+            quoted = _quoted_after_headers(lines, i)
+            if quoted is None:
+                break
+            skip = quoted - i - 1  # "From: X / Date: Y" over '>' lines attributes a quote
+            if not replied_name and not replied_email:
+                replied_name, replied_email = _attributed(line.split(":", 1)[1])
+            continue
         if "@" in line and _NOTES_AUTHOR.match(line) and _NOTES_TO.match(following):
             break
         if (
@@ -181,6 +189,24 @@ def _own_lines(body: str) -> tuple[str, str, str]:
         if size > AUTHOR_TEXT_LIMIT:
             break
     return "\n".join(kept).strip()[:AUTHOR_TEXT_LIMIT], replied_name, replied_email
+
+
+def _quoted_after_headers(lines: list[str], i: int) -> int | None:
+    """The index of the '>' line that a header block starting at line `i` attributes, or None.
+
+    Some mailers attribute a quote with the quoted message's own headers ("From: Bob <b@x>" /
+    "Date: …" / blank / "> …"): the author's text goes on below the quote. A header block
+    followed by anything but a '>' line starts a forward or an Outlook-style history.
+    """
+    j = i + 1
+    while j < min(len(lines), i + 8) and _HEADER_LINE.match(lines[j]):
+        j += 1
+    while j < min(len(lines), i + 10) and not lines[j].strip():
+        j += 1
+    return j if j < len(lines) and lines[j].lstrip().startswith(">") else None
+
+
+_HEADER_LINE = re.compile(r"[ \t]*\*?[A-Za-z][\w-]{0,20}\*?:[ \t]")
 
 
 def _next_filled(lines: list[str], i: int, reach: int = 3) -> str:

@@ -1,10 +1,11 @@
 """Round 8's general mechanisms, one by one: a name tied to an address built from it or to
-the given name it shortens."""
+the given name it shortens, and the author's text around a quote attributed by header lines."""
 
 from __future__ import annotations
 
 from refmail.detect_parties import named
-from refmail.parse import Address
+from refmail.detect_text import author_text
+from refmail.parse import Address, parse_message
 
 
 def test_a_short_given_name_and_surname_tie_to_an_address_built_from_them() -> None:
@@ -38,3 +39,24 @@ def test_a_word_beginning_the_given_name_is_its_short_form() -> None:
 def test_a_short_form_is_not_read_from_a_whole_texts_words() -> None:
     words = {f"w{i:02d}" for i in range(13)} | {"chris"}
     assert not named(Address("hch@infradead.example", "Christoph Hellwig"), words)
+
+
+def _text(body: str) -> str:
+    raw = f"From: a@x.example\nTo: b@y.example\nSubject: s\n\n{body}".encode()
+    return author_text(parse_message(raw)).text
+
+
+def test_header_lines_over_a_quote_attribute_it() -> None:
+    body = (
+        "From: Bob <bob@y.example>\nDate: Mon, 7 Dec 2026 12:52:03 +0900\n\n"
+        "> the quoted question\n\nMy answer below the quote.\n"
+    )
+    assert _text(body) == "My answer below the quote."
+
+
+def test_header_lines_over_unquoted_text_still_start_a_forward() -> None:
+    body = (
+        "See below.\n\nFrom: Bob <bob@y.example>\nDate: Mon, 7 Dec 2026 12:52:03 +0900\n"
+        "To: Carol <carol@z.example>\n\nThe forwarded words.\n"
+    )
+    assert _text(body) == "See below."

@@ -453,6 +453,12 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"minho.park@fabline.example.kr": True, "ca@adler-dma.example.de": True},
     ),
+    # a quote attributed with its own "From:"/"Date:" lines: the author's words below it are
+    # still the author's (not a forward's)
+    "intro_attribution_header_block": (
+        "loop_in",
+        {"minho.park@fabline.example.kr": True, "ca@adler-dma.example.de": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
