@@ -67,10 +67,39 @@ def _list_like(addr: Address) -> bool:
     local, _, domain = addr.email.partition("@")
     return (
         bool(_LIST_DOMAIN.search(domain))
-        or (bool(_LIST_LOCAL.search(local)) and not _own_name(local, addr.name))
+        or (
+            bool(_LIST_LOCAL.search(local))
+            and not _own_name(local, addr.name)
+            and domain.lower() not in _MAILBOX_PROVIDERS
+        )
         or bool(_LIST_NAME.search(addr.name))
         or " via " in addr.name
     )
+
+
+# Providers of personal mailboxes: a list's usual name there ("cohenarthur.dev@gmail.com") is
+# a person's choice of address, as lists live on their project's or a list host's domain.
+_MAILBOX_PROVIDERS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "yahoo.com",
+        "icloud.com",
+        "me.com",
+        "protonmail.com",
+        "proton.me",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "mailbox.org",
+        "fastmail.com",
+        "qq.com",
+        "163.com",
+    }
+)
 
 
 def _own_name(local: str, name: str) -> bool:

@@ -3,7 +3,7 @@ the given name it shortens, and the author's text around a quote attributed by h
 
 from __future__ import annotations
 
-from refmail.detect_parties import named
+from refmail.detect_parties import is_list, named
 from refmail.detect_text import author_text
 from refmail.parse import Address, parse_message
 
@@ -39,6 +39,12 @@ def test_a_word_beginning_the_given_name_is_its_short_form() -> None:
 def test_a_short_form_is_not_read_from_a_whole_texts_words() -> None:
     words = {f"w{i:02d}" for i in range(13)} | {"chris"}
     assert not named(Address("hch@infradead.example", "Christoph Hellwig"), words)
+
+
+def test_a_lists_usual_name_at_a_personal_mailbox_provider_is_a_person() -> None:
+    assert not is_list(Address("cohenarthur.dev@gmail.com", "cohenarthur.dev"), frozenset())
+    assert is_list(Address("kernel-dev@igalia.example", ""), frozenset())
+    assert is_list(Address("openwrt-devel@lists.openwrt.example", ""), frozenset())
 
 
 def _text(body: str) -> str:

@@ -453,6 +453,16 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"minho.park@fabline.example.kr": True, "ca@adler-dma.example.de": True},
     ),
+    # "[Cc'ing Cohen and Esteban …]" where Cohen is cohen.dev@gmail.com: a list's usual name
+    # at a personal mailbox provider is a person's address
+    "intro_copy_personal_address_looks_like_list": (
+        "loop_in",
+        {
+            "mark.boyd@kernel.example.org": True,
+            "cohen.dev@gmail.com": True,
+            "esteban.blanc@epita.example.fr": True,
+        },
+    ),
     # a quote attributed with its own "From:"/"Date:" lines: the author's words below it are
     # still the author's (not a forward's)
     "intro_attribution_header_block": (
