@@ -206,7 +206,8 @@ def _quoted_after_headers(lines: list[str], i: int) -> int | None:
     return j if j < len(lines) and lines[j].lstrip().startswith(">") else None
 
 
-_HEADER_LINE = re.compile(r"[ \t]*\*?[A-Za-z][\w-]{0,20}\*?:[ \t]")
+# \A: the same for match(), and a search() over a long run of blanks stays linear
+_HEADER_LINE = re.compile(r"\A[ \t]*\*?[A-Za-z][\w-]{0,20}\*?:[ \t]")
 
 
 def _next_filled(lines: list[str], i: int, reach: int = 3) -> str:
