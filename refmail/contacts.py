@@ -17,7 +17,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from refmail import models as m
-from refmail import outbox, outbox_stop
+from refmail import outbox, outbox_stop, tables
 from refmail.errors import RefmailError
 from refmail.record import log_change, upsert_contact
 
@@ -95,9 +95,9 @@ class OptedOut:
     cancelled: int
 
 
-_CONTACT = m.Base.metadata.tables["contact"]
-_CHANGE = m.Base.metadata.tables["contact_change"]
-_NOW = bindparam("p_now", type_=m.UTCDateTime())
+_CONTACT = tables.contact
+_CHANGE = tables.contact_change
+_NOW = bindparam("p_now", type_=tables.UTCDateTime())
 # Built once (the one-click unsubscribe runs them on every POST): set the opt-out only if not
 # yet set, so a second click neither moves the time nor logs a change.
 _OPT_OUT = (

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import Insert, select
 from sqlalchemy.orm import Session
 
 from refmail import models as m
-from refmail import outbox
+from refmail import outbox, tables
 from refmail.config import Account as AccountSettings
 from refmail.config import FollowUps
 from refmail.plan import IntroFacts, plan
@@ -276,7 +276,7 @@ def record_message(
     return row
 
 
-_MESSAGES = cast(sa.Table, m.MessageRecord.__table__)
+_MESSAGES = tables.message
 
 
 class AlreadyRecorded(Exception):
