@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from refmail.classes import dataclass
 from refmail.parse import normalise_address
 
 ASK = "ask"

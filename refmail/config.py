@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from refmail import kinds
 from refmail.addrcheck import plain
+from refmail.classes import dataclass  # dataclasses' own, less the code it compiles at import
 from refmail.errors import ConfigError
-from refmail.frozen import dataclass  # dataclasses' own, less the code it compiles at import
 
 DEFAULT_PATH = "refmail.toml"
 ENV_PATH = "REFMAIL_CONFIG"

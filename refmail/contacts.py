@@ -7,7 +7,6 @@ An opt-out, or level or channel "none", cancels every open follow-up in the same
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from refmail import models as m
 from refmail import outbox, outbox_stop, tables
+from refmail.classes import dataclass
 from refmail.errors import RefmailError
 from refmail.record import log_change, upsert_contact
 

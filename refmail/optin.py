@@ -10,7 +10,6 @@ become unreached, so the ordinary planner drafts the double-sided introduction t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from refmail import kinds, outbox
 from refmail import models as m
+from refmail.classes import dataclass
 from refmail.detect import Identity, context_sentence
 from refmail.outcomes import OutcomeRules, log_change, note_owner
 from refmail.parse import Address, ParsedMessage, normalise_address

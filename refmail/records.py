@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import String, Text, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from refmail import models as m
+from refmail.classes import dataclass
 from refmail.detect import Classification
 from refmail.errors import RefmailError
 from refmail.parse import normalise_address

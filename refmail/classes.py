@@ -1,9 +1,9 @@
-"""Frozen record classes that cost no generated code at import: `dataclass(frozen=True)`'s
-behaviour from a few shared methods instead of source text compiled for every class.
+"""Record classes that cost no generated code at import: `dataclass`'s behaviour (frozen or
+not) from a few shared methods instead of source text compiled for every class.
 
 Python 3.11's dataclasses writes each class's `__init__`, `__repr__`, `__eq__`, `__hash__`,
 `__setattr__` and `__delattr__` as source and compiles it with `exec` (the config's 17 classes:
-≈ 90 M instructions of every command's start). Here `dataclasses` still collects the fields
+≈ 75 M instructions of every command's start). Here `dataclasses` still collects the fields
 (so `fields`, `replace`, `asdict` and `is_dataclass` work as ever) but generates nothing; the
 methods are the ones below, equal in behaviour for classes of plain fields. mypy sees the real
 `dataclasses.dataclass` (the same fields, signatures and frozenness).
@@ -29,19 +29,17 @@ _SPECS: dict[type, _Spec] = {}
 
 
 def _dataclass(cls: T | None = None, /, *, frozen: bool = False, kw_only: bool = False) -> Any:
-    """`dataclasses.dataclass(frozen=True[, kw_only=...])`, without generating code."""
-    if not frozen:
-        raise TypeError("refmail.frozen makes frozen classes only: pass frozen=True")
+    """`dataclasses.dataclass([frozen=...][, kw_only=...])`, without generating code."""
 
     def wrap(c: T) -> T:
-        return _make(c, kw_only)
+        return _make(c, frozen, kw_only)
 
     return wrap if cls is None else wrap(cls)
 
 
-def _make(cls: T, kw_only: bool) -> T:
-    for name in _METHODS:
-        if name in cls.__dict__:
+def _make(cls: T, frozen: bool, kw_only: bool) -> T:
+    for name in (*_METHODS, "__post_init__"):
+        if name in cls.__dict__ or (name == "__post_init__" and hasattr(cls, name)):
             raise TypeError(f"{cls.__qualname__} defines {name}: use dataclasses.dataclass")
     # Fields only: no method is written (dataclass's hash table: eq=False, frozen=False → none).
     dataclasses.dataclass(cls, init=False, repr=False, eq=False, kw_only=kw_only)  # in place
@@ -59,8 +57,19 @@ def _make(cls: T, kw_only: bool) -> T:
     hashed = tuple(f.name for f in fields.values() if (f.hash is None and f.compare) or f.hash)
     _SPECS[cls] = _Spec(positional, fields, compared, hashed)
     for name, method in _METHODS.items():
-        setattr(cls, name, method)
+        if frozen or name in _MUTABLE:
+            setattr(cls, name, method)
+    if not frozen:
+        cls.__hash__ = None  # type: ignore[method-assign,assignment]  # as dataclass: unhashable
     return cls
+
+
+def _spec(cls: type) -> _Spec:
+    """The spec of `cls`, or of the nearest base made here (a subclass that is no dataclass)."""
+    spec = _SPECS.get(cls)
+    if spec is None:
+        spec = _SPECS[cls] = next(_SPECS[c] for c in cls.__mro__ if c in _SPECS)
+    return spec
 
 
 def _has_default(f: dataclasses.Field[Any]) -> bool:
@@ -68,7 +77,7 @@ def _has_default(f: dataclasses.Field[Any]) -> bool:
 
 
 def _init(self: Any, *args: Any, **kwargs: Any) -> None:
-    spec = _SPECS[type(self)]
+    spec = _spec(type(self))
     where = f"{type(self).__qualname__}.__init__()"
     if len(args) > len(spec.positional):
         raise TypeError(
@@ -95,20 +104,20 @@ def _init(self: Any, *args: Any, **kwargs: Any) -> None:
 
 
 def _repr(self: Any) -> str:
-    fields = _SPECS[type(self)].fields.values()
+    fields = _spec(type(self)).fields.values()
     shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields if f.repr)
     return f"{type(self).__qualname__}({shown})"
 
 
 def _eq(self: Any, other: object) -> bool:
     if other.__class__ is self.__class__:
-        names = _SPECS[type(self)].compared
+        names = _spec(type(self)).compared
         return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
     return NotImplemented
 
 
 def _hash(self: Any) -> int:
-    return hash(tuple(getattr(self, n) for n in _SPECS[type(self)].hashed))
+    return hash(tuple(getattr(self, n) for n in _spec(type(self)).hashed))
 
 
 def _setattr(self: Any, name: str, value: Any) -> None:
@@ -127,6 +136,7 @@ _METHODS: dict[str, Callable[..., Any]] = {
     "__setattr__": _setattr,
     "__delattr__": _delattr,
 }
+_MUTABLE = ("__init__", "__repr__", "__eq__")  # what a class that is not frozen gets
 
 if TYPE_CHECKING:
     from dataclasses import dataclass

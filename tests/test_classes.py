@@ -1,4 +1,4 @@
-"""refmail.frozen: classes that behave as dataclass(frozen=True) ones, built without compiling
+"""refmail.classes: classes that behave as dataclasses (frozen or not), built without compiling
 generated methods; the config's classes are made by it."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from refmail import config, frozen
+from refmail import classes, config
 
 
 def _pair(**options: Any) -> tuple[Any, Any]:
-    """The same two-level classes, made by dataclasses and by refmail.frozen."""
+    """The same two-level classes, made by dataclasses and by refmail.classes."""
     made = []
-    for make in (dataclasses.dataclass, frozen.dataclass):
+    for make in (dataclasses.dataclass, classes.dataclass):
 
         @make(frozen=True, kw_only=True)
         class Keys:
@@ -102,39 +102,74 @@ def test_default_factory_runs_per_instance() -> None:
 def test_a_required_field_after_a_default_is_refused_at_definition() -> None:
     with pytest.raises(TypeError, match="non-default argument 'b'"):
 
-        @frozen.dataclass(frozen=True)
+        @classes.dataclass(frozen=True)
         class Bad:
             a: int = 0
-            b: int
+            b: int  # type: ignore[misc]
 
 
-def test_only_frozen_classes_and_no_own_methods() -> None:
-    with pytest.raises(TypeError):
+def test_mutable_classes_behave_as_dataclasses() -> None:
+    made: list[Any] = []
+    for make in (dataclasses.dataclass, classes.dataclass):
 
-        @frozen.dataclass
-        class Plain:
-            a: int = 0
+        @make
+        class Report:
+            count: int = 0
+            notes: list[str] = field(default_factory=list)
 
-    with pytest.raises(TypeError):
+        made.append(Report)
+    for cls in made:
+        one = cls()
+        one.count += 1
+        one.notes.append("n")
+        assert one == cls(1, ["n"]) and one != cls()
+        assert repr(one).endswith("Report(count=1, notes=['n'])")
+        with pytest.raises(TypeError, match="unhashable"):
+            hash(one)
 
-        @frozen.dataclass(frozen=True)
+
+def test_a_subclass_that_is_no_dataclass_uses_its_base() -> None:
+    _, cheap = _pair()
+
+    class Sub(cheap):  # type: ignore[misc,valid-type]
+        pass
+
+    assert Sub("h", 2).port == 2
+    assert repr(Sub("h")).endswith(
+        ".Sub(token='t', secret='', host='h', port=0, tags=('a',), extra=[])"
+    )
+
+
+def test_own_methods_and_post_init_are_refused() -> None:
+    with pytest.raises(TypeError, match="defines __repr__"):
+
+        @classes.dataclass(frozen=True)
         class Own:
             a: int = 0
 
             def __repr__(self) -> str:
                 return "own"
 
+    with pytest.raises(TypeError, match="defines __post_init__"):
+
+        @classes.dataclass
+        class Post:
+            a: int = 0
+
+            def __post_init__(self) -> None:
+                pass
+
 
 def test_the_config_classes_are_made_without_generated_code() -> None:
-    classes = [
+    made = [
         v
         for v in vars(config).values()
         if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__module__ == config.__name__
     ]
-    assert len(classes) >= 17
-    for cls in classes:
-        assert cls.__init__ is frozen._init, cls  # type: ignore[misc]
-        assert cls.__eq__ is frozen._eq, cls
+    assert len(made) >= 17
+    for cls in made:
+        assert cls.__init__ is classes._init, cls
+        assert cls.__eq__ is classes._eq, cls
 
 
 def test_config_values_compare_and_hash_by_content() -> None:
