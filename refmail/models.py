@@ -27,7 +27,13 @@ UNSENT_STATES = t.UNSENT_STATES
 UTCDateTime = t.UTCDateTime
 new_public_id = t.new_public_id
 
+# Two registries on the one metadata. SQLAlchemy configures a registry's mappers (their
+# attributes and relationships) when one of its classes is first used, so a sync of ordinary
+# mail configures only the classes it works with (`_registry`); the others (`_other`: leases,
+# outcomes, the owner's pages' tables) are configured when first used (issue 15).
 _registry = registry(metadata=t.metadata)
+_other = registry(metadata=t.metadata)
+REGISTRIES = (_registry, _other)
 
 
 class Base:
@@ -376,10 +382,15 @@ def _map(cls: type[Base], **relationships: Any) -> None:
     _registry.map_imperatively(cls, cls.__table__, properties=relationships)
 
 
+def _map_other(cls: type[Base], **relationships: Any) -> None:
+    """Classes a sync of ordinary mail does not use; their relationships may name the others'."""
+    _other.map_imperatively(cls, cls.__table__, properties=relationships)
+
+
 # In the order of the classes above.
 _map(Account)
 _map(FolderState)
-_map(MaildirSeen)
+_map_other(MaildirSeen)
 _map(Contact)
 _map(ContactChange)
 _map(MessageRecord)
@@ -403,13 +414,13 @@ _map(
     events=relationship(FollowUpEvent, order_by="FollowUpEvent.id"),
 )
 _map(FollowUpEvent)
-_map(Worker)
-_map(AccountLease)
-_map(IntroductionChange)
-_map(Suggestion, introduction=relationship(Introduction), contact=relationship(Contact))
-_map(Partner)
-_map(Reward)
-_map(Suppression)
-_map(OwnerNote)
-_map(Digest)
-_map(RateEvent)
+_map_other(Worker)
+_map_other(AccountLease)
+_map_other(IntroductionChange)
+_map_other(Suggestion, introduction=relationship(Introduction), contact=relationship(Contact))
+_map_other(Partner)
+_map_other(Reward)
+_map_other(Suppression)
+_map_other(OwnerNote)
+_map_other(Digest)
+_map_other(RateEvent)

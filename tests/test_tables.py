@@ -16,7 +16,8 @@ from refmail import tables
 
 
 def mapped_classes() -> list[type[m.Base]]:
-    return sorted((mapper.class_ for mapper in m.Base.registry.mappers), key=lambda c: c.__name__)
+    mappers = [mapper for registry in m.REGISTRIES for mapper in registry.mappers]
+    return sorted((mapper.class_ for mapper in mappers), key=lambda c: c.__name__)
 
 
 def test_every_table_is_mapped_by_one_class_that_names_it() -> None:
