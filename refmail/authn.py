@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 import authres
+
+from refmail.classes import dataclass
 
 AR = "Authentication-Results"
 AAR = "ARC-Authentication-Results"

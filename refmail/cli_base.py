@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from refmail import config, owner_time
+from refmail.classes import dataclass
 from refmail.clock import system_clock
 from refmail.errors import RefmailError
 from refmail.text import one_line

@@ -6,8 +6,10 @@ Code takes a `Clock` argument instead of calling datetime.now(), so tests and `-
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
+
+from refmail.classes import dataclass
 
 Clock = Callable[[], datetime]
 

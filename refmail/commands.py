@@ -16,10 +16,11 @@ True
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from refmail.classes import dataclass
 from refmail.parse import normalise_address
 
 ASK = "ask"
@@ -47,19 +48,31 @@ _WORD = "|".join(sorted((re.escape(w) for w in WORDS), key=len, reverse=True))
 _BODY = re.compile(
     rf"^[ \t]*+>?[ \t]*+refmail[ \t]*+:[ \t]*+(?P<word>{_WORD})\b(?P<rest>.*)$", re.IGNORECASE
 )
-_ID = re.compile(r"(?:^|\s)(?:#|intro(?:duction)?\s+#?)(?P<id>\d{1,9})\b", re.IGNORECASE)
-# A value: after a currency sign or "value"/"worth" anywhere, or a bare number leading the rest
-# of the line ("converted 1200 retainer") unless a unit follows it ("12 month retainer").
+# What the rest of a command line may say; compiled on first use, since most mail has no
+# command line (compiling them at import cost every sync ≈ 8 M instructions: issue 15).
 _AMOUNT = r"(?P<num>\d[\d,]*(?:\.\d{1,2})?)(?P<k>k\b)?"
-_VALUE = re.compile(
-    rf"(?:^|\s)(?:(?:value|worth)\s*[:=]?\s*[$€£]?|[$€£])\s*{_AMOUNT}", re.IGNORECASE
-)
-_LEADING = re.compile(
-    rf"^\s*{_AMOUNT}(?![\d,.])(?!\s*-?\s*(?:months?|years?|weeks?|days?|hours?|people|staff|%|x\b))",
-    re.IGNORECASE,
-)
-# Starts only where a run of address characters starts, and never gives back: linear.
-_ADDRESS = re.compile(r"(?<![\w.+'-])[\w.+'-]++@[\w-]++(?:\.[\w-]++)+")
+_DETAILS: dict[str, tuple[str, re.RegexFlag]] = {
+    "id": (r"(?:^|\s)(?:#|intro(?:duction)?\s+#?)(?P<id>\d{1,9})\b", re.IGNORECASE),
+    # A value: after a currency sign or "value"/"worth" anywhere, or a bare number leading the
+    # rest of the line ("converted 1200 retainer") unless a unit follows ("12 month retainer").
+    "value": (
+        rf"(?:^|\s)(?:(?:value|worth)\s*[:=]?\s*[$€£]?|[$€£])\s*{_AMOUNT}",
+        re.IGNORECASE,
+    ),
+    "leading": (
+        rf"^\s*{_AMOUNT}(?![\d,.])"
+        r"(?!\s*-?\s*(?:months?|years?|weeks?|days?|hours?|people|staff|%|x\b))",
+        re.IGNORECASE,
+    ),
+    # Starts only where a run of address characters starts, and never gives back: linear.
+    "address": (r"(?<![\w.+'-])[\w.+'-]++@[\w-]++(?:\.[\w-]++)+", re.NOFLAG),
+}
+
+
+@functools.cache
+def _detail(name: str) -> re.Pattern[str]:
+    pattern, flags = _DETAILS[name]
+    return re.compile(pattern, flags)
 
 
 @dataclass(frozen=True)
@@ -109,12 +122,16 @@ def _body_command(own_text: str) -> Command | None:
             continue
         action = WORDS[found.group("word").lower()]
         rest = found.group("rest")
-        about = tuple(a.lower() for a in _ADDRESS.findall(rest))
-        rest = _ADDRESS.sub(" ", rest)
-        ident = _ID.search(rest)
+        about = tuple(a.lower() for a in _detail("address").findall(rest))
+        rest = _detail("address").sub(" ", rest)
+        ident = _detail("id").search(rest)
         if ident is not None:
             rest = rest[: ident.start()] + " " + rest[ident.end() :]
-        value = (_VALUE.search(rest) or _LEADING.search(rest)) if action == "converted" else None
+        value = (
+            (_detail("value").search(rest) or _detail("leading").search(rest))
+            if action == "converted"
+            else None
+        )
         if value is not None:
             rest = rest[: value.start()] + " " + rest[value.end() :]
         note = " ".join(rest.split()).strip(" -—:;,.")

@@ -13,7 +13,7 @@ import re
 import tomllib
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from refmail import kinds
 from refmail.addrcheck import plain
+from refmail.classes import dataclass  # dataclasses' own, less the code it compiles at import
 from refmail.errors import ConfigError
 
 DEFAULT_PATH = "refmail.toml"
@@ -106,8 +107,18 @@ CHANNELS: tuple[str, ...] = get_args(Mode)
 if TYPE_CHECKING:
     KindDelivery = Any  # made at import time from the kinds table, which mypy cannot follow
 else:
-    KindDelivery = dataclasses.make_dataclass(
-        "KindDelivery", [(name, Literal["", Mode], "") for name in kinds.NAMES], frozen=True
+    KindDelivery = dataclass(
+        type(
+            "KindDelivery",
+            (),
+            {
+                "__module__": __name__,
+                "__doc__": "How each kind of follow-up leaves; empty: as the account.",
+                "__annotations__": {name: Literal["", Mode] for name in kinds.NAMES},
+                **{name: "" for name in kinds.NAMES},
+            },
+        ),
+        frozen=True,
     )
 
 

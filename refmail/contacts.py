@@ -7,7 +7,6 @@ An opt-out, or level or channel "none", cancels every open follow-up in the same
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,7 +16,8 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from refmail import models as m
-from refmail import outbox, outbox_stop
+from refmail import outbox, outbox_stop, tables
+from refmail.classes import dataclass
 from refmail.errors import RefmailError
 from refmail.record import log_change, upsert_contact
 
@@ -95,21 +95,33 @@ class OptedOut:
     cancelled: int
 
 
-_CONTACT = m.Base.metadata.tables["contact"]
-_CHANGE = m.Base.metadata.tables["contact_change"]
-_NOW = bindparam("p_now", type_=m.UTCDateTime())
-# Built once (the one-click unsubscribe runs them on every POST): set the opt-out only if not
-# yet set, so a second click neither moves the time nor logs a change.
-_OPT_OUT = (
-    sql_update(_CONTACT)
-    .where(_CONTACT.c.public_id == bindparam("p_public"), _CONTACT.c.opted_out_at.is_(None))
-    .values(opted_out_at=_NOW, updated_at=_NOW)
-    .returning(_CONTACT.c.id, _CONTACT.c.email)
-)
-_BY_PUBLIC_ID = select(_CONTACT.c.id, _CONTACT.c.email).where(
-    _CONTACT.c.public_id == bindparam("p_public")
-)
-_LOG_CHANGE = insert(_CHANGE)
+_CONTACT = tables.contact
+_CHANGE = tables.contact_change
+
+
+# Built once, on first use (the one-click unsubscribe runs them on every POST; building them at
+# import cost every sync, which loads this module): set the opt-out only if not yet set, so a
+# second click neither moves the time nor logs a change.
+@functools.cache
+def _opt_out() -> Any:
+    return (
+        sql_update(_CONTACT)
+        .where(_CONTACT.c.public_id == bindparam("p_public"), _CONTACT.c.opted_out_at.is_(None))
+        .values(opted_out_at=_now(), updated_at=_now())
+        .returning(_CONTACT.c.id, _CONTACT.c.email)
+    )
+
+
+@functools.cache
+def _by_public_id() -> Select[Any]:
+    return select(_CONTACT.c.id, _CONTACT.c.email).where(
+        _CONTACT.c.public_id == bindparam("p_public")
+    )
+
+
+@functools.cache
+def _now() -> Any:
+    return bindparam("p_now", type_=tables.UTCDateTime())
 
 
 @functools.cache
@@ -127,7 +139,7 @@ def _opt_out_in_one() -> Select[Any]:
     opted = (
         sql_update(_CONTACT)
         .where(_CONTACT.c.id == target_id, _CONTACT.c.opted_out_at.is_(None))
-        .values(opted_out_at=_NOW, updated_at=_NOW)
+        .values(opted_out_at=_now(), updated_at=_now())
         .returning(_CONTACT.c.id)
         .cte("opted")
     )
@@ -137,7 +149,7 @@ def _opt_out_in_one() -> Select[Any]:
             ["contact_id", "at", "source", "field", "old_value", "new_value"],
             select(
                 opted.c.id,
-                _NOW,
+                _now(),
                 bindparam("p_source", type_=String()),
                 literal("opted_out_at"),
                 literal(""),
@@ -180,10 +192,10 @@ def opt_out_by_public_id(
         email = rows[0].email
         cancelled = outbox_stop.announce_stopped(changed, email, "contact_changed", why)
         return OptedOut(rows[0].contact_id, email, cancelled)
-    done = connection.execute(_OPT_OUT, {"p_public": public_id, "p_now": now}).first()
+    done = connection.execute(_opt_out(), {"p_public": public_id, "p_now": now}).first()
     if done is not None:
         connection.execute(
-            _LOG_CHANGE,
+            insert(_CHANGE),
             {
                 "contact_id": done.id,
                 "at": now,
@@ -194,7 +206,7 @@ def opt_out_by_public_id(
             },
         )
     else:
-        done = connection.execute(_BY_PUBLIC_ID, {"p_public": public_id}).first()
+        done = connection.execute(_by_public_id(), {"p_public": public_id}).first()
         if done is None:
             return None
     cancelled = outbox_stop.stop_all_to(

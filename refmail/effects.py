@@ -9,7 +9,6 @@ follow-up it changes, and returned as a notice for the owner.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 from refmail import contacts, kinds, outbox, outcomes
 from refmail import models as m
 from refmail.authn import Verdict
+from refmail.classes import dataclass
 from refmail.detect import Classification, Identity
 from refmail.parse import ParsedMessage
 from refmail.record import ContactCache, log_change

@@ -19,13 +19,13 @@ import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass
 from datetime import date, datetime
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import DRAFTS, SENT
 
+from refmail.classes import dataclass
 from refmail.config import ImapSettings
 from refmail.errors import DeliveryError, SourceError
 from refmail.oauth import token_source

@@ -15,7 +15,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from refmail.classes import dataclass
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from refmail.classes import dataclass
 from refmail.config import ImapSettings, SmtpSettings, read_secret
 from refmail.errors import ConfigError, SourceError
 

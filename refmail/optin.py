@@ -10,7 +10,6 @@ become unreached, so the ordinary planner drafts the double-sided introduction t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from refmail import kinds, outbox
 from refmail import models as m
+from refmail.classes import dataclass
 from refmail.detect import Identity, context_sentence
 from refmail.outcomes import OutcomeRules, log_change, note_owner
 from refmail.parse import Address, ParsedMessage, normalise_address
@@ -30,12 +30,12 @@ if TYPE_CHECKING:
 
 SHAPE = "opt_in"
 CALL_LEAD = timedelta(days=1)  # with [optin] call_first: the call, then a day later the intro
+# Patterns for the owner's asks only, so compiled on first use (by re, which keeps them): at
+# import they cost every sync that loads this module (issue 15).
 # Starts only where a run of address characters starts, and never gives back: linear.
-_ADDRESS = re.compile(r"(?<![\w.+'-])[\w.+'-]++@[\w-]++(?:\.[\w-]++)+")
+_ADDRESS = r"(?<![\w.+'-])[\w.+'-]++@[\w-]++(?:\.[\w-]++)+"
 _NAMED = r"(?P<name>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\s*[<(\[]\s*ADDRESS\s*[>)\]]"
-_TO_NAME = re.compile(
-    r"\bintroduc\w*\s+(?:you\s+)?to\s+(?P<name>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?)"
-)
+_TO_NAME = r"\bintroduc\w*\s+(?:you\s+)?to\s+(?P<name>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?)"
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def read_ask(msg: ParsedMessage, identity: Identity, about: tuple[str, ...]) -> 
     if asked is None:
         return None
     text = msg.own_text
-    candidates = [*about, *(a.lower() for a in _ADDRESS.findall(text))]
+    candidates = [*about, *(a.lower() for a in re.findall(_ADDRESS, text))]
     for raw in candidates:
         email = normalise_address(raw)
         if email and email != asked.email and not identity.is_self(email) and "+" not in email:
@@ -66,7 +66,7 @@ def _context(text: str) -> str:
     """Why they should meet: the note's context sentence, leaving out the question itself and
     anything naming an address (it goes to both, and neither has said yes to the other yet)."""
     sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
-    kept = [s for s in sentences if not s.endswith("?") and not _ADDRESS.search(s)]
+    kept = [s for s in sentences if not s.endswith("?") and not re.search(_ADDRESS, s)]
     return context_sentence(" ".join(kept))
 
 
@@ -74,7 +74,7 @@ def _name_of(text: str, address: str) -> str:
     named = re.search(_NAMED.replace("ADDRESS", re.escape(address)), text)
     if named is not None:
         return named.group("name")
-    offered = _TO_NAME.search(text)
+    offered = re.search(_TO_NAME, text)
     return offered.group("name") if offered is not None else ""
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +35,7 @@ from sqlalchemy.orm.util import identity_key
 
 from refmail import kinds
 from refmail import models as m
+from refmail.classes import dataclass
 
 log = logging.getLogger(__name__)
 

@@ -28,13 +28,14 @@ from sqlalchemy import (
 from sqlalchemy.types import Text
 
 from refmail import models as m
+from refmail import tables
 from refmail.outbox import DRAFT_CHANNELS, log_line
 
 log = logging.getLogger("refmail.outbox")
 
-_FOLLOW_UP = m.Base.metadata.tables["follow_up"]
-_EVENT = m.Base.metadata.tables["follow_up_event"]
-_NOW = bindparam("p_now", type_=m.UTCDateTime())
+_FOLLOW_UP = tables.follow_up
+_EVENT = tables.follow_up_event
+_NOW = bindparam("p_now", type_=tables.UTCDateTime())
 _RETURNED = (
     _FOLLOW_UP.c.id,
     _FOLLOW_UP.c.kind,

@@ -8,7 +8,7 @@ the owner confirms one. The caller owns the transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from refmail import kinds, outbox
 from refmail import models as m
+from refmail.classes import dataclass
 from refmail.config import Account, FollowUps, Rewards, Settings
 from refmail.errors import RefmailError
 from refmail.plan import IntroFacts, plan_outcome

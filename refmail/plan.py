@@ -5,9 +5,9 @@ Pure: it takes the facts and the cadence and returns rows-to-be; the caller stor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from refmail.classes import dataclass
 from refmail.config import FollowUps
 
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
+from refmail.classes import dataclass
 from refmail.source import Key, Source
 
 if TYPE_CHECKING:  # the pool's machinery is imported when a batch first needs it

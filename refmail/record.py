@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import Insert, select
 from sqlalchemy.orm import Session
 
 from refmail import models as m
-from refmail import outbox
+from refmail import outbox, tables
 from refmail.config import Account as AccountSettings
 from refmail.config import FollowUps
 from refmail.plan import IntroFacts, plan
@@ -64,10 +64,9 @@ def store_cursor(
 def load_position(session: Session, account_id: int, folder: str) -> Cursor:
     """The folder's cursor with the Maildir keys already seen (none for an IMAP folder)."""
     cursor = load_cursor(session, account_id, folder)
+    seen = tables.maildir_seen.c  # Core: a sync need not configure MaildirSeen's mapper
     keys = session.scalars(
-        select(m.MaildirSeen.key).where(
-            m.MaildirSeen.account_id == account_id, m.MaildirSeen.folder == folder
-        )
+        select(seen.key).where(seen.account_id == account_id, seen.folder == folder)
     )
     return Cursor(cursor.validity, cursor.position, frozenset(keys))
 
@@ -78,21 +77,24 @@ def store_position(
     """What a batch read: its cursor, and the Maildir keys it saw (in the caller's transaction,
     with the messages it recorded). Keys seen already are skipped, so a replay is harmless."""
     store_cursor(session, account_id, folder, batch.cursor, now)
+    seen = tables.maildir_seen  # Core: a sync need not configure MaildirSeen's mapper
     for chunk in _chunks(sorted(set(batch.seen))):
         known = set(
             session.scalars(
-                select(m.MaildirSeen.key).where(
-                    m.MaildirSeen.account_id == account_id,
-                    m.MaildirSeen.folder == folder,
-                    m.MaildirSeen.key.in_(chunk),
+                select(seen.c.key).where(
+                    seen.c.account_id == account_id,
+                    seen.c.folder == folder,
+                    seen.c.key.in_(chunk),
                 )
             )
         )
-        session.add_all(
-            m.MaildirSeen(account_id=account_id, folder=folder, key=key, seen_at=now)
+        new = [
+            {"account_id": account_id, "folder": folder, "key": key, "seen_at": now}
             for key in chunk
             if key not in known
-        )
+        ]
+        if new:
+            session.execute(sa.insert(seen), new)
 
 
 def _folder_state(session: Session, account_id: int, folder: str) -> m.FolderState | None:
@@ -276,7 +278,7 @@ def record_message(
     return row
 
 
-_MESSAGES = cast(sa.Table, m.MessageRecord.__table__)
+_MESSAGES = tables.message
 
 
 class AlreadyRecorded(Exception):

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,8 @@ from sqlalchemy import String, Text, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from refmail import models as m
+from refmail import tables
+from refmail.classes import dataclass
 from refmail.detect import Classification
 from refmail.errors import RefmailError
 from refmail.parse import normalise_address
@@ -50,10 +52,14 @@ def is_suppressed(session: Session, email: str) -> bool:
     )
 
 
+_SUPPRESSIONS = select(func.count()).select_from(tables.suppression)
+
+
 def unsuppressed(session: Session, verdict: Classification) -> Classification:
     """The introduction without forgotten people: a forgotten introducer, or no party left,
     makes it mail refmail does not keep."""
-    if verdict.kind != "introduction" or session.scalar(select(func.count(m.Suppression.id))) == 0:
+    # Core, not the ORM: the count need not configure the mappers a sync does not use
+    if verdict.kind != "introduction" or session.scalar(_SUPPRESSIONS) == 0:
         return verdict
     if verdict.introducer is not None and is_suppressed(session, verdict.introducer.email):
         return Classification("other", "suppressed", "the introducer asked to be forgotten")

@@ -22,9 +22,9 @@ Pure: no I/O. The caller looks up the known threads and contacts, once per batch
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Literal
 
+from refmail.classes import dataclass
 from refmail.detect import Identity, looks_like_bounce, triage
 from refmail.parse import Address, Heads
 

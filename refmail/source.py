@@ -6,8 +6,9 @@ Kept apart so sync depends on this small contract, not on imapclient or the file
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Protocol
+
+from refmail.classes import dataclass
 
 Key = int | str
 # How much of a message sync reads: enough for any text a person writes, never the attachments,

@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from refmail import contacts
+from refmail import contacts, tables
 from refmail import models as m
 from refmail.clock import Clock, system_clock
 from refmail.config import Web
@@ -97,7 +97,7 @@ class Limiter(Protocol):
     def allow(self, key: str) -> bool: ...
 
 
-_RATE = m.Base.metadata.tables["rate_event"]
+_RATE = tables.rate_event
 _SINCE = bindparam("p_since", type_=Float())
 _RATE_KEY = (_RATE.c.bucket == bindparam("p_bucket")) & (_RATE.c.key == bindparam("p_key"))
 _RATE_FORGET = delete(_RATE).where(_RATE_KEY, _RATE.c.at <= _SINCE)

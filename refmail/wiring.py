@@ -13,7 +13,6 @@ import functools
 import importlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, cast
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, NoReturn, cast
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from refmail.classes import dataclass
 from refmail.clock import Clock, system_clock
 from refmail.config import Account, Settings
 from refmail.db import SessionFactory, make_engine, migrate, session_factory

@@ -186,6 +186,42 @@ def test_a_new_introduction_is_recorded_without_what_only_replies_and_bounces_ne
     assert "scanned 1," in out and {"refmail.replies", "refmail.signals"} <= busy, out
 
 
+REGISTRIES = """
+import atexit, sys
+from refmail.cli import main
+from refmail import models
+atexit.register(lambda: print("unconfigured", [r._new_mappers for r in models.REGISTRIES]))
+sys.argv = ["refmail", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_sync_of_a_new_introduction_configures_only_the_mappers_it_uses(
+    tmp_path: Path,
+) -> None:
+    """SQLAlchemy configures a registry's mappers on first use: the classes a sync does not use
+    (leases, outcomes, the owner's pages) are in a registry that stays unconfigured (issue 15);
+    a report that reads them configures it."""
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (tmp_path / "refmail.toml").write_text(
+        f'database = "sqlite:///{tmp_path}/refmail.db"\n\n[[accounts]]\nname = "local"\n'
+        f'address = "refmail@example.com"\nowners = ["{OWNER}"]\ndelivery = "file"\n'
+        f'drafts_dir = "{tmp_path}/drafts"\n[accounts.maildir]\npath = "{maildir}"\n'
+    )
+    refmail_modules("sync", cwd=tmp_path)  # the first run migrates the new database
+    (maildir / "new" / "1.eml").write_bytes(referral("one")[1])
+    done = python("-c", REGISTRIES, "sync", cwd=tmp_path)
+    assert "1 introductions" in done.stdout, done.stdout + done.stderr
+    assert "unconfigured [False, True]" in done.stdout, done.stdout
+    (maildir / "new" / "2.eml").write_bytes(referral("two")[1])
+    done = python("-c", REGISTRIES, "sync", cwd=tmp_path)  # the Maildir keys seen are kept
+    assert "scanned 1," in done.stdout and "unconfigured [False, True]" in done.stdout
+    done = python("-c", REGISTRIES, "partners", "list", cwd=tmp_path)
+    assert done.returncode == 0 and "unconfigured [False, False]" in done.stdout, done.stderr
+
+
 COLLECTOR = """
 import atexit, gc, sys
 from refmail.cli import main
