@@ -25,7 +25,9 @@ class _Spec(NamedTuple):
     hashed: tuple[str, ...]  # what __hash__ looks at
 
 
-_SPECS: dict[type, _Spec] = {}
+# Each class keeps its spec as a class attribute: a subclass that is no dataclass inherits its
+# base's, as dataclasses' generated methods would serve it.
+_SPEC = "__classes_spec__"
 
 
 def _dataclass(cls: T | None = None, /, *, frozen: bool = False, kw_only: bool = False) -> Any:
@@ -55,7 +57,7 @@ def _make(cls: T, frozen: bool, kw_only: bool) -> T:
         defaulted = defaulted or has_default
     compared = tuple(f.name for f in fields.values() if f.compare)
     hashed = tuple(f.name for f in fields.values() if (f.hash is None and f.compare) or f.hash)
-    _SPECS[cls] = _Spec(positional, fields, compared, hashed)
+    setattr(cls, _SPEC, _Spec(positional, fields, compared, hashed))
     for name, method in _METHODS.items():
         if frozen or name in _MUTABLE:
             setattr(cls, name, method)
@@ -66,9 +68,7 @@ def _make(cls: T, frozen: bool, kw_only: bool) -> T:
 
 def _spec(cls: type) -> _Spec:
     """The spec of `cls`, or of the nearest base made here (a subclass that is no dataclass)."""
-    spec = _SPECS.get(cls)
-    if spec is None:
-        spec = _SPECS[cls] = next(_SPECS[c] for c in cls.__mro__ if c in _SPECS)
+    spec: _Spec = getattr(cls, _SPEC)
     return spec
 
 
