@@ -469,6 +469,12 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"minho.park@fabline.example.kr": True, "ca@adler-dma.example.de": True},
     ),
+    # round 9: "[+cc Marek for visibility] … What do you think Andrei? Marek?": the copied
+    # person asked by name was brought in to answer, not copied for information
+    "intro_fyi_copy_then_asked": (
+        "loop_in",
+        {"marek@horak.example.sk": True, "andrei@costa.example.ro": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -596,6 +602,11 @@ LOOK_ALIKES: dict[str, str] = {
     # "please contact Laura Diaz (laura@<the author's own domain>) to change your dependents": a
     # service's pointer to a colleague, not a person handed on
     "not_service_pointer_colleague_address": "other",
+    # round 9, the copy's shape: "I've posted v2 … and to loop in the other maintainers" (the
+    # copy made by another mail); "I'm copying Dana Wells, Omar Haddad, Priya Nair and Tom."
+    # (a roll of names and nothing else: copies for information)
+    "not_sent_new_version_to_loop_in": "other",
+    "not_copy_roll_of_names": "other",
 }
 
 
@@ -680,6 +691,9 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("not_offer_later_next_week", "neg_offer_later"),
         ("intro_told_him_about_you", "cue_gave_name"),
         ("not_copied_so_he_knows", "neg_fyi_copy"),
+        ("not_sent_new_version_to_loop_in", "copy_in_another_mail"),
+        ("not_copy_roll_of_names", "copies_a_roll"),
+        ("intro_fyi_copy_then_asked", "asks_the_copied"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
