@@ -475,6 +475,11 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"marek@horak.example.sk": True, "andrei@costa.example.ro": True},
     ),
+    # "[ add Ilse, original author of the bad-range table ]": a bracketed note of a copy made
+    "intro_loop_in_bracketed_add": (
+        "loop_in",
+        {"ilse@maas.example.nl": True, "andrei@costa.example.ro": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
