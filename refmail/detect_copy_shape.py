@@ -66,11 +66,30 @@ def copies_a_roll(sentence_list: list[str], copy_words: str, copy_verb: re.Patte
     return sentence if _ROLL.match(sentence[verb.end() :]) else ""
 
 
-def asks_the_copied(named_in: list[tuple[str, set[str]]], copied: list[Address]) -> Address | None:
+def _on_one_line(text: str, question: str, note: str) -> bool:
+    """The copy note ends the question's own line: "Have they been testing this? (+cc Gil)"."""
+    tail = _flat(question)[-20:]
+    return any(
+        tail in flat and note in flat[flat.find(tail) :]
+        for flat in map(_flat, text.splitlines())
+        if note in flat
+    )
+
+
+def asks_the_copied(
+    named_in: list[tuple[str, set[str]]], copied: list[Address], copy_words: str, text: str
+) -> Address | None:
     """The copied party the author asks a question by name ("What do you think Bjorn?
-    Jakub?"): brought in to answer, not copied for information."""
-    for sentence, words in named_in:
-        if not sentence.rstrip().endswith("?") or not words:
+    Jakub?"), or whose copy note ends a question's line ("Have they been testing this? (+cc
+    Gil)"): brought in to answer, not copied for information."""
+    note = _flat(copy_words)
+    for i, (sentence, words) in enumerate(named_in):
+        if not words:
+            continue
+        question = named_in[i - 1][0] if i > 0 else ""
+        after_question = question.endswith("?") and note in _flat(sentence)
+        after_question = after_question and _on_one_line(text, question, note)
+        if not (sentence.rstrip().endswith("?") or after_question):
             continue
         for addr in copied:
             if named(addr, words):
@@ -79,6 +98,7 @@ def asks_the_copied(named_in: list[tuple[str, set[str]]], copied: list[Address])
 
 
 def copy_shape(
+    text: str,
     sentence_list: list[str],
     named_in: list[tuple[str, set[str]]],
     cues: dict[str, str],
@@ -96,7 +116,7 @@ def copy_shape(
     roll = copies_a_roll(sentence_list, words, copy_verb)
     if roll:
         out.append(("copies_a_roll", f"“{roll[:80]}”"))
-    asked = asks_the_copied(named_in, copied)
+    asked = asks_the_copied(named_in, copied, words, text)
     if asked is not None:
         out.append(("asks_the_copied", str(asked)))
     return out

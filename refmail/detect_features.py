@@ -147,7 +147,7 @@ def read(
     ):
         add(feature, said)
     copied = [a for a, _ in parties if a in who.copied]
-    for feature, said in copy_shape(sentence_list, named_in, cues, copied, _COPY_WORDS):
+    for feature, said in copy_shape(text, sentence_list, named_in, cues, copied, _COPY_WORDS):
         add(feature, said)
     if shape == "owner_intro" and sum(e.weight for e in found) >= THRESHOLD:
         parties = _spoken_of(parties, msg, named_in)
@@ -160,7 +160,9 @@ def read(
     # "+CC Jean, Guenter and the list": the list was copied beside people, not instead
     _outweigh(found, "names_the_copied", "neg_list_copy", "people copied too")
     # "[+cc Jakub for visibility] … What do you think Bjorn? Jakub?": asked, not informed
-    _outweigh(found, "asks_the_copied", "neg_fyi_copy", "the copied is asked by name")
+    # (a question explains the copy: "Have they been testing this? (+cc Gil)")
+    for zeroed in ("neg_fyi_copy", "copy_unexplained"):
+        _outweigh(found, "asks_the_copied", zeroed, "the copied is asked")
     about: dict[str, str] = {}
     names: dict[str, str] = {}
     about_owner = context = ""

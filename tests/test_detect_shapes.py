@@ -475,6 +475,12 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"marek@horak.example.sk": True, "andrei@costa.example.ro": True},
     ),
+    # "Have they been testing this?  (+cc Min)": a copy note ending a question's line is
+    # explained by the question, even with everyone copied of one organisation
+    "intro_copy_note_after_question": (
+        "loop_in",
+        {"min.seo@fabline.example.kr": True, "jonas.keller@fabline.example.kr": True},
+    ),
     # "[ add Ilse, original author of the bad-range table ]": a bracketed note of a copy made
     "intro_loop_in_bracketed_add": (
         "loop_in",
@@ -699,6 +705,7 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("not_sent_new_version_to_loop_in", "copy_in_another_mail"),
         ("not_copy_roll_of_names", "copies_a_roll"),
         ("intro_fyi_copy_then_asked", "asks_the_copied"),
+        ("intro_copy_note_after_question", "asks_the_copied"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
