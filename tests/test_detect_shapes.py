@@ -618,6 +618,8 @@ LOOK_ALIKES: dict[str, str] = {
     # (a roll of names and nothing else: copies for information)
     "not_sent_new_version_to_loop_in": "other",
     "not_copy_roll_of_names": "other",
+    # "looping in the Foundation": "the" and no person noun copies an organisation in
+    "not_looping_in_an_organisation": "other",
 }
 
 
