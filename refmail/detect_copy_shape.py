@@ -104,8 +104,10 @@ def copy_shape(
     cues: dict[str, str],
     copied: list[Address],
     copy_verb: re.Pattern[str],
+    described: bool = False,
 ) -> list[tuple[str, str]]:
-    """The features of the copy-in's shape: (feature, evidence) pairs."""
+    """The features of the copy-in's shape: (feature, evidence) pairs; `described` when the
+    message describes a party."""
     words = cues.get("cue_copy_in", "")
     if not words:
         return []
@@ -113,7 +115,8 @@ def copy_shape(
     elsewhere = copy_in_another_mail(sentence_list, words)
     if elsewhere:
         out.append(("copy_in_another_mail", f"“{elsewhere[:80]}”"))
-    roll = copies_a_roll(sentence_list, words, copy_verb)
+    # (a roll followed by who each one is introduces them: "… Dana runs the lab")
+    roll = "" if described else copies_a_roll(sentence_list, words, copy_verb)
     if roll:
         out.append(("copies_a_roll", f"“{roll[:80]}”"))
     asked = asks_the_copied(named_in, copied, words, text)

@@ -147,7 +147,10 @@ def read(
     ):
         add(feature, said)
     copied = [a for a, _ in parties if a in who.copied]
-    for feature, said in copy_shape(text, sentence_list, named_in, cues, copied, _COPY_WORDS):
+    described = any(e.feature.startswith("describes_") for e in found)
+    for feature, said in copy_shape(
+        text, sentence_list, named_in, cues, copied, _COPY_WORDS, described
+    ):
         add(feature, said)
     if shape == "owner_intro" and sum(e.weight for e in found) >= THRESHOLD:
         parties = _spoken_of(parties, msg, named_in)

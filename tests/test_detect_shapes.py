@@ -481,6 +481,16 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"min.seo@fabline.example.kr": True, "jonas.keller@fabline.example.kr": True},
     ),
+    # a roll of names copied, then who each one is: an introduction of them (no FYI roll)
+    "intro_copy_roll_described": (
+        "loop_in",
+        {
+            "dana@wells-lab.example.org": True,
+            "omar@haddad-grants.example.net": True,
+            "priya@nair-design.example.com": True,
+            "ruth@gallo-partners.example.com": True,
+        },
+    ),
     # "[ add Ilse, original author of the bad-range table ]": a bracketed note of a copy made
     "intro_loop_in_bracketed_add": (
         "loop_in",
@@ -712,6 +722,13 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
     assert feature in {e.feature for e in _classify(name).evidence}
+
+
+def test_a_roll_of_names_described_after_it_is_no_fyi_roll() -> None:
+    """ "I'm copying Dana Wells, Omar Haddad and Priya Nair. Dana runs intake…": described."""
+    described = _classify("intro_copy_roll_described").evidence
+    assert "copies_a_roll" not in {e.feature for e in described}
+    assert "copies_a_roll" in {e.feature for e in _classify("not_copy_roll_of_names").evidence}
 
 
 def test_copying_someone_in_is_not_speaking_to_them() -> None:
