@@ -95,7 +95,9 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
                 or re.search(r",\s(?:and\s)?[A-Z][a-z]{2,}\b", rest) is not None  # "…, Guenter"
             )
         if _CLEAR_COPY.search(words):
-            return True
+            # "looping in the Linuxfoundation": "the" and no person noun is an organisation
+            the = re.match(r"(?i)the\s", obj)
+            return the is None or _PERSON_NOUN.search(obj + after[:30]) is not None
         if _PRONOUN_COPIED.match(words):
             return bool(who.copied)  # "She is copied here": someone named before, now copied
         spoken = capitalised_words(obj) | {w.lower() for w in obj.split()}

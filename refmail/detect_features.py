@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from refmail.detect_copy import GROUP, copies_a_person
+from refmail.detect_copy_shape import copy_shape
 from refmail.detect_cues import cue_pattern, find_cues
 from refmail.detect_directs import (
     directs,
@@ -145,6 +146,12 @@ def read(
         msg, [a for a, _ in parties], who, copy_text, cues, code, found
     ):
         add(feature, said)
+    copied = [a for a, _ in parties if a in who.copied]
+    described = any(e.feature.startswith("describes_") for e in found)
+    for feature, said in copy_shape(
+        text, sentence_list, named_in, cues, copied, _COPY_WORDS, described
+    ):
+        add(feature, said)
     if shape == "owner_intro" and sum(e.weight for e in found) >= THRESHOLD:
         parties = _spoken_of(parties, msg, named_in)
     if not any(_connects(e.feature, found) for e in found):
@@ -155,6 +162,10 @@ def read(
     _outweigh(found, "copy_to_reach", "neg_admin_copy", "copied to reach the other side")
     # "+CC Jean, Guenter and the list": the list was copied beside people, not instead
     _outweigh(found, "names_the_copied", "neg_list_copy", "people copied too")
+    # "[+cc Jakub for visibility] … What do you think Bjorn? Jakub?": asked, not informed
+    # (a question explains the copy: "Have they been testing this? (+cc Gil)")
+    for zeroed in ("neg_fyi_copy", "copy_unexplained"):
+        _outweigh(found, "asks_the_copied", zeroed, "the copied is asked")
     about: dict[str, str] = {}
     names: dict[str, str] = {}
     about_owner = context = ""

@@ -239,8 +239,10 @@ ENGLISH = LanguageData(
             r"|^\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}"
             # "CC Roman who wrote it", "[CC Conor as DT expert]": a bare "cc" opening a line
             # (no colon: "Cc: Name <addr>" is a patch trailer)
-            # "[ Cc Kent and Bcachefs ML ]", "cc Eric Sandeen <sandeen@…> who wrote…"
-            rf"|^[ \t]{{0,4}}[\[(]?[ \t]{{0,2}}(?i:cc)[ \t]{{1,2}}{NAME}"
+            # "[ Cc Kent and Bcachefs ML ]", "cc Eric Sandeen <sandeen@…> who wrote…",
+            # "[ add Neil, who… ]" (bracketed only: a bare "add X" is any instruction)
+            r"|^[ \t]{0,4}(?:[\[(]?[ \t]{0,2}(?i:cc)|[\[(][ \t]{0,2}(?i:add))"
+            rf"[ \t]{{1,2}}{NAME}"
             r"(?:[ \t]{0,2}<[^<>\s]{3,80}>)?(?=[ \t]{0,2}(?:$|[,.;!)\]]"
             r"|[ \t](?i:who|as|for|since|because|in\scase|and|here|too|to)\b))"
             # "bringing Jake into the conversation"

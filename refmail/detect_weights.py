@@ -25,6 +25,9 @@ WEIGHTS: dict[str, float] = {
     "copy_for_own_task": -2.5,
     "copy_for_logistics": -2.5,
     "copy_unexplained": -1.5,
+    "copy_in_another_mail": -4.0,
+    "copies_a_roll": -4.0,
+    "asks_the_copied": 0.5,
     # the shape of the message
     "subject_names_intro": 2.5,
     "people_addressed_2plus": 0.5,

@@ -50,6 +50,8 @@ def verdict(sentence: str) -> str:
         "[+Jake]",
         "Jake should be able to help you with this.",
         "I'll let Jake comment on this, he wrote it.",
+        # "the" and a person noun after "cc"/"loop in" is still people (round 9)
+        "Cc'ing the Xen folks, who wrote the refcount helpers.",
     ],
 )
 def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
@@ -70,6 +72,8 @@ def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
         "It would be easier if people CCed the right folks, can you please look?",
         "We end up copying them around, can you please look?",
         "Just curious, but why +CC foo-devel and the foo folk? Can you please explain?",
+        # an organisation looped in, not a person (round 9)
+        "So I am looping in the Foundation to ask them to review the policy.",
         "Reported-by: Henry Blake <henry@ferrovia.example.com>\nCc: Jake Moreno "
         "<jake@moreno.example.com>\nCan you please pick this up?",
     ],

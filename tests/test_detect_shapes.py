@@ -469,6 +469,33 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"minho.park@fabline.example.kr": True, "ca@adler-dma.example.de": True},
     ),
+    # round 9: "[+cc Marek for visibility] … What do you think Andrei? Marek?": the copied
+    # person asked by name was brought in to answer, not copied for information
+    "intro_fyi_copy_then_asked": (
+        "loop_in",
+        {"marek@horak.example.sk": True, "andrei@costa.example.ro": True},
+    ),
+    # "Have they been testing this?  (+cc Min)": a copy note ending a question's line is
+    # explained by the question, even with everyone copied of one organisation
+    "intro_copy_note_after_question": (
+        "loop_in",
+        {"min.seo@fabline.example.kr": True, "jonas.keller@fabline.example.kr": True},
+    ),
+    # a roll of names copied, then who each one is: an introduction of them (no FYI roll)
+    "intro_copy_roll_described": (
+        "loop_in",
+        {
+            "dana@wells-lab.example.org": True,
+            "omar@haddad-grants.example.net": True,
+            "priya@nair-design.example.com": True,
+            "ruth@gallo-partners.example.com": True,
+        },
+    ),
+    # "[ add Ilse, original author of the bad-range table ]": a bracketed note of a copy made
+    "intro_loop_in_bracketed_add": (
+        "loop_in",
+        {"ilse@maas.example.nl": True, "andrei@costa.example.ro": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -596,6 +623,13 @@ LOOK_ALIKES: dict[str, str] = {
     # "please contact Laura Diaz (laura@<the author's own domain>) to change your dependents": a
     # service's pointer to a colleague, not a person handed on
     "not_service_pointer_colleague_address": "other",
+    # round 9, the copy's shape: "I've posted v2 … and to loop in the other maintainers" (the
+    # copy made by another mail); "I'm copying Dana Wells, Omar Haddad, Priya Nair and Tom."
+    # (a roll of names and nothing else: copies for information)
+    "not_sent_new_version_to_loop_in": "other",
+    "not_copy_roll_of_names": "other",
+    # "looping in the Foundation": "the" and no person noun copies an organisation in
+    "not_looping_in_an_organisation": "other",
 }
 
 
@@ -680,10 +714,21 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("not_offer_later_next_week", "neg_offer_later"),
         ("intro_told_him_about_you", "cue_gave_name"),
         ("not_copied_so_he_knows", "neg_fyi_copy"),
+        ("not_sent_new_version_to_loop_in", "copy_in_another_mail"),
+        ("not_copy_roll_of_names", "copies_a_roll"),
+        ("intro_fyi_copy_then_asked", "asks_the_copied"),
+        ("intro_copy_note_after_question", "asks_the_copied"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
     assert feature in {e.feature for e in _classify(name).evidence}
+
+
+def test_a_roll_of_names_described_after_it_is_no_fyi_roll() -> None:
+    """ "I'm copying Dana Wells, Omar Haddad and Priya Nair. Dana runs intake…": described."""
+    described = _classify("intro_copy_roll_described").evidence
+    assert "copies_a_roll" not in {e.feature for e in described}
+    assert "copies_a_roll" in {e.feature for e in _classify("not_copy_roll_of_names").evidence}
 
 
 def test_copying_someone_in_is_not_speaking_to_them() -> None:

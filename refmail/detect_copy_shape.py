@@ -1,0 +1,125 @@
+"""What a copy-in is, read from its shape rather than its words: a copy reported as made in
+another mail ("I've sent v2 … to loop in other maintainers"), a roll of names copied with no
+purpose ("I'm copying Bill Burns, Jeff Feltman, Jake Sullivan and Huma."), or a copied person
+the author then asks something by name ("What do you think Bjorn? Jakub?"). Pure.
+"""
+
+from __future__ import annotations
+
+import re
+
+from refmail.detect_parties import named
+from refmail.parse import Address
+
+# A sending verb whose purpose clause ("to loop in", "and to cc") is the copy: the copy was
+# made in the mail that was sent (a new version, a repost), not in this one.
+_SENT_TO = re.compile(
+    r"(?i)\b(?:sent|resent|re-sent|posted|reposted|re-posted|submitted|resubmitted)\b"
+    r"[^.!?]{0,120}\bto\s*$"
+)
+_NAME = r"[A-Z][\w'’-]{1,30}(?:\s[A-Z][\w'’-]{1,30})?"
+# Three or more names in a row, ending the sentence: "A B, C D, E and F."
+_ROLL = re.compile(rf"^\s*{_NAME}(?:,\s{_NAME}){{1,}},?\s(?:and|&)\s{_NAME}\s*[.!]?\s*$")
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _sentence_of(sentence_list: list[str], words: str) -> str:
+    flat = _flat(words)
+    return next((_flat(s) for s in sentence_list if flat in _flat(s)), "")
+
+
+def copy_in_another_mail(sentence_list: list[str], copy_words: str) -> str:
+    """The sentence that reports the copy as made by another mail, else "".
+
+    >>> copy_in_another_mail(["I've sent v2 to fix it and to loop in other maintainers."],
+    ...                      "loop in other maintainers")
+    "I've sent v2 to fix it and to loop in other maintainers."
+    >>> copy_in_another_mail(["I'm adding Jan to help."], "adding Jan")
+    ''
+    """
+    sentence = _sentence_of(sentence_list, copy_words)
+    at = sentence.find(_flat(copy_words))
+    if at < 0 or not _SENT_TO.search(sentence[:at]):
+        return ""
+    return sentence
+
+
+def copies_a_roll(sentence_list: list[str], copy_words: str, copy_verb: re.Pattern[str]) -> str:
+    """The sentence when the copy is a roll of three or more names and nothing else (no
+    purpose, no description): copies for information, else "".
+
+    >>> verb = re.compile(r"(?i)\\bcopying\\b")
+    >>> copies_a_roll(["I'm copying Bill Burns, Jeff Feltman, Jake Sullivan and Huma."],
+    ...               "copying Bill Burns", verb)
+    "I'm copying Bill Burns, Jeff Feltman, Jake Sullivan and Huma."
+    >>> copies_a_roll(["I'm copying Ann, Bo and Cy, who built it."], "copying Ann", verb)
+    ''
+    """
+    sentence = _sentence_of(sentence_list, copy_words)
+    at = sentence.find(_flat(copy_words))
+    verb = copy_verb.search(sentence, max(0, at))
+    if at < 0 or verb is None:
+        return ""
+    return sentence if _ROLL.match(sentence[verb.end() :]) else ""
+
+
+def _on_one_line(text: str, question: str, note: str) -> bool:
+    """The copy note ends the question's own line: "Have they been testing this? (+cc Gil)"."""
+    tail = _flat(question)[-20:]
+    return any(
+        tail in flat and note in flat[flat.find(tail) :]
+        for flat in map(_flat, text.splitlines())
+        if note in flat
+    )
+
+
+def asks_the_copied(
+    named_in: list[tuple[str, set[str]]], copied: list[Address], copy_words: str, text: str
+) -> Address | None:
+    """The copied party the author asks a question by name ("What do you think Bjorn?
+    Jakub?"), or whose copy note ends a question's line ("Have they been testing this? (+cc
+    Gil)"): brought in to answer, not copied for information."""
+    note = _flat(copy_words)
+    for i, (sentence, words) in enumerate(named_in):
+        if not words:
+            continue
+        question = named_in[i - 1][0] if i > 0 else ""
+        after_question = question.endswith("?") and note in _flat(sentence)
+        after_question = after_question and _on_one_line(text, question, note)
+        if not (sentence.rstrip().endswith("?") or after_question):
+            continue
+        for addr in copied:
+            if named(addr, words):
+                return addr
+    return None
+
+
+def copy_shape(
+    text: str,
+    sentence_list: list[str],
+    named_in: list[tuple[str, set[str]]],
+    cues: dict[str, str],
+    copied: list[Address],
+    copy_verb: re.Pattern[str],
+    described: bool = False,
+) -> list[tuple[str, str]]:
+    """The features of the copy-in's shape: (feature, evidence) pairs; `described` when the
+    message describes a party."""
+    words = cues.get("cue_copy_in", "")
+    if not words:
+        return []
+    out: list[tuple[str, str]] = []
+    elsewhere = copy_in_another_mail(sentence_list, words)
+    if elsewhere:
+        out.append(("copy_in_another_mail", f"“{elsewhere[:80]}”"))
+    # (a roll followed by who each one is introduces them: "… Dana runs the lab")
+    roll = "" if described else copies_a_roll(sentence_list, words, copy_verb)
+    if roll:
+        out.append(("copies_a_roll", f"“{roll[:80]}”"))
+    asked = asks_the_copied(named_in, copied, words, text)
+    if asked is not None:
+        out.append(("asks_the_copied", str(asked)))
+    return out
