@@ -154,18 +154,16 @@ def _own_lines(body: str) -> tuple[str, str, str]:
         if first in _STOP_FIRST and _HARD_STOP.match(line):
             break
         following = lines[i + 1] if i + 1 < len(lines) else ""
-        if (
-            first in _FROM_FIRST
-            and _HEADER_FROM.match(line)
-            and _HEADER_NEXT.match(_next_filled(lines, i))
-        ):
+        header = _HEADER_FROM.match(line) if first in _FROM_FIRST else None
+        if header and _HEADER_NEXT.match(_next_filled(lines, i)):
             # (Notes puts blank lines between "From: Chris Long  09/12/2000" and "To:")
             quoted = _quoted_after_headers(lines, i)
             if quoted is None:
                 break
             skip = quoted - i - 1  # "From: X / Date: Y" over '>' lines attributes a quote
             if not replied_name and not replied_email:
-                replied_name, replied_email = _attributed(line.split(":", 1)[1])
+                # (after the match: the colon may be a full-width one, "From： Bob")
+                replied_name, replied_email = _attributed(line[header.end() :])
             continue
         if "@" in line and _NOTES_AUTHOR.match(line) and _NOTES_TO.match(following):
             break

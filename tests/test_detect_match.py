@@ -66,3 +66,13 @@ def test_header_lines_over_unquoted_text_still_start_a_forward() -> None:
         "To: Carol <carol@z.example>\n\nThe forwarded words.\n"
     )
     assert _text(body) == "See below."
+
+
+def test_header_lines_with_a_full_width_colon_attribute_the_quote() -> None:
+    # "From：" (U+FF1A) once raised IndexError: the value was split on an ASCII colon
+    body = "Hi\n\nFrom： Bob <bob@y.example>\nSent: Mon\n\n> q\n\nMy words.\n"
+    raw = f"From: a@x.example\nTo: b@y.example\nSubject: s\n\n{body}".encode()
+    seen = author_text(parse_message(raw))
+    assert seen.text.split() == ["Hi", "My", "words."]
+    assert (seen.replied_name, seen.replied_email) == ("Bob", "bob@y.example")
+    assert "My words." in _text("发件人：X\nTo: y\n\n> q\n\nMy words.\n")
