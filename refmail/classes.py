@@ -12,6 +12,7 @@ methods are the ones below, equal in behaviour for classes of plain fields. mypy
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -23,6 +24,7 @@ class _Spec(NamedTuple):
     fields: dict[str, dataclasses.Field[Any]]  # every field, in definition order
     compared: tuple[str, ...]  # what __eq__ looks at
     hashed: tuple[str, ...]  # what __hash__ looks at
+    frozen: bool
 
 
 # Each class keeps its spec as a class attribute: a subclass that is no dataclass inherits its
@@ -43,6 +45,10 @@ def _make(cls: T, frozen: bool, kw_only: bool) -> T:
     for name in (*_METHODS, "__post_init__"):
         if name in cls.__dict__ or (name == "__post_init__" and hasattr(cls, name)):
             raise TypeError(f"{cls.__qualname__} defines {name}: use dataclasses.dataclass")
+    inherited: _Spec | None = getattr(cls, _SPEC, None)  # a base's, made here
+    if inherited is not None and inherited.frozen != frozen:  # as dataclasses refuses it
+        which = "frozen" if frozen else "non-frozen"
+        raise TypeError(f"cannot inherit {which} dataclass from a {'non-' * frozen}frozen one")
     # Fields only: no method is written (dataclass's hash table: eq=False, frozen=False → none).
     dataclasses.dataclass(cls, init=False, repr=False, eq=False, kw_only=kw_only)  # in place
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -57,7 +63,7 @@ def _make(cls: T, frozen: bool, kw_only: bool) -> T:
         defaulted = defaulted or has_default
     compared = tuple(f.name for f in fields.values() if f.compare)
     hashed = tuple(f.name for f in fields.values() if (f.hash is None and f.compare) or f.hash)
-    setattr(cls, _SPEC, _Spec(positional, fields, compared, hashed))
+    setattr(cls, _SPEC, _Spec(positional, fields, compared, hashed, frozen))
     for name, method in _METHODS.items():
         if frozen or name in _MUTABLE:
             setattr(cls, name, method)
@@ -103,6 +109,7 @@ def _init(self: Any, *args: Any, **kwargs: Any) -> None:
         object.__setattr__(self, name, value)
 
 
+@reprlib.recursive_repr()
 def _repr(self: Any) -> str:
     fields = _spec(type(self)).fields.values()
     shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields if f.repr)

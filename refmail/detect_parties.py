@@ -70,34 +70,44 @@ def _list_like(addr: Address) -> bool:
         or (
             bool(_LIST_LOCAL.search(local))
             and not _own_name(local, addr.name)
-            and domain.lower() not in _MAILBOX_PROVIDERS
+            and domain.lower() not in MAILBOX_PROVIDERS
         )
         or bool(_LIST_NAME.search(addr.name))
         or " via " in addr.name
     )
 
 
-# Providers of personal mailboxes: a list's usual name there ("cohenarthur.dev@gmail.com") is
-# a person's choice of address, as lists live on their project's or a list host's domain.
-_MAILBOX_PROVIDERS = frozenset(
+# Providers of personal mailboxes, the one list of them: a list's usual name there
+# ("cohenarthur.dev@gmail.com") is a person's choice of address, as lists live on their
+# project's or a list host's domain; and two people there are not colleagues (detect_purpose).
+MAILBOX_PROVIDERS = frozenset(
     {
+        "163.com",
+        "aol.com",
+        "att.net",
+        "cohenarthur.dev@gmail.com",
+        "comcast.net",
+        "fastmail.com",
         "gmail.com",
-        "googlemail.com",
-        "outlook.com",
-        "hotmail.com",
-        "live.com",
-        "yahoo.com",
-        "icloud.com",
-        "me.com",
-        "protonmail.com",
-        "proton.me",
         "gmx.de",
         "gmx.net",
-        "web.de",
+        "googlemail.com",
+        "hotmail.com",
+        "icloud.com",
+        "live.com",
+        "mac.com",
+        "mail.ru",
         "mailbox.org",
-        "fastmail.com",
+        "me.com",
+        "msn.com",
+        "outlook.com",
+        "proton.me",
+        "protonmail.com",
         "qq.com",
-        "163.com",
+        "verizon.net",
+        "web.de",
+        "yahoo.com",
+        "yandex.ru",
     }
 )
 

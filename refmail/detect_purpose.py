@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 
 from refmail.detect_lang import LanguageData
-from refmail.detect_parties import capitalised_words, domain_of, named
+from refmail.detect_parties import MAILBOX_PROVIDERS, capitalised_words, domain_of, named
 from refmail.parse import Address
 
 _PURPOSE_REACH = 40  # characters: a purpose explains the copy beside it, not one further on
@@ -54,37 +54,7 @@ def copy_purpose(
 # Mail hosts anyone may use: two people there are not colleagues (nor at the example.*
 # documentation domains, which unrelated people of reconstructed and hand-written mail share,
 # nor at kernel.org, which gives addresses to kernel developers of many unrelated employers).
-_PUBLIC_HOSTS = frozenset(
-    [
-        "gmail.com",
-        "googlemail.com",
-        "yahoo.com",
-        "hotmail.com",
-        "outlook.com",
-        "live.com",
-        "msn.com",
-        "aol.com",
-        "icloud.com",
-        "me.com",
-        "mac.com",
-        "proton.me",
-        "protonmail.com",
-        "gmx.de",
-        "gmx.net",
-        "web.de",
-        "yandex.ru",
-        "mail.ru",
-        "qq.com",
-        "163.com",
-        "comcast.net",
-        "verizon.net",
-        "att.net",
-        "example.com",
-        "example.net",
-        "example.org",
-        "kernel.org",
-    ]
-)
+_PUBLIC_HOSTS = MAILBOX_PROVIDERS | {"example.com", "example.net", "example.org", "kernel.org"}
 
 
 def one_organisation(addrs: list[Address], author: Address | None = None) -> bool:

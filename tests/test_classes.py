@@ -140,6 +140,33 @@ def test_a_subclass_that_is_no_dataclass_uses_its_base() -> None:
     )
 
 
+def test_frozen_and_mutable_do_not_mix_in_a_hierarchy_as_with_dataclasses() -> None:
+    for make in (dataclasses.dataclass, classes.dataclass):
+
+        @make(frozen=True)
+        class Frozen:
+            a: int = 0
+
+        @make
+        class Mutable:
+            b: int = 0
+
+        with pytest.raises(TypeError, match="cannot inherit non-frozen dataclass from a frozen"):
+            make(type("Thawed", (Frozen,), {"__annotations__": {"c": "int"}, "c": 0}))
+        with pytest.raises(TypeError, match="cannot inherit frozen dataclass from a non-frozen"):
+            make(frozen=True)(type("Set", (Mutable,), {"__annotations__": {"c": "int"}, "c": 0}))
+
+
+def test_a_record_that_holds_itself_has_a_repr() -> None:
+    @classes.dataclass
+    class Node:
+        items: list[Any] = field(default_factory=list)
+
+    node = Node()
+    node.items.append(node)
+    assert repr(node).endswith("Node(items=[...])")
+
+
 def test_own_methods_and_post_init_are_refused() -> None:
     with pytest.raises(TypeError, match="defines __repr__"):
 
