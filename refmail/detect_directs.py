@@ -85,7 +85,7 @@ def _directions(text: str) -> tuple[tuple[str, bool], ...]:
 
 
 def _whom(match: re.Match[str]) -> str:
-    """The name or pronoun a direction points to ("her" for a Spanish pronoun alone)."""
+    """The name or pronoun a direction points to (`_ES_PRONOUN` for a Spanish pronoun alone)."""
     if match.group(_ES_ACT):
         return (match.group(_ES_NAME) or _ES_PRONOUN).lower()
     return next(g for g in match.groups() if g).lower()
@@ -144,8 +144,8 @@ def directs(
 
 
 def directed_names(text: str) -> list[str]:
-    """The names (lower-cased; "him"/"her" for a pronoun) of everyone the author sends the
-    reader to."""
+    """The names (lower-cased; "him"/"her" for a pronoun, `_ES_PRONOUN` for a Spanish one
+    alone) of everyone the author sends the reader to."""
     return [name for name, _ in _directions(text)]
 
 

@@ -10,7 +10,7 @@ copied to prepare a note. Pure.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 from refmail.detect_lang import LanguageData
 from refmail.detect_parties import MAILBOX_PROVIDERS, capitalised_words, domain_of, named
@@ -20,7 +20,7 @@ _PURPOSE_REACH = 40  # characters: a purpose explains the copy beside it, not on
 _CLAUSE = 160
 
 
-@lru_cache(maxsize=8)
+@cache  # a few patterns per language, kept for the process
 def _compiled(source: str) -> re.Pattern[str]:
     return re.compile(source)
 
