@@ -194,10 +194,13 @@ def _quoted_after_headers(lines: list[str], i: int) -> int | None:
 
     Some mailers attribute a quote with the quoted message's own headers ("From: Bob <b@x>" /
     "Date: …" / blank / "> …"): the author's text goes on below the quote. A header block
-    followed by anything but a '>' line starts a forward or an Outlook-style history.
+    followed by anything but a '>' line starts a forward or an Outlook-style history, and so
+    does one with a subject: an inline forward quoting the forwarded body.
     """
     j = i + 1
     while j < min(len(lines), i + 8) and _HEADER_LINE.match(lines[j]):
+        if _HEADER_SUBJECT.match(lines[j]):
+            return None
         j += 1
     while j < min(len(lines), i + 10) and not lines[j].strip():
         j += 1
@@ -206,6 +209,10 @@ def _quoted_after_headers(lines: list[str], i: int) -> int | None:
 
 # \A: the same for match(), and a search() over a long run of blanks stays linear
 _HEADER_LINE = re.compile(r"\A[ \t]*\*?[A-Za-z][\w-]{0,20}\*?:[ \t]")
+# A forwarded message's header an attribution has not ("Subject:", in a client's languages)
+_HEADER_SUBJECT = re.compile(
+    r"\A[ \t]*\*?(?:Subject|Asunto|Assunto|Betreff|Objet|Oggetto|Onderwerp)\*?:", re.IGNORECASE
+)
 
 
 def _next_filled(lines: list[str], i: int, reach: int = 3) -> str:

@@ -76,3 +76,17 @@ def test_header_lines_with_a_full_width_colon_attribute_the_quote() -> None:
     assert seen.text.split() == ["Hi", "My", "words."]
     assert (seen.replied_name, seen.replied_email) == ("Bob", "bob@y.example")
     assert "My words." in _text("发件人：X\nTo: y\n\n> q\n\nMy words.\n")
+
+
+def test_a_header_block_with_a_subject_over_a_quote_is_a_forward() -> None:
+    """An inline forward quotes its body under the forwarded headers: the scan stops there, and
+    the forwarded author is no one the message answers (unlike "From:"/"Date:" over a quote)."""
+    body = (
+        "Can you look at this one?\n\nFrom: Bob Stone <bob@y.example>\n"
+        "Date: Mon, 7 Dec 2026 09:00:00 +0000\nSubject: Build broken\nTo: dev@z.example\n\n"
+        "> The build fails on arm64 since Friday.\n\nDana knows this code.\n"
+    )
+    raw = f"From: a@x.example\nTo: b@y.example\nSubject: s\n\n{body}".encode()
+    seen = author_text(parse_message(raw))
+    assert seen.text == "Can you look at this one?"
+    assert (seen.replied_name, seen.replied_email) == ("", "")
