@@ -100,8 +100,10 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
             return the is None or _PERSON_NOUN.search(obj + after[:30]) is not None
         if _PRONOUN_COPIED.match(words):
             return bool(who.copied)  # "She is copied here": someone named before, now copied
-        spoken = capitalised_words(obj) | {w.lower() for w in obj.split()}
-        if any(named(a, spoken) for a in who.candidates):
+        # (a short form is read from the capitalised words only: "adding step Two" is no Stephen)
+        capitalised = capitalised_words(obj)
+        spoken = capitalised | {w.lower() for w in obj.split()}
+        if any(named(a, spoken, capitalised) for a in who.candidates):
             return True
         if verb is None or verb.group(0).strip() in ("+", "[+", "(+"):
             # "+Name" is also how a diff adds a line; alone on its line ("+Kairui") it copies

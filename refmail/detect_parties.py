@@ -208,11 +208,18 @@ def name_tokens(addr: Address) -> frozenset[str]:
     return frozenset(words)
 
 
-def named(addr: Address, words: AbstractSet[str]) -> bool:
-    """One of `words` (lower-cased) names this person, by display name or local part."""
+def named(
+    addr: Address, words: AbstractSet[str], shortened: AbstractSet[str] | None = None
+) -> bool:
+    """One of `words` (lower-cased) names this person, by display name or local part.
+
+    `shortened`: the words that may be a short form of the given name ("Chris" for Christoph),
+    when not all are: the capitalised ones (written lower-cased, "step" is no Stephen)."""
     if not name_tokens(addr).isdisjoint(words):
         return True
-    if len(words) <= 12 and _short_of_given(given_name(addr), words):
+    if len(words) <= 12 and _short_of_given(
+        given_name(addr), words if shortened is None else shortened
+    ):
         return True
     local = _letters(addr.email)
     if len(local) < 4:

@@ -123,3 +123,17 @@ def test_the_whole_name_picks_the_person_copied_in() -> None:
     assert verdict.kind == "introduction", "\n".join(verdict.explain())
     assert "lizzha@example.com" in {p.address.email for p in verdict.parties}
     assert "zhanb@example.com" not in {p.address.email for p in verdict.parties}
+
+
+STEPHEN_HEADERS = HEADERS.replace("Jake Moreno <jake@", "Stephen Moreno <smo@")
+
+
+def stephen_verdict(sentence: str) -> str:
+    body = f"Henry,\n\n{sentence}\n\nAlice" + QUOTE
+    return classify(parse_message((STEPHEN_HEADERS + body).encode()), IDENTITY).kind
+
+
+def test_a_lowercase_word_after_a_copy_verb_is_no_short_form_of_a_copied_name() -> None:
+    """ "Adding step Two": "step" begins Stephen but, not capitalised, names nobody."""
+    assert stephen_verdict("Adding step Two.") != "introduction"
+    assert stephen_verdict("Adding Steph, who wrote the refcount helpers.") == "introduction"
