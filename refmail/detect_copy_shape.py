@@ -89,12 +89,43 @@ def asks_the_copied(
         question = named_in[i - 1][0] if i > 0 else ""
         after_question = question.endswith("?") and note in _flat(sentence)
         after_question = after_question and _on_one_line(text, question, note)
-        if not (sentence.rstrip().endswith("?") or after_question):
+        if after_question:
+            spoken_to = words
+        elif sentence.rstrip().endswith("?"):
+            spoken_to = _vocatives(sentence)  # "Did Gil get the invoice?" is about Gil
+        else:
             continue
         for addr in copied:
-            if named(addr, words):
+            if spoken_to and named(addr, spoken_to):
                 return addr
     return None
+
+
+_NAMES = rf"{_NAME}(?:(?:,\s(?:and\s|or\s)?|\s(?:and|or|&)\s){_NAME})*"
+# Names a question is spoken to: opening it and set off ("Amir, is this…?", "@Hui: can you…",
+# "Linda and Joe - thoughts…?", "Mark (+CC) why…?"), or closing it ("…, Gil?", "Jakub?", "What
+# do you think Bjorn?": after a comma, alone, or after a word of a question put to "you")
+_OPENING = re.compile(rf"^\s*@?(?P<names>{_NAMES})\s?(?:[,:(]|\s[-–—]\s)")
+_CLOSING = re.compile(rf"(?P<sep>\A\s*|,\s|\s)@?(?P<names>{_NAMES})\s?\?+\s*\Z")
+_CLOSING_REACH = 160  # the characters of a question's end searched for the names closing it
+_SECOND_PERSON = re.compile(r"(?i)\byou\b")
+_PREPOSITION = re.compile(r"(?i)\b(?:to|for|from|with|by|about|of|at|on|in|than|and|or)\s$")
+
+
+def _vocatives(question: str) -> set[str]:
+    """The words (lower-cased) of the names a question is spoken to, by position."""
+    out: set[str] = set()
+    opening = _OPENING.match(question)
+    if opening:
+        out |= {w.lower() for w in re.findall(r"[A-Z][\w'’-]+", opening.group("names"))}
+    # (the end only: searched whole, a long run of capitalised words would be quadratic)
+    closing = _CLOSING.search(question, max(0, len(question) - _CLOSING_REACH))
+    if closing:
+        before = question[: closing.start()] + " "
+        set_off = closing.group("sep").strip() == "," or not before.strip()
+        if set_off or (_SECOND_PERSON.search(before) and not _PREPOSITION.search(before)):
+            out |= {w.lower() for w in re.findall(r"[A-Z][\w'’-]+", closing.group("names"))}
+    return out
 
 
 def copy_shape(

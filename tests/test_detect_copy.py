@@ -10,7 +10,10 @@ from __future__ import annotations
 import pytest
 
 from refmail.detect import Identity, classify
-from refmail.parse import parse_message
+from refmail.detect_copy_shape import asks_the_copied
+from refmail.detect_parties import capitalised_words
+from refmail.detect_text import sentences
+from refmail.parse import Address, parse_message
 
 IDENTITY = Identity(frozenset({"alice@novak.example.com"}), frozenset({"refmail@example.com"}))
 HEADERS = (
@@ -137,3 +140,41 @@ def test_a_lowercase_word_after_a_copy_verb_is_no_short_form_of_a_copied_name() 
     """ "Adding step Two": "step" begins Stephen but, not capitalised, names nobody."""
     assert stephen_verdict("Adding step Two.") != "introduction"
     assert stephen_verdict("Adding Steph, who wrote the refcount helpers.") == "introduction"
+
+
+GIL = Address("gil.fine@linux.example.com", "Gil Fine")
+
+
+def asked(text: str) -> Address | None:
+    named_in = [(s, capitalised_words(s)) for s in sentences(text)]
+    return asks_the_copied(named_in, [GIL], "Copying Gil", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Copying Gil for visibility. Did Gil get the invoice?",
+        "Copying Gil for visibility. Did the invoice reach Gil?",
+        "Copying Gil for visibility. Did you send the invoice to Gil?",
+        "Copying Gil for visibility. Could someone (maybe Gil or Dana) check it?",
+    ],
+)
+def test_a_question_about_the_copied_does_not_ask_them(text: str) -> None:
+    assert asked(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Copying Gil for visibility. What do you think Gil?",
+        "Copying Gil for visibility. What do you think, Gil?",
+        "Copying Gil for visibility. Gil, did the invoice reach you?",
+        "Copying Gil for visibility. @Gil: can you check it?",
+        "Copying Gil for visibility. What do you think Bjorn? Gil?",
+        "Copying Gil for visibility. What do you think Bjorn, Dana and Gil?",
+        "Copying Gil for visibility. Dana and Gil - thoughts on this?",
+        "Copying Gil for visibility. Gil (+CC) out of interest, why is it so?",
+    ],
+)
+def test_a_question_spoken_to_the_copied_asks_them(text: str) -> None:
+    assert asked(text) == GIL

@@ -28,6 +28,8 @@ BOUNDED = {
     "headers of at most PLAIN_LIST_LIMIT (4,000) characters; a test times that worst case",
     "refmail.addrcheck._PLAIN": "plain() matches it (anchored, never searches) only on addresses "
     "of at most EMAIL_MAX (254) characters: tens of microseconds at worst",
+    "refmail.detect_copy_shape._CLOSING": "_vocatives searches it over the last "
+    "_CLOSING_REACH (160) characters of a question only",
 }
 
 
