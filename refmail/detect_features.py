@@ -26,22 +26,28 @@ from refmail.detect_languages import LANGUAGES
 from refmail.detect_names import party_names
 from refmail.detect_parties import (
     People,
-    base_email,
     capitalised_words,
     is_list,
     is_robot,
-    name_tokens,
     named,
     on_thread,
     people,
 )
 from refmail.detect_purpose import colleagues_only, copy_evidence
 from refmail.detect_sentences import (
-    CONTEXT_SENTENCES,
     QUOTE_MARKS,
     about_sentences,
     context_sentence,
-    describes,
+)
+from refmail.detect_spoken import (
+    VOCATIVE,
+    described_sides,
+    describing_sentence,
+    distinct,
+    greeting_line,
+    note_names,
+    spoken_to,
+    told_apart,
 )
 from refmail.detect_subject import subject_features
 from refmail.detect_text import AuthorText, author_text, forwarded_text, language, sentences
@@ -509,7 +515,7 @@ def _greeted_together(who: People, text: str, copied: list[Address]) -> list[Add
     """The addressees a loop-in's first line speaks to together ("Tom, Lisa," "Hi Ann and
     Raj,"): the other side is all of them, when they are two or more."""
     first = text.lstrip().split("\n", 1)[0][:80]
-    match = _VOCATIVE.match(first)
+    match = VOCATIVE.match(first)
     if match is None or match.group(2) is None:
         return []
     to = [a for a in who.candidates if a not in copied and a not in who.copied]
@@ -558,7 +564,7 @@ def _shape_features(
     described, sent on or copied in, and whether anyone is new to the thread."""
     addrs = [a for a, _ in parties]
     words: set[str] = set().union(*(w for _, w in named_in))
-    named_parties = _told_apart(_distinct([a for a in addrs if named(a, words)]), words)
+    named_parties = told_apart(distinct([a for a in addrs if named(a, words)]), words)
     if not addrs:
         add("no_parties", "nobody to connect")
         return
@@ -580,31 +586,31 @@ def _shape_features(
             add("forwards_to_many", f"{many} people addressed or in the forwarded mail")
     if len(named_parties) >= 2:
         add("names_two_parties", ", ".join(a.email for a in named_parties[:4]))
-    greeting = _greeting_line(text, data)
+    greeting = greeting_line(text, data)
     greeted = capitalised_words(greeting)
     # "Hi both" greets two parties; "Hi all" only when two are addressed (to more, it is any
     # group mail's greeting: "Hi all, Sam books the room, Jo brings snacks")
     group_word = r"both|two|ambos|los\sdos" + (r"|all|a\stodos" if len(addrs) == 2 else "")
     if greeting and (
-        len(_told_apart([a for a in addrs if named(a, greeted)], greeted)) >= 2
+        len(told_apart([a for a in addrs if named(a, greeted)], greeted)) >= 2
         or re.search(rf"\b(?:{group_word})\b", greeting, re.IGNORECASE)
     ):
         add("greets_the_parties", f"“{greeting[:60]}”")
     # Someone who refers the owner speaks to and describes the owner as one of the two sides.
     sides = addrs + ([owner] if shape == "referral_to_owner" and owner is not None else [])
-    spoken = _spoken_to(text, sides)
+    spoken = spoken_to(text, sides)
     if len(spoken) >= 2:
         add("speaks_to_each", ", ".join(a.email for a in spoken[:4]))
-    described = _described(named_in, addrs, data)
+    described = describing_sentence(named_in, addrs, data)
     if described:
         add("describes_a_party", f"“{described[:80]}”")
-    each = _distinct(_described_sides(named_in, sides))
+    each = distinct(described_sides(named_in, sides))
     # one described to the other: someone the mail reaches is among them (a list of contacts
     # described to the reader connects nobody)
     reached = {*who.candidates, *([owner] if owner is not None else [])}
     if len(each) >= 2 and any(a in reached for a in each):
         add("describes_each_side", ", ".join(a.email for a in each[:4]))
-    if shape == "forward" and _note_names(text, addrs[-1:]):
+    if shape == "forward" and note_names(text, addrs[-1:]):
         add("note_names_forwarded_author", f"the note speaks of {addrs[-1]}")
     shown = presented(text, [a for a in addrs if a in who.copied])
     if shown:
@@ -674,120 +680,3 @@ def _spoken_of(
     words: set[str] = set().union(*(w for _, w in named_in))
     kept = tuple((a, r) for a, r in parties if a in msg.envelope.to or named(a, words))
     return kept if len(kept) >= 2 else parties
-
-
-def _told_apart(addrs: list[Address], words: set[str]) -> list[Address]:
-    """The addresses that different words name: "Hi Greg," names one Greg even when two are
-    addressed, and "Dear Mr. Lay" one person even at two addresses. Each word names one."""
-    if len(addrs) < 2:
-        return addrs
-    used: set[str] = set()
-    out: list[Address] = []
-    # the people named by fewest words pick first, so a shared surname does not block them
-    ranked = sorted(addrs, key=lambda a: len(name_tokens(a) & words) or 1)
-    for addr in ranked:
-        own = sorted(name_tokens(addr) & words) or [base_email(addr.email).split("@")[0]]
-        free = next((w for w in own if w not in used), None)
-        if free is not None:
-            used.add(free)
-            out.append(addr)
-    return [a for a in addrs if a in out]
-
-
-def _person_key(addr: Address) -> str:
-    """One key per person: "Krzysztof Kozlowski" at two addresses, or k.k@x and k.k+dt@x."""
-    tokens = name_tokens(addr)
-    if addr.name and len(tokens) >= 2:
-        return " ".join(sorted(tokens))
-    return base_email(addr.email).split("@")[0]
-
-
-def _distinct(addrs: list[Address]) -> list[Address]:
-    """The addresses, one per person (the same person at two addresses counts once)."""
-    seen: set[str] = set()
-    out: list[Address] = []
-    for addr in addrs:
-        key = _person_key(addr)
-        if key not in seen:
-            seen.add(key)
-            out.append(addr)
-    return out
-
-
-def _greeting_line(text: str, data: LanguageData) -> str:
-    for line in text.split("\n")[:4]:
-        if re.match(rf"\s*{data.greeting}\b", line):
-            return line.strip()
-    return ""
-
-
-# A line or sentence opening with a name spoken to: "Blair,", "Hi Ana -", "Carmen, Ben:",
-# "Maya and Leo,", "… . John, Jane runs …". Only a greeting may come before the name
-# ("Copying Jamie," speaks to nobody).
-_VOCATIVE = re.compile(
-    r"(?:^[ \t]*|(?<=[.!?] ))(?:(?i:hi|hey|hello|dear|and|so)[ \t])?([A-Z][\w'-]{1,30})"
-    r"(?:(?:,[ \t]|[ \t](?:and|&)[ \t])([A-Z][\w'-]{1,30}))?\s?(?:[,:!]|\s[-–—]\s)",
-    re.MULTILINE,
-)
-
-
-_GREETS = frozenset({"hi", "hey", "hello", "dear", "and", "so"})
-
-
-def _spoken_to(text: str, addrs: list[Address]) -> list[Address]:
-    """Parties the author speaks to by name at the start of a line ("Blair,", "Ana - …")."""
-    names: set[str] = set()
-    for m in _VOCATIVE.finditer(text[:6000]):
-        # "Hi Maya and Leo," is a greeting (weighed apart): there the first name alone counts.
-        greeted = m.group(0).lstrip()[:1].islower() or m.group(0).split()[0].lower() in _GREETS
-        names.update(n.lower() for n in (m.groups()[:1] if greeted else m.groups()) if n)
-    if "meet" in text:
-        names |= {m.lower() for m in re.findall(r"\b([A-Z][\w'-]{1,30}),\smeet\b", text[:6000])}
-        names |= {m.lower() for m in re.findall(r"\bmeet\s([A-Z][\w'-]{1,30})\b", text[:6000])}
-    return _told_apart(_distinct([a for a in addrs if named(a, names)]), names)
-
-
-def _described(
-    named_in: list[tuple[str, set[str]]], addrs: list[Address], data: LanguageData
-) -> str:
-    for sentence, words in named_in:
-        # the pattern first: one C-level search is cheaper than matching every party's name
-        if words and describes(data.describes, sentence) and any(named(a, words) for a in addrs):
-            return sentence
-    return ""
-
-
-# "Name is …", "Name runs …", "Name's company makes …": a person as the subject of a clause.
-_SUBJECT = re.compile(
-    r"(?:^|[.;:!?(]\s{1,3}|,\s|\s(?:-{1,2}|[–—])\s|\b(?:and|but|while|whereas)\s)([A-Z][\w'-]{1,30})"
-    r"(?:\s[A-Z][\w'-]{1,30})?(?:'s\s[a-z]{2,20}(?:,?\s[A-Z][\w'-]{1,30},?)?)?\s(?:[a-z]{2,12}ly\s)?"
-    r"(?:is|was|has|had|[a-z]{2,20}(?<![su]s)s|[a-z]{2,20}ed|built|made|ran|led|wrote|taught"
-    r"|sold|grew|knew|drove|spent)\b",
-    re.MULTILINE,
-)
-
-
-def _described_sides(named_in: list[tuple[str, set[str]]], sides: list[Address]) -> list[Address]:
-    """The sides each made the subject of a describing clause: one described to the other."""
-    found: list[Address] = []
-    if len(sides) < 2:
-        return found
-    said: set[str] = set()
-    for sentence, words in named_in[:CONTEXT_SENTENCES]:
-        if not words:
-            continue
-        subjects = {m.group(1).lower().removesuffix("'s") for m in _SUBJECT.finditer(sentence)}
-        if not subjects:
-            continue
-        said |= subjects
-        for addr in sides:
-            if addr not in found and named(addr, subjects):
-                found.append(addr)
-    return _told_apart(found, said)  # "Greg Whalley has…" describes one Greg, not two
-
-
-def _note_names(text: str, addrs: list[Address]) -> bool:
-    """The note above a forward speaks of the forwarded mail's author by name."""
-    note = text.split("\n\n-", 1)[0][:3000]
-    words = capitalised_words(note)
-    return any(named(a, words) for a in addrs)
