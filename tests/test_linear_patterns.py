@@ -41,7 +41,7 @@ def test_every_compiled_pattern_in_refmail_runs_in_linear_time() -> None:
     timings = measure(MODULES, leave_out=sorted(BOUNDED))
     patterns = {t.pattern for t in timings}
     # The collector sees the tables too (parse's quote starts, replies' rule tables).
-    assert "refmail.parse._QUOTE_STARTS[1]" in patterns
+    assert "refmail.quotes._QUOTE_STARTS[1]" in patterns
     assert any(p.startswith("refmail.replies._STOP_PATTERNS[") for p in patterns)
     # And those compiled on first use (refmail.patterns.Lazy).
     assert {"refmail.commands._LEADING", "refmail.optin._TO_NAME"} <= patterns
