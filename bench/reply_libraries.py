@@ -1,6 +1,6 @@
 """Measures refmail's hand-written reply reading against libraries (issue 10 item 6).
 
-- Quoted history and signatures: parse.split_quoted + strip_signature against quotequail and
+- Quoted history and signatures: quotes.split_quoted + strip_signature against quotequail and
   mail-parser-reply, on hand-written replies in the common clients and five languages (own
   words that must stay, history that must go), and the time each takes on the corpus.
 - Dates in "not now" replies: replies._date against dateparser (future dates preferred).
@@ -18,7 +18,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from refmail.parse import parse_message, split_quoted, strip_signature
+from refmail.parse import parse_message
+from refmail.quotes import split_quoted, strip_signature
 from refmail.replies import _date
 
 OWN, GONE = "Tuesday at ten works for me", "ORIGINAL-HISTORY"

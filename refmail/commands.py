@@ -16,12 +16,13 @@ True
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 
+from refmail import patterns
 from refmail.classes import dataclass
 from refmail.parse import normalise_address
+from refmail.patterns import Lazy
 
 ASK = "ask"
 # Every word the owner may use, and the outcome (or "ask") it stands for.
@@ -51,28 +52,15 @@ _BODY = re.compile(
 # What the rest of a command line may say; compiled on first use, since most mail has no
 # command line (compiling them at import cost every sync ≈ 8 M instructions: issue 15).
 _AMOUNT = r"(?P<num>\d[\d,]*(?:\.\d{1,2})?)(?P<k>k\b)?"
-_DETAILS: dict[str, tuple[str, re.RegexFlag]] = {
-    "id": (r"(?:^|\s)(?:#|intro(?:duction)?\s+#?)(?P<id>\d{1,9})\b", re.IGNORECASE),
-    # A value: after a currency sign or "value"/"worth" anywhere, or a bare number leading the
-    # rest of the line ("converted 1200 retainer") unless a unit follows ("12 month retainer").
-    "value": (
-        rf"(?:^|\s)(?:(?:value|worth)\s*[:=]?\s*[$€£]?|[$€£])\s*{_AMOUNT}",
-        re.IGNORECASE,
-    ),
-    "leading": (
-        rf"^\s*{_AMOUNT}(?![\d,.])"
-        r"(?!\s*-?\s*(?:months?|years?|weeks?|days?|hours?|people|staff|%|x\b))",
-        re.IGNORECASE,
-    ),
-    # Starts only where a run of address characters starts, and never gives back: linear.
-    "address": (r"(?<![\w.+'-])[\w.+'-]++@[\w-]++(?:\.[\w-]++)+", re.NOFLAG),
-}
-
-
-@functools.cache
-def _detail(name: str) -> re.Pattern[str]:
-    pattern, flags = _DETAILS[name]
-    return re.compile(pattern, flags)
+_ID = Lazy(r"(?:^|\s)(?:#|intro(?:duction)?\s+#?)(?P<id>\d{1,9})\b", re.IGNORECASE)
+# A value: after a currency sign or "value"/"worth" anywhere, or a bare number leading the rest
+# of the line ("converted 1200 retainer") unless a unit follows ("12 month retainer").
+_VALUE = Lazy(rf"(?:^|\s)(?:(?:value|worth)\s*[:=]?\s*[$€£]?|[$€£])\s*{_AMOUNT}", re.IGNORECASE)
+_LEADING = Lazy(
+    rf"^\s*{_AMOUNT}(?![\d,.])"
+    r"(?!\s*-?\s*(?:months?|years?|weeks?|days?|hours?|people|staff|%|x\b))",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -122,15 +110,13 @@ def _body_command(own_text: str) -> Command | None:
             continue
         action = WORDS[found.group("word").lower()]
         rest = found.group("rest")
-        about = tuple(a.lower() for a in _detail("address").findall(rest))
-        rest = _detail("address").sub(" ", rest)
-        ident = _detail("id").search(rest)
+        about = tuple(a.lower() for a in patterns.ADDRESS().findall(rest))
+        rest = patterns.ADDRESS().sub(" ", rest)
+        ident = _ID().search(rest)
         if ident is not None:
             rest = rest[: ident.start()] + " " + rest[ident.end() :]
         value = (
-            (_detail("value").search(rest) or _detail("leading").search(rest))
-            if action == "converted"
-            else None
+            (_VALUE().search(rest) or _LEADING().search(rest)) if action == "converted" else None
         )
         if value is not None:
             rest = rest[: value.start()] + " " + rest[value.end() :]

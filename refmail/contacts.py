@@ -99,11 +99,13 @@ _CONTACT = tables.contact
 _CHANGE = tables.contact_change
 
 
-# Built once, on first use (the one-click unsubscribe runs them on every POST; building them at
-# import cost every sync, which loads this module): set the opt-out only if not yet set, so a
-# second click neither moves the time nor logs a change.
+# The one-click opt-out's statements: each built on its first call and kept (functools.cache),
+# since the one-click unsubscribe runs them on every POST, and building them at import cost every
+# sync and dispatch, which load this module and never run them (≈ 7 M instructions: issue 15).
 @functools.cache
 def _opt_out() -> Any:
+    """Set the opt-out only if not yet set, so a second click neither moves the time nor logs a
+    change."""
     return (
         sql_update(_CONTACT)
         .where(_CONTACT.c.public_id == bindparam("p_public"), _CONTACT.c.opted_out_at.is_(None))
@@ -127,9 +129,7 @@ def _now() -> Any:
 @functools.cache
 def _opt_out_in_one() -> Select[Any]:
     """The whole opt-out as one PostgreSQL statement (data-modifying CTEs): the contact, its
-    change log, `outbox_stop.stop_all_ctes`; one row per follow-up changed (or one with none).
-    Built once, on the first one-click (building it at import cost every command that loads
-    this module, sync's owner mail among them, ≈ 5 ms: issue 15)."""
+    change log, `outbox_stop.stop_all_ctes`; one row per follow-up changed (or one with none)."""
     target = (
         select(_CONTACT.c.id, _CONTACT.c.email)
         .where(_CONTACT.c.public_id == bindparam("p_public"))

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from refmail import kinds, outbox
+from refmail import kinds, outbox, patterns
 from refmail import models as m
 from refmail.classes import dataclass
 from refmail.detect import Identity, context_sentence
 from refmail.outcomes import OutcomeRules, log_change, note_owner
 from refmail.parse import Address, ParsedMessage, normalise_address
+from refmail.patterns import Lazy
 from refmail.plan import IntroFacts, plan
 from refmail.record import upsert_contact
 
@@ -30,12 +31,11 @@ if TYPE_CHECKING:
 
 SHAPE = "opt_in"
 CALL_LEAD = timedelta(days=1)  # with [optin] call_first: the call, then a day later the intro
-# Patterns for the owner's asks only, so compiled on first use (by re, which keeps them): at
-# import they cost every sync that loads this module (issue 15).
-# Starts only where a run of address characters starts, and never gives back: linear.
-_ADDRESS = r"(?<![\w.+'-])[\w.+'-]++@[\w-]++(?:\.[\w-]++)+"
+# Patterns for the owner's asks only, so compiled on first use: at import they cost every sync
+# that loads this module (issue 15). _NAMED is completed with the address it names (re keeps the
+# compiled ones).
 _NAMED = r"(?P<name>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\s*[<(\[]\s*ADDRESS\s*[>)\]]"
-_TO_NAME = r"\bintroduc\w*\s+(?:you\s+)?to\s+(?P<name>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?)"
+_TO_NAME = Lazy(r"\bintroduc\w*\s+(?:you\s+)?to\s+(?P<name>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?)")
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def read_ask(msg: ParsedMessage, identity: Identity, about: tuple[str, ...]) -> 
     if asked is None:
         return None
     text = msg.own_text
-    candidates = [*about, *(a.lower() for a in re.findall(_ADDRESS, text))]
+    candidates = [*about, *(a.lower() for a in patterns.ADDRESS().findall(text))]
     for raw in candidates:
         email = normalise_address(raw)
         if email and email != asked.email and not identity.is_self(email) and "+" not in email:
@@ -66,7 +66,7 @@ def _context(text: str) -> str:
     """Why they should meet: the note's context sentence, leaving out the question itself and
     anything naming an address (it goes to both, and neither has said yes to the other yet)."""
     sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
-    kept = [s for s in sentences if not s.endswith("?") and not re.search(_ADDRESS, s)]
+    kept = [s for s in sentences if not s.endswith("?") and not patterns.ADDRESS().search(s)]
     return context_sentence(" ".join(kept))
 
 
@@ -74,7 +74,7 @@ def _name_of(text: str, address: str) -> str:
     named = re.search(_NAMED.replace("ADDRESS", re.escape(address)), text)
     if named is not None:
         return named.group("name")
-    offered = re.search(_TO_NAME, text)
+    offered = _TO_NAME().search(text)
     return offered.group("name") if offered is not None else ""
 
 

@@ -2,7 +2,8 @@
 
 Cheap header-only parsing (`parse_envelope`, `parse_heads`) feeds triage; the full parse
 (`parse_message`) is kept for the few candidates. Bad addresses are kept aside with a reason,
-defects are listed.
+defects are listed. Where the body's own text ends and its quoted history begins is
+`refmail.quotes`'s; the header blocks quoted in that history are read here.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
+from refmail import quotes
 from refmail.addrcheck import plain
 from refmail.addrlist import HEADER_TEXT_LIMIT, getaddresses
 
@@ -284,14 +286,14 @@ def parse_message(raw: bytes, heads: Heads | None = None) -> ParsedMessage:
     heads = heads or _heads(msg)
     env, date, offset = heads.envelope, heads.date, heads.utc_offset_minutes
     full_text, attached = _body_text(msg, defects)
-    full_text = tame_whitespace(full_text[:FULL_TEXT_LIMIT])
-    own, quoted_part = split_quoted(full_text)
+    full_text = quotes.tame_whitespace(full_text[:FULL_TEXT_LIMIT])
+    own, quoted_part = quotes.split_quoted(full_text)
     quoted = list(attached) + list(quoted_headers(quoted_part[:HISTORY_SCAN_LIMIT]))
     subject = env.subject.lower()
     has_forward = (
         bool(attached)
         or subject.startswith(("fw:", "fwd:", "tr:", "wg:"))
-        or bool(_FORWARD_MARK.search(full_text))
+        or bool(quotes.FORWARD_MARK.search(full_text))
     )
     message_id = env.message_id
     synthetic = message_id is None
@@ -306,7 +308,7 @@ def parse_message(raw: bytes, heads: Heads | None = None) -> ParsedMessage:
         references=heads.references,
         date=date,
         utc_offset_minutes=offset,
-        own_text=strip_signature(own[:OWN_TEXT_LIMIT]),
+        own_text=quotes.strip_signature(own[:OWN_TEXT_LIMIT]),
         full_text=full_text,
         quoted=tuple(quoted),
         has_forward=has_forward,
@@ -535,112 +537,9 @@ def _charset_alias(name: str) -> str:
     )
 
 
-# --- quoted history ------------------------------------------------------------------------
+# --- quoted history: the header blocks it quotes (refmail.quotes finds where it starts) --
 
-# Every pattern below is linear in its input: no `\s*` that can run across lines from every line
-# start, no two adjacent quantifiers that can match the same characters, bounded gaps (`{0,300}`)
-# and possessive quantifiers (`*+`) where a run must not be given back.
-_FORWARD_MARK = re.compile(
-    r"^[ \t]*(-{2,}+[ \t]*(Original Message|Forwarded message|Forwarded by [^\n]{0,200}?"
-    r"|Mensaje original|Mensaje reenviado)[ \t]*-{2,}|Begin forwarded message:"
-    r"|Inicio del mensaje reenviado:)",
-    re.IGNORECASE | re.MULTILINE,
-)
-# Notes (Lotus) writes the quoted author on one line and the date on the next, with To: below:
-#     Severin Borenstein <borenste@Haas.Berkeley.EDU>
-#     03/31/2001 06:00 PM
-#         To: Steve Kean <skean@enron.com>
-_NOTES_DATE = (
-    r"[ \t]*+\d{1,2}/\d{1,2}/\d{2,4}[ \t]++\d{1,2}:\d{2}(?::\d{2})?+[ \t]*+(?:[AP]M[ \t]*+)?+"
-)
-_WROTE = r"(?:wrote|writes|schrieb|a\s+écrit|escribió|ha\s+scritto|schreef|skrev|napisał)"
-_QUOTE_STARTS = [
-    _FORWARD_MARK,
-    # Gmail/Apple "On <date>, <name> wrote:", possibly wrapped, never across a blank line.
-    re.compile(
-        rf"^[ \t]*(?:On|Am|Le|El|Il|Op|Den)\s(?:(?!\n[ \t]{{0,80}}\n).){{0,300}}?\b{_WROTE}"
-        r"[ \t]*:[ \t]*$",
-        re.IGNORECASE | re.MULTILINE | re.DOTALL,
-    ),
-    # "Alice Smith wrote:" right above a '>' block.
-    re.compile(rf"^[^\n>]{{1,200}}\b{_WROTE}[ \t]*:[ \t]*\n(?:[ \t]*\n)?[ \t]*>", re.MULTILINE),
-    re.compile(r"^[ \t]*_{10,}+[ \t]*$", re.MULTILINE),
-    # Outlook header blocks: a From: (De:) line with a Sent:/To:/Date: line right after.
-    re.compile(
-        r"^[ \t]*\*?(?:From|De):\*?[ \t][^\n]*\n"
-        r"((?:[ \t]*\n){0,2}[ \t]*\*?(Sent|Date|To|Cc|Enviado(?: el)?|Fecha|Para|CC)\*?:[^\n]*\n?)",
-        re.IGNORECASE | re.MULTILINE,
-    ),
-    # Notes: "Name <addr> on 01/02/2001 10:00 AM" then To:, or name / date / To: on three lines.
-    re.compile(
-        r"^[^\n@]*+(?<=\S)@\S(?>[^\n]*? on \d{1,2}/\d{1,2}/\d{2,4})[^\n]*+\n"
-        r"(?:[ \t]*\n){0,3}[ \t]*To:",
-        re.IGNORECASE | re.MULTILINE,
-    ),
-    re.compile(
-        rf"^[ \t]*\S[^\n]*\n{_NOTES_DATE}\n(?:[^\n]*\n){{0,3}}?[ \t]*To:",
-        re.IGNORECASE | re.MULTILINE,
-    ),
-]
-_QUOTED_LINE = re.compile(r"^[ \t]*>")
-_LEADING_BLANK_LINES = re.compile(r"^(?:[ \t]*\n)+")
-_SIGNATURE = re.compile(
-    r"^(-- ?|--\s*$|_{2,}|Sent from my \w+.*|Get Outlook for .*)$", re.MULTILINE
-)
-
-
-_SPACE_RUN = re.compile(r"[ \t]{65,}")
-_EMPTY_LINE_RUN = re.compile(r"\n{4,}")
-
-
-def tame_whitespace(text: str) -> str:
-    """Whitespace-only lines emptied, more than two blank lines in a row made two, runs of over
-    64 spaces or tabs cut to 64: what a reader sees, without the 80,000 blank lines or the 3 KB
-    of spaces that make a backtracking pattern anywhere downstream slow.
-
-    >>> tame_whitespace("a  \\n \\t\\n\\n\\n\\n\\nb")
-    'a  \\n\\n\\nb'
-    """
-    lines = [line if line.strip() else "" for line in text.split("\n")]
-    text = _EMPTY_LINE_RUN.sub("\n\n\n", "\n".join(lines))
-    return _SPACE_RUN.sub(lambda m: m.group(0)[:64], text)
-
-
-def split_quoted(text: str) -> tuple[str, str]:
-    """Split a body into (own text, quoted history).
-
-    History starts at the earliest attribution or forward marker ("On … wrote:", "-----Original
-    Message-----", "Begin forwarded message:", an Outlook or Notes header block). Before that,
-    '>' lines are history too, but own text written between them (inline replies) is kept.
-
-    >>> split_quoted("Hi Bob\\n\\nOn Mon, Alice wrote:\\n> hello")[0]
-    'Hi Bob\\n'
-    >>> split_quoted("> are you free?\\nYes, Tuesday.\\n")
-    ('Yes, Tuesday.\\n', '> are you free?\\n')
-    """
-    cut = len(text)
-    for pattern in _QUOTE_STARTS:
-        match = pattern.search(text, 0, cut)
-        if match and match.start() < cut:
-            cut = match.start()
-    head, tail = text[:cut], _LEADING_BLANK_LINES.sub("", text[cut:])  # some markers start with \s*
-    if not any(_QUOTED_LINE.match(line) for line in head.split("\n")):
-        return (head.rstrip() + "\n" if tail else head), tail
-    own_lines: list[str] = []
-    quoted_lines: list[str] = []
-    for line in head.split("\n"):
-        (quoted_lines if _QUOTED_LINE.match(line) else own_lines).append(line)
-    own = "\n".join(own_lines).strip("\n")
-    quoted = "\n".join(quoted_lines) + "\n" + tail
-    return (own + "\n" if own else ""), quoted.rstrip("\n") + "\n"
-
-
-def strip_signature(text: str) -> str:
-    """Drop a conventional signature block ('-- ', 'Sent from my iPhone') from own text."""
-    match = _SIGNATURE.search(text)
-    return text[: match.start()] if match else text
-
-
+# Every pattern below is linear in its input (as refmail.quotes says of its own).
 _HEADER_LINE = re.compile(
     r"^[>\s]*+\*?(From|To|Cc|Sent|Date|Subject|De|Para|Asunto|Fecha|Enviado(?: el)?)\*?"
     r"[ \t]*+:[ \t]*+(.*)$",
@@ -651,7 +550,7 @@ _HEADER_KEY = dict(de="from", para="to", asunto="subject", fecha="date", enviado
 # The look-behind lets the lazy name end only after a non-space, so a run of spaces is not
 # re-read from each of its characters.
 _NOTES_FROM = re.compile(r"^\s*+(.+?)(?<=\S)\s++on\s++\d{1,2}/\d{1,2}/\d{2,4}", re.IGNORECASE)
-_NOTES_DATE_LINE = re.compile(rf"^{_NOTES_DATE}$", re.IGNORECASE)
+_NOTES_DATE_LINE = re.compile(rf"^{quotes.NOTES_DATE}$", re.IGNORECASE)
 
 
 def quoted_headers(history: str) -> list[QuotedHeaders]:
@@ -723,7 +622,7 @@ def _quoted_block(block: dict[str, str]) -> QuotedHeaders:
 
 _NOTES_AT = re.compile(r"@[A-Za-z]+\b(?![.\w])")
 _NOTES_SEGMENT = re.compile(r"[\w .-]+")
-_TRAILING_NOTES_DATE = re.compile(rf"(?<!\s)\s{{2,}}+{_NOTES_DATE}$")
+_TRAILING_NOTES_DATE = re.compile(rf"(?<!\s)\s{{2,}}+{quotes.NOTES_DATE}$")
 _BRACKETED = re.compile(r"<[^<>]*+>|\[mailto:[^\[\]]*+\]")
 
 

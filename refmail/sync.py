@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from refmail import readers, record
+from refmail import readers, record, standing
 from refmail.classes import dataclass
 from refmail.clock import Clock
 from refmail.config import Account, FollowUps
@@ -46,7 +46,7 @@ from refmail.source import Batch, Cursor, Key, Source
 
 if TYPE_CHECKING:
     from refmail import sieve
-    from refmail.authn import Trust, Verdict
+    from refmail.authn import Trust
     from refmail.detect import Classification, Identity
     from refmail.parse import Heads, ParsedMessage
 
@@ -184,16 +184,7 @@ class _Run:
     @functools.cached_property
     def trust(self) -> Trust | None:
         """Whose Authentication-Results count (None: require_authentication is off)."""
-        return trust_for(self.account)
-
-
-def trust_for(account: Account) -> Trust | None:
-    """Whose Authentication-Results count for this account (None when the check is off)."""
-    if not account.require_authentication:
-        return None
-    from refmail.authn import Trust
-
-    return Trust(frozenset(account.trusted_authserv_ids), frozenset(account.trusted_arc_ids))
+        return standing.trust_for(self.account)
 
 
 def sync_folder(
@@ -669,7 +660,9 @@ def _ingest(
     guard = session.begin_nested if rows is None else contextlib.nullcontext
     now = run.clock()
     # Robots and refmail's own mail need no standing (a bounce is matched to what we sent).
-    auth = None if verdict.kind in ("automatic", "own") else _authenticate(run, msg, raw)
+    auth = (
+        None if verdict.kind in ("automatic", "own") else standing.authenticate(run.trust, msg, raw)
+    )
     if auth is None or auth.authenticated:  # commands only from the owner's authenticated mail
         if rows is not None and owner_mail.is_command(msg, run.identity):
             rows.insert(session)  # a command may read or forget the rows held so far
@@ -693,12 +686,12 @@ def _ingest(
                     session, run.account_id, run.folder, key, msg, verdict, now
                 )
             if verdict.kind == "introduction":
-                standing = _standing(run, msg, verdict, auth)
+                allowed = standing.of_introduction(run.identity, msg, verdict, auth)
                 intro, follow_ups = record.record_introduction(  # a row: it is an introduction
-                    session, row, msg, verdict, run.account, run.cadence, now, standing, people
+                    session, row, msg, verdict, run.account, run.cadence, now, allowed, people
                 )
                 if not intro.verified:
-                    run.report.notices.append(_unverified_notice(intro.id, msg, standing))
+                    run.report.notices.append(standing.unverified_notice(intro.id, msg, allowed))
                 known.add(msg.message_id)  # a reply to it later in this batch is a reply
                 run.report.introductions += 1
                 too_old = sum(1 for f in follow_ups if f.state == "skipped")
@@ -724,41 +717,6 @@ def _ingest(
             run.report.notices += owner_mail.observe(
                 session, msg, raw, run.identity, people, run.outcome_rules, now
             )
-
-
-def _authenticate(run: _Run, msg: ParsedMessage, raw: bytes) -> Verdict | None:
-    """Does the mail authenticate as its From address? None when the account does not check."""
-    from refmail.authn import headers_of, verify
-
-    if run.trust is None:
-        return None
-    sender = msg.sender.email if msg.sender else ""
-    return verify(headers_of(raw), sender, run.trust)
-
-
-def _standing(
-    run: _Run, msg: ParsedMessage, verdict: Classification, auth: Verdict | None
-) -> Verdict:
-    """Whether an introduction may plan mail: the owner's (authenticated) own, or a referral
-    addressed to the owner by an (authenticated) sender; never a stranger's mail to refmail."""
-    from refmail.authn import Verdict
-
-    sender = msg.sender
-    to_owner = any(run.identity.is_owner(a) for a in msg.envelope.recipients)
-    if not run.identity.is_owner(sender) and not to_owner:
-        return Verdict(False, f"{verdict.introducer} is not the owner and did not write to them")
-    if auth is None:
-        return Verdict(True, "authentication not required for this account")
-    return auth
-
-
-def _unverified_notice(intro_id: int, msg: ParsedMessage, standing: Verdict) -> str:
-    sender = msg.sender.email if msg.sender else "(no sender)"
-    log.warning("introduction %s from %s is unverified: %s", msg.message_id, sender, standing.why)
-    return (
-        f"introduction #{intro_id} ({msg.subject[:80]!r} from {sender}) is unverified: "
-        f"{standing.why}; nothing is planned until `refmail intros confirm {intro_id}`"
-    )
 
 
 def _malformed(

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from refmail.detect import Identity, classify
-from refmail.parse import ParsedMessage, parse_message, quoted_headers, split_quoted
+from refmail.parse import ParsedMessage, parse_message, quoted_headers
+from refmail.quotes import split_quoted
 from tests.support.mailbox import OWNER, REFMAIL
 
 IDENTITY = Identity(owners=frozenset({OWNER}), refmail=frozenset({REFMAIL}))

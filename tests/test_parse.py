@@ -11,14 +11,8 @@ from hypothesis import strategies as st
 
 from refmail.addrlist import PLAIN_LIST_LIMIT, _simple_addresses
 from refmail.htmltext import html_to_text
-from refmail.parse import (
-    ParsedMessage,
-    parse_heads,
-    parse_message,
-    quoted_headers,
-    split_quoted,
-    strip_signature,
-)
+from refmail.parse import ParsedMessage, parse_heads, parse_message, quoted_headers
+from refmail.quotes import split_quoted, strip_signature
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 

@@ -22,7 +22,8 @@ from refmail.config import Account, FollowUps, MaildirSettings
 from refmail.db import SessionFactory
 from refmail.detect import Identity, classify
 from refmail.maildir import MaildirSource, deliver
-from refmail.parse import parse_message, quoted_headers, split_quoted
+from refmail.parse import parse_message, quoted_headers
+from refmail.quotes import split_quoted
 from refmail.source import BODY_LIMIT
 from refmail.sync import SyncReport, sync_account
 from tests.support import poison

@@ -19,6 +19,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from refmail.patterns import Lazy
+
 SMALL, LARGE = 10_000, 100_000
 RATIO = 30  # linear is 10, quadratic 100: a generous bound
 FLOOR = 1e-4  # seconds: below this a small run is timer noise
@@ -47,10 +49,13 @@ def inputs(size: int) -> Iterator[tuple[str, str]]:
 
 def patterns(module_names: list[str]) -> list[tuple[str, re.Pattern[str]]]:
     """(name, pattern) for every compiled str pattern at module level, also inside tuples,
-    lists and dicts (tables of patterns)."""
+    lists and dicts (tables of patterns), and for every pattern compiled on first use
+    (refmail.patterns.Lazy), compiled here."""
     found: list[tuple[str, re.Pattern[str]]] = []
 
     def visit(name: str, value: Any, depth: int) -> None:
+        if isinstance(value, Lazy):
+            value = value()
         if isinstance(value, re.Pattern):
             if isinstance(value.pattern, str):
                 found.append((name, value))
