@@ -152,13 +152,9 @@ def test_an_empty_maildir_with_no_drafts_is_synced_without_the_parser(tmp_path: 
     assert "scanned 1," in out and "refmail.parse" in busy, out
 
 
-def test_a_new_introduction_is_recorded_without_what_only_replies_and_bounces_need(
-    tmp_path: Path,
-) -> None:
-    """The cron case with mail (issue 15): one new referral is read, classified and recorded
-    without loading the reply phrases, the bounce parser, the signs of business or (it has a
-    plain part) the HTML reader, nor, with no draft delivered, what becomes of drafts; a party's
-    reply in its thread loads what reads it."""
+def _migrated_maildir_account(tmp_path: Path) -> Path:
+    """A Maildir account in `tmp_path`'s refmail.toml, its SQLite database migrated by a first
+    sync (so the next sync's imports are a cron run's); the Maildir's path."""
     maildir = tmp_path / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)
@@ -167,7 +163,18 @@ def test_a_new_introduction_is_recorded_without_what_only_replies_and_bounces_ne
         f'address = "refmail@example.com"\nowners = ["{OWNER}"]\ndelivery = "file"\n'
         f'drafts_dir = "{tmp_path}/drafts"\n[accounts.maildir]\npath = "{maildir}"\n'
     )
-    refmail_modules("sync", cwd=tmp_path)  # the first run migrates the new database
+    refmail_modules("sync", cwd=tmp_path)
+    return maildir
+
+
+def test_a_new_introduction_is_recorded_without_what_only_replies_and_bounces_need(
+    tmp_path: Path,
+) -> None:
+    """The cron case with mail (issue 15): one new referral is read, classified and recorded
+    without loading the reply phrases, the bounce parser, the signs of business or (it has a
+    plain part) the HTML reader, nor, with no draft delivered, what becomes of drafts; a party's
+    reply in its thread loads what reads it."""
+    maildir = _migrated_maildir_account(tmp_path)
     message_id, raw = referral("one")
     (maildir / "new" / "1.eml").write_bytes(raw)
     out, busy = refmail_modules("sync", cwd=tmp_path)
@@ -202,15 +209,7 @@ def test_a_sync_of_a_new_introduction_configures_only_the_mappers_it_uses(
     """SQLAlchemy configures a registry's mappers on first use: the classes a sync does not use
     (leases, outcomes, the owner's pages) are in a registry that stays unconfigured (issue 15);
     a report that reads them configures it."""
-    maildir = tmp_path / "Maildir"
-    for sub in ("cur", "new", "tmp"):
-        (maildir / sub).mkdir(parents=True)
-    (tmp_path / "refmail.toml").write_text(
-        f'database = "sqlite:///{tmp_path}/refmail.db"\n\n[[accounts]]\nname = "local"\n'
-        f'address = "refmail@example.com"\nowners = ["{OWNER}"]\ndelivery = "file"\n'
-        f'drafts_dir = "{tmp_path}/drafts"\n[accounts.maildir]\npath = "{maildir}"\n'
-    )
-    refmail_modules("sync", cwd=tmp_path)  # the first run migrates the new database
+    maildir = _migrated_maildir_account(tmp_path)
     (maildir / "new" / "1.eml").write_bytes(referral("one")[1])
     done = python("-c", REGISTRIES, "sync", cwd=tmp_path)
     assert "1 introductions" in done.stdout, done.stdout + done.stderr
