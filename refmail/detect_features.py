@@ -420,10 +420,11 @@ def _parties(
         copied = _copied(who, copy_text)
         for addr in copied:
             out[addr.email] = (addr, True)
-        for counterpart in _greeted_together(who, text, copied) or [
-            a for a in [_counterpart(who, text, written, copied)] if a is not None
-        ]:
-            out.setdefault(counterpart.email, (counterpart, True))
+        # the addressees greeted together, else the one the text points to
+        together: list[Address | None] = list(_greeted_together(who, text, copied))
+        for counterpart in together or [_counterpart(who, text, written, copied)]:
+            if counterpart is not None:
+                out.setdefault(counterpart.email, (counterpart, True))
         return tuple(out.values())
     for addr in who.candidates:
         out[addr.email] = (addr, True)

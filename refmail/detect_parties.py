@@ -85,7 +85,6 @@ MAILBOX_PROVIDERS = frozenset(
         "163.com",
         "aol.com",
         "att.net",
-        "cohenarthur.dev@gmail.com",
         "comcast.net",
         "fastmail.com",
         "gmail.com",
