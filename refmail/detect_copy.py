@@ -48,7 +48,14 @@ _AFTER_PRONOUN = re.compile(
 # Someone other than the author did the copying: "you've CCed the maintainers", "you never Cced".
 _OTHER_COPIER = re.compile(
     r"(?i)\b(?:you|they|he|she|someone|somebody|nobody|who|why|people|everyone|anyone)(?:'ve|'d|\shave|\shad|\snever|\sdidn't"
-    r"|\sdid\snot|\sweren't|\swere)?\s(?:\w+\s)?$"
+    r"|\sdid\snot|\sweren't|\swere|'re|\sare)?\s(?:\w+\s)?$"
+)
+# The copy as the subject of a sentence, spoken of: "Cc-ing maintainers doesn't hurt",
+# "CCing linux-api is a good practice" (a copy made goes on with who, as, for or a full stop)
+_GERUND = re.compile(r"(?i)(?:cc'?ing|cc-ing|copying|adding|looping|including)\b")
+_COPY_AS_SUBJECT = re.compile(
+    r"(?i)\s{0,2}(?:doesn't|does\snot|don't|do\snot|is|isn't|was|wasn't|would|wouldn't|won't"
+    r"|should|shouldn't|helps|hurts|makes|seems)\b"
 )
 # The copy spoken of, not made: the object of a preposition or a verb ("I'm OK with adding
 # Jack" as an author, "Instead of cc'ing Arnd, you cc'ed me", "thanks for adding me").
@@ -82,6 +89,8 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         after = sentence[match.end() : match.end() + 40]
         before = sentence[max(0, match.start() - 30) : match.start()]
         if _OTHER_COPIER.search(before) or _GERUND_OBJECT.search(before):
+            return False
+        if _GERUND.match(words) and _COPY_AS_SUBJECT.match(after):
             return False
         if _NOT_A_COPY.search(obj + after[:12]):
             return False  # "cc'ed to LKML", "adding to Jonathan's reply", "added Sai's Acked-by"

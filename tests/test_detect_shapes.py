@@ -136,6 +136,12 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"kz@yoyodyne.example.com": True, "ravi@kumar.example.org": True},
     ),
+    # round 10: "CCing Kazuo, who is the one who…": a copy made, not spoken of ("is" after the
+    # relative pronoun)
+    "intro_copy_spoken_then_made": (
+        "loop_in",
+        {"kz@yoyodyne.example.com": True, "ravi@kumar.example.org": True},
+    ),
     "intro_loop_in_cc_line_who": (
         "loop_in",
         {"bruno@lima.example.br": True, "tomas@berg.example.se": True},
@@ -630,6 +636,10 @@ LOOK_ALIKES: dict[str, str] = {
     "not_copy_roll_of_names": "other",
     # "looping in the Foundation": "the" and no person noun copies an organisation in
     "not_looping_in_an_organisation": "other",
+    # round 10: the copy spoken of, not made: as a sentence's subject ("Cc-ing maintainers
+    # doesn't hurt"), or done by the reader ("You're CCing too many people")
+    "not_copy_spoken_of_as_advice": "other",
+    "not_youre_ccing_too_many": "other",
 }
 
 
