@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable
 
 from refmail.detect_parties import People, capitalised_words, name_tokens, named
+from refmail.parse import Address
 
-__all__ = ["GROUP", "copies_a_person"]
+__all__ = ["GROUP", "copies_a_person", "unaddressed_name"]
 
 # The object of a copy verb, and what makes it a person rather than code or a feature.
 # "cc" and "loop in" only ever copy someone; "copying" may copy data ("copying them around").
@@ -160,3 +161,36 @@ def _nameless_copy(who: People) -> bool:
 GROUP = re.compile(
     r"(?i)\b(?:maintainers|folks?|people|guys|gentlemen|experts|reviewers|developers)\b"
 )
+
+
+# The copy verb ahead of the copied name: "CC'ing Ben", "+CC Linan", "(ccing Hui)".
+_COPY_VERB_HEAD = re.compile(
+    r"(?i)^[\[(]?\s{0,2}(?:also\s)?(?:cc'?ing|cc-ing|cc'?ed|cc'?d|cced|copying|copied|adding|added"
+    r"|loop(?:ing|ed)?\sin|\+\s?cc:?|cc)\s{1,2}(?:also\s|in\s)?"
+)
+_GIVEN_NAME = re.compile(r"[A-Z][a-z]{1,20}\b(?!['’-])")
+
+
+def unaddressed_name(copy_words: str, addresses: tuple[Address, ...]) -> str:
+    """The name a copy gives the person copied ("CC'ing Ben", "+CC Linan") when no address
+    of the message is theirs, else "": the copy names a person all the same (an archived copy
+    drops their address; a display name says "teawater" for Hui). Never a list or anyone
+    else the mail is addressed to ("Cc'ing also SELinux" is selinux@…).
+
+    >>> unaddressed_name("CC'ing Ben", (Address("brian@example.com", "Brian Bunker"),))
+    'Ben'
+    >>> unaddressed_name("Cc'ing also SELinux", (Address("selinux@vger.kernel.org"),))
+    ''
+    >>> unaddressed_name("CCing Mike", (Address("mike@example.com", "Mike Ross"),))
+    ''
+    """
+    verb = _COPY_VERB_HEAD.match(copy_words)
+    name = _GIVEN_NAME.match(copy_words[verb.end() :]) if verb else None
+    if name is None or name.group(0).lower() in _NOT_A_NAME:
+        return ""
+    word = {name.group(0).lower()}
+    return "" if any(named(a, word, word) for a in addresses) else name.group(0)
+
+
+# Capitalised words a copy verb takes that are nobody: the trailers, "Ack from Daniel".
+_NOT_A_NAME = frozenset({"ack", "acks", "nack", "the", "my", "our", "some", "more", "him", "her"})

@@ -136,8 +136,10 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"kz@yoyodyne.example.com": True, "ravi@kumar.example.org": True},
     ),
-    # round 10: "CCing Kazuo, who is the one who…": a copy made, not spoken of ("is" after the
-    # relative pronoun)
+    # round 10: "(ccing Hui)" with Hui's address under another display name ("teawater"): a
+    # person copied all the same; the one recorded is whom the reply answers. "CCing Kazuo,
+    # who is the one who…": a copy made, not spoken of ("is" after the relative pronoun)
+    "intro_loop_in_name_without_address": ("loop_in", {"ravi@kumar.example.org": True}),
     "intro_copy_spoken_then_made": (
         "loop_in",
         {"kz@yoyodyne.example.com": True, "ravi@kumar.example.org": True},
@@ -636,8 +638,10 @@ LOOK_ALIKES: dict[str, str] = {
     "not_copy_roll_of_names": "other",
     # "looping in the Foundation": "the" and no person noun copies an organisation in
     "not_looping_in_an_organisation": "other",
-    # round 10: the copy spoken of, not made: as a sentence's subject ("Cc-ing maintainers
-    # doesn't hurt"), or done by the reader ("You're CCing too many people")
+    # round 10: "Cc'ing also Frobnet" names the list copied (frobnet@lists…), nobody unseen; the
+    # copy spoken of, not made: as a sentence's subject ("Cc-ing maintainers doesn't hurt"),
+    # or done by the reader ("You're CCing too many people")
+    "not_copy_names_a_list": "other",
     "not_copy_spoken_of_as_advice": "other",
     "not_youre_ccing_too_many": "other",
 }
@@ -728,6 +732,7 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("not_copy_roll_of_names", "copies_a_roll"),
         ("intro_fyi_copy_then_asked", "asks_the_copied"),
         ("intro_copy_note_after_question", "asks_the_copied"),
+        ("intro_loop_in_name_without_address", "names_someone_unaddressed"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
