@@ -72,6 +72,7 @@ _LIST_LIKE = re.compile(r"\A\s{0,2}[a-z0-9]+(?:[-.][a-z0-9]+)*[-@][a-z0-9]")
 # (the possessive is the object's own: "who's working on it" is a person, not a thing)
 _NOT_A_COPY = re.compile(
     r"^\s{0,2}(?i:to\b)|^\s{0,2}(?:(?i:the|a)\s)?[\w-]{1,30}(?:\s[A-Z][\w-]{1,30})?'s\b|(?i:\w-by\b)"
+    r"|^\s{0,2}(?i:n?acks?|tags?)\b"  # a trailer by its short name: "adding Ack from Daniel"
 )
 
 

@@ -144,6 +144,11 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"kz@yoyodyne.example.com": True, "ravi@kumar.example.org": True},
     ),
+    # "Adding Ackerley, who wrote…": a name that begins like a trailer's short name
+    "intro_adding_name_like_a_tag": (
+        "loop_in",
+        {"ackerley@tng.example.com": True, "ravi@kumar.example.org": True},
+    ),
     "intro_loop_in_cc_line_who": (
         "loop_in",
         {"bruno@lima.example.br": True, "tomas@berg.example.se": True},
@@ -644,6 +649,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_copy_names_a_list": "other",
     "not_copy_spoken_of_as_advice": "other",
     "not_youre_ccing_too_many": "other",
+    # "I missed adding Ack from Boris … So adding it here": a trailer by its short name
+    "not_adding_ack_from": "other",
 }
 
 
