@@ -284,7 +284,9 @@ def _robot_unless_owner_list_copy(env: Envelope, identity: Identity) -> RuleHit 
         and identity.is_owner(env.sender)
     ):
         h = env.robot_headers
-        if h.get("precedence", "list").strip().lower() in ("list", "bulk") and not any(
+        # (Mailman 2 lists such as dm-devel mark their copies "Precedence: junk")
+        kinds = ("list", "bulk", "junk") if "list-id" in h else ("list", "bulk")
+        if h.get("precedence", "list").strip().lower() in kinds and not any(
             k in h for k in ("auto-submitted", "x-autoreply", "x-autorespond")
         ):
             return None

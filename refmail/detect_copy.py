@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable
 
 from refmail.detect_parties import People, capitalised_words, name_tokens, named
+from refmail.parse import Address
 
-__all__ = ["GROUP", "copies_a_person"]
+__all__ = ["GROUP", "copies_a_person", "unaddressed_name"]
 
 # The object of a copy verb, and what makes it a person rather than code or a feature.
 # "cc" and "loop in" only ever copy someone; "copying" may copy data ("copying them around").
@@ -48,7 +49,14 @@ _AFTER_PRONOUN = re.compile(
 # Someone other than the author did the copying: "you've CCed the maintainers", "you never Cced".
 _OTHER_COPIER = re.compile(
     r"(?i)\b(?:you|they|he|she|someone|somebody|nobody|who|why|people|everyone|anyone)(?:'ve|'d|\shave|\shad|\snever|\sdidn't"
-    r"|\sdid\snot|\sweren't|\swere)?\s(?:\w+\s)?$"
+    r"|\sdid\snot|\sweren't|\swere|'re|\sare)?\s(?:\w+\s)?$"
+)
+# The copy as the subject of a sentence, spoken of: "Cc-ing maintainers doesn't hurt",
+# "CCing linux-api is a good practice" (a copy made goes on with who, as, for or a full stop)
+_GERUND = re.compile(r"(?i)(?:cc'?ing|cc-ing|copying|adding|looping|including)\b")
+_COPY_AS_SUBJECT = re.compile(
+    r"(?i)\s{0,2}(?:doesn't|does\snot|don't|do\snot|is|isn't|was|wasn't|would|wouldn't|won't"
+    r"|should|shouldn't|helps|hurts|makes|seems)\b"
 )
 # The copy spoken of, not made: the object of a preposition or a verb ("I'm OK with adding
 # Jack" as an author, "Instead of cc'ing Arnd, you cc'ed me", "thanks for adding me").
@@ -64,6 +72,7 @@ _LIST_LIKE = re.compile(r"\A\s{0,2}[a-z0-9]+(?:[-.][a-z0-9]+)*[-@][a-z0-9]")
 # (the possessive is the object's own: "who's working on it" is a person, not a thing)
 _NOT_A_COPY = re.compile(
     r"^\s{0,2}(?i:to\b)|^\s{0,2}(?:(?i:the|a)\s)?[\w-]{1,30}(?:\s[A-Z][\w-]{1,30})?'s\b|(?i:\w-by\b)"
+    r"|^\s{0,2}(?i:n?acks?|tags?)\b"  # a trailer by its short name: "adding Ack from Daniel"
 )
 
 
@@ -82,6 +91,8 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         after = sentence[match.end() : match.end() + 40]
         before = sentence[max(0, match.start() - 30) : match.start()]
         if _OTHER_COPIER.search(before) or _GERUND_OBJECT.search(before):
+            return False
+        if _GERUND.match(words) and _COPY_AS_SUBJECT.match(after):
             return False
         if _NOT_A_COPY.search(obj + after[:12]):
             return False  # "cc'ed to LKML", "adding to Jonathan's reply", "added Sai's Acked-by"
@@ -151,3 +162,36 @@ def _nameless_copy(who: People) -> bool:
 GROUP = re.compile(
     r"(?i)\b(?:maintainers|folks?|people|guys|gentlemen|experts|reviewers|developers)\b"
 )
+
+
+# The copy verb ahead of the copied name: "CC'ing Ben", "+CC Linan", "(ccing Hui)".
+_COPY_VERB_HEAD = re.compile(
+    r"(?i)^[\[(]?\s{0,2}(?:also\s)?(?:cc'?ing|cc-ing|cc'?ed|cc'?d|cced|copying|copied|adding|added"
+    r"|loop(?:ing|ed)?\sin|\+\s?cc:?|cc)\s{1,2}(?:also\s|in\s)?"
+)
+_GIVEN_NAME = re.compile(r"[A-Z][a-z]{1,20}\b(?!['’-])")
+
+
+def unaddressed_name(copy_words: str, addresses: tuple[Address, ...]) -> str:
+    """The name a copy gives the person copied ("CC'ing Ben", "+CC Linan") when no address
+    of the message is theirs, else "": the copy names a person all the same (an archived copy
+    drops their address; a display name says "teawater" for Hui). Never a list or anyone
+    else the mail is addressed to ("Cc'ing also SELinux" is selinux@…).
+
+    >>> unaddressed_name("CC'ing Ben", (Address("brian@example.com", "Brian Bunker"),))
+    'Ben'
+    >>> unaddressed_name("Cc'ing also SELinux", (Address("selinux@vger.kernel.org"),))
+    ''
+    >>> unaddressed_name("CCing Mike", (Address("mike@example.com", "Mike Ross"),))
+    ''
+    """
+    verb = _COPY_VERB_HEAD.match(copy_words)
+    name = _GIVEN_NAME.match(copy_words[verb.end() :]) if verb else None
+    if name is None or name.group(0).lower() in _NOT_A_NAME:
+        return ""
+    word = {name.group(0).lower()}
+    return "" if any(named(a, word, word) for a in addresses) else name.group(0)
+
+
+# Capitalised words a copy verb takes that are nobody: the trailers, "Ack from Daniel".
+_NOT_A_NAME = frozenset({"ack", "acks", "nack", "the", "my", "our", "some", "more", "him", "her"})

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from refmail.detect_copy import GROUP, copies_a_person
+from refmail.detect_copy import GROUP, copies_a_person, unaddressed_name
 from refmail.detect_copy_shape import copy_shape
 from refmail.detect_cues import cue_pattern, find_cues
 from refmail.detect_directs import (
@@ -655,13 +655,27 @@ def _direction_and_copy(
     # forward or by address, the direction alone says it)
     to_copied = directed if any(str(a) == directed for a in who.candidates) else ""
     copy_or_hand = cues.get("cue_copy_in", "") or cues.get("cue_hand_off", "") or to_copied
-    if copy_or_hand and any(named(a, words) for a in who.candidates):
-        copied = [a for a in addrs if named(a, words) and not on_thread(a, msg.history)]
+    copy = cues.get("cue_copy_in", "")
+    # the copy's own words name whom it copies even when the whole text has too many words
+    # for a local part to match ("+CC Linan" is linan122@…)
+    in_copy = capitalised_words(copy)
+
+    def said(a: Address) -> bool:
+        return named(a, words) or named(a, in_copy)
+
+    unseen = shape == "loop_in"  # until the copied is found among the addresses
+    if copy_or_hand and any(said(a) for a in who.candidates):
+        copied = [a for a in addrs if said(a) and not on_thread(a, msg.history)]
         if copied:
             add("names_the_copied", ", ".join(a.email for a in copied[:4]))
+            unseen = False
     elif shape == "loop_in" and any(a in who.copied for a in addrs):
         add("copied_last_in_cc", ", ".join(a.email for a in addrs if a in who.copied))
-    copy = cues.get("cue_copy_in", "")
+        unseen = False
+    everyone = (*msg.envelope.recipients, *([msg.sender] if msg.sender else []))
+    if unseen and (unseen_name := unaddressed_name(copy, everyone)):
+        # "CC'ing Ben for confirmation" with no address of Ben's: a person copied all the same
+        add("names_someone_unaddressed", f"“{unseen_name}” copied, no address here is theirs")
     at = text.find(copy) if copy else -1
     # the words after the cue too: "+Cc: some Intel people"
     group = GROUP.search(text[at : at + len(copy) + 30] if at >= 0 else copy)

@@ -47,6 +47,7 @@ WEIGHTS: dict[str, float] = {
     "sends_someone_to_reader": 2.5,
     "presents_the_copied": 1.5,
     "names_the_copied": 2.0,
+    "names_someone_unaddressed": 1.5,
     "copied_last_in_cc": 1.0,
     "copies_a_group": 1.0,
     "single_person_addressed": -0.5,

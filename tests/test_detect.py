@@ -257,6 +257,23 @@ Precedence: list
     assert classify(parse_message(auto), IDENTITY).kind == "automatic"
 
 
+def test_a_mailman_lists_junk_copy_of_the_owners_post_is_read() -> None:
+    """Mailman 2 lists (dm-devel) mark their copies "Precedence: junk": with List-Id it is the
+    list's copy of the owner's post; without, "junk" is an auto-reply's mark and stays one."""
+    headers = f"""
+From: Alice <{OWNER}>
+To: Bob Stone <bob@example.org>, dm-devel@lists.example.org
+Cc: Carol Diaz <carol@example.net>
+Subject: Re: flaky builds
+List-Id: <dm-devel.lists.example.org>
+Precedence: junk
+"""
+    raw = message(headers, "CC'ing Carol, who maintains the build farm.\n")
+    assert classify(parse_message(raw), IDENTITY).kind == "introduction"
+    no_list = message(headers.replace("List-Id: <dm-devel.lists.example.org>\n", ""), "")
+    assert classify(parse_message(no_list), IDENTITY).rule == "precedence"
+
+
 def test_mailer_daemon_is_automatic() -> None:
     raw = message(
         f"From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.org>\nTo: {OWNER}\n"

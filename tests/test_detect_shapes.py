@@ -136,6 +136,19 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"kz@yoyodyne.example.com": True, "ravi@kumar.example.org": True},
     ),
+    # round 10: "(ccing Hui)" with Hui's address under another display name ("teawater"): a
+    # person copied all the same; the one recorded is whom the reply answers. "CCing Kazuo,
+    # who is the one who…": a copy made, not spoken of ("is" after the relative pronoun)
+    "intro_loop_in_name_without_address": ("loop_in", {"ravi@kumar.example.org": True}),
+    "intro_copy_spoken_then_made": (
+        "loop_in",
+        {"kz@yoyodyne.example.com": True, "ravi@kumar.example.org": True},
+    ),
+    # "Adding Ackerley, who wrote…": a name that begins like a trailer's short name
+    "intro_adding_name_like_a_tag": (
+        "loop_in",
+        {"ackerley@tng.example.com": True, "ravi@kumar.example.org": True},
+    ),
     "intro_loop_in_cc_line_who": (
         "loop_in",
         {"bruno@lima.example.br": True, "tomas@berg.example.se": True},
@@ -630,6 +643,14 @@ LOOK_ALIKES: dict[str, str] = {
     "not_copy_roll_of_names": "other",
     # "looping in the Foundation": "the" and no person noun copies an organisation in
     "not_looping_in_an_organisation": "other",
+    # round 10: "Cc'ing also Frobnet" names the list copied (frobnet@lists…), nobody unseen; the
+    # copy spoken of, not made: as a sentence's subject ("Cc-ing maintainers doesn't hurt"),
+    # or done by the reader ("You're CCing too many people")
+    "not_copy_names_a_list": "other",
+    "not_copy_spoken_of_as_advice": "other",
+    "not_youre_ccing_too_many": "other",
+    # "I missed adding Ack from Boris … So adding it here": a trailer by its short name
+    "not_adding_ack_from": "other",
 }
 
 
@@ -718,6 +739,7 @@ def test_every_verdict_is_explained_by_named_weights() -> None:
         ("not_copy_roll_of_names", "copies_a_roll"),
         ("intro_fyi_copy_then_asked", "asks_the_copied"),
         ("intro_copy_note_after_question", "asks_the_copied"),
+        ("intro_loop_in_name_without_address", "names_someone_unaddressed"),
     ],
 )
 def test_shape_features_that_decide(name: str, feature: str) -> None:
