@@ -496,6 +496,11 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"ilse@maas.example.nl": True, "andrei@costa.example.ro": True},
     ),
+    # round 10: a Notes forward whose "Forwarded by … on <date>" line wraps before the time
+    "intro_forward_notes_wrapped_line": (
+        "forward",
+        {"jean.ross@gridline.example.com": True, "greg@tallis-storage.example.net": False},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
