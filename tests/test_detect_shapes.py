@@ -635,6 +635,9 @@ LOOK_ALIKES: dict[str, str] = {
     "not_copy_roll_of_names": "other",
     # "looping in the Foundation": "the" and no person noun copies an organisation in
     "not_looping_in_an_organisation": "other",
+    # round 10: "Jeff can help you put that together", Jeff copied: what a colleague can do is a
+    # pointer to a helper (a hand-off says what they will do or were asked to do)
+    "not_colleague_can_help_pointer": "other",
 }
 
 
