@@ -135,7 +135,7 @@ def read(
     for feature, words in cues.items():
         if feature == "cue_copy_why" and "cue_copy_in" not in cues:
             continue  # "who knows…" only explains a copy
-        add(feature, f"“{words}”")
+        add(_CAN_HELP_FEATURE if _can_help(feature, words) else feature, f"“{words}”")
     subject_features(subject, who, add)
     shape = _shape(msg, who, cues, is_owner)
     parties = _parties(shape, who, text, copy_text, written)
@@ -199,6 +199,20 @@ def read(
     )
 
 
+# "Jeff can help you", "Marcia (Jim's assistant) can give you the call-in number": what
+# someone is able to do is a pointer to a helper; a hand-off says what they will do ("Lorna
+# will call you") or what the author asked of them ("I've asked Lorna to contact you")
+_CAN_HELP_FEATURE = "cue_can_help"
+_CAN_HELP = re.compile(
+    r"(?i)\b(?:can|could|should|may|might)\s(?:be\sable\sto\s)?(?:help|assist|answer|advise|give\syou)\b"
+)
+
+
+def _can_help(feature: str, words: str) -> bool:
+    """The hand-off found is only what someone can do for the reader."""
+    return feature == "cue_hand_off" and _CAN_HELP.search(words) is not None
+
+
 _FOR_ONE = re.compile(r"(?i)\byou\s(?:so|since|because)\s$")
 
 
@@ -232,7 +246,14 @@ def _names(
 
 # What says the author connects people, beyond their shape: an act, a hand-off, a direction
 _SAID = frozenset(
-    {*_ACTS, *_HAND_OVER, "directs_to_a_party", "directs_to_forwarded", "subject_names_intro"}
+    {
+        *_ACTS,
+        *_HAND_OVER,
+        _CAN_HELP_FEATURE,
+        "directs_to_a_party",
+        "directs_to_forwarded",
+        "subject_names_intro",
+    }
 )
 
 
@@ -278,6 +299,7 @@ _CONNECTING = frozenset(
     {
         *_ACTS,
         *_HAND_OVER,
+        _CAN_HELP_FEATURE,
         "subject_names_intro",
         "forwards_a_person",
         "greets_the_parties",

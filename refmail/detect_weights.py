@@ -17,6 +17,7 @@ WEIGHTS: dict[str, float] = {
     "cue_common_ground": 1.0,
     "cue_opt_in_ask": 3.0,
     "cue_hand_off": 1.5,
+    "cue_can_help": 0.75,  # a hand-off that only says someone can help: half a pointer
     "cue_gave_name": 1.5,
     "cue_vouches": 1.0,
     "cue_copy_in": 2.0,

@@ -509,6 +509,11 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"ilse@maas.example.nl": True, "andrei@costa.example.ro": True},
     ),
+    # round 10: a Notes forward whose "Forwarded by … on <date>" line wraps before the time
+    "intro_forward_notes_wrapped_line": (
+        "forward",
+        {"jean.ross@gridline.example.com": True, "greg@tallis-storage.example.net": False},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -651,6 +656,9 @@ LOOK_ALIKES: dict[str, str] = {
     "not_youre_ccing_too_many": "other",
     # "I missed adding Ack from Boris … So adding it here": a trailer by its short name
     "not_adding_ack_from": "other",
+    # round 10: "Jeff can help you put that together", Jeff copied: what a colleague can do is a
+    # pointer to a helper (a hand-off says what they will do or were asked to do)
+    "not_colleague_can_help_pointer": "other",
 }
 
 

@@ -179,6 +179,22 @@ def test_split_apple_forward() -> None:
     assert headers[0].sender is not None and headers[0].sender.email == "grace@example.io"
 
 
+def test_notes_forward_line_wrapped_before_the_time_is_a_forward() -> None:
+    # Notes wraps "Forwarded by … on 05/24/2001 03:00 PM ----" at 78 columns, before the time
+    raw = (
+        b"From: a@x.example\r\nTo: b@x.example\r\nSubject: resume\r\n\r\n"
+        b"Barry - he might be a fit.\r\n"
+        b"---------------------- Forwarded by Steven J Kean/NA/Enron on 05/24/2001 \r\n"
+        b"03:00 PM ---------------------------\r\n\r\n\r\n"
+        b'"Humberto Kuhn" <beto@y.example> on 05/21/2001 11:17:21 AM\r\n'
+        b"To: <a@x.example>\r\ncc:  \r\n\r\nSubject: resume\r\n\r\nDear Steve\r\n"
+    )
+    msg = parse_message(raw)
+    assert msg.has_forward
+    assert msg.own_text.strip() == "Barry - he might be a fit."
+    assert msg.quoted[0].sender is not None and msg.quoted[0].sender.email == "beto@y.example"
+
+
 @pytest.mark.parametrize(
     "marker",
     [
