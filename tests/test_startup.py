@@ -221,6 +221,31 @@ def test_a_sync_of_a_new_introduction_configures_only_the_mappers_it_uses(
     assert done.returncode == 0 and "unconfigured [False, False]" in done.stdout, done.stderr
 
 
+LAZY_PATTERNS = """
+import atexit, sys
+from refmail.cli import main
+def compiled():
+    from refmail import detect_copy, detect_copy_shape, detect_names, detect_text, parse
+    lazy = (detect_copy._COPY_OBJECT, detect_copy_shape._ROLL, detect_names._VOCATIVE,
+            detect_text._FORWARD_HEADER, parse._NOTES_FROM)
+    print("compiled", [p._compiled is not None for p in lazy])
+atexit.register(compiled)
+sys.argv = ["refmail", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_plain_referral_compiles_no_pattern_only_some_mail_needs(tmp_path: Path) -> None:
+    """Compiling a pattern costs every process that compiles it (issue 15): the detector's
+    patterns for copies, rolls of names, forwards, names spoken to and Notes-style quotes are
+    compiled on first use, and a plain referral (no copy verb, no forward, no quote) uses none."""
+    maildir = _migrated_maildir_account(tmp_path)
+    (maildir / "new" / "1.eml").write_bytes(referral("one")[1])
+    done = python("-c", LAZY_PATTERNS, "sync", cwd=tmp_path)
+    assert "1 introductions" in done.stdout, done.stdout + done.stderr
+    assert "compiled [False, False, False, False, False]" in done.stdout, done.stdout
+
+
 COLLECTOR = """
 import atexit, gc, sys
 from refmail.cli import main
