@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from email.parser import BytesHeaderParser
-from email.policy import compat32
 
 from refmail import quotes
 from refmail.addrcheck import plain
@@ -258,7 +257,9 @@ def parse_heads(raw_headers: bytes) -> Heads:
     """
     # The header parser reads no body: the full parser would compile a regex for the multipart
     # boundary of every message (Python's cache holds 512), the biggest cost of a header parse.
-    msg = BytesHeaderParser(policy=compat32).parsebytes(_strip_bom(_header_block(raw_headers)))
+    # Every parse here takes the parsers' default policy, compat32: naming it would load
+    # email.policy and its header classes, which refmail never uses (issue 15).
+    msg = BytesHeaderParser().parsebytes(_strip_bom(_header_block(raw_headers)))
     return _heads(msg)
 
 
@@ -322,10 +323,10 @@ def _message(raw: bytes) -> tuple[Message, list[str]]:
     """The stdlib parse; on multiparts nested too deep for its recursion, the headers alone."""
     data = _strip_bom(raw)
     try:
-        msg = email.message_from_bytes(data, policy=compat32)
+        msg = email.message_from_bytes(data)  # compat32
     except RecursionError:
         head = _header_block(data)
-        msg = email.message_from_bytes(head, policy=compat32)
+        msg = email.message_from_bytes(head)
         msg.set_payload("")
         return msg, [type(d).__name__ for d in msg.defects] + ["NestingTooDeep"]
     return msg, [type(d).__name__ for d in msg.defects]
