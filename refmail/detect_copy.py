@@ -13,13 +13,14 @@ from collections.abc import Callable
 
 from refmail.detect_parties import People, capitalised_words, name_tokens, named
 from refmail.parse import Address
+from refmail.patterns import Lazy
 
 __all__ = ["GROUP", "copies_a_person", "unaddressed_name"]
 
 # The object of a copy verb, and what makes it a person rather than code or a feature.
 # "cc" and "loop in" only ever copy someone; "copying" may copy data ("copying them around").
-_CLEAR_COPY = re.compile(r"(?i)(?<![a-z])(?:cc|loop|looping)")
-_COPY_OBJECT = re.compile(
+_CLEAR_COPY = Lazy(r"(?i)(?<![a-z])(?:cc|loop|looping)")
+_COPY_OBJECT = Lazy(
     r"(?i)^(?:also\s)?(?:i'?ve\s|i\shave\s|i'?m\s|i'?ll\s|i\swill\s|i'?m\sgoing\sto\s"
     r"|i\sam\sgoing\sto\s|let\sme\s)?(?:also\s)?(?:cc'?ing|cc-ing|cc'?ed|cc'?d|cced"
     r"|copying|copied|loop(?:ing|ed)?\sin|looping|adding|added|including|included|bringing\sin"
@@ -27,40 +28,40 @@ _COPY_OBJECT = re.compile(
     r"|pass(?:ing)?\s(?:this|it|your\s\w+)\s(?:e-?mail\s|note\s|message\s|request\s)?on(?:\s?to)?)"
     r"\s{0,2}'?(?:in\s)?"
 )
-_PERSON_NOUN = re.compile(
+_PERSON_NOUN = Lazy(
     r"(?i)\b(?:maintainers?|folks?|people|persons?|guys|gentlemen|team|experts?|reviewers?|devs"
     r"|developers?|owners?|authors?|colleagues?|engineers?|contributors?|runners?|members?)\b"
 )
-_NAME_SHAPED = re.compile(r"(?:[A-Z][a-z]+(?:[-'][A-Za-z]+)*|[A-Z]{2,3})")
-_AFTER_PERSON = re.compile(
+_NAME_SHAPED = Lazy(r"(?:[A-Z][a-z]+(?:[-'][A-Za-z]+)*|[A-Z]{2,3})")
+_AFTER_PERSON = Lazy(
     r"\s{0,3}(?:$|[.,;:!?()\[\]]|[-–—]\s|(?i:to|and|who|here|in|as|for|since|from|on|so"
     r"|because|too|also|into|now|with)\b)"
 )
 
-_PERSON_CONTEXT = re.compile(
+_PERSON_CONTEXT = Lazy(
     r"\s{0,3}(?:[(]|(?i:to\s(?:the\s)?(?:thread|cc|conversation|discussion|loop|this\b)"
     r"|,?\s(?:who|since|as|because|from|in\scase|so\s(?:he|she|they)|for\s(?:his|her|their)"
     r"|he|she)\b))"
 )
-_AFTER_PRONOUN = re.compile(
+_AFTER_PRONOUN = Lazy(
     r"\s{0,3}(?i:here\b|in\b(?!to)|(?:to|on|in)\s(?:the\s)?(?:cc|thread|this|loop|recipients"
     r"|conversation|discussion))"
 )
 # Someone other than the author did the copying: "you've CCed the maintainers", "you never Cced".
-_OTHER_COPIER = re.compile(
+_OTHER_COPIER = Lazy(
     r"(?i)\b(?:you|they|he|she|someone|somebody|nobody|who|why|people|everyone|anyone)(?:'ve|'d|\shave|\shad|\snever|\sdidn't"
     r"|\sdid\snot|\sweren't|\swere|'re|\sare)?\s(?:\w+\s)?$"
 )
 # The copy as the subject of a sentence, spoken of: "Cc-ing maintainers doesn't hurt",
 # "CCing linux-api is a good practice" (a copy made goes on with who, as, for or a full stop)
-_GERUND = re.compile(r"(?i)(?:cc'?ing|cc-ing|copying|adding|looping|including)\b")
-_COPY_AS_SUBJECT = re.compile(
+_GERUND = Lazy(r"(?i)(?:cc'?ing|cc-ing|copying|adding|looping|including)\b")
+_COPY_AS_SUBJECT = Lazy(
     r"(?i)\s{0,2}(?:doesn't|does\snot|don't|do\snot|is|isn't|was|wasn't|would|wouldn't|won't"
     r"|should|shouldn't|helps|hurts|makes|seems)\b"
 )
 # The copy spoken of, not made: the object of a preposition or a verb ("I'm OK with adding
 # Jack" as an author, "Instead of cc'ing Arnd, you cc'ed me", "thanks for adding me").
-_GERUND_OBJECT = re.compile(
+_GERUND_OBJECT = Lazy(
     r"(?i)\b(?:with|about|for|without|of|than|against|consider|considering|suggest|suggested"
     r"|recommend|mind|avoid|stop|keep)\s$"
 )
@@ -68,9 +69,9 @@ _GERUND_OBJECT = re.compile(
 # ("Jonathan's reply"), a trailer ("Reviewed-by").
 # Anchored (\A): only ever matched at the start, and a search restarting at every character of
 # a long dotted word would be quadratic.
-_LIST_LIKE = re.compile(r"\A\s{0,2}[a-z0-9]+(?:[-.][a-z0-9]+)*[-@][a-z0-9]")
+_LIST_LIKE = Lazy(r"\A\s{0,2}[a-z0-9]+(?:[-.][a-z0-9]+)*[-@][a-z0-9]")
 # (the possessive is the object's own: "who's working on it" is a person, not a thing)
-_NOT_A_COPY = re.compile(
+_NOT_A_COPY = Lazy(
     r"^\s{0,2}(?i:to\b)|^\s{0,2}(?:(?i:the|a)\s)?[\w-]{1,30}(?:\s[A-Z][\w-]{1,30})?'s\b|(?i:\w-by\b)"
     r"|^\s{0,2}(?i:n?acks?|tags?)\b"  # a trailer by its short name: "adding Ack from Daniel"
 )
@@ -86,17 +87,17 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         if cue != "cue_copy_in":
             return True
         words = match.group(0)
-        verb = _COPY_OBJECT.match(words)
+        verb = _COPY_OBJECT().match(words)
         obj = words[verb.end() :] if verb else words
         after = sentence[match.end() : match.end() + 40]
         before = sentence[max(0, match.start() - 30) : match.start()]
-        if _OTHER_COPIER.search(before) or _GERUND_OBJECT.search(before):
+        if _OTHER_COPIER().search(before) or _GERUND_OBJECT().search(before):
             return False
-        if _GERUND.match(words) and _COPY_AS_SUBJECT.match(after):
+        if _GERUND().match(words) and _COPY_AS_SUBJECT().match(after):
             return False
-        if _NOT_A_COPY.search(obj + after[:12]):
+        if _NOT_A_COPY().search(obj + after[:12]):
             return False  # "cc'ed to LKML", "adding to Jonathan's reply", "added Sai's Acked-by"
-        if _LIST_LIKE.match(obj + after[:30]):
+        if _LIST_LIKE().match(obj + after[:30]):
             # "+CC linux-cxl for info" copies a list; "Cc'ing rust-for-linux and Danilo" a person
             rest = obj + after[:40]
             tail = capitalised_words(rest)
@@ -105,11 +106,11 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
                 or GROUP.search(rest) is not None  # "+Cc: pse-pd maintainers"
                 or re.search(r",\s(?:and\s)?[A-Z][a-z]{2,}\b", rest) is not None  # "…, Guenter"
             )
-        if _CLEAR_COPY.search(words):
+        if _CLEAR_COPY().search(words):
             # "looping in the Linuxfoundation": "the" and no person noun is an organisation
             the = re.match(r"(?i)the\s", obj)
-            return the is None or _PERSON_NOUN.search(obj + after[:30]) is not None
-        if _PRONOUN_COPIED.match(words):
+            return the is None or _PERSON_NOUN().search(obj + after[:30]) is not None
+        if _PRONOUN_COPIED().match(words):
             return bool(who.copied)  # "She is copied here": someone named before, now copied
         # (a short form is read from the capitalised words only: "adding step Two" is no Stephen)
         capitalised = capitalised_words(obj)
@@ -119,7 +120,7 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         if verb is None or verb.group(0).strip() in ("+", "[+", "(+"):
             # "+Name" is also how a diff adds a line; alone on its line ("+Kairui") it copies
             # someone whose copied address carries no name to match
-            return _ALONE.fullmatch(sentence) is not None and _nameless_copy(who)
+            return _ALONE().fullmatch(sentence) is not None and _nameless_copy(who)
         head = obj.split(maxsplit=1)[0].lower() if obj.split() else ""
         if head in ("him", "her", "them"):  # "adding them to Cc", not "adding them back"
             mine = re.match(r"(?i)(?:also\s)?(?:i'?ve|i\shave|i'?m)\s", words) is not None
@@ -129,28 +130,28 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
             )
             # "I've included him." is the author's own copy, said and done (or said with why
             # toward the reader: "I have copied him so you can follow up", not "so he is aware")
-            return _AFTER_PRONOUN.match(after) is not None or (mine and ends is not None)
+            return _AFTER_PRONOUN().match(after) is not None or (mine and ends is not None)
         if head in ("the", "my", "our", "some", "other", "a", "few", "more"):
-            noun = _PERSON_NOUN.search(obj + after[:30])
+            noun = _PERSON_NOUN().search(obj + after[:30])
             return noun is not None and not noun.group(0).isupper()  # not the MAINTAINERS file
         names = [n for n in re.split(r",\s*|\s+and\s+|\s+", obj.strip()) if n]
-        if not (all(_NAME_SHAPED.fullmatch(n) for n in names) and _AFTER_PERSON.match(after)):
+        if not (all(_NAME_SHAPED().fullmatch(n) for n in names) and _AFTER_PERSON().match(after)):
             return False
         # "Added Link", "adding Intervals to the DetailData": a capitalised word after
         # "adding"/"copying" that names nobody on the mail is a person only when the words
         # after it say so ("to the thread", "who …", "from the X team", "in case …")
         # (a copied address with neither display name nor first.last local part may be theirs)
-        if _PERSON_CONTEXT.match(after) is not None:
+        if _PERSON_CONTEXT().match(after) is not None:
             return True
         # "Adding Support for License Service" is a title (Title Case runs on), not a person
-        return _TITLE_GOES_ON.match(after) is None and _nameless_copy(who)
+        return _TITLE_GOES_ON().match(after) is None and _nameless_copy(who)
 
     return accept
 
 
-_PRONOUN_COPIED = re.compile(r"(?i)(?:he|she|they)\s(?:is|are|has\sbeen|have\sbeen)\s")
-_TITLE_GOES_ON = re.compile(r"\s(?:for|of|to|in|on|the|with)\s[A-Z]")
-_ALONE = re.compile(r"\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?[\])]?\s{0,4}")
+_PRONOUN_COPIED = Lazy(r"(?i)(?:he|she|they)\s(?:is|are|has\sbeen|have\sbeen)\s")
+_TITLE_GOES_ON = Lazy(r"\s(?:for|of|to|in|on|the|with)\s[A-Z]")
+_ALONE = Lazy(r"\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?[\])]?\s{0,4}")
 
 
 def _nameless_copy(who: People) -> bool:

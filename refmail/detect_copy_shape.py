@@ -10,16 +10,17 @@ import re
 
 from refmail.detect_parties import named
 from refmail.parse import Address
+from refmail.patterns import Lazy
 
 # A sending verb whose purpose clause ("to loop in", "and to cc") is the copy: the copy was
 # made in the mail that was sent (a new version, a repost), not in this one.
-_SENT_TO = re.compile(
+_SENT_TO = Lazy(
     r"(?i)\b(?:sent|resent|re-sent|posted|reposted|re-posted|submitted|resubmitted)\b"
     r"[^.!?]{0,120}\bto\s*$"
 )
 _NAME = r"[A-Z][\w'’-]{1,30}(?:\s[A-Z][\w'’-]{1,30})?"
 # Three or more names in a row, ending the sentence: "A B, C D, E and F."
-_ROLL = re.compile(rf"^\s*{_NAME}(?:,\s{_NAME}){{1,}},?\s(?:and|&)\s{_NAME}\s*[.!]?\s*$")
+_ROLL = Lazy(rf"^\s*{_NAME}(?:,\s{_NAME}){{1,}},?\s(?:and|&)\s{_NAME}\s*[.!]?\s*$")
 
 
 def _flat(text: str) -> str:
@@ -42,7 +43,7 @@ def copy_in_another_mail(sentence_list: list[str], copy_words: str) -> str:
     """
     sentence = _sentence_of(sentence_list, copy_words)
     at = sentence.find(_flat(copy_words))
-    if at < 0 or not _SENT_TO.search(sentence[:at]):
+    if at < 0 or not _SENT_TO().search(sentence[:at]):
         return ""
     return sentence
 
@@ -63,7 +64,7 @@ def copies_a_roll(sentence_list: list[str], copy_words: str, copy_verb: re.Patte
     verb = copy_verb.search(sentence, max(0, at))
     if at < 0 or verb is None:
         return ""
-    return sentence if _ROLL.match(sentence[verb.end() :]) else ""
+    return sentence if _ROLL().match(sentence[verb.end() :]) else ""
 
 
 def _on_one_line(text: str, question: str, note: str) -> bool:
@@ -105,25 +106,25 @@ _NAMES = rf"{_NAME}(?:(?:,\s(?:and\s|or\s)?|\s(?:and|or|&)\s){_NAME})*"
 # Names a question is spoken to: opening it and set off ("Amir, is this…?", "@Hui: can you…",
 # "Linda and Joe - thoughts…?", "Mark (+CC) why…?"), or closing it ("…, Gil?", "Jakub?", "What
 # do you think Bjorn?": after a comma, alone, or after a word of a question put to "you")
-_OPENING = re.compile(rf"^\s*@?(?P<names>{_NAMES})\s?(?:[,:(]|\s[-–—]\s)")
-_CLOSING = re.compile(rf"(?P<sep>\A\s*|,\s|\s)@?(?P<names>{_NAMES})\s?\?+\s*\Z")
+_OPENING = Lazy(rf"^\s*@?(?P<names>{_NAMES})\s?(?:[,:(]|\s[-–—]\s)")
+_CLOSING = Lazy(rf"(?P<sep>\A\s*|,\s|\s)@?(?P<names>{_NAMES})\s?\?+\s*\Z")
 _CLOSING_REACH = 160  # the characters of a question's end searched for the names closing it
-_SECOND_PERSON = re.compile(r"(?i)\byou\b")
-_PREPOSITION = re.compile(r"(?i)\b(?:to|for|from|with|by|about|of|at|on|in|than|and|or)\s$")
+_SECOND_PERSON = Lazy(r"(?i)\byou\b")
+_PREPOSITION = Lazy(r"(?i)\b(?:to|for|from|with|by|about|of|at|on|in|than|and|or)\s$")
 
 
 def _vocatives(question: str) -> set[str]:
     """The words (lower-cased) of the names a question is spoken to, by position."""
     out: set[str] = set()
-    opening = _OPENING.match(question)
+    opening = _OPENING().match(question)
     if opening:
         out |= {w.lower() for w in re.findall(r"[A-Z][\w'’-]+", opening.group("names"))}
     # (the end only: searched whole, a long run of capitalised words would be quadratic)
-    closing = _CLOSING.search(question, max(0, len(question) - _CLOSING_REACH))
+    closing = _CLOSING().search(question, max(0, len(question) - _CLOSING_REACH))
     if closing:
         before = question[: closing.start()] + " "
         set_off = closing.group("sep").strip() == "," or not before.strip()
-        if set_off or (_SECOND_PERSON.search(before) and not _PREPOSITION.search(before)):
+        if set_off or (_SECOND_PERSON().search(before) and not _PREPOSITION().search(before)):
             out |= {w.lower() for w in re.findall(r"[A-Z][\w'’-]+", closing.group("names"))}
     return out
 
@@ -134,11 +135,11 @@ def copy_shape(
     named_in: list[tuple[str, set[str]]],
     cues: dict[str, str],
     copied: list[Address],
-    copy_verb: re.Pattern[str],
+    copy_verb: Lazy,
     described: bool = False,
 ) -> list[tuple[str, str]]:
     """The features of the copy-in's shape: (feature, evidence) pairs; `described` when the
-    message describes a party."""
+    message describes a party (`copy_verb` is compiled only if a roll is looked for)."""
     words = cues.get("cue_copy_in", "")
     if not words:
         return []
@@ -147,7 +148,7 @@ def copy_shape(
     if elsewhere:
         out.append(("copy_in_another_mail", f"“{elsewhere[:80]}”"))
     # (a roll followed by who each one is introduces them: "… Dana runs the lab")
-    roll = "" if described else copies_a_roll(sentence_list, words, copy_verb)
+    roll = "" if described else copies_a_roll(sentence_list, words, copy_verb())
     if roll:
         out.append(("copies_a_roll", f"“{roll[:80]}”"))
     asked = asks_the_copied(named_in, copied, words, text)

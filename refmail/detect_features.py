@@ -53,6 +53,7 @@ from refmail.detect_subject import subject_features
 from refmail.detect_text import AuthorText, author_text, forwarded_text, language, sentences
 from refmail.detect_weights import THRESHOLD, WEIGHTS
 from refmail.parse import Address, ParsedMessage
+from refmail.patterns import Lazy
 
 MAX_PARTIES = 8  # an "introduction" of more people than this is an announcement
 _FORWARD_AUDIENCE = 3  # a forward to more people than this passes news on, not a person
@@ -96,8 +97,8 @@ class Reading:
         return any(e.feature == feature for e in self.evidence)
 
 
-_FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|tr|wg|rv)\s*:", re.IGNORECASE)
-_FORWARD_MARK = re.compile(
+_FORWARD_SUBJECT = Lazy(r"^\s*(?:fwd?|tr|wg|rv)\s*:", re.IGNORECASE)
+_FORWARD_MARK = Lazy(
     r"^[ \t]*(?:-{2,}[ \t]*(?:Forwarded message|Forwarded by|Mensaje reenviado)"
     r"|Begin forwarded message:|Inicio del mensaje reenviado:)",
     re.IGNORECASE | re.MULTILINE,
@@ -412,8 +413,8 @@ def _relayed(msg: ParsedMessage, who: People, is_owner: Callable[[Address], bool
 
 def _is_forward(msg: ParsedMessage) -> bool:
     """A real forward (not an Outlook reply with its "Original Message" history)."""
-    return bool(_FORWARD_SUBJECT.match(msg.subject)) or bool(
-        _FORWARD_MARK.search(msg.full_text[:60_000])
+    return bool(_FORWARD_SUBJECT().match(msg.subject)) or bool(
+        _FORWARD_MARK().search(msg.full_text[:60_000])
     )
 
 
@@ -480,14 +481,14 @@ def copy_sentence(
         if not any(g in lowered for g in gates):
             continue
         if any(accept is None or accept("cue_copy_in", s, m) for m in pattern.finditer(s)):
-            if i > 0 and not _PHRASE.search(_PRONOUNS.sub(" ", _COPY_WORDS.sub(" ", s))):
+            if i > 0 and not _PHRASE().search(_PRONOUNS.sub(" ", _COPY_WORDS().sub(" ", s))):
                 picked.append(sentence_list[i - 1])
             picked.append(s)
     return " ".join(picked) or cues["cue_copy_in"]
 
 
-_PHRASE = re.compile(r"[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}){0,2}")
-_COPY_WORDS = re.compile(
+_PHRASE = Lazy(r"[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}){0,2}")
+_COPY_WORDS = Lazy(
     r"(?i)(?:\b(?:cc'?ing|cc'?ed|cced|copying|adding|added|copied|looping\sin)\b|\+\s?cc\b:?|\bcc:)"
 )
 _PRONOUNS = re.compile(r"\b(?:He|She|They|I)\b")  # "She is copied here" names nobody new
@@ -510,9 +511,9 @@ def _copied(who: People, sentence: str) -> list[Address]:
     # anywhere, like the "* Matthijs <matthijs@…> [240228]:" of an attribution)
     lowered = sentence.lower()
     found = [a for a in who.candidates if a.email in who.written and a.email in lowered]
-    sentence = _COPY_WORDS.sub(" ", sentence)
+    sentence = _COPY_WORDS().sub(" ", sentence)
     phrases = []
-    for match in _PHRASE.finditer(sentence):
+    for match in _PHRASE().finditer(sentence):
         if sentence[max(0, match.start() - 4) : match.start()].lower() == "the ":
             continue  # "the PMBus maintainers" is a group, not a person
         words = [w.lower() for w in match.group(0).split() if w.lower() not in _NOT_NAMES]

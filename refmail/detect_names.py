@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from refmail.detect_languages import LANGUAGES
 from refmail.detect_parties import named
 from refmail.parse import Address
+from refmail.patterns import Lazy
 
 # Display names that stand for nobody in particular.
 _PLACEHOLDERS = frozenset({"you", "me", "user", "unknown", "recipient", "undisclosed recipients"})
@@ -45,14 +46,14 @@ _GREETING = "(?:" + "|".join(data.greeting for data in LANGUAGES.values()) + ")"
 _WORD = r"[A-ZÁÉÍÓÚÑ][a-záéíóúñ'’]{1,30}(?:-[A-ZÁÉÍÓÚÑ]?[a-záéíóúñ]{1,30})?"
 # A name spoken to where a line (or a sentence) opens: "Bob, meet…", "Sid--", "Hi Maya",
 # "Hi Maya and Leo,". The name is a capitalised word; a greeting may come before it.
-_VOCATIVE = re.compile(
+_VOCATIVE = Lazy(
     rf"(?:^[ \t]*|(?<=[.!?] ))(?P<greet>{_GREETING}[ \t]{{1,3}})?(?P<a>{_WORD})"
     rf"(?:[ \t](?:and|&)[ \t](?P<b>{_WORD}))?"
     r"(?P<end>[ \t]?(?:,|:|!|--|[–—])|[ \t]-[ \t]|[ \t]*$)",
     re.MULTILINE,
 )
 # A name phrase of running text: one to three capitalised words ("Jake Sullivan").
-_PHRASE = re.compile(r"[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:[ \t][A-ZÁÉÍÓÚÑ][\w'’-]{1,30}){0,2}")
+_PHRASE = Lazy(r"[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:[ \t][A-ZÁÉÍÓÚÑ][\w'’-]{1,30}){0,2}")
 _SCAN = 6000  # names are given near the top of the author's note
 
 
@@ -150,7 +151,7 @@ def _vocatives(text: str) -> list[tuple[str, bool, bool]]:
     """(name, opens the mail, stands alone on its line or after a greeting) per vocative."""
     opening_at = len(text) - len(text.lstrip())
     out: list[tuple[str, bool, bool]] = []
-    for m in _VOCATIVE.finditer(text):
+    for m in _VOCATIVE().finditer(text):
         end = m.group("end")
         if not end.strip() and not m.group("greet"):
             continue  # a capitalised word alone on its line is no vocative without a greeting
@@ -163,7 +164,7 @@ def _vocatives(text: str) -> list[tuple[str, bool, bool]]:
 
 def _phrases(text: str, copy_text: str) -> list[str]:
     """Name phrases of the copy-in first (names given to the people copied), then the text."""
-    found = (_trimmed(m.group(0)) for part in (copy_text, text) for m in _PHRASE.finditer(part))
+    found = (_trimmed(m.group(0)) for part in (copy_text, text) for m in _PHRASE().finditer(part))
     return [p for p in found if p]
 
 

@@ -21,6 +21,7 @@ from refmail.parse import (
     decode_header_value,
     normalise_address,
 )
+from refmail.patterns import Lazy
 
 ROBOT_LOCAL = re.compile(
     r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?|notifications?|"
@@ -357,13 +358,11 @@ def _same_person(addr: Address, author: Address) -> bool:
     return bool(theirs & mine) and len(theirs) >= 2
 
 
-_TEXT_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}")
-_NAME_BEFORE = re.compile(
-    r"([A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30})?)([^A-Z\n]{0,40})$"
-)
+_TEXT_EMAIL = Lazy(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}")
+_NAME_BEFORE = Lazy(r"([A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30})?)([^A-Z\n]{0,40})$")
 # A header line of quoted or forwarded mail ("To: <a@x>, <b@y>", "cc: Jo <jo@x>"), and the
 # lines that continue it: addresses there were copied by a mail client, not written.
-_HEADER_LINE = re.compile(
+_HEADER_LINE = Lazy(
     r"^[ \t>|]*\*?(?:to|cc|bcc|from|sent\sby|reply-to|de|para|an|von|message-id|return-path"
     r"|in-reply-to|references|sender)\*?[ \t]*:",
     re.IGNORECASE,
@@ -391,13 +390,13 @@ def _text_addresses(text: str) -> list[Address]:
         return out
     head = text[:_TEXT_ADDRESS_SCAN]
     headers = _header_spans(head)
-    for match in _TEXT_EMAIL.finditer(head):
+    for match in _TEXT_EMAIL().finditer(head):
         if any(a <= match.start() < b for a, b in headers):
             continue
         email = normalise_address(match.group(0).strip("."))
         if email is None:
             continue
-        before = _NAME_BEFORE.search(head[max(0, match.start() - 80) : match.start()])
+        before = _NAME_BEFORE().search(head[max(0, match.start() - 80) : match.start()])
         out.append(Address(email, _person_name(before, email)))
     return out
 
@@ -427,7 +426,7 @@ def _header_spans(text: str) -> list[tuple[int, int]]:
     inside = continued = False
     for line in text.split("\n"):
         end = pos + len(line) + 1
-        if _HEADER_LINE.match(line):
+        if _HEADER_LINE().match(line):
             inside = True
         elif inside and not (line[:1] in (" ", "\t") and line.strip()) and not continued:
             inside = False
@@ -449,7 +448,7 @@ def on_thread(addr: Address, history: str) -> bool:
     return len(parts) >= 2 and parts <= words
 
 
-_QUOTED_HEADER = re.compile(
+_QUOTED_HEADER = Lazy(
     r"^[>\s]{0,20}\*?(?:from|to|cc|sent\sby)\*?\s{0,4}:([^\n]{0,2000})$",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -459,7 +458,7 @@ _QUOTED_HEADER = re.compile(
 def _quoted_headers(history: str) -> tuple[str, frozenset[str]]:
     """The history's quoted From/To/Cc lines (lower-cased) and their words: read once per
     message, however many of its people are asked about."""
-    headers = "\n".join(_QUOTED_HEADER.findall(history[:60_000])).lower()
+    headers = "\n".join(_QUOTED_HEADER().findall(history[:60_000])).lower()
     return headers, frozenset(re.findall(r"[a-z][a-z'-]+", headers))
 
 

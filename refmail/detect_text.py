@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from refmail.parse import ParsedMessage
+from refmail.patterns import Lazy
 
 AUTHOR_TEXT_LIMIT = 8_000  # characters of the author's text that detection reads
 _SCAN_LINES = 1_500  # lines of the body scanned for the author's inline lines
@@ -30,10 +31,10 @@ _HARD_STOP = re.compile(
 # An Outlook header block: "From: …" followed by "Sent:"/"Date:"/"To:".
 # (in the languages clients write them in: Von/An, De/À, 发件人/收件人, 差出人/宛先; a full-width
 # colon after CJK words)
-_HEADER_FROM = re.compile(
+_HEADER_FROM = Lazy(
     r"(?<![ \t])[ \t]*\*?(?:From|De|Von|发件人|寄件者|差出人)\*?[:：]\*?[ \t]?", re.IGNORECASE
 )
-_HEADER_NEXT = re.compile(
+_HEADER_NEXT = Lazy(
     r"(?<![ \t])[ \t]*\*?(?:Sent|Date|To|Enviado|Fecha|Para|Gesendet|Datum|An|Envoyé|À|发送时间"
     r"|日期|时间|收件人|寄件日期|送信日時|宛先)\*?[:：]",
     re.IGNORECASE,
@@ -52,16 +53,16 @@ _WROTE_WORDS = (
     "写道",
     "kirjoitti",
 )
-_ATTRIBUTED_NAME = re.compile(
+_ATTRIBUTED_NAME = Lazy(
     r"(?:,\s*|\d\s+|skrev\s+|^)(?P<name>[^\s,<>:\d][^,<>:\n]{0,60}?)\s*(?:<(?P<email>[^<>\s]+)>)?"
     r"\s*(?:via\s+\S+\s+)?(?:wrote|writes|schrieb|a\s+écrit|escribió|escreveu|ha\s+scritto"
     r"|schreef|skrev|napisał|写道|kirjoitti)?\s*:?\s*$",
     re.IGNORECASE,
 )
 # Notes (Lotus) quoted author: "Bob <bob@x> on 11/28/2000 09:04:42 AM", then "To:" below.
-_NOTES_AUTHOR = re.compile(r"^[^\n]{0,200}\S@\S[^\n]{0,80}\son\s\d{1,2}/\d{1,2}/\d{2,4}")
-_NOTES_TO = re.compile(r"(?<![ \t])[ \t]*To:", re.IGNORECASE)
-_NOTES_DATE = re.compile(
+_NOTES_AUTHOR = Lazy(r"^[^\n]{0,200}\S@\S[^\n]{0,80}\son\s\d{1,2}/\d{1,2}/\d{2,4}")
+_NOTES_TO = Lazy(r"(?<![ \t])[ \t]*To:", re.IGNORECASE)
+_NOTES_DATE = Lazy(
     r"^[ \t]*\d{1,2}/\d{1,2}/\d{2,4}[ \t]+\d{1,2}:\d{2}(?::\d{2})?[ \t]*(?:[AP]M)?[ \t]*$",
     re.IGNORECASE,
 )
@@ -69,7 +70,7 @@ _NOTES_DATE = re.compile(
 # case-insensitive letters with the ones Unicode folds to them: "ı" and "İ" are an "i").
 _STOP_FIRST = frozenset("-_BbIiİı")
 _FROM_FIRST = frozenset("*FfDdVv发寄差")
-_ATTRIBUTION_START = re.compile(r"(?<![ \t])[ \t]*(?:On|Am|Le|El|Em|Il|Op|Den)\s", re.IGNORECASE)
+_ATTRIBUTION_START = Lazy(r"(?<![ \t])[ \t]*(?:On|Am|Le|El|Em|Il|Op|Den)\s", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def _attribution(line: str, following: str) -> str | None:
             return line
     if (
         following.rstrip().endswith(":")
-        and _ATTRIBUTION_START.match(line)
+        and _ATTRIBUTION_START().match(line)
         and any(w in following.lower() for w in _WROTE_WORDS)
         and len(line) + len(following) < 400
     ):
@@ -104,12 +105,12 @@ def author_text(msg: ParsedMessage) -> AuthorText:
     return AuthorText(text or msg.own_text[:AUTHOR_TEXT_LIMIT], replied_name, replied_email)
 
 
-_FORWARD_HEADER = re.compile(
+_FORWARD_HEADER = Lazy(
     r"(?<![ \t>])[ \t>]*\*?(?:From|To|Cc|Date|Sent|Subject|Reply-To|De|Para|Asunto|Fecha"
     r"|Enviado|CC)\*?:",
     re.IGNORECASE,
 )
-_FORWARD_START = re.compile(
+_FORWARD_START = Lazy(
     r"(?<![ \t-])[ \t]*(?:-{2,}[ \t]*(?:Original Message|Forwarded message|Mensaje original"
     r"|Mensaje reenviado)[^\n]{0,40}|Begin forwarded message:"
     r"|Inicio del mensaje reenviado:)[ \t]*$",
@@ -123,11 +124,11 @@ def forwarded_text(msg: ParsedMessage) -> str:
     i = 0
     while i < len(lines) and not lines[i].strip():
         i += 1
-    if i < len(lines) and _FORWARD_START.match(lines[i]):
+    if i < len(lines) and _FORWARD_START().match(lines[i]):
         i += 1
     while i < len(lines) and (
         not lines[i].strip()
-        or _FORWARD_HEADER.match(lines[i])
+        or _FORWARD_HEADER().match(lines[i])
         # a header folded by the client: "To: a@x; b@y;" then "c@z; d@w"
         or (i > 0 and lines[i - 1].rstrip().endswith((",", ";")) and "@" in lines[i])
     ):
@@ -154,8 +155,8 @@ def _own_lines(body: str) -> tuple[str, str, str]:
         if first in _STOP_FIRST and _HARD_STOP.match(line):
             break
         following = lines[i + 1] if i + 1 < len(lines) else ""
-        header = _HEADER_FROM.match(line) if first in _FROM_FIRST else None
-        if header and _HEADER_NEXT.match(_next_filled(lines, i)):
+        header = _HEADER_FROM().match(line) if first in _FROM_FIRST else None
+        if header and _HEADER_NEXT().match(_next_filled(lines, i)):
             # (Notes puts blank lines between "From: Chris Long  09/12/2000" and "To:")
             quoted = _quoted_after_headers(lines, i)
             if quoted is None:
@@ -165,12 +166,12 @@ def _own_lines(body: str) -> tuple[str, str, str]:
                 # (after the match: the colon may be a full-width one, "From： Bob")
                 replied_name, replied_email = _attributed(line[header.end() :])
             continue
-        if "@" in line and _NOTES_AUTHOR.match(line) and _NOTES_TO.match(following):
+        if "@" in line and _NOTES_AUTHOR().match(line) and _NOTES_TO().match(following):
             break
         if (
             first.isdecimal()
-            and _NOTES_DATE.match(line)
-            and any(_NOTES_TO.match(n.lstrip()) for n in lines[i + 1 : i + 3])
+            and _NOTES_DATE().match(line)
+            and any(_NOTES_TO().match(n.lstrip()) for n in lines[i + 1 : i + 3])
         ):
             # Lotus Notes: "Billy Lemmons" / "04/30/2001 06:41 PM" / "To: …" starts the history
             if kept and len(kept[-1].strip()) <= 60:
@@ -198,8 +199,8 @@ def _quoted_after_headers(lines: list[str], i: int) -> int | None:
     does one with a subject: an inline forward quoting the forwarded body.
     """
     j = i + 1
-    while j < min(len(lines), i + 8) and _HEADER_LINE.match(lines[j]):
-        if _HEADER_SUBJECT.match(lines[j]):
+    while j < min(len(lines), i + 8) and _HEADER_LINE().match(lines[j]):
+        if _HEADER_SUBJECT().match(lines[j]):
             return None
         j += 1
     while j < min(len(lines), i + 10) and not lines[j].strip():
@@ -208,9 +209,9 @@ def _quoted_after_headers(lines: list[str], i: int) -> int | None:
 
 
 # \A: the same for match(), and a search() over a long run of blanks stays linear
-_HEADER_LINE = re.compile(r"\A[ \t]*\*?[A-Za-z][\w-]{0,20}\*?:[ \t]")
+_HEADER_LINE = Lazy(r"\A[ \t]*\*?[A-Za-z][\w-]{0,20}\*?:[ \t]")
 # A forwarded message's header an attribution has not ("Subject:", in a client's languages)
-_HEADER_SUBJECT = re.compile(
+_HEADER_SUBJECT = Lazy(
     r"\A[ \t]*\*?(?:Subject|Asunto|Assunto|Betreff|Objet|Oggetto|Onderwerp)\*?:", re.IGNORECASE
 )
 
@@ -222,7 +223,7 @@ def _next_filled(lines: list[str], i: int, reach: int = 3) -> str:
 
 def _attributed(attribution: str) -> tuple[str, str]:
     line = re.sub(r"<\s+", "<", " ".join(attribution.split()))
-    named = _ATTRIBUTED_NAME.search(line)
+    named = _ATTRIBUTED_NAME().search(line)
     if named is None:
         return "", ""
     return named.group("name").strip(" \"'"), (named.group("email") or "").lower()

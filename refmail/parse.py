@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from email.parser import BytesHeaderParser
-from email.policy import compat32
 
 from refmail import quotes
 from refmail.addrcheck import plain
 from refmail.addrlist import HEADER_TEXT_LIMIT, getaddresses
+from refmail.patterns import Lazy
 
 OWN_TEXT_LIMIT = 20_000
 FULL_TEXT_LIMIT = 200_000
@@ -53,7 +53,7 @@ ROBOT_HEADERS = (
 )
 # The look-behind starts a match only where a run of address characters starts, so a long run
 # without '@' is read once, not once per character (which made the search quadratic).
-_EMAIL_RE = re.compile(
+_EMAIL_RE = Lazy(
     r"(?<![A-Za-z0-9!#$%&'*+/=?^_`{|}~.-])"
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 )
@@ -172,11 +172,11 @@ def normalise_address(raw: str) -> str | None:
         )
     except (EmailNotValidError, ValueError, UnicodeError):
         lowered = raw.lower()  # "f..herod@enron.com": a gateway's doubled dot is still a mailbox
-        return lowered if ".." in lowered and _DOUBLE_DOT.match(lowered) else None
+        return lowered if ".." in lowered and _DOUBLE_DOT().match(lowered) else None
     return checked.normalized.lower()
 
 
-_DOUBLE_DOT = re.compile(
+_DOUBLE_DOT = Lazy(
     r"^[a-z0-9](?:[a-z0-9_+'-]|\.\.?(?=[a-z0-9])){0,63}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}$"
 )
 
@@ -257,7 +257,9 @@ def parse_heads(raw_headers: bytes) -> Heads:
     """
     # The header parser reads no body: the full parser would compile a regex for the multipart
     # boundary of every message (Python's cache holds 512), the biggest cost of a header parse.
-    msg = BytesHeaderParser(policy=compat32).parsebytes(_strip_bom(_header_block(raw_headers)))
+    # Every parse here takes the parsers' default policy, compat32: naming it would load
+    # email.policy and its header classes, which refmail never uses (issue 15).
+    msg = BytesHeaderParser().parsebytes(_strip_bom(_header_block(raw_headers)))
     return _heads(msg)
 
 
@@ -321,10 +323,10 @@ def _message(raw: bytes) -> tuple[Message, list[str]]:
     """The stdlib parse; on multiparts nested too deep for its recursion, the headers alone."""
     data = _strip_bom(raw)
     try:
-        msg = email.message_from_bytes(data, policy=compat32)
+        msg = email.message_from_bytes(data)  # compat32
     except RecursionError:
         head = _header_block(data)
-        msg = email.message_from_bytes(head, policy=compat32)
+        msg = email.message_from_bytes(head)
         msg.set_payload("")
         return msg, [type(d).__name__ for d in msg.defects] + ["NestingTooDeep"]
     return msg, [type(d).__name__ for d in msg.defects]
@@ -549,8 +551,8 @@ _HEADER_LINE = re.compile(
 _HEADER_KEY = dict(de="from", para="to", asunto="subject", fecha="date", enviado="sent")
 # The look-behind lets the lazy name end only after a non-space, so a run of spaces is not
 # re-read from each of its characters.
-_NOTES_FROM = re.compile(r"^\s*+(.+?)(?<=\S)\s++on\s++\d{1,2}/\d{1,2}/\d{2,4}", re.IGNORECASE)
-_NOTES_DATE_LINE = re.compile(rf"^{quotes.NOTES_DATE}$", re.IGNORECASE)
+_NOTES_FROM = Lazy(r"^\s*+(.+?)(?<=\S)\s++on\s++\d{1,2}/\d{1,2}/\d{2,4}", re.IGNORECASE)
+_NOTES_DATE_LINE = Lazy(rf"^{quotes.NOTES_DATE}$", re.IGNORECASE)
 
 
 def quoted_headers(history: str) -> list[QuotedHeaders]:
@@ -576,7 +578,7 @@ def quoted_headers(history: str) -> list[QuotedHeaders]:
             last_key = "from"
             continue
         stripped = line.strip(" >\t")
-        folded = line[:1] in (" ", "\t") and _EMAIL_RE.search(stripped)
+        folded = line[:1] in (" ", "\t") and _EMAIL_RE().search(stripped)
         continues = current is not None and last_key in ("to", "cc") and folded
         if current is not None and continues and not stripped.endswith(":"):
             current[last_key] += ", " + stripped  # a folded To:/Cc: line
@@ -589,12 +591,12 @@ def quoted_headers(history: str) -> list[QuotedHeaders]:
 def _notes_author(lines: list[str], i: int) -> bool:
     """Line i names the author of a Notes-style quoted block (a To: line follows shortly)."""
     line = lines[i]
-    if not line.strip() or _NOTES_DATE_LINE.match(line):
+    if not line.strip() or _NOTES_DATE_LINE().match(line):
         return False
     below = [s.strip().lower() for s in lines[i + 1 : i + 6]]
-    if _NOTES_FROM.match(line) and "@" in line:
+    if _NOTES_FROM().match(line) and "@" in line:
         return bool(below) and below[0].startswith("to:")
-    if i + 1 >= len(lines) or not _NOTES_DATE_LINE.match(lines[i + 1]):
+    if i + 1 >= len(lines) or not _NOTES_DATE_LINE().match(lines[i + 1]):
         return False
     return any(s.startswith("to:") for s in below[1:4])
 
@@ -602,13 +604,13 @@ def _notes_author(lines: list[str], i: int) -> bool:
 def _quoted_block(block: dict[str, str]) -> QuotedHeaders:
     senders = _loose_addresses(block.get("from", ""))
     raw_name = block.get("from", "")
-    notes = _NOTES_FROM.match(raw_name)
+    notes = _NOTES_FROM().match(raw_name)
     if notes:
         raw_name = notes.group(1)
     # Notes addresses such as "Jason Sokolov@ECT" or "Steven J Kean/NA/Enron@Enron": keep the name.
     raw_name = _strip_notes_domains(raw_name)
-    raw_name = _TRAILING_NOTES_DATE.sub("", raw_name)  # "R Shapiro   05/14/2001 ..."
-    raw_name = _BRACKETED.sub("", raw_name)
+    raw_name = _TRAILING_NOTES_DATE().sub("", raw_name)  # "R Shapiro   05/14/2001 ..."
+    raw_name = _BRACKETED().sub("", raw_name)
     # Words holding an address go (split, not `\S*@\S*`, which re-reads a long word per char).
     name = " ".join(w for w in raw_name.split() if "@" not in w).strip(" \"'\t")
     return QuotedHeaders(
@@ -620,10 +622,10 @@ def _quoted_block(block: dict[str, str]) -> QuotedHeaders:
     )
 
 
-_NOTES_AT = re.compile(r"@[A-Za-z]+\b(?![.\w])")
-_NOTES_SEGMENT = re.compile(r"[\w .-]+")
-_TRAILING_NOTES_DATE = re.compile(rf"(?<!\s)\s{{2,}}+{quotes.NOTES_DATE}$")
-_BRACKETED = re.compile(r"<[^<>]*+>|\[mailto:[^\[\]]*+\]")
+_NOTES_AT = Lazy(r"@[A-Za-z]+\b(?![.\w])")
+_NOTES_SEGMENT = Lazy(r"[\w .-]+")
+_TRAILING_NOTES_DATE = Lazy(rf"(?<!\s)\s{{2,}}+{quotes.NOTES_DATE}$")
+_BRACKETED = Lazy(r"<[^<>]*+>|\[mailto:[^\[\]]*+\]")
 
 
 def _strip_notes_domains(name: str) -> str:
@@ -638,11 +640,11 @@ def _strip_notes_domains(name: str) -> str:
     """
     out: list[str] = []
     done = 0
-    for match in _NOTES_AT.finditer(name):
+    for match in _NOTES_AT().finditer(name):
         start = match.start()
         while True:
             slash = name.rfind("/", done, start)
-            if slash == -1 or not _NOTES_SEGMENT.fullmatch(name, slash + 1, start):
+            if slash == -1 or not _NOTES_SEGMENT().fullmatch(name, slash + 1, start):
                 break
             start = slash
         out.append(name[done:start])
@@ -655,7 +657,7 @@ def _loose_addresses(text: str) -> list[Address]:
     """Addresses in a quoted header line, which mail clients write in many broken ways."""
     found: list[Address] = []
     seen: set[str] = set()
-    for raw in _EMAIL_RE.findall(text)[:ADDRESS_LIMIT]:
+    for raw in _EMAIL_RE().findall(text)[:ADDRESS_LIMIT]:
         if raw.upper().startswith(("IMCEA", "MAILTO:")):
             continue  # Exchange's encapsulated addresses repeat the real one
         normal = normalise_address(raw.removeprefix("mailto:"))
@@ -675,7 +677,7 @@ def _name_before(text: str, addr: str) -> str:
 # --- small helpers -------------------------------------------------------------------------
 
 
-_SURROGATE = re.compile("[\udc80-\udcff]")
+_SURROGATE = Lazy("[\udc80-\udcff]")
 
 
 def _strip_bom(raw: bytes) -> bytes:
@@ -684,7 +686,7 @@ def _strip_bom(raw: bytes) -> bytes:
 
 def _undo_surrogates(text: str) -> str:
     """compat32 keeps raw 8-bit header bytes as surrogates; read them as UTF-8 or cp1252."""
-    if text.isascii() or _SURROGATE.search(text) is None:  # C speed: most text is ASCII
+    if text.isascii() or _SURROGATE().search(text) is None:  # C speed: most text is ASCII
         return text
     data = text.encode("ascii", "surrogateescape")
     return _decode_bytes(data, "utf-8")

@@ -30,7 +30,6 @@ from collections.abc import Callable, Container, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import field, replace
 from email.parser import BytesHeaderParser
-from email.policy import compat32
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
@@ -453,7 +452,7 @@ def answers_refmail(raw_headers: bytes, identity: Identity) -> bool:
     """Whether these headers reply to mail refmail wrote (cheap: a byte search first)."""
     if b"<refmail." not in raw_headers:
         return False
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw_headers)
+    headers = BytesHeaderParser().parsebytes(raw_headers)  # compat32, the default
     answered = " ".join(str(headers.get(h, "")) for h in ("In-Reply-To", "References"))
     return _OWN_ID.search(answered.encode("utf-8", "replace")) is not None
 

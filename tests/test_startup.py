@@ -181,6 +181,7 @@ def test_a_new_introduction_is_recorded_without_what_only_replies_and_bounces_ne
     assert "scanned 1," in out and "1 introductions" in out, out
     assert {"refmail.detect", "refmail.effects", "refmail.owner_mail"} <= busy  # it was read
     unneeded = {*FOR_SOME_MAIL, "refmail.lifecycle", "refmail.htmltext"}  # a plain-text referral
+    unneeded.add("email.policy")  # every parse takes the parsers' default policy, compat32
     assert busy.isdisjoint(unneeded), busy & unneeded
     reply = (
         f"From: Carol Client one <carol.one@client-one.example>\r\nTo: {OWNER}\r\n"
@@ -219,6 +220,31 @@ def test_a_sync_of_a_new_introduction_configures_only_the_mappers_it_uses(
     assert "scanned 1," in done.stdout and "unconfigured [False, True]" in done.stdout
     done = python("-c", REGISTRIES, "partners", "list", cwd=tmp_path)
     assert done.returncode == 0 and "unconfigured [False, False]" in done.stdout, done.stderr
+
+
+LAZY_PATTERNS = """
+import atexit, sys
+from refmail.cli import main
+def compiled():
+    from refmail import detect_copy, detect_copy_shape, detect_names, detect_text, parse
+    lazy = (detect_copy._COPY_OBJECT, detect_copy_shape._ROLL, detect_names._VOCATIVE,
+            detect_text._FORWARD_HEADER, parse._NOTES_FROM)
+    print("compiled", [p._compiled is not None for p in lazy])
+atexit.register(compiled)
+sys.argv = ["refmail", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_plain_referral_compiles_no_pattern_only_some_mail_needs(tmp_path: Path) -> None:
+    """Compiling a pattern costs every process that compiles it (issue 15): the detector's
+    patterns for copies, rolls of names, forwards, names spoken to and Notes-style quotes are
+    compiled on first use, and a plain referral (no copy verb, no forward, no quote) uses none."""
+    maildir = _migrated_maildir_account(tmp_path)
+    (maildir / "new" / "1.eml").write_bytes(referral("one")[1])
+    done = python("-c", LAZY_PATTERNS, "sync", cwd=tmp_path)
+    assert "1 introductions" in done.stdout, done.stdout + done.stderr
+    assert "compiled [False, False, False, False, False]" in done.stdout, done.stdout
 
 
 COLLECTOR = """
