@@ -160,6 +160,7 @@ class ContactCache:
     def __init__(self, session: Session, addresses: Iterable[str]) -> None:
         self.session = session
         self._known: dict[str, m.Contact | None] = dict.fromkeys(addresses)
+        self._forgot = False  # whether the caller said rows may have changed behind the cache
         for chunk in _chunks(sorted(self._known)):
             for contact in session.scalars(select(m.Contact).where(m.Contact.email.in_(chunk))):
                 self._known[contact.email] = contact
@@ -178,13 +179,21 @@ class ContactCache:
         self._known[contact.email] = contact
 
     def forget(self, addresses: Iterable[str]) -> None:
+        """These addresses' rows may have changed (an owner's command, a lost race): look them
+        up again; and recheck_absent looks at the rest again too."""
+        self._forgot = True
         for address in addresses:
             self._known.pop(address, None)
 
     def recheck_absent(self, addresses: Iterable[str]) -> None:
         """Look again, in one query, at those of `addresses` the cache holds as no contact: one
         may have been created since the batch's lookup (an opt-in ask earlier in the batch named
-        it in its text, or another process committed it), and inserting it again would fail."""
+        it in its text: the command's caller then calls `forget`), and inserting it again would
+        fail. Until then nothing this sync wrote can have created one, so no query (one per
+        introduction, a round trip each on PostgreSQL); a contact another process commits
+        meanwhile fails the insert, and sync records the batch again a message at a time."""
+        if not self._forgot:
+            return
         absent = sorted({a for a in addresses if a in self._known and self._known[a] is None})
         for chunk in _chunks(absent):
             for contact in self.session.scalars(

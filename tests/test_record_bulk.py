@@ -195,9 +195,11 @@ def test_the_contact_cache_forgets_a_contact_whose_savepoint_rolled_back(
 def test_a_contact_created_since_the_batch_lookup_is_not_inserted_again(
     factory: SessionFactory,
 ) -> None:
-    """The cache held x@ as no contact; an opt-in ask earlier in the batch (or another process)
-    created it; the introduction naming x@ then finds that contact instead of inserting a
-    second one (which failed the batch, and lost the introduction when x@ was on no header)."""
+    """The cache held x@ as no contact; an opt-in ask earlier in the batch created it (sync
+    then tells the cache to forget the ask's addresses); the introduction naming x@ then finds
+    that contact instead of inserting a second one (which failed the batch, and lost the
+    introduction when x@ was on no header). A contact another process commits meanwhile fails
+    the batch's insert instead, and the batch goes a message at a time (test_concurrency)."""
     now = CLOCK()
     with transaction(factory) as session:
         cache = record.ContactCache(session, ["x@example.com", "owner@example.com"])
