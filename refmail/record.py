@@ -31,11 +31,20 @@ LONGEST_WORDS = 2000  # of the sentences kept from an introduction (third-party 
 
 
 def ensure_account(session: Session, settings: AccountSettings, now: datetime) -> m.Account:
-    account = session.scalar(select(m.Account).where(m.Account.name == settings.name))
+    """The account's row, created on first use.
+
+    A sync and a dispatch of a new account hold different locks and may both find no row on an
+    empty database: the row is inserted ignoring a duplicate, then read (on PostgreSQL the
+    second insert waits for the first transaction and then does nothing), so neither fails on
+    the unique name.
+    """
+    by_name = select(m.Account).where(m.Account.name == settings.name)
+    account = session.scalar(by_name)
     if account is None:
-        account = m.Account(name=settings.name, address=settings.address, created_at=now)
-        session.add(account)
-        session.flush()
+        row = {"name": settings.name, "address": settings.address, "created_at": now}
+        session.execute(_insert_ignoring_duplicates(session, tables.account, "name"), [row])
+        account = session.scalar(by_name)
+        assert account is not None  # inserted, or committed by the other run it waited for
     return account
 
 

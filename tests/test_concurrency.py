@@ -8,6 +8,7 @@ import email.utils
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,8 +18,10 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from refmail import models as m
+from refmail import record
 from refmail.cli import cli
-from refmail.db import make_engine, session_factory
+from refmail.config import Account
+from refmail.db import SessionFactory, make_engine, migrate, session_factory, transaction
 from refmail.maildir import deliver
 
 pytestmark = pytest.mark.integration
@@ -268,3 +271,34 @@ def test_accounts_synced_at_once_that_name_the_same_new_contact_lose_nothing(
     assert found == dict.fromkeys(names, 1)
     intros, _, messages = state(db_url)
     assert sum(intros.values()) == 4 and messages == 4
+
+
+def test_a_sync_and_a_dispatch_creating_the_same_new_account_both_get_its_one_row(
+    db_url: str,
+) -> None:
+    """Sync and dispatch hold different locks, so on an empty database both may find no account
+    row and insert one: the second waits for the first and takes its row, it does not fail on
+    the unique name (a race seen once in the suite, `test_two_syncs_and_two_dispatches...`)."""
+    engine = make_engine(db_url)
+    migrate(engine)
+    factory = session_factory(engine)
+    settings = Account(name="main", address="olivia+refmail@example.com", owners=(OWNER,))
+    second: list[int] = []
+    with transaction(factory) as first:
+        first_id = record.ensure_account(first, settings, NOW).id
+        other = threading.Thread(
+            target=lambda: second.append(_account_id_in_own_transaction(factory, settings))
+        )
+        other.start()
+        other.join(0.5)
+        assert other.is_alive()  # waiting for the first transaction (its row, or SQLite's lock)
+    other.join(10)
+    assert second == [first_id]
+    with factory() as session:
+        assert len(session.scalars(select(m.Account)).all()) == 1
+    engine.dispose()
+
+
+def _account_id_in_own_transaction(factory: SessionFactory, settings: Account) -> int:
+    with transaction(factory) as session:
+        return record.ensure_account(session, settings, NOW).id
