@@ -79,7 +79,7 @@ class Results:
 
 def headers_of(raw: bytes) -> Message:
     """The header block of a raw message (the body is not read), with the parser's default
-    policy, compat32 (naming it would load email.policy, unused)."""
+    policy, compat32 (naming it would load email.policy, which a sync of plain mail does not)."""
     return BytesHeaderParser().parsebytes(raw)
 
 

@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
-from email.policy import compat32
 
 from refmail.htmltext import html_to_text
 from refmail.parse import decode_header_value, normalise_address
@@ -111,7 +110,7 @@ def parse_bounce(raw: bytes) -> Bounce | None:
     read still counts when the bounced message's Message-ID can be.
     """
     try:
-        msg = email.message_from_bytes(raw, policy=compat32)
+        msg = email.message_from_bytes(raw)  # compat32, the default
         return _bounce(msg)
     except Exception:  # noqa: BLE001 - garbage in, None out
         return None
@@ -393,7 +392,7 @@ def _original_id(msg: Message, parts: list[Message], text: str) -> str | None:
             payload = part.get_payload()
             inner = payload[0] if isinstance(payload, list) and payload else None
         elif ctype in _HEADER_TYPES:
-            inner = email.message_from_string(_lines(_decoded(part)), policy=compat32)
+            inner = email.message_from_string(_lines(_decoded(part)))  # compat32, the default
         if isinstance(inner, Message):
             ours = _REFMAIL_ID.search(f"X-Refmail-ID: {inner.get('X-Refmail-ID') or ''}")
             if ours:

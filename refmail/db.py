@@ -109,31 +109,6 @@ def transaction(factory: SessionFactory) -> Iterator[Session]:
         yield session
 
 
-def memo(session: Session, key: str, ask: Callable[[], T]) -> T:
-    """`ask()`'s answer, asked once per transaction of `session` (a sync's batch): a fact a
-    batch would otherwise ask of the database for every message, one round trip each (on
-    PostgreSQL that wait, not the query, is the cost). Only for facts that the transaction's
-    own writes can make stale in one direction, whose writers call `unmemo` (e.g. "no
-    suppressions yet": `suppress` unmemos it). Other processes' commits during the batch are
-    not seen, as if the batch had run a moment earlier; the next batch asks again."""
-    root = session.get_transaction()
-    memos = session.info.get("refmail_memo")
-    if root is None or memos is None or memos[0] is not root:
-        # (the transaction itself is kept as the key: while it is held, no later one is it)
-        memos = session.info["refmail_memo"] = (root, {})
-    answers: dict[str, object] = memos[1]
-    if key not in answers:
-        answers[key] = ask()
-    return answers[key]  # type: ignore[return-value]
-
-
-def unmemo(session: Session, key: str) -> None:
-    """The transaction changed what `memo(session, key, …)` answered: ask again next time."""
-    memos = session.info.get("refmail_memo")
-    if memos is not None:
-        memos[1].pop(key, None)
-
-
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """One short writing unit of work on a bare connection (no ORM session): committed if the

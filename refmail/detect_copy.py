@@ -166,11 +166,11 @@ GROUP = re.compile(
 
 
 # The copy verb ahead of the copied name: "CC'ing Ben", "+CC Linan", "(ccing Hui)".
-_COPY_VERB_HEAD = re.compile(
+_COPY_VERB_HEAD = Lazy(
     r"(?i)^[\[(]?\s{0,2}(?:also\s)?(?:cc'?ing|cc-ing|cc'?ed|cc'?d|cced|copying|copied|adding|added"
     r"|loop(?:ing|ed)?\sin|\+\s?cc:?|cc)\s{1,2}(?:also\s|in\s)?"
 )
-_GIVEN_NAME = re.compile(r"[A-Z][a-z]{1,20}\b(?!['’-])")
+_GIVEN_NAME = Lazy(r"[A-Z][a-z]{1,20}\b(?!['’-])")
 
 
 def unaddressed_name(copy_words: str, addresses: tuple[Address, ...]) -> str:
@@ -186,8 +186,8 @@ def unaddressed_name(copy_words: str, addresses: tuple[Address, ...]) -> str:
     >>> unaddressed_name("CCing Mike", (Address("mike@example.com", "Mike Ross"),))
     ''
     """
-    verb = _COPY_VERB_HEAD.match(copy_words)
-    name = _GIVEN_NAME.match(copy_words[verb.end() :]) if verb else None
+    verb = _COPY_VERB_HEAD().match(copy_words)
+    name = _GIVEN_NAME().match(copy_words[verb.end() :]) if verb else None
     if name is None or name.group(0).lower() in _NOT_A_NAME:
         return ""
     word = {name.group(0).lower()}

@@ -204,14 +204,14 @@ def read(
 # someone is able to do is a pointer to a helper; a hand-off says what they will do ("Lorna
 # will call you") or what the author asked of them ("I've asked Lorna to contact you")
 _CAN_HELP_FEATURE = "cue_can_help"
-_CAN_HELP = re.compile(
+_CAN_HELP = Lazy(
     r"(?i)\b(?:can|could|should|may|might)\s(?:be\sable\sto\s)?(?:help|assist|answer|advise|give\syou)\b"
 )
 
 
 def _can_help(feature: str, words: str) -> bool:
     """The hand-off found is only what someone can do for the reader."""
-    return feature == "cue_hand_off" and _CAN_HELP.search(words) is not None
+    return feature == "cue_hand_off" and _CAN_HELP().search(words) is not None
 
 
 _FOR_ONE = re.compile(r"(?i)\byou\s(?:so|since|because)\s$")

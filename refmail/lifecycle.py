@@ -28,7 +28,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import Message
-from email.policy import compat32
 
 # A Sent copy whose times are no later than this after the draft's own carries the draft's
 # times (a MOVE keeps Date and INTERNALDATE): the time it was seen is the better guess.
@@ -86,7 +85,7 @@ def entry_from_headers(
     # dispatch with none to reconcile never needs it (issue 15).
     from refmail.parse import decode_header_value, parse_addresses
 
-    msg = email.message_from_bytes(raw[:MAX_HEADER_BYTES], policy=compat32)
+    msg = email.message_from_bytes(raw[:MAX_HEADER_BYTES])  # compat32, the default
     good = []
     for name in ("to", "cc"):
         found, _bad = parse_addresses(_values(msg, name), name)

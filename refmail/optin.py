@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from refmail import kinds, outbox, patterns
 from refmail import models as m
 from refmail.classes import dataclass
-from refmail.db import memo, unmemo
 from refmail.detect import Identity, context_sentence
 from refmail.outcomes import OutcomeRules, log_change, note_owner
 from refmail.parse import Address, ParsedMessage, normalise_address
@@ -89,7 +88,6 @@ def record_ask(
 ) -> m.Introduction:
     """The pending introduction: nothing is planned until the asked person says yes."""
     introducer = upsert_contact(session, owner, now)
-    unmemo(session, _NONE_PENDING)
     intro = m.Introduction(
         message_pk=message.id,
         account_id=message.account_id,
@@ -115,23 +113,11 @@ def record_ask(
     return intro
 
 
-_NONE_PENDING = "no pending introduction"  # a batch asks once (db.memo), not once per reply
-
-
-def _none_pending(session: Session) -> bool:
-    """No introduction waits for an answer: the usual case (an ask is rare), so a batch's
-    replies need not each look for one."""
-    query = select(m.Introduction.id).where(m.Introduction.status == "pending").limit(1)
-    return memo(session, _NONE_PENDING, lambda: session.scalar(query) is None)
-
-
 def pending_for(
     session: Session, contact: m.Contact, refs: tuple[str, ...]
 ) -> m.Introduction | None:
     """The pending introduction `contact` was asked about: the one their reply's thread names,
     else their latest."""
-    if _none_pending(session):
-        return None
     rows = session.scalars(
         select(m.Introduction)
         .join(m.IntroductionParty, m.IntroductionParty.introduction_id == m.Introduction.id)

@@ -258,7 +258,8 @@ def parse_heads(raw_headers: bytes) -> Heads:
     # The header parser reads no body: the full parser would compile a regex for the multipart
     # boundary of every message (Python's cache holds 512), the biggest cost of a header parse.
     # Every parse here takes the parsers' default policy, compat32: naming it would load
-    # email.policy and its header classes, which refmail never uses (issue 15).
+    # email.policy and its header classes, which a sync of plain mail does not otherwise load
+    # (issue 15).
     msg = BytesHeaderParser().parsebytes(_strip_bom(_header_block(raw_headers)))
     return _heads(msg)
 

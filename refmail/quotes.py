@@ -15,7 +15,7 @@ import re
 FORWARD_MARK = re.compile(
     r"^[ \t]*(-{2,}+[ \t]*(Original Message|Forwarded message|Forwarded by [^\n]{0,200}?"
     # Notes wraps its long "Forwarded by … on 05/24/2001 03:00 PM ----" line before the time
-    r"(?:[ \t]*\n[ \t]*\d{1,2}:\d{2}(?::\d{2})?[ \t]*(?:[AP]M)?)?"
+    r"(?:[ \t]*+\n[ \t]*+\d{1,2}:\d{2}(?::\d{2})?[ \t]*(?:[AP]M)?)?"
     r"|Mensaje original|Mensaje reenviado)[ \t]*-{2,}|Begin forwarded message:"
     r"|Inicio del mensaje reenviado:)",
     re.IGNORECASE | re.MULTILINE,

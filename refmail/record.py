@@ -18,6 +18,7 @@ from refmail import models as m
 from refmail import outbox, tables
 from refmail.config import Account as AccountSettings
 from refmail.config import FollowUps
+from refmail.errors import RefmailError
 from refmail.plan import IntroFacts, plan
 from refmail.source import Batch, Cursor
 
@@ -44,7 +45,8 @@ def ensure_account(session: Session, settings: AccountSettings, now: datetime) -
         row = {"name": settings.name, "address": settings.address, "created_at": now}
         session.execute(_insert_ignoring_duplicates(session, tables.account, "name"), [row])
         account = session.scalar(by_name)
-        assert account is not None  # inserted, or committed by the other run it waited for
+        if account is None:  # inserted here, or committed by the run this one waited for
+            raise RefmailError(f"account {settings.name!r} could not be created")
     return account
 
 

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from refmail import models as m
 from refmail import tables
 from refmail.classes import dataclass
-from refmail.db import memo, unmemo
 from refmail.detect import Classification
 from refmail.errors import RefmailError
 from refmail.parse import normalise_address
@@ -43,7 +42,6 @@ def suppress(session: Session, email: str, now: datetime) -> None:
     if is_suppressed(session, email):
         return
     salt = secrets.token_hex(16)
-    unmemo(session, _NO_SUPPRESSIONS)
     session.add(m.Suppression(salt=salt, digest=_digest(salt, email), created_at=now))
 
 
@@ -55,18 +53,15 @@ def is_suppressed(session: Session, email: str) -> bool:
 
 
 _SUPPRESSIONS = select(func.count()).select_from(tables.suppression)
-_NO_SUPPRESSIONS = "no suppressions"  # a batch asks once (db.memo), not once per introduction
-
-
-def _none_suppressed(session: Session) -> bool:
-    return memo(session, _NO_SUPPRESSIONS, lambda: session.scalar(_SUPPRESSIONS) == 0)
 
 
 def unsuppressed(session: Session, verdict: Classification) -> Classification:
     """The introduction without forgotten people: a forgotten introducer, or no party left,
     makes it mail refmail does not keep."""
-    # Core, not the ORM: the count need not configure the mappers a sync does not use
-    if verdict.kind != "introduction" or _none_suppressed(session):
+    # Core, not the ORM: the count need not configure the mappers a sync does not use. Asked
+    # for each introduction, not once per batch: on PostgreSQL a forget another process commits
+    # during the batch must be seen by the rest of it (the contact it deletes is gone too).
+    if verdict.kind != "introduction" or session.scalar(_SUPPRESSIONS) == 0:
         return verdict
     if verdict.introducer is not None and is_suppressed(session, verdict.introducer.email):
         return Classification("other", "suppressed", "the introducer asked to be forgotten")

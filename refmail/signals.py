@@ -18,7 +18,6 @@ import email
 import re
 from dataclasses import dataclass
 from email.message import Message
-from email.policy import compat32
 
 from refmail.parse import decode_header_value
 
@@ -107,7 +106,7 @@ def _file_kind(word: str) -> str:
 def parts(raw: bytes) -> tuple[Part, ...]:
     """The MIME parts of a raw message (content type and file name); never raises."""
     try:
-        msg = email.message_from_bytes(raw, policy=compat32)
+        msg = email.message_from_bytes(raw)  # compat32, the default
     except Exception:  # noqa: BLE001 - hostile mail: no parts, no signs
         return ()
     out: list[Part] = []
