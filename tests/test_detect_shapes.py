@@ -161,6 +161,9 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
             "greta@holm.example.se": True,
         },
     ),
+    # a group copied in by its noun alone: the copied have no name to record, the author's
+    # counterpart is the party (round 10: "Adding experts to cc", "CC'ing likely suspects")
+    "intro_loop_in_experts_to_cc": ("loop_in", {MAYA: True}),
     "intro_loop_in_plus_cc_aside": (
         "loop_in",
         {"joel@fern.example.com": True, "maya@ortiz.example.org": True},
@@ -587,6 +590,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_subject_person_and_thing": "other",
     "not_header_addresses_in_forward": "other",
     "not_asks_someone_to_pull_in": "other",
+    # "Someone will have to …, or loop in one of the authors": a copy left to someone else
+    "not_loop_in_left_to_someone": "other",
     "not_introduce_two_products": "other",
     # a capitalised thing after "adding", a role address in a disclaimer, the author's own
     # other address in their signature above a forward
