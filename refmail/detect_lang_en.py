@@ -324,6 +324,10 @@ ENGLISH = LanguageData(
             r"|\bso\s(?:that\s)?(?:he|she|they)\s(?:is|are|'s|'re|will\sbe|can\sbe)\s(?:aware|informed"
             r"|in\sthe\sloop)\b|\bso\s(?:that\s)?(?:he|she|they)\s(?:knows?|has\sit|have\sit"
             r"|has\sa\scopy|have\sa\scopy)\b"
+            # the same said with a modal: "so he will know", "so she can keep up w everyone"
+            r"|\bso\s(?:that\s)?(?:he|she|they)(?:\s(?:will|can|could|would)|'ll)\s(?:know"
+            r"|keep\s(?:up|track|abreast)|stay\s(?:informed|posted|up\sto\sdate|in\sthe\sloop)"
+            r"|follow\s(?:it|this|along))\b"
             r"|\b(?:copying|cc'?ing|copied|adding|added)\s[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?"
             r"\son\s(?:this|these|the\s(?:thread|e-?mail|mail|note))\b)"
         ),
