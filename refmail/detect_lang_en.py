@@ -319,7 +319,7 @@ ENGLISH = LanguageData(
             r"|\bkeep\s(?:him|her|them|you)\s(?:in\sthe\sloop|informed|posted)\b|\bto\sbe\saware"
             r"|\b(?:be|being|get|stay)\s(?:informed|notified)\b|\binformed\sof\b"
             r"|\bon\sthe\ssame\spage\b|\bas\si\smention(?:ed)?\s(?:him|her|them)|\bas\sreference"
-            r"|\bnow\sin\sthe\sloop\b"
+            r"|\bnow\sin\sthe\sloop\b|\bas\sa\sheads[-\s]?up\b"
             # "I have copied Leo so he knows the invoice is late", "so she is aware"
             r"|\bso\s(?:that\s)?(?:he|she|they)\s(?:is|are|'s|'re|will\sbe|can\sbe)\s(?:aware|informed"
             r"|in\sthe\sloop)\b|\bso\s(?:that\s)?(?:he|she|they)\s(?:knows?|has\sit|have\sit"
@@ -333,8 +333,10 @@ ENGLISH = LanguageData(
         ),
         "neg_list_copy": (
             r"(?i:(?:(?<!\w)\+\s?cc:?|\b(?:cc'?ing|adding|added|copying|copied"
-            r"|including))\s(?:the\s)?"
-            r"(?:[\w-]{1,30}\s)?(?:ml|list|mailing\slist|maillist|mailing-list)\b)"
+            r"|including))\s(?:also\s)?(?:the\s)?"
+            # "cc'ing the foo list", "adding LSM and SELinux lists", "… mailing lists"
+            r"(?:[\w-]{1,30}\s(?:and\s[\w-]{1,30}\s)?)?(?:ml|list|mailing\slist|maillist"
+            r"|mailing-list)s?\b)"
         ),
         # repairing the recipients: someone left off, dropped or at a wrong address
         "neg_missed_copy": (
@@ -710,6 +712,7 @@ ENGLISH = LanguageData(
             "same page",
             "as i mention",
             "in the loop",
+            "heads",
             " on this",
             " on these",
             " on the ",

@@ -599,6 +599,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_loop_in_left_to_someone": "other",
     # "so he knows" said with a modal: "Adding Jamie so she can keep up w everyone"
     "not_copied_so_she_can_keep_up": "other",
+    # lists copied "as a heads-up" (plural "mailing lists" is a list copy too)
+    "not_cc_lists_as_heads_up": "other",
     "not_introduce_two_products": "other",
     # a capitalised thing after "adding", a role address in a disclaimer, the author's own
     # other address in their signature above a forward
