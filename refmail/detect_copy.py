@@ -30,7 +30,8 @@ _COPY_OBJECT = Lazy(
 )
 _PERSON_NOUN = Lazy(
     r"(?i)\b(?:maintainers?|folks?|people|persons?|guys|gentlemen|team|experts?|reviewers?|devs"
-    r"|developers?|owners?|authors?|colleagues?|engineers?|contributors?|runners?|members?)\b"
+    r"|developers?|owners?|authors?|colleagues?|engineers?|contributors?|runners?|members?"
+    r"|suspects)\b"
 )
 _NAME_SHAPED = Lazy(r"(?:[A-Z][a-z]+(?:[-'][A-Za-z]+)*|[A-Z]{2,3})")
 _AFTER_PERSON = Lazy(
@@ -65,6 +66,9 @@ _GERUND_OBJECT = Lazy(
     r"(?i)\b(?:with|about|for|without|of|than|against|consider|considering|suggest|suggested"
     r"|recommend|mind|avoid|stop|keep)\s$"
 )
+# A copy still to be made, by whoever does what comes before: "Someone will have to look
+# through it, or loop in one of the authors", "you should cc the maintainers".
+_COPY_TO_MAKE = Lazy(r"(?i)\b(?:or|should|must|could|(?:need|needs|have|has)\sto)\s$")
 # What a copy verb may take that is no person: a destination ("to …"), someone's thing
 # ("Jonathan's reply"), a trailer ("Reviewed-by").
 # Anchored (\A): only ever matched at the start, and a search restarting at every character of
@@ -91,7 +95,11 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         obj = words[verb.end() :] if verb else words
         after = sentence[match.end() : match.end() + 40]
         before = sentence[max(0, match.start() - 30) : match.start()]
-        if _OTHER_COPIER().search(before) or _GERUND_OBJECT().search(before):
+        if (
+            _OTHER_COPIER().search(before)
+            or _GERUND_OBJECT().search(before)
+            or _COPY_TO_MAKE().search(before)
+        ):
             return False
         if _GERUND().match(words) and _COPY_AS_SUBJECT().match(after):
             return False
@@ -131,6 +139,8 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
             # "I've included him." is the author's own copy, said and done (or said with why
             # toward the reader: "I have copied him so you can follow up", not "so he is aware")
             return _AFTER_PRONOUN().match(after) is not None or (mine and ends is not None)
+        if _PERSON_NOUN().fullmatch(head) and _AFTER_PERSON().match(after):
+            return True  # a group by its noun alone: "adding experts to cc", "adding reviewers."
         if head in ("the", "my", "our", "some", "other", "a", "few", "more"):
             noun = _PERSON_NOUN().search(obj + after[:30])
             return noun is not None and not noun.group(0).isupper()  # not the MAINTAINERS file
@@ -161,7 +171,8 @@ def _nameless_copy(who: People) -> bool:
 
 # People copied in as a group: "the PMBus maintainers", "some Intel people".
 GROUP = re.compile(
-    r"(?i)\b(?:maintainers|folks?|people|guys|gentlemen|experts|reviewers|developers)\b"
+    r"(?i)\b(?:maintainers|folks?|people|guys|gentlemen|experts|reviewers|developers|colleagues"
+    r"|suspects)\b"
 )
 
 

@@ -232,8 +232,9 @@ ENGLISH = LanguageData(
             rf"|(?i:the\s|my\s|our\s)?{NAME}"
             # a group of people: "the foo maintainers", "our storage folks"
             r"|(?:(?i:the|my|our|some|other|a\sfew|more|few|relevant|associated)\s)?"
+            # "adding experts to cc", "Cc-ing also author of commit…", "CC'ing likely suspects"
             r"(?:[\w/-]{1,30}\s){0,2}(?i:maintainers|folks?|people|guys|gentlemen|experts|reviewers"
-            r"|developers|team\b))"
+            r"|developers|colleagues|suspects|authors?\b|team\b))"
             # a list and people: "+CC pdx86 list, Armin, Derek", "+CC linux-hwmon, Guenter"
             rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?,\s(?:and\s)?{NAME}"
             r"|^\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}"
@@ -318,18 +319,24 @@ ENGLISH = LanguageData(
             r"|\bkeep\s(?:him|her|them|you)\s(?:in\sthe\sloop|informed|posted)\b|\bto\sbe\saware"
             r"|\b(?:be|being|get|stay)\s(?:informed|notified)\b|\binformed\sof\b"
             r"|\bon\sthe\ssame\spage\b|\bas\si\smention(?:ed)?\s(?:him|her|them)|\bas\sreference"
-            r"|\bnow\sin\sthe\sloop\b"
+            r"|\bnow\sin\sthe\sloop\b|\bas\sa\sheads[-\s]?up\b"
             # "I have copied Leo so he knows the invoice is late", "so she is aware"
             r"|\bso\s(?:that\s)?(?:he|she|they)\s(?:is|are|'s|'re|will\sbe|can\sbe)\s(?:aware|informed"
             r"|in\sthe\sloop)\b|\bso\s(?:that\s)?(?:he|she|they)\s(?:knows?|has\sit|have\sit"
             r"|has\sa\scopy|have\sa\scopy)\b"
+            # the same said with a modal: "so he will know", "so she can keep up w everyone"
+            r"|\bso\s(?:that\s)?(?:he|she|they)(?:\s(?:will|can|could|would)|'ll)\s(?:know"
+            r"|keep\s(?:up|track|abreast)|stay\s(?:informed|posted|up\sto\sdate|in\sthe\sloop)"
+            r"|follow\s(?:it|this|along))\b"
             r"|\b(?:copying|cc'?ing|copied|adding|added)\s[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?"
             r"\son\s(?:this|these|the\s(?:thread|e-?mail|mail|note))\b)"
         ),
         "neg_list_copy": (
             r"(?i:(?:(?<!\w)\+\s?cc:?|\b(?:cc'?ing|adding|added|copying|copied"
-            r"|including))\s(?:the\s)?"
-            r"(?:[\w-]{1,30}\s)?(?:ml|list|mailing\slist|maillist|mailing-list)\b)"
+            r"|including))\s(?:also\s)?(?:the\s)?"
+            # "cc'ing the foo list", "adding LSM and SELinux lists", "… mailing lists"
+            r"(?:[\w-]{1,30}\s(?:and\s[\w-]{1,30}\s)?)?(?:ml|list|mailing\slist|maillist"
+            r"|mailing-list)s?\b)"
         ),
         # repairing the recipients: someone left off, dropped or at a wrong address
         "neg_missed_copy": (
@@ -705,6 +712,7 @@ ENGLISH = LanguageData(
             "same page",
             "as i mention",
             "in the loop",
+            "heads",
             " on this",
             " on these",
             " on the ",
