@@ -502,9 +502,9 @@ def _copied(who: People, sentence: str) -> list[Address]:
     """The recipients named where the author copies someone in.
 
     A name phrase ("Michal Koutný") picks the recipients matching all its words, else any;
-    people in Cc are preferred (the ones just copied in). When no phrase matches anyone, the
-    last Cc addresses without a display name stand for the unmatched names ("+cc Roman" and
-    guro@…): a nameless address cannot be matched by name, and clients append new copies.
+    people in Cc are preferred (the ones just copied in). The last Cc addresses without a
+    display name stand for the names that matched nobody ("+cc Roman" and guro@…): a nameless
+    address cannot be matched by name, and clients append new copies.
     `sentence` is `copy_sentence`'s.
     """
     # "+cc Michal <mkoutny@…>": an address written in the copy itself (not one written
@@ -519,20 +519,33 @@ def _copied(who: People, sentence: str) -> list[Address]:
         words = [w.lower() for w in match.group(0).split() if w.lower() not in _NOT_NAMES]
         if words:
             phrases.append(words)
+    unmatched: list[list[str]] = []
     for words in [] if found else phrases:
         loose = [a for a in who.candidates if named(a, set(words))]
         # the whole name first ("Liz Zhang" is Liz Zhang in To, not Bo Zhang in Cc), then Cc
         whole = [a for a in loose if all(named(a, {w}) for w in words)]
         pool = [a for a in whole if a in who.copied] or whole
         pool = pool or [a for a in loose if a in who.copied] or loose
+        if not pool:
+            unmatched.append(words)
         for addr in pool:
             if addr not in found:
                 found.append(addr)
-    if found or not phrases:
+    if found:
+        # Beside names that matched, a given name alone that matched nobody is a nameless
+        # address ("+CC Jan and Paolo": Paolo by name, jack@… with none); a full name that
+        # matched nobody ("adding Dan Jones") names someone with no address here.
+        unmatched = [words for words in unmatched if len(words) == 1]
+    # a name whose address the author wrote in the text is theirs, not a nameless copy's
+    unmatched = [w for w in unmatched if not any(named(a, set(w)) for a in who.in_text)]
+    if not unmatched:
         return found
-    nameless = [a for a in who.copied if not a.name or a.name.lower() == a.email.split("@")[0]]
-    # (a display name equal to the local part is no name: "sullivanjj <sullivanjj@…>")
-    return nameless[-min(len(phrases), 3) :] if nameless else []
+    nameless = [
+        a for a in who.copied if a not in found and a.name.lower() in ("", a.email.split("@")[0])
+    ]
+    # (a display name equal to the local part is no name: "sullivanjj <sullivanjj@…>"; the
+    # last ones: clients append new copies)
+    return found + nameless[-min(len(unmatched), 3) :] if nameless else found
 
 
 def _greeted_together(who: People, text: str, copied: list[Address]) -> list[Address]:
