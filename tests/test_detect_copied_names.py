@@ -51,6 +51,16 @@ def test_a_full_name_that_fits_no_address_names_someone_not_copied_here() -> Non
     assert parties(v) == {"paolo@unimore.example.it", "wanda@longhaul.example.org"}
 
 
+def test_a_word_after_the_copied_names_is_no_nameless_copy() -> None:
+    # "Intel" and "Linux" fit no address either, but they are not listed with Paolo
+    for body in (
+        "Hi,\n\nAdding Paolo from Intel, who wrote the bfq part.",
+        "Hi,\n\nAdding Paolo, he knows Linux block internals.",
+    ):
+        v = run("mlei@example.net, Paolo Bassi <paolo@unimore.example.it>", body)
+        assert parties(v) == {"paolo@unimore.example.it", "wanda@longhaul.example.org"}
+
+
 def test_a_name_whose_address_is_written_in_the_text_is_no_nameless_copy() -> None:
     v = run(
         "mlei@example.net, Paolo Bassi <paolo@unimore.example.it>",
