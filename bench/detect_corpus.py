@@ -1,6 +1,9 @@
 """Measure introduction detection on the labelled corpus (../shared/corpus by default).
 
-    python bench/detect_corpus.py [--corpus DIR] [--splits dev,test] [--verbose]
+    python3 -m bench.detect_corpus [--corpus DIR] [--splits dev,test] [--verbose]
+
+(run as a module from the checkout's root: as a file, `bench/` comes first on the path and
+`refmail` is whatever is installed, e.g. another worktree's; the script then says so)
 
 Each message is parsed and classified with its From address as the owner (the user who BCC'd
 refmail). Prints precision, recall and the exact-parties rate (over true positives) for the
@@ -23,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import refmail
 from refmail.detect import Classification, Identity, classify
 from refmail.parse import parse_message
 
@@ -224,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         "--splits", default=",".join(SPLITS), help="comma-separated splits to measure (dev,test)"
     )
     args = parser.parse_args(argv)
+    measured = Path(refmail.__file__).resolve().parents[1]
+    if measured != Path(__file__).resolve().parents[1]:
+        print(f"warning: measuring the refmail of {measured}, not this checkout's", file=sys.stderr)
     splits = [s for s in args.splits.split(",") if s in SPLITS]
     try:
         old = old_classifier()

@@ -1,0 +1,84 @@
+"""Whom a loop-in copies when a name in the copy fits no address: the people copied in by a
+given name that their address does not carry ("+CC Jan and Paolo" with jkowal@…), and the
+look-alikes where an unmatched name is nobody copied here. All messages are hand-written."""
+
+from __future__ import annotations
+
+from refmail.detect import Classification, Identity, classify
+from refmail.parse import parse_message
+
+OWNER = "alice@novak.example.com"
+IDENTITY = Identity(owners=frozenset({OWNER}), refmail=frozenset({"refmail@example.com"}))
+QUOTE = (
+    "\n\nOn Mon, 1 Apr 2024, Wanda Long <wanda@longhaul.example.org> wrote:\n"
+    "> The io stats of the root group are reset twice.\n"
+)
+
+
+def run(cc: str, body: str) -> Classification:
+    raw = (
+        f"From: Alice Novak <{OWNER}>\nTo: Wanda Long <wanda@longhaul.example.org>\n"
+        f"Cc: blk-devel@lists.example.org, {cc}\n"
+        "Subject: Re: [PATCH] blk: keep the stats\nMessage-ID: <t@example.com>\n\n" + body + QUOTE
+    ).encode()
+    return classify(parse_message(raw), IDENTITY)
+
+
+def parties(v: Classification) -> set[str]:
+    assert (v.kind, v.shape) == ("introduction", "loop_in")
+    return {p.address.email for p in v.parties}
+
+
+def test_a_given_name_beside_a_matched_one_is_the_last_nameless_copy() -> None:
+    # Paolo by his display name; Jan's address carries no name, and is the newest nameless copy
+    v = run(
+        "mlei@example.net, jkowal@suse.example.com, Paolo Bassi <paolo@unimore.example.it>",
+        "Hi,\n\n+CC Jan and Paolo for the bfq part.",
+    )
+    assert parties(v) == {
+        "jkowal@suse.example.com",
+        "paolo@unimore.example.it",
+        "wanda@longhaul.example.org",
+    }
+
+
+def test_a_full_name_that_fits_no_address_names_someone_not_copied_here() -> None:
+    # "Dan Jones" has no address here: no nameless copy stands in for him
+    v = run(
+        "mlei@example.net, Paolo Bassi <paolo@unimore.example.it>",
+        "Hi,\n\nAdding Dan Jones and Paolo, who wrote the bfq part.",
+    )
+    assert parties(v) == {"paolo@unimore.example.it", "wanda@longhaul.example.org"}
+
+
+def test_a_word_after_the_copied_names_is_no_nameless_copy() -> None:
+    # "Intel" and "Linux" fit no address either, but they are not listed with Paolo
+    for body in (
+        "Hi,\n\nAdding Paolo from Intel, who wrote the bfq part.",
+        "Hi,\n\nAdding Paolo, he knows Linux block internals.",
+    ):
+        v = run("mlei@example.net, Paolo Bassi <paolo@unimore.example.it>", body)
+        assert parties(v) == {"paolo@unimore.example.it", "wanda@longhaul.example.org"}
+
+
+def test_a_name_whose_address_is_written_in_the_text_is_no_nameless_copy() -> None:
+    v = run(
+        "mlei@example.net, Paolo Bassi <paolo@unimore.example.it>",
+        "Hi,\n\nCc'ing Paolo and Yosry, who both wrote parts of bfq.\n"
+        "Yosry Ahmed <yosry@tmpfs.example.com> has the tmpfs side of it.",
+    )
+    assert "mlei@example.net" not in parties(v)
+    assert "paolo@unimore.example.it" in parties(v)
+
+
+def test_every_name_matched_adds_no_nameless_copy() -> None:
+    v = run(
+        "mlei@example.net, Jan Kowal <jan@suse.example.com>, "
+        "Paolo Bassi <paolo@unimore.example.it>",
+        "Hi,\n\n+CC Jan and Paolo for the bfq part.",
+    )
+    assert parties(v) == {
+        "jan@suse.example.com",
+        "paolo@unimore.example.it",
+        "wanda@longhaul.example.org",
+    }
