@@ -76,7 +76,10 @@ def _gate_index(
     per cue, its gate words as a set."""
     gates = LANGUAGES[code].gates
     gate_words = sorted({w for words in gates.values() for w in words})
-    prefixes = {w: tuple(g for g in gate_words if w.startswith(g)) for w in gate_words}
+    # A word's prefixes looked up, not every pair of words compared: the pairs cost ≈ 20 ms a
+    # process (issue 15). Shortest first, which is sorted order for the prefixes of one word.
+    known = set(gate_words)
+    prefixes = {w: tuple(w[:i] for i in range(1, len(w) + 1) if w[:i] in known) for w in gate_words}
     trie = _trie(gate_words) if gate_words else "(?!)"
     sets = {name: frozenset(words) for name, words in gates.items()}
     return re.compile(f"(?=({trie}))"), prefixes, sets

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from refmail.detect import Classification, Identity, classify, context_sentence, robot_hit
-from refmail.detect_cues import _gate_sentences, _gate_sentences_joined, _holding
+from refmail.detect_cues import _gate_index, _gate_sentences, _gate_sentences_joined, _holding
 from refmail.detect_features import find_cues
 from refmail.detect_languages import LANGUAGES
 from refmail.detect_parties import capitalised_words
@@ -445,6 +445,14 @@ def test_gate_words_never_change_a_dev_corpus_verdict() -> None:
 
 
 _GATE_WORDS = sorted({w for words in LANGUAGES["en"].gates.values() for w in words})
+
+
+def test_each_gate_word_lists_the_gate_words_it_starts_with() -> None:
+    """Looked up by prefix (issue 15's start-up), the same as comparing every pair of words."""
+    for code, data in LANGUAGES.items():
+        words = sorted({w for ws in data.gates.values() for w in ws})
+        pairwise = {w: tuple(g for g in words if w.startswith(g)) for w in words}
+        assert _gate_index(code)[1] == pairwise, code
 
 
 @settings(max_examples=200, deadline=None)
