@@ -326,7 +326,7 @@ def _deliver_all(
             if clock() - renewed >= min(ttl / 3, RENEW_AT_LEAST_EVERY):
                 renewed = clock()
                 group, pending, last = pending, [], time.monotonic()
-                done = _settle(factory, group, channels, clock, report)
+                done = _settle(factory, group, clock, report)
                 lost |= _confirm_and_renew(factory, done, claims[k:], renewed)
             if claim.id in lost:
                 continue
@@ -342,11 +342,11 @@ def _deliver_all(
                 pending.append(done_one)
             if len(pending) >= CONFIRM_EVERY or time.monotonic() - last >= CONFIRM_SECONDS:
                 group, pending, last = pending, [], time.monotonic()
-                _confirm_many(factory, _settle(factory, group, channels, clock, report), clock())
+                _confirm_many(factory, _settle(factory, group, clock, report), clock())
     finally:
         # What was put before an error is still confirmed (settled first), never put twice.
         group, pending = pending, []
-        _confirm_many(factory, _settle(factory, group, channels, clock, report), clock())
+        _confirm_many(factory, _settle(factory, group, clock, report), clock())
 
 
 @dataclass(frozen=True)
@@ -355,28 +355,24 @@ class _Done:
 
     confirmation: outbox.Confirmation
     delivered: Delivered
-    kind: str  # which channel: `channels(kind)`
+    staged_on: Settles | None  # the channel object holding it staged (None: put for good)
 
 
 def _settle(
-    factory: SessionFactory,
-    pending: Sequence[_Done],
-    channels: Channels,
-    clock: Clock,
-    report: DispatchReport,
+    factory: SessionFactory, pending: Sequence[_Done], clock: Clock, report: DispatchReport
 ) -> list[outbox.Confirmation]:
-    """What of `pending` may be confirmed: each channel that staged drafts makes them durable
-    first, in one go; one that cannot fails its group (to be retried, as any failed put)."""
-    staged = {id(ch): ch for d in pending if isinstance(ch := channels(d.kind), Settles)}
-    refused: dict[str, DeliveryError] = {}
-    for channel in staged.values():
+    """What of `pending` may be confirmed: each channel object that staged drafts makes them
+    durable first, in one go; one that cannot fails its group (retried, as a failed put)."""
+    staged = {id(d.staged_on): d.staged_on for d in pending if d.staged_on is not None}
+    refused: dict[int, DeliveryError] = {}
+    for key, channel in staged.items():
         try:
             channel.settle()
         except DeliveryError as error:
-            refused[channel.name] = error
+            refused[key] = error
     confirm = []
     for done in pending:
-        refusal = refused.get(done.confirmation.channel)
+        refusal = refused.get(id(done.staged_on)) if done.staged_on is not None else None
         if refusal is None:
             report.delivered.append(done.delivered)
             confirm.append(done.confirmation)
@@ -435,8 +431,9 @@ def _deliver(
         rendered = renderer.render(claim.draft, clock())
         message = rendered.as_bytes()
         # A second attempt may follow one that reached the server: look before writing again.
+        staged_on = channel if isinstance(channel, Settles) else None
         if claim.attempts == 1 or not channel.contains(claim.message_id):
-            put = channel.stage if isinstance(channel, Settles) else channel.put
+            put = channel.put if staged_on is None else staged_on.stage
             put(message, claim.message_id, [claim.draft.recipient.email])
     except CredentialsError:
         # The account, not this follow-up: the caller gives the claims back and stops this run;
@@ -460,7 +457,7 @@ def _deliver(
         channel.where(claim.message_id),
     )
     confirmation = outbox.Confirmation(claim.id, channel.name, "delivered", reason, *written)
-    return _Done(confirmation, delivered, claim.draft.kind)
+    return _Done(confirmation, delivered, staged_on)
 
 
 def _confirm(

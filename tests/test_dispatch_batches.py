@@ -229,6 +229,26 @@ def test_a_crash_before_the_drafts_are_settled_leaves_nothing_to_mistake_for_del
     assert states(factory) == {"delivered": 30}
 
 
+def test_drafts_are_settled_by_the_channel_object_that_staged_them(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    # A caller whose channel function opens a new FileDrafts on every call: each staged draft
+    # is still settled (published) before it is confirmed.
+    build(factory, rows=15, contacts=5)
+    directory = tmp_path / "drafts"
+    report = dispatch(
+        factory,
+        ACCOUNT,
+        lambda kind: FileDrafts(directory),
+        Renderer(),
+        FixedClock(NOW),
+        rules=Rules(OPEN),
+    )
+    assert len(report.delivered) == 15
+    assert sorted(on_shelf(directory)) == sorted(d.message_id for d in report.delivered)
+    assert {p.suffix for p in directory.iterdir()} == {".eml"}
+
+
 def test_a_channel_that_cannot_settle_fails_its_group_and_it_is_retried(
     factory: SessionFactory, tmp_path: Path
 ) -> None:
