@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -67,6 +67,18 @@ class Channel(Protocol):
 
 
 Channels = Callable[[str], Channel]  # the channel for a kind of follow-up
+
+
+@runtime_checkable
+class Settles(Protocol):
+    """A channel that can write a group of follow-ups and make them durable together
+    (refmail.filedrop): dispatch stages each, and settles the group before confirming it."""
+
+    name: str
+
+    def stage(self, message: bytes, message_id: str, recipients: Sequence[str]) -> None: ...
+
+    def settle(self) -> None: ...
 
 
 class Writes(Protocol):
@@ -306,30 +318,68 @@ def _deliver_all(
     third of the lease (10 s at most) the claims still to deliver are renewed, which also says
     which are still ours: one another process recovered meanwhile is not delivered (see the
     module's docstring). A renewal that fails stops the run; its claims wait out their lease."""
-    pending: list[outbox.Confirmation] = []
+    pending: list[_Done] = []
     renewed, last = claimed_at, time.monotonic()
     lost: set[int] = set()
     try:
         for k, claim in enumerate(claims):
             if clock() - renewed >= min(ttl / 3, RENEW_AT_LEAST_EVERY):
                 renewed = clock()
-                lost |= _confirm_and_renew(factory, pending, claims[k:], renewed)
-                pending, last = [], time.monotonic()
+                group, pending, last = pending, [], time.monotonic()
+                done = _settle(factory, group, clock, report)
+                lost |= _confirm_and_renew(factory, done, claims[k:], renewed)
             if claim.id in lost:
                 continue
             try:
-                done = _deliver(factory, claim, channels(claim.draft.kind), renderer, clock, report)
+                done_one = _deliver(
+                    factory, claim, channels(claim.draft.kind), renderer, clock, report
+                )
             except CredentialsError as exc:
                 rest = [c for c in claims[k:] if c.id not in lost]
                 _release(factory, rest, "credentials_refused", str(exc), clock)
                 raise
-            if done is not None:
-                pending.append(done)
+            if done_one is not None:
+                pending.append(done_one)
             if len(pending) >= CONFIRM_EVERY or time.monotonic() - last >= CONFIRM_SECONDS:
-                _confirm_many(factory, pending, clock())
-                pending, last = [], time.monotonic()
+                group, pending, last = pending, [], time.monotonic()
+                _confirm_many(factory, _settle(factory, group, clock, report), clock())
     finally:
-        _confirm_many(factory, pending, clock())
+        # What was put before an error is still confirmed (settled first), never put twice.
+        group, pending = pending, []
+        _confirm_many(factory, _settle(factory, group, clock, report), clock())
+
+
+@dataclass(frozen=True)
+class _Done:
+    """A follow-up put to its channel, to confirm once its channel has settled it."""
+
+    confirmation: outbox.Confirmation
+    delivered: Delivered
+    staged_on: Settles | None  # the channel object holding it staged (None: put for good)
+
+
+def _settle(
+    factory: SessionFactory, pending: Sequence[_Done], clock: Clock, report: DispatchReport
+) -> list[outbox.Confirmation]:
+    """What of `pending` may be confirmed: each channel object that staged drafts makes them
+    durable first, in one go; one that cannot fails its group (retried, as a failed put)."""
+    staged = {id(d.staged_on): d.staged_on for d in pending if d.staged_on is not None}
+    refused: dict[int, DeliveryError] = {}
+    for key, channel in staged.items():
+        try:
+            channel.settle()
+        except DeliveryError as error:
+            refused[key] = error
+    confirm = []
+    for done in pending:
+        refusal = refused.get(id(done.staged_on)) if done.staged_on is not None else None
+        if refusal is None:
+            report.delivered.append(done.delivered)
+            confirm.append(done.confirmation)
+        else:
+            why, permanent = str(refusal), refusal.permanent
+            _failed(factory, done.confirmation.id, clock, report, why, permanent=permanent)
+    return confirm
 
 
 def _confirm_and_renew(
@@ -375,37 +425,39 @@ def _deliver(
     renderer: Writes,
     clock: Clock,
     report: DispatchReport,
-) -> outbox.Confirmation | None:
-    """Render and put one claimed draft; what to confirm, or None when it failed."""
+) -> _Done | None:
+    """Render and put (or stage) one claimed draft; what to confirm, or None when it failed."""
     try:
         rendered = renderer.render(claim.draft, clock())
         message = rendered.as_bytes()
         # A second attempt may follow one that reached the server: look before writing again.
+        staged_on = channel if isinstance(channel, Settles) else None
         if claim.attempts == 1 or not channel.contains(claim.message_id):
-            channel.put(message, claim.message_id, [claim.draft.recipient.email])
+            put = channel.put if staged_on is None else staged_on.stage
+            put(message, claim.message_id, [claim.draft.recipient.email])
     except CredentialsError:
         # The account, not this follow-up: the caller gives the claims back and stops this run;
         # it is reported once and backed off, and everything due stays due.
         raise
     except DeliveryError as exc:
-        _failed(factory, claim, clock, report, str(exc), permanent=exc.permanent)
+        _failed(factory, claim.id, clock, report, str(exc), permanent=exc.permanent)
         return None
     except Exception as exc:
         log.exception("follow-up %s could not be rendered", claim.id)
-        _failed(factory, claim, clock, report, f"{type(exc).__name__}: {exc}", permanent=True)
+        why = f"{type(exc).__name__}: {exc}"
+        _failed(factory, claim.id, clock, report, why, permanent=True)
         return None
     reason = f"{claim.draft.kind} to {claim.draft.recipient.email} ({channel.name})"
     # What was written, so reconciliation can tell the owner's edits and their sent copy.
     written = (lifecycle.digest(message), str(rendered["Subject"] or ""))
-    report.delivered.append(
-        Delivered(
-            claim.draft.kind,
-            claim.draft.recipient.email,
-            claim.message_id,
-            channel.where(claim.message_id),
-        )
+    delivered = Delivered(
+        claim.draft.kind,
+        claim.draft.recipient.email,
+        claim.message_id,
+        channel.where(claim.message_id),
     )
-    return outbox.Confirmation(claim.id, channel.name, "delivered", reason, *written)
+    confirmation = outbox.Confirmation(claim.id, channel.name, "delivered", reason, *written)
+    return _Done(confirmation, delivered, staged_on)
 
 
 def _confirm(
@@ -425,7 +477,7 @@ def _confirm(
 
 def _failed(
     factory: SessionFactory,
-    claim: _Claim,
+    follow_up_id: int,
     clock: Clock,
     report: DispatchReport,
     why: str,
@@ -433,14 +485,14 @@ def _failed(
     permanent: bool,
 ) -> None:
     with transaction(factory) as session:
-        row = session.get(m.FollowUp, claim.id)
+        row = session.get(m.FollowUp, follow_up_id)
         assert row is not None
         final = outbox.fail(session, row, why, permanent, clock())
     if final:
         report.failed += 1
     else:
         report.retry_later += 1
-    log.warning("follow-up %s: %s (%s)", claim.id, why, "failed" if final else "will retry")
+    log.warning("follow-up %s: %s (%s)", follow_up_id, why, "failed" if final else "will retry")
 
 
 def _stale(claimed_at: datetime | None, before: datetime) -> bool:

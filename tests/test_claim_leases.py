@@ -29,14 +29,15 @@ TTL = timedelta(seconds=6)  # renewed every 2 s of the clock
 
 
 class Ticking(FileDrafts):
-    """Each delivery takes a second of the clock; `after(n)` runs after the n-th put."""
+    """Each delivery takes a second of the clock; `after(n)` runs after the n-th draft written
+    (dispatch stages a file channel's drafts and settles them before it confirms)."""
 
     def __init__(self, directory: Path, clock: FixedClock, after=None) -> None:
         super().__init__(directory)
         self.clock, self.after, self.puts = clock, after, 0
 
-    def put(self, message: bytes, message_id: str, recipients=()) -> None:
-        super().put(message, message_id, recipients)
+    def stage(self, message: bytes, message_id: str, recipients=()) -> None:
+        super().stage(message, message_id, recipients)
         self.puts += 1
         self.clock.advance(seconds=1)
         if self.after is not None:

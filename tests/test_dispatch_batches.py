@@ -4,7 +4,9 @@
 - caps bind inside a chunk: a row let go counts against the next row to the same person, and
   the deferral says exactly what it said when rows were decided one by one;
 - the SQL a run sends does not grow with the number of rows;
-- delivery stays exactly once when the process dies between sending and confirming;
+- delivery stays exactly once when the process dies between sending and confirming, or
+  between writing drafts and making them durable; a channel that cannot settle its drafts
+  fails the group, which is retried;
 - on PostgreSQL two workers reading the queue never get the same rows;
 - a reminder to the owner about a contact counts in none of that contact's caps;
 - `outbox preview` decides as dispatch does.
@@ -27,6 +29,7 @@ from refmail.clock import FixedClock
 from refmail.config import Caps, Window
 from refmail.db import SessionFactory, engine_of, transaction
 from refmail.dispatch import LEASE, Route, Rules, dispatch
+from refmail.errors import DeliveryError
 from refmail.filedrop import FileDrafts
 from refmail.policy import ContactView, Due, History, decide
 from refmail.preview import preview
@@ -169,8 +172,8 @@ def test_exactly_once_after_a_crash_between_send_and_confirm(
 
         puts = 0
 
-        def put(self, message: bytes, message_id: str, recipients=()) -> None:
-            super().put(message, message_id, recipients)
+        def stage(self, message: bytes, message_id: str, recipients=()) -> None:
+            super().stage(message, message_id, recipients)
             Dying.puts += 1
             if Dying.puts == 70:
                 raise Crash
@@ -200,6 +203,73 @@ def test_exactly_once_after_a_crash_between_send_and_confirm(
         ).all()
     assert sorted(set(rules)) == ["delivered", "recovered"]
     assert rules.count("recovered") == 70
+
+
+def test_a_crash_before_the_drafts_are_settled_leaves_nothing_to_mistake_for_delivered(
+    factory: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build(factory, rows=30, contacts=10)
+    directory = tmp_path / "drafts"
+
+    def dies(*args: object, **kwargs: object) -> None:
+        raise Crash  # the process dies after writing, before making the drafts durable
+
+    monkeypatch.setattr(dispatch_module, "_settle", dies)
+    with pytest.raises(Crash):
+        run(factory, FileDrafts(directory))
+    monkeypatch.undo()
+    assert states(factory) == {"delivering": 30}
+    assert on_shelf(directory) == []  # only temporary files: no draft to confirm by mistake
+
+    later = run(factory, FileDrafts(directory), at=NOW + LEASE + timedelta(minutes=1))
+    assert later.recovered == 30 and len(later.delivered) == 30  # all written again, once
+    ids = on_shelf(directory)
+    assert len(ids) == len(set(ids)) == 30
+    assert {p.suffix for p in directory.iterdir()} == {".eml"}  # the temporary files replaced
+    assert states(factory) == {"delivered": 30}
+
+
+def test_drafts_are_settled_by_the_channel_object_that_staged_them(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    # A caller whose channel function opens a new FileDrafts on every call: each staged draft
+    # is still settled (published) before it is confirmed.
+    build(factory, rows=15, contacts=5)
+    directory = tmp_path / "drafts"
+    report = dispatch(
+        factory,
+        ACCOUNT,
+        lambda kind: FileDrafts(directory),
+        Renderer(),
+        FixedClock(NOW),
+        rules=Rules(OPEN),
+    )
+    assert len(report.delivered) == 15
+    assert sorted(on_shelf(directory)) == sorted(d.message_id for d in report.delivered)
+    assert {p.suffix for p in directory.iterdir()} == {".eml"}
+
+
+def test_a_channel_that_cannot_settle_fails_its_group_and_it_is_retried(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    build(factory, rows=12, contacts=4)
+    directory = tmp_path / "drafts"
+
+    class FullDisk(FileDrafts):
+        def settle(self) -> None:
+            self._staged.clear()
+            raise DeliveryError("cannot sync: No space left on device")
+
+    report = run(factory, FullDisk(directory))
+    assert report.delivered == [] and report.retry_later == 12
+    assert states(factory) == {"planned": 12}  # back in the queue, the attempt counted
+    assert on_shelf(directory) == []
+
+    later = run(factory, FileDrafts(directory), at=NOW + timedelta(days=1))
+    assert len(later.delivered) == 12
+    ids = on_shelf(directory)
+    assert len(ids) == len(set(ids)) == 12
+    assert states(factory) == {"delivered": 12}
 
 
 # SKIP LOCKED is PostgreSQL's (the workers' deployment); SQLite has one writer at a time.

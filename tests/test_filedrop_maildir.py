@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from refmail import maildir
+from refmail import filedrop, maildir
 from refmail.errors import DeliveryError, SourceError
 from refmail.filedrop import FileDrafts
 from refmail.maildir import MaildirSource, deliver
@@ -33,6 +33,48 @@ def test_put_is_idempotent_and_leaves_no_temporary_file(tmp_path: Path) -> None:
     drafts.put(b"two", "<a@example.com>")
     assert [p.name for p in tmp_path.iterdir()] == [drafts.path_for("<a@example.com>").name]
     assert drafts.path_for("<a@example.com>").read_bytes() == b"two"
+
+
+def test_staged_drafts_are_invisible_until_settled(tmp_path: Path) -> None:
+    drafts = FileDrafts(tmp_path / "drafts")
+    drafts.settle()  # nothing staged: nothing to do, and no directory made for it
+    ids = [f"<{n}@example.com>" for n in range(3)]
+    for n, message_id in enumerate(ids):
+        drafts.stage(f"draft {n}".encode(), message_id)
+    # Written under temporary names only: a crash now leaves nothing a retry would take for
+    # a delivered draft.
+    assert not any(drafts.contains(i) for i in ids)
+    assert not list((tmp_path / "drafts").glob("*.eml"))
+    drafts.settle()
+    assert all(drafts.contains(i) for i in ids)
+    assert [drafts.path_for(i).read_bytes() for i in ids] == [b"draft 0", b"draft 1", b"draft 2"]
+    assert {p.suffix for p in (tmp_path / "drafts").iterdir()} == {".eml"}
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "drafts").iterdir()} == {0o600}
+    drafts.settle()  # settled already: nothing left staged
+
+
+def test_a_failed_settle_publishes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drafts = FileDrafts(tmp_path)
+    drafts.stage(b"one", "<a@example.com>")
+    drafts.stage(b"two", "<b@example.com>")
+
+    def broken_sync(directory: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(filedrop, "_sync_file_system", broken_sync)
+    with pytest.raises(DeliveryError, match="Input/output error") as failure:
+        drafts.settle()
+    assert not failure.value.permanent
+    assert list(tmp_path.iterdir()) == []  # neither the drafts nor their temporary files
+
+
+def test_settle_syncs_the_file_system_of_the_drafts(tmp_path: Path) -> None:
+    # The real syncfs(2) (or os.sync where the C library has none) on a real directory.
+    drafts = FileDrafts(tmp_path)
+    drafts.stage(b"one", "<a@example.com>")
+    filedrop._sync_file_system(tmp_path)
+    drafts.settle()
+    assert drafts.contains("<a@example.com>")
 
 
 def test_same_message_id_same_name(tmp_path: Path) -> None:

@@ -70,14 +70,20 @@ def start_worker(config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 # A worker whose every .eml delivery takes a second after the file is written: killed at any
 # moment, it holds claims, some written and not yet recorded, some not written at all.
+# Dispatch stages a group of drafts and settles them (publishes them) before confirming: each
+# step here takes a second, so a kill finds claims whose drafts are published and unconfirmed
+# beside claims whose drafts are not written yet.
 SLOW_WORKER = """
 import sys, time
 from refmail import filedrop
-put = filedrop.FileDrafts.put
-def slow_put(self, message, message_id, recipients=()):
-    put(self, message, message_id, recipients)
+stage, settle = filedrop.FileDrafts.stage, filedrop.FileDrafts.settle
+def slow_stage(self, message, message_id, recipients=()):
+    stage(self, message, message_id, recipients)
     time.sleep(1.0)
-filedrop.FileDrafts.put = slow_put
+def slow_settle(self):
+    settle(self)
+    time.sleep(1.0)
+filedrop.FileDrafts.stage, filedrop.FileDrafts.settle = slow_stage, slow_settle
 from refmail.cli import main
 sys.argv = ["refmail", *sys.argv[1:]]
 main()
