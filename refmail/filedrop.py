@@ -11,6 +11,7 @@ folder to ask) and removes the ones refmail withdraws.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -94,14 +95,19 @@ class FileDrafts:
         return tmp, final
 
     def _publish(self, written: Sequence[tuple[Path, Path]]) -> None:
-        """Rename synced drafts into place, then sync the directory that names them."""
+        """Rename synced drafts into place, then sync the directory that names them. One that
+        fails half-way takes back the renames it made: the caller fails the whole group, and a
+        draft left under its name would be one the outbox does not count as delivered."""
+        renamed: list[Path] = []
         try:
             for tmp, final in written:
                 os.replace(tmp, final)
+                renamed.append(final)
             _fsync_directory(self.directory)
         except OSError as exc:
-            for tmp, _ in written:
-                tmp.unlink(missing_ok=True)
+            for path in [tmp for tmp, _ in written] + renamed:
+                with contextlib.suppress(OSError):  # the error below is the one to report
+                    path.unlink(missing_ok=True)
             raise DeliveryError(f"cannot write to {self.directory}: {exc.strerror or exc}") from exc
 
     # --- what became of the drafts (refmail.reconcile) -------------------------------------

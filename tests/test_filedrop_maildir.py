@@ -68,6 +68,37 @@ def test_a_failed_settle_publishes_nothing(tmp_path: Path, monkeypatch: pytest.M
     assert list(tmp_path.iterdir()) == []  # neither the drafts nor their temporary files
 
 
+@pytest.mark.parametrize("failing", ["second rename", "directory sync"])
+def test_a_settle_that_fails_half_way_publishes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    # Dispatch fails the whole group when settle raises: a draft left visible under its name
+    # would be one the outbox does not count as delivered (failed for good on a last attempt).
+    drafts = FileDrafts(tmp_path)
+    for n in range(3):
+        drafts.stage(f"draft {n}".encode(), f"<{n}@example.com>")
+    replace, renames = os.replace, []
+
+    def second_rename_fails(src: Path, dst: Path) -> None:
+        renames.append(src)
+        if len(renames) == 2:
+            raise OSError(28, "No space left on device")
+        replace(src, dst)
+
+    def sync_fails(directory: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    if failing == "second rename":
+        monkeypatch.setattr(filedrop.os, "replace", second_rename_fails)
+    else:
+        monkeypatch.setattr(filedrop, "_fsync_directory", sync_fails)
+    with pytest.raises(DeliveryError):
+        drafts.settle()
+    monkeypatch.undo()
+    assert not any(drafts.contains(f"<{n}@example.com>") for n in range(3))
+    assert list(tmp_path.iterdir()) == []  # neither drafts nor temporary files
+
+
 def test_settle_syncs_the_file_system_of_the_drafts(tmp_path: Path) -> None:
     # The real syncfs(2) (or os.sync where the C library has none) on a real directory.
     drafts = FileDrafts(tmp_path)
