@@ -11,10 +11,12 @@ folder to ask) and removes the ones refmail withdraws.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 import re
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +36,7 @@ class FileDrafts:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
         self._staged: list[tuple[Path, Path]] = []  # (temporary, final) written by `stage`
+        self._watch: int | None = None  # the directory, open while drafts are staged
 
     def path_for(self, message_id: str) -> Path:
         readable = re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip("<>"))[:80]
@@ -59,6 +62,11 @@ class FileDrafts:
         """Write a draft under a temporary name, not yet synced nor visible: `settle` makes
         every staged draft durable with one sync of the file system instead of one per file
         (issue 15: an fsync per draft was most of a dispatch's time)."""
+        if self._watch is None:
+            # Opened before the group's first write: syncfs(2) reports the write errors that
+            # happened since its handle was opened, even if another process's sync saw them.
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._watch = os.open(self.directory, os.O_RDONLY)
         self._staged.append(self._write(message, message_id, sync=False))
 
     def settle(self) -> None:
@@ -66,15 +74,19 @@ class FileDrafts:
         none of them may be confirmed: a crash before it leaves only temporary files, which
         `contains` does not see, so the retry writes them again."""
         staged, self._staged = self._staged, []
-        if not staged:
+        watch, self._watch = self._watch, None
+        if watch is None:
             return
         try:
-            _sync_file_system(self.directory)
+            _sync_staged(watch, [tmp for tmp, _ in staged])
         except OSError as exc:
             for tmp, _ in staged:
                 tmp.unlink(missing_ok=True)
             raise DeliveryError(f"cannot sync {self.directory}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(watch)
         self._publish(staged)
+        _sweep_temporaries(self.directory)
 
     def _write(self, message: bytes, message_id: str, *, sync: bool) -> tuple[Path, Path]:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # drafts hold contacts' data
@@ -94,14 +106,19 @@ class FileDrafts:
         return tmp, final
 
     def _publish(self, written: Sequence[tuple[Path, Path]]) -> None:
-        """Rename synced drafts into place, then sync the directory that names them."""
+        """Rename synced drafts into place, then sync the directory that names them. One that
+        fails half-way takes back the renames it made: the caller fails the whole group, and a
+        draft left under its name would be one the outbox does not count as delivered."""
+        renamed: list[Path] = []
         try:
             for tmp, final in written:
                 os.replace(tmp, final)
+                renamed.append(final)
             _fsync_directory(self.directory)
         except OSError as exc:
-            for tmp, _ in written:
-                tmp.unlink(missing_ok=True)
+            for path in [tmp for tmp, _ in written] + renamed:
+                with contextlib.suppress(OSError):  # the error below is the one to report
+                    path.unlink(missing_ok=True)
             raise DeliveryError(f"cannot write to {self.directory}: {exc.strerror or exc}") from exc
 
     # --- what became of the drafts (refmail.reconcile) -------------------------------------
@@ -153,22 +170,38 @@ def _fsync_directory(directory: Path) -> None:
         os.close(handle)
 
 
-def _sync_file_system(directory: Path) -> None:
-    """Flush everything written to `directory`'s file system: syncfs(2) where the C library
-    has it (Linux), one call for any number of files; elsewhere os.sync(), which flushes all."""
+def _sync_staged(watch: int, paths: Sequence[Path]) -> None:
+    """Make the staged files durable: one syncfs(2) of their file system where the C library
+    has it (Linux), through `watch`, the directory opened before they were written; elsewhere
+    an fsync of each (os.sync() may return before the data is on disk, and reports nothing)."""
     syncfs = _libc_syncfs()
-    if syncfs is None:
-        os.sync()
-        return
-    handle = os.open(directory, os.O_RDONLY)
-    try:
-        if syncfs(handle) != 0:
+    if syncfs is not None:
+        if syncfs(watch) != 0:
             import ctypes
 
             errno = ctypes.get_errno()
             raise OSError(errno, os.strerror(errno))
-    finally:
-        os.close(handle)
+        return
+    for path in paths:
+        handle = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
+# A temporary file older than this was left by a run that died before settling it (its retry
+# writes it again, under the same name); one whose follow-up was never retried would hold a
+# contact's data for ever.
+STALE_TEMPORARY = 24 * 3600.0
+
+
+def _sweep_temporaries(directory: Path) -> None:
+    cutoff = time.time() - STALE_TEMPORARY
+    for path in directory.glob("*.tmp"):
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
 
 
 @functools.cache
@@ -178,7 +211,7 @@ def _libc_syncfs() -> Callable[[int], int] | None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return cast("Callable[[int], int]", libc.syncfs)
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no C library to ask, or no syncfs in it
         return None
 
 

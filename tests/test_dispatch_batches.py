@@ -22,14 +22,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, select
 
-from refmail import batch, outbox, queue, sendlog
+from refmail import batch, filedrop, outbox, queue, sendlog
 from refmail import dispatch as dispatch_module
 from refmail import models as m
 from refmail.clock import FixedClock
 from refmail.config import Caps, Window
 from refmail.db import SessionFactory, engine_of, transaction
 from refmail.dispatch import LEASE, Route, Rules, dispatch
-from refmail.errors import DeliveryError
 from refmail.filedrop import FileDrafts
 from refmail.policy import ContactView, Due, History, decide
 from refmail.preview import preview
@@ -250,20 +249,20 @@ def test_drafts_are_settled_by_the_channel_object_that_staged_them(
 
 
 def test_a_channel_that_cannot_settle_fails_its_group_and_it_is_retried(
-    factory: SessionFactory, tmp_path: Path
+    factory: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     build(factory, rows=12, contacts=4)
     directory = tmp_path / "drafts"
 
-    class FullDisk(FileDrafts):
-        def settle(self) -> None:
-            self._staged.clear()
-            raise DeliveryError("cannot sync: No space left on device")
+    def full_disk(watch: int, paths: object) -> None:
+        raise OSError(28, "No space left on device")
 
-    report = run(factory, FullDisk(directory))
+    monkeypatch.setattr(filedrop, "_sync_staged", full_disk)
+    report = run(factory, FileDrafts(directory))
+    monkeypatch.undo()
     assert report.delivered == [] and report.retry_later == 12
     assert states(factory) == {"planned": 12}  # back in the queue, the attempt counted
-    assert on_shelf(directory) == []
+    assert list(directory.iterdir()) == []  # neither drafts nor temporary files
 
     later = run(factory, FileDrafts(directory), at=NOW + timedelta(days=1))
     assert len(later.delivered) == 12
