@@ -522,6 +522,11 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "forward",
         {"jean.ross@gridline.example.com": True, "greg@tallis-storage.example.net": False},
     ),
+    # round 11: "team up with Herve (CC'ed)": a copy the author names after "with" is made
+    "intro_team_up_with_named_ccd": (
+        "loop_in",
+        {"herve.colin@bootline.example.com": True, "greg@holt.example.org": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -540,6 +545,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_git_pull_adding_reviewer": "other",
     "not_ok_with_adding_author": "other",
     "not_instead_of_ccing": "other",
+    # (round 11) a copy still to be made by the reader: "next time you should cc Herve (…)"
+    "not_should_cc_herve_next_time": "other",
     # "Introducing Frobly Cloud": a product, not a person of the message
     "not_subject_introducing_product": "other",
     # the act promised for later, in English too: "I'll introduce you to Tomas next week"
