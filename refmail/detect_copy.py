@@ -110,6 +110,8 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         if _LIST_LIKE().match(obj + after[:30]):
             # "+CC linux-cxl for info" copies a list; "Cc'ing rust-for-linux and Danilo" a person
             rest = obj + after[:40]
+            if any(a.email in rest.lower() for a in who.candidates):
+                return True  # "I add jo@example.org into this thread": a person's address
             tail = capitalised_words(rest)
             return (
                 any(named(a, tail) for a in who.candidates)

@@ -24,6 +24,13 @@ _COPY_VERB = (
     r"|message\s|request\s)?on(?:\s?to))"
 )
 
+# Where a copy puts someone: "to the Cc list", "into this mail thread" (not "to the loop":
+# "add the hook to the loop" is code)
+_INTO_THREAD = (
+    r"(?i:(?:to|into|onto)\s(?:the\s|this\s)?(?:cc(?:\slist)?|(?:e-?)?mail\s?thread|thread"
+    r"|conversation|discussion)\b)"
+)
+
 ENGLISH = LanguageData(
     stop_words=words(
         "the and to of you is that for with it be are this have we on your was as at not "
@@ -254,8 +261,14 @@ ENGLISH = LanguageData(
             # "John is cc'd here", "Jane has been copied"
             rf"|{NAME}\s(?i:is|has\sbeen|are|have\sbeen)\s(?i:cc'?d|cced|cc'ed|copied|looped\sin"
             r"|included)\b"
-            # "adding the gentlemen from that commit to Cc"
-            rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?\s(?i:to\s(?:the\s)?cc)\b"
+            # "adding the gentlemen from that commit to Cc", "added Jo into this mail thread"
+            rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?\s{_INTO_THREAD}"
+            # a bare "add" said by the author, with where to: "Let's add Jonathan to the CC
+            # list", "I add jo@… into this mail thread" (alone, "add X" is any instruction)
+            rf"|(?i:(?:(?<=let's\s)|(?<=\bwe\s)|(?<=\bi\s))add)\s(?:{NAME}|[\w.+-]{{1,40}}@[\w-]{{1,40}}"
+            rf"(?:\.[\w-]{{1,20}})+)\s{_INTO_THREAD}"
+            # the name first: "(handled by Bryan, added to the Cc list)"
+            rf"|{NAME},?\s(?i:(?:now\s)?(?:added|cc'?d|cced|copied))\s{_INTO_THREAD}"
             # a sentence of its own after naming someone: "A question for Tony and Yazen. CCed."
             r"|(?:^|(?<=[.?!]\s))(?i:cc'?ed|cced|cc'?d|copied|added)[.!]"
         ),

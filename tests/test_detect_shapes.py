@@ -527,6 +527,16 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"herve.colin@bootline.example.com": True, "greg@holt.example.org": True},
     ),
+    # round 11: a copy made by putting someone "to the CC list" / "into this mail thread",
+    # in a patch thread copied to many ("Let's add Jonas to the CC list so he can ack")
+    "intro_lets_add_to_cc_list": (
+        "loop_in",
+        {"jonas@berg.example.net": True, "greg@holt.example.org": True},
+    ),
+    "intro_add_address_into_thread": (
+        "loop_in",
+        {"lin.wei@mailbox.example.com": True, "greg@holt.example.org": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -547,6 +557,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_instead_of_ccing": "other",
     # (round 11) a copy still to be made by the reader: "next time you should cc Herve (…)"
     "not_should_cc_herve_next_time": "other",
+    # (round 11) code added "to the loop", a lock "to the thread struct": no one copied
+    "not_add_hook_to_the_loop": "other",
     # "Introducing Frobly Cloud": a product, not a person of the message
     "not_subject_introducing_product": "other",
     # the act promised for later, in English too: "I'll introduce you to Tomas next week"
