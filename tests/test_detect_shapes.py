@@ -537,6 +537,21 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"lin.wei@mailbox.example.com": True, "greg@holt.example.org": True},
     ),
+    # round 11: an assistant's business referral to a copied colleague: the reader's letter
+    # "forwarded to Dana Reyes, President of …", "Mr. Hale suggests that you call Mr. Tom Berg",
+    # "Bill Moss is planning to contact you" (the one copied and never named stays out)
+    "intro_forwarded_your_letter_to_copied": (
+        "owner_intro",
+        {"jward@ward-power.example.net": True, "dana.reyes@gridline.example.com": True},
+    ),
+    "intro_suggests_you_call_copied": (
+        "owner_intro",
+        {"nora_siska@grainco.example.com": True, "tom.berg@novak.example.com": True},
+    ),
+    "intro_planning_to_contact_you": (
+        "owner_intro",
+        {"ken.lowe@lowe-holdings.example.com": True, "bill_moss@tallis.example.net": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -559,6 +574,10 @@ LOOK_ALIKES: dict[str, str] = {
     "not_should_cc_herve_next_time": "other",
     # (round 11) code added "to the loop", a lock "to the thread struct": no one copied
     "not_add_hook_to_the_loop": "other",
+    # (round 11) the reader's own act ("you sent your resume to Dana"), and a colleague who
+    # "will call you" when everyone was already on the thread
+    "not_you_sent_your_resume_to": "other",
+    "not_will_call_you_on_thread": "other",
     # "Introducing Frobly Cloud": a product, not a person of the message
     "not_subject_introducing_product": "other",
     # the act promised for later, in English too: "I'll introduce you to Tomas next week"
