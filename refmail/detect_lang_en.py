@@ -359,7 +359,15 @@ ENGLISH = LanguageData(
             r"|\bby\smistake\b|\bshould\shave\s(?:cc|copied|included|added)"
             r"|\b(?:correct|new|right|work)\s(?:e-?mail\s)?address|\bdropped\sfrom\s(?:the\s|this\s)?"
             r"(?:cc|discussion|thread|recipient)|\bremember(?:ing|ed)?\sto\s\+?cc\b"
-            r"|\baddress\s[\w' ]{0,30}\bscrew(?:ed)?\sup)"
+            r"|\baddress\s[\w' ]{0,30}\bscrew(?:ed)?\sup"
+            # a recipient restored or owed: "(adding back Daniel)", "re-adding Jo", "should have
+            # been included", "I accidentally missed you while sending the patch"
+            # (a person or a copy put back, not code: "adding back the NULL check")
+            r"|\b(?:add(?:ing|ed)?\sback|re-?add(?:ing|ed)?)\s(?:(?-i:[A-Z][a-z][\w'-]{0,29})|him|her|them)\b"
+            r"|\badd(?:ing|ed)?\s(?-i:[A-Z][a-z][\w'-]{0,29})\sback\b|\bre-?cc(?:ing|ed|'d)?\b"
+            r"|\bshould\shave\sbeen\s(?:cc'?d|cced|copied|included|added|on\scc)\b"
+            r"|\b(?:accident(?:al)?ly|inadvertently|mistakenly)\s(?:missed|dropped|left\sout|removed"
+            r"|omitted|forgot))"
         ),
         "neg_admin_copy": (
             r"(?i:\b(?:my|our)\s(?:executive\s|personal\s)?(?:assistant|secretary|scheduler)\b"
@@ -744,6 +752,14 @@ ENGLISH = LanguageData(
             "dropped from",
             "to cc",
             "to +cc",
+            "back",
+            "re-add",
+            "readd",
+            "re-cc",
+            "recc",
+            "accident",
+            "inadvertently",
+            "mistakenly",
         ),
         "neg_admin_copy": (
             "my schedule",

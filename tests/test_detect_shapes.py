@@ -552,6 +552,11 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "owner_intro",
         {"ken.lowe@lowe-holdings.example.com": True, "bill_moss@tallis.example.net": True},
     ),
+    # (round 11) code "added back" beside a real copy-in is no recipient fix
+    "intro_adding_back_check_ccing_author": (
+        "loop_in",
+        {"jo@kim.example.net": True, "greg@holt.example.org": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -578,6 +583,10 @@ LOOK_ALIKES: dict[str, str] = {
     # "will call you" when everyone was already on the thread
     "not_you_sent_your_resume_to": "other",
     "not_will_call_you_on_thread": "other",
+    # (round 11) recipient fixes: "(adding back Dana)", "[+cc Ivo, Jo (should have been
+    # included since the patch has his Reviewed-by)]"
+    "not_adding_back_dropped_recipient": "other",
+    "not_should_have_been_included": "other",
     # "Introducing Frobly Cloud": a product, not a person of the message
     "not_subject_introducing_product": "other",
     # the act promised for later, in English too: "I'll introduce you to Tomas next week"
