@@ -29,9 +29,7 @@ _ASK = (
     r"(?:pls|please|kindly|can\syou|could\syou|would\syou|will\syou|you\sshould|feel\sfree\sto"
     r"|i'?d\slike\syou\sto|i\swould\slike\syou\sto|you\s(?:may|might|will|'ll)\swant\sto"
     r"|if\syou(?:'d|\swould)\slike\sto|you\s(?:can|could|may)"
-    r"|i\shope\syou\s(?:can|will|'ll)"
-    # the author's or someone else's advice: "I'd suggest you", "Mr. Hale suggests that you"
-    r"|(?:i(?:'d|\swould)?\s)?(?:suggest|recommend)(?:s|ed)?(?:\sthat)?\syou)"
+    r"|i\shope\syou\s(?:can|will|'ll)|i(?:'d|\swould)?\s(?:suggest|recommend)(?:\sthat)?\syou)"
     r",?\s(?:pls\s|please\s|also\s|directly\s)?"
     r"(?:(?:be\s(?:willing|able|open)|have\s(?:the\s)?time|find\s(?:the\s)?time|make\stime"
     r"|take\sa\s(?:minute|moment))\sto\s)?"
@@ -49,7 +47,7 @@ _ES_CONTACT = r"escr[ií]be|escribir|ll[aá]ma|llamar|cont[aá]cta|contactar"
 # position no branch can start at is left at once, which keeps one pass over a long mail cheap)
 _DIRECTS = re.compile(
     r"(?=[A-Zpkcwyfidsarel])(?:"
-    rf"(?=[pPkKcCwWyYfFiIsSrR])(?i:\b{_ASK})"
+    rf"(?=[pPkKcCwWyYfFiI])(?i:\b{_ASK})"
     rf"(?:(?i:{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s){_WHOM}"
     # "could you give her a call", "please give Ahmed a ring"
     rf"|(?i:(?:give|send)\s){_WHOM}(?i:\sa\s(?:call|ring|shout|buzz|note|line)\b))"
@@ -68,23 +66,50 @@ _DIRECTS = re.compile(
     r"(?:call|ring|shout))\b)"
     # in Spanish, the act with its pronoun: "escríbele a Andrés", "Llámala tú", "escribirle"
     rf"|(?=[eElLcC])(?i:\b({_ES_CONTACT})(?:le|la|lo)\b)(?:\s(?i:a)\s([A-ZÁÉÍÓÚÑ][\w'-]{{1,30}}))?"
-    # the reader's matter passed on to someone: "we have forwarded your email to Dan Lee"
-    # (wrapped anywhere: "forwarding your \ninformation to \nMr. Greg Piper")
-    # (the author's act, not the reader's: "you sent your resume to Dana" hands no one on)
-    r"|(?=[fFpPsSrR])(?i:(?<!you\s)(?<!you've\s)(?<!you\shave\s)(?<!you\shad\s)"
-    r"\b(?:forward(?:ed|ing)?|pass(?:ed|ing)\s(?:on\s)?|sent|refer(?:red|ring)?)"
-    r"\s{1,3}(?:your|the|this)\s{1,3}(?:[\w-]{1,20}\s{1,3}){0,2}?(?:e-?mail|letter|note|message"
-    r"|information|request|inquiry|enquiry|resume|correspondence|proposal)(?:\s{1,3}on)?\s{1,3}"
-    rf"(?:on)?to\s{{1,3}}){_WHOM}"
-    # someone who will reach the reader: "Bill Beecher is planning to contact you"
-    r"|(?=[A-Z])\b([A-Z][\w'-]{1,30})\s(?i:(?:is|are)\s(?:planning|going)\sto|plans\sto|will)"
-    # (to reach, not to meet or see: "John will meet you at the airport" is logistics)
-    r"\s(?i:contact|call|e-?mail|reach\sout\sto|get\sback\sto|get\sin\stouch\swith"
-    r"|follow\sup\swith)\s(?i:you)\b"
     r")"
 )
-_SENDS = 5  # the group of someone the author sends to the one addressed
-_WILL_REACH = 9  # the group of someone who will reach the one addressed
+_PASSED_ON = ("forwarded", "forwarding", "passed", "passing", "sent", "referred", "referring")
+_WILL_REACH_YOU = ("contact you", "call you", "mail you", "out to you", "back to you", "with you")
+# Business referrals, each run only on a text holding one of its gate words (they start at
+# common letters and capitalised words; the gate keeps their cost off most mail).
+_REFERRALS: tuple[tuple[tuple[str, ...], bool, re.Pattern[str]], ...] = (
+    (
+        tuple(f"{verb} {what}" for verb in _PASSED_ON for what in ("your", "the", "this")),
+        False,
+        # the reader's matter passed on to someone: "we have forwarded your email to Dan Lee"
+        # (wrapped anywhere: "forwarding your \ninformation to \nMr. Greg Piper")
+        re.compile(
+            r"(?:[Ff]orward(?:ed|ing)?|[Pp]ass(?:ed|ing)\s(?:on\s)?|[Ss]ent|[Rr]efer(?:red|ring)?)"
+            r"(?i:\s{1,3}(?:your|the|this)\s{1,3}(?:[\w-]{1,20}\s{1,3}){0,2}?(?:e-?mail|letter|note"
+            r"|message|information|request|inquiry|enquiry|resume|correspondence|proposal)"
+            rf"(?:\s{{1,3}}on)?\s{{1,3}}(?:on)?to\s{{1,3}}){_WHOM}"
+        ),
+    ),
+    (
+        _WILL_REACH_YOU,
+        True,
+        # someone who will reach the reader: "Bill Beecher is planning to contact you" (to
+        # reach, not to meet or see: "John will meet you at the airport" is logistics)
+        re.compile(
+            r"\b([A-Z][\w'-]{1,30})\s(?i:(?:is|are)\s(?:planning|going)\sto|plans\sto|will)"
+            r"\s(?i:contact|call|e-?mail|reach\sout\sto|get\sback\sto|get\sin\stouch\swith"
+            r"|follow\sup\swith)\s(?i:you)\b"
+        ),
+    ),
+    (
+        ("suggest", "recommend"),
+        False,
+        # someone else's advice: "Mr. Hale suggests that you call Mr. Tom Berg"
+        re.compile(
+            r"(?:suggest|recommend)(?i:(?:s|ed)(?:\sthat)?\syou\s(?:please\s|also\s)?"
+            rf"{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s){_WHOM}"
+        ),
+    ),
+)
+
+# The reader did it: "you sent your resume to Dana" hands no one on.
+_READER_DID = re.compile(r"(?i)\byou(?:'ve|\shave|\shad)?\s{1,3}$")
+_SENDS = 5  # the group of the last branch: someone the author sends to the one addressed
 _ES_ACT, _ES_NAME = 6, 7  # the groups of the Spanish act and the name after it
 # A Spanish act with its pronoun alone ("Llámala tú"): said to the reader of a forward about
 # its author; anywhere else the pronoun may be anyone ("llámala mañana")
@@ -97,10 +122,17 @@ def _directions(text: str) -> tuple[tuple[str, bool], ...]:
     """Whom the text sends the reader to, in order (lower-cased names and pronouns), each with
     whether the author sends them to the reader instead ("I've asked Lona to contact you");
     one pass per text, however many questions are asked of it."""
-    return tuple(
-        (_whom(m), m.group(_SENDS) is not None or m.group(_WILL_REACH) is not None)
-        for m in _DIRECTS.finditer(text[:6000])
-    )
+    head = text[:6000]
+    found = [(m.start(), _whom(m), m.group(_SENDS) is not None) for m in _DIRECTS.finditer(head)]
+    lowered = head.lower()
+    for gates, sends, pattern in _REFERRALS:
+        if any(g in lowered for g in gates):
+            found += [
+                (m.start(), m.group(1).lower(), sends)
+                for m in pattern.finditer(head)
+                if not _READER_DID.search(head[max(0, m.start() - 12) : m.start()])
+            ]
+    return tuple((name, sends) for _, name, sends in sorted(found, key=lambda f: f[0]))
 
 
 def _whom(match: re.Match[str]) -> str:
