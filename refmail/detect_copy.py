@@ -95,7 +95,9 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         obj = words[verb.end() :] if verb else words
         after = sentence[match.end() : match.end() + 40]
         before = sentence[max(0, match.start() - 30) : match.start()]
-        if (
+        # (what comes before a copy verb says who copies, or that the copy is only spoken of;
+        # before a name it is the author's own sentence: "team up with Herve (CC'ed)")
+        if verb is not None and (
             _OTHER_COPIER().search(before)
             or _GERUND_OBJECT().search(before)
             or _COPY_TO_MAKE().search(before)
@@ -108,6 +110,8 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         if _LIST_LIKE().match(obj + after[:30]):
             # "+CC linux-cxl for info" copies a list; "Cc'ing rust-for-linux and Danilo" a person
             rest = obj + after[:40]
+            if any(a.email in rest.lower() for a in who.candidates):
+                return True  # "I add jo@example.org into this thread": a person's address
             tail = capitalised_words(rest)
             return (
                 any(named(a, tail) for a in who.candidates)

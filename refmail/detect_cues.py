@@ -175,6 +175,22 @@ _ASKED_OF_OTHERS = re.compile(
 )
 
 
+# A third party's absence given as a reason: "as Mr. Lay is on vacation until the 5th, …",
+# "since she is away until Monday" (in a reply that goes on to something else). A notice of
+# someone's absence ("Mark Haedicke will be out of the office…") stays a look-alike.
+_OTHER_ABSENT = re.compile(
+    r"\b(?i:as|since|because|while|whilst|now\sthat)\s"
+    r"(?:(?i:he|she|they)|(?:Mr|Mrs|Ms|Dr|Prof)\.?\s[A-Z][\w'-]+|[A-Z][a-z'-]+(?:\s[A-Z][a-z'-]+)?)"
+    r"(?:'s|'ll\sbe|\s(?i:is|are|was|were|will\sbe|has\sbeen|have\sbeen))\s"
+    r"(?i:(?:currently|still|now|also|just)\s)?$"
+)
+
+
+def _someone_else_away(before: str) -> bool:
+    """The absence found is a third party's, given as a reason (English)."""
+    return bool(_OTHER_ABSENT.search(before[-60:]))
+
+
 def _keeps_it(before: str) -> bool:
     """The author keeps the matter: "We can take it from here" (no one else is handed it)."""
     return bool(_KEEPER.search(before[-30:]))
@@ -189,6 +205,8 @@ def _first_match(
         words = " ".join(match.group(0).split())
         if name == "cue_copy_in" and _ASKED_OF_OTHERS.search(sentence[: match.start()][-30:]):
             continue  # "I'd like him to pull in the right people": asked of someone, not done
+        if name == "neg_out_of_office" and _someone_else_away(sentence[: match.start()]):
+            continue  # "as Mr. Lay is on vacation until the 5th": not the author's auto-reply
         if name == "cue_hand_off" and (
             words.split(" ")[0].lower() in _NOT_SOMEONE or _keeps_it(sentence[: match.start()])
         ):

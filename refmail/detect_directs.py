@@ -68,6 +68,47 @@ _DIRECTS = re.compile(
     rf"|(?=[eElLcC])(?i:\b({_ES_CONTACT})(?:le|la|lo)\b)(?:\s(?i:a)\s([A-ZÁÉÍÓÚÑ][\w'-]{{1,30}}))?"
     r")"
 )
+_PASSED_ON = ("forwarded", "forwarding", "passed", "passing", "sent", "referred", "referring")
+_WILL_REACH_YOU = ("contact you", "call you", "mail you", "out to you", "back to you", "with you")
+# Business referrals, each run only on a text holding one of its gate words (they start at
+# common letters and capitalised words; the gate keeps their cost off most mail).
+_REFERRALS: tuple[tuple[tuple[str, ...], bool, re.Pattern[str]], ...] = (
+    (
+        tuple(f"{verb} {what}" for verb in _PASSED_ON for what in ("your", "the", "this")),
+        False,
+        # the reader's matter passed on to someone: "we have forwarded your email to Dan Lee"
+        # (wrapped anywhere: "forwarding your \ninformation to \nMr. Greg Piper")
+        re.compile(
+            r"(?:[Ff]orward(?:ed|ing)?|[Pp]ass(?:ed|ing)\s(?:on\s)?|[Ss]ent|[Rr]efer(?:red|ring)?)"
+            r"(?i:\s{1,3}(?:your|the|this)\s{1,3}(?:[\w-]{1,20}\s{1,3}){0,2}?(?:e-?mail|letter|note"
+            r"|message|information|request|inquiry|enquiry|resume|correspondence|proposal)"
+            rf"(?:\s{{1,3}}on)?\s{{1,3}}(?:on)?to\s{{1,3}}){_WHOM}"
+        ),
+    ),
+    (
+        _WILL_REACH_YOU,
+        True,
+        # someone who will reach the reader: "Bill Beecher is planning to contact you" (to
+        # reach, not to meet or see: "John will meet you at the airport" is logistics)
+        re.compile(
+            r"\b([A-Z][\w'-]{1,30})\s(?i:(?:is|are)\s(?:planning|going)\sto|plans\sto|will)"
+            r"\s(?i:contact|call|e-?mail|reach\sout\sto|get\sback\sto|get\sin\stouch\swith"
+            r"|follow\sup\swith)\s(?i:you)\b"
+        ),
+    ),
+    (
+        ("suggest", "recommend"),
+        False,
+        # someone else's advice: "Mr. Hale suggests that you call Mr. Tom Berg"
+        re.compile(
+            r"(?:suggest|recommend)(?i:(?:s|ed)(?:\sthat)?\syou\s(?:please\s|also\s)?"
+            rf"{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s){_WHOM}"
+        ),
+    ),
+)
+
+# The reader did it: "you sent your resume to Dana" hands no one on.
+_READER_DID = re.compile(r"(?i)\byou(?:'ve|\shave|\shad)?\s{1,3}$")
 _SENDS = 5  # the group of the last branch: someone the author sends to the one addressed
 _ES_ACT, _ES_NAME = 6, 7  # the groups of the Spanish act and the name after it
 # A Spanish act with its pronoun alone ("Llámala tú"): said to the reader of a forward about
@@ -81,7 +122,17 @@ def _directions(text: str) -> tuple[tuple[str, bool], ...]:
     """Whom the text sends the reader to, in order (lower-cased names and pronouns), each with
     whether the author sends them to the reader instead ("I've asked Lona to contact you");
     one pass per text, however many questions are asked of it."""
-    return tuple((_whom(m), m.group(_SENDS) is not None) for m in _DIRECTS.finditer(text[:6000]))
+    head = text[:6000]
+    found = [(m.start(), _whom(m), m.group(_SENDS) is not None) for m in _DIRECTS.finditer(head)]
+    lowered = head.lower()
+    for gates, sends, pattern in _REFERRALS:
+        if any(g in lowered for g in gates):
+            found += [
+                (m.start(), m.group(1).lower(), sends)
+                for m in pattern.finditer(head)
+                if not _READER_DID.search(head[max(0, m.start() - 12) : m.start()])
+            ]
+    return tuple((name, sends) for _, name, sends in sorted(found, key=lambda f: f[0]))
 
 
 def _whom(match: re.Match[str]) -> str:

@@ -440,3 +440,27 @@ def test_hostile_text_is_classified_in_bounded_time(body: str) -> None:
     started = time.process_time()
     classify(msg, IDENTITY)
     assert time.process_time() - started < 0.25  # ~10-20 ms measured; generous for CI load
+
+
+# (round 11) an auto-reply speaks of its author: a third party's absence given as a reason in
+# a reply is no out-of-office look-alike; a notice of someone's absence still is
+@pytest.mark.parametrize(
+    ("body", "ooo"),
+    [
+        (
+            "Hi Mr. Ward - I'm sorry we didn't set a date, as Mr. Hale is on vacation until "
+            "September 5. Could you meet Dana Reyes instead?\n",
+            False,
+        ),
+        ("Sorry for the delay, since she is away until Monday. Bob, can you help?\n", False),
+        (
+            "Mark Hale will be out of the office on vacation Friday through Wednesday. He can "
+            "be reached at his cell.\n",
+            True,
+        ),
+        ("I am on vacation until September 5 with no access to mail.\n", True),
+    ],
+)
+def test_out_of_office_is_the_authors(body: str, ooo: bool) -> None:
+    v = run(TWO + "Subject: dates", body)
+    assert ("neg_out_of_office" in features(v)) is ooo

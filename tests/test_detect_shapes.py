@@ -522,6 +522,41 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "forward",
         {"jean.ross@gridline.example.com": True, "greg@tallis-storage.example.net": False},
     ),
+    # round 11: "team up with Herve (CC'ed)": a copy the author names after "with" is made
+    "intro_team_up_with_named_ccd": (
+        "loop_in",
+        {"herve.colin@bootline.example.com": True, "greg@holt.example.org": True},
+    ),
+    # round 11: a copy made by putting someone "to the CC list" / "into this mail thread",
+    # in a patch thread copied to many ("Let's add Jonas to the CC list so he can ack")
+    "intro_lets_add_to_cc_list": (
+        "loop_in",
+        {"jonas@berg.example.net": True, "greg@holt.example.org": True},
+    ),
+    "intro_add_address_into_thread": (
+        "loop_in",
+        {"lin.wei@mailbox.example.com": True, "greg@holt.example.org": True},
+    ),
+    # round 11: an assistant's business referral to a copied colleague: the reader's letter
+    # "forwarded to Dana Reyes, President of …", "Mr. Hale suggests that you call Mr. Tom Berg",
+    # "Bill Moss is planning to contact you" (the one copied and never named stays out)
+    "intro_forwarded_your_letter_to_copied": (
+        "owner_intro",
+        {"jward@ward-power.example.net": True, "dana.reyes@gridline.example.com": True},
+    ),
+    "intro_suggests_you_call_copied": (
+        "owner_intro",
+        {"nora_siska@grainco.example.com": True, "tom.berg@novak.example.com": True},
+    ),
+    "intro_planning_to_contact_you": (
+        "owner_intro",
+        {"ken.lowe@lowe-holdings.example.com": True, "bill_moss@tallis.example.net": True},
+    ),
+    # (round 11) code "added back" beside a real copy-in is no recipient fix
+    "intro_adding_back_check_ccing_author": (
+        "loop_in",
+        {"jo@kim.example.net": True, "greg@holt.example.org": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -540,6 +575,18 @@ LOOK_ALIKES: dict[str, str] = {
     "not_git_pull_adding_reviewer": "other",
     "not_ok_with_adding_author": "other",
     "not_instead_of_ccing": "other",
+    # (round 11) a copy still to be made by the reader: "next time you should cc Herve (…)"
+    "not_should_cc_herve_next_time": "other",
+    # (round 11) code added "to the loop", a lock "to the thread struct": no one copied
+    "not_add_hook_to_the_loop": "other",
+    # (round 11) the reader's own act ("you sent your resume to Dana"), and a colleague who
+    # "will call you" when everyone was already on the thread
+    "not_you_sent_your_resume_to": "other",
+    "not_will_call_you_on_thread": "other",
+    # (round 11) recipient fixes: "(adding back Dana)", "[+cc Ivo, Jo (should have been
+    # included since the patch has his Reviewed-by)]"
+    "not_adding_back_dropped_recipient": "other",
+    "not_should_have_been_included": "other",
     # "Introducing Frobly Cloud": a product, not a person of the message
     "not_subject_introducing_product": "other",
     # the act promised for later, in English too: "I'll introduce you to Tomas next week"
