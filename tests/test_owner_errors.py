@@ -7,11 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.daemon import running, wait_for
 from tests.support.dovecot import Dovecot, free_port
 from tests.support.mailbox import PASSWORD_ENV, account_toml
 
@@ -109,6 +109,9 @@ def test_wrong_imap_password_is_one_line_per_account(tmp_path: Path, dovecot: Do
     assert [line.split(":")[0] for line in done.stderr.splitlines()] == ["first", "second"]
 
 
+NAMES = ("first", "second")
+
+
 def test_daemon_reports_a_wrong_password_once_per_attempt_with_the_backoff(
     tmp_path: Path, dovecot: Dovecot
 ) -> None:
@@ -121,20 +124,25 @@ def test_daemon_reports_a_wrong_password_once_per_attempt_with_the_backoff(
         + account_toml(dovecot.host, dovecot.port, "ua", name="first")
         + account_toml(dovecot.host, dovecot.port, "ub", name="second")
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "refmail", "--config", str(config), "run"],
-        cwd=tmp_path,
-        env={**os.environ, PASSWORD_ENV: "wrong", "REFMAIL_CONFIG": ""},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(6)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+    env = {PASSWORD_ENV: "wrong", "REFMAIL_CONFIG": ""}
+    with running(config, tmp_path / "daemon.log", **env) as daemon:
+
+        def failed_thrice() -> bool:
+            """Each account's sync refused three times: two backoffs, what a fixed 6 s gave on
+            an idle machine. The IDLE watchers start with the first sync and retry on the same
+            clock, so they have met the refusal by then; waiting on this and not on a fixed time
+            keeps a loaded machine's slow start from ending the test before the first attempt."""
+            daemon.assert_alive()
+            log = daemon.log()
+            return all(log.count(f"account {name}: sync failed") >= 3 for name in NAMES)
+
+        wait_for(failed_thrice, 120, what="three refused syncs per account")
+        daemon.signal(signal.SIGTERM)
+        daemon.wait(30)
+    err = daemon.log()
     errors = [line for line in err.splitlines() if " ERROR " in line or " WARNING " in line]
     assert errors, err
-    for name in ("first", "second"):
+    for name in NAMES:
         mine = [line for line in errors if f"account {name}" in line]
         assert mine, err
         assert all("sync failed (IMAP login failed" in line for line in mine), err

@@ -41,8 +41,13 @@ PREFIXED = (
 
 
 def inputs(size: int) -> Iterator[tuple[str, str]]:
+    """About `size` characters of each kind. A unit's inputs of every size end as the LARGE one
+    does (the one that shows a blow-up): how the text ends can decide whether a pattern matches
+    at once or backtracks through all of it, so two sizes that ended differently compared
+    different work, not growth (a linear pattern, wire._PLAIN, measured 30 to 36-fold)."""
     for unit in UNITS:
-        yield repr(unit), (unit * (size // len(unit) + 1))[:size]
+        tail = unit[: LARGE % len(unit)]
+        yield repr(unit), unit * ((size - len(tail)) // len(unit)) + tail
     for prefix, filler in PREFIXED:
         yield f"{prefix!r}+{filler!r}", prefix + filler * (size - len(prefix))
 
