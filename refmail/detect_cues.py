@@ -15,6 +15,7 @@ from collections.abc import Set as AbstractSet
 
 from refmail.detect_languages import LANGUAGES
 from refmail.detect_text import sentences
+from refmail.patterns import Lazy
 
 _NOT_SOMEONE = frozenset({"we", "it", "this", "that", "you", "they", "i", "there", "what"})
 
@@ -178,7 +179,7 @@ _ASKED_OF_OTHERS = re.compile(
 # A third party's absence given as a reason: "as Mr. Lay is on vacation until the 5th, …",
 # "since she is away until Monday" (in a reply that goes on to something else). A notice of
 # someone's absence ("Mark Haedicke will be out of the office…") stays a look-alike.
-_OTHER_ABSENT = re.compile(
+_OTHER_ABSENT = Lazy(
     r"\b(?i:as|since|because|while|whilst|now\sthat)\s"
     r"(?:(?i:he|she|they)|(?:Mr|Mrs|Ms|Dr|Prof)\.?\s[A-Z][\w'-]+|[A-Z][a-z'-]+(?:\s[A-Z][a-z'-]+)?)"
     r"(?:'s|'ll\sbe|\s(?i:is|are|was|were|will\sbe|has\sbeen|have\sbeen))\s"
@@ -188,7 +189,7 @@ _OTHER_ABSENT = re.compile(
 
 def _someone_else_away(before: str) -> bool:
     """The absence found is a third party's, given as a reason (English)."""
-    return bool(_OTHER_ABSENT.search(before[-60:]))
+    return bool(_OTHER_ABSENT().search(before[-60:]))
 
 
 def _keeps_it(before: str) -> bool:

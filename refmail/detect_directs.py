@@ -17,6 +17,7 @@ from refmail.detect_lang import LanguageData
 from refmail.detect_parties import People, domain_of, named, on_thread
 from refmail.detect_sentences import CONTEXT_SENTENCES
 from refmail.parse import Address, ParsedMessage
+from refmail.patterns import Lazy
 
 # What one person is asked to do toward another.
 _CONTACT = (
@@ -72,13 +73,13 @@ _PASSED_ON = ("forwarded", "forwarding", "passed", "passing", "sent", "referred"
 _WILL_REACH_YOU = ("contact you", "call you", "mail you", "out to you", "back to you", "with you")
 # Business referrals, each run only on a text holding one of its gate words (they start at
 # common letters and capitalised words; the gate keeps their cost off most mail).
-_REFERRALS: tuple[tuple[tuple[str, ...], bool, re.Pattern[str]], ...] = (
+_REFERRALS: tuple[tuple[tuple[str, ...], bool, Lazy], ...] = (
     (
         tuple(f"{verb} {what}" for verb in _PASSED_ON for what in ("your", "the", "this")),
         False,
         # the reader's matter passed on to someone: "we have forwarded your email to Dan Lee"
         # (wrapped anywhere: "forwarding your \ninformation to \nMr. Greg Piper")
-        re.compile(
+        Lazy(
             r"(?:[Ff]orward(?:ed|ing)?|[Pp]ass(?:ed|ing)\s(?:on\s)?|[Ss]ent|[Rr]efer(?:red|ring)?)"
             r"(?i:\s{1,3}(?:your|the|this)\s{1,3}(?:[\w-]{1,20}\s{1,3}){0,2}?(?:e-?mail|letter|note"
             r"|message|information|request|inquiry|enquiry|resume|correspondence|proposal)"
@@ -90,7 +91,7 @@ _REFERRALS: tuple[tuple[tuple[str, ...], bool, re.Pattern[str]], ...] = (
         True,
         # someone who will reach the reader: "Bill Beecher is planning to contact you" (to
         # reach, not to meet or see: "John will meet you at the airport" is logistics)
-        re.compile(
+        Lazy(
             r"\b([A-Z][\w'-]{1,30})\s(?i:(?:is|are)\s(?:planning|going)\sto|plans\sto|will)"
             r"\s(?i:contact|call|e-?mail|reach\sout\sto|get\sback\sto|get\sin\stouch\swith"
             r"|follow\sup\swith)\s(?i:you)\b"
@@ -100,7 +101,7 @@ _REFERRALS: tuple[tuple[tuple[str, ...], bool, re.Pattern[str]], ...] = (
         ("suggest", "recommend"),
         False,
         # someone else's advice: "Mr. Hale suggests that you call Mr. Tom Berg"
-        re.compile(
+        Lazy(
             r"(?:suggest|recommend)(?i:(?:s|ed)(?:\sthat)?\syou\s(?:please\s|also\s)?"
             rf"{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s){_WHOM}"
         ),
@@ -129,7 +130,7 @@ def _directions(text: str) -> tuple[tuple[str, bool], ...]:
         if any(g in lowered for g in gates):
             found += [
                 (m.start(), m.group(1).lower(), sends)
-                for m in pattern.finditer(head)
+                for m in pattern().finditer(head)
                 if not _READER_DID.search(head[max(0, m.start() - 12) : m.start()])
             ]
     return tuple((name, sends) for _, name, sends in sorted(found, key=lambda f: f[0]))
