@@ -554,7 +554,7 @@ def _copied(who: People, sentence: str) -> list[Address]:
     return found + nameless[-min(len(unmatched), 3) :] if nameless else found
 
 
-_LIST_GAP = re.compile(r"(?:\s|,|&|\+|/|\band\b)*")
+_LIST_GAP = Lazy(r"(?:\s|,|&|\+|/|\band\b)*")
 
 
 def _listed_with(sentence: str, spans: list[tuple[int, int]], matched: list[int]) -> set[int]:
@@ -562,7 +562,7 @@ def _listed_with(sentence: str, spans: list[tuple[int, int]], matched: list[int]
     phrases with only commas, "and", "&", "+" or "/" between them."""
     runs: list[list[int]] = []
     for i, (start, _) in enumerate(spans):
-        if runs and _LIST_GAP.fullmatch(sentence[spans[i - 1][1] : start]):
+        if runs and _LIST_GAP().fullmatch(sentence[spans[i - 1][1] : start]):
             runs[-1].append(i)
         else:
             runs.append([i])

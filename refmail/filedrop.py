@@ -37,6 +37,7 @@ class FileDrafts:
         self.directory = Path(directory)
         self._staged: list[tuple[Path, Path]] = []  # (temporary, final) written by `stage`
         self._watch: int | None = None  # the directory, open while drafts are staged
+        self._swept = False  # a dead run's old temporaries looked for (once per channel)
 
     def path_for(self, message_id: str) -> Path:
         readable = re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip("<>"))[:80]
@@ -86,7 +87,9 @@ class FileDrafts:
         finally:
             os.close(watch)
         self._publish(staged)
-        _sweep_temporaries(self.directory)
+        if not self._swept:  # once: listing the directory at every group would grow with it
+            self._swept = True
+            _sweep_temporaries(self.directory)
 
     def _write(self, message: bytes, message_id: str, *, sync: bool) -> tuple[Path, Path]:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # drafts hold contacts' data
