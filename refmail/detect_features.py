@@ -21,6 +21,7 @@ from refmail.detect_directs import (
     one_reader,
     presented,
 )
+from refmail.detect_handoff import hands_to_the_copied
 from refmail.detect_lang import LanguageData
 from refmail.detect_languages import LANGUAGES
 from refmail.detect_names import party_names
@@ -58,7 +59,7 @@ from refmail.patterns import Lazy
 MAX_PARTIES = 8  # an "introduction" of more people than this is an announcement
 _FORWARD_AUDIENCE = 3  # a forward to more people than this passes news on, not a person
 _ACTS = ("cue_introduce", "cue_meet", "cue_connect", "cue_should_talk", "cue_opt_in_ask")
-_HAND_OVER = ("cue_hand_off", "cue_copy_in", "cue_gave_name")
+_HAND_OVER = ("cue_hand_off", "cue_copy_in", "cue_gave_name", "cue_passes_on_cv")
 _STOP_WORDS = {code: data.stop_words for code, data in LANGUAGES.items()}
 
 
@@ -149,6 +150,12 @@ def read(
     _shape_features(
         msg, shape, who, parties, text, data, cues, named_in, add, relay is not None, owner
     )
+    # (read from the shape only where no hand-off or copy-in phrase said it already)
+    handed = not any(k in cues for k in _HAND_OVER) and hands_to_the_copied(
+        named_in, [a for a, _ in parties if a in who.copied], [*who.candidates]
+    )
+    if handed:
+        add("hands_to_the_copied", f"hands the reader to {handed}, who is copied")
     for feature, said in _copy_and_colleagues(
         msg, [a for a, _ in parties], who, copy_text, cues, code, found
     ):
@@ -167,6 +174,8 @@ def read(
     # "copying my assistant and asking her to coordinate this for us": the aide copied to
     # reach the other side is the connection, not an FYI to staff
     _outweigh(found, "copy_to_reach", "neg_admin_copy", "copied to reach the other side")
+    # "Please contact him" of someone copied in: the reader handed on, not sent off elsewhere
+    _outweigh(found, "hands_to_the_copied", "neg_pointer", "the one pointed to is copied")
     # "+CC Jean, Guenter and the list": the list was copied beside people, not instead
     _outweigh(found, "names_the_copied", "neg_list_copy", "people copied too")
     # "[+cc Jakub for visibility] … What do you think Bjorn? Jakub?": asked, not informed
@@ -254,6 +263,7 @@ _SAID = frozenset(
         "directs_to_a_party",
         "directs_to_forwarded",
         "subject_names_intro",
+        "hands_to_the_copied",
     }
 )
 
@@ -314,6 +324,7 @@ _CONNECTING = frozenset(
         "names_the_copied",
         "copied_last_in_cc",
         "cue_reach_each_other",
+        "hands_to_the_copied",
     }
 )
 
@@ -722,7 +733,14 @@ def _direction_and_copy(
 
     unseen = shape == "loop_in"  # until the copied is found among the addresses
     if copy_or_hand and any(said(a) for a in who.candidates):
-        copied = [a for a in addrs if said(a) and not on_thread(a, msg.history)]
+        # (a copy-in names someone copied: in Cc, or beside another addressee; the one reader
+        # asked to copy a group later is not copied in. A hand-off names whom it hands on.)
+        cc_like = copy_or_hand != copy or len(who.candidates) >= 2
+        copied = [
+            a
+            for a in addrs
+            if said(a) and not on_thread(a, msg.history) and (cc_like or a in who.copied)
+        ]
         if copied:
             add("names_the_copied", ", ".join(a.email for a in copied[:4]))
             unseen = False

@@ -46,6 +46,10 @@ ENGLISH = LanguageData(
             rf"|(?i:my|our)\s|{NAME}\s{{0,2}}"
             r"(?:\([^)\n]{0,20}\)\s{0,2})?(?:to|and|,)\s)"
             r"|(?i:\b(?:pleased|happy|glad|delighted)\sto\s(?:introduce|connect)\s(?:you|the\stwo))"
+            # the letter-of-introduction order: "This is to introduce to you Mr. Lee", "I take
+            # this occasion to introduce to you the bearer of this letter, Mrs. Pemberton"
+            r"|(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)\b(?i:introduc(?:e|ing)\sto\syou)"
+            r"\s(?:(?i:the\sbearer\b|my\s|our\s)|[A-Z])"
             # the author, in the first person, introducing someone or making the introduction
             r"|(?i:\b(?:allow\sme\sto|let\sme|i'?d\slike\sto|i\swould\slike\sto|i\swant(?:ed)?\sto"
             r"|i'?m\s(?:happy|pleased|glad|delighted|writing)\sto)\s(?:briefly\s)?introduce)"
@@ -224,6 +228,19 @@ ENGLISH = LanguageData(
             rf"|(?i:\btold\s){NAME}(?i:\sabout\syou\b)"
             r"|(?i:\btold\s(?:him|her|them)\s(?:about\syou|you(?:'d|\swould|\smight|\smay|'ll"
             r"|\swill)\b|to\s(?:expect|write\sto|call|contact)\syou))"
+        ),
+        # someone else's résumé passed on to the reader now: "Attached is a resume for Emma
+        # Caplan", "Here's his resume as promised", "Please review resume. She comes highly
+        # recommended" (never the author's own: "attached is my resume"; never the kernel's
+        # "this is the resume path")
+        "cue_passes_on_cv": (
+            r"(?i:\b(?:here(?:'s|\sis)|attached\sis|enclosed\sis|this\sis|i\s(?:am|'m)\s(?:attaching"
+            r"|forwarding|sending)|please\s(?:review|find|see))\s(?:a\scopy\sof\s)?(?:an?\s|the\s"
+            rf"|his\s|her\s|(?-i:{NAME})['’]s\s)?r[eé]sum[eé]"
+            r"(?=\s(?:of|for|from|as)\s|\s?[.,;:!]|\s*$))"
+            # "Cover letter and resume from my brother are attached"
+            r"|(?i:\br[eé]sum[eé]\s(?:of|for|from)\s(?:my|our|a|an)\s[\w-]{2,30}(?:\s[\w-]{2,30})?"
+            r"\s(?:is|are)\sattached\b)"
         ),
         "cue_vouches": (
             r"(?i:\b(?:my|our)\s(?:good\s|dear\s|close\s|old\s|former\s)?(?:friend|colleague"

@@ -20,9 +20,11 @@ WEIGHTS: dict[str, float] = {
     "cue_can_help": 0.75,  # a hand-off that only says someone can help: half a pointer
     "cue_gave_name": 1.5,
     "cue_vouches": 1.0,
+    "cue_passes_on_cv": 3.0,  # someone's résumé passed on: a referral, with one more sign
     "cue_copy_in": 2.0,
     "cue_copy_why": 1.0,
     "copy_to_reach": 1.0,
+    "hands_to_the_copied": 2.0,  # someone copied will reach the reader, or is to be reached
     "copy_for_own_task": -2.5,
     "copy_for_logistics": -2.5,
     "copy_unexplained": -1.5,

@@ -526,3 +526,19 @@ def test_sentences_keep_an_abbreviation_at_the_end_of_a_long_sentence() -> None:
 )
 def test_a_referral_made_is_the_act_of_introducing(text: str, found: bool) -> None:
     assert ("cue_introduce" in find_cues(text, "en")) is found
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("This is to introduce to you Mr. Tomas Weller, the son of an old friend.", True),
+        ("I take this occasion to introduce to you the bearer of this letter, Mrs. Lind.", True),
+        ("Allow me to introduce to you my colleague Dana Ruiz.", True),
+        ("I will introduce to you Mr. Weller next week.", False),  # promised for later
+        ("Can you introduce to you whoever runs sales?", False),  # no one named
+    ],
+)
+def test_a_letter_of_introduction_names_whom_it_introduces_after_to_you(
+    text: str, found: bool
+) -> None:
+    assert ("cue_introduce" in find_cues(text, "en")) is found

@@ -130,3 +130,92 @@ def test_role_mailboxes_are_nobody_to_connect() -> None:
     assert is_robot(Address("gridline.messaging.administration@gridline.example.com", ""))
     assert is_robot(Address("admin@pkns.example.com", "Systems Administrator"))
     assert not is_robot(Address("adminah.smith@x.example", ""))
+
+
+# --- round 12: referrals in business mail (hand-written shapes) ------------------------------
+
+
+def test_a_copied_colleague_who_will_contact_the_reader_is_a_hand_off() -> None:
+    v = run(
+        f"From: {OWNER}\nTo: nora.lind@x.example\nCc: omar.haddad@x.example, "
+        "pia.sorensen@x.example\nSubject: RE: transfer to the Oslo office",
+        "I think we can make this work for you. Omar Haddad and/or Pia Sorensen will be "
+        "contacting you. Thanks, Alice\n",
+    )
+    assert "hands_to_the_copied" in features(v)
+    assert v.kind == "introduction"
+
+
+def test_please_contact_him_of_someone_copied_is_no_pointer_elsewhere() -> None:
+    v = run(
+        f"From: {OWNER}\nTo: gus.ferreira@x.example\nCc: ivo.marsh@x.example\n"
+        "Subject: Supply agreement",
+        "Gus:\nIvo Marsh heard that you are now the one approving supply agreements. "
+        "Attached is the agreement Ivo would like you to review. Please contact him with any "
+        "questions at x4417.\nThanks,\nAlice\n",
+    )
+    assert "hands_to_the_copied" in features(v)
+    assert v.kind == "introduction"
+
+
+def test_a_colleague_copied_for_information_is_no_hand_off() -> None:
+    # the nearest look-alike: someone copied and named, but nobody is to reach anybody
+    v = run(
+        f"From: {OWNER}\nTo: gus.ferreira@x.example\nCc: ivo.marsh@x.example\nSubject: Plan",
+        "Gus,\nHere is the plan we discussed; I will set up time with you this week. "
+        "Ivo Marsh has seen it already.\nAlice\n",
+    )
+    assert "hands_to_the_copied" not in features(v)
+    assert v.kind == "other"
+
+
+def test_one_reader_asked_to_copy_a_group_later_is_no_copy_in() -> None:
+    v = run(
+        f"From: {OWNER}\nTo: jeff.olsen@x.example\nSubject: Info",
+        "Hi Jeff -- the gas desk (Rita Gomez and Tom Hale) asked for updates on the pipeline "
+        "work. Do you mind sending them updates and ccing our gas group (Ana Lutz and me)?\n",
+    )
+    assert "names_the_copied" not in features(v)
+    assert v.kind == "other"
+
+
+def test_someones_resume_passed_on_with_a_recommendation_is_a_referral() -> None:
+    v = run(
+        f"From: {OWNER}\nTo: rob.hale@x.example, lia.ward@x.example\n"
+        "Subject: FW: Referral from Sam Ortiz",
+        "Please review resume.   She comes highly recommended by Sam Ortiz.\n\n"
+        " -----Original Message-----\nFrom: \tBell, Dora\nSent:\tTuesday, July 17, 2001 5:04 PM\n"
+        "To:\tNovak, Alice\nSubject:\tReferral from Sam Ortiz\n\nAlice,\nSam asked me to send you "
+        "a copy of my resume.\nDora\n",
+    )
+    assert "cue_passes_on_cv" in features(v)
+    assert v.kind == "introduction"
+
+
+def test_a_resume_of_a_friend_attached_for_one_reader_is_a_referral() -> None:
+    v = run(
+        f"From: {OWNER}\nTo: lee.park@x.example, kim.oh@x.example\nSubject: Counsel position",
+        "Lee/Kim\n\nAttached is a resume for Mara Vance, who worked with our tax team for a "
+        "year and is interested in the position. I have spoken with Mara today.\n\nAlice\n",
+    )
+    assert "cue_passes_on_cv" in features(v)
+    assert v.kind == "introduction"
+
+
+def test_ones_own_resume_is_not_passed_on() -> None:
+    # the look-alike: a job seeker attaching their own résumé
+    v = run(
+        f"From: {OWNER}\nTo: rick.moss@x.example\nSubject: Need contact",
+        "Rick,\nIt was good running into you. I am looking for new opportunities. "
+        "Attached is my resume. Here is the resume I mentioned, too.\nAlice\n",
+    )
+    assert "cue_passes_on_cv" not in features(v)
+    assert v.kind == "other"
+
+
+def test_a_resume_path_in_code_talk_is_no_resume() -> None:
+    v = run(
+        f"From: {OWNER}\nTo: dev@x.example, ops@x.example\nSubject: Re: suspend",
+        "This is the resume path that fails; please see the resume handler below.\n",
+    )
+    assert "cue_passes_on_cv" not in features(v)
