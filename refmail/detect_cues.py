@@ -2,7 +2,8 @@
 
 The patterns are the language tables of `detect_lang`; gate words keep the cost down: a
 pattern only runs on the sentences that hold one of its gate words, and one pass of a single
-pattern (every gate word of the language, as a trie) finds where each gate word is. Pure: no I/O.
+pattern (every gate word of the language, as a trie; on a short text, a substring search per
+word) finds where each gate word is. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -71,19 +72,36 @@ def find_cues(
 @functools.lru_cache(maxsize=8)
 def _gate_index(
     code: str,
-) -> tuple[re.Pattern[str], dict[str, tuple[str, ...]], dict[str, frozenset[str]]]:
-    """A language's gate words as one pattern that finds, at every position, the longest gate
-    word starting there; per gate word, the gate words it starts with (found there too); and
-    per cue, its gate words as a set."""
+) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], dict[str, frozenset[str]]]:
+    """A language's gate words, sorted; per gate word, the gate words it starts with (found
+    where it is found); and per cue, its gate words as a set."""
     gates = LANGUAGES[code].gates
     gate_words = sorted({w for words in gates.values() for w in words})
     # A word's prefixes looked up, not every pair of words compared: the pairs cost ≈ 20 ms a
     # process (issue 15). Shortest first, which is sorted order for the prefixes of one word.
     known = set(gate_words)
     prefixes = {w: tuple(w[:i] for i in range(1, len(w) + 1) if w[:i] in known) for w in gate_words}
-    trie = _trie(gate_words) if gate_words else "(?!)"
     sets = {name: frozenset(words) for name, words in gates.items()}
-    return re.compile(f"(?=({trie}))"), prefixes, sets
+    return tuple(gate_words), prefixes, sets
+
+
+# Below this many characters of sentences, and until a longer text has compiled the trie, the
+# gate words are found by one substring search per word: compiling the trie costs ≈ 39 M
+# instructions (≈ 8 ms), a cron sync's largest pattern, and repays itself only on long text
+# or many messages (issue 15). Both ways find the same words in the same sentences.
+_SEARCH_PER_WORD_BELOW = 1_000
+_TRIES: dict[str, re.Pattern[str]] = {}
+
+
+def _gate_trie(code: str) -> re.Pattern[str]:
+    """A language's gate words as one pattern that finds, at every position, the longest gate
+    word starting there (compiled once, on the first text that needs it)."""
+    pattern = _TRIES.get(code)
+    if pattern is None:
+        words = list(_gate_index(code)[0])
+        trie = _trie(words) if words else "(?!)"
+        pattern = _TRIES[code] = re.compile(f"(?=({trie}))")
+    return pattern
 
 
 _Node = dict[str, "_Node"]  # a trie node: the next character -> its node ("" ends a word)
@@ -115,17 +133,32 @@ def _trie(words: list[str]) -> str:
 def _gate_sentences(sent: list[str], code: str) -> dict[str, list[int]]:
     """Per gate word found in the sentences (lower-cased), the indexes of the sentences
     holding it, in order: one pass over each sentence for every word."""
-    pattern, prefixes, _ = _gate_index(code)
     lowered = [s.lower().replace("’", "'") for s in sent]
     if any(len(low) != len(s) for low, s in zip(lowered, sent, strict=True)):
         # ("İ" lower-cased is two characters): placed as in the text joined, as before
         return _gate_sentences_joined("\n".join(lowered), sent, code)
+    if code not in _TRIES and sum(map(len, lowered)) < _SEARCH_PER_WORD_BELOW:
+        return _gate_sentences_searched(lowered, code)
+    pattern, prefixes = _gate_trie(code), _gate_index(code)[1]
     at: dict[str, list[int]] = {}
     for index, low in enumerate(lowered):
         found = pattern.findall(low)
         if found:
             for word in {g for w in set(found) for g in prefixes[w]}:
                 at.setdefault(word, []).append(index)
+    return at
+
+
+def _gate_sentences_searched(lowered: list[str], code: str) -> dict[str, list[int]]:
+    """_gate_sentences of a short text, without the trie: each gate word looked for in the
+    sentences joined, then in the sentences that hold it (no gate word holds a newline)."""
+    joined = "\n".join(lowered)
+    at: dict[str, list[int]] = {}
+    for word in _gate_index(code)[0]:
+        if word in joined:
+            holding = [index for index, low in enumerate(lowered) if word in low]
+            if holding:
+                at[word] = holding
     return at
 
 
@@ -137,7 +170,7 @@ def _gate_sentences_joined(lowered: str, sent: list[str], code: str) -> dict[str
     for sentence in sent:
         starts.append(offset)
         offset += len(sentence) + 1
-    pattern, prefixes, _ = _gate_index(code)
+    pattern, prefixes = _gate_trie(code), _gate_index(code)[1]
     at: dict[str, list[int]] = {}
     index = 0
     for match in pattern.finditer(lowered):
@@ -168,10 +201,11 @@ def _holding(
     return sorted(hits)
 
 
-_KEEPER = re.compile(r"(?i:\b(?:we|i)(?:'ll|'d|\s(?:can|will|could|should|shall|would))?\s*$)")
+# The two below are compiled on first use: only a hand-off or a copy found needs them.
+_KEEPER = Lazy(r"(?i:\b(?:we|i)(?:'ll|'d|\s(?:can|will|could|should|shall|would))?\s*$)")
 
 
-_ASKED_OF_OTHERS = re.compile(
+_ASKED_OF_OTHERS = Lazy(
     r"(?i:\b(?:him|her|them|you)\sto\s|\bplease\s|\b(?:can|could|would|will)\syou\s(?:please\s)?)$"
 )
 
@@ -194,7 +228,7 @@ def _someone_else_away(before: str) -> bool:
 
 def _keeps_it(before: str) -> bool:
     """The author keeps the matter: "We can take it from here" (no one else is handed it)."""
-    return bool(_KEEPER.search(before[-30:]))
+    return bool(_KEEPER().search(before[-30:]))
 
 
 def _first_match(
@@ -204,7 +238,7 @@ def _first_match(
         if accept is not None and not accept(name, sentence, match):
             continue
         words = " ".join(match.group(0).split())
-        if name == "cue_copy_in" and _ASKED_OF_OTHERS.search(sentence[: match.start()][-30:]):
+        if name == "cue_copy_in" and _ASKED_OF_OTHERS().search(sentence[: match.start()][-30:]):
             continue  # "I'd like him to pull in the right people": asked of someone, not done
         if name == "neg_out_of_office" and _someone_else_away(sentence[: match.start()]):
             continue  # "as Mr. Lay is on vacation until the 5th": not the author's auto-reply

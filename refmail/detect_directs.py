@@ -109,7 +109,7 @@ _REFERRALS: tuple[tuple[tuple[str, ...], bool, Lazy], ...] = (
 )
 
 # The reader did it: "you sent your resume to Dana" hands no one on.
-_READER_DID = re.compile(r"(?i)\byou(?:'ve|\shave|\shad)?\s{1,3}$")
+_READER_DID = Lazy(r"(?i)\byou(?:'ve|\shave|\shad)?\s{1,3}$")
 _SENDS = 5  # the group of the last branch: someone the author sends to the one addressed
 _ES_ACT, _ES_NAME = 6, 7  # the groups of the Spanish act and the name after it
 # A Spanish act with its pronoun alone ("Llámala tú"): said to the reader of a forward about
@@ -131,7 +131,7 @@ def _directions(text: str) -> tuple[tuple[str, bool], ...]:
             found += [
                 (m.start(), m.group(1).lower(), sends)
                 for m in pattern().finditer(head)
-                if not _READER_DID.search(head[max(0, m.start() - 12) : m.start()])
+                if not _READER_DID().search(head[max(0, m.start() - 12) : m.start()])
             ]
     return tuple((name, sends) for _, name, sends in sorted(found, key=lambda f: f[0]))
 
@@ -245,7 +245,7 @@ def stranger_described(
 
 
 # A name inside a sentence (not its first word, which any sentence capitalises).
-_INNER_NAME = re.compile(r"(?<=[\s,(])[A-Z][a-z'’-]{2,30}\b")
+_INNER_NAME = Lazy(r"(?<=[\s,(])[A-Z][a-z'’-]{2,30}\b")
 
 
 def someone_else_described(
@@ -258,7 +258,7 @@ def someone_else_described(
     too, `with_roles`: "Wade Ruskin, managing director of Aquaterra")."""
     describes = re.compile(f"{data.describes}|{data.roles}" if with_roles else data.describes)
     for sentence, _ in named_in[:CONTEXT_SENTENCES]:
-        names = {n.lower() for n in _INNER_NAME.findall(sentence)}
+        names = {n.lower() for n in _INNER_NAME().findall(sentence)}
         strangers = [n for n in names if not any(named(a, {n}) for a in known)]
         if strangers and describes.search(sentence):
             return sentence

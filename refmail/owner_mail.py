@@ -20,11 +20,13 @@ from refmail import models as m
 from refmail.detect import Classification, Identity
 from refmail.outcomes import OutcomeRules
 from refmail.parse import ParsedMessage
+from refmail.patterns import Lazy
 
 if TYPE_CHECKING:
     from refmail import signals
 
-_SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|aw|wg|tr|sv)\s*:\s*)+", re.IGNORECASE)
+# Compiled on first use: only an owner's command looks for the introduction it answers.
+_SUBJECT_PREFIX = Lazy(r"^\s*(?:(?:re|fwd?|aw|wg|tr|sv)\s*:\s*)+", re.IGNORECASE)
 
 
 def is_owner_command(msg: ParsedMessage, identity: Identity) -> bool:
@@ -136,10 +138,10 @@ def _introduction_for(
             )
         if intro is not None:
             return intro
-    subject = _SUBJECT_PREFIX.sub("", msg.subject).strip().lower()
+    subject = _SUBJECT_PREFIX().sub("", msg.subject).strip().lower()
     if subject:
         for intro in session.scalars(select(m.Introduction).order_by(m.Introduction.id.desc())):
-            if _SUBJECT_PREFIX.sub("", intro.message.subject).strip().lower() == subject:
+            if _SUBJECT_PREFIX().sub("", intro.message.subject).strip().lower() == subject:
                 return intro
     return _by_forwarded_people(session, msg)
 

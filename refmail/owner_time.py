@@ -3,10 +3,11 @@ with its offset in JSON), and read as ISO-8601 (no zone: theirs) or relative (+3
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, tzinfo
 
-RELATIVE = re.compile(r"\+(\d+)([dhm])")
+from refmail.patterns import Lazy
+
+RELATIVE = Lazy(r"\+(\d+)([dhm])")  # compiled on first use: only a typed time needs it
 UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
 
@@ -31,7 +32,7 @@ def read(text: str, zone: tzinfo, now: datetime) -> datetime:
     >>> read("+2d", UTC, datetime(2030, 1, 1, tzinfo=UTC)).isoformat()
     '2030-01-03T00:00:00+00:00'
     """
-    relative = RELATIVE.fullmatch(text.strip())
+    relative = RELATIVE().fullmatch(text.strip())
     if relative:
         return now + timedelta(**{UNITS[relative.group(2)]: int(relative.group(1))})
     value = datetime.fromisoformat(text.strip())

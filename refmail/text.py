@@ -8,13 +8,15 @@ reads in `intros list`. Pure functions, no I/O.
 
 from __future__ import annotations
 
-import re
 import unicodedata
+
+from refmail.patterns import Lazy
 
 # A whole terminal escape sequence goes, not only its ESC byte (else "[31m" is left behind):
 # CSI (ESC [ params final), OSC (ESC ] ... BEL or ST), and any other two-byte ESC sequence.
 # Each part is a run of one character class followed by a different one: linear time.
-_ESCAPES = re.compile(
+# Compiled on first use: every command imports this module, few print untrusted text.
+_ESCAPES = Lazy(
     r"\x1b\[[0-?]*[ -/]*[@-~]?|\x9b[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
     r"|\x1b[ -~]?"
 )
@@ -41,7 +43,7 @@ def one_line(text: str) -> str:
     'Ann Lee red evil'
     """
     if not text.isprintable():  # the common case (no Cc, Cf, Zl, Zp…) skips the character walk
-        text = "".join(_char(c) for c in _ESCAPES.sub("", text))
+        text = "".join(_char(c) for c in _ESCAPES().sub("", text))
     return " ".join(text.split())
 
 
