@@ -145,6 +145,8 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
             return _AFTER_PRONOUN().match(after) is not None or (mine and ends is not None)
         if _PERSON_NOUN().fullmatch(head) and _AFTER_PERSON().match(after):
             return True  # a group by its noun alone: "adding experts to cc", "adding reviewers."
+        if _ROLE_COPIED().match(obj + after[:40]):
+            return True  # a role by what it looks after: "Ccing pidfd maintainer."
         if head in ("the", "my", "our", "some", "other", "a", "few", "more"):
             noun = _PERSON_NOUN().search(obj + after[:30])
             return noun is not None and not noun.group(0).isupper()  # not the MAINTAINERS file
@@ -163,6 +165,14 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
     return accept
 
 
+# People by the role a word or two before names ("printk maintainers", "some previous main
+# committers"), then where or why they are copied or the sentence's end: lower case, so not
+# the MAINTAINERS file, and a short run of words, so not any noun phrase that holds "people".
+_ROLE_COPIED = Lazy(
+    r"\s{0,2}(?:(?:the|some|other|more|relevant|respective)\s)?(?:[a-z][\w/-]{0,30}\s){0,3}"
+    r"(?:maintainers?|reviewers?|committers|experts?|developers|folks|people)"
+    r"\s{0,3}(?:$|[.,;:!()]|(?:to|into|on|in|for|who|as|since|because|here|too)\b)"
+)
 _PRONOUN_COPIED = Lazy(r"(?i)(?:he|she|they)\s(?:is|are|has\sbeen|have\sbeen)\s")
 _TITLE_GOES_ON = Lazy(r"\s(?:for|of|to|in|on|the|with)\s[A-Z]")
 _ALONE = Lazy(r"\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?[\])]?\s{0,4}")

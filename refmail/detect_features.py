@@ -111,12 +111,13 @@ def read(
     """Every feature of `msg`; `keep` says whether an address may be a party at all."""
     written = author_text(msg)
     text = _before_patch(written.text).translate(QUOTE_MARKS)
-    who = people(msg, keep, text)
+    replied = (written.replied_name, written.replied_email)
+    who = people(msg, keep, text, replied)
     relay = _relayed(msg, who, is_owner)
     if relay is not None:
         # Forwarded to refmail (or the owner) alone: the forwarded mail is the introduction.
         text = (text + "\n\n" + forwarded_text(msg).translate(QUOTE_MARKS)).strip()
-        who = people(msg, keep, text)
+        who = people(msg, keep, text, replied)
     code = language(text, _STOP_WORDS)
     data = LANGUAGES[code]
     sentence_list = sentences(text)

@@ -241,8 +241,8 @@ ENGLISH = LanguageData(
             # a group of people: "the foo maintainers", "our storage folks"
             r"|(?:(?i:the|my|our|some|other|a\sfew|more|few|relevant|associated)\s)?"
             # "adding experts to cc", "Cc-ing also author of commit…", "CC'ing likely suspects"
-            r"(?:[\w/-]{1,30}\s){0,2}(?i:maintainers|folks?|people|guys|gentlemen|experts|reviewers"
-            r"|developers|colleagues|suspects|authors?\b|team\b))"
+            r"(?:[\w/-]{1,30}\s){0,2}(?i:maintainers?\b|folks?|people|guys|gentlemen|experts|reviewers"
+            r"|developers|colleagues|suspects|committers|authors?\b|team\b))"
             # a list and people: "+CC pdx86 list, Armin, Derek", "+CC linux-hwmon, Guenter"
             rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?,\s(?:and\s)?{NAME}"
             r"|^\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}"
@@ -257,8 +257,9 @@ ENGLISH = LanguageData(
             # "bringing Jake into the conversation"
             rf"|(?i:\bbring(?:ing)?\s){NAME}(?i:\sin(?:to)?\b)"
             # "George (gbiv@, cc'ed)", "Jason (CCed)"
-            rf"|{NAME}\s{{0,2}}\((?:[^()\n]{{0,30}}\s)?\+?\s?(?i:cc'?d|cc'ed|cced|cc|copied|in\scc"
-            r"|on\scc)\)"
+            # a group the same way: "the respective maintainers (added to Cc here)"
+            rf"|(?:{NAME}|(?i:maintainers?|reviewers|experts|folks|people))\s{{0,2}}\((?:[^()\n]{{0,30}}\s)?\+?\s?"
+            r"(?i:cc'?d|cc'ed|cced|cc|copied|in\scc|on\scc)(?:\s(?i:here|now|too))?\)"
             # "John is cc'd here", "Jane has been copied"
             rf"|{NAME}\s(?i:is|has\sbeen|are|have\sbeen)\s(?i:cc'?d|cced|cc'ed|copied|looped\sin"
             r"|included)\b"
@@ -431,8 +432,9 @@ ENGLISH = LanguageData(
     ),
     greeting=r"(?i:hi|hey|hello|dear|greetings|good\smorning|good\safternoon)",
     # (not a destination: "adding Przemyslaw to the thread since…")
+    # (a destination, "to the thread" or a bare "to cc", is where the copy goes, not why)
     purpose=(
-        r"(?i:\b(?:so(?:\sthat)?|to(?!\s(?:the|this|these|that|our)\s(?:thread|cc|conversation"
+        r"(?i:\b(?:so(?:\sthat)?|to(?!\s(?:(?:the|this|these|that|our)\s)?(?:thread|cc|conversation"
         r"|discussion|loop|list|e-?mail|mail|note|recipients)\b)|in\sorder\sto"
         r"|(?:and\s)?(?:am\s)?ask(?:ing)?\s\w{2,30}\sto|for)\s)"
     ),

@@ -312,15 +312,21 @@ class People:
     lists: frozenset[str]
 
 
-def people(msg: ParsedMessage, keep: Callable[[Address], bool], text: str) -> People:
-    """Candidates from the envelope, the forwarded headers and the author's text."""
+def people(
+    msg: ParsedMessage,
+    keep: Callable[[Address], bool],
+    text: str,
+    replied: tuple[str, str] = ("", ""),
+) -> People:
+    """Candidates from the envelope, the forwarded headers and the author's text.
+    `replied` is the (name, address) of the quoted message's author, when known."""
     lists = list_addresses(msg.envelope)
     seen: set[str] = set()
 
     def wanted(addr: Address | None) -> bool:
         if addr is None or addr.email in seen or not keep(addr):
             return False
-        if is_robot(addr) or is_list(addr, lists):
+        if is_robot(addr) or (is_list(addr, lists) and not _wrote_quote(addr, lists, replied)):
             return False
         seen.add(addr.email)
         return True
@@ -346,6 +352,17 @@ def people(msg: ParsedMessage, keep: Callable[[Address], bool], text: str) -> Pe
     in_text = [a for a in in_text_all if not_the_author(a) and wanted(a)]
     written = frozenset(a.email for a in in_text_all)
     return People(candidates, copied, tuple(forwarded), tuple(in_text), written, lists)
+
+
+def _wrote_quote(addr: Address, lists: frozenset[str], replied: tuple[str, str]) -> bool:
+    """The address wrote the message this one quotes, so it is a person's whatever its local
+    part looks like ("Emil Berthing <kernel@…> wrote:"): a list delivers mail, it writes none."""
+    name, email = replied
+    if addr.email in lists:
+        return False  # the list that delivered this copy
+    if email:
+        return addr.email == email
+    return bool(name.strip()) and addr.name.strip().lower() == name.strip().lower()
 
 
 def _same_person(addr: Address, author: Address) -> bool:
