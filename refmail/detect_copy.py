@@ -107,6 +107,8 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
             return False
         if _NOT_A_COPY().search(obj + after[:12]):
             return False  # "cc'ed to LKML", "adding to Jonathan's reply", "added Sai's Acked-by"
+        if _LISTS_NAMED().match(after) and not _PERSON_AFTER_LIST().search(after[:60]):
+            return False  # "Cc'ing relevant QEMU lists": the name is the lists' (round 12)
         if _LIST_LIKE().match(obj + after[:30]):
             # "+CC linux-cxl for info" copies a list; "Cc'ing rust-for-linux and Danilo" a person
             rest = obj + after[:40]
@@ -173,6 +175,10 @@ _ROLE_COPIED = Lazy(
     r"(?:maintainers?|reviewers?|committers|experts?|developers|folks|people)"
     r"\s{0,3}(?:$|[.,;:!()]|(?:to|into|on|in|for|who|as|since|because|here|too)\b)"
 )
+# The words after a copied name that make it a list's name ("QEMU lists", "Xen mailing
+# list"), and a person listed after the lists all the same ("…lists and Jake").
+_LISTS_NAMED = Lazy(r"(?i)\s{1,2}(?:[\w-]{1,30}\s)?(?:mailing\s|e-?mail\s)?(?:lists?|mls?)\b")
+_PERSON_AFTER_LIST = Lazy(r"(?:,|\band\b|\+)\s{0,2}[A-Z][a-z]{2,}")
 _PRONOUN_COPIED = Lazy(r"(?i)(?:he|she|they)\s(?:is|are|has\sbeen|have\sbeen)\s")
 _TITLE_GOES_ON = Lazy(r"\s(?:for|of|to|in|on|the|with)\s[A-Z]")
 _ALONE = Lazy(r"\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?[\])]?\s{0,4}")

@@ -57,6 +57,7 @@ def verdict(sentence: str) -> str:
         "I'll let Jake comment on this, he wrote it.",
         # "the" and a person noun after "cc"/"loop in" is still people (round 9)
         "Cc'ing the Xen folks, who wrote the refcount helpers.",
+        "Cc'ing relevant Moreno lists, and Jake, who wrote the refcount helpers.",
         # a group or role by what it looks after, lower case, and a group copied in brackets
         # after its noun (round 12)
         "Adding foo maintainers to the thread, they wrote the refcount helpers.",
@@ -84,6 +85,8 @@ def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
         "Just curious, but why +CC foo-devel and the foo folk? Can you please explain?",
         # an organisation looped in, not a person (round 9)
         "So I am looping in the Foundation to ask them to review the policy.",
+        # lists named like a person: "Cc'ing relevant QEMU lists" copies lists only (round 12)
+        "Cc'ing relevant Moreno lists to bring the discussion there, can you please look?",
         # a role or group word that is no one copied: a thing they keep, a file, code
         "Adding foo maintainers' notes to the wiki, can you please look?",
         "Adding a MAINTAINERS entry for foo, can you please look?",
@@ -232,3 +235,22 @@ def test_a_destination_is_no_purpose_of_the_copy() -> None:
         "Adding Jake to cc, to see if he agrees.", "Adding Jake", [], english
     )
     assert (kind, clause) == ("task", "to see if he agrees.")
+
+
+LONG_MIDDLE = (
+    "The reference is taken in foo_open() and the error path returns early.\n\n"
+    "I looked at the three callers and only the ioctl path leaks; the others drop it.\n\n"
+    "A fix would move the put into the common exit label, as the bar driver does."
+)
+
+
+@pytest.mark.parametrize(
+    ("last", "kind"),
+    [
+        # the copy said again at the end with its reason: awareness, not a loop-in (round 12)
+        ("I'm CCing Jake on this, as I guess he wants to be aware of it.", "other"),
+        ("I'm CCing Jake on this, as he wrote the helpers: can you look, Jake?", "introduction"),
+    ],
+)
+def test_a_copy_said_twice_is_read_by_the_saying_near_its_reason(last: str, kind: str) -> None:
+    assert verdict(f"[CCing Jake]\n\n{LONG_MIDDLE}\n\n{last}") == kind
