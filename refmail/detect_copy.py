@@ -191,8 +191,8 @@ def _nameless_copy(who: People) -> bool:
 
 # People copied in as a group: "the PMBus maintainers", "some Intel people".
 GROUP = re.compile(
-    r"(?i)\b(?:maintainers|folks?|people|guys|gentlemen|experts|reviewers|developers|colleagues"
-    r"|suspects)\b"
+    r"(?i)\b(?:maintainers?|folks?|people|guys|gentlemen|experts|reviewers|developers|colleagues"
+    r"|suspects|committers)\b"
 )
 
 

@@ -254,3 +254,27 @@ LONG_MIDDLE = (
 )
 def test_a_copy_said_twice_is_read_by_the_saying_near_its_reason(last: str, kind: str) -> None:
     assert verdict(f"[CCing Jake]\n\n{LONG_MIDDLE}\n\n{last}") == kind
+
+
+def _inline_reply(sentence: str) -> str:
+    raw = (
+        "From: Alice Novak <alice@novak.example.com>\n"
+        "To: Henry Blake <henry@ferrovia.example.com>\n"
+        "Cc: Ops <ops@lists.example.com>, Ann Roe <ann@roe.example.org>,"
+        " Ben Lutz <ben@lutz.example.net>, Cy Park <cy@park.example.net>\n"
+        "Subject: Re: [PATCH 2/4] foo: add the hint call\n"
+        "In-Reply-To: <p1@ferrovia.example.com>\nMessage-ID: <r1@novak.example.com>\n\n"
+        "On Mon, 1 Apr 2024, Henry Blake <henry@ferrovia.example.com> wrote:\n"
+        "> The call takes a pid.\n\n"
+        f"{sentence}\n\n> It may also take a handle later.\n\nThat is fine.\n\nAlice\n"
+    )
+    return classify(parse_message(raw.encode()), IDENTITY).kind
+
+
+@pytest.mark.parametrize("role", ["maintainer", "maintainers", "committers"])
+def test_a_role_copied_in_by_name_of_role_is_a_group_copied(role: str) -> None:
+    """ "Ccing pidfd maintainer." (round 12): one person copied by the role, as a group is."""
+    question = "I wonder what our plan is for pids once handles exist."
+    assert _inline_reply(f"{question} Ccing foo {role}.") == "introduction"
+    # the role spoken of, nobody copied
+    assert _inline_reply(f"{question} Ask the foo {role}.") == "other"
