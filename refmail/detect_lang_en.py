@@ -250,8 +250,10 @@ ENGLISH = LanguageData(
             # (no colon: "Cc: Name <addr>" is a patch trailer)
             # "[ Cc Kent and Bcachefs ML ]", "cc Eric Sandeen <sandeen@…> who wrote…",
             # "[ add Neil, who… ]" (bracketed only: a bare "add X" is any instruction)
-            r"|^[ \t]{0,4}(?:[\[(]?[ \t]{0,2}(?i:cc)|[\[(][ \t]{0,2}(?i:add))"
-            rf"[ \t]{{1,2}}{NAME}"
+            # "Cc += Srini who maintains…", "[cc:Martin]" (a colon in brackets only)
+            r"|^[ \t]{0,4}(?:[\[(]?[ \t]{0,2}(?i:cc)(?:[ \t]{1,2}\+=)?[ \t]{1,2}"
+            r"|[\[(][ \t]{0,2}(?i:cc)[ \t]{0,2}:[ \t]{0,2}|[\[(][ \t]{0,2}(?i:add)[ \t]{1,2})"
+            rf"{NAME}"
             r"(?:[ \t]{0,2}<[^<>\s]{3,80}>)?(?=[ \t]{0,2}(?:$|[,.;!)\]]"
             r"|[ \t](?i:who|as|for|since|because|in\scase|and|here|too|to)\b))"
             # "bringing Jake into the conversation"

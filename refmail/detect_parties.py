@@ -71,6 +71,7 @@ def _list_like(addr: Address) -> bool:
         or (
             bool(_LIST_LOCAL.search(local))
             and not _own_name(local, addr.name)
+            and not _own_domain(domain, addr.name)
             and domain.lower() not in MAILBOX_PROVIDERS
         )
         or bool(_LIST_NAME.search(addr.name))
@@ -117,6 +118,15 @@ def _own_name(local: str, name: str) -> bool:
     Dev, not a developers' list."""
     words = name.split()
     return len(words) >= 2 and words[0].lower() == local.lower() and words[1][:1].isupper()
+
+
+def _own_domain(domain: str, name: str) -> bool:
+    """The domain is made of the display name's words: "Martin Sperl <kernel@martin.sperl.org>"
+    is Martin's own mailbox, whatever its local part (two words: "Foo Kernel Team
+    <kernel@foo.org>" is the team's list)."""
+    labels = domain.lower().split(".")[:-1]
+    words = {w for w in re.split(r"[\s,.]+", name.lower()) if len(w) >= 2}
+    return len(words & set(labels)) >= 2
 
 
 # Role mailboxes (RFC 2142 and the usual company ones) anywhere in the local part:
