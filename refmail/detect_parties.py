@@ -341,11 +341,15 @@ def people(
         seen.add(addr.email)
         return True
 
-    candidates = tuple(a for a in msg.envelope.recipients if wanted(a))
+    author = msg.sender
+    # (the author's other address in To or Cc, by the same full name, is the author: Andy
+    # Shevchenko writing from gmail with his work address copied)
+    candidates = tuple(
+        a for a in msg.envelope.recipients if wanted(a) and not _same_name(a, author)
+    )
     cc = {a.email for a in msg.envelope.cc}
     copied = tuple(a for a in candidates if a.email in cc)
     forwarded: list[Address] = []
-    author = msg.sender
 
     def not_the_author(addr: Address) -> bool:
         # "Kevin Presto / kevin.presto@ubswenergy.com" in the signature of m..presto@enron.com
@@ -373,6 +377,14 @@ def _wrote_quote(addr: Address, lists: frozenset[str], replied: tuple[str, str])
     if email:
         return addr.email == email
     return bool(name.strip()) and addr.name.strip().lower() == name.strip().lower()
+
+
+def _same_name(addr: Address, author: Address | None) -> bool:
+    """A display name of two words or more equal to the author's: the author's other address."""
+    if author is None or addr.email == author.email:
+        return False
+    mine = author.name.split()
+    return len(mine) >= 2 and addr.name.split() == mine
 
 
 def _same_person(addr: Address, author: Address) -> bool:

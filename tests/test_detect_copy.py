@@ -283,3 +283,25 @@ def test_a_role_copied_in_by_name_of_role_is_a_group_copied(role: str) -> None:
     assert _inline_reply(f"{question} Ccing foo {role}.") == "introduction"
     # the role spoken of, nobody copied
     assert _inline_reply(f"{question} Ask the foo {role}.") == "other"
+
+
+def test_the_authors_other_address_is_no_party() -> None:
+    """Alice follows up her own mail from another address, her work one copied (round 12): the
+    quoted author's name is hers, and the address of that name is Alice, not a party."""
+    raw = (
+        b"From: Alice Novak <alice@novak.example.com>\n"
+        b"To: Henry Blake <henry@ferrovia.example.com>\n"
+        b"Cc: Alice Novak <anovak@work.example.org>, Jake Moreno <jake@moreno.example.com>\n"
+        b"Subject: Re: [PATCH] foo: fix the refcount leak\n"
+        b"In-Reply-To: <p1@novak.example.com>\nMessage-ID: <r1@novak.example.com>\n\n"
+        b"+Cc: Jake (a question about the helpers below)\n\n"
+        b"On Mon, 1 Apr 2024, Alice Novak <alice@novak.example.com> wrote:\n"
+        b"> foo_open() takes a reference that is never dropped.\n\n"
+        b"Jake, can the helper drop it for us?\n\nAlice\n"
+    )
+    verdict = classify(parse_message(raw), IDENTITY)
+    assert verdict.kind == "introduction", "\n".join(verdict.explain())
+    assert {p.address.email for p in verdict.parties} == {
+        "jake@moreno.example.com",
+        "henry@ferrovia.example.com",
+    }
