@@ -61,10 +61,11 @@ _COPY_AS_SUBJECT = Lazy(
     r"|should|shouldn't|helps|hurts|makes|seems)\b"
 )
 # The copy spoken of, not made: the object of a preposition or a verb ("I'm OK with adding
-# Jack" as an author, "Instead of cc'ing Arnd, you cc'ed me", "thanks for adding me").
+# Jack" as an author, "Instead of cc'ing Arnd, you cc'ed me", "thanks for adding me"), or
+# not made: "Sorry for not cc-ing the DT maintainers".
 _GERUND_OBJECT = Lazy(
     r"(?i)\b(?:with|about|for|without|of|than|against|consider|considering|suggest|suggested"
-    r"|recommend|mind|avoid|stop|keep)\s$"
+    r"|recommend|mind|avoid|stop|keep)\s(?:not\s)?$"
 )
 # A copy still to be made, by whoever does what comes before: "Someone will have to look
 # through it, or loop in one of the authors", "you should cc the maintainers".

@@ -58,6 +58,8 @@ def verdict(sentence: str) -> str:
         # "the" and a person noun after "cc"/"loop in" is still people (round 9)
         "Cc'ing the Xen folks, who wrote the refcount helpers.",
         "Cc'ing relevant Moreno lists, and Jake, who wrote the refcount helpers.",
+        # the copy made now, after an apology for an earlier one not made
+        "Sorry for the noise. Cc-ing foo maintainers, who wrote the refcount helpers.",
         # a cc marker with punctuation before the name (round 12)
         "[cc:Jake]\n\nUnless Jake, who wrote the refcount helpers, has other ideas, revert it.",
         "Cc += Jake who wrote the refcount helpers.",
@@ -90,6 +92,8 @@ def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
         "So I am looping in the Foundation to ask them to review the policy.",
         # lists named like a person: "Cc'ing relevant QEMU lists" copies lists only (round 12)
         "Cc'ing relevant Moreno lists to bring the discussion there, can you please look?",
+        # a copy not made, apologised for (round 12)
+        "Sorry for not cc-ing foo maintainers at the beginning. I can resend if needed.",
         # code that adds to a variable, not a cc marker
         "cc += len;\nCan you please look?",
         # a role or group word that is no one copied: a thing they keep, a file, code
