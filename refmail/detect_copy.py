@@ -61,10 +61,11 @@ _COPY_AS_SUBJECT = Lazy(
     r"|should|shouldn't|helps|hurts|makes|seems)\b"
 )
 # The copy spoken of, not made: the object of a preposition or a verb ("I'm OK with adding
-# Jack" as an author, "Instead of cc'ing Arnd, you cc'ed me", "thanks for adding me").
+# Jack" as an author, "Instead of cc'ing Arnd, you cc'ed me", "thanks for adding me"), or
+# not made: "Sorry for not cc-ing the DT maintainers".
 _GERUND_OBJECT = Lazy(
     r"(?i)\b(?:with|about|for|without|of|than|against|consider|considering|suggest|suggested"
-    r"|recommend|mind|avoid|stop|keep)\s$"
+    r"|recommend|mind|avoid|stop|keep)\s(?:not\s)?$"
 )
 # A copy still to be made, by whoever does what comes before: "Someone will have to look
 # through it, or loop in one of the authors", "you should cc the maintainers".
@@ -107,6 +108,8 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
             return False
         if _NOT_A_COPY().search(obj + after[:12]):
             return False  # "cc'ed to LKML", "adding to Jonathan's reply", "added Sai's Acked-by"
+        if _LISTS_NAMED().match(after) and not _PERSON_AFTER_LIST().search(after[:60]):
+            return False  # "Cc'ing relevant QEMU lists": the name is the lists' (round 12)
         if _LIST_LIKE().match(obj + after[:30]):
             # "+CC linux-cxl for info" copies a list; "Cc'ing rust-for-linux and Danilo" a person
             rest = obj + after[:40]
@@ -145,6 +148,8 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
             return _AFTER_PRONOUN().match(after) is not None or (mine and ends is not None)
         if _PERSON_NOUN().fullmatch(head) and _AFTER_PERSON().match(after):
             return True  # a group by its noun alone: "adding experts to cc", "adding reviewers."
+        if _ROLE_COPIED().match(obj + after[:40]):
+            return True  # a role by what it looks after: "Ccing pidfd maintainer."
         if head in ("the", "my", "our", "some", "other", "a", "few", "more"):
             noun = _PERSON_NOUN().search(obj + after[:30])
             return noun is not None and not noun.group(0).isupper()  # not the MAINTAINERS file
@@ -163,6 +168,18 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
     return accept
 
 
+# People by the role a word or two before names ("printk maintainers", "some previous main
+# committers"), then where or why they are copied or the sentence's end: lower case, so not
+# the MAINTAINERS file, and a short run of words, so not any noun phrase that holds "people".
+_ROLE_COPIED = Lazy(
+    r"\s{0,2}(?:(?:the|some|other|more|relevant|respective)\s)?(?:[a-z][\w/-]{0,30}\s){0,3}"
+    r"(?:maintainers?|reviewers?|committers|experts?|developers|folks|people)"
+    r"\s{0,3}(?:$|[.,;:!()]|(?:to|into|on|in|for|who|as|since|because|here|too)\b)"
+)
+# The words after a copied name that make it a list's name ("QEMU lists", "Xen mailing
+# list"), and a person listed after the lists all the same ("…lists and Jake").
+_LISTS_NAMED = Lazy(r"(?i)\s{1,2}(?:[\w-]{1,30}\s)?(?:mailing\s|e-?mail\s)?(?:lists?|mls?)\b")
+_PERSON_AFTER_LIST = Lazy(r"(?:,|\band\b|\+)\s{0,2}[A-Z][a-z]{2,}")
 _PRONOUN_COPIED = Lazy(r"(?i)(?:he|she|they)\s(?:is|are|has\sbeen|have\sbeen)\s")
 _TITLE_GOES_ON = Lazy(r"\s(?:for|of|to|in|on|the|with)\s[A-Z]")
 _ALONE = Lazy(r"\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?[\])]?\s{0,4}")
@@ -175,8 +192,8 @@ def _nameless_copy(who: People) -> bool:
 
 # People copied in as a group: "the PMBus maintainers", "some Intel people".
 GROUP = re.compile(
-    r"(?i)\b(?:maintainers|folks?|people|guys|gentlemen|experts|reviewers|developers|colleagues"
-    r"|suspects)\b"
+    r"(?i)\b(?:maintainers?|folks?|people|guys|gentlemen|experts|reviewers|developers|colleagues"
+    r"|suspects|committers)\b"
 )
 
 

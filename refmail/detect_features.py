@@ -112,12 +112,13 @@ def read(
     """Every feature of `msg`; `keep` says whether an address may be a party at all."""
     written = author_text(msg)
     text = _before_patch(written.text).translate(QUOTE_MARKS)
-    who = people(msg, keep, text)
+    replied = (written.replied_name, written.replied_email)
+    who = people(msg, keep, text, replied)
     relay = _relayed(msg, who, is_owner)
     if relay is not None:
         # Forwarded to refmail (or the owner) alone: the forwarded mail is the introduction.
         text = (text + "\n\n" + forwarded_text(msg).translate(QUOTE_MARKS)).strip()
-        who = people(msg, keep, text)
+        who = people(msg, keep, text, replied)
     code = language(text, _STOP_WORDS)
     data = LANGUAGES[code]
     sentence_list = sentences(text)
@@ -348,8 +349,10 @@ def _drop_far_fyi(text: str, cues: dict[str, str]) -> None:
     if "cue_copy_in" not in cues or "neg_fyi_copy" not in cues:
         return
     flat = " ".join(text.split())
-    copy_at = flat.find(cues["cue_copy_in"])
     fyi_at = flat.find(cues["neg_fyi_copy"])
+    # a copy said twice ("[CCing Linus]" on top, "I'm CCing Linus, as he wants to be aware"
+    # below): the FYI is read against the saying nearest it
+    copy_at = _nearest(_occurrences(flat, cues["cue_copy_in"]), fyi_at)
     if copy_at >= 0 and fyi_at >= 0 and abs(fyi_at - copy_at) > _FYI_REACH:
         del cues["neg_fyi_copy"]
         return
@@ -360,10 +363,29 @@ def _drop_far_fyi(text: str, cues: dict[str, str]) -> None:
         del cues["neg_fyi_copy"]
         return
     paragraphs = [" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(text)]
-    copy_in = _paragraph_of(paragraphs, cues["cue_copy_in"])
     fyi_in = _paragraph_of(paragraphs, cues["neg_fyi_copy"])
-    if copy_in is not None and fyi_in is not None and abs(fyi_in - copy_in) > 1:
+    copy_flat = " ".join(cues["cue_copy_in"].split())
+    holding = [i for i, p in enumerate(paragraphs) if copy_flat in p]
+    copy_in = _nearest(holding, fyi_in if fyi_in is not None else -1)
+    if copy_in >= 0 and fyi_in is not None and abs(fyi_in - copy_in) > 1:
         del cues["neg_fyi_copy"]
+
+
+def _occurrences(text: str, phrase: str) -> list[int]:
+    """Where `phrase` starts in `text`, every time (a few: the copy phrase of one message)."""
+    found: list[int] = []
+    at = text.find(phrase)
+    while at >= 0 and len(found) < 8:
+        found.append(at)
+        at = text.find(phrase, at + 1)
+    return found
+
+
+def _nearest(positions: list[int], target: int) -> int:
+    """The position nearest `target` (the first one when there is no target), else -1."""
+    if not positions:
+        return -1
+    return positions[0] if target < 0 else min(positions, key=lambda at: abs(at - target))
 
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")

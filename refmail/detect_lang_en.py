@@ -258,8 +258,8 @@ ENGLISH = LanguageData(
             # a group of people: "the foo maintainers", "our storage folks"
             r"|(?:(?i:the|my|our|some|other|a\sfew|more|few|relevant|associated)\s)?"
             # "adding experts to cc", "Cc-ing also author of commit…", "CC'ing likely suspects"
-            r"(?:[\w/-]{1,30}\s){0,2}(?i:maintainers|folks?|people|guys|gentlemen|experts|reviewers"
-            r"|developers|colleagues|suspects|authors?\b|team\b))"
+            r"(?:[\w/-]{1,30}\s){0,2}(?i:maintainers?\b|folks?|people|guys|gentlemen|experts|reviewers"
+            r"|developers|colleagues|suspects|committers|authors?\b|team\b))"
             # a list and people: "+CC pdx86 list, Armin, Derek", "+CC linux-hwmon, Guenter"
             rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?,\s(?:and\s)?{NAME}"
             r"|^\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}"
@@ -267,15 +267,18 @@ ENGLISH = LanguageData(
             # (no colon: "Cc: Name <addr>" is a patch trailer)
             # "[ Cc Kent and Bcachefs ML ]", "cc Eric Sandeen <sandeen@…> who wrote…",
             # "[ add Neil, who… ]" (bracketed only: a bare "add X" is any instruction)
-            r"|^[ \t]{0,4}(?:[\[(]?[ \t]{0,2}(?i:cc)|[\[(][ \t]{0,2}(?i:add))"
-            rf"[ \t]{{1,2}}{NAME}"
+            # "Cc += Srini who maintains…", "[cc:Martin]" (a colon in brackets only)
+            r"|^[ \t]{0,4}(?:[\[(]?[ \t]{0,2}(?i:cc)(?:[ \t]{1,2}\+=)?[ \t]{1,2}"
+            r"|[\[(][ \t]{0,2}(?i:cc)[ \t]{0,2}:[ \t]{0,2}|[\[(][ \t]{0,2}(?i:add)[ \t]{1,2})"
+            rf"{NAME}"
             r"(?:[ \t]{0,2}<[^<>\s]{3,80}>)?(?=[ \t]{0,2}(?:$|[,.;!)\]]"
             r"|[ \t](?i:who|as|for|since|because|in\scase|and|here|too|to)\b))"
             # "bringing Jake into the conversation"
             rf"|(?i:\bbring(?:ing)?\s){NAME}(?i:\sin(?:to)?\b)"
             # "George (gbiv@, cc'ed)", "Jason (CCed)"
-            rf"|{NAME}\s{{0,2}}\((?:[^()\n]{{0,30}}\s)?\+?\s?(?i:cc'?d|cc'ed|cced|cc|copied|in\scc"
-            r"|on\scc)\)"
+            # a group the same way: "the respective maintainers (added to Cc here)"
+            rf"|(?:{NAME}|(?i:maintainers?|reviewers|experts|folks|people))\s{{0,2}}\((?:[^()\n]{{0,30}}\s)?\+?\s?"
+            r"(?i:cc'?d|cc'ed|cced|cc|copied|in\scc|on\scc)(?:\s(?i:here|now|too))?\)"
             # "John is cc'd here", "Jane has been copied"
             rf"|{NAME}\s(?i:is|has\sbeen|are|have\sbeen)\s(?i:cc'?d|cced|cc'ed|copied|looped\sin"
             r"|included)\b"
@@ -448,8 +451,9 @@ ENGLISH = LanguageData(
     ),
     greeting=r"(?i:hi|hey|hello|dear|greetings|good\smorning|good\safternoon)",
     # (not a destination: "adding Przemyslaw to the thread since…")
+    # (a destination, "to the thread" or a bare "to cc", is where the copy goes, not why)
     purpose=(
-        r"(?i:\b(?:so(?:\sthat)?|to(?!\s(?:the|this|these|that|our)\s(?:thread|cc|conversation"
+        r"(?i:\b(?:so(?:\sthat)?|to(?!\s(?:(?:the|this|these|that|our)\s)?(?:thread|cc|conversation"
         r"|discussion|loop|list|e-?mail|mail|note|recipients)\b)|in\sorder\sto"
         r"|(?:and\s)?(?:am\s)?ask(?:ing)?\s\w{2,30}\sto|for)\s)"
     ),

@@ -190,6 +190,7 @@ GATES: dict[str, tuple[str, ...]] = {
         " cc",
         "cc ",
         "(cc",
+        "[cc",
         "copy ",
         " add ",
         "[+",

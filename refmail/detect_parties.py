@@ -71,6 +71,7 @@ def _list_like(addr: Address) -> bool:
         or (
             bool(_LIST_LOCAL.search(local))
             and not _own_name(local, addr.name)
+            and not _own_domain(domain, addr.name)
             and domain.lower() not in MAILBOX_PROVIDERS
         )
         or bool(_LIST_NAME.search(addr.name))
@@ -117,6 +118,15 @@ def _own_name(local: str, name: str) -> bool:
     Dev, not a developers' list."""
     words = name.split()
     return len(words) >= 2 and words[0].lower() == local.lower() and words[1][:1].isupper()
+
+
+def _own_domain(domain: str, name: str) -> bool:
+    """The domain is made of the display name's words: "Martin Sperl <kernel@martin.sperl.org>"
+    is Martin's own mailbox, whatever its local part (two words: "Foo Kernel Team
+    <kernel@foo.org>" is the team's list)."""
+    labels = domain.lower().split(".")[:-1]
+    words = {w for w in re.split(r"[\s,.]+", name.lower()) if len(w) >= 2}
+    return len(words & set(labels)) >= 2
 
 
 # Role mailboxes (RFC 2142 and the usual company ones) anywhere in the local part:
@@ -312,24 +322,34 @@ class People:
     lists: frozenset[str]
 
 
-def people(msg: ParsedMessage, keep: Callable[[Address], bool], text: str) -> People:
-    """Candidates from the envelope, the forwarded headers and the author's text."""
+def people(
+    msg: ParsedMessage,
+    keep: Callable[[Address], bool],
+    text: str,
+    replied: tuple[str, str] = ("", ""),
+) -> People:
+    """Candidates from the envelope, the forwarded headers and the author's text.
+    `replied` is the (name, address) of the quoted message's author, when known."""
     lists = list_addresses(msg.envelope)
     seen: set[str] = set()
 
     def wanted(addr: Address | None) -> bool:
         if addr is None or addr.email in seen or not keep(addr):
             return False
-        if is_robot(addr) or is_list(addr, lists):
+        if is_robot(addr) or (is_list(addr, lists) and not _wrote_quote(addr, lists, replied)):
             return False
         seen.add(addr.email)
         return True
 
-    candidates = tuple(a for a in msg.envelope.recipients if wanted(a))
+    author = msg.sender
+    # (the author's other address in To or Cc, by the same full name, is the author: Andy
+    # Shevchenko writing from gmail with his work address copied)
+    candidates = tuple(
+        a for a in msg.envelope.recipients if wanted(a) and not _same_name(a, author)
+    )
     cc = {a.email for a in msg.envelope.cc}
     copied = tuple(a for a in candidates if a.email in cc)
     forwarded: list[Address] = []
-    author = msg.sender
 
     def not_the_author(addr: Address) -> bool:
         # "Kevin Presto / kevin.presto@ubswenergy.com" in the signature of m..presto@enron.com
@@ -346,6 +366,25 @@ def people(msg: ParsedMessage, keep: Callable[[Address], bool], text: str) -> Pe
     in_text = [a for a in in_text_all if not_the_author(a) and wanted(a)]
     written = frozenset(a.email for a in in_text_all)
     return People(candidates, copied, tuple(forwarded), tuple(in_text), written, lists)
+
+
+def _wrote_quote(addr: Address, lists: frozenset[str], replied: tuple[str, str]) -> bool:
+    """The address wrote the message this one quotes, so it is a person's whatever its local
+    part looks like ("Emil Berthing <kernel@…> wrote:"): a list delivers mail, it writes none."""
+    name, email = replied
+    if addr.email in lists:
+        return False  # the list that delivered this copy
+    if email:
+        return addr.email == email
+    return bool(name.strip()) and addr.name.strip().lower() == name.strip().lower()
+
+
+def _same_name(addr: Address, author: Address | None) -> bool:
+    """A display name of two words or more equal to the author's: the author's other address."""
+    if author is None or addr.email == author.email:
+        return False
+    mine = author.name.split()
+    return len(mine) >= 2 and addr.name.split() == mine
 
 
 def _same_person(addr: Address, author: Address) -> bool:

@@ -11,7 +11,9 @@ import pytest
 
 from refmail.detect import Identity, classify
 from refmail.detect_copy_shape import asks_the_copied
+from refmail.detect_languages import LANGUAGES
 from refmail.detect_parties import capitalised_words
+from refmail.detect_purpose import copy_purpose
 from refmail.detect_text import sentences
 from refmail.parse import Address, parse_message
 
@@ -55,6 +57,17 @@ def verdict(sentence: str) -> str:
         "I'll let Jake comment on this, he wrote it.",
         # "the" and a person noun after "cc"/"loop in" is still people (round 9)
         "Cc'ing the Xen folks, who wrote the refcount helpers.",
+        "Cc'ing relevant Moreno lists, and Jake, who wrote the refcount helpers.",
+        # the copy made now, after an apology for an earlier one not made
+        "Sorry for the noise. Cc-ing foo maintainers, who wrote the refcount helpers.",
+        # a cc marker with punctuation before the name (round 12)
+        "[cc:Jake]\n\nUnless Jake, who wrote the refcount helpers, has other ideas, revert it.",
+        "Cc += Jake who wrote the refcount helpers.",
+        # a group or role by what it looks after, lower case, and a group copied in brackets
+        # after its noun (round 12)
+        "Adding foo maintainers to the thread, they wrote the refcount helpers.",
+        "Ccing foo maintainer, he wrote the refcount helpers.",
+        "Please send it to the respective maintainers (added to Cc here), they know foo.",
     ],
 )
 def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
@@ -77,6 +90,16 @@ def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
         "Just curious, but why +CC foo-devel and the foo folk? Can you please explain?",
         # an organisation looped in, not a person (round 9)
         "So I am looping in the Foundation to ask them to review the policy.",
+        # lists named like a person: "Cc'ing relevant QEMU lists" copies lists only (round 12)
+        "Cc'ing relevant Moreno lists to bring the discussion there, can you please look?",
+        # a copy not made, apologised for (round 12)
+        "Sorry for not cc-ing foo maintainers at the beginning. I can resend if needed.",
+        # code that adds to a variable, not a cc marker
+        "cc += len;\nCan you please look?",
+        # a role or group word that is no one copied: a thing they keep, a file, code
+        "Adding foo maintainers' notes to the wiki, can you please look?",
+        "Adding a MAINTAINERS entry for foo, can you please look?",
+        "We are adding test runners to the CI, can you please look?",
         "Reported-by: Henry Blake <henry@ferrovia.example.com>\nCc: Jake Moreno "
         "<jake@moreno.example.com>\nCan you please pick this up?",
     ],
@@ -178,3 +201,111 @@ def test_a_question_about_the_copied_does_not_ask_them(text: str) -> None:
 )
 def test_a_question_spoken_to_the_copied_asks_them(text: str) -> None:
     assert asked(text) == GIL
+
+
+def _replying_to_kernel_address(attribution: str) -> set[str]:
+    raw = (
+        "From: Alice Novak <alice@novak.example.com>\n"
+        "To: Henry Blake <kernel@ferrovia.example.org>\n"
+        "Cc: Jake Moreno <jake@moreno.example.com>, Ops <ops@lists.example.com>\n"
+        "Subject: Re: [PATCH] foo: fix the refcount leak\n"
+        "In-Reply-To: <p1@ferrovia.example.org>\nMessage-ID: <r9@novak.example.com>\n\n"
+        "Adding Jake, who wrote the refcount helpers: can you have a look?\n\nAlice\n\n"
+        f"{attribution}\n> foo_open() takes a reference that is never dropped.\n"
+    ).encode()
+    verdict = classify(parse_message(raw), IDENTITY)
+    assert verdict.kind == "introduction", "\n".join(verdict.explain())
+    return {p.address.email for p in verdict.parties}
+
+
+def test_the_author_of_the_quote_is_a_person_whatever_the_local_part() -> None:
+    """ "kernel@…" reads like a list's name, but the address wrote the quoted mail (round 12):
+    a list delivers mail and writes none, so the one answered is a party."""
+    wrote = "On Mon, 1 Apr 2024, Henry Blake <kernel@ferrovia.example.org> wrote:"
+    assert _replying_to_kernel_address(wrote) == {
+        "jake@moreno.example.com",
+        "kernel@ferrovia.example.org",
+    }
+    # by the display name alone, when the attribution gives no address
+    assert "kernel@ferrovia.example.org" in _replying_to_kernel_address("Henry Blake wrote:")
+    # someone else's quote: the list-like address is left out as before
+    assert _replying_to_kernel_address("On Mon, 1 Apr 2024, Ann Roe wrote:") == {
+        "jake@moreno.example.com"
+    }
+
+
+def test_a_destination_is_no_purpose_of_the_copy() -> None:
+    """ "Adding Jake to cc..." says where the copy goes (round 12), not why: read as a purpose,
+    "to cc" made a task of the author's among one organisation's people."""
+    english = LANGUAGES["en"]
+    for sentence in ("Adding Jake to cc...", "Adding Jake to the thread.", "Adding Jake to Cc."):
+        assert copy_purpose(sentence, "Adding Jake", [], english) == ("", "")
+    kind, clause = copy_purpose(
+        "Adding Jake to cc, to see if he agrees.", "Adding Jake", [], english
+    )
+    assert (kind, clause) == ("task", "to see if he agrees.")
+
+
+LONG_MIDDLE = (
+    "The reference is taken in foo_open() and the error path returns early.\n\n"
+    "I looked at the three callers and only the ioctl path leaks; the others drop it.\n\n"
+    "A fix would move the put into the common exit label, as the bar driver does."
+)
+
+
+@pytest.mark.parametrize(
+    ("last", "kind"),
+    [
+        # the copy said again at the end with its reason: awareness, not a loop-in (round 12)
+        ("I'm CCing Jake on this, as I guess he wants to be aware of it.", "other"),
+        ("I'm CCing Jake on this, as he wrote the helpers: can you look, Jake?", "introduction"),
+    ],
+)
+def test_a_copy_said_twice_is_read_by_the_saying_near_its_reason(last: str, kind: str) -> None:
+    assert verdict(f"[CCing Jake]\n\n{LONG_MIDDLE}\n\n{last}") == kind
+
+
+def _inline_reply(sentence: str) -> str:
+    raw = (
+        "From: Alice Novak <alice@novak.example.com>\n"
+        "To: Henry Blake <henry@ferrovia.example.com>\n"
+        "Cc: Ops <ops@lists.example.com>, Ann Roe <ann@roe.example.org>,"
+        " Ben Lutz <ben@lutz.example.net>, Cy Park <cy@park.example.net>\n"
+        "Subject: Re: [PATCH 2/4] foo: add the hint call\n"
+        "In-Reply-To: <p1@ferrovia.example.com>\nMessage-ID: <r1@novak.example.com>\n\n"
+        "On Mon, 1 Apr 2024, Henry Blake <henry@ferrovia.example.com> wrote:\n"
+        "> The call takes a pid.\n\n"
+        f"{sentence}\n\n> It may also take a handle later.\n\nThat is fine.\n\nAlice\n"
+    )
+    return classify(parse_message(raw.encode()), IDENTITY).kind
+
+
+@pytest.mark.parametrize("role", ["maintainer", "maintainers", "committers"])
+def test_a_role_copied_in_by_name_of_role_is_a_group_copied(role: str) -> None:
+    """ "Ccing pidfd maintainer." (round 12): one person copied by the role, as a group is."""
+    question = "I wonder what our plan is for pids once handles exist."
+    assert _inline_reply(f"{question} Ccing foo {role}.") == "introduction"
+    # the role spoken of, nobody copied
+    assert _inline_reply(f"{question} Ask the foo {role}.") == "other"
+
+
+def test_the_authors_other_address_is_no_party() -> None:
+    """Alice follows up her own mail from another address, her work one copied (round 12): the
+    quoted author's name is hers, and the address of that name is Alice, not a party."""
+    raw = (
+        b"From: Alice Novak <alice@novak.example.com>\n"
+        b"To: Henry Blake <henry@ferrovia.example.com>\n"
+        b"Cc: Alice Novak <anovak@work.example.org>, Jake Moreno <jake@moreno.example.com>\n"
+        b"Subject: Re: [PATCH] foo: fix the refcount leak\n"
+        b"In-Reply-To: <p1@novak.example.com>\nMessage-ID: <r1@novak.example.com>\n\n"
+        b"+Cc: Jake (a question about the helpers below)\n\n"
+        b"On Mon, 1 Apr 2024, Alice Novak <alice@novak.example.com> wrote:\n"
+        b"> foo_open() takes a reference that is never dropped.\n\n"
+        b"Jake, can the helper drop it for us?\n\nAlice\n"
+    )
+    verdict = classify(parse_message(raw), IDENTITY)
+    assert verdict.kind == "introduction", "\n".join(verdict.explain())
+    assert {p.address.email for p in verdict.parties} == {
+        "jake@moreno.example.com",
+        "henry@ferrovia.example.com",
+    }

@@ -47,6 +47,14 @@ def test_a_lists_usual_name_at_a_personal_mailbox_provider_is_a_person() -> None
     assert is_list(Address("openwrt-devel@lists.openwrt.example", ""), frozenset())
 
 
+def test_a_lists_usual_name_at_a_domain_of_the_persons_own_name_is_a_person() -> None:
+    """ "Martin Sperl <kernel@martin.sperl.org>" (round 12): the domain is the person's name."""
+    assert not is_list(Address("kernel@jake.moreno.example.org", "Jake Moreno"), frozenset())
+    # one word of the name is the organisation's, not a person's own domain
+    assert is_list(Address("kernel@moreno.example.org", "Moreno Kernel Team"), frozenset())
+    assert is_list(Address("kernel@moreno.example.org", "Jake Moreno"), frozenset())
+
+
 def _text(body: str) -> str:
     raw = f"From: a@x.example\nTo: b@y.example\nSubject: s\n\n{body}".encode()
     return author_text(parse_message(raw)).text
