@@ -1,0 +1,121 @@
+"""Whom the author copies in: the sentences that copy someone ("+CC Jan and Paolo, who wrote
+the driver") and the recipients they name, by name phrase, by an address written in the copy,
+or, for a name that matched no one, by the nameless addresses clients append to Cc. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from refmail.detect_cues import cue_pattern
+from refmail.detect_languages import LANGUAGES
+from refmail.detect_parties import People, named
+from refmail.parse import Address
+from refmail.patterns import Lazy
+
+
+def copy_sentence(
+    sentence_list: list[str],
+    cues: dict[str, str],
+    code: str = "en",
+    accept: Callable[[str, str, re.Match[str]], bool] | None = None,
+) -> str:
+    """The sentences that copy someone in (those `accept` takes), each with the sentence before
+    it when it names nobody itself ("A question for Tony and Yazen. CCed.")."""
+    if "cue_copy_in" not in cues:
+        return ""
+    pattern = cue_pattern(code, "cue_copy_in")
+    gates = LANGUAGES[code].gates.get("cue_copy_in", ("",))
+    picked: list[str] = []
+    for i, s in enumerate(sentence_list):
+        lowered = s.lower()  # once per sentence, not once per gate word
+        if not any(g in lowered for g in gates):
+            continue
+        if any(accept is None or accept("cue_copy_in", s, m) for m in pattern.finditer(s)):
+            if i > 0 and not _PHRASE().search(_PRONOUNS.sub(" ", COPY_WORDS().sub(" ", s))):
+                picked.append(sentence_list[i - 1])
+            picked.append(s)
+    return " ".join(picked) or cues["cue_copy_in"]
+
+
+_PHRASE = Lazy(r"[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}(?:\s[A-ZÁÉÍÓÚÑ][\w'’-]{1,30}){0,2}")
+COPY_WORDS = Lazy(
+    r"(?i)(?:\b(?:cc'?ing|cc'?ed|cced|copying|adding|added|copied|looping\sin)\b|\+\s?cc\b:?|\bcc:)"
+)
+_PRONOUNS = re.compile(r"\b(?:He|She|They|I)\b")  # "She is copied here" names nobody new
+_NOT_NAMES = frozenset(
+    {"i", "i'm", "i've", "cc", "to", "the", "and", "who", "as", "since", "for", "thanks", "hi"}
+    | {"he", "she", "they", "per"}
+)
+
+
+def copied_in(who: People, sentence: str) -> list[Address]:
+    """The recipients named where the author copies someone in.
+
+    A name phrase ("Michal Koutný") picks the recipients matching all its words, else any;
+    people in Cc are preferred (the ones just copied in). The last Cc addresses without a
+    display name stand for the names that matched nobody ("+cc Roman" and guro@…): a nameless
+    address cannot be matched by name, and clients append new copies.
+    `sentence` is `copy_sentence`'s.
+    """
+    # "+cc Michal <mkoutny@…>": an address written in the copy itself (not one written
+    # anywhere, like the "* Matthijs <matthijs@…> [240228]:" of an attribution)
+    lowered = sentence.lower()
+    found = [a for a in who.candidates if a.email in who.written and a.email in lowered]
+    sentence = COPY_WORDS().sub(" ", sentence)
+    phrases = []
+    spans: list[tuple[int, int]] = []
+    for match in _PHRASE().finditer(sentence):
+        if sentence[max(0, match.start() - 4) : match.start()].lower() == "the ":
+            continue  # "the PMBus maintainers" is a group, not a person
+        words = [w.lower() for w in match.group(0).split() if w.lower() not in _NOT_NAMES]
+        if words:
+            phrases.append(words)
+            spans.append(match.span())
+    unmatched: list[int] = []
+    for i, words in enumerate([] if found else phrases):
+        loose = [a for a in who.candidates if named(a, set(words))]
+        # the whole name first ("Liz Zhang" is Liz Zhang in To, not Bo Zhang in Cc), then Cc
+        whole = [a for a in loose if all(named(a, {w}) for w in words)]
+        pool = [a for a in whole if a in who.copied] or whole
+        pool = pool or [a for a in loose if a in who.copied] or loose
+        if not pool:
+            unmatched.append(i)
+        for addr in pool:
+            if addr not in found:
+                found.append(addr)
+    if found:
+        # Beside names that matched, a given name alone listed with one of them that matched
+        # nobody is a nameless address ("+CC Jan and Paolo": Paolo by name, jack@… with none);
+        # a full name that matched nobody ("adding Dan Jones") names someone with no address
+        # here, and a word after the list ("Paolo from Intel") is no name of the copied.
+        listed = _listed_with(
+            sentence, spans, [i for i in range(len(phrases)) if i not in unmatched]
+        )
+        unmatched = [i for i in unmatched if len(phrases[i]) == 1 and i in listed]
+    # a name whose address the author wrote in the text is theirs, not a nameless copy's
+    unmatched = [i for i in unmatched if not any(named(a, set(phrases[i])) for a in who.in_text)]
+    if not unmatched:
+        return found
+    nameless = [
+        a for a in who.copied if a not in found and a.name.lower() in ("", a.email.split("@")[0])
+    ]
+    # (a display name equal to the local part is no name: "sullivanjj <sullivanjj@…>"; the
+    # last ones: clients append new copies)
+    return found + nameless[-min(len(unmatched), 3) :] if nameless else found
+
+
+_LIST_GAP = Lazy(r"(?:\s|,|&|\+|/|\band\b)*")
+
+
+def _listed_with(sentence: str, spans: list[tuple[int, int]], matched: list[int]) -> set[int]:
+    """The phrases listed together with a matched one ("Jan and Paolo", "Sima, Dave"): runs of
+    phrases with only commas, "and", "&", "+" or "/" between them."""
+    runs: list[list[int]] = []
+    for i, (start, _) in enumerate(spans):
+        if runs and _LIST_GAP().fullmatch(sentence[spans[i - 1][1] : start]):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return {i for run in runs if any(j in matched for j in run) for i in run}
