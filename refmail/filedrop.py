@@ -56,6 +56,7 @@ class FileDrafts:
     def put(self, message: bytes, message_id: str, recipients: Sequence[str] = ()) -> None:
         """Write one draft for good: its data synced, then renamed into place, then the
         directory synced (so a crash cannot undo a rename the outbox was told of)."""
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # drafts hold contacts' data
         tmp, final = self._write(message, message_id, sync=True)
         self._publish([(tmp, final)])
 
@@ -66,7 +67,7 @@ class FileDrafts:
         if self._watch is None:
             # Opened before the group's first write: syncfs(2) reports the write errors that
             # happened since its handle was opened, even if another process's sync saw them.
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # contacts' data
             self._watch = os.open(self.directory, os.O_RDONLY)
         self._staged.append(self._write(message, message_id, sync=False))
 
@@ -92,17 +93,17 @@ class FileDrafts:
             _sweep_temporaries(self.directory)
 
     def _write(self, message: bytes, message_id: str, *, sync: bool) -> tuple[Path, Path]:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # drafts hold contacts' data
+        """Write `message` under its temporary name (the caller has made the directory)."""
         final = self.path_for(message_id)
         tmp = final.with_suffix(".tmp")
         try:
-            with os.fdopen(
-                os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb"
-            ) as handle:
-                handle.write(message)
+            handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                _write_all(handle, message)
                 if sync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                    os.fsync(handle)
+            finally:
+                os.close(handle)
         except OSError as exc:
             tmp.unlink(missing_ok=True)  # a half-written draft must not linger
             raise DeliveryError(f"cannot write {final}: {exc.strerror or exc}") from exc
@@ -163,6 +164,13 @@ class FileDrafts:
     def flag(self, keys: Sequence[str]) -> str:
         """A file has no flags: the why-log and the owner's notice say it is outdated."""
         return "left as it is (a file has no flags)"
+
+
+def _write_all(handle: int, data: bytes) -> None:
+    """os.write until all of `data` is written (a write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(handle, view) :]
 
 
 def _fsync_directory(directory: Path) -> None:

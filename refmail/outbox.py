@@ -23,9 +23,11 @@ from sqlalchemy import (
     Row,
     Select,
     and_,
+    bindparam,
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -33,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
 
-from refmail import kinds
+from refmail import kinds, tables
 from refmail import models as m
 from refmail.classes import dataclass
 
@@ -485,30 +487,81 @@ def claim_many(session: Session, rows: Sequence[m.FollowUp], now: datetime) -> l
     return [r for r in rows if r.id in taken]
 
 
+# Built once (a dispatch confirms every group of deliveries with them): the UPDATE of one
+# confirmed row, run for a group's rows as one executemany, and the why-log's INSERT.
+_NOW = bindparam("p_now", type_=tables.UTCDateTime())
+_CONFIRM = (
+    update(tables.follow_up)
+    .where(tables.follow_up.c.id == bindparam("p_id"), tables.follow_up.c.state == "delivering")
+    .values(
+        state="delivered",
+        reason="",
+        delivered_at=_NOW,
+        updated_at=_NOW,
+        channel=bindparam("p_channel"),
+        body_digest=bindparam("p_digest"),
+        subject=bindparam("p_subject"),
+    )
+)
+_ADD_EVENTS = insert(tables.follow_up_event)
+
+
 def confirm_many(session: Session, done: Sequence[Confirmation], now: datetime) -> int:
-    """`confirm` for many deliveries: one read, then the changes and why-log entries flushed
-    together (one UPDATE and one INSERT for the lot). Only rows still claimed are confirmed;
-    returns how many."""
+    """`confirm` for many deliveries, set-based (no ORM object per row: a fifth of a delivery's
+    time went to loading and flushing them): one read of the rows still claimed, one UPDATE
+    executed for them all, one INSERT of their why-log entries. Only rows still claimed are
+    confirmed; returns how many. A row the session holds is expired, to be read afresh."""
     if not done:
         return 0
-    rows = {
-        r.id: r
-        for r in session.scalars(
-            select(m.FollowUp)
-            .where(m.FollowUp.id.in_([d.id for d in done]), m.FollowUp.state == "delivering")
-            .options(selectinload(m.FollowUp.contact))
+    still = (
+        select(
+            m.FollowUp.id,
+            m.FollowUp.kind,
+            literal("delivered").label("state"),  # as the log line shows it, once confirmed
+            m.FollowUp.due_at,
+            m.Contact.email,
         )
-    }
-    entries: list[tuple[m.FollowUp, str, str]] = []
-    for d in done:
-        row = rows.get(d.id)
-        if row is not None:
-            row.delivered_at, row.channel = now, d.channel
-            row.body_digest, row.subject = d.digest, d.subject
-            row.state, row.updated_at, row.reason = "delivered", now, ""
-            entries.append((row, d.rule, d.reason))
-    _log_many(session, entries, now)
-    return len(entries)
+        .join(m.Contact, m.Contact.id == m.FollowUp.contact_id)
+        .where(m.FollowUp.id.in_([d.id for d in done]), m.FollowUp.state == "delivering")
+    )
+    claimed: dict[int, Any] = {row.id: row for row in session.execute(still)}  # Rows
+    confirmed = [d for d in done if d.id in claimed]
+    if not confirmed:
+        return 0
+    session.execute(
+        _CONFIRM,
+        [
+            {
+                "p_id": d.id,
+                "p_now": now,
+                "p_channel": d.channel,
+                "p_digest": d.digest,
+                "p_subject": d.subject,
+            }
+            for d in confirmed
+        ],
+    )
+    session.execute(
+        _ADD_EVENTS,
+        [
+            {
+                "follow_up_id": d.id,
+                "at": now,
+                "state": "delivered",
+                "rule": d.rule,
+                "reason": d.reason,
+            }
+            for d in confirmed
+        ],
+    )
+    for d in confirmed:
+        held = session.identity_map.get(identity_key(m.FollowUp, d.id))
+        if held is not None:
+            session.expire(held)
+        if log.isEnabledFor(logging.INFO):
+            row = claimed[d.id]
+            log_line(row, row.email, f"delivered ({d.channel})", d.rule, d.reason)
+    return len(confirmed)
 
 
 def fail(session: Session, row: m.FollowUp, why: str, permanent: bool, now: datetime) -> bool:

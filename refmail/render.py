@@ -16,8 +16,10 @@ as defanged plain text (refmail.defang): nothing they wrote becomes a link in th
 from __future__ import annotations
 
 import email.utils
+import functools
 import re
 import textwrap
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -33,7 +35,7 @@ from refmail.wire import WIRE, Fields, fast_field, message_bytes
 from refmail.wire import fold_at_spaces as fold_at_spaces  # its home before refmail.wire
 
 if TYPE_CHECKING:
-    from jinja2 import Environment
+    from jinja2 import Environment, Template
 
 MAX_REFERENCES = 20
 
@@ -174,27 +176,34 @@ class Draft:
 def third_party_safe(draft: Draft) -> Draft:
     """The draft with everything a third party controls cleaned: names stripped of control
     characters, URLs and addresses; free text with its URLs, domains and addresses broken."""
-
-    def person(p: Person) -> Person:
-        return replace(
-            p,
-            name=clean_name(p.name),
-            organisation=defang(p.organisation),
-            phone=defang(p.phone),
-            about=defang(p.about),
-        )
-
     return replace(
         draft,
-        recipient=person(draft.recipient),
-        introducer=person(draft.introducer),
-        parties=tuple(map(person, draft.parties)),
-        merged_introducers=tuple(map(person, draft.merged_introducers)),
-        subject_person=person(draft.subject_person) if draft.subject_person else None,
-        context=defang(draft.context),
-        about_owner=defang(draft.about_owner),
+        recipient=safe_person(draft.recipient),
+        introducer=safe_person(draft.introducer),
+        parties=tuple(map(safe_person, draft.parties)),
+        merged_introducers=tuple(map(safe_person, draft.merged_introducers)),
+        subject_person=safe_person(draft.subject_person) if draft.subject_person else None,
+        context=_defanged(draft.context),
+        about_owner=_defanged(draft.about_owner),
         intro_subject=" ".join(defang(draft.intro_subject).split()),
     )
+
+
+# A dispatch writes to the same people, and quotes an introduction's sentence to each party,
+# many times over: each is cleaned once (pure functions of frozen values; bounded caches).
+@functools.lru_cache(maxsize=4096)
+def safe_person(p: Person) -> Person:
+    """`p` with what a third party wrote cleaned (see third_party_safe)."""
+    return replace(
+        p,
+        name=clean_name(p.name),
+        organisation=defang(p.organisation),
+        phone=defang(p.phone),
+        about=defang(p.about),
+    )
+
+
+_defanged = functools.lru_cache(maxsize=1024)(defang)
 
 
 # The name a text opens by speaking to ("Sid-- I'm copying Doug…", "Hi Dana, …").
@@ -335,9 +344,16 @@ class Rendered:
         return getattr(self.message, name)
 
 
+# How often a Renderer looks whether a template file it read has changed since (Jinja2's own
+# check is a stat of every template, included ones too, at every draft: a tenth of a draft's
+# rendering time). A daemon thus still picks up an edited template, within this long.
+RECHECK_SECONDS = 2.0
+
+
 class Renderer:
-    """Holds the Jinja2 environment (templates compiled once per run); `render` makes a
-    Draft's message, `note` a short automatic one.
+    """Holds the Jinja2 environment (templates compiled once per run, looked up once per kind,
+    their files checked for edits every RECHECK_SECONDS); `render` makes a Draft's message,
+    `note` a short automatic one.
 
     Jinja2 is loaded when the first message is rendered: a dispatch with nothing due (most cron
     runs) builds a Renderer and never uses it (issue 15; tests/test_startup.py holds it)."""
@@ -345,6 +361,8 @@ class Renderer:
     def __init__(self, user_dir: str = "") -> None:
         self.user_dir = user_dir
         self.fields = Fields()  # the header fields only the stdlib can fold, remembered
+        self._templates: dict[tuple[str, bool], Template | None] = {}  # (name, html) → found
+        self._recheck_at = 0.0  # time.monotonic() of the next look at the files
 
     @cached_property
     def env(self) -> Environment:
@@ -353,6 +371,7 @@ class Renderer:
         loaders = [FileSystemLoader(d) for d in template_dirs(self.user_dir)]
         env = Environment(
             loader=ChoiceLoader(loaders),
+            auto_reload=False,  # `_recheck` looks at the files, every RECHECK_SECONDS
             undefined=StrictUndefined,
             keep_trailing_newline=True,
             trim_blocks=True,
@@ -365,6 +384,38 @@ class Renderer:
     def html_env(self) -> Environment:
         return self.env.overlay(autoescape=True)
 
+    def _template(self, name: str, html: bool = False) -> Template | None:
+        """The compiled template `name` (None: no such HTML template), from this renderer's
+        own table once looked up."""
+        self._recheck()
+        key = (name, html)
+        if key in self._templates:
+            return self._templates[key]
+        from jinja2 import TemplateNotFound  # loaded already, by self.env
+
+        try:
+            found: Template | None = (self.html_env if html else self.env).get_template(name)
+        except TemplateNotFound:
+            if not html:
+                raise
+            found = None
+        self._templates[key] = found
+        return found
+
+    def _recheck(self) -> None:
+        """Every RECHECK_SECONDS: forget every template if one file read has changed (the
+        environments are made anew, as for a new renderer), and the lookups (a template added
+        to the user's directory since)."""
+        now = time.monotonic()
+        if now < self._recheck_at:
+            return
+        self._recheck_at = now + RECHECK_SECONDS
+        self._templates.clear()
+        made = [self.__dict__[k] for k in ("env", "html_env") if k in self.__dict__]
+        if not all(t.is_up_to_date for env in made for t in env.cache.values()):
+            self.__dict__.pop("env", None)
+            self.__dict__.pop("html_env", None)
+
     def note(
         self,
         name: str,
@@ -375,9 +426,9 @@ class Renderer:
         **values: object,
     ) -> EmailMessage:
         """A short automatic message (e.g. a preferences link), not tied to an introduction."""
-        module = self.env.get_template(f"email/{name}.txt.j2").make_module(
-            {"owner": sender, "recipient": recipient, **values}
-        )
+        template = self._template(f"email/{name}.txt.j2")
+        assert template is not None  # a missing text template raises
+        module = template.make_module({"owner": sender, "recipient": recipient, **values})
         msg = EmailMessage(policy=WIRE)
         msg["From"] = sender.header()
         msg["To"] = recipient.header()
@@ -393,7 +444,9 @@ class Renderer:
         """The header fields and bodies of `draft`'s message."""
         draft = third_party_safe(draft)
         context = {"d": draft, "kind": draft.kind}
-        text_module = self.env.get_template(f"email/{draft.kind}.txt.j2").make_module(context)
+        text = self._template(f"email/{draft.kind}.txt.j2")
+        assert text is not None  # a missing text template raises
+        text_module = text.make_module(context)
         subject = one_line(str(getattr(text_module, "subject", "")))
         fields = [
             ("From", draft.sender.header()),
@@ -412,12 +465,8 @@ class Renderer:
         if draft.links.unsubscribe:
             fields.append(("List-Unsubscribe", f"<{draft.links.unsubscribe}>"))
             fields.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-        from jinja2 import TemplateNotFound  # loaded already, by self.env
-
-        try:
-            html = self.html_env.get_template(f"email/{draft.kind}.html.j2").render(context)
-        except TemplateNotFound:
-            html = ""
+        html_template = self._template(f"email/{draft.kind}.html.j2", html=True)
+        html = html_template.render(context) if html_template is not None else ""
         return Composed(tuple(fields), str(text_module).strip() + "\n", html)
 
     def message(self, draft: Draft, now: datetime) -> EmailMessage:
