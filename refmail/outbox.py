@@ -16,7 +16,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -36,6 +36,9 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from refmail import kinds, tables
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
 from refmail import models as m
 from refmail.classes import dataclass
 
@@ -523,24 +526,32 @@ def confirm_many(session: Session, done: Sequence[Confirmation], now: datetime) 
         )
         .join(m.Contact, m.Contact.id == m.FollowUp.contact_id)
         .where(m.FollowUp.id.in_([d.id for d in done]), m.FollowUp.state == "delivering")
+        # locked until commit (PostgreSQL; SQLite writes one at a time): the UPDATE below
+        # then changes every row read here, and each why-log entry has its change
+        .with_for_update(of=m.FollowUp)
     )
     claimed: dict[int, Any] = {row.id: row for row in session.execute(still)}  # Rows
     confirmed = [d for d in done if d.id in claimed]
     if not confirmed:
         return 0
-    session.execute(
-        _CONFIRM,
-        [
-            {
-                "p_id": d.id,
-                "p_now": now,
-                "p_channel": d.channel,
-                "p_digest": d.digest,
-                "p_subject": d.subject,
-            }
-            for d in confirmed
-        ],
-    )
+    changed = cast(
+        "CursorResult[Any]",  # an UPDATE's result: it has the count of rows changed
+        session.execute(
+            _CONFIRM,
+            [
+                {
+                    "p_id": d.id,
+                    "p_now": now,
+                    "p_channel": d.channel,
+                    "p_digest": d.digest,
+                    "p_subject": d.subject,
+                }
+                for d in confirmed
+            ],
+        ),
+    ).rowcount
+    if changed != len(confirmed):  # never, with the rows locked; if it were, log nothing
+        raise RuntimeError(f"confirmed {changed} of {len(confirmed)} claimed follow-ups")
     session.execute(
         _ADD_EVENTS,
         [
