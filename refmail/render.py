@@ -26,7 +26,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from functools import cached_property
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from refmail import kinds
 from refmail.defang import clean_name, defang
@@ -348,6 +348,7 @@ class Rendered:
 # check is a stat of every template, included ones too, at every draft: a tenth of a draft's
 # rendering time). A daemon thus still picks up an edited template, within this long.
 RECHECK_SECONDS = 2.0
+_UNSEEN = object()  # a template not looked up yet (None is "no such HTML template")
 
 
 class Renderer:
@@ -389,8 +390,11 @@ class Renderer:
         own table once looked up."""
         self._recheck()
         key = (name, html)
-        if key in self._templates:
-            return self._templates[key]
+        # One lookup, not `in` then `[]`: the daemon's threads share this renderer, and one of
+        # them may clear the table (`_recheck`) between the two.
+        held = self._templates.get(key, _UNSEEN)
+        if held is not _UNSEEN:
+            return cast("Template | None", held)
         from jinja2 import TemplateNotFound  # loaded already, by self.env
 
         try:

@@ -71,3 +71,31 @@ def test_the_same_renderer_writes_the_same_bytes_as_a_new_one_after_a_reload(
     first = written(renderer)
     clock[0] += render.RECHECK_SECONDS
     assert written(renderer) == first == written(Renderer())
+
+
+class _ClearedBetween(dict):  # type: ignore[type-arg]
+    """A table another thread clears (Renderer._recheck) just after this one looked in it."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        super().__init__()
+        self.renderer = renderer
+
+    def __contains__(self, key: object) -> bool:
+        found = super().__contains__(key)
+        self.clear()
+        return found
+
+    def get(self, key: object, default: object = None) -> object:
+        found = super().get(key, default)
+        self.clear()
+        return found
+
+
+def test_a_table_cleared_by_another_thread_between_lookups_is_no_error() -> None:
+    renderer = Renderer()
+    assert text_of(reparse(renderer.render(draft("thank_you"), NOW)))
+    table = _ClearedBetween(renderer)
+    table.update(renderer._templates)
+    renderer._templates = table
+    renderer._recheck_at = float("inf")
+    assert text_of(reparse(renderer.render(draft("thank_you"), NOW)))
