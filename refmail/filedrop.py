@@ -56,7 +56,7 @@ class FileDrafts:
     def put(self, message: bytes, message_id: str, recipients: Sequence[str] = ()) -> None:
         """Write one draft for good: its data synced, then renamed into place, then the
         directory synced (so a crash cannot undo a rename the outbox was told of)."""
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # drafts hold contacts' data
+        self._make_directory()
         tmp, final = self._write(message, message_id, sync=True)
         self._publish([(tmp, final)])
 
@@ -67,8 +67,11 @@ class FileDrafts:
         if self._watch is None:
             # Opened before the group's first write: syncfs(2) reports the write errors that
             # happened since its handle was opened, even if another process's sync saw them.
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # contacts' data
-            self._watch = os.open(self.directory, os.O_RDONLY)
+            self._make_directory()
+            try:
+                self._watch = os.open(self.directory, os.O_RDONLY)
+            except OSError as exc:
+                raise DeliveryError(f"cannot open {self.directory}: {exc.strerror or exc}") from exc
         self._staged.append(self._write(message, message_id, sync=False))
 
     def settle(self) -> None:
@@ -91,6 +94,14 @@ class FileDrafts:
         if not self._swept:  # once: listing the directory at every group would grow with it
             self._swept = True
             _sweep_temporaries(self.directory)
+
+    def _make_directory(self) -> None:
+        """The drafts directory, private (drafts hold contacts' data). A failure is the
+        channel's, not the draft's: a DeliveryError, so the follow-up is tried again."""
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DeliveryError(f"cannot create {self.directory}: {exc.strerror or exc}") from exc
 
     def _write(self, message: bytes, message_id: str, *, sync: bool) -> tuple[Path, Path]:
         """Write `message` under its temporary name (the caller has made the directory)."""

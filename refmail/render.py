@@ -408,8 +408,9 @@ class Renderer:
 
     def _recheck(self) -> None:
         """Every RECHECK_SECONDS: forget every template if one file read has changed (the
-        environments are made anew, as for a new renderer), and the lookups (a template added
-        to the user's directory since)."""
+        environments are made anew, as for a new renderer), and the lookups, so a template
+        that was missing (a new HTML part) is found. A user's override of a bundled template
+        already loaded waits for a restart, as it did with Jinja2's own check."""
         now = time.monotonic()
         if now < self._recheck_at:
             return

@@ -23,9 +23,9 @@ def _claimed(factory: SessionFactory) -> list[int]:
         return [r.id for r in outbox.claim_many(s, rows, NOW)]
 
 
-def test_a_row_reopened_meanwhile_is_not_confirmed(factory: SessionFactory, db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("row locks: PostgreSQL (SQLite takes the write lock at BEGIN)")
+# Row locks are PostgreSQL's (SQLite takes its one write lock at BEGIN IMMEDIATE).
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_row_reopened_meanwhile_is_not_confirmed(factory: SessionFactory) -> None:
     ids = _claimed(factory)
     done = [outbox.Confirmation(i, "file", "delivered", "r") for i in ids]
     other = factory()

@@ -163,6 +163,18 @@ def test_failed_write_leaves_no_draft(tmp_path: Path, monkeypatch: pytest.Monkey
     assert list(tmp_path.iterdir()) == []  # no half-written .tmp left behind
 
 
+@pytest.mark.parametrize("write", ["put", "stage"])
+def test_a_drafts_directory_that_cannot_be_made_fails_the_channel_not_the_draft(
+    tmp_path: Path, write: str
+) -> None:
+    blocker = tmp_path / "drafts"
+    blocker.write_bytes(b"a file where the directory should be")
+    drafts = FileDrafts(blocker)
+    with pytest.raises(DeliveryError, match="cannot create") as failure:
+        getattr(drafts, write)(b"draft", "<a@example.com>")
+    assert not failure.value.permanent  # the owner can mend the path: dispatch retries later
+
+
 @pytest.mark.parametrize(
     "message_id",
     [
