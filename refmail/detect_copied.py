@@ -94,8 +94,15 @@ def copied_in(who: People, sentence: str) -> list[Address]:
             sentence, spans, [i for i in range(len(phrases)) if i not in unmatched]
         )
         unmatched = [i for i in unmatched if len(phrases[i]) == 1 and i in listed]
-    # a name whose address the author wrote in the text is theirs, not a nameless copy's
-    unmatched = [i for i in unmatched if not any(named(a, set(phrases[i])) for a in who.in_text)]
+    # a name whose address the author wrote in the text is theirs, not a nameless copy's; a
+    # phrase in capitals that named no one is an acronym or a shout ("the SMC SOCKETS
+    # maintainers", "+Cc cgroups ML"), not a person whose address carries no name
+    unmatched = [
+        i
+        for i in unmatched
+        if not any(named(a, set(phrases[i])) for a in who.in_text)
+        and not _capitals(sentence[spans[i][0] : spans[i][1]])
+    ]
     if not unmatched:
         return found
     nameless = [
@@ -104,6 +111,11 @@ def copied_in(who: People, sentence: str) -> list[Address]:
     # (a display name equal to the local part is no name: "sullivanjj <sullivanjj@…>"; the
     # last ones: clients append new copies)
     return found + nameless[-min(len(unmatched), 3) :] if nameless else found
+
+
+def _capitals(phrase: str) -> bool:
+    """Every word of the phrase is written in capitals ("SMC", "SHARED MEMORY")."""
+    return all(w.isupper() and len(w) >= 2 for w in phrase.split())
 
 
 _LIST_GAP = Lazy(r"(?:\s|,|&|\+|/|\band\b)*")

@@ -33,6 +33,7 @@ from refmail.detect_parties import (
     is_robot,
     named,
     on_thread,
+    one_address_each,
     people,
 )
 from refmail.detect_purpose import colleagues_only, copy_evidence
@@ -494,7 +495,7 @@ def _parties(
             out.setdefault(addr.email, (addr, reached))
     for addr in who.in_text:
         out.setdefault(addr.email, (addr, False))
-    return tuple(out.values())
+    return one_address_each(tuple(out.values()), who.written)
 
 
 def _greeted_together(who: People, text: str, copied: list[Address]) -> list[Address]:

@@ -368,6 +368,33 @@ def people(
     return People(candidates, copied, tuple(forwarded), tuple(in_text), written, lists)
 
 
+def one_address_each(
+    parties: tuple[tuple[Address, bool], ...], written: frozenset[str]
+) -> tuple[tuple[Address, bool], ...]:
+    """Each person once: an address the author wrote in the text ("Tim's e-mail address is
+    tim.f.riordan@usa.example.com") stands for the same mailbox name at another domain (the
+    tim.f.riordan@example.com of a forwarded header), which is dropped."""
+    chosen = {_mailbox_name(a): a for a, _ in parties if a.email in written}
+    return tuple(
+        (a, r)
+        for a, r in parties
+        if a.email in written or not _twin(a, chosen.get(_mailbox_name(a)))
+    )
+
+
+def _mailbox_name(addr: Address) -> str:
+    return addr.email.partition("@")[0]
+
+
+def _twin(addr: Address, other: Address | None) -> bool:
+    """`other` is the same person at another address: the same mailbox name, long enough to
+    be a person's ("tim.f.riordan", not "linux"), and no display names that disagree."""
+    if other is None or other.email == addr.email or len(_letters(addr.email)) < 6:
+        return False
+    mine, theirs = name_tokens(addr), name_tokens(other)
+    return not (addr.name and other.name) or not mine.isdisjoint(theirs)
+
+
 def _wrote_quote(addr: Address, lists: frozenset[str], replied: tuple[str, str]) -> bool:
     """The address wrote the message this one quotes, so it is a person's whatever its local
     part looks like ("Emil Berthing <kernel@…> wrote:"): a list delivers mail, it writes none."""
@@ -446,6 +473,7 @@ def _person_name(before: re.Match[str] | None, email: str) -> str:
     if before is None:
         return ""
     name, gap = before.group(1), before.group(2)
+    name = name.removesuffix("'s").removesuffix("’s")  # "Tim's address is …" names Tim
     words = name.split()
     domain = email.partition("@")[2]
     if (

@@ -219,3 +219,41 @@ def test_a_resume_path_in_code_talk_is_no_resume() -> None:
         "This is the resume path that fails; please see the resume handler below.\n",
     )
     assert "cue_passes_on_cv" not in features(v)
+
+
+FORWARDED_TIM = (
+    "\n\n -----Original Message-----\n"
+    'From: \t"Riordan, Tim F." <tim.f.riordan@petro.example.com>\n'
+    "Sent:\tMonday, October 29, 2001 10:40 AM\nTo:\tNovak, Alice\nSubject:\tRE: the desk\n\n"
+    "Why don't you just send the resume over and I will give it to her?\n"
+)
+
+
+def test_an_address_the_author_writes_stands_for_the_same_mailbox_forwarded() -> None:
+    # Tim's forwarded header and the address the author gives for him are one person
+    v = run(
+        f"From: {OWNER}\nTo: chris.gold@example.com\nSubject: FW: the desk",
+        "Chris,\n\nIf you're in a position to send Tim Riordan a resume and mention my name, Tim"
+        " will hand walk it to the person hiring. Tim is expecting your inquiry.\n\n"
+        "Tim's e-mail address is:\t\ttim.f.riordan@usa.petro.example.com\n" + FORWARDED_TIM,
+    )
+    assert v.kind == "introduction"
+    assert {p.address.email for p in v.parties} == {
+        "chris.gold@example.com",
+        "tim.f.riordan@usa.petro.example.com",
+    }
+
+
+def test_an_address_written_for_someone_else_leaves_the_forwarded_one() -> None:
+    # the look-alike: the address written is another person's, so both stay
+    v = run(
+        f"From: {OWNER}\nTo: chris.gold@example.com\nSubject: FW: the desk",
+        "Chris,\n\nIf you're in a position to send Tim Riordan a resume and mention my name, Tim"
+        " will hand walk it to Maria, who is hiring. Tim is expecting your inquiry.\n\n"
+        "Maria's e-mail address is:\t\tmaria.hooper@usa.petro.example.com\n" + FORWARDED_TIM,
+    )
+    assert v.kind == "introduction"
+    assert {
+        "tim.f.riordan@petro.example.com",
+        "maria.hooper@usa.petro.example.com",
+    } <= {p.address.email for p in v.parties}

@@ -82,3 +82,24 @@ def test_every_name_matched_adds_no_nameless_copy() -> None:
         "paolo@unimore.example.it",
         "wanda@longhaul.example.org",
     }
+
+
+def test_a_phrase_in_capitals_that_names_nobody_is_no_nameless_copy() -> None:
+    # "SHARED MEMORY", "SMC": a subsystem's name in capitals, not a person whose address
+    # carries no name; the nameless addresses at the end of Cc are not copied in by it
+    v = run(
+        "jkowal@suse.example.com, rgallo@example.net",
+        "Hi,\n\nI am Cc'ing the SHARED MEMORY (SMC) maintainers for the deadlock.",
+    )
+    assert {"jkowal@suse.example.com", "rgallo@example.net"}.isdisjoint(
+        p.address.email for p in v.parties
+    )
+
+
+def test_a_given_name_that_names_nobody_is_still_a_nameless_copy() -> None:
+    # the look-alike: a name written as names are ("Jan"), with the SMC beside it
+    v = run(
+        "mlei@example.net, jkowal@suse.example.com",
+        "Hi,\n\nCc'ing Jan for the SMC part of the deadlock.",
+    )
+    assert "jkowal@suse.example.com" in parties(v)
