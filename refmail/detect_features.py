@@ -22,7 +22,7 @@ from refmail.detect_directs import (
     one_reader,
     presented,
 )
-from refmail.detect_handoff import hands_to_the_copied
+from refmail.detect_handoff import hands_to_the_copied, loops_in_the_copied
 from refmail.detect_lang import LanguageData
 from refmail.detect_languages import LANGUAGES
 from refmail.detect_names import party_names
@@ -153,12 +153,7 @@ def read(
     _shape_features(
         msg, shape, who, parties, text, data, cues, named_in, add, relay is not None, owner
     )
-    # (read from the shape only where no hand-off or copy-in phrase said it already)
-    handed = not any(k in cues for k in _HAND_OVER) and hands_to_the_copied(
-        named_in, [a for a, _ in parties if a in who.copied], [*who.candidates]
-    )
-    if handed:
-        add("hands_to_the_copied", f"hands the reader to {handed}, who is copied")
+    looped = _hand_off_shape(msg, who, parties, named_in, cues, found, add)
     for feature, said in _copy_and_colleagues(
         msg, [a for a, _ in parties], who, copy_text, cues, code, found
     ):
@@ -179,6 +174,9 @@ def read(
     _outweigh(found, "copy_to_reach", "neg_admin_copy", "copied to reach the other side")
     # "Please contact him" of someone copied in: the reader handed on, not sent off elsewhere
     _outweigh(found, "hands_to_the_copied", "neg_pointer", "the one pointed to is copied")
+    if looped:  # "I have copied Pam on this and she will respond to you": no FYI copy
+        for zeroed in ("neg_fyi_copy", "copy_for_own_task"):
+            _zero(found, zeroed, "the copied will help the reader")
     # "+CC Jean, Guenter and the list": the list was copied beside people, not instead
     _outweigh(found, "names_the_copied", "neg_list_copy", "people copied too")
     # "[+cc Jakub for visibility] … What do you think Bjorn? Jakub?": asked, not informed
@@ -210,6 +208,34 @@ def read(
         introducer=msg.quoted[0].sender if relay else None,
         names=names,
     )
+
+
+def _hand_off_shape(
+    msg: ParsedMessage,
+    who: People,
+    parties: tuple[tuple[Address, bool], ...],
+    named_in: list[tuple[str, set[str]]],
+    cues: dict[str, str],
+    found: list[Evidence],
+    add: Callable[[str, str], None],
+) -> Address | None:
+    """The hand-off to someone copied read from the shape (`detect_handoff`): adds its features
+    and returns the copied person, new to the thread, that a loop-in brings in, if any."""
+    in_cc = [a for a, _ in parties if a in who.copied]
+    # (new to the thread only where the thread is quoted: "Re:" with no quote says nothing)
+    new = [a for a in in_cc if not on_thread(a, msg.history)] if msg.history else []
+    looped = loops_in_the_copied(named_in, new, [*who.candidates])
+    # (read from the shape only where no hand-off or copy-in phrase said it already; a phrase
+    # that only says someone can help is half a pointer, and a loop-in says whom it hands on to)
+    if any(k in cues and not (looped and _can_help(k, cues[k])) for k in _HAND_OVER):
+        return looped
+    handed = looped or hands_to_the_copied(named_in, in_cc, [*who.candidates])
+    if handed:
+        add("hands_to_the_copied", f"hands the reader to {handed}, who is copied")
+    if looped and not any(e.feature == "names_the_copied" for e in found):
+        # the hand-off read from the shape names whom it brings in, as a hand-off phrase does
+        add("names_the_copied", looped.email)
+    return looped
 
 
 # "Jeff can help you", "Marcia (Jim's assistant) can give you the call-in number": what
@@ -403,10 +429,15 @@ def _outweigh(found: list[Evidence], present: str, zeroed: str, why: str) -> Non
     """With `present` among the evidence, `zeroed` weighs nothing (kept, with `why`, so the
     explanation still shows it)."""
     if any(e.feature == present for e in found):
-        found[:] = [
-            Evidence(e.feature, 0.0, f"{e.evidence} ({why})") if e.feature == zeroed else e
-            for e in found
-        ]
+        _zero(found, zeroed, why)
+
+
+def _zero(found: list[Evidence], zeroed: str, why: str) -> None:
+    """`zeroed` weighs nothing (kept, with `why`, so the explanation still shows it)."""
+    found[:] = [
+        Evidence(e.feature, 0.0, f"{e.evidence} ({why})") if e.feature == zeroed else e
+        for e in found
+    ]
 
 
 def _soften_incidental(found: list[Evidence]) -> None:

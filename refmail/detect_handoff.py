@@ -2,12 +2,17 @@
 the message will reach the reader, or sends the reader to them ("Bill Bradford and/or John
 Suttle will be contacting you", "Charlie Otto needs your review. Please contact him with any
 questions"). The copied person is the subject or the object of a contact verb whose other end
-is the reader ("you") or someone addressed by name: a connection made, not an FYI copy. Pure.
+is the reader ("you") or someone addressed by name: a connection made, not an FYI copy.
+
+Someone new to the thread and copied may also be the one who will help the reader ("Hope he can
+help you out", "she will respond to you") or the one the reader is sent to ("Check with Kim
+Watson", "bring it up with Pattie"): the loop-in of business mail, read only of a person the
+quoted history never had (a colleague already on the thread is just being answered). Pure.
 """
 
 from __future__ import annotations
 
-from refmail.detect_parties import named
+from refmail.detect_parties import capitalised_words, named
 from refmail.parse import Address
 from refmail.patterns import Lazy
 
@@ -24,6 +29,28 @@ _YOU = Lazy(r"(?i)\byou\b")
 _PRONOUN = Lazy(r"(?i)\b(?:him|her|them)\b")
 # the reader told to reach them: "Please contact him", "Feel free to call her"
 _TOLD = Lazy(r"(?i)\b(?:please|pls|kindly|feel\sfree\sto)\s(?:contact|call|phone|e-?mail|get\sin)")
+# What the one brought in will do for the reader: "she will respond to you", "Hope he can help
+# you out", "Martin should be able to resolve this for you", "Perhaps she can direct you"
+_AIDS = Lazy(
+    r"(?i)\b(?:can|could|will|would|should|may|might|is\sgoing\sto)\s(?:\w+\s)?(?:be\sable\sto\s)?"
+    r"(?:help|assist|answer|respond\sto|get\sback\sto|resolve|direct|advise|guide|sort)\b"
+    r"[^.!?\n]{0,40}?\byou\b"
+)
+# ... and of whom it says it: the name, or "he"/"she" after it
+_SUBJECT = Lazy(r"(?i)\b(?:he|she|they)\b")
+# The reader sent to them: "Check with Kim Watson", "Be sure to talk to Peter", "I would bring
+# the matter up with Pattie", "I'd like for you to sit down with Lindy" (told, or said of "you";
+# the author's own "I talked to Theresa today" sends nobody)
+_GO_TO = Lazy(
+    r"(?i)\b(?:check|talk|speak|sit\sdown|get\stogether|meet|coordinate|(?:bring|take)\s"
+    r"(?:\w+\s){0,3}?up)\s(?:in\s\w+\s)?(?:with|to)\s(?P<whom>[^.!?\n]{1,40})"
+)
+# ... and the words before the verb: the sentence's start, "please", "be sure to", "you (would
+# like to)", "I would" (of the reader's place: "if I were you I would bring it up with Pattie")
+_TOLD_TO = Lazy(
+    r"(?i)(?:^\s*|\b(?:(?:please|pls|be\ssure\sto|feel\sfree\sto)\s|you\s(?:\w+\s){0,3}?"
+    r"|i\s(?:would|'d)\s)(?:\w+\s)?)\Z"
+)
 
 
 def hands_to_the_copied(
@@ -55,5 +82,42 @@ def hands_to_the_copied(
                 continue
             other = [a for a in addressed if a != addr and a not in copied and named(a, words)]
             if _YOU().search(sentence) or other or _TOLD().search(sentence):
+                return addr
+    return None
+
+
+def loops_in_the_copied(
+    named_in: list[tuple[str, set[str]]], new: list[Address], addressed: list[Address]
+) -> Address | None:
+    """The copied party, new to the thread, whom a sentence of the author's says will help the
+    reader or sends the reader to, else None.
+
+    >>> pat = Address("pat@example.com", "Pat Grable")
+    >>> sue = Address("sue@example.com", "Sue Hern")
+    >>> loops_in_the_copied([("Pat Grable runs payroll.", {"pat", "grable"}),
+    ...                      ("Hope she can help you out.", set())], [pat], [sue, pat])
+    Address(email='pat@example.com', name='Pat Grable')
+    >>> loops_in_the_copied([("I talked to Pat Grable today.", {"i", "pat", "grable"})],
+    ...                     [pat], [sue, pat]) is None
+    True
+    """
+    if not new or not [a for a in addressed if a not in new]:
+        return None
+    for i, (sentence, _words) in enumerate(named_in):
+        go = _GO_TO().search(sentence)
+        if go is not None and _TOLD_TO().search(sentence[: go.start()]):
+            whom = capitalised_words(go.group("whom"))
+            found = next((a for a in new if named(a, whom)), None)
+            if found is not None:
+                return found
+        aid = _AIDS().search(sentence)
+        if aid is None:
+            continue
+        # (the one who helps comes before the verb: "I will respond to you after Pat" is mine)
+        lead = sentence[: aid.start()]
+        said = capitalised_words(lead)
+        before = set().union(*(w for _, w in named_in[max(0, i - _BACK) : i]), said)
+        for addr in new:
+            if named(addr, said) or (_SUBJECT().search(lead) and named(addr, before)):
                 return addr
     return None

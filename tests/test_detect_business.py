@@ -257,3 +257,64 @@ def test_an_address_written_for_someone_else_leaves_the_forwarded_one() -> None:
         "tim.f.riordan@petro.example.com",
         "maria.hooper@usa.petro.example.com",
     } <= {p.address.email for p in v.parties}
+
+
+# --- round 12b: the loop-in of a colleague new to the thread (hand-written shapes) -----------
+
+_HISTORY = (
+    "\n\n -----Original Message-----\nFrom: \tHale, Rob\nSent:\tMonday, May 7, 2001 9:12 AM\n"
+    "To:\tNovak, Alice\nSubject:\tdb outage\n\nAlice, the reporting database is down again. "
+    "Who can look at it?\nRob\n"
+)
+
+
+def test_a_colleague_copied_who_can_help_the_reader_is_a_loop_in() -> None:
+    v = run(
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: tom.yates@x.example, "
+        "gina.cole@x.example\nSubject: RE: db outage",
+        "Gina Cole looks after that database.\n\nHope she can help you out.\n\nAlice" + _HISTORY,
+    )
+    assert "hands_to_the_copied" in features(v)
+    assert v.kind == "introduction"
+    assert {p.address.email for p in v.parties} >= {"rob.hale@x.example", "gina.cole@x.example"}
+
+
+def test_the_reader_sent_to_a_colleague_copied_is_a_loop_in() -> None:
+    v = run(
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "The job finished last week. Check with Gina Cole in this regard, she has the "
+        "restore logs.\nAlice" + _HISTORY,
+    )
+    assert "hands_to_the_copied" in features(v)
+    assert v.kind == "introduction"
+
+
+def test_copied_on_this_and_she_will_respond_is_no_fyi_copy() -> None:
+    v = run(
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "Rob,\nSorry for the delay. I have copied Gina Cole on this email and she will respond "
+        "to you on how the restore is going.\nAlice" + _HISTORY,
+    )
+    fyi = [e for e in v.evidence if e.feature == "neg_fyi_copy"]
+    assert all(e.weight == 0 for e in fyi)
+    assert v.kind == "introduction"
+
+
+def test_a_colleague_already_on_the_thread_is_not_looped_in() -> None:
+    # the nearest look-alike: the same words to someone the quoted mail already had
+    history = _HISTORY.replace("To:\tNovak, Alice", "To:\tNovak, Alice\nCc:\tgina.cole@x.example")
+    v = run(
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "Gina Cole looks after that database.\n\nHope she can help you out.\n\nAlice" + history,
+    )
+    assert "hands_to_the_copied" not in features(v)
+    assert v.kind == "other"
+
+
+def test_the_author_who_spoke_to_the_copied_sends_nobody() -> None:
+    v = run(
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "I talked to Gina Cole today. I will get back to you after the restore.\nAlice" + _HISTORY,
+    )
+    assert "hands_to_the_copied" not in features(v)
+    assert v.kind == "other"
