@@ -511,7 +511,9 @@ def on_thread(addr: Address, history: str) -> bool:
     headers, words = _quoted_headers(history)
     if addr.email in headers:
         return True
-    parts = {p.lower() for p in re.findall(r"[A-Za-z][A-Za-z'-]{1,}", addr.name or "")}
+    # (no display name: "lindy.donoho@" is "Donoho, Lindy" in a Notes header)
+    name = addr.name or addr.email.split("@")[0].replace(".", " ").replace("_", " ")
+    parts = {p.lower() for p in re.findall(r"[A-Za-z][A-Za-z'-]{1,}", name)}
     return len(parts) >= 2 and parts <= words
 
 

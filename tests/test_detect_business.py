@@ -318,3 +318,12 @@ def test_the_author_who_spoke_to_the_copied_sends_nobody() -> None:
     )
     assert "hands_to_the_copied" not in features(v)
     assert v.kind == "other"
+
+
+def test_an_address_without_a_name_is_on_a_thread_quoted_by_notes_name() -> None:
+    from refmail.detect_parties import on_thread
+
+    history = "-----Original Message-----\nFrom: \tDono, Lin  \nTo:\tLee, Den\nSubject: x\n"
+    assert on_thread(Address("lin.dono@x.example", ""), history)
+    assert not on_thread(Address("lin.park@x.example", ""), history)
+    assert not on_thread(Address("lin@x.example", ""), history)  # one word names nobody
