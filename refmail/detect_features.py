@@ -22,7 +22,11 @@ from refmail.detect_directs import (
     one_reader,
     presented,
 )
-from refmail.detect_handoff import hands_to_the_copied, loops_in_the_copied
+from refmail.detect_handoff import (
+    brings_in_the_reader,
+    hands_to_the_copied,
+    loops_in_the_copied,
+)
 from refmail.detect_lang import LanguageData
 from refmail.detect_languages import LANGUAGES
 from refmail.detect_names import party_names
@@ -229,6 +233,15 @@ def _hand_off_shape(
     # that only says someone can help is half a pointer, and a loop-in says whom it hands on to)
     if any(k in cues and not (looped and _can_help(k, cues[k])) for k in _HAND_OVER):
         return looped
+    if msg.history and not looped:
+        # the mirror: someone new addressed, to serve a copied one the thread already had
+        old = [a for a in in_cc if a not in new]
+        readers = [
+            a for a in who.candidates if a not in who.copied and not on_thread(a, msg.history)
+        ]
+        served = brings_in_the_reader(named_in, old, readers)
+        if served:
+            add("brings_in_the_reader", f"asks someone new to the thread to serve {served}")
     handed = looped or hands_to_the_copied(named_in, in_cc, [*who.candidates])
     if handed:
         add("hands_to_the_copied", f"hands the reader to {handed}, who is copied")
@@ -293,6 +306,7 @@ _SAID = frozenset(
         "directs_to_forwarded",
         "subject_names_intro",
         "hands_to_the_copied",
+        "brings_in_the_reader",
     }
 )
 
@@ -354,6 +368,7 @@ _CONNECTING = frozenset(
         "copied_last_in_cc",
         "cue_reach_each_other",
         "hands_to_the_copied",
+        "brings_in_the_reader",
     }
 )
 

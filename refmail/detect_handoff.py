@@ -7,7 +7,9 @@ is the reader ("you") or someone addressed by name: a connection made, not an FY
 Someone new to the thread and copied may also be the one who will help the reader ("Hope he can
 help you out", "she will respond to you") or the one the reader is sent to ("Check with Kim
 Watson", "bring it up with Pattie"): the loop-in of business mail, read only of a person the
-quoted history never had (a colleague already on the thread is just being answered). Pure.
+quoted history never had (a colleague already on the thread is just being answered). Its mirror:
+someone new to the thread addressed and asked to serve a copied one the thread had ("Please see
+the note below from Lindy. Can you pull the contract & get it to Lindy?"). Pure.
 """
 
 from __future__ import annotations
@@ -119,5 +121,42 @@ def loops_in_the_copied(
         before = set().union(*(w for _, w in named_in[max(0, i - _BACK) : i]), said)
         for addr in new:
             if named(addr, said) or (_SUBJECT().search(lead) and named(addr, before)):
+                return addr
+    return None
+
+
+# The reader asked to serve someone: "Can you pull the contract & get it to Lindy", "please
+# provide guidance for Scott", "You're the best person I know to answer the questions Cindy has"
+_ASKED = Lazy(
+    r"(?i)\b(?:please|pls|kindly|(?:can|could|would|will)\syou|you(?:'re|\sare)\sthe\s(?:best|right)"
+    r"|i(?:'d|\swould)\slike\s(?:for\s)?you\sto)\b"
+)
+
+_AUTHOR_TOO = Lazy(r"(?i)\b(?:me|us|my|our)\b")
+
+
+def brings_in_the_reader(
+    named_in: list[tuple[str, set[str]]],
+    on_thread_copied: list[Address],
+    new_readers: list[Address],
+) -> Address | None:
+    """The copied party, already on the thread, whom a sentence of the author's asks a reader new
+    to the thread to serve, else None: the mirror of the loop-in, the new one addressed.
+
+    >>> lin = Address("lin@example.com", "Lin Dono")
+    >>> den = Address("den@example.com", "Den Lee")
+    >>> brings_in_the_reader([("Can you get it to Lin for review?", {"can", "lin"})], [lin], [den])
+    Address(email='lin@example.com', name='Lin Dono')
+    >>> brings_in_the_reader([("Lin sent it already.", {"lin"})], [lin], [den]) is None
+    True
+    """
+    if not on_thread_copied or not new_readers:
+        return None
+    for sentence, words in named_in:
+        # ("Can you set up a room for Dana and me?": the author's own errand)
+        if not _ASKED().search(sentence) or _AUTHOR_TOO().search(sentence):
+            continue
+        for addr in on_thread_copied:
+            if named(addr, words):
                 return addr
     return None

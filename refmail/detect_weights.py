@@ -25,6 +25,7 @@ WEIGHTS: dict[str, float] = {
     "cue_copy_why": 1.0,
     "copy_to_reach": 1.0,
     "hands_to_the_copied": 2.0,  # someone copied will reach the reader, or is to be reached
+    "brings_in_the_reader": 2.0,  # someone new asked to serve one copied from the thread
     "copy_for_own_task": -2.5,
     "copy_for_logistics": -2.5,
     "copy_unexplained": -1.5,

@@ -327,3 +327,44 @@ def test_an_address_without_a_name_is_on_a_thread_quoted_by_notes_name() -> None
     assert on_thread(Address("lin.dono@x.example", ""), history)
     assert not on_thread(Address("lin.park@x.example", ""), history)
     assert not on_thread(Address("lin@x.example", ""), history)  # one word names nobody
+
+
+# the mirror of the loop-in: someone new addressed, to serve a copied one the thread had
+_LINS_NOTE = (
+    "\n\n -----Original Message-----\nFrom: \tDono, Lin  \nSent:\tThursday, March 7, 2002 9:43 AM"
+    "\nTo:\tNovak, Alice\nSubject:\tFW: supply contract\n\nAlice, can someone pull the official "
+    "contract file for me? I need to check the amendments.\nLin\n"
+)
+
+
+def test_someone_new_asked_to_serve_a_copied_colleague_is_brought_in() -> None:
+    v = run(
+        f"From: {OWNER}\nTo: den.lee@x.example\nCc: lin.dono@x.example\n"
+        "Subject: FW: supply contract",
+        "Den,\nPlease see the note below from Lin. Can you pull the contract and get it to Lin "
+        "for review?\nThanks Alice" + _LINS_NOTE,
+    )
+    assert "brings_in_the_reader" in features(v)
+    assert v.kind == "introduction"
+
+
+def test_an_errand_for_the_author_and_a_copied_colleague_brings_in_nobody() -> None:
+    # the nearest look-alike: an assistant's errand in which the author is served too
+    v = run(
+        f"From: {OWNER}\nTo: den.lee@x.example\nCc: lin.dono@x.example\nSubject: FW: room",
+        "Hi Den,\nCan you set up a room for Lin and me on Monday at 9 am?\nThanks, Alice"
+        + _LINS_NOTE,
+    )
+    assert "brings_in_the_reader" not in features(v)
+    assert v.kind == "other"
+
+
+def test_a_reader_already_on_the_thread_is_not_brought_in() -> None:
+    v = run(
+        f"From: {OWNER}\nTo: den.lee@x.example\nCc: lin.dono@x.example\n"
+        "Subject: RE: supply contract",
+        "Den,\nCan you get the contract to Lin for review?\nThanks Alice"
+        + _LINS_NOTE.replace("To:\tNovak, Alice", "To:\tNovak, Alice; Lee, Den"),
+    )
+    assert "brings_in_the_reader" not in features(v)
+    assert v.kind == "other"
