@@ -168,8 +168,6 @@ def read(
         text, sentence_list, named_in, cues, copied, COPY_WORDS, described
     ):
         add(feature, said)
-    if shape == "owner_intro" and sum(e.weight for e in found) >= THRESHOLD:
-        parties = _spoken_of(parties, msg, named_in)
     if not any(_connects(e.feature, found) for e in found):
         add("no_connecting_act", "nothing connects anyone (only names and addressees)")
     _soften_incidental(found)
@@ -191,6 +189,8 @@ def read(
     names: dict[str, str] = {}
     about_owner = context = ""
     if sum(e.weight for e in found) >= THRESHOLD:  # sentences only for introductions
+        # (narrowed on the final score, the look-alikes outweighed above)
+        parties = _spoken_of(parties, msg, named_in) if shape == "owner_intro" else parties
         acts = tuple(v for k, v in cues.items() if k in _ACTS or k in _HAND_OVER)
         context = context_sentence(text, code, acts)
         about = {a.email: about_sentences(a, named_in, data) for a, _ in parties}

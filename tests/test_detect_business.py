@@ -368,3 +368,17 @@ def test_a_reader_already_on_the_thread_is_not_brought_in() -> None:
     )
     assert "brings_in_the_reader" not in features(v)
     assert v.kind == "other"
+
+
+def test_copies_never_named_leave_a_hand_off_outweighing_its_pointer() -> None:
+    # the score that narrows the parties is the final one: "please contact him" of someone copied
+    # stops weighing as a pointer, and the others copied for the record are no parties
+    v = run(
+        f"From: {OWNER}\nTo: gus.ferreira@x.example\nCc: ivo.marsh@x.example, "
+        "ada.byrne@x.example, tom.quill@x.example\nSubject: Ticket 4417",
+        "Gus:\nI received a ticket saying only that Ivo could not log in. Upon calling him, I "
+        "found that his old password still works.\n\nWould you please contact him at your "
+        "earliest time and assist him with his access?\n\nThank you,\nAlice\n",
+    )
+    assert v.kind == "introduction"
+    assert {p.address.email for p in v.parties} == {"gus.ferreira@x.example", "ivo.marsh@x.example"}
