@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from refmail.detect_candidate import knows_the_candidate
 from refmail.detect_copied import COPY_WORDS, copied_in, copy_sentence
 from refmail.detect_copy import GROUP, copies_a_person, unaddressed_name
 from refmail.detect_copy_shape import copy_shape
@@ -145,6 +146,9 @@ def read(
         if feature == "cue_copy_why" and "cue_copy_in" not in cues:
             continue  # "who knows…" only explains a copy
         add(_CAN_HELP_FEATURE if _can_help(feature, words) else feature, f"“{words}”")
+    tie = knows_the_candidate(sentence_list) if "cue_passes_on_cv" in cues else None
+    if tie:  # the résumé of someone the author knows: a referral, not routing
+        add("knows_the_candidate", f"“{tie[:80]}”")
     subject_features(subject, who, add)
     shape = _shape(msg, who, cues, is_owner)
     parties = _parties(shape, who, text, copy_text, written)
@@ -191,6 +195,8 @@ def read(
     if sum(e.weight for e in found) >= THRESHOLD:  # sentences only for introductions
         # (narrowed on the final score, the look-alikes outweighed above)
         parties = _spoken_of(parties, msg, named_in) if shape == "owner_intro" else parties
+        if tie and shape == "owner_intro":
+            parties = _with_candidate(msg, parties, keep)
         acts = tuple(v for k, v in cues.items() if k in _ACTS or k in _HAND_OVER)
         context = context_sentence(text, code, acts)
         about = {a.email: about_sentences(a, named_in, data) for a, _ in parties}
@@ -212,6 +218,19 @@ def read(
         introducer=msg.quoted[0].sender if relay else None,
         names=names,
     )
+
+
+def _with_candidate(
+    msg: ParsedMessage, parties: tuple[tuple[Address, bool], ...], keep: Callable[[Address], bool]
+) -> tuple[tuple[Address, bool], ...]:
+    """A résumé passed on below the candidate's own quoted mail: its author is the one passed
+    on (even by the author's surname: "resume from my brother" is no signature of the author)."""
+    candidate = msg.quoted[0].sender if msg.quoted else None
+    if candidate is None or not keep(candidate) or candidate in {a for a, _ in parties}:
+        return parties
+    if msg.sender is not None and candidate.email == msg.sender.email:
+        return parties
+    return (*parties, (candidate, False))
 
 
 def _hand_off_shape(

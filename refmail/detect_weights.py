@@ -21,6 +21,7 @@ WEIGHTS: dict[str, float] = {
     "cue_gave_name": 1.5,
     "cue_vouches": 1.0,
     "cue_passes_on_cv": 3.0,  # someone's résumé passed on: a referral, with one more sign
+    "knows_the_candidate": 1.0,  # ... the author's own tie to the candidate: that sign
     "cue_copy_in": 2.0,
     "cue_copy_why": 1.0,
     "copy_to_reach": 1.0,

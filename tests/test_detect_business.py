@@ -317,6 +317,33 @@ SHAPES: dict[str, tuple[str, str, str, bool, str]] = {
         False,
         "other",
     ),
+    # (round 13) a résumé sent to one reader alone: a referral when the author knows the
+    # candidate (a relation, first-hand acquaintance, a colleague of the firm)
+    "a_resume_of_someone_the_author_worked_for_is_a_referral": (
+        f"From: {OWNER}\nTo: sue.brand@x.example\nSubject: Resume",
+        "Sue, I know you are always looking for good people. Attached is a copy of a resume "
+        "for a person I have worked for in the past.\n\nThanks,\nAlice\n",
+        "knows_the_candidate",
+        True,
+        "introduction",
+    ),
+    "a_resume_of_someone_from_the_authors_office_is_a_referral": (
+        f"From: {OWNER}\nTo: rich.sand@x.example\nSubject: Expert resume",
+        "This is Tom Hale's resume. Tom grew up in Austin and has been in our Denver office "
+        "for about ten years. He is an effective witness.\n\nRgds\nAlice\n",
+        "knows_the_candidate",
+        True,
+        "introduction",
+    ),
+    # the nearest look-alike: routing, the paper handled without a word of the author's own
+    "a_resume_routed_for_open_positions_is_no_referral": (
+        f"From: {OWNER}\nTo: sue.brand@x.example\nSubject: Resume",
+        "Sue,\nAttached is the resume of Dana Cole. Please consider her for any open "
+        "positions in your group and let me know.\n\nThanks,\nAlice\n",
+        "knows_the_candidate",
+        False,
+        "other",
+    ),
     "the_reader_sent_to_a_colleague_copied_is_a_loop_in": (
         f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
         "The job finished last week. Check with Gina Cole in this regard, she has the "
@@ -368,3 +395,19 @@ def test_business_shape(name: str) -> None:
     v = run(headers, body)
     assert (feature in features(v)) == shows, "\n".join(v.explain())
     assert v.kind == kind, "\n".join(v.explain())
+
+
+def test_a_resume_below_the_candidates_own_mail_passes_the_candidate_on() -> None:
+    # the candidate's surname is the author's ("resume from my brother"): still the one passed on
+    v = run(
+        f"From: {OWNER}\nTo: greg.wolfe@x.example\nSubject: FW: Job",
+        "Cover letter and resume from my brother are attached.\n\n"
+        " -----Original Message-----\nFrom: \tDan Novak <dan.novak@school.example>\n"
+        "Sent:\tThursday, June 28, 2001 6:37 PM\nTo:\tNovak, Alice\nSubject:\tJob\n\n"
+        "Here is everything. Keep me posted.\n",
+    )
+    assert v.kind == "introduction", "\n".join(v.explain())
+    assert {p.address.email for p in v.parties} == {
+        "greg.wolfe@x.example",
+        "dan.novak@school.example",
+    }
