@@ -38,6 +38,19 @@ _AIDS = Lazy(
     r"(?:help|assist|answer|respond\sto|get\sback\sto|resolve|direct|advise|guide|sort)\b"
     r"[^.!?\n]{0,40}?\byou\b"
 )
+# ... or who is in charge of the reader's matter: "Evan Hughes is responsible for managing the
+# shut-down", "tim heizenrader has been managing this relationship for us", "They are both on
+# the case here" (a standing charge, said of the one copied in: the matter is theirs now)
+_IN_CHARGE = Lazy(
+    r"(?i)\b(?:is|are|has\sbeen|have\sbeen)\s(?:also\s|now\s|currently\s|both\s)?"
+    r"(?:responsible\sfor|in\scharge\sof|managing|handling|on\sthe\scase)\b"
+)
+# ... or to whom the author gives the matter up: "I defer to Dana on this issue"
+_DEFER = Lazy(
+    r"(?i)\b(?:i|we)(?:'ll|\swill|\swould|'d)?\s(?:defer|leave\s(?:this|it|that)|hand\s(?:this|it)"
+    r"\s(?:off|over))\s(?:to|with)\s(?P<whom>[^.!?\n]{1,40})"
+)
+_WORD = Lazy(r"[A-Za-z][\w'-]{1,30}")
 # ... and of whom it says it: the name, or "he"/"she" after it
 _SUBJECT = Lazy(r"(?i)\b(?:he|she|they)\b")
 # The reader sent to them: "Check with Kim Watson", "Be sure to talk to Peter", "I would bring
@@ -112,6 +125,9 @@ def loops_in_the_copied(
             found = next((a for a in new if named(a, whom)), None)
             if found is not None:
                 return found
+        handled = _handled_by(named_in, i, new)
+        if handled is not None:
+            return handled
         aid = _AIDS().search(sentence)
         if aid is None:
             continue
@@ -122,6 +138,26 @@ def loops_in_the_copied(
         for addr in new:
             if named(addr, said) or (_SUBJECT().search(lead) and named(addr, before)):
                 return addr
+    return None
+
+
+def _handled_by(named_in: list[tuple[str, set[str]]], i: int, new: list[Address]) -> Address | None:
+    """The one new to the thread whom sentence `i` puts in charge of the matter, else None.
+    (Names in any case: a terse note writes "tim heizenrader has been managing this".)"""
+    sentence = named_in[i][0]
+    given = _DEFER().search(sentence)
+    if given is not None:
+        whom = capitalised_words(given.group("whom"))
+        return next((a for a in new if named(a, whom)), None)
+    charge = _IN_CHARGE().search(sentence)
+    if charge is None:
+        return None
+    lead = sentence[: charge.start()]
+    said = {w.lower() for w in _WORD().findall(lead)}
+    before = set().union(*(w for _, w in named_in[max(0, i - _BACK) : i]))
+    for addr in new:
+        if named(addr, said) or (_SUBJECT().search(lead) and named(addr, before)):
+            return addr
     return None
 
 

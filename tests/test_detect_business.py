@@ -359,6 +359,32 @@ SHAPES: dict[str, tuple[str, str, str, bool, str]] = {
         False,
         "other",
     ),
+    # (round 13) the matter given to someone copied in, new to the thread, with no verb of help:
+    # put in charge ("has been managing", "is responsible for") or deferred to
+    "a_colleague_copied_in_who_manages_the_matter_is_a_loop_in": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "We would like to keep the nightly job. gina cole has been managing the database for "
+        "us. She is out this week.\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        True,
+        "introduction",
+    ),
+    "a_colleague_copied_in_deferred_to_is_a_loop_in": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "I defer to Gina on this issue.\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        True,
+        "introduction",
+    ),
+    # the nearest look-alike: the author in charge, the colleague copied for information
+    "the_author_managing_the_matter_hands_nobody_on": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "I have been managing the database since May. Gina Cole saw the logs too.\nAlice"
+        + _HISTORY,
+        "hands_to_the_copied",
+        False,
+        "other",
+    ),
     "someone_new_asked_to_serve_a_copied_colleague_is_brought_in": (
         f"From: {OWNER}\nTo: den.lee@x.example\nCc: lin.dono@x.example\n"
         "Subject: FW: supply contract",
