@@ -68,6 +68,11 @@ _TOLD_TO = Lazy(
 )
 
 
+def _named_before(named_in: list[tuple[str, set[str]]], i: int) -> set[str]:
+    """The words of the _BACK sentences before sentence `i`, where "him"/"her" was named."""
+    return set().union(*(w for _, w in named_in[max(0, i - _BACK) : i]))
+
+
 def hands_to_the_copied(
     named_in: list[tuple[str, set[str]]], copied: list[Address], addressed: list[Address]
 ) -> Address | None:
@@ -90,7 +95,7 @@ def hands_to_the_copied(
         if not _CONTACT().search(sentence):
             continue
         # ("Charlie Otto needs a review. Attached is the draft. Please contact him.")
-        before = set().union(*(w for _, w in named_in[max(0, i - _BACK) : i]))
+        before = _named_before(named_in, i)
         for addr in copied:
             here = named(addr, words)
             if not here and not (_PRONOUN().search(sentence) and named(addr, before)):
@@ -134,7 +139,7 @@ def loops_in_the_copied(
         # (the one who helps comes before the verb: "I will respond to you after Pat" is mine)
         lead = sentence[: aid.start()]
         said = capitalised_words(lead)
-        before = set().union(*(w for _, w in named_in[max(0, i - _BACK) : i]), said)
+        before = _named_before(named_in, i) | said
         for addr in new:
             if named(addr, said) or (_SUBJECT().search(lead) and named(addr, before)):
                 return addr
@@ -154,7 +159,7 @@ def _handled_by(named_in: list[tuple[str, set[str]]], i: int, new: list[Address]
         return None
     lead = sentence[: charge.start()]
     said = {w.lower() for w in _WORD().findall(lead)}
-    before = set().union(*(w for _, w in named_in[max(0, i - _BACK) : i]))
+    before = _named_before(named_in, i)
     for addr in new:
         if named(addr, said) or (_SUBJECT().search(lead) and named(addr, before)):
             return addr

@@ -36,11 +36,11 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from refmail import kinds, tables
+from refmail import models as m
+from refmail.classes import dataclass
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import CursorResult
-from refmail import models as m
-from refmail.classes import dataclass
 
 log = logging.getLogger(__name__)
 

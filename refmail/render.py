@@ -406,6 +406,10 @@ class Renderer:
         self._templates[key] = found
         return found
 
+    def _text_template(self, name: str) -> Template:
+        """The compiled text template `name` (one that is missing raises TemplateNotFound)."""
+        return cast("Template", self._template(name))
+
     def _recheck(self) -> None:
         """Every RECHECK_SECONDS: forget every template if one file read has changed (the
         environments are made anew, as for a new renderer), and the lookups, so a template
@@ -431,9 +435,9 @@ class Renderer:
         **values: object,
     ) -> EmailMessage:
         """A short automatic message (e.g. a preferences link), not tied to an introduction."""
-        template = self._template(f"email/{name}.txt.j2")
-        assert template is not None  # a missing text template raises
-        module = template.make_module({"owner": sender, "recipient": recipient, **values})
+        module = self._text_template(f"email/{name}.txt.j2").make_module(
+            {"owner": sender, "recipient": recipient, **values}
+        )
         msg = EmailMessage(policy=WIRE)
         msg["From"] = sender.header()
         msg["To"] = recipient.header()
@@ -449,9 +453,7 @@ class Renderer:
         """The header fields and bodies of `draft`'s message."""
         draft = third_party_safe(draft)
         context = {"d": draft, "kind": draft.kind}
-        text = self._template(f"email/{draft.kind}.txt.j2")
-        assert text is not None  # a missing text template raises
-        text_module = text.make_module(context)
+        text_module = self._text_template(f"email/{draft.kind}.txt.j2").make_module(context)
         subject = one_line(str(getattr(text_module, "subject", "")))
         fields = [
             ("From", draft.sender.header()),
