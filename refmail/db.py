@@ -279,7 +279,9 @@ def migrate(engine: Engine) -> None:
     from alembic import command
 
     config = _alembic_config()
-    with exclusive(engine, "migrate", wait=True), engine.begin() as connection:
+    # A writer from BEGIN (IMMEDIATE on SQLite): a deferred transaction that read first and then
+    # wrote would fail at once, without waiting, if another process wrote meanwhile.
+    with exclusive(engine, "migrate", wait=True), writing(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
