@@ -412,6 +412,22 @@ SHAPES: dict[str, tuple[str, str, str, bool, str]] = {
         False,
         "other",
     ),
+    # the author's own admin copied to schedule the reader's call: logistics, no connection
+    "coordinating_with_the_authors_admin_is_an_admin_copy": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "Rob, can you set up the call, you can coordinate with my admin, Gina.\nAlice" + _HISTORY,
+        "neg_admin_copy",
+        True,
+        "other",
+    ),
+    # ... its counterpart: a colleague copied in, new to the thread, to coordinate with
+    "coordinating_with_a_colleague_copied_in_is_a_loop_in": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "Rob, can you set up the call, you can coordinate with Gina Cole.\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        True,
+        "introduction",
+    ),
 }
 
 
