@@ -428,6 +428,22 @@ SHAPES: dict[str, tuple[str, str, str, bool, str]] = {
         True,
         "introduction",
     ),
+    # "please work with" a colleague copied in, new to the thread: sent to her
+    "the_reader_told_to_work_with_a_colleague_copied_is_a_loop_in": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "If the restore is fine, please work with Gina Cole (x4417) to have the change "
+        "approved.\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        True,
+        "introduction",
+    ),
+    "the_author_who_works_with_the_copied_sends_nobody": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "I work with Gina Cole on the restore. I will get back to you.\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        False,
+        "other",
+    ),
 }
 
 
