@@ -174,7 +174,9 @@ _ASKED = Lazy(
     r"|i(?:'d|\swould)\slike\s(?:for\s)?you\sto)\b"
 )
 
-_AUTHOR_TOO = Lazy(r"(?i)\b(?:me|us|my|our)\b")
+# (the author's own errand: "for Dana and me", "our room"; not the asking itself: "can you
+# help me get the list to Colleen" serves Colleen)
+_AUTHOR_TOO = Lazy(r"(?i)(?<!help\s)\b(?:me|us|my|our)\b")
 
 
 def brings_in_the_reader(
