@@ -34,6 +34,7 @@ from refmail.detect_names import party_names
 from refmail.detect_parties import (
     People,
     capitalised_words,
+    in_the_thread,
     is_list,
     is_robot,
     named,
@@ -253,14 +254,17 @@ def _hand_off_shape(
     if any(k in cues and not (looped and _can_help(k, cues[k])) for k in _HAND_OVER):
         return looped
     if msg.history and not looped:
-        # the mirror: someone new addressed, to serve a copied one the thread already had
-        old = [a for a in in_cc if a not in new]
+        # the mirror: someone new addressed, to serve a copied one the thread already had (in
+        # its headers, or spoken of in it: "Per Tana Jones' request, would you update …")
+        old = [a for a in in_cc if in_the_thread(a, msg.history)]
         readers = [
-            a for a in who.candidates if a not in who.copied and not on_thread(a, msg.history)
+            a for a in who.candidates if a not in who.copied and not in_the_thread(a, msg.history)
         ]
         served = brings_in_the_reader(named_in, old, readers)
         if served:
             add("brings_in_the_reader", f"asks someone new to the thread to serve {served}")
+            if not any(e.feature == "names_the_copied" for e in found):
+                add("names_the_copied", served.email)
     handed = looped or hands_to_the_copied(named_in, in_cc, [*who.candidates])
     if handed:
         add("hands_to_the_copied", f"hands the reader to {handed}, who is copied")

@@ -54,10 +54,11 @@ _WORD = Lazy(r"[A-Za-z][\w'-]{1,30}")
 # ... and of whom it says it: the name, or "he"/"she" after it
 _SUBJECT = Lazy(r"(?i)\b(?:he|she|they)\b")
 # The reader sent to them: "Check with Kim Watson", "Be sure to talk to Peter", "I would bring
-# the matter up with Pattie", "I'd like for you to sit down with Lindy" (told, or said of "you";
-# the author's own "I talked to Theresa today" sends nobody)
+# the matter up with Pattie", "I'd like for you to sit down with Lindy", "please work with Dana
+# to have it initialled" (told, or said of "you"; the author's own "I talked to Theresa today"
+# or "I work with Dana" sends nobody)
 _GO_TO = Lazy(
-    r"(?i)\b(?:check|talk|speak|sit\sdown|get\stogether|meet|coordinate|(?:bring|take)\s"
+    r"(?i)\b(?:check|talk|speak|sit\sdown|get\stogether|meet|coordinate|work|(?:bring|take)\s"
     r"(?:\w+\s){0,3}?up)\s(?:in\s\w+\s)?(?:with|to)\s(?P<whom>[^.!?\n]{1,40})"
 )
 # ... and the words before the verb: the sentence's start, "please", "be sure to", "you (would
@@ -173,7 +174,9 @@ _ASKED = Lazy(
     r"|i(?:'d|\swould)\slike\s(?:for\s)?you\sto)\b"
 )
 
-_AUTHOR_TOO = Lazy(r"(?i)\b(?:me|us|my|our)\b")
+# (the author's own errand: "for Dana and me", "our room"; not the asking itself: "can you
+# help me get the list to Colleen" serves Colleen)
+_AUTHOR_TOO = Lazy(r"(?i)(?<!help\s)\b(?:me|us|my|our)\b")
 
 
 def brings_in_the_reader(

@@ -391,7 +391,9 @@ ENGLISH = LanguageData(
             r"|omitted|forgot))"
         ),
         "neg_admin_copy": (
-            r"(?i:\b(?:my|our)\s(?:executive\s|personal\s)?(?:assistant|secretary|scheduler)\b"
+            # ("coordinate with my admin, Sharon": an admin is an assistant by its short name)
+            r"(?i:\b(?:my|our)\s(?:executive\s|personal\s|administrative\s)?(?:assistant|secretary"
+            r"|scheduler|admin)\b"
             # the one copied keeps the author's diary: "Lisa, who manages my schedule"
             r"|\b(?:manages|keeps|runs|handles|does|looks\safter)\s(?:my|our)\s(?:schedule|calendar"
             r"|diary)\b"

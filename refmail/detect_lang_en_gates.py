@@ -328,6 +328,7 @@ GATES: dict[str, tuple[str, ...]] = {
         "assistant",
         "secretary",
         "scheduler",
+        "admin",
         "ci-authorized",
         " group",
         " team",

@@ -511,10 +511,41 @@ def on_thread(addr: Address, history: str) -> bool:
     headers, words = _quoted_headers(history)
     if addr.email in headers:
         return True
-    # (no display name: "lindy.donoho@" is "Donoho, Lindy" in a Notes header)
-    name = addr.name or addr.email.split("@")[0].replace(".", " ").replace("_", " ")
-    parts = {p.lower() for p in re.findall(r"[A-Za-z][A-Za-z'-]{1,}", name)}
+    parts = set(_name_words(addr))
     return len(parts) >= 2 and parts <= words
+
+
+def in_the_thread(addr: Address, history: str) -> bool:
+    """The person is on the thread, or spoken of by full name in its quoted text ("Per Tana
+    Jones' request, would you update the slide"): the matter is theirs already.
+
+    >>> in_the_thread(Address("tana.jones@example.com"), "Per Tana Jones' request, would you")
+    True
+    >>> in_the_thread(Address("tana.jones@example.com"), "Gayla Jones wrote: see Tana")
+    False
+    """
+    if on_thread(addr, history):
+        return True
+    name = _name_words(addr)
+    if len(name) < 2:
+        return False
+    said = f" {_history_words(history)} "
+    return f" {' '.join(name)} " in said or f" {' '.join(reversed(name))} " in said
+
+
+def _name_words(addr: Address) -> list[str]:
+    """The words of the display name, else of the local part, in order (no display name:
+    "lindy.donoho@" is "Donoho, Lindy" in a Notes header)."""
+    name = addr.name or addr.email.split("@")[0].replace(".", " ").replace("_", " ")
+    return [p.lower() for p in re.findall(r"[A-Za-z][A-Za-z'-]{1,}", name)]
+
+
+@functools.lru_cache(maxsize=8)
+def _history_words(history: str) -> str:
+    """The words of the history, lower-cased, one space apart (a possessive is the name:
+    "Tana Jones' request", "Tana's question")."""
+    words = re.findall(r"[a-z][a-z'-]*[a-z]", history[:60_000].lower())
+    return " ".join(w.removesuffix("'s") for w in words)
 
 
 _QUOTED_HEADER = Lazy(

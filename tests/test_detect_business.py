@@ -212,6 +212,13 @@ _LINS_NOTE = (
     "contract file for me? I need to check the amendments.\nLin\n"
 )
 
+_ON_LINS_BEHALF = (
+    "\n\n -----Original Message-----\nFrom: \tKray, Ben  \nSent:\t31 October, 2001 12:37 PM"
+    "\nTo:\tNovak, Alice\nSubject:\tHarbor I, L.L.C.\n\nAlice,\n\nPer Lin Dono's request, would "
+    "you please update the attached slide on the ownership of Harbor Partners? You can fax it "
+    "back to Lin.\n\n-Ben\n"
+)
+
 
 def test_copies_never_named_leave_a_hand_off_outweighing_its_pointer() -> None:
     # the score that narrows the parties is the final one: "please contact him" of someone copied
@@ -411,6 +418,80 @@ SHAPES: dict[str, tuple[str, str, str, bool, str]] = {
         "brings_in_the_reader",
         False,
         "other",
+    ),
+    # (round 14) the one served need not be in the quoted headers: the quoted text asked for
+    # them by full name ("Per Tana Jones' request, would you update the slide")
+    "someone_new_asked_to_answer_a_copied_requester_is_brought_in": (
+        f"From: {OWNER}\nTo: elle.voss@x.example\nCc: ben.kray@x.example, lin.dono@x.example\n"
+        "Subject: RE: Harbor I, L.L.C.",
+        "Elle - As you are the expert on listed entities would you please answer Lin's "
+        "question.\n\nThanks\nAlice" + _ON_LINS_BEHALF,
+        "brings_in_the_reader",
+        True,
+        "introduction",
+    ),
+    # the nearest look-alike: only a namesake's surname (and a first name elsewhere) quoted
+    "a_copied_namesake_of_someone_quoted_is_not_served": (
+        f"From: {OWNER}\nTo: elle.voss@x.example\nCc: ben.kray@x.example, lin.dono@x.example\n"
+        "Subject: RE: Harbor I, L.L.C.",
+        "Elle - would you please answer the question below.\n\nThanks\nAlice"
+        + _ON_LINS_BEHALF.replace("Per Lin Dono's request", "Per Rita Dono's request, and Lin's"),
+        "brings_in_the_reader",
+        False,
+        "other",
+    ),
+    # "Can you help me get …": the asking form, not the author's own errand; serving the one
+    # copied, named too, is enough among colleagues
+    "colleagues_asked_to_help_get_a_copied_one_what_she_asked_for_are_brought_in": (
+        f"From: {OWNER}\nTo: den.lee@novak.example.com, kai.berg@novak.example.com\n"
+        "Cc: lin.dono@novak.example.com\nSubject: FW: supply contract",
+        "Can you folks help me get the contract file below to Lin Dono, who is working with "
+        "the audit team on this. Thanks.\nAlice" + _LINS_NOTE,
+        "brings_in_the_reader",
+        True,
+        "introduction",
+    ),
+    # a reader already quoted by name ("Den Lee wrote:", no header block) is not new
+    "a_reader_quoted_by_name_is_not_brought_in": (
+        f"From: {OWNER}\nTo: den.lee@x.example\nCc: lin.dono@x.example\nSubject: Re: contract",
+        "Den, can you, please, attach the contract Lin asked for?\n\n"
+        "On Mon, Apr 27, 2020 at 01:13:04PM -0400, Den Lee wrote:\n> +cc Alice\n>\n"
+        "> On Mon, Apr 27, 2020, Lin Dono wrote:\n> > The contract is missing.\n",
+        "brings_in_the_reader",
+        False,
+        "other",
+    ),
+    # "please work with" a colleague copied in, new to the thread: sent to her
+    "the_reader_told_to_work_with_a_colleague_copied_is_a_loop_in": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "If the restore is fine, please work with Gina Cole (x4417) to have the change "
+        "approved.\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        True,
+        "introduction",
+    ),
+    "the_author_who_works_with_the_copied_sends_nobody": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "I work with Gina Cole on the restore. I will get back to you.\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        False,
+        "other",
+    ),
+    # the author's own admin copied to schedule the reader's call: logistics, no connection
+    "coordinating_with_the_authors_admin_is_an_admin_copy": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "Rob, can you set up the call, you can coordinate with my admin, Gina.\nAlice" + _HISTORY,
+        "neg_admin_copy",
+        True,
+        "other",
+    ),
+    # ... its counterpart: a colleague copied in, new to the thread, to coordinate with
+    "coordinating_with_a_colleague_copied_in_is_a_loop_in": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "Rob, can you set up the call, you can coordinate with Gina Cole.\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        True,
+        "introduction",
     ),
 }
 
