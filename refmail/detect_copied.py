@@ -1,6 +1,7 @@
 """Whom the author copies in: the sentences that copy someone ("+CC Jan and Paolo, who wrote
 the driver") and the recipients they name, by name phrase, by an address written in the copy,
-or, for a name that matched no one, by the nameless addresses clients append to Cc. Pure.
+by a mailbox's own name ("Adding dochelp to cc"), or, for a name that matched no one, by the
+nameless addresses clients append to Cc. Pure.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def copied_in(who: People, sentence: str) -> list[Address]:
         for addr in pool:
             if addr not in found:
                 found.append(addr)
+    # ... or by its mailbox name, in any case: "Adding dochelp to cc" (a team's box has no name)
+    found += [a for a in by_mailbox(sentence, who) if a not in found]
     if found:
         # Beside names that matched, a given name alone listed with one of them that matched
         # nobody is a nameless address ("+CC Jan and Paolo": Paolo by name, jack@… with none);
@@ -111,6 +114,13 @@ def copied_in(who: People, sentence: str) -> list[Address]:
     # (a display name equal to the local part is no name: "sullivanjj <sullivanjj@…>"; the
     # last ones: clients append new copies)
     return found + nameless[-min(len(unmatched), 3) :] if nameless else found
+
+
+def by_mailbox(words: str, who: People) -> list[Address]:
+    """The addressees whose whole mailbox name (the local part, 4 letters or more) is a word of
+    `words`, in any case: a copy note may name a shared or team mailbox as it is written."""
+    said = set(re.findall(r"[\w.+-]{4,}", words.lower()))
+    return [a for a in who.candidates if a.email.partition("@")[0].lower() in said]
 
 
 def _capitals(phrase: str) -> bool:

@@ -124,7 +124,9 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
         if _CLEAR_COPY().search(words):
             # "looping in the Linuxfoundation": "the" and no person noun is an organisation
             the = re.match(r"(?i)the\s", obj)
-            return the is None or _PERSON_NOUN().search(obj + after[:30]) is not None
+            # ("CC'ing the list and Hans": a person copied beside the list, by name)
+            named_too = any(named(a, capitalised_words(obj)) for a in who.candidates)
+            return the is None or named_too or _PERSON_NOUN().search(obj + after[:30]) is not None
         if _PRONOUN_COPIED().match(words):
             return bool(who.copied)  # "She is copied here": someone named before, now copied
         # (a short form is read from the capitalised words only: "adding step Two" is no Stephen)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from refmail.detect_candidate import knows_the_candidate
-from refmail.detect_copied import COPY_WORDS, copied_in, copy_sentence
+from refmail.detect_copied import COPY_WORDS, by_mailbox, copied_in, copy_sentence
 from refmail.detect_copy import GROUP, copies_a_person, unaddressed_name
 from refmail.detect_copy_shape import copy_shape
 from refmail.detect_cues import find_cues
@@ -713,7 +713,7 @@ def _direction_and_copy(
     copy = cues.get("cue_copy_in", "")
     # the copy's own words name whom it copies even when the whole text has too many words
     # for a local part to match ("+CC Linan" is linan122@…)
-    in_copy = capitalised_words(copy)
+    in_copy = capitalised_words(copy) | {a.email.partition("@")[0] for a in by_mailbox(copy, who)}
 
     def said(a: Address) -> bool:
         return named(a, words) or named(a, in_copy)

@@ -12,7 +12,8 @@ _NOT_WHEN = (
     r"|dinner|coffee|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b))"
 )
 _COPY_VERB = (
-    r"(?:copying|cc'?ing|cc-ing|cc'ed|cced|cc'd|looping\sin|pull(?:ing)?\sin|loop(?:ing|ed)?\sin|adding|added|bringing\sin"
+    # ("CC:ing Volker": the header's colon kept in the verb)
+    r"(?:copying|cc'?ing|cc:ing|cc-ing|cc'ed|cced|cc'd|looping\sin|pull(?:ing)?\sin|loop(?:ing|ed)?\sin|adding|added|bringing\sin"
     r"|i'?ve\s(?:cc'?d|cced|copied|looped\sin|added|included)|i'?m\sincluding|i\shave\s(?:cc'?d"
     r"|cced|copied|added)|copied|\+\s?(?:cc|to):?"
     # said before it is done: "I am going to copy Phillippe", "let me loop in Dana"
@@ -262,6 +263,9 @@ ENGLISH = LanguageData(
             r"|developers|colleagues|suspects|committers|authors?\b|team\b))"
             # a list and people: "+CC pdx86 list, Armin, Derek", "+CC linux-hwmon, Guenter"
             rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?,\s(?:and\s)?{NAME}"
+            # ... joined by "and": "CC'ing the list and Hans", "adding linux-usb ML and Alan"
+            rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s(?i:the\s)?(?:[\w-]{{1,30}}\s)?"
+            rf"(?i:ml|list|mailing\slist)s?\s(?:and|&)\s{NAME}"
             r"|^\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}"
             # "CC Roman who wrote it", "[CC Conor as DT expert]": a bare "cc" opening a line
             # (no colon: "Cc: Name <addr>" is a patch trailer)

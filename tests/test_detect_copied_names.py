@@ -103,3 +103,22 @@ def test_a_given_name_that_names_nobody_is_still_a_nameless_copy() -> None:
         "Hi,\n\nCc'ing Jan for the SMC part of the deadlock.",
     )
     assert "jkowal@suse.example.com" in parties(v)
+
+
+def test_a_team_mailbox_copied_by_its_mailbox_name_is_copied_in() -> None:
+    # "Adding specfix to cc": the name written is the mailbox's own, in lower case (round 14)
+    v = run(
+        "Spec Questions <specfix@protocols.example.com>",
+        "Hi,\n\nLooks like a typo in the spec.\n\nAdding specfix to cc.\n\n"
+        "@specfix: the value in section 2.2 is wrong.",
+    )
+    assert parties(v) == {"specfix@protocols.example.com", "wanda@longhaul.example.org"}
+
+
+def test_a_mailbox_name_that_is_no_whole_local_part_copies_no_one() -> None:
+    # "spec" is only the start of specfix@…, and "adding spec" is code, not a copy
+    v = run(
+        "Spec Questions <specfix@protocols.example.com>",
+        "Hi,\n\nAdding spec checks to the parser would catch it.",
+    )
+    assert v.kind == "other", "\n".join(v.explain())

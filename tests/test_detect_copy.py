@@ -68,6 +68,11 @@ def verdict(sentence: str) -> str:
         "Adding foo maintainers to the thread, they wrote the refcount helpers.",
         "Ccing foo maintainer, he wrote the refcount helpers.",
         "Please send it to the respective maintainers (added to Cc here), they know foo.",
+        # the list and a person copied together, joined by "and"; "CC:ing" with the header's
+        # colon (round 14)
+        "CC'ing the list and Jake.\n\nJake, have you seen this leak before?",
+        "Adding the foo ML and Jake.\n\nJake, have you seen this leak before?",
+        "I'm CC:ing Jake, who wrote the refcount helpers.",
     ],
 )
 def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
@@ -100,6 +105,8 @@ def test_copying_a_person_in_is_a_loop_in(sentence: str) -> None:
         "Adding foo maintainers' notes to the wiki, can you please look?",
         "Adding a MAINTAINERS entry for foo, can you please look?",
         "We are adding test runners to the CI, can you please look?",
+        # the list copied with a capitalised word that names nobody addressed (round 14)
+        "Cc'ing the list and Debian, can you please look?",
         "Reported-by: Henry Blake <henry@ferrovia.example.com>\nCc: Jake Moreno "
         "<jake@moreno.example.com>\nCan you please pick this up?",
     ],
