@@ -17,11 +17,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
-from email.parser import BytesHeaderParser
 
 from refmail import quotes
 from refmail.addrcheck import plain
 from refmail.addrlist import HEADER_TEXT_LIMIT, getaddresses
+from refmail.headblock import parse_header_block
 from refmail.patterns import Lazy
 
 OWN_TEXT_LIMIT = 20_000
@@ -255,12 +255,13 @@ def parse_heads(raw_headers: bytes) -> Heads:
     >>> heads.envelope.sender.email, heads.refs
     ('a@example.com', ('<x@y>', '<w@y>', '<x@y>'))
     """
-    # The header parser reads no body: the full parser would compile a regex for the multipart
+    # The header block alone, as the stdlib's header parser reads it (refmail.headblock, which
+    # splits plain blocks itself): the full parser would compile a regex for the multipart
     # boundary of every message (Python's cache holds 512), the biggest cost of a header parse.
     # Every parse here takes the parsers' default policy, compat32: naming it would load
     # email.policy and its header classes, which a sync of plain mail does not otherwise load
     # (issue 15).
-    msg = BytesHeaderParser().parsebytes(_strip_bom(_header_block(raw_headers)))
+    msg = parse_header_block(_strip_bom(_header_block(raw_headers)))
     return _heads(msg)
 
 
@@ -562,6 +563,10 @@ def quoted_headers(history: str) -> list[QuotedHeaders]:
     current: dict[str, str] | None = None
     last_key = ""
     lines = history.split("\n")[:2000]
+    # Where a To: line is: a Notes author needs one within the four lines below it, and most
+    # lines have none there (each line is looked at once here, not five times over).
+    to_at = [i for i, line in enumerate(lines) if line.strip().lower().startswith("to:")]
+    near_to = {i - k for i in to_at for k in range(1, 5)}
     for i, line in enumerate(lines):
         match = _HEADER_LINE.match(line)
         if match:
@@ -573,7 +578,7 @@ def quoted_headers(history: str) -> list[QuotedHeaders]:
             current[key] = match.group(2).strip()
             last_key = key
             continue
-        if _notes_author(lines, i):
+        if i in near_to and _notes_author(lines, i):
             current = {"from": line.strip()}
             blocks.append(current)
             last_key = "from"
@@ -590,7 +595,8 @@ def quoted_headers(history: str) -> list[QuotedHeaders]:
 
 
 def _notes_author(lines: list[str], i: int) -> bool:
-    """Line i names the author of a Notes-style quoted block (a To: line follows shortly)."""
+    """Line i names the author of a Notes-style quoted block (a To: line follows shortly:
+    the next line, or one of the three after a date line)."""
     line = lines[i]
     if not line.strip() or _NOTES_DATE_LINE().match(line):
         return False

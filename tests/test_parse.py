@@ -325,3 +325,16 @@ def test_the_plain_address_path_stays_fast_on_its_worst_input() -> None:
         for _ in range(10):
             _simple_addresses([value])
         assert (time.process_time() - started) / 10 < 0.05, filler
+
+
+@pytest.mark.parametrize("gap", [0, 1, 2, 3])
+def test_notes_author_found_with_its_to_line_as_far_as_before(gap: int) -> None:
+    # name / date / up to three lines / To: — only lines with a To: near below are looked at
+    # as Notes authors (issue 15); the reach is what it was.
+    history = "Sev Borenstein <sb@example.edu>\n03/31/2001 06:00 PM\n" + "\n" * gap
+    history += "To: Steve Kean <sk@example.com>\nSubject: Job candidates\n"
+    blocks = quoted_headers(history)
+    found = gap <= 2  # the To: must be within the three lines after the date
+    assert bool(blocks) == found
+    if found:
+        assert blocks[0].sender is not None and blocks[0].sender.email == "sb@example.edu"
