@@ -42,7 +42,7 @@ def test_a_row_reopened_meanwhile_is_not_confirmed(factory: SessionFactory) -> N
     worker.join(10)
     assert result == [1]
     with factory() as s:
-        states = dict(s.execute(select(m.FollowUp.id, m.FollowUp.state)).tuples().all())
+        states = {row[0]: row[1] for row in s.execute(select(m.FollowUp.id, m.FollowUp.state))}
         logged = list(
             s.scalars(
                 select(m.FollowUpEvent.follow_up_id).where(m.FollowUpEvent.rule == "delivered")
