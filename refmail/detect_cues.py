@@ -50,17 +50,18 @@ def find_cues(
     data = LANGUAGES[code]
     sent = sentences(text) if sentence_list is None else sentence_list
     at = _gate_sentences(sent, code) if gated else {}
-    gate_sets = _gate_index(code)[2]
+    present = _gates_present(at, code)
     found: dict[str, str] = {}
     for name in data.cues:
         if name == "cue_copy_why" and "cue_copy_in" not in found:
             continue  # "who knows…" only explains a copy
         gates = data.gates.get(name) if gated else None
-        where = (
-            range(len(sent))
-            if gates is None
-            else _holding(at, gates, len(sent), gate_sets[name].intersection(at))
-        )
+        if gates is None:
+            where: range | list[int] = range(len(sent))
+        elif name in present:
+            where = _holding(at, gates, len(sent), present[name])
+        else:
+            continue  # none of its gate words: the pattern cannot match
         for i in where:
             snippet = _first_match(name, cue_pattern(code, name), sent[i], accept)
             if snippet:
@@ -72,17 +73,28 @@ def find_cues(
 @functools.lru_cache(maxsize=8)
 def _gate_index(
     code: str,
-) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], dict[str, frozenset[str]]]:
+) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
     """A language's gate words, sorted; per gate word, the gate words it starts with (found
-    where it is found); and per cue, its gate words as a set."""
+    where it is found); and per gate word, the cues it gates."""
     gates = LANGUAGES[code].gates
     gate_words = sorted({w for words in gates.values() for w in words})
     # A word's prefixes looked up, not every pair of words compared: the pairs cost ≈ 20 ms a
     # process (issue 15). Shortest first, which is sorted order for the prefixes of one word.
     known = set(gate_words)
     prefixes = {w: tuple(w[:i] for i in range(1, len(w) + 1) if w[:i] in known) for w in gate_words}
-    sets = {name: frozenset(words) for name, words in gates.items()}
-    return tuple(gate_words), prefixes, sets
+    gated = {w: tuple(name for name, words in gates.items() if w in words) for w in gate_words}
+    return tuple(gate_words), prefixes, gated
+
+
+def _gates_present(at: dict[str, list[int]], code: str) -> dict[str, set[str]]:
+    """Per cue, those of its gate words found in the text: one pass over the words found, not
+    one set intersection per cue (most cues have none, and are skipped)."""
+    gated = _gate_index(code)[2]
+    present: dict[str, set[str]] = {}
+    for word in at:
+        for name in gated[word]:
+            present.setdefault(name, set()).add(word)
+    return present
 
 
 # Below this many characters of sentences, and until a longer text has compiled the trie, the

@@ -152,6 +152,8 @@ GATES: dict[str, tuple[str, ...]] = {
         "told ",
         "referr",
     ),
+    # (the pattern, case-blind, always holds "résumé" or "resume")
+    "cue_passes_on_cv": ("resum", "résum"),
     "cue_vouches": (
         "friend",
         "colleague",
