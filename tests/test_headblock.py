@@ -6,6 +6,8 @@ import random
 from email.parser import BytesHeaderParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from refmail.headblock import parse_header_block
 
@@ -49,3 +51,22 @@ def test_random_blocks_read_as_the_stdlib_does() -> None:
     for _ in range(3000):
         data = b"".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 14)))
         assert _same(data), data
+
+
+_NAME = st.text(alphabet="ABCXYZabc-0123!~", min_size=1, max_size=6).map(str.encode)
+_VALUE = st.binary(max_size=6).filter(lambda b: b"\r" not in b and b"\n" not in b)
+_END = st.sampled_from([b"\r\n", b"\n", b"\r\n", b"\r"])
+# Mostly plain header lines and folds, so the fast path is taken; now and then a line the
+# stdlib reads its own way, so the hand-over is tried too.
+_LINE = st.one_of(
+    st.tuples(_NAME, st.sampled_from([b":", b": ", b":\t"]), _VALUE, _END).map(b"".join),
+    st.tuples(st.sampled_from([b" ", b"\t"]), _VALUE, _END).map(b"".join),
+    st.sampled_from([b"From x\r\n", b"\r\n", b"no colon\n", b"\xe9: v\r\n"]),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_LINE, max_size=12), st.binary(max_size=8))
+def test_any_block_reads_as_the_stdlib_does(lines: list[bytes], rest: bytes) -> None:
+    data = b"".join(lines) + rest
+    assert _same(data), data
