@@ -1,5 +1,6 @@
 """What the benches share: the machine line, medians and percentiles, throw-away databases,
-child processes timed with their own peak RSS, refmail run as a command, and a plain table.
+child processes timed with their own peak RSS (and, when asked, their whole process tree's: a
+sync's reader pool runs in processes of its own), refmail run as a command, and a plain table.
 
 Not a bench itself (nothing to run): `python3 -m bench.NAME` scripts import it.
 """
@@ -14,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -146,6 +148,10 @@ class Child:
     out: str
     err: str
     cpu: float = 0.0
+    # With tree=True (see Tree): the most RSS the child and its descendants held at once, as
+    # sampled, and the CPU time of them all.
+    tree_rss_mb: float = 0.0
+    tree_cpu: float = 0.0
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -155,16 +161,23 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def run_child(
-    cmd: Sequence[str], env: dict[str, str] | None = None, cwd: str | None = None
+    cmd: Sequence[str],
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+    *,
+    tree: bool = False,
 ) -> Child:
-    """Run `cmd` to the end; its peak RSS comes from wait4 (this child alone, not the others)."""
+    """Run `cmd` to the end; its peak RSS comes from wait4 (this child alone, not the others).
+    With `tree`, its process tree is sampled too (`Tree`): the pool a sync starts is counted."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
             list(cmd), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd
         )
+        sampler = Tree(proc.pid) if tree else None
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
+        descendants_cpu, tree_rss = sampler.stop() if sampler else (0.0, 0.0)
         proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped: tell Popen
         out.seek(0)
         err.seek(0)
@@ -175,7 +188,83 @@ def run_child(
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
             usage.ru_utime + usage.ru_stime,
+            tree_rss,
+            usage.ru_utime + usage.ru_stime + descendants_cpu if sampler else 0.0,
         )
+
+
+class Tree:
+    """Samples a process's descendants every `every` seconds from /proc, until stopped: the
+    most RSS the process and they held at once, and the descendants' CPU time. A pool's
+    workers outlive the process that waited for them (forkserver's are reparented when it
+    exits), so wait4 never counts them; their CPU is the last sample of each, short by at most
+    one interval of its work."""
+
+    def __init__(self, pid: int, every: float = 0.1) -> None:
+        self.pid, self.every = pid, every
+        self.cpu: dict[int, float] = {}  # descendant pid → its last CPU seconds seen
+        self.peak_rss_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> tuple[float, float]:
+        """(the descendants' CPU seconds, the peak RSS in MB of the whole tree)."""
+        self._stop.set()
+        self._thread.join()
+        return sum(self.cpu.values()), self.peak_rss_mb
+
+    def _run(self) -> None:
+        tick, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+        known: set[int] = set()
+        while not self._stop.wait(self.every):
+            stats = _proc_stats()
+            known |= _descendants(self.pid, stats, known)
+            rss = 0
+            for pid in known | {self.pid}:
+                if pid in stats:
+                    _, cpu_ticks, pages = stats[pid]
+                    rss += pages * page
+                    if pid != self.pid:
+                        self.cpu[pid] = cpu_ticks / tick
+            self.peak_rss_mb = max(self.peak_rss_mb, rss / 2**20)
+
+
+def _proc_stats() -> dict[int, tuple[int, int, int]]:
+    """pid → (parent pid, user + system CPU ticks, resident pages) of every process now."""
+    found: dict[int, tuple[int, int, int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        # after the command's ")": state, ppid (4th field of stat), …, utime stime (14, 15), …,
+        # rss (24)
+        found[int(entry.name)] = (
+            int(fields[1]),
+            int(fields[11]) + int(fields[12]),
+            int(fields[21]),
+        )
+    return found
+
+
+def _descendants(root: int, stats: dict[int, tuple[int, int, int]], known: set[int]) -> set[int]:
+    """The processes whose parent chain reaches `root` or a process already known to descend
+    from it (a pool worker whose forkserver has exited still counts)."""
+    roots = known | {root}
+    found: set[int] = set()
+    for pid in stats:
+        seen: set[int] = set()
+        parent = pid
+        while parent in stats and parent not in roots and parent not in seen and parent > 1:
+            seen.add(parent)
+            parent = stats[parent][0]
+        if parent in roots and pid not in roots:
+            found.add(pid)
+    return found
 
 
 def mbsync_binary() -> str | None:

@@ -14,7 +14,9 @@ Then, over several rounds, each round in a rotated order, every contestant reads
   with its default FSync yes (a flush per message: slow on a busy disk) and with FSync no;
 - refmail: `python -m refmail --config C sync --once` as a child process on a fresh SQLite
   database, and on a throw-away PostgreSQL schema (--postgres, default the local test database);
-  the whole process counts (start-up and migrations too), and its own peak RSS (wait4).
+  the whole process counts (start-up and migrations too), and its own peak RSS (wait4); and,
+  sampled from /proc, the peak RSS and CPU time of its whole process tree (its reader pool's
+  processes are not its children by the end, so wait4 misses them).
 With --before DIR (another checkout, e.g. `git worktree add /tmp/old <commit>`), that version's
 refmail runs in the same rounds, on its own fresh databases, as "before: refmail …".
 Prints per size the median msg/s of each contestant, refmail ÷ mbsync and refmail ÷ bare
@@ -63,6 +65,8 @@ class Run:
     seconds: float
     rss_mb: float = 0.0
     problem: str = ""
+    tree_rss_mb: float = 0.0  # the process and its descendants at once (refmail's pool)
+    tree_cpu: float = 0.0  # their CPU seconds, all together
 
 
 @dataclass
@@ -83,6 +87,14 @@ class Tally:
     @property
     def rss(self) -> float:
         return max((r.rss_mb for r in self.runs), default=0.0)
+
+    @property
+    def tree_rss(self) -> float:
+        return max((r.tree_rss_mb for r in self.runs), default=0.0)
+
+    @property
+    def tree_cpu(self) -> float:
+        return median([r.tree_cpu for r in self.runs])
 
     @property
     def problems(self) -> list[str]:
@@ -134,7 +146,9 @@ def refmail_sync(server: Dovecot, url: str, batch: int, truth: set[str], checkou
         env = child_env({PASSWORD_ENV: server.password})
         if checkout:
             env["PYTHONPATH"] = str(Path(checkout).resolve())
-        child = run_child([*REFMAIL, "--config", str(config), "sync", "--once"], env, cwd=tmp)
+        child = run_child(
+            [*REFMAIL, "--config", str(config), "sync", "--once"], env, cwd=tmp, tree=True
+        )
     scanned = re.search(r"scanned (\d+)", child.out)
     problem = ""
     if child.returncode or scanned is None:
@@ -142,7 +156,7 @@ def refmail_sync(server: Dovecot, url: str, batch: int, truth: set[str], checkou
     else:
         problem = _introductions_problem(url, truth)
     count = int(scanned.group(1)) if scanned else 0
-    return Run(count, child.seconds, child.max_rss_mb, problem)
+    return Run(count, child.seconds, child.max_rss_mb, problem, child.tree_rss_mb, child.tree_cpu)
 
 
 def _introductions_problem(url: str, truth: set[str]) -> str:
@@ -234,6 +248,11 @@ def one_size(n: int, args: argparse.Namespace) -> dict[str, Tally]:
                     f"  round {r + 1}: {name:<22} {result.seconds:7.2f} s "
                     f"{result.messages / result.seconds if result.seconds else 0:>8,.0f} msg/s"
                     + (f"  peak RSS {result.rss_mb:.0f} MB" if result.rss_mb else "")
+                    + (
+                        f" (all processes {result.tree_rss_mb:.0f} MB, CPU {result.tree_cpu:.1f} s)"
+                        if result.tree_rss_mb
+                        else ""
+                    )
                     + (f"  PROBLEM: {result.problem}" if result.problem else ""),
                     flush=True,
                 )
@@ -256,10 +275,23 @@ def report(n: int, tallies: dict[str, Tally]) -> None:
                 f"{t.seconds:.2f}",
                 f"{t.rate:,.0f}",
                 f"{t.rss:.0f}" if t.rss else "-",
+                f"{t.tree_rss:.0f}" if t.tree_rss else "-",
+                f"{t.tree_cpu:.1f}" if t.tree_rss else "-",
                 "; ".join(sorted(set(t.problems))) or "ok",
             ]
         )
-    table(["contestant", "seconds", "msg/s", "peak RSS MB", "checks"], rows)
+    table(
+        [
+            "contestant",
+            "seconds",
+            "msg/s",
+            "peak RSS MB",
+            "all processes MB",
+            "CPU s, all processes",
+            "checks",
+        ],
+        rows,
+    )
     if not mbsyncs:
         print("mbsync not installed (apt-get install isync): no mbsync column")
     for t in tallies.values():
