@@ -5,8 +5,14 @@ Covers login, APPEND/FETCH without \\Seen, SPECIAL-USE on/off, user isolation an
 
 from __future__ import annotations
 
+import os
+import signal
 import ssl
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import imapclient
 import pytest
@@ -112,6 +118,48 @@ def test_restart_keeps_mail_and_uidvalidity(restartable: Dovecot, imap_user: str
         assert client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"] == MESSAGE
     finally:
         client.logout()
+
+
+def test_a_killed_starter_leaves_no_dovecot_behind(tmp_path: Path) -> None:
+    # A test worker killed before its fixtures' teardown must not leave its server running.
+    starter = subprocess.Popen(
+        [sys.executable, "-c", STARTER, str(tmp_path / "pid")],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        master = int((tmp_path / "pid").read_text())
+    finally:
+        starter.kill()
+        starter.wait()
+    deadline = time.monotonic() + 10
+    while _alive(master) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    outlived = _alive(master)
+    if outlived:
+        os.kill(master, signal.SIGTERM)  # ours: not left behind by this test either
+    assert not outlived, "the Dovecot master outlived the process that started it"
+
+
+STARTER = """
+import sys, time
+from pathlib import Path
+from tests.support.dovecot import Dovecot
+server = Dovecot(imaps=False).start()
+Path(sys.argv[1]).write_text(str(server.proc.pid))
+time.sleep(60)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited (its new parent reaps it)
 
 
 def test_stop_removes_tmpdir_and_process() -> None:

@@ -8,6 +8,7 @@ which reads a user's folder back as parsed messages with their flags.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import email
 import email.message
 import email.policy
@@ -20,9 +21,10 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import NoReturn
@@ -33,6 +35,7 @@ import pytest
 PASSWORD = "secret"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 SETUP_HINT = "dovecot not installed: run .ci/setup-dovecot.sh"
 _SBIN_FALLBACKS = ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot")
 
@@ -219,6 +222,7 @@ class Dovecot:
                 stdout=stderr,
                 stderr=stderr,
                 start_new_session=True,  # own process group: pgid == our pid
+                preexec_fn=_dies_with_parent(),
             )
         finally:
             stderr.close()
@@ -403,3 +407,23 @@ def dovecot() -> Iterator[Dovecot]:
 def imap_user() -> str:
     """A fresh username, so each test gets an isolated, empty mailbox."""
     return "u" + uuid.uuid4().hex[:10]
+
+
+def _dies_with_parent() -> Callable[[], None] | None:
+    """For the child: SIGTERM when the process that started it dies, so a test worker killed
+    before its fixtures' teardown (an interrupted run, a timeout) leaves no Dovecot behind.
+    Linux sends it when the forking *thread* exits, so only the main thread asks for it."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    parent = os.getpid()
+
+    def ask() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request was made
+            os._exit(1)
+
+    return ask
