@@ -63,8 +63,8 @@ def _plain_items(text: str) -> list[tuple[str, str]] | None:
                 return None  # a folded first line: a defect the stdlib records
             value.append(line)
             continue
-        if line.startswith("From ") or _NAMED.match(line) is None:
-            return None
+        if _NAMED.match(line) is None:
+            return None  # no name before a colon (a Unix "From " line among them: its space)
         if name:
             items.append(_item(name, value))
         colon = line.index(":")
