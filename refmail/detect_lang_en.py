@@ -46,15 +46,17 @@ ENGLISH = LanguageData(
     cues={
         # --- the act of introducing ---
         "cue_introduce": (
-            r"(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)\b(?i:introduc(?:e|ing)"
-            r"|e-?intro(?:ing)?)"
+            # (the word looked ahead for first: four look-behinds at every place cost more)
+            r"\b(?=(?i:introduc|e-?intro))(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)"
+            r"(?i:introduc(?:e|ing)|e-?intro(?:ing)?)"
             rf"\s(?:(?i:you\b(?!r)|{_YOU_BOTH}|two\s(?:of\s|people|friends|colleagues)|the\stwo\sof)"
             rf"|(?i:my|our)\s|{NAME}\s{{0,2}}"
             r"(?:\([^)\n]{0,20}\)\s{0,2})?(?:to|and|,)\s)"
             r"|(?i:\b(?:pleased|happy|glad|delighted)\sto\s(?:introduce|connect)\s(?:you|the\stwo))"
             # the letter-of-introduction order: "This is to introduce to you Mr. Lee", "I take
             # this occasion to introduce to you the bearer of this letter, Mrs. Pemberton"
-            r"|(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)\b(?i:introduc(?:e|ing)\sto\syou)"
+            r"|\b(?=(?i:introduc))(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)"
+            r"(?i:introduc(?:e|ing)\sto\syou)"
             r"\s(?:(?i:the\sbearer\b|my\s|our\s)|[A-Z])"
             # the author, in the first person, introducing someone or making the introduction
             r"|(?i:\b(?:allow\sme\sto|let\sme|i'?d\slike\sto|i\swould\slike\sto|i\swant(?:ed)?\sto"
@@ -180,7 +182,8 @@ ENGLISH = LanguageData(
             r"|love)\sto\shear\sfrom\syou"
             # the other will write: "You should hear from her soon"
             # (from "hear": a hand-off opening with "you" is refused as the author's promise)
-            r"|(?:(?<=you'll\s)|(?<=you\swill\s)|(?<=you\sshould\s))(?:soon\s)?hear\sfrom\s"
+            r"|(?=(?:soon\s)?hear\s)(?:(?<=you'll\s)|(?<=you\swill\s)|(?<=you\sshould\s))"
+            r"(?:soon\s)?hear\sfrom\s"
             r"(?:him|her|them)\b)"
             r"|\b[A-Z][\w'-]{1,30}\s(?i:knows\s(?:i'?m|i\sam|i\swas)\s(?:sending|writing|forwarding"
             r"|connecting))"
@@ -305,15 +308,16 @@ ENGLISH = LanguageData(
             r"|(?:^|(?<=[.?!]\s))(?i:cc'?ed|cced|cc'?d|copied|added)[.!]"
         ),
         "cue_copy_why": (
-            r"(?i:\bwho\s(?:knows|has\sbeen|was|were|is|are|wrote|manages|owns|can|tried|works|"
-            r"created|maintains|might|may)|\b(?:since|because)\s(?:[^.!?\n]{0,20}?\s)?(?:they|he|she)\b|\bso\s(?:that\s)?(?:he|she|they)\scan\b"
-            r"|\bfor\s(?:the\s)?[\w/-]{2,30}\s(?:part|discussion|side|question|query)"
-            r"|\bas\sthe\s(?:author|maintainer|owner)|\bfrom\sthe\s[\w -]{2,30}(?:team|side"
+            # (one word boundary, then the first letters, for all of its sayings)
+            r"(?i:\b(?=[abcfimstw])(?:who\s(?:knows|has\sbeen|was|were|is|are|wrote|manages|owns|can|tried|works|"
+            r"created|maintains|might|may)|(?:since|because)\s(?:[^.!?\n]{0,20}?\s)?(?:they|he|she)\b|so\s(?:that\s)?(?:he|she|they)\scan\b"
+            r"|for\s(?:the\s)?[\w/-]{2,30}\s(?:part|discussion|side|question|query)"
+            r"|as\sthe\s(?:author|maintainer|owner)|from\sthe\s[\w -]{2,30}(?:team|side"
             r"|project)"
-            r"|\b(?:can|could|will|may|might)\s(?:help|assist|advise|get\syou|comment"
+            r"|(?:can|could|will|may|might)\s(?:help|assist|advise|get\syou|comment"
             r"|take\sa\slook)"
-            r"|\b(?:any\sthoughts|thoughts\son\sthis|take\sa\slook|can\syou\splease)"
-            r"|\bin\scase\s|\bif\s(?:he|she|they)\shas|\bas\si\shope|\bthink\b)"
+            r"|(?:any\sthoughts|thoughts\son\sthis|take\sa\slook|can\syou\splease)"
+            r"|in\scase\s|if\s(?:he|she|they)\shas|as\si\shope|think\b))"
         ),
         # --- look-alikes ---
         "neg_asks_for_intro": (
@@ -359,25 +363,27 @@ ENGLISH = LanguageData(
             r"you\sto\scall)"
         ),
         "neg_fyi_copy": (
-            r"(?i:\bfyi\b|\bfor\s(?:your|his|her|their)\s(?:information|visibility|awareness|"
-            r"records|reference)\b|\bfor\s(?:visibility|visiblity|awareness|reference|info)\b"
-            r"|\bkeep\s(?:him|her|them|you)\s(?:in\sthe\sloop|informed|posted)\b|\bto\sbe\saware"
-            r"|\b(?:be|being|get|stay)\s(?:informed|notified)\b|\binformed\sof\b"
-            r"|\bon\sthe\ssame\spage\b|\bas\si\smention(?:ed)?\s(?:him|her|them)|\bas\sreference"
-            r"|\bnow\sin\sthe\sloop\b|\bas\sa\sheads[-\s]?up\b"
+            # (one word boundary, then the first letters, for all of its sayings)
+            r"(?i:\b(?=[abcfgiknost])(?:fyi\b|for\s(?:your|his|her|their)\s(?:information|visibility|awareness|"
+            r"records|reference)\b|for\s(?:visibility|visiblity|awareness|reference|info)\b"
+            r"|keep\s(?:him|her|them|you)\s(?:in\sthe\sloop|informed|posted)\b|to\sbe\saware"
+            r"|(?:be|being|get|stay)\s(?:informed|notified)\b|informed\sof\b"
+            r"|on\sthe\ssame\spage\b|as\si\smention(?:ed)?\s(?:him|her|them)|as\sreference"
+            r"|now\sin\sthe\sloop\b|as\sa\sheads[-\s]?up\b"
             # "I have copied Leo so he knows the invoice is late", "so she is aware"
-            r"|\bso\s(?:that\s)?(?:he|she|they)\s(?:is|are|'s|'re|will\sbe|can\sbe)\s(?:aware|informed"
-            r"|in\sthe\sloop)\b|\bso\s(?:that\s)?(?:he|she|they)\s(?:knows?|has\sit|have\sit"
+            r"|so\s(?:that\s)?(?:he|she|they)\s(?:is|are|'s|'re|will\sbe|can\sbe)\s(?:aware|informed"
+            r"|in\sthe\sloop)\b|so\s(?:that\s)?(?:he|she|they)\s(?:knows?|has\sit|have\sit"
             r"|has\sa\scopy|have\sa\scopy)\b"
             # the same said with a modal: "so he will know", "so she can keep up w everyone"
-            r"|\bso\s(?:that\s)?(?:he|she|they)(?:\s(?:will|can|could|would)|'ll)\s(?:know"
+            r"|so\s(?:that\s)?(?:he|she|they)(?:\s(?:will|can|could|would)|'ll)\s(?:know"
             r"|keep\s(?:up|track|abreast)|stay\s(?:informed|posted|up\sto\sdate|in\sthe\sloop)"
             r"|follow\s(?:it|this|along))\b"
-            r"|\b(?:copying|cc'?ing|copied|adding|added)\s[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?"
-            r"\son\s(?:this|these|the\s(?:thread|e-?mail|mail|note))\b)"
+            r"|(?:copying|cc'?ing|copied|adding|added)\s[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?"
+            r"\son\s(?:this|these|the\s(?:thread|e-?mail|mail|note))\b))"
         ),
         "neg_list_copy": (
-            r"(?i:(?:(?<!\w)\+\s?cc:?|\b(?:cc'?ing|adding|added|copying|copied"
+            # (the first letters looked ahead for: this runs on every sentence that says "cc")
+            r"(?i:(?=[+aci])(?:(?<!\w)\+\s?cc:?|\b(?:cc'?ing|adding|added|copying|copied"
             r"|including))\s(?:also\s)?(?:the\s)?"
             # "cc'ing the foo list", "adding LSM and SELinux lists", "… mailing lists"
             r"(?:[\w-]{1,30}\s(?:and\s[\w-]{1,30}\s)?)?(?:ml|list|mailing\slist|maillist"
