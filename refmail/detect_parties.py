@@ -225,27 +225,42 @@ def named(
 
     `shortened`: the words that may be a short form of the given name ("Chris" for Christoph),
     when not all are: the capitalised ones (written lower-cased, "step" is no Stephen)."""
-    if not name_tokens(addr).isdisjoint(words):
+    # (asked some twenty times a message: one cached look-up per address, and loops, not
+    # generators, over the words: issue 15)
+    tokens, given, local = _name_facts(addr)
+    if not tokens.isdisjoint(words):
         return True
-    if len(words) <= 12 and _short_of_given(
-        given_name(addr), words if shortened is None else shortened
-    ):
-        return True
-    local = _letters(addr.email)
+    few = len(words) <= 12
+    # A word of four letters or more that begins the given name is its short form: "Chris"
+    # for Christoph, "Alex" for Alexandre, "Matt" for Matthias.
+    if few and len(given) > 4:
+        for w in words if shortened is None else shortened:
+            if 4 <= len(w) < len(given) and given.startswith(w) and w not in _NOT_SHORT_FORMS:
+                return True
     if len(local) < 4:
         return False
     if local in words:
         return True
-    if len(words) > 12:
+    if not few:
         return False  # partial local-part matches are for short name phrases only
     if _composed(local, words):
         return True
     # "Johannes" and hannes@…: a name that ends with the whole local part; "Sullivan" and
     # sullivanjj@…: a local part that starts with the name.
-    return any(
-        w.endswith(local) or (len(w) >= 4 and local.startswith(w)) or (len(w) >= 5 and w in local)
-        for w in words
-    )
+    for w in words:
+        if (
+            w.endswith(local)
+            or (len(w) >= 4 and local.startswith(w))
+            or (len(w) >= 5 and w in local)
+        ):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_facts(addr: Address) -> tuple[frozenset[str], str, str]:
+    """What `named` reads of an address: its name tokens, given name and local part's letters."""
+    return name_tokens(addr), given_name(addr), _letters(addr.email)
 
 
 # The given names an everyday short form stands for: "Jack" is Jacob or John.
@@ -268,15 +283,6 @@ def given_name(addr: Address) -> str:
 
 # Capitalised words that begin given names but open sentences ("Will you…", "Rich in…")
 _NOT_SHORT_FORMS = frozenset({"will", "rich", "hope", "mark", "best", "dear", "thanks"})
-
-
-def _short_of_given(given: str, words: AbstractSet[str]) -> bool:
-    """A word of four letters or more that begins the given name is its short form: "Chris" for
-    Christoph, "Alex" for Alexandre, "Matt" for Matthias."""
-    return any(
-        len(w) >= 4 and len(given) > len(w) and given.startswith(w) and w not in _NOT_SHORT_FORMS
-        for w in words
-    )
 
 
 def _composed(local: str, words: AbstractSet[str]) -> bool:
