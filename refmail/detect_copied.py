@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from refmail.detect_cues import cue_pattern
+from refmail.detect_cues import sentence_pattern
 from refmail.detect_languages import LANGUAGES
 from refmail.detect_parties import People, named
 from refmail.parse import Address
@@ -26,13 +26,13 @@ def copy_sentence(
     it when it names nobody itself ("A question for Tony and Yazen. CCed.")."""
     if "cue_copy_in" not in cues:
         return ""
-    pattern = cue_pattern(code, "cue_copy_in")
     gates = LANGUAGES[code].gates.get("cue_copy_in", ("",))
     picked: list[str] = []
     for i, s in enumerate(sentence_list):
         lowered = s.lower()  # once per sentence, not once per gate word
         if not any(g in lowered for g in gates):
             continue
+        pattern = sentence_pattern(code, "cue_copy_in", s)
         if any(accept is None or accept("cue_copy_in", s, m) for m in pattern.finditer(s)):
             if i > 0 and not _PHRASE().search(_PRONOUNS.sub(" ", COPY_WORDS().sub(" ", s))):
                 picked.append(sentence_list[i - 1])

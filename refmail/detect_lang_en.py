@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from refmail.detect_lang import NAME, LanguageData, words
-from refmail.detect_lang_en_gates import GATES
+from refmail.detect_lang_en_gates import ALTERNATIVE_GATES, GATES
 
 _YOU_BOTH = r"(?:you\s(?:two|both|guys|all)|the\stwo\sof\syou|both\sof\syou|y'all)"
 _NOT_WHEN = (
@@ -493,4 +493,5 @@ ENGLISH = LanguageData(
         r"|meet|talk|speak|help|get\sstarted|write\sto|e-?mail\s(?:you|him|her|them))\b)"
     ),
     gates=GATES,
+    alternative_gates=ALTERNATIVE_GATES,
 )

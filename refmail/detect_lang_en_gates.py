@@ -374,3 +374,65 @@ GATES: dict[str, tuple[str, ...]] = {
         "knows more",
     ),
 }
+
+
+# Per top-level alternative of a cue's pattern (`detect_cues.alternatives`, in order), lower-case
+# words without which that alternative cannot match, read on an ASCII sentence (there, lower-casing
+# agrees with the patterns' case-insensitive matching): a sentence runs only the alternatives it
+# holds a word of, joined in their order, so the cue finds what the whole pattern finds, and
+# compiling (≈ 3–5 ms a cue, the largest cost of a process's first message: issue 15) and
+# matching both skip the rest. Only the costliest cues, whose gates are common words, have them.
+ALTERNATIVE_GATES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "cue_hand_off": (
+        # take it from here, over to you, I'll step aside / bow out / drop off / let you … /
+        # leave it to you / get out of the way, feel free to bcc me, move me to bcc
+        (
+            "take it from here",
+            "over to you",
+            "ll step",
+            "ll bow",
+            "ll drop",
+            "ll let you",
+            "ll leave",
+            "ll get out",
+            "feel free to ",
+            "move me to bcc",
+        ),
+        # Name will be in touch / reach out / contact you / call you / e-mail you / follow up with
+        # you / get back to you / be contacting each of you
+        ("touch", "contact", "reach", "call", "mail", "follow up", "get back to you"),
+        # drop him a line / note / message / mail; she'd love to hear from you; you'll hear from him
+        (" line", " note", " message", "mail", "hear from"),
+        ("knows i",),  # Name knows I'm sending …
+        # Name can help you / answer your … / handle this / be the point person / main contact
+        (
+            "help",
+            "assist",
+            "answer",
+            "advise",
+            "handle",
+            "give you",
+            "take care of",
+            "point ",
+            "contact",
+            "go-to person",
+        ),
+        ("need your", "want your", "appreciate your", "value your"),  # Tim will need your help
+        ("introduce yourself",),
+        ("ll let ",),  # I'll let Jake comment
+        ("ask", "told "),  # I've asked Kris to follow up with you
+    ),
+    "cue_copy_in": (
+        # a copy verb and whom it copies (every copy verb holds one of these)
+        ("cop", "cc", "loop", "pull", "add", "bring", "includ", "+", "passing"),
+        ("+",),  # "+Name" opening a line
+        ("cc", "add"),  # "[cc Name]", "[ add Neil, who… ]"
+        ("bring",),  # bringing Jake into the conversation
+        ("cc", "cop"),  # Jason (CCed)
+        ("cc", "cop", "loop", "includ"),  # John is cc'd here
+        ("cc", "thread", "conversation", "discussion"),  # adding … to the Cc list
+        ("cc", "thread", "conversation", "discussion"),  # let's add Jonathan to the CC list
+        ("cc", "thread", "conversation", "discussion"),  # Bryan, added to the Cc list
+        ("cc", "copied", "added"),  # A question for Tony and Yazen. CCed.
+    ),
+}
