@@ -105,7 +105,7 @@ def find_cues(
     One pass of substring searches finds, for every cue, the sentences holding one of its gate
     words (words without which its pattern cannot match); the cue's pattern then runs on those
     sentences only. Most mail holds few gate words, so few patterns run, on little text.
-    `gated=False` runs every pattern on every sentence (the tests compare both ways).
+    `gated=False` runs every pattern whole on every sentence (the tests compare both ways).
     `accept(cue, sentence, match)` may refuse a match (the caller knows who was addressed).
     """
     data = LANGUAGES[code]
@@ -124,7 +124,8 @@ def find_cues(
         else:
             continue  # none of its gate words: the pattern cannot match
         for i in where:
-            snippet = _first_match(name, sentence_pattern(code, name, sent[i]), sent[i], accept)
+            pattern = sentence_pattern(code, name, sent[i]) if gated else cue_pattern(code, name)
+            snippet = _first_match(name, pattern, sent[i], accept)
             if snippet:
                 found[name] = snippet
                 break
