@@ -50,7 +50,7 @@ def sentence_pattern(code: str, name: str, sentence: str) -> re.Pattern[str]:
     if gates is None or not sentence.isascii():
         return cue_pattern(code, name, "’" in sentence)
     low = sentence.lower()
-    held = tuple(i for i, words in enumerate(gates) if any(w in low for w in words))
+    held = tuple(i for i, words in enumerate(gates) if any(map(low.__contains__, words)))
     return _alternatives_pattern(code, name, held)
 
 

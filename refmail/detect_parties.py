@@ -554,8 +554,11 @@ def _history_words(history: str) -> str:
     return " ".join(w.removesuffix("'s") for w in words)
 
 
+# A quoted From/To/Cc line, read from the line break before it (the text is searched with one
+# put before its first line): a pattern opening with a literal is searched for by the engine's
+# fast scan, not tried at every character as "^" is.
 _QUOTED_HEADER = Lazy(
-    r"^[>\s]{0,20}\*?(?:from|to|cc|sent\sby)\*?\s{0,4}:([^\n]{0,2000})$",
+    r"\n[>\s]{0,20}\*?(?:from|to|cc|sent\sby)\*?\s{0,4}:([^\n]{0,2000})$",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -564,7 +567,7 @@ _QUOTED_HEADER = Lazy(
 def _quoted_headers(history: str) -> tuple[str, frozenset[str]]:
     """The history's quoted From/To/Cc lines (lower-cased) and their words: read once per
     message, however many of its people are asked about."""
-    headers = "\n".join(_QUOTED_HEADER().findall(history[:60_000])).lower()
+    headers = "\n".join(_QUOTED_HEADER().findall("\n" + history[:60_000])).lower()
     return headers, frozenset(re.findall(r"[a-z][a-z'-]+", headers))
 
 
