@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from refmail.detect_cues import sentence_pattern
+from refmail.detect_cues import cue_matches
 from refmail.detect_languages import LANGUAGES
 from refmail.detect_parties import People, named
 from refmail.parse import Address
@@ -32,8 +32,10 @@ def copy_sentence(
         lowered = s.lower()  # once per sentence, not once per gate word
         if not any(g in lowered for g in gates):
             continue
-        pattern = sentence_pattern(code, "cue_copy_in", s)
-        if any(accept is None or accept("cue_copy_in", s, m) for m in pattern.finditer(s)):
+        if any(
+            accept is None or accept("cue_copy_in", s, m)
+            for m in cue_matches(code, "cue_copy_in", s)
+        ):
             if i > 0 and not _PHRASE().search(_PRONOUNS.sub(" ", COPY_WORDS().sub(" ", s))):
                 picked.append(sentence_list[i - 1])
             picked.append(s)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 
 from refmail.detect_languages import LANGUAGES
@@ -41,27 +41,53 @@ def cue_pattern(code: str, name: str, curly: bool = True) -> re.Pattern[str]:
 _STRAIGHT = (("[\\w'’-]", "[\\w'-]"), ("[\\w'’]", "[\\w']"), ("['’]", "'"))
 
 
-def sentence_pattern(code: str, name: str, sentence: str) -> re.Pattern[str]:
-    """The cue's pattern to run on `sentence` (whitespace folded, as `sentences` gives it): on
-    an ASCII sentence, only the alternatives whose gate words it holds
-    (`LanguageData.alternative_gates`), joined in their order: they find what the whole pattern
-    finds, as the others cannot match there. Without "’" in its classes when it has none."""
+def cue_matches(code: str, name: str, sentence: str) -> Iterator[re.Match[str]]:
+    """The matches of the cue's pattern in `sentence` (whitespace folded, as `sentences` gives
+    it), in order. On an ASCII sentence, only the alternatives whose gate words it holds
+    (`LanguageData.alternative_gates`) run, each compiled alone and once: they find what the
+    whole pattern finds, as the others cannot match there (and a batch of mail compiles each
+    alternative once, not each set of them). Without "’" in its classes when it has none."""
     gates = LANGUAGES[code].alternative_gates.get(name)
     if gates is None or not sentence.isascii():
-        return cue_pattern(code, name, "’" in sentence)
+        return cue_pattern(code, name, "’" in sentence).finditer(sentence)
     low = sentence.lower()
-    held = tuple(i for i, words in enumerate(gates) if any(map(low.__contains__, words)))
-    return _alternatives_pattern(code, name, held)
+    held = [
+        _alternative(code, name, i)
+        for i, words in enumerate(gates)
+        if any(map(low.__contains__, words))
+    ]
+    if len(held) == 1:
+        return held[0].finditer(sentence)
+    return _leftmost_first(held, sentence)
 
 
-@functools.lru_cache(maxsize=512)
-def _alternatives_pattern(code: str, name: str, held: tuple[int, ...]) -> re.Pattern[str]:
-    """The cue's alternatives `held` (indexes), joined in order, compiled straight (no "’")."""
-    parts = alternatives(LANGUAGES[code].cues[name])
-    source = "|".join(parts[i] for i in held) if held else "(?!)"
+@functools.lru_cache(maxsize=256)
+def _alternative(code: str, name: str, index: int) -> re.Pattern[str]:
+    """One top-level alternative of a cue's pattern, compiled straight (no "’" in its classes)."""
+    source = alternatives(LANGUAGES[code].cues[name])[index]
     for curled, straight in _STRAIGHT:
         source = source.replace(curled, straight)
     return re.compile(source, re.MULTILINE)
+
+
+def _leftmost_first(patterns: list[re.Pattern[str]], text: str) -> Iterator[re.Match[str]]:
+    """The matches of the patterns joined by "|", in order: at each step the leftmost match of
+    any, the first pattern's on a tie (the order an alternation tries them), searching on from
+    its end. (No cue matches empty text: a match always moves the search on.)"""
+    ahead = [p.search(text) for p in patterns]
+    while True:
+        best: re.Match[str] | None = None
+        for match in ahead:
+            if match is not None and (best is None or match.start() < best.start()):
+                best = match
+        if best is None:
+            return
+        yield best
+        end = best.end()
+        ahead = [
+            m if m is None or m.start() >= end else p.search(text, end)
+            for p, m in zip(patterns, ahead, strict=True)
+        ]
 
 
 # A pattern's pieces: an escape, a character class, a bracket, a bar, or a run of the rest.
@@ -124,8 +150,13 @@ def find_cues(
         else:
             continue  # none of its gate words: the pattern cannot match
         for i in where:
-            pattern = sentence_pattern(code, name, sent[i]) if gated else cue_pattern(code, name)
-            snippet = _first_match(name, pattern, sent[i], accept)
+            sentence = sent[i]
+            found_in = (
+                cue_matches(code, name, sentence)
+                if gated
+                else cue_pattern(code, name).finditer(sentence)
+            )
+            snippet = _first_match(name, found_in, sentence, accept)
             if snippet:
                 found[name] = snippet
                 break
@@ -306,9 +337,9 @@ def _keeps_it(before: str) -> bool:
 
 
 def _first_match(
-    name: str, pattern: re.Pattern[str], sentence: str, accept: Accept | None = None
+    name: str, matches: Iterator[re.Match[str]], sentence: str, accept: Accept | None = None
 ) -> str:
-    for match in pattern.finditer(sentence):
+    for match in matches:
         if accept is not None and not accept(name, sentence, match):
             continue
         words = " ".join(match.group(0).split())

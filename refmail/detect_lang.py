@@ -40,7 +40,7 @@ class LanguageData:
     # a copy's purpose that is the author's own arrangements: "to find a date", "to print"
     logistics: str = r"(?!)"
     # Per cue, per top-level alternative of its pattern, the words without which it cannot
-    # match on an ASCII sentence (`detect_cues.sentence_pattern`); a cue not here runs whole.
+    # match on an ASCII sentence (`detect_cues.cue_matches`); a cue not here runs whole.
     alternative_gates: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
 
 
