@@ -557,10 +557,17 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"jo@kim.example.net": True, "greg@holt.example.org": True},
     ),
+    # (round 15) the copy marked in brackets with a hyphen, "Tomas (cc-ed), who…"
+    "intro_cc_ed_in_brackets": (
+        "loop_in",
+        {"tbreed@quarry.example.net": True, "greg@holt.example.org": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
 LOOK_ALIKES: dict[str, str] = {
+    # (round 15) "Tomas (cc-ed)" who wrote in the quoted thread: nobody new
+    "not_cc_ed_already_on_thread": "other",
     # (2026-12-07, from the sets kept outside the repository) a calendar's notice titled
     # "Maya Ortiz <> Leo Park @ Tue …"; an aide copied "to find a date" for the author; in
     # Spanish, the introduction put off ("la semana que viene os presento"), an assistant
