@@ -562,12 +562,19 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"tbreed@quarry.example.net": True, "greg@holt.example.org": True},
     ),
+    # (round 15) thanked for being copied in, the author copies someone else in
+    "intro_thanked_for_copy_copies_group": (
+        "loop_in",
+        {"ravi@gridline.example.com": True, "greg@holt.example.org": True},
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
 LOOK_ALIKES: dict[str, str] = {
     # (round 15) "Tomas (cc-ed)" who wrote in the quoted thread: nobody new
     "not_cc_ed_already_on_thread": "other",
+    # (round 15) "Thanks for CCing me" and a trace "added" to a ticket: no one copied in
+    "not_thanked_for_copy_adds_a_trace": "other",
     # (2026-12-07, from the sets kept outside the repository) a calendar's notice titled
     # "Maya Ortiz <> Leo Park @ Tue …"; an aide copied "to find a date" for the author; in
     # Spanish, the introduction put off ("la semana que viene os presento"), an assistant
