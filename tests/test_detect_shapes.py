@@ -567,6 +567,19 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"ravi@gridline.example.com": True, "greg@holt.example.org": True},
     ),
+    # (round 15) "in" before the copy's object: "adding in CC Frobnix's maintainers" (a
+    # project's people, not its thing; as a group, the counterpart is the party), and
+    # "CC'ing in the Frob mailing list, Dana Wolfe (…), Jo Kim (…) and Ravi Iyer": people
+    # copied after the list, named further on than the first name
+    "intro_adding_in_cc_projects_maintainers": ("loop_in", {"greg@holt.example.org": True}),
+    "intro_ccing_in_list_and_people": (
+        "loop_in",
+        {
+            "jo.kim@quarry.example.net": True,
+            "ravi@gridline.example.com": True,
+            "greg@holt.example.org": True,
+        },
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
@@ -575,6 +588,10 @@ LOOK_ALIKES: dict[str, str] = {
     "not_cc_ed_already_on_thread": "other",
     # (round 15) "Thanks for CCing me" and a trace "added" to a ticket: no one copied in
     "not_thanked_for_copy_adds_a_trace": "other",
+    # (round 15) the list copied in, the person named after it not copied; a project's
+    # maintainers file entry added (no copy verb that only copies people)
+    "not_ccing_in_list_person_not_copied": "other",
+    "not_adding_projects_maintainers_file": "other",
     # (2026-12-07, from the sets kept outside the repository) a calendar's notice titled
     # "Maya Ortiz <> Leo Park @ Tue …"; an aide copied "to find a date" for the author; in
     # Spanish, the introduction put off ("la semana que viene os presento"), an assistant
