@@ -56,10 +56,12 @@ _SUBJECT = Lazy(r"(?i)\b(?:he|she|they)\b")
 # The reader sent to them: "Check with Kim Watson", "Be sure to talk to Peter", "I would bring
 # the matter up with Pattie", "I'd like for you to sit down with Lindy", "please work with Dana
 # to have it initialled" (told, or said of "you"; the author's own "I talked to Theresa today"
-# or "I work with Dana" sends nobody)
+# or "I work with Dana" sends nobody); or the reader's matter routed to them: "Send this bill
+# to Raquel", "If you could send all further updates to either Christi or Jim"
 _GO_TO = Lazy(
     r"(?i)\b(?:check|talk|speak|sit\sdown|get\stogether|meet|coordinate|work|(?:bring|take)\s"
-    r"(?:\w+\s){0,3}?up)\s(?:in\s\w+\s)?(?:with|to)\s(?P<whom>[^.!?\n]{1,40})"
+    r"(?:\w+\s){0,3}?up|(?:send|forward|direct|route)\s(?!me\b|us\b)(?:[\w'-]+\s){1,4}?)"
+    r"\s?(?:in\s\w+\s)?(?:with|to)\s(?P<whom>[^.!?\n]{1,40})"
 )
 # ... and the words before the verb: the sentence's start, "please", "be sure to", "you (would
 # like to)", "I would" (of the reader's place: "if I were you I would bring it up with Pattie")
