@@ -392,6 +392,10 @@ ENGLISH = LanguageData(
             # (a person or a copy put back, not code: "adding back the NULL check")
             r"|\b(?:add(?:ing|ed)?\sback|re-?add(?:ing|ed)?)\s(?:(?-i:[A-Z][a-z][\w'-]{0,29})|him|her|them)\b"
             r"|\badd(?:ing|ed)?\s(?-i:[A-Z][a-z][\w'-]{0,29})\sback\b|\bre-?cc(?:ing|ed|'d)?\b"
+            # ... people put back as a group: "(adding back other people in Cc)", "adding back
+            # everyone", "re-adding the folks from v1"
+            r"|\b(?:add(?:ing|ed)?\sback|re-?add(?:ing|ed)?)\s(?:(?:the|other|some|all|a\sfew)\s){0,2}"
+            r"(?:people|folks|everyone|everybody|recipients|reviewers|maintainers|cc)\b"
             r"|\bshould\shave\sbeen\s(?:cc'?d|cced|copied|included|added|on\scc)\b"
             r"|\b(?:accident(?:al)?ly|inadvertently|mistakenly)\s(?:missed|dropped|left\sout|removed"
             r"|omitted|forgot))"

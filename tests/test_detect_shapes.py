@@ -572,6 +572,15 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
     # "CC'ing in the Frob mailing list, Dana Wolfe (…), Jo Kim (…) and Ravi Iyer": people
     # copied after the list, named further on than the first name
     "intro_adding_in_cc_projects_maintainers": ("loop_in", {"greg@holt.example.org": True}),
+    # (round 15) the nearest look-alike of "adding back other folks in Cc": people added
+    "intro_adding_other_folks_in_cc": (
+        "loop_in",
+        {
+            "jo@kim.example.net": True,
+            "ravi@gridline.example.com": True,
+            "greg@holt.example.org": True,
+        },
+    ),
     "intro_ccing_in_list_and_people": (
         "loop_in",
         {
@@ -591,6 +600,8 @@ LOOK_ALIKES: dict[str, str] = {
     # (round 15) the list copied in, the person named after it not copied; a project's
     # maintainers file entry added (no copy verb that only copies people)
     "not_ccing_in_list_person_not_copied": "other",
+    # (round 15) recipients put back as a group: "(adding back the other folks in Cc)"
+    "not_adding_back_people_in_cc": "other",
     "not_adding_projects_maintainers_file": "other",
     # (2026-12-07, from the sets kept outside the repository) a calendar's notice titled
     # "Maya Ortiz <> Leo Park @ Tue …"; an aide copied "to find a date" for the author; in
