@@ -386,6 +386,11 @@ ENGLISH = LanguageData(
             r"|\bby\smistake\b|\bshould\shave\s(?:cc|copied|included|added)"
             r"|\b(?:correct|new|right|work)\s(?:e-?mail\s)?address|\bdropped\sfrom\s(?:the\s|this\s)?"
             r"(?:cc|discussion|thread|recipient)|\bremember(?:ing|ed)?\sto\s\+?cc\b"
+            # the same person copied at another mailbox: "+CC Richard's other account" (said
+            # with the copy: "the new account" alone is any business)
+            r"|(?:\+\s?cc|\bcc(?:'?ing|'?ed|'d)?|\bcced|\bcopying|\badding)\s(?-i:[A-Z][\w'’-]{1,30}\s"
+            r"|(?:his|her|their|your)\s)(?:other|personal|work|new|correct|right)\s(?:e-?mail\s)?"
+            r"account\b"
             r"|\baddress\s[\w' ]{0,30}\bscrew(?:ed)?\sup"
             # a recipient restored or owed: "(adding back Daniel)", "re-adding Jo", "should have
             # been included", "I accidentally missed you while sending the patch"

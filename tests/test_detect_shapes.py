@@ -581,6 +581,12 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
             "greg@holt.example.org": True,
         },
     ),
+    # (round 15) the nearest look-alike of "+CC Jo's other account": "+CC Jo, who looks after
+    # the new account…"
+    "intro_cc_account_owner": (
+        "loop_in",
+        {"jo.kim@quarry.example.net": True, "greg@holt.example.org": True},
+    ),
     "intro_ccing_in_list_and_people": (
         "loop_in",
         {
@@ -602,6 +608,8 @@ LOOK_ALIKES: dict[str, str] = {
     "not_ccing_in_list_person_not_copied": "other",
     # (round 15) recipients put back as a group: "(adding back the other folks in Cc)"
     "not_adding_back_people_in_cc": "other",
+    # (round 15) the same person copied at another mailbox: "+CC Jo's other account"
+    "not_cc_same_person_other_account": "other",
     "not_adding_projects_maintainers_file": "other",
     # (2026-12-07, from the sets kept outside the repository) a calendar's notice titled
     # "Maya Ortiz <> Leo Park @ Tue …"; an aide copied "to find a date" for the author; in
