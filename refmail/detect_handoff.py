@@ -26,6 +26,11 @@ _CONTACT = Lazy(
     r"|reach\sout|follow\sup)|(?:contacting|calling|phoning|e-?mailing|reaching\sout|getting\sin"
     r"\stouch|following\sup)\s(?:with\s|to\s)?(?:you|him|her|them)\b)"
 )
+# ... by the author alongside the copied: "Either Ray or I will call you", "Ray and I will
+# follow up" (the author keeps the matter; the colleague is copied beside them)
+_WITH_THE_AUTHOR = Lazy(
+    r"(?i)(?:\b(?:and|or|&)\s(?:i|we|myself)|\b(?:i|we)\s(?:and|or|&)\s[\w' -]{1,40}?)\s{0,3}\Z"
+)
 _BACK = 3  # sentences back in which "him"/"her" may have been named
 _YOU = Lazy(r"(?i)\byou\b")
 _PRONOUN = Lazy(r"(?i)\b(?:him|her|them)\b")
@@ -95,7 +100,8 @@ def hands_to_the_copied(
     if not [a for a in addressed if a not in copied]:
         return None  # no person reads it but those copied (to a list: an announcement)
     for i, (sentence, words) in enumerate(named_in):
-        if not _CONTACT().search(sentence):
+        contact = _CONTACT().search(sentence)
+        if contact is None or _WITH_THE_AUTHOR().search(sentence[: contact.start()]):
             continue
         # ("Charlie Otto needs a review. Attached is the draft. Please contact him.")
         before = _named_before(named_in, i)

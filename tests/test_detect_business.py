@@ -393,6 +393,24 @@ SHAPES: dict[str, tuple[str, str, str, bool, str]] = {
         False,
         "other",
     ),
+    # (round 15) the author alongside the one copied keeps the matter: "Either Gina or I will
+    # call you"; the nearest introduction: "Gina will call you"
+    "the_author_or_a_colleague_will_call_hands_nobody_on": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "Thanks for the tour on Monday. Either Gina Cole or I will call you next week to go "
+        "over the restore logs.\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        False,
+        "other",
+    ),
+    "a_colleague_copied_who_will_call_hands_the_reader_on": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "Thanks for the tour on Monday. Gina Cole will call you next week to go over the "
+        "restore logs.\nAlice" + _HISTORY,
+        "cue_hand_off",
+        True,
+        "introduction",
+    ),
     "the_author_who_spoke_to_the_copied_sends_nobody": (
         f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
         "I talked to Gina Cole today. I will get back to you after the restore.\nAlice" + _HISTORY,
