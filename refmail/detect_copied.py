@@ -1,7 +1,8 @@
 """Whom the author copies in: the sentences that copy someone ("+CC Jan and Paolo, who wrote
 the driver") and the recipients they name, by name phrase, by an address written in the copy,
-by a mailbox's own name ("Adding dochelp to cc"), or, for a name that matched no one, by the
-nameless addresses clients append to Cc. Pure.
+by a mailbox's own name ("Adding dochelp to cc"), by a given name one letter short of a copied
+one's ("+cc Stefan and Philpp"), or, for a name that matched no one, by the nameless addresses
+clients append to Cc. Pure.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 
 from refmail.detect_cues import cue_pattern
 from refmail.detect_languages import LANGUAGES
-from refmail.detect_parties import People, named
+from refmail.detect_parties import People, name_tokens, named
 from refmail.parse import Address
 from refmail.patterns import Lazy
 
@@ -86,6 +87,12 @@ def copied_in(who: People, sentence: str) -> list[Address]:
         for addr in pool:
             if addr not in found:
                 found.append(addr)
+    # a given name typed one letter short, of someone copied: "CC'ing Nikil and Peng"
+    for i in list(unmatched):
+        typed = [a for a in who.copied if a not in found and _one_short(phrases[i], a)]
+        if len(typed) == 1:
+            found.append(typed[0])
+            unmatched.remove(i)
     # ... or by its mailbox name, in any case: "Adding dochelp to cc" (a team's box has no name)
     found += [a for a in by_mailbox(sentence, who) if a not in found]
     if found:
@@ -114,6 +121,28 @@ def copied_in(who: People, sentence: str) -> list[Address]:
     # (a display name equal to the local part is no name: "sullivanjj <sullivanjj@…>"; the
     # last ones: clients append new copies)
     return found + nameless[-min(len(unmatched), 3) :] if nameless else found
+
+
+def _one_short(words: list[str], addr: Address) -> bool:
+    """A one-word name that is one of `addr`'s name words with one letter dropped, the first
+    kept (a typo: "Philpp" for Philipp); four letters or more, so no short word is a name.
+
+    >>> _one_short(["nikil"], Address("nikhil.nd@ti.example", "Devshatwar, Nikhil"))
+    True
+    >>> _one_short(["nikhi"], Address("nikhil.nd@ti.example", "Devshatwar, Nikhil"))
+    True
+    >>> _one_short(["dave"], Address("david@x.example", "David Ross"))
+    False
+    """
+    if len(words) != 1 or len(words[0]) < 4:
+        return False
+    typed = words[0]
+    return any(
+        len(t) == len(typed) + 1
+        and t[0] == typed[0]
+        and any(t[:k] + t[k + 1 :] == typed for k in range(1, len(t)))
+        for t in name_tokens(addr)
+    )
 
 
 def by_mailbox(words: str, who: People) -> list[Address]:

@@ -190,6 +190,10 @@ def read(
     # (a question explains the copy: "Have they been testing this? (+cc Gil)")
     for zeroed in ("neg_fyi_copy", "copy_unexplained"):
         _outweigh(found, "asks_the_copied", zeroed, "the copied is asked")
+    if _THANKS_FOR_COPY().search(cues.get("neg_thanks_for_intro", "")):
+        # "Thanks for Ccing me. … Acme engineers (jo@…, CCed) did this": copied in themselves,
+        # the author copies someone else in; the thanks is for their own place on the thread
+        _outweigh(found, "names_the_copied", "neg_thanks_for_intro", "someone else copied in")
     about: dict[str, str] = {}
     names: dict[str, str] = {}
     about_owner = context = ""
@@ -288,6 +292,7 @@ def _can_help(feature: str, words: str) -> bool:
     return feature == "cue_hand_off" and _CAN_HELP().search(words) is not None
 
 
+_THANKS_FOR_COPY = Lazy(r"(?i)\b(?:cc'?ing|cc-ing|adding|including|looping)\sme\b")
 _FOR_ONE = re.compile(r"(?i)\byou\s(?:so|since|because)\s$")
 
 

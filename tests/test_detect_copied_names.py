@@ -122,3 +122,28 @@ def test_a_mailbox_name_that_is_no_whole_local_part_copies_no_one() -> None:
         "Hi,\n\nAdding spec checks to the parser would catch it.",
     )
     assert v.kind == "other", "\n".join(v.explain())
+
+
+def test_a_given_name_typed_one_letter_short_is_the_copied_one() -> None:
+    # (round 15) "CC'ing Rebeca and Paolo": Rebecca Lind is copied, her name typed short
+    v = run(
+        "Rebecca Lind <rlind@lind.example.se>, Paolo Bassi <paolo@unimore.example.it>",
+        "Hi,\n\nCC'ing Rebeca and Paolo, who wrote the bfq part.",
+    )
+    assert parties(v) == {
+        "rlind@lind.example.se",
+        "paolo@unimore.example.it",
+        "wanda@longhaul.example.org",
+    }
+
+
+def test_a_name_two_letters_off_or_of_someone_not_copied_is_nobody() -> None:
+    # "Rebca" is two letters short of Rebecca; "Marco" is close to no one copied
+    for body in (
+        "Hi,\n\nCC'ing Rebca and Paolo, who wrote the bfq part.",
+        "Hi,\n\nCC'ing Marco and Paolo, who wrote the bfq part.",
+    ):
+        v = run(
+            "Rebecca Lind <rlind@lind.example.se>, Paolo Bassi <paolo@unimore.example.it>", body
+        )
+        assert parties(v) == {"paolo@unimore.example.it", "wanda@longhaul.example.org"}
