@@ -52,12 +52,12 @@ READS_MAIL = (
     "refmail.effects",
     "refmail.owner_mail",
     "refmail.authn",
-    "authres",
 )
 
 # What only some mail needs: the reply phrases (a reply to an introduction, an answer to an
 # opt-in ask), the bounce parser, signs of business (mail with a party of an open introduction).
-FOR_SOME_MAIL = ("refmail.replies", "refmail.bounce", "refmail.signals")
+# Authentication-Results' parser: for such headers, read only by an account that checks them.
+FOR_SOME_MAIL = ("refmail.replies", "refmail.bounce", "refmail.signals", "authres")
 
 
 def python(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -119,6 +119,7 @@ def test_nothing_new_and_nothing_due_load_no_mail_reader_and_no_templates(tmp_pa
     refmail("init", cwd=tmp_path)
     out, busy = refmail_modules("sync", cwd=tmp_path)  # the demo's three introductions
     assert "3 introductions" in out and set(READS_MAIL) <= busy, set(READS_MAIL) - busy
+    assert "authres" not in busy  # the demo's account does not check authentication
     out, busy = refmail_modules("dispatch", cwd=tmp_path)
     assert "2 delivered" in out and {"jinja2", "refmail.render"} <= busy
     out, idle = refmail_modules("sync", cwd=tmp_path)
