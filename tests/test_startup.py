@@ -288,6 +288,32 @@ def test_the_collector_is_off_to_start_and_back_on_once_the_database_is_open(
     assert collector_after("classify", str(mail), cwd=tmp_path) == "collector True True"
 
 
+LOADING = """
+import gc, sys
+from refmail import startup
+if sys.argv[1] == "quiet":
+    startup.quiet()
+    startup.started()
+frozen = gc.get_freeze_count()
+with startup.loading("refmail.detect"):
+    import refmail.detect
+first = gc.get_freeze_count()
+with startup.loading("refmail.detect"):
+    import refmail.detect
+print(gc.isenabled(), first > frozen, gc.get_freeze_count() == first)
+"""
+
+
+def test_what_sync_imports_late_is_frozen_once_like_start_up(tmp_path: Path) -> None:
+    """The detector, imported when a first batch brings mail, loads with the collector paused
+    and is frozen like the rest of start-up; only once, and only in a process `refmail`
+    started (others' collectors are left as they were)."""
+    quieted = python("-c", LOADING, "quiet", cwd=tmp_path)
+    assert quieted.stdout.split() == ["True", "True", "True"], quieted.stderr
+    other = python("-c", LOADING, "other", cwd=tmp_path)
+    assert other.stdout.split() == ["True", "False", "True"], other.stderr
+
+
 def test_opening_the_database_leaves_an_enabled_collector_as_it_was(db_url: str) -> None:
     """Tests, `refmail web`'s workers and other callers never turned the collector off:
     opening a database neither freezes their objects nor changes the collector."""
