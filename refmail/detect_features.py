@@ -152,7 +152,8 @@ def read(
         add("knows_the_candidate", f"“{tie[:80]}”")
     subject_features(subject, who, add)
     shape = _shape(msg, who, cues, is_owner)
-    parties = _parties(shape, who, text, copy_text, written)
+    group = _copies_a_group(text, cues)
+    parties = _parties(shape, who, text, copy_text, written, group, msg.history)
     if relay is not None:
         shape = "referral_to_owner" if relay else "forward"
         introducer = msg.quoted[0].sender if relay else None
@@ -546,10 +547,15 @@ def _parties(
     text: str,
     copy_text: str,
     written: AuthorText,
+    group: bool = False,
+    history: str = "",
 ) -> tuple[tuple[Address, bool], ...]:
     out: dict[str, tuple[Address, bool]] = {}
     if shape == "loop_in":
         copied = copied_in(who, copy_text)
+        if group and not any(a in who.copied for a in copied):
+            # (a copy that names no one in Cc: "Hi Ann, CCing a few people" greets the asker)
+            copied = _copied_as_group(who, written, history)
         for addr in copied:
             out[addr.email] = (addr, True)
         # the addressees greeted together, else the one the text points to
@@ -570,6 +576,31 @@ def _parties(
     for addr in who.in_text:
         out.setdefault(addr.email, (addr, False))
     return one_address_each(tuple(out.values()), who.written)
+
+
+def _copied_as_group(who: People, written: AuthorText, history: str) -> list[Address]:
+    """The people a copy names only as a group ("adding in some people who may have a better
+    idea", "CCing a few people that were involved"): those in Cc, new to the thread, other
+    than the one whose mail is answered (the asker they are copied in for)."""
+    replied = {w.lower() for w in written.replied_name.split()}
+    return [
+        a
+        for a in who.copied
+        if a.email != written.replied_email
+        and not (replied and named(a, replied))
+        and not on_thread(a, history)
+    ][: MAX_PARTIES - 1]
+
+
+def _copies_a_group(text: str, cues: dict[str, str]) -> bool:
+    """The copy note names a group ("adding a few people", "+Cc: some Intel people"): the words
+    of the cue and the few after it; not a group in capitals ("+CC the SMC MAINTAINERS")."""
+    copy = cues.get("cue_copy_in", "")
+    if not copy:
+        return False
+    at = text.find(copy)
+    group = GROUP.search(text[at : at + len(copy) + 30] if at >= 0 else copy)
+    return group is not None and not group.group(0).isupper()
 
 
 def _greeted_together(who: People, text: str, copied: list[Address]) -> list[Address]:
@@ -743,10 +774,7 @@ def _direction_and_copy(
     if unseen and (unseen_name := unaddressed_name(copy, everyone)):
         # "CC'ing Ben for confirmation" with no address of Ben's: a person copied all the same
         add("names_someone_unaddressed", f"“{unseen_name}” copied, no address here is theirs")
-    at = text.find(copy) if copy else -1
-    # the words after the cue too: "+Cc: some Intel people"
-    group = GROUP.search(text[at : at + len(copy) + 30] if at >= 0 else copy)
-    if group is not None and not group.group(0).isupper():
+    if _copies_a_group(text, cues):
         add("copies_a_group", f"“{cues['cue_copy_in'][:60]}”")
     return target
 
