@@ -556,6 +556,10 @@ def _parties(
         if group and not any(a in who.copied for a in copied):
             # (a copy that names no one in Cc: "Hi Ann, CCing a few people" greets the asker)
             copied = _copied_as_group(who, written, history)
+        elif not copied and _ONE_BY_ROLE().search(copy_text):
+            # "Our new team member (CCed) will take a look": the one person new in Cc
+            one = _copied_as_group(who, written, history)
+            copied = one if len(one) == 1 else []
         for addr in copied:
             out[addr.email] = (addr, True)
         # the addressees greeted together, else the one the text points to
@@ -590,6 +594,13 @@ def _copied_as_group(who: People, written: AuthorText, history: str) -> list[Add
         and not (replied and named(a, replied))
         and not on_thread(a, history)
     ][: MAX_PARTIES - 1]
+
+
+# One person copied by role, in brackets: "our new team member (CCed)", "my colleague (cc'd)".
+_ONE_BY_ROLE = Lazy(
+    r"(?i)\b(?:member|colleague|engineer|developer|expert|reviewer|maintainer)\s{0,2}\("
+    r"(?:[^()\n]{0,30}\s)?\+?\s?(?:cc'?d|cc'ed|cced|cc-e?d|cc|copied|in\scc|on\scc)\b"
+)
 
 
 def _copies_a_group(text: str, cues: dict[str, str]) -> bool:

@@ -192,3 +192,23 @@ def test_a_group_copy_leaves_out_who_was_on_the_thread_and_a_named_copy_wins() -
         "Hi,\n\nCC'ing Ravi, who knows the people who wrote the stats code.",
     )
     assert parties(v) == {"ravi@gridline.example.com", "wanda@longhaul.example.org"}
+
+
+def test_one_person_copied_by_role_in_brackets_is_the_one_new_in_cc() -> None:
+    # (round 16) "Our new team member (CCed) will take a look at it.": a role, not a name; the
+    # one person in Cc is the one copied in for the asker
+    body = "Hi Wanda,\n\nEnjoy your holiday.\nOur new team member (CCed) will take a look at it."
+    v = run("Huy Tran <huy@tran.example.net>", body)
+    assert parties(v) == {"huy@tran.example.net", "wanda@longhaul.example.org"}
+    # with two people in Cc the role says not which: no one is guessed
+    v = run("Huy Tran <huy@tran.example.net>, Jo Kim <jo@kim.example.net>", body)
+    assert parties(v) == {"wanda@longhaul.example.org"}
+
+
+def test_a_colleague_copied_by_role_for_visibility_is_no_loop_in() -> None:
+    # the look-alike: the same bracketed copy of a role, said to be for the record only
+    v = run(
+        "Huy Tran <huy@tran.example.net>",
+        "Hi Wanda,\n\nMy colleague (cc'd) for visibility only, no action needed.",
+    )
+    assert v.kind == "other", "\n".join(v.explain())
