@@ -14,8 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from refmail.detect_candidate import knows_the_candidate
-from refmail.detect_copied import COPY_WORDS, by_mailbox, copied_in, copy_sentence
-from refmail.detect_copy import GROUP, copies_a_person, unaddressed_name
+from refmail.detect_copied import (
+    COPY_WORDS,
+    by_mailbox,
+    copied_unnamed,
+    copies_a_group,
+    copy_sentence,
+)
+from refmail.detect_copy import copies_a_person, unaddressed_name
 from refmail.detect_copy_shape import copy_shape
 from refmail.detect_cues import find_cues
 from refmail.detect_directs import (
@@ -152,7 +158,7 @@ def read(
         add("knows_the_candidate", f"“{tie[:80]}”")
     subject_features(subject, who, add)
     shape = _shape(msg, who, cues, is_owner)
-    group = _copies_a_group(text, cues)
+    group = copies_a_group(text, cues)
     parties = _parties(shape, who, text, copy_text, written, group, msg.history)
     if relay is not None:
         shape = "referral_to_owner" if relay else "forward"
@@ -552,14 +558,8 @@ def _parties(
 ) -> tuple[tuple[Address, bool], ...]:
     out: dict[str, tuple[Address, bool]] = {}
     if shape == "loop_in":
-        copied = copied_in(who, copy_text)
-        if group and not any(a in who.copied for a in copied):
-            # (a copy that names no one in Cc: "Hi Ann, CCing a few people" greets the asker)
-            copied = _copied_as_group(who, written, history)
-        elif not copied and _ONE_BY_ROLE().search(copy_text):
-            # "Our new team member (CCed) will take a look": the one person new in Cc
-            one = _copied_as_group(who, written, history)
-            copied = one if len(one) == 1 else []
+        replied = (written.replied_name, written.replied_email)
+        copied = copied_unnamed(who, copy_text, group, replied, history, MAX_PARTIES - 1)
         for addr in copied:
             out[addr.email] = (addr, True)
         # the addressees greeted together, else the one the text points to
@@ -580,38 +580,6 @@ def _parties(
     for addr in who.in_text:
         out.setdefault(addr.email, (addr, False))
     return one_address_each(tuple(out.values()), who.written)
-
-
-def _copied_as_group(who: People, written: AuthorText, history: str) -> list[Address]:
-    """The people a copy names only as a group ("adding in some people who may have a better
-    idea", "CCing a few people that were involved"): those in Cc, new to the thread, other
-    than the one whose mail is answered (the asker they are copied in for)."""
-    replied = {w.lower() for w in written.replied_name.split()}
-    return [
-        a
-        for a in who.copied
-        if a.email != written.replied_email
-        and not (replied and named(a, replied))
-        and not on_thread(a, history)
-    ][: MAX_PARTIES - 1]
-
-
-# One person copied by role, in brackets: "our new team member (CCed)", "my colleague (cc'd)".
-_ONE_BY_ROLE = Lazy(
-    r"(?i)\b(?:member|colleague|engineer|developer|expert|reviewer|maintainer)\s{0,2}\("
-    r"(?:[^()\n]{0,30}\s)?\+?\s?(?:cc'?d|cc'ed|cced|cc-e?d|cc|copied|in\scc|on\scc)\b"
-)
-
-
-def _copies_a_group(text: str, cues: dict[str, str]) -> bool:
-    """The copy note names a group ("adding a few people", "+Cc: some Intel people"): the words
-    of the cue and the few after it; not a group in capitals ("+CC the SMC MAINTAINERS")."""
-    copy = cues.get("cue_copy_in", "")
-    if not copy:
-        return False
-    at = text.find(copy)
-    group = GROUP.search(text[at : at + len(copy) + 30] if at >= 0 else copy)
-    return group is not None and not group.group(0).isupper()
 
 
 def _greeted_together(who: People, text: str, copied: list[Address]) -> list[Address]:
@@ -785,7 +753,7 @@ def _direction_and_copy(
     if unseen and (unseen_name := unaddressed_name(copy, everyone)):
         # "CC'ing Ben for confirmation" with no address of Ben's: a person copied all the same
         add("names_someone_unaddressed", f"“{unseen_name}” copied, no address here is theirs")
-    if _copies_a_group(text, cues):
+    if copies_a_group(text, cues):
         add("copies_a_group", f"“{cues['cue_copy_in'][:60]}”")
     return target
 
