@@ -2,7 +2,8 @@
 the driver") and the recipients they name, by name phrase, by an address written in the copy,
 by a mailbox's own name ("Adding dochelp to cc"), by a given name one letter short of a copied
 one's ("+cc Stefan and Philpp"), or, for a name that matched no one, by the nameless addresses
-clients append to Cc. Pure.
+clients append to Cc; and, for a copy that names no one, the people new in Cc it copies as a
+group ("adding in some people") or by role ("our new team member (CCed)"). Pure.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from refmail.detect_copy import GROUP
 from refmail.detect_cues import cue_pattern
 from refmail.detect_languages import LANGUAGES
-from refmail.detect_parties import People, name_tokens, named
+from refmail.detect_parties import People, name_tokens, named, on_thread
 from refmail.parse import Address
 from refmail.patterns import Lazy
 
@@ -170,3 +172,54 @@ def _listed_with(sentence: str, spans: list[tuple[int, int]], matched: list[int]
         else:
             runs.append([i])
     return {i for run in runs if any(j in matched for j in run) for i in run}
+
+
+def copied_unnamed(
+    who: People,
+    sentence: str,
+    group: bool,
+    replied: tuple[str, str],
+    history: str,
+    limit: int,
+) -> list[Address]:
+    """`copied_in`, and for a copy that names no one in Cc the people it copies unnamed: as a
+    group (`group`: "adding in some people who may have a better idea", "CCing a few people
+    that were involved"), everyone new in Cc; by role ("Our new team member (CCed) will take a
+    look"), the one person new in Cc, when there is only one. `replied` is the (name,
+    address) of the asker whose mail is answered: not one of the copied."""
+    copied = copied_in(who, sentence)
+    if group and not any(a in who.copied for a in copied):
+        # (a copy that names no one in Cc: "Hi Ann, CCing a few people" greets the asker)
+        return _new_in_cc(who, replied, history)[:limit]
+    if not copied and _ONE_BY_ROLE().search(sentence):
+        one = _new_in_cc(who, replied, history)
+        return one if len(one) == 1 else []
+    return copied
+
+
+def _new_in_cc(who: People, replied: tuple[str, str], history: str) -> list[Address]:
+    """Those in Cc new to the thread (in no quoted header block), other than the asker."""
+    name = {w.lower() for w in replied[0].split()}
+    return [
+        a
+        for a in who.copied
+        if a.email != replied[1] and not (name and named(a, name)) and not on_thread(a, history)
+    ]
+
+
+# One person copied by role, in brackets: "our new team member (CCed)", "my colleague (cc'd)".
+_ONE_BY_ROLE = Lazy(
+    r"(?i)\b(?:member|colleague|engineer|developer|expert|reviewer|maintainer)\s{0,2}\("
+    r"(?:[^()\n]{0,30}\s)?\+?\s?(?:cc'?d|cc'ed|cced|cc-e?d|cc|copied|in\scc|on\scc)\b"
+)
+
+
+def copies_a_group(text: str, cues: dict[str, str]) -> bool:
+    """The copy note names a group ("adding a few people", "+Cc: some Intel people"): the words
+    of the cue and the few after it; not a group in capitals ("+CC the SMC MAINTAINERS")."""
+    copy = cues.get("cue_copy_in", "")
+    if not copy:
+        return False
+    at = text.find(copy)
+    group = GROUP.search(text[at : at + len(copy) + 30] if at >= 0 else copy)
+    return group is not None and not group.group(0).isupper()

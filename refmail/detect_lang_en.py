@@ -281,9 +281,9 @@ ENGLISH = LanguageData(
             rf"|(?i:\bbring(?:ing)?\s){NAME}(?i:\sin(?:to)?\b)"
             # "George (gbiv@, cc'ed)", "Jason (CCed)", "Marty (cc-ed)"
             # a group the same way: "the respective maintainers (added to Cc here)",
-            # "Acme engineers(jo@acme…, CCed)"
-            rf"|(?:{NAME}|(?i:maintainers?|reviewers|experts|folks|people|engineers|developers"
-            r"|colleagues))\s{0,2}\((?:[^()\n]{0,30}\s)?\+?\s?"
+            # "Acme engineers(jo@acme…, CCed)"; one person by role: "our new team member (CCed)"
+            rf"|(?:{NAME}|(?i:maintainers?|reviewers?|experts?|folks|people|engineers?|developers?"
+            r"|colleagues?|(?:team\s)?members?))\s{0,2}\((?:[^()\n]{0,30}\s)?\+?\s?"
             r"(?i:cc'?d|cc'ed|cced|cc-e?d|cc|copied|in\scc|on\scc)(?:\s(?i:here|now|too))?\)"
             # "John is cc'd here", "Jane has been copied"
             rf"|{NAME}\s(?i:is|has\sbeen|are|have\sbeen)\s(?i:cc'?d|cced|cc'ed|copied|looped\sin"
