@@ -14,7 +14,7 @@ from collections.abc import Callable
 from refmail.detect_copy import GROUP
 from refmail.detect_cues import cue_pattern
 from refmail.detect_languages import LANGUAGES
-from refmail.detect_parties import People, name_tokens, named, on_thread
+from refmail.detect_parties import People, name_tokens, named, on_thread, shows_the_thread
 from refmail.parse import Address
 from refmail.patterns import Lazy
 
@@ -184,12 +184,18 @@ def copied_unnamed(
 ) -> list[Address]:
     """`copied_in`, and for a copy that names no one in Cc the people it copies unnamed: as a
     group (`group`: "adding in some people who may have a better idea", "CCing a few people
-    that were involved"), everyone new in Cc; by role ("Our new team member (CCed) will take a
-    look"), the one person new in Cc, when there is only one. `replied` is the (name,
-    address) of the asker whose mail is answered: not one of the copied."""
+    that were involved"), everyone new in Cc, where a quoted header block shows who is; by
+    role ("Our new team member (CCed) will take a look"), the one person new in Cc, when there
+    is only one. `replied` is the (name, address) of the asker whose mail is answered: not one
+    of the copied."""
     copied = copied_in(who, sentence)
     if group and not any(a in who.copied for a in copied):
         # (a copy that names no one in Cc: "Hi Ann, CCing a few people" greets the asker)
+        # Only where a quoted header block shows who was on the thread: list mail quotes none,
+        # and its Cc holds everyone who ever wrote to it; a party wrongly recorded would get
+        # refmail's mail, so without that block the asker alone is recorded.
+        if not shows_the_thread(history):
+            return copied
         return _new_in_cc(who, replied, history)[:limit]
     if not copied and _ONE_BY_ROLE().search(sentence):
         one = _new_in_cc(who, replied, history)

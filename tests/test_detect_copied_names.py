@@ -13,6 +13,11 @@ QUOTE = (
     "\n\nOn Mon, 1 Apr 2024, Wanda Long <wanda@longhaul.example.org> wrote:\n"
     "> The io stats of the root group are reset twice.\n"
 )
+# An Outlook-style quoted header block: it shows who was on the thread before this message
+ORIGINAL = (
+    "\n-----Original Message-----\nFrom: Wanda Long <wanda@longhaul.example.org>\n"
+    f"To: Alice Novak <{OWNER}>\nSubject: blk: keep the stats\n\nPlease keep them.\n"
+)
 
 
 def run(cc: str, body: str) -> Classification:
@@ -94,11 +99,13 @@ def test_a_phrase_in_capitals_that_names_nobody_is_no_nameless_copy() -> None:
     assert {"jkowal@suse.example.com", "rgallo@example.net"}.isdisjoint(
         p.address.email for p in v.parties
     )
-    # (round 16) the same copy of "the SMC maintainers" copies a group: those new in Cc
-    v = run(
-        "jkowal@suse.example.com, rgallo@example.net",
-        "Hi,\n\nI am Cc'ing the SHARED MEMORY (SMC) maintainers for the deadlock.",
-    )
+    # (round 16) the same copy of "the SMC maintainers" copies a group: on list mail, where
+    # no quoted header block shows who is new, nobody in Cc is guessed...
+    group = "Hi,\n\nI am Cc'ing the SHARED MEMORY (SMC) maintainers for the deadlock.\n"
+    v = run("jkowal@suse.example.com, rgallo@example.net", group)
+    assert {"jkowal@suse.example.com", "rgallo@example.net"}.isdisjoint(parties(v))
+    # ... and where one does, the people in Cc new to the thread are the group
+    v = run("jkowal@suse.example.com, rgallo@example.net", group + ORIGINAL)
     assert {"jkowal@suse.example.com", "rgallo@example.net"} <= parties(v)
 
 
@@ -157,11 +164,12 @@ def test_a_name_two_letters_off_or_of_someone_not_copied_is_nobody() -> None:
 
 def test_people_copied_as_a_group_are_the_ones_new_in_cc() -> None:
     # (round 16) "adding in some people who may know": the copy names no one; those copied are
-    # the people in Cc, connected with the asker whose mail is answered
+    # the people in Cc new to the thread (the quoted header block shows who was on it),
+    # connected with the asker whose mail is answered
     v = run(
         "Jo Kim <jo@kim.example.net>, Ravi Iyer <ravi@gridline.example.com>",
         "You are not the only one who wants this; adding in some people who may have a "
-        "better idea of the steps needed.",
+        "better idea of the steps needed.\n" + ORIGINAL,
     )
     assert parties(v) == {
         "jo@kim.example.net",

@@ -162,12 +162,9 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         },
     ),
     # a group copied in by its noun alone ("Adding experts to cc", "CC'ing likely suspects"):
-    # round 10 kept the counterpart alone; round 16 (issue 10's "who is connected") connects
-    # the asker with the people in Cc new to the thread, the group copied in
-    "intro_loop_in_experts_to_cc": (
-        "loop_in",
-        {MAYA: True, "joel@fern.example.com": True, "rosa@lind.example.net": True},
-    ),
+    # the people in Cc new to the thread would be the group (round 16), but list mail quotes
+    # no header block to show who is new, so the counterpart alone is recorded (round 10)
+    "intro_loop_in_experts_to_cc": ("loop_in", {MAYA: True}),
     # copied with an act toward the reader, beside not_copied_so_she_can_keep_up
     "intro_copied_so_she_can_walk_you_through": (
         "loop_in",
@@ -575,11 +572,8 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
     # project's people, not its thing; as a group, the counterpart is the party), and
     # "CC'ing in the Frob mailing list, Dana Wolfe (…), Jo Kim (…) and Ravi Iyer": people
     # copied after the list, named further on than the first name
-    # (round 16: the maintainers copied as a group are the people new in Cc)
-    "intro_adding_in_cc_projects_maintainers": (
-        "loop_in",
-        {"greg@holt.example.org": True, "dwolfe@frobnix.example.org": True},
-    ),
+    # (as a group on list mail: the counterpart alone, as intro_loop_in_experts_to_cc)
+    "intro_adding_in_cc_projects_maintainers": ("loop_in", {"greg@holt.example.org": True}),
     # (round 15) the nearest look-alike of "adding back other folks in Cc": people added
     "intro_adding_other_folks_in_cc": (
         "loop_in",
