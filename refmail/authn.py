@@ -4,6 +4,8 @@ Reads the `Authentication-Results` header (RFC 8601) that the owner's own provid
 topmost one whose authserv-id the account trusts; a sender can add headers of their own, but only
 lower down — and asks for DMARC pass, or DKIM or SPF pass aligned with the From domain. Parsing is
 `authres`'s; this module only chooses which header to believe and what counts. Pure: no I/O.
+`authres` is imported when a header is first parsed: an account that does not check
+authentication still builds this module's verdicts, and need not load the parser (issue 15).
 
 Alignment is relaxed (RFC 7489 §3.1): the organisational domains must match. The organisational
 domain here is the last two labels, or three under the common two-label public suffixes listed
@@ -17,8 +19,6 @@ import re
 from collections.abc import Iterable, Iterator
 from email.message import Message
 from email.parser import BytesHeaderParser
-
-import authres
 
 from refmail.classes import dataclass
 
@@ -143,6 +143,8 @@ def read_all(headers: Message) -> list[Results]:
 
 def read(value: str) -> Results:
     """One header value, parsed; never raises (an unreadable header says why)."""
+    import authres  # on first use: see the module's docstring
+
     text = " ".join(value.split())
     unnamed = bool(_METHOD_FIRST.match(text))
     try:

@@ -1,7 +1,9 @@
 """Whom the author copies in: the sentences that copy someone ("+CC Jan and Paolo, who wrote
 the driver") and the recipients they name, by name phrase, by an address written in the copy,
-by a mailbox's own name ("Adding dochelp to cc"), or, for a name that matched no one, by the
-nameless addresses clients append to Cc. Pure.
+by a mailbox's own name ("Adding dochelp to cc"), by a given name one letter short of a copied
+one's ("+cc Stefan and Philpp"), or, for a name that matched no one, by the nameless addresses
+clients append to Cc; and, for a copy that names no one, the people new in Cc it copies as a
+group ("adding in some people") or by role ("our new team member (CCed)"). Pure.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from refmail.detect_copy import GROUP
 from refmail.detect_cues import cue_matches
 from refmail.detect_languages import LANGUAGES
-from refmail.detect_parties import People, named
+from refmail.detect_parties import People, name_tokens, named, on_thread, shows_the_thread
 from refmail.parse import Address
 from refmail.patterns import Lazy
 
@@ -88,6 +91,12 @@ def copied_in(who: People, sentence: str) -> list[Address]:
         for addr in pool:
             if addr not in found:
                 found.append(addr)
+    # a given name typed one letter short, of someone copied: "CC'ing Nikil and Peng"
+    for i in list(unmatched):
+        typed = [a for a in who.copied if a not in found and _one_short(phrases[i], a)]
+        if len(typed) == 1:
+            found.append(typed[0])
+            unmatched.remove(i)
     # ... or by its mailbox name, in any case: "Adding dochelp to cc" (a team's box has no name)
     found += [a for a in by_mailbox(sentence, who) if a not in found]
     if found:
@@ -118,6 +127,28 @@ def copied_in(who: People, sentence: str) -> list[Address]:
     return found + nameless[-min(len(unmatched), 3) :] if nameless else found
 
 
+def _one_short(words: list[str], addr: Address) -> bool:
+    """A one-word name that is one of `addr`'s name words with one letter dropped, the first
+    kept (a typo: "Philpp" for Philipp); four letters or more, so no short word is a name.
+
+    >>> _one_short(["nikil"], Address("nikhil.nd@ti.example", "Devshatwar, Nikhil"))
+    True
+    >>> _one_short(["nikhi"], Address("nikhil.nd@ti.example", "Devshatwar, Nikhil"))
+    True
+    >>> _one_short(["dave"], Address("david@x.example", "David Ross"))
+    False
+    """
+    if len(words) != 1 or len(words[0]) < 4:
+        return False
+    typed = words[0]
+    return any(
+        len(t) == len(typed) + 1
+        and t[0] == typed[0]
+        and any(t[:k] + t[k + 1 :] == typed for k in range(1, len(t)))
+        for t in name_tokens(addr)
+    )
+
+
 def by_mailbox(words: str, who: People) -> list[Address]:
     """The addressees whose whole mailbox name (the local part, 4 letters or more) is a word of
     `words`, in any case: a copy note may name a shared or team mailbox as it is written."""
@@ -143,3 +174,60 @@ def _listed_with(sentence: str, spans: list[tuple[int, int]], matched: list[int]
         else:
             runs.append([i])
     return {i for run in runs if any(j in matched for j in run) for i in run}
+
+
+def copied_unnamed(
+    who: People,
+    sentence: str,
+    group: bool,
+    replied: tuple[str, str],
+    history: str,
+    limit: int,
+) -> list[Address]:
+    """`copied_in`, and for a copy that names no one in Cc the people it copies unnamed: as a
+    group (`group`: "adding in some people who may have a better idea", "CCing a few people
+    that were involved"), everyone new in Cc, where a quoted header block shows who is; by
+    role ("Our new team member (CCed) will take a look"), the one person new in Cc, when there
+    is only one. `replied` is the (name, address) of the asker whose mail is answered: not one
+    of the copied."""
+    copied = copied_in(who, sentence)
+    if group and not any(a in who.copied for a in copied):
+        # (a copy that names no one in Cc: "Hi Ann, CCing a few people" greets the asker)
+        # Only where a quoted header block shows who was on the thread: list mail quotes none,
+        # and its Cc holds everyone who ever wrote to it; a party wrongly recorded would get
+        # refmail's mail, so without that block the asker alone is recorded.
+        if not shows_the_thread(history):
+            return copied
+        return _new_in_cc(who, replied, history)[:limit]
+    if not copied and _ONE_BY_ROLE().search(sentence):
+        one = _new_in_cc(who, replied, history)
+        return one if len(one) == 1 else []
+    return copied
+
+
+def _new_in_cc(who: People, replied: tuple[str, str], history: str) -> list[Address]:
+    """Those in Cc new to the thread (in no quoted header block), other than the asker."""
+    name = {w.lower() for w in replied[0].split()}
+    return [
+        a
+        for a in who.copied
+        if a.email != replied[1] and not (name and named(a, name)) and not on_thread(a, history)
+    ]
+
+
+# One person copied by role, in brackets: "our new team member (CCed)", "my colleague (cc'd)".
+_ONE_BY_ROLE = Lazy(
+    r"(?i)\b(?:member|colleague|engineer|developer|expert|reviewer|maintainer)\s{0,2}\("
+    r"(?:[^()\n]{0,30}\s)?\+?\s?(?:cc'?d|cc'ed|cced|cc-e?d|cc|copied|in\scc|on\scc)\b"
+)
+
+
+def copies_a_group(text: str, cues: dict[str, str]) -> bool:
+    """The copy note names a group ("adding a few people", "+Cc: some Intel people"): the words
+    of the cue and the few after it; not a group in capitals ("+CC the SMC MAINTAINERS")."""
+    copy = cues.get("cue_copy_in", "")
+    if not copy:
+        return False
+    at = text.find(copy)
+    group = GROUP.search(text[at : at + len(copy) + 30] if at >= 0 else copy)
+    return group is not None and not group.group(0).isupper()

@@ -26,7 +26,7 @@ _COPY_OBJECT = Lazy(
     r"|copying|copied|loop(?:ing|ed)?\sin|looping|adding|added|including|included|bringing\sin"
     r"|pull(?:ing)?\sin|\+\s?(?:cc|to):?|[\[(]?\+|copy|cc|add|include|loop\sin"
     r"|pass(?:ing)?\s(?:this|it|your\s\w+)\s(?:e-?mail\s|note\s|message\s|request\s)?on(?:\s?to)?)"
-    r"\s{0,2}'?(?:in\s)?"
+    r"\s{0,2}'?(?:in\s(?:(?:the\s)?cc\s)?)?"  # "adding in CC the maintainers"
 )
 _PERSON_NOUN = Lazy(
     r"(?i)\b(?:maintainers?|folks?|people|persons?|guys|gentlemen|team|experts?|reviewers?|devs"
@@ -75,9 +75,12 @@ _COPY_TO_MAKE = Lazy(r"(?i)\b(?:or|should|must|could|(?:need|needs|have|has)\sto
 # Anchored (\A): only ever matched at the start, and a search restarting at every character of
 # a long dotted word would be quadratic.
 _LIST_LIKE = Lazy(r"\A\s{0,2}[a-z0-9]+(?:[-.][a-z0-9]+)*[-@][a-z0-9]")
-# (the possessive is the object's own: "who's working on it" is a person, not a thing)
+# (the possessive is the object's own: "who's working on it" is a person, not a thing; a
+# project's people are people: "cc'ing in Frobnix's maintainers")
 _NOT_A_COPY = Lazy(
-    r"^\s{0,2}(?i:to\b)|^\s{0,2}(?:(?i:the|a)\s)?[\w-]{1,30}(?:\s[A-Z][\w-]{1,30})?'s\b|(?i:\w-by\b)"
+    r"^\s{0,2}(?i:to\b)|^\s{0,2}(?:(?i:the|a)\s)?[\w-]{1,30}(?:\s[A-Z][\w-]{1,30})?'s\b"
+    r"(?!\s(?i:maintainers|developers|engineers|reviewers|folks|people)\b)"
+    r"|(?i:\w-by\b)"
     r"|^\s{0,2}(?i:n?acks?|tags?)\b"  # a trailer by its short name: "adding Ack from Daniel"
 )
 
@@ -125,7 +128,11 @@ def copies_a_person(who: People) -> Callable[[str, str, re.Match[str]], bool]:
             # "looping in the Linuxfoundation": "the" and no person noun is an organisation
             the = re.match(r"(?i)the\s", obj)
             # ("CC'ing the list and Hans": a person copied beside the list, by name)
-            named_too = any(named(a, capitalised_words(obj)) for a in who.candidates)
+            # ("CC'ing the EFI mailing list, John Johansen (…)": the person after the list)
+            listed = (
+                sentence[match.end() : match.end() + 100] if _LISTS_NAMED().match(after) else ""
+            )
+            named_too = any(named(a, capitalised_words(obj + listed)) for a in who.candidates)
             return the is None or named_too or _PERSON_NOUN().search(obj + after[:30]) is not None
         if _PRONOUN_COPIED().match(words):
             return bool(who.copied)  # "She is copied here": someone named before, now copied

@@ -14,8 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from refmail.detect_candidate import knows_the_candidate
-from refmail.detect_copied import COPY_WORDS, by_mailbox, copied_in, copy_sentence
-from refmail.detect_copy import GROUP, copies_a_person, unaddressed_name
+from refmail.detect_copied import (
+    COPY_WORDS,
+    by_mailbox,
+    copied_unnamed,
+    copies_a_group,
+    copy_sentence,
+)
+from refmail.detect_copy import copies_a_person, unaddressed_name
 from refmail.detect_copy_shape import copy_shape
 from refmail.detect_cues import find_cues
 from refmail.detect_directs import (
@@ -152,7 +158,8 @@ def read(
         add("knows_the_candidate", f"“{tie[:80]}”")
     subject_features(subject, who, add)
     shape = _shape(msg, who, cues, is_owner)
-    parties = _parties(shape, who, text, copy_text, written)
+    group = copies_a_group(text, cues)
+    parties = _parties(shape, who, text, copy_text, written, group, msg.history)
     if relay is not None:
         shape = "referral_to_owner" if relay else "forward"
         introducer = msg.quoted[0].sender if relay else None
@@ -190,6 +197,10 @@ def read(
     # (a question explains the copy: "Have they been testing this? (+cc Gil)")
     for zeroed in ("neg_fyi_copy", "copy_unexplained"):
         _outweigh(found, "asks_the_copied", zeroed, "the copied is asked")
+    if _THANKS_FOR_COPY().search(cues.get("neg_thanks_for_intro", "")):
+        # "Thanks for Ccing me. … Acme engineers (jo@…, CCed) did this": copied in themselves,
+        # the author copies someone else in; the thanks is for their own place on the thread
+        _outweigh(found, "names_the_copied", "neg_thanks_for_intro", "someone else copied in")
     about: dict[str, str] = {}
     names: dict[str, str] = {}
     about_owner = context = ""
@@ -288,6 +299,7 @@ def _can_help(feature: str, words: str) -> bool:
     return feature == "cue_hand_off" and _CAN_HELP().search(words) is not None
 
 
+_THANKS_FOR_COPY = Lazy(r"(?i)\b(?:cc'?ing|cc-ing|adding|including|looping)\sme\b")
 _FOR_ONE = re.compile(r"(?i)\byou\s(?:so|since|because)\s$")
 
 
@@ -541,10 +553,13 @@ def _parties(
     text: str,
     copy_text: str,
     written: AuthorText,
+    group: bool = False,
+    history: str = "",
 ) -> tuple[tuple[Address, bool], ...]:
     out: dict[str, tuple[Address, bool]] = {}
     if shape == "loop_in":
-        copied = copied_in(who, copy_text)
+        replied = (written.replied_name, written.replied_email)
+        copied = copied_unnamed(who, copy_text, group, replied, history, MAX_PARTIES - 1)
         for addr in copied:
             out[addr.email] = (addr, True)
         # the addressees greeted together, else the one the text points to
@@ -741,10 +756,7 @@ def _direction_and_copy(
     if unseen and (unseen_name := unaddressed_name(copy, everyone)):
         # "CC'ing Ben for confirmation" with no address of Ben's: a person copied all the same
         add("names_someone_unaddressed", f"“{unseen_name}” copied, no address here is theirs")
-    at = text.find(copy) if copy else -1
-    # the words after the cue too: "+Cc: some Intel people"
-    group = GROUP.search(text[at : at + len(copy) + 30] if at >= 0 else copy)
-    if group is not None and not group.group(0).isupper():
+    if copies_a_group(text, cues):
         add("copies_a_group", f"“{cues['cue_copy_in'][:60]}”")
     return target
 

@@ -28,6 +28,11 @@ _CONTACT = Lazy(
     r"|reach\sout|follow\sup)|(?:contacting|calling|phoning|e-?mailing|reaching\sout|getting\sin"
     r"\stouch|following\sup)\s(?:with\s|to\s)?(?:you|him|her|them)\b)"
 )
+# ... by the author alongside the copied: "Either Ray or I will call you", "Ray and I will
+# follow up" (the author keeps the matter; the colleague is copied beside them)
+_WITH_THE_AUTHOR = Lazy(
+    r"(?i)(?:\b(?:and|or|&)\s(?:i|we|myself)|\b(?:i|we)\s(?:and|or|&)\s[\w' -]{1,40}?)\s{0,3}\Z"
+)
 _BACK = 3  # sentences back in which "him"/"her" may have been named
 _YOU = Lazy(r"(?i)\byou\b")
 _PRONOUN = Lazy(r"(?i)\b(?:him|her|them)\b")
@@ -61,11 +66,12 @@ _SUBJECT = Lazy(r"(?i)\b(?:he|she|they)\b")
 # The reader sent to them: "Check with Kim Watson", "Be sure to talk to Peter", "I would bring
 # the matter up with Pattie", "I'd like for you to sit down with Lindy", "please work with Dana
 # to have it initialled" (told, or said of "you"; the author's own "I talked to Theresa today"
-# or "I work with Dana" sends nobody)
+# or "I work with Dana" sends nobody); or the reader's matter routed to them: "Send this bill
+# to Raquel", "If you could send all further updates to either Christi or Jim"
 _GO_TO = Lazy(
-    r"(?i)\b(?=[bcgmstw])(?:check|talk|speak|sit\sdown|get\stogether|meet|coordinate|work"
-    r"|(?:bring|take)\s"
-    r"(?:\w+\s){0,3}?up)\s(?:in\s\w+\s)?(?:with|to)\s(?P<whom>[^.!?\n]{1,40})"
+    r"(?i)\b(?=[bcdfgmrstw])(?:check|talk|speak|sit\sdown|get\stogether|meet|coordinate|work"
+    r"|(?:bring|take)\s(?:\w+\s){0,3}?up|(?:send|forward|direct|route)\s(?!me\b|us\b)"
+    r"(?:[\w'-]+\s){1,4}?)\s?(?:in\s\w+\s)?(?:with|to)\s(?P<whom>[^.!?\n]{1,40})"
 )
 # ... and the words before the verb: the sentence's start, "please", "be sure to", "you (would
 # like to)", "I would" (of the reader's place: "if I were you I would bring it up with Pattie")
@@ -99,7 +105,8 @@ def hands_to_the_copied(
     if not [a for a in addressed if a not in copied]:
         return None  # no person reads it but those copied (to a list: an announcement)
     for i, (sentence, words) in enumerate(named_in):
-        if not _CONTACT().search(sentence):
+        contact = _CONTACT().search(sentence)
+        if contact is None or _WITH_THE_AUTHOR().search(sentence[: contact.start()]):
             continue
         # ("Charlie Otto needs a review. Attached is the draft. Please contact him.")
         before = _named_before(named_in, i)

@@ -289,10 +289,12 @@ ENGLISH = LanguageData(
             r"|[ \t](?i:who|as|for|since|because|in\scase|and|here|too|to)\b))"
             # "bringing Jake into the conversation"
             rf"|(?i:\bbring(?:ing)?\s){NAME}(?i:\sin(?:to)?\b)"
-            # "George (gbiv@, cc'ed)", "Jason (CCed)"
-            # a group the same way: "the respective maintainers (added to Cc here)"
-            rf"|(?:{NAME}|(?i:maintainers?|reviewers|experts|folks|people))\s{{0,2}}\((?:[^()\n]{{0,30}}\s)?\+?\s?"
-            r"(?i:cc'?d|cc'ed|cced|cc|copied|in\scc|on\scc)(?:\s(?i:here|now|too))?\)"
+            # "George (gbiv@, cc'ed)", "Jason (CCed)", "Marty (cc-ed)"
+            # a group the same way: "the respective maintainers (added to Cc here)",
+            # "Acme engineers(jo@acme…, CCed)"; one person by role: "our new team member (CCed)"
+            rf"|(?:{NAME}|(?i:maintainers?|reviewers?|experts?|folks|people|engineers?|developers?"
+            r"|colleagues?|(?:team\s)?members?))\s{0,2}\((?:[^()\n]{0,30}\s)?\+?\s?"
+            r"(?i:cc'?d|cc'ed|cced|cc-e?d|cc|copied|in\scc|on\scc)(?:\s(?i:here|now|too))?\)"
             # "John is cc'd here", "Jane has been copied"
             rf"|{NAME}\s(?i:is|has\sbeen|are|have\sbeen)\s(?i:cc'?d|cced|cc'ed|copied|looped\sin"
             r"|included)\b"
@@ -397,12 +399,21 @@ ENGLISH = LanguageData(
             r"|\bby\smistake\b|\bshould\shave\s(?:cc|copied|included|added)"
             r"|\b(?:correct|new|right|work)\s(?:e-?mail\s)?address|\bdropped\sfrom\s(?:the\s|this\s)?"
             r"(?:cc|discussion|thread|recipient)|\bremember(?:ing|ed)?\sto\s\+?cc\b"
+            # the same person copied at another mailbox: "+CC Richard's other account" (said
+            # with the copy: "the new account" alone is any business)
+            r"|(?:\+\s?cc|\bcc(?:'?ing|'?ed|'d)?|\bcced|\bcopying|\badding)\s(?-i:[A-Z][\w'’-]{1,30}\s"
+            r"|(?:his|her|their|your)\s)(?:other|personal|work|new|correct|right)\s(?:e-?mail\s)?"
+            r"account\b"
             r"|\baddress\s[\w' ]{0,30}\bscrew(?:ed)?\sup"
             # a recipient restored or owed: "(adding back Daniel)", "re-adding Jo", "should have
             # been included", "I accidentally missed you while sending the patch"
             # (a person or a copy put back, not code: "adding back the NULL check")
             r"|\b(?:add(?:ing|ed)?\sback|re-?add(?:ing|ed)?)\s(?:(?-i:[A-Z][a-z][\w'-]{0,29})|him|her|them)\b"
             r"|\badd(?:ing|ed)?\s(?-i:[A-Z][a-z][\w'-]{0,29})\sback\b|\bre-?cc(?:ing|ed|'d)?\b"
+            # ... people put back as a group: "(adding back other people in Cc)", "adding back
+            # everyone", "re-adding the folks from v1"
+            r"|\b(?:add(?:ing|ed)?\sback|re-?add(?:ing|ed)?)\s(?:(?:the|other|some|all|a\sfew)\s){0,2}"
+            r"(?:people|folks|everyone|everybody|recipients|reviewers|maintainers|cc)\b"
             r"|\bshould\shave\sbeen\s(?:cc'?d|cced|copied|included|added|on\scc)\b"
             r"|\b(?:accident(?:al)?ly|inadvertently|mistakenly)\s(?:missed|dropped|left\sout|removed"
             r"|omitted|forgot))"

@@ -308,6 +308,7 @@ GATES: dict[str, tuple[str, ...]] = {
         "mistake",
         "should have",
         "address",
+        "account",
         "dropped from",
         "to cc",
         "to +cc",

@@ -521,6 +521,11 @@ def on_thread(addr: Address, history: str) -> bool:
     return len(parts) >= 2 and parts <= words
 
 
+def shows_the_thread(history: str) -> bool:
+    """The history quotes a header block (From/To/Cc lines), so who is new to the thread shows."""
+    return bool(history) and bool(_quoted_headers(history)[0])
+
+
 def in_the_thread(addr: Address, history: str) -> bool:
     """The person is on the thread, or spoken of by full name in its quoted text ("Per Tana
     Jones' request, would you update the slide"): the matter is theirs already.

@@ -117,7 +117,10 @@ def pending_for(
     session: Session, contact: m.Contact, refs: tuple[str, ...]
 ) -> m.Introduction | None:
     """The pending introduction `contact` was asked about: the one their reply's thread names,
-    else their latest."""
+    else their latest. Mail that refers to no thread answers no ask: no query (a new
+    introduction has no references, and recorded Message-IDs are never empty)."""
+    if not any(refs):
+        return None
     rows = session.scalars(
         select(m.Introduction)
         .join(m.IntroductionParty, m.IntroductionParty.introduction_id == m.Introduction.id)
@@ -131,7 +134,7 @@ def pending_for(
     for intro in rows:
         if intro.message.message_id in refs:
             return intro
-    return rows[0] if rows and any(refs) else None
+    return rows[0] if rows else None
 
 
 def answer(

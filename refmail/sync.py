@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from refmail import readers, record, standing
+from refmail import readers, record, standing, startup
 from refmail.classes import dataclass
 from refmail.clock import Clock
 from refmail.config import Account, FollowUps
@@ -102,7 +102,9 @@ class SyncReport:
 
 
 def identity_for(account: Account) -> Identity:
-    from refmail.detect import Identity
+    # The first batch with mail loads the detector and the parser here (refmail.startup).
+    with startup.loading("refmail.detect"):
+        from refmail.detect import Identity
 
     return Identity(owners=frozenset(account.owners), refmail=frozenset({account.address}))
 

@@ -359,6 +359,58 @@ SHAPES: dict[str, tuple[str, str, str, bool, str]] = {
         True,
         "introduction",
     ),
+    # (round 15) the reader's matter routed to a colleague copied in, new to the thread: "Send
+    # this bill to X", "If you could send further updates to X or Y"
+    "the_readers_matter_routed_to_a_colleague_copied_is_a_loop_in": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "Rob;\nSend the restore request to Gina Cole in Denver. She will pass it on to the "
+        "night shift.\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        True,
+        "introduction",
+    ),
+    "further_updates_asked_for_a_colleague_copied_is_a_loop_in": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "If you could forward any further outage notices to Gina Cole, I would appreciate it."
+        "\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        True,
+        "introduction",
+    ),
+    # the nearest look-alikes: the author's own sending, and the reader's mail asked for by
+    # the author ("send me", "send it to us")
+    "the_author_sending_to_the_copied_routes_nobody": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "I will send the restore request to Gina Cole tomorrow.\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        False,
+        "other",
+    ),
+    "send_me_the_logs_routes_nobody": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "Please send me the logs too, so I can go through them with Gina Cole.\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        False,
+        "other",
+    ),
+    # (round 15) the author alongside the one copied keeps the matter: "Either Gina or I will
+    # call you"; the nearest introduction: "Gina will call you"
+    "the_author_or_a_colleague_will_call_hands_nobody_on": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "Thanks for the tour on Monday. Either Gina Cole or I will call you next week to go "
+        "over the restore logs.\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        False,
+        "other",
+    ),
+    "a_colleague_copied_who_will_call_hands_the_reader_on": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "Thanks for the tour on Monday. Gina Cole will call you next week to go over the "
+        "restore logs.\nAlice" + _HISTORY,
+        "cue_hand_off",
+        True,
+        "introduction",
+    ),
     "the_author_who_spoke_to_the_copied_sends_nobody": (
         f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
         "I talked to Gina Cole today. I will get back to you after the restore.\nAlice" + _HISTORY,

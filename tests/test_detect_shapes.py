@@ -161,8 +161,9 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
             "greta@holm.example.se": True,
         },
     ),
-    # a group copied in by its noun alone: the copied have no name to record, the author's
-    # counterpart is the party (round 10: "Adding experts to cc", "CC'ing likely suspects")
+    # a group copied in by its noun alone ("Adding experts to cc", "CC'ing likely suspects"):
+    # the people in Cc new to the thread would be the group (round 16), but list mail quotes
+    # no header block to show who is new, so the counterpart alone is recorded (round 10)
     "intro_loop_in_experts_to_cc": ("loop_in", {MAYA: True}),
     # copied with an act toward the reader, beside not_copied_so_she_can_keep_up
     "intro_copied_so_she_can_walk_you_through": (
@@ -557,10 +558,61 @@ INTRODUCTIONS: dict[str, tuple[str, dict[str, bool]]] = {
         "loop_in",
         {"jo@kim.example.net": True, "greg@holt.example.org": True},
     ),
+    # (round 15) the copy marked in brackets with a hyphen, "Tomas (cc-ed), who…"
+    "intro_cc_ed_in_brackets": (
+        "loop_in",
+        {"tbreed@quarry.example.net": True, "greg@holt.example.org": True},
+    ),
+    # (round 15) thanked for being copied in, the author copies someone else in
+    "intro_thanked_for_copy_copies_group": (
+        "loop_in",
+        {"ravi@gridline.example.com": True, "greg@holt.example.org": True},
+    ),
+    # (round 15) "in" before the copy's object: "adding in CC Frobnix's maintainers" (a
+    # project's people, not its thing; as a group, the counterpart is the party), and
+    # "CC'ing in the Frob mailing list, Dana Wolfe (…), Jo Kim (…) and Ravi Iyer": people
+    # copied after the list, named further on than the first name
+    # (as a group on list mail: the counterpart alone, as intro_loop_in_experts_to_cc)
+    "intro_adding_in_cc_projects_maintainers": ("loop_in", {"greg@holt.example.org": True}),
+    # (round 15) the nearest look-alike of "adding back other folks in Cc": people added
+    "intro_adding_other_folks_in_cc": (
+        "loop_in",
+        {
+            "jo@kim.example.net": True,
+            "ravi@gridline.example.com": True,
+            "greg@holt.example.org": True,
+        },
+    ),
+    # (round 15) the nearest look-alike of "+CC Jo's other account": "+CC Jo, who looks after
+    # the new account…"
+    "intro_cc_account_owner": (
+        "loop_in",
+        {"jo.kim@quarry.example.net": True, "greg@holt.example.org": True},
+    ),
+    "intro_ccing_in_list_and_people": (
+        "loop_in",
+        {
+            "jo.kim@quarry.example.net": True,
+            "ravi@gridline.example.com": True,
+            "greg@holt.example.org": True,
+        },
+    ),
 }
 
 # file -> the kind it must get (anything but an introduction; robots are "automatic")
 LOOK_ALIKES: dict[str, str] = {
+    # (round 15) "Tomas (cc-ed)" who wrote in the quoted thread: nobody new
+    "not_cc_ed_already_on_thread": "other",
+    # (round 15) "Thanks for CCing me" and a trace "added" to a ticket: no one copied in
+    "not_thanked_for_copy_adds_a_trace": "other",
+    # (round 15) the list copied in, the person named after it not copied; a project's
+    # maintainers file entry added (no copy verb that only copies people)
+    "not_ccing_in_list_person_not_copied": "other",
+    # (round 15) recipients put back as a group: "(adding back the other folks in Cc)"
+    "not_adding_back_people_in_cc": "other",
+    # (round 15) the same person copied at another mailbox: "+CC Jo's other account"
+    "not_cc_same_person_other_account": "other",
+    "not_adding_projects_maintainers_file": "other",
     # (2026-12-07, from the sets kept outside the repository) a calendar's notice titled
     # "Maya Ortiz <> Leo Park @ Tue …"; an aide copied "to find a date" for the author; in
     # Spanish, the introduction put off ("la semana que viene os presento"), an assistant

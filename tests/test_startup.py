@@ -52,12 +52,12 @@ READS_MAIL = (
     "refmail.effects",
     "refmail.owner_mail",
     "refmail.authn",
-    "authres",
 )
 
 # What only some mail needs: the reply phrases (a reply to an introduction, an answer to an
 # opt-in ask), the bounce parser, signs of business (mail with a party of an open introduction).
-FOR_SOME_MAIL = ("refmail.replies", "refmail.bounce", "refmail.signals")
+# Authentication-Results' parser: for such headers, read only by an account that checks them.
+FOR_SOME_MAIL = ("refmail.replies", "refmail.bounce", "refmail.signals", "authres")
 
 
 def python(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -119,6 +119,7 @@ def test_nothing_new_and_nothing_due_load_no_mail_reader_and_no_templates(tmp_pa
     refmail("init", cwd=tmp_path)
     out, busy = refmail_modules("sync", cwd=tmp_path)  # the demo's three introductions
     assert "3 introductions" in out and set(READS_MAIL) <= busy, set(READS_MAIL) - busy
+    assert "authres" not in busy  # the demo's account does not check authentication
     out, busy = refmail_modules("dispatch", cwd=tmp_path)
     assert "2 delivered" in out and {"jinja2", "refmail.render"} <= busy
     out, idle = refmail_modules("sync", cwd=tmp_path)
@@ -285,6 +286,32 @@ def test_the_collector_is_off_to_start_and_back_on_once_the_database_is_open(
     mail = tmp_path / "one.eml"
     mail.write_bytes(b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nHello\r\n")
     assert collector_after("classify", str(mail), cwd=tmp_path) == "collector True True"
+
+
+LOADING = """
+import gc, sys
+from refmail import startup
+if sys.argv[1] == "quiet":
+    startup.quiet()
+    startup.started()
+frozen = gc.get_freeze_count()
+with startup.loading("refmail.detect"):
+    import refmail.detect
+first = gc.get_freeze_count()
+with startup.loading("refmail.detect"):
+    import refmail.detect
+print(gc.isenabled(), first > frozen, gc.get_freeze_count() == first)
+"""
+
+
+def test_what_sync_imports_late_is_frozen_once_like_start_up(tmp_path: Path) -> None:
+    """The detector, imported when a first batch brings mail, loads with the collector paused
+    and is frozen like the rest of start-up; only once, and only in a process `refmail`
+    started (others' collectors are left as they were)."""
+    quieted = python("-c", LOADING, "quiet", cwd=tmp_path)
+    assert quieted.stdout.split() == ["True", "True", "True"], quieted.stderr
+    other = python("-c", LOADING, "other", cwd=tmp_path)
+    assert other.stdout.split() == ["True", "False", "True"], other.stderr
 
 
 def test_opening_the_database_leaves_an_enabled_collector_as_it_was(db_url: str) -> None:
