@@ -4,6 +4,7 @@ that matter, Spanish, and `explain()`. All messages are hand-written for these t
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
 from email.message import EmailMessage
 
@@ -437,9 +438,17 @@ def test_hostile_text_is_classified_in_bounded_time(body: str) -> None:
     # test lands among the workers): that once-per-process cost is not the input's. The
     # second call is timed; a pattern that backtracks on this input is slow every time.
     classify(msg, IDENTITY)
-    started = time.process_time()
-    classify(msg, IDENTITY)
-    assert time.process_time() - started < 0.25  # ~10-20 ms measured; generous for CI load
+    # The collector is off while timing: a full collection of the test worker's heap (what
+    # every earlier test left) can land in this call and cost more than the classification.
+    gc.collect()
+    gc.disable()
+    try:
+        started = time.process_time()
+        classify(msg, IDENTITY)
+        spent = time.process_time() - started
+    finally:
+        gc.enable()
+    assert spent < 0.25  # ~10-20 ms measured; generous for CI load
 
 
 # (round 11) an auto-reply speaks of its author: a third party's absence given as a reason in
