@@ -1,0 +1,52 @@
+"""Round 17 of issue 10's detection: shapes seen on project lists (kept outside the
+repository), each beside its nearest look-alike. All messages are hand-written."""
+
+from __future__ import annotations
+
+from refmail.detect import Classification, Identity, classify
+from refmail.parse import parse_message
+
+OWNER = "alice@novak.example.com"
+IDENTITY = Identity(owners=frozenset({OWNER}), refmail=frozenset({"refmail@example.com"}))
+
+
+def run(
+    sender: str, to: str, cc: str, body: str, subject: str = "Re: frob sensors"
+) -> Classification:
+    raw = (
+        f"From: {sender}\nTo: {to}\nCc: {cc}\nSubject: {subject}\n"
+        "Message-ID: <r17@example.com>\n\n" + body
+    ).encode()
+    return classify(parse_message(raw), IDENTITY)
+
+
+def why(v: Classification) -> str:
+    return "\n".join(v.explain())
+
+
+# An Outlook for Mac reply: the attribution, then the quoted mail indented four spaces.
+INDENTED = (
+    'On 7/8/26, 11:29 AM, "frob-devel on behalf of Jim Fox" <jim@fox.example.com> wrote:\n\n'
+    "    On 7/8/26 10:52 AM, Bo Lind wrote:\n"
+    "    > Does the sensor daemon read the new chips?\n\n"
+    "    + Kay, who wrote the chip sensor code\n\n"
+    "    It needs the config daemon for now.\n\n"
+)
+TO = "Jim Fox <jim@fox.example.com>, Bo Lind <bo@lind.example.org>"
+CC = "frob-devel@lists.example.org, Kay Moss <kay@moss.example.net>"
+
+
+def test_a_copy_in_an_indented_quote_is_not_the_authors() -> None:
+    # Outlook for Mac indents the quoted mail instead of marking it with '>': the loop-in
+    # quoted there is someone else's; the answer below connects no one
+    body = INDENTED + "The old daemon reads them too once the driver is enabled.\n\nRegards\nVic\n"
+    v = run("Vic Hale <vic@hale.example.com>", TO, CC, body)
+    assert v.kind == "other", why(v)
+
+
+def test_a_copy_written_below_an_indented_quote_is_the_authors() -> None:
+    # the look-alike's twin: the author's own copy note below the indented quote still counts
+    body = INDENTED + "+ Ann, who maintains the old daemon and knows the driver side.\n\nVic\n"
+    v = run("Vic Hale <vic@hale.example.com>", TO, CC + ", Ann Roy <ann@roy.example.net>", body)
+    assert v.kind == "introduction", why(v)
+    assert "ann@roy.example.net" in {p.address.email for p in v.parties}
