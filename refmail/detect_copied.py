@@ -9,12 +9,19 @@ group ("adding in some people") or by role ("our new team member (CCed)"). Pure.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from refmail.detect_copy import GROUP
 from refmail.detect_cues import cue_pattern
 from refmail.detect_languages import LANGUAGES
-from refmail.detect_parties import People, name_tokens, named, on_thread, shows_the_thread
+from refmail.detect_parties import (
+    People,
+    is_list,
+    name_tokens,
+    named,
+    on_thread,
+    shows_the_thread,
+)
 from refmail.parse import Address
 from refmail.patterns import Lazy
 
@@ -152,6 +159,18 @@ def by_mailbox(words: str, who: People) -> list[Address]:
     `words`, in any case: a copy note may name a shared or team mailbox as it is written."""
     said = set(re.findall(r"[\w.+-]{4,}", words.lower()))
     return [a for a in who.candidates if a.email.partition("@")[0].lower() in said]
+
+
+def lists_by_mailbox(
+    words: str, recipients: Sequence[Address], lists: frozenset[str]
+) -> list[Address]:
+    """The mailing lists among `recipients` whose mailbox name is a word of `words` ("Added
+    linux-doc to Cc" and linux-doc@vger…): lists are never candidates, so `by_mailbox` skips
+    them."""
+    said = set(re.findall(r"[\w.+-]{4,}", words.lower()))
+    return [
+        a for a in recipients if is_list(a, lists) and a.email.partition("@")[0].lower() in said
+    ]
 
 
 def _capitals(phrase: str) -> bool:

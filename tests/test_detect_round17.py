@@ -50,3 +50,30 @@ def test_a_copy_written_below_an_indented_quote_is_the_authors() -> None:
     v = run("Vic Hale <vic@hale.example.com>", TO, CC + ", Ann Roy <ann@roy.example.net>", body)
     assert v.kind == "introduction", why(v)
     assert "ann@roy.example.net" in {p.address.email for p in v.parties}
+
+
+# A new mail to the list, Jon's proposal quoted; the author copies another list.
+PROPOSAL = "\n\nOn 16/06/2026 19:48, Jon Cole wrote:\n> Some topics I would bring to a session.\n"
+LIST_TO = "Jon Cole <jon@cole.example.net>, summit@lists.example.org"
+
+
+def test_a_list_copied_by_its_mailbox_name_is_a_list_copy() -> None:
+    # "Added frob-doc to Cc": the name is the list's mailbox (frob-doc@vger…); the people put
+    # in Bcc cannot be seen, so nobody is connected
+    body = "(Added frob-doc to Cc and a few people to Bcc)" + PROPOSAL + "\nHi, a late thought."
+    v = run("Vera Holm <vera@holm.example.com>", LIST_TO, "frob-doc@vger.example.org", body)
+    assert v.kind == "other", why(v)
+    assert "neg_list_copy" in {h.feature for h in v.evidence}
+
+
+def test_a_person_copied_beside_a_list_by_its_mailbox_name_is_a_loop_in() -> None:
+    # the look-alike's twin: a person named beside the list is copied in all the same
+    body = (
+        "(Added frob-doc and Kay to Cc, Kay wrote most of the build scripts)"
+        + PROPOSAL
+        + "\nHi, a late thought."
+    )
+    cc = "frob-doc@vger.example.org, Kay Moss <kay@moss.example.net>"
+    v = run("Vera Holm <vera@holm.example.com>", LIST_TO, cc, body)
+    assert v.kind == "introduction", why(v)
+    assert {p.address.email for p in v.parties} == {"kay@moss.example.net", "jon@cole.example.net"}
