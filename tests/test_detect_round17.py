@@ -77,3 +77,45 @@ def test_a_person_copied_beside_a_list_by_its_mailbox_name_is_a_loop_in() -> Non
     v = run("Vera Holm <vera@holm.example.com>", LIST_TO, cc, body)
     assert v.kind == "introduction", why(v)
     assert {p.address.email for p in v.parties} == {"kay@moss.example.net", "jon@cole.example.net"}
+
+
+THREAD = "\n\nOn Sat, 28 Feb 2026, Jon Cole wrote:\n> Reports rot in the tracker.\n"
+CC_MANY = "Kay Moss <kay@moss.example.net>, Bo Lind <bo@lind.example.org>, summit@lists.example.org"
+
+
+def test_a_copy_in_a_step_of_a_procedure_is_said_not_made() -> None:
+    # the author sets out what a bot would do; its copy is a step, not the author's act
+    body = (
+        "What I'd like to propose: a bot that watches an address. When a report comes in, it:\n\n"
+        "  1. Pulls the trace from the mail\n"
+        "  2. Decodes it and finds the commit that broke things\n"
+        "  3. Forwards the report to the right list, Cc'ing\n"
+        "     the right people\n\nThoughts?" + THREAD
+    )
+    v = run("Sam Lee <sam@lee.example.org>", "Jon Cole <jon@cole.example.net>", CC_MANY, body)
+    assert v.kind == "other", why(v)
+    assert "copy_in_a_list_item" in {h.feature for h in v.evidence}
+
+
+def test_a_point_of_a_plan_copying_someone_is_said_not_made() -> None:
+    body = (
+        "My todo list:\n\n* get the series reviewed and applied\n"
+        "* afterwards make sure Bo and/or Kay (now CCed) check the text\n"
+        "* drop the old document" + THREAD
+    )
+    # (Kay's address is not among the recipients: the copy is told of, not seen)
+    cc = "Bo Lind <bo@lind.example.org>, summit@lists.example.org"
+    v = run("Sam Lee <sam@lee.example.org>", "Jon Cole <jon@cole.example.net>", cc, body)
+    assert v.kind == "other", why(v)
+
+
+def test_a_copy_note_as_its_own_line_or_a_lone_item_is_still_made() -> None:
+    # the look-alikes' twins: one item is no list, and a note outside the list is the author's
+    for body in (
+        "- +cc Kay, who wrote the tracker's mail gateway and can tell what it drops." + THREAD,
+        "Two things:\n\n- the tracker drops replies\n- nobody reads it\n\n"
+        "+cc Kay, who wrote the tracker's mail gateway and can tell what it drops." + THREAD,
+    ):
+        v = run("Sam Lee <sam@lee.example.org>", "Jon Cole <jon@cole.example.net>", CC_MANY, body)
+        assert v.kind == "introduction", why(v)
+        assert "kay@moss.example.net" in {p.address.email for p in v.parties}
