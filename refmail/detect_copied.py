@@ -128,8 +128,14 @@ def copied_in(who: People, sentence: str) -> list[Address]:
         a for a in who.copied if a not in found and a.name.lower() in ("", a.email.split("@")[0])
     ]
     # (a display name equal to the local part is no name: "sullivanjj <sullivanjj@…>"; the
-    # last ones: clients append new copies)
+    # last ones: clients append new copies; but among a Cc of dozens of nameless addresses, as
+    # patch tools write it, which one is new cannot be told, and a wrong party gets mail)
+    if len(nameless) > _NAMELESS_GUESS:
+        return found
     return found + nameless[-min(len(unmatched), 3) :] if nameless else found
+
+
+_NAMELESS_GUESS = 8  # nameless copies among which the newest may be guessed (MAX_PARTIES)
 
 
 def _one_short(words: list[str], addr: Address) -> bool:

@@ -119,3 +119,20 @@ def test_a_copy_note_as_its_own_line_or_a_lone_item_is_still_made() -> None:
         v = run("Sam Lee <sam@lee.example.org>", "Jon Cole <jon@cole.example.net>", CC_MANY, body)
         assert v.kind == "introduction", why(v)
         assert "kay@moss.example.net" in {p.address.email for p in v.parties}
+
+
+def test_no_nameless_copy_is_guessed_among_dozens() -> None:
+    # "cc'ing Waiman" whose address carries no name, in a Cc of a dozen nameless addresses
+    # as patch tools write it: the last one is not the one copied in, so none is guessed
+    many = ", ".join(f"dev{i}@kern{i}.example.org" for i in range(12))
+    body = "cc'ing Waiman, who has been working on the same thing." + THREAD
+    v = run("Sam Lee <sam@lee.example.org>", "Jon Cole <jon@cole.example.net>", many, body)
+    assert v.kind == "introduction", why(v)
+    assert {p.address.email for p in v.parties} == {"jon@cole.example.net"}
+    # the twin: with a few nameless copies, the newest stands for the name (clients append)
+    few = "dev1@kern1.example.org, dev2@kern2.example.org"
+    v = run("Sam Lee <sam@lee.example.org>", "Jon Cole <jon@cole.example.net>", few, body)
+    assert {p.address.email for p in v.parties} == {
+        "jon@cole.example.net",
+        "dev2@kern2.example.org",
+    }
