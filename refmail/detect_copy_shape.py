@@ -132,6 +132,7 @@ def _vocatives(question: str) -> set[str]:
 
 # The start of a list item: "4. ", "2) ", "* ", "- ", "• " (the marker, and its indentation)
 _ITEM = Lazy(r"^(?P<indent>[ \t]{0,8})(?P<marker>\d{1,2}[.)]|[-*•])[ \t]")
+_ANY_ITEM = Lazy(r"^[ \t]{0,8}(?:\d{1,2}[.)]|[-*•])[ \t]", re.MULTILINE)
 
 
 def copy_in_a_list_item(text: str, copy_words: str) -> str:
@@ -147,7 +148,9 @@ def copy_in_a_list_item(text: str, copy_words: str) -> str:
     ''
     """
     words = copy_words.split()
-    found = re.search(r"\s+".join(map(re.escape, words)), text) if words else None
+    if not words or _ANY_ITEM().search(text) is None:
+        return ""  # (most mail has no list: one search, no pattern built)
+    found = re.search(r"\s+".join(map(re.escape, words)), text)
     if found is None:
         return ""
     lines = text.split("\n")

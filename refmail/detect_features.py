@@ -755,10 +755,11 @@ def _direction_and_copy(
     if unseen_name:
         # "CC'ing Ben for confirmation" with no address of Ben's: a person copied all the same
         add("names_someone_unaddressed", f"“{unseen_name}” copied, no address here is theirs")
-    listed = lists_by_mailbox(copy, msg.envelope.recipients, who.lists)
-    if unseen and not unseen_name and listed and "neg_list_copy" not in cues:
+    if unseen and not unseen_name and copy and "neg_list_copy" not in cues:
         # "Added linux-doc to Cc": a list named by its mailbox, and no person: a list copy
-        add("neg_list_copy", f"copies the list {listed[0].email}")
+        listed = lists_by_mailbox(copy, msg.envelope.recipients, who.lists)
+        if listed:
+            add("neg_list_copy", f"copies the list {listed[0].email}")
     if copies_a_group(text, cues):
         add("copies_a_group", f"“{cues['cue_copy_in'][:60]}”")
     return target
