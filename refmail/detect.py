@@ -63,6 +63,7 @@ class Identity:
         )
 
 
+@functools.lru_cache(maxsize=4096)  # (asked of each recipient several times a message)
 def _same_mailbox_other_host(email: str, owners: frozenset[str]) -> bool:
     """The owner's mailbox on a host of the owner's own domain: deng@isye.gatech.edu and
     deng@mail.isye.gatech.edu are one person (a university's or company's mail hosts).

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from refmail.detect_copy import GROUP
-from refmail.detect_cues import cue_pattern
+from refmail.detect_cues import cue_matches
 from refmail.detect_languages import LANGUAGES
 from refmail.detect_parties import (
     People,
@@ -36,14 +36,16 @@ def copy_sentence(
     it when it names nobody itself ("A question for Tony and Yazen. CCed.")."""
     if "cue_copy_in" not in cues:
         return ""
-    pattern = cue_pattern(code, "cue_copy_in")
     gates = LANGUAGES[code].gates.get("cue_copy_in", ("",))
     picked: list[str] = []
     for i, s in enumerate(sentence_list):
         lowered = s.lower()  # once per sentence, not once per gate word
         if not any(g in lowered for g in gates):
             continue
-        if any(accept is None or accept("cue_copy_in", s, m) for m in pattern.finditer(s)):
+        if any(
+            accept is None or accept("cue_copy_in", s, m)
+            for m in cue_matches(code, "cue_copy_in", s)
+        ):
             if i > 0 and not _PHRASE().search(_PRONOUNS.sub(" ", COPY_WORDS().sub(" ", s))):
                 picked.append(sentence_list[i - 1])
             picked.append(s)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 
 from refmail.detect_languages import LANGUAGES
@@ -22,11 +22,98 @@ _NOT_SOMEONE = frozenset({"we", "it", "this", "that", "you", "they", "i", "there
 
 
 @functools.lru_cache(maxsize=256)
-def cue_pattern(code: str, name: str) -> re.Pattern[str]:
+def cue_pattern(code: str, name: str, curly: bool = True) -> re.Pattern[str]:
     """One cue's pattern, compiled the first time a sentence holds one of its gate words:
     compiling every cue of a language costs more than classifying a message (issue 15), and
-    most mail runs few of them."""
-    return re.compile(LANGUAGES[code].cues[name], re.MULTILINE)
+    most mail runs few of them. `curly=False`: for a text with no "’" in it, where the
+    pattern's character classes need not hold one (see `_STRAIGHT`)."""
+    source = LANGUAGES[code].cues[name]
+    if not curly:
+        for curled, straight in _STRAIGHT:
+            source = source.replace(curled, straight)
+    return re.compile(source, re.MULTILINE)
+
+
+# The character classes of the cues that hold a "’" (a name's "[\w'’-]"), and the same without
+# it: one character past 255 in a class makes the compiler build a table of all 65,536, ≈ 0.15
+# ms a class, a fifth of compiling the cues. Detection straightens quote marks first
+# (`QUOTE_MARKS`), so its sentences hold none, and there both forms match alike.
+_STRAIGHT = (("[\\w'’-]", "[\\w'-]"), ("[\\w'’]", "[\\w']"), ("['’]", "'"))
+
+
+def cue_matches(code: str, name: str, sentence: str) -> Iterator[re.Match[str]]:
+    """The matches of the cue's pattern in `sentence` (whitespace folded, as `sentences` gives
+    it), in order. On an ASCII sentence, only the alternatives whose gate words it holds
+    (`LanguageData.alternative_gates`) run, each compiled alone and once: they find what the
+    whole pattern finds, as the others cannot match there (and a batch of mail compiles each
+    alternative once, not each set of them). Without "’" in its classes when it has none."""
+    gates = LANGUAGES[code].alternative_gates.get(name)
+    if gates is None or not sentence.isascii():
+        return cue_pattern(code, name, "’" in sentence).finditer(sentence)
+    low = sentence.lower()
+    held = [
+        _alternative(code, name, i)
+        for i, words in enumerate(gates)
+        if any(map(low.__contains__, words))
+    ]
+    if len(held) == 1:
+        return held[0].finditer(sentence)
+    return _leftmost_first(held, sentence)
+
+
+@functools.lru_cache(maxsize=256)
+def _alternative(code: str, name: str, index: int) -> re.Pattern[str]:
+    """One top-level alternative of a cue's pattern, compiled straight (no "’" in its classes)."""
+    source = alternatives(LANGUAGES[code].cues[name])[index]
+    for curled, straight in _STRAIGHT:
+        source = source.replace(curled, straight)
+    return re.compile(source, re.MULTILINE)
+
+
+def _leftmost_first(patterns: list[re.Pattern[str]], text: str) -> Iterator[re.Match[str]]:
+    """The matches of the patterns joined by "|", in order: at each step the leftmost match of
+    any, the first pattern's on a tie (the order an alternation tries them), searching on from
+    its end. (No cue matches empty text: a match always moves the search on.)"""
+    ahead = [p.search(text) for p in patterns]
+    while True:
+        best: re.Match[str] | None = None
+        for match in ahead:
+            if match is not None and (best is None or match.start() < best.start()):
+                best = match
+        if best is None:
+            return
+        yield best
+        end = best.end()
+        ahead = [
+            m if m is None or m.start() >= end else p.search(text, end)
+            for p, m in zip(patterns, ahead, strict=True)
+        ]
+
+
+# A pattern's pieces: an escape, a character class, a bracket, a bar, or a run of the rest.
+_PIECE = re.compile(r"\\.|\[\^?\]?(?:\\.|[^\]\\])*\]|[()|]|[^\\\[()|]+", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=64)
+def alternatives(source: str) -> tuple[str, ...]:
+    """The top-level alternatives of a pattern's source, in order (joined by "|", the source).
+
+    >>> alternatives("a(?:b|c)|[|(]d|e")
+    ('a(?:b|c)', '[|(]d', 'e')
+    """
+    parts: list[str] = []
+    depth = start = 0
+    for piece in _PIECE.finditer(source):
+        text = piece.group()
+        if text == "(":
+            depth += 1
+        elif text == ")":
+            depth -= 1
+        elif text == "|" and depth == 0:
+            parts.append(source[start : piece.start()])
+            start = piece.end()
+    parts.append(source[start:])
+    return tuple(parts)
 
 
 Accept = Callable[[str, str, "re.Match[str]"], bool]
@@ -44,7 +131,7 @@ def find_cues(
     One pass of substring searches finds, for every cue, the sentences holding one of its gate
     words (words without which its pattern cannot match); the cue's pattern then runs on those
     sentences only. Most mail holds few gate words, so few patterns run, on little text.
-    `gated=False` runs every pattern on every sentence (the tests compare both ways).
+    `gated=False` runs every pattern whole on every sentence (the tests compare both ways).
     `accept(cue, sentence, match)` may refuse a match (the caller knows who was addressed).
     """
     data = LANGUAGES[code]
@@ -63,7 +150,13 @@ def find_cues(
         else:
             continue  # none of its gate words: the pattern cannot match
         for i in where:
-            snippet = _first_match(name, cue_pattern(code, name), sent[i], accept)
+            sentence = sent[i]
+            found_in = (
+                cue_matches(code, name, sentence)
+                if gated
+                else cue_pattern(code, name).finditer(sentence)
+            )
+            snippet = _first_match(name, found_in, sentence, accept)
             if snippet:
                 found[name] = snippet
                 break
@@ -244,9 +337,9 @@ def _keeps_it(before: str) -> bool:
 
 
 def _first_match(
-    name: str, pattern: re.Pattern[str], sentence: str, accept: Accept | None = None
+    name: str, matches: Iterator[re.Match[str]], sentence: str, accept: Accept | None = None
 ) -> str:
-    for match in pattern.finditer(sentence):
+    for match in matches:
         if accept is not None and not accept(name, sentence, match):
             continue
         words = " ".join(match.group(0).split())

@@ -44,10 +44,11 @@ _WHOM = (
 )
 # Spanish acts of reaching someone, with the pronoun to come: "escríbe|le", "llamar|la"
 _ES_CONTACT = r"escr[ií]be|escribir|ll[aá]ma|llamar|cont[aá]cta|contactar"
-# (each branch opens with a look at its first letter, and the whole with the union of them: a
-# position no branch can start at is left at once, which keeps one pass over a long mail cheap)
+# (each branch opens with a look at its first letter, and the whole with the union of them and
+# the word boundary every branch starts at: a position no branch can start at is left at once,
+# which keeps one pass over a long mail cheap)
 _DIRECTS = re.compile(
-    r"(?=[A-Zpkcwyfidsarel])(?:"
+    r"(?=[A-Zpkcwyfidsarel])\b(?:"
     rf"(?=[pPkKcCwWyYfFiI])(?i:\b{_ASK})"
     rf"(?:(?i:{_CONTACT}(?:\s(?:directly|up))?(?:\s(?:w(?:ith|/)?|to))?\s){_WHOM}"
     # "could you give her a call", "please give Ahmed a ring"

@@ -687,7 +687,10 @@ def _shape_features(
     shown = presented(text, [a for a in addrs if a in who.copied])
     if shown:
         add("presents_the_copied", f"presents {shown}")
-    given = [a for a in who.in_text if a in addrs and named(a, words)]
+    # (the addresses compared as (email, name) pairs: the same test as `a in addrs`, without a
+    # call of the dataclass's __eq__ per pair)
+    keys = {(a.email, a.name) for a in addrs} if who.in_text else set()
+    given = [a for a in who.in_text if (a.email, a.name) in keys and named(a, words)]
     if given:
         add("gives_an_address", ", ".join(str(a) for a in given[:2]))
     target = _direction_and_copy(msg, shape, who, addrs, text, cues, words, add)

@@ -18,10 +18,12 @@ from refmail.detect_parties import capitalised_words, named
 from refmail.parse import Address
 from refmail.patterns import Lazy
 
+# (Each pattern below run on every sentence opens, after its word boundary, with a look at the
+# first letters of its words: most places are left at once.)
 # Reaching someone: "contact", "call", "get in touch", "be in touch", "reach out", "follow up"
 # (a verb, not a noun: "the contact list", "the call-in number" say nothing of who reaches whom)
 _CONTACT = Lazy(
-    r"(?i)\b(?:(?:will|to|please|pls|could|can|would|be|should|shall)\s(?:\w+\s)?(?:contact|call"
+    r"(?i)\b(?=[bcefgprstw])(?:(?:will|to|please|pls|could|can|would|be|should|shall)\s(?:\w+\s)?(?:contact|call"
     r"|phone|ring|e-?mail|write\sto|get\sin\s(?:touch|contact)|be\sin\s(?:touch|contact)"
     r"|reach\sout|follow\sup)|(?:contacting|calling|phoning|e-?mailing|reaching\sout|getting\sin"
     r"\stouch|following\sup)\s(?:with\s|to\s)?(?:you|him|her|them)\b)"
@@ -35,11 +37,14 @@ _BACK = 3  # sentences back in which "him"/"her" may have been named
 _YOU = Lazy(r"(?i)\byou\b")
 _PRONOUN = Lazy(r"(?i)\b(?:him|her|them)\b")
 # the reader told to reach them: "Please contact him", "Feel free to call her"
-_TOLD = Lazy(r"(?i)\b(?:please|pls|kindly|feel\sfree\sto)\s(?:contact|call|phone|e-?mail|get\sin)")
+_TOLD = Lazy(
+    r"(?i)\b(?=[fkp])(?:please|pls|kindly|feel\sfree\sto)\s(?:contact|call|phone|e-?mail|get\sin)"
+)
 # What the one brought in will do for the reader: "she will respond to you", "Hope he can help
 # you out", "Martin should be able to resolve this for you", "Perhaps she can direct you"
 _AIDS = Lazy(
-    r"(?i)\b(?:can|could|will|would|should|may|might|is\sgoing\sto)\s(?:\w+\s)?(?:be\sable\sto\s)?"
+    r"(?i)\b(?=[cimsw])(?:can|could|will|would|should|may|might|is\sgoing\sto)\s(?:\w+\s)?"
+    r"(?:be\sable\sto\s)?"
     r"(?:help|assist|answer|respond\sto|get\sback\sto|resolve|direct|advise|guide|sort)\b"
     r"[^.!?\n]{0,40}?\byou\b"
 )
@@ -47,12 +52,12 @@ _AIDS = Lazy(
 # shut-down", "tim heizenrader has been managing this relationship for us", "They are both on
 # the case here" (a standing charge, said of the one copied in: the matter is theirs now)
 _IN_CHARGE = Lazy(
-    r"(?i)\b(?:is|are|has\sbeen|have\sbeen)\s(?:also\s|now\s|currently\s|both\s)?"
+    r"(?i)\b(?=[aih])(?:is|are|has\sbeen|have\sbeen)\s(?:also\s|now\s|currently\s|both\s)?"
     r"(?:responsible\sfor|in\scharge\sof|managing|handling|on\sthe\scase)\b"
 )
 # ... or to whom the author gives the matter up: "I defer to Dana on this issue"
 _DEFER = Lazy(
-    r"(?i)\b(?:i|we)(?:'ll|\swill|\swould|'d)?\s(?:defer|leave\s(?:this|it|that)|hand\s(?:this|it)"
+    r"(?i)\b(?=[iw])(?:i|we)(?:'ll|\swill|\swould|'d)?\s(?:defer|leave\s(?:this|it|that)|hand\s(?:this|it)"
     r"\s(?:off|over))\s(?:to|with)\s(?P<whom>[^.!?\n]{1,40})"
 )
 _WORD = Lazy(r"[A-Za-z][\w'-]{1,30}")
@@ -64,9 +69,9 @@ _SUBJECT = Lazy(r"(?i)\b(?:he|she|they)\b")
 # or "I work with Dana" sends nobody); or the reader's matter routed to them: "Send this bill
 # to Raquel", "If you could send all further updates to either Christi or Jim"
 _GO_TO = Lazy(
-    r"(?i)\b(?:check|talk|speak|sit\sdown|get\stogether|meet|coordinate|work|(?:bring|take)\s"
-    r"(?:\w+\s){0,3}?up|(?:send|forward|direct|route)\s(?!me\b|us\b)(?:[\w'-]+\s){1,4}?)"
-    r"\s?(?:in\s\w+\s)?(?:with|to)\s(?P<whom>[^.!?\n]{1,40})"
+    r"(?i)\b(?=[bcdfgmrstw])(?:check|talk|speak|sit\sdown|get\stogether|meet|coordinate|work"
+    r"|(?:bring|take)\s(?:\w+\s){0,3}?up|(?:send|forward|direct|route)\s(?!me\b|us\b)"
+    r"(?:[\w'-]+\s){1,4}?)\s?(?:in\s\w+\s)?(?:with|to)\s(?P<whom>[^.!?\n]{1,40})"
 )
 # ... and the words before the verb: the sentence's start, "please", "be sure to", "you (would
 # like to)", "I would" (of the reader's place: "if I were you I would bring it up with Pattie")
@@ -178,7 +183,7 @@ def _handled_by(named_in: list[tuple[str, set[str]]], i: int, new: list[Address]
 # The reader asked to serve someone: "Can you pull the contract & get it to Lindy", "please
 # provide guidance for Scott", "You're the best person I know to answer the questions Cindy has"
 _ASKED = Lazy(
-    r"(?i)\b(?:please|pls|kindly|(?:can|could|would|will)\syou|you(?:'re|\sare)\sthe\s(?:best|right)"
+    r"(?i)\b(?=[cikpwy])(?:please|pls|kindly|(?:can|could|would|will)\syou|you(?:'re|\sare)\sthe\s(?:best|right)"
     r"|i(?:'d|\swould)\slike\s(?:for\s)?you\sto)\b"
 )
 

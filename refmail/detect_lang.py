@@ -10,7 +10,7 @@ bounded: no nested quantifiers over unbounded input, explicit {m,n} limits on ga
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def words(text: str) -> frozenset[str]:
@@ -39,6 +39,9 @@ class LanguageData:
     reason: str = r"(?!)"  # words that give a reason, not a purpose: "because", "who"
     # a copy's purpose that is the author's own arrangements: "to find a date", "to print"
     logistics: str = r"(?!)"
+    # Per cue, per top-level alternative of its pattern, the words without which it cannot
+    # match on an ASCII sentence (`detect_cues.cue_matches`); a cue not here runs whole.
+    alternative_gates: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
 
 
 # A person named in running text: one or two capitalised words ("Kirk Ellis", "Jen").

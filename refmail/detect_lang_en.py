@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from refmail.detect_lang import NAME, LanguageData, words
-from refmail.detect_lang_en_gates import GATES
+from refmail.detect_lang_en_gates import ALTERNATIVE_GATES, GATES
 
 _YOU_BOTH = r"(?:you\s(?:two|both|guys|all)|the\stwo\sof\syou|both\sof\syou|y'all)"
 _NOT_WHEN = (
@@ -26,6 +26,11 @@ _COPY_VERB = (
     r"|message\s|request\s)?on(?:\s?to))"
 )
 
+# The copy verb where a word starts. Its first letter is looked ahead for first: the verb's
+# thirty-odd words are tried only where one of them can start (issue 15: the copy-in pattern
+# was the costliest per sentence).
+_COPIES = rf"(?i:(?<![\w'])(?=[aclpbi+])(?:also\s)?{_COPY_VERB})"
+
 # Where a copy puts someone: "to the Cc list", "into this mail thread" (not "to the loop":
 # "add the hook to the loop" is code)
 _INTO_THREAD = (
@@ -41,15 +46,17 @@ ENGLISH = LanguageData(
     cues={
         # --- the act of introducing ---
         "cue_introduce": (
-            r"(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)\b(?i:introduc(?:e|ing)"
-            r"|e-?intro(?:ing)?)"
+            # (the word looked ahead for first: four look-behinds at every place cost more)
+            r"\b(?=(?i:introduc|e-?intro))(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)"
+            r"(?i:introduc(?:e|ing)|e-?intro(?:ing)?)"
             rf"\s(?:(?i:you\b(?!r)|{_YOU_BOTH}|two\s(?:of\s|people|friends|colleagues)|the\stwo\sof)"
             rf"|(?i:my|our)\s|{NAME}\s{{0,2}}"
             r"(?:\([^)\n]{0,20}\)\s{0,2})?(?:to|and|,)\s)"
             r"|(?i:\b(?:pleased|happy|glad|delighted)\sto\s(?:introduce|connect)\s(?:you|the\stwo))"
             # the letter-of-introduction order: "This is to introduce to you Mr. Lee", "I take
             # this occasion to introduce to you the bearer of this letter, Mrs. Pemberton"
-            r"|(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)\b(?i:introduc(?:e|ing)\sto\syou)"
+            r"|\b(?=(?i:introduc))(?<!will\s)(?<!would\s)(?<!could\s)(?<!can\s)"
+            r"(?i:introduc(?:e|ing)\sto\syou)"
             r"\s(?:(?i:the\sbearer\b|my\s|our\s)|[A-Z])"
             # the author, in the first person, introducing someone or making the introduction
             r"|(?i:\b(?:allow\sme\sto|let\sme|i'?d\slike\sto|i\swould\slike\sto|i\swant(?:ed)?\sto"
@@ -175,7 +182,8 @@ ENGLISH = LanguageData(
             r"|love)\sto\shear\sfrom\syou"
             # the other will write: "You should hear from her soon"
             # (from "hear": a hand-off opening with "you" is refused as the author's promise)
-            r"|(?:(?<=you'll\s)|(?<=you\swill\s)|(?<=you\sshould\s))(?:soon\s)?hear\sfrom\s"
+            r"|(?=(?:soon\s)?hear\s)(?:(?<=you'll\s)|(?<=you\swill\s)|(?<=you\sshould\s))"
+            r"(?:soon\s)?hear\sfrom\s"
             r"(?:him|her|them)\b)"
             r"|\b[A-Z][\w'-]{1,30}\s(?i:knows\s(?:i'?m|i\sam|i\swas)\s(?:sending|writing|forwarding"
             r"|connecting))"
@@ -253,7 +261,9 @@ ENGLISH = LanguageData(
         ),
         # --- the loop-in: someone copied, named in the same breath ---
         "cue_copy_in": (
-            rf"(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s{{0,2}}'?(?:in\s)?(?:[\w-]{{1,30}},?\s(?:and\s)?)?"
+            # (the verb once for the three sayings that follow it at once: it ends in one place
+            # only, where a colon can follow none of them, so each is tried as before)
+            rf"{_COPIES}(?:\s{{0,2}}'?(?:in\s)?(?:[\w-]{{1,30}},?\s(?:and\s)?)?"
             r"(?:(?i:him|her|them)\b"
             rf"|(?i:the\s|my\s|our\s)?{NAME}"
             # a group of people: "the foo maintainers", "our storage folks"
@@ -262,10 +272,10 @@ ENGLISH = LanguageData(
             r"(?:[\w/-]{1,30}\s){0,2}(?i:maintainers?\b|folks?|people|guys|gentlemen|experts|reviewers"
             r"|developers|colleagues|suspects|committers|authors?\b|team\b))"
             # a list and people: "+CC pdx86 list, Armin, Derek", "+CC linux-hwmon, Guenter"
-            rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?,\s(?:and\s)?{NAME}"
+            rf"|\s[^.\n]{{1,40}}?,\s(?:and\s)?{NAME}"
             # ... joined by "and": "CC'ing the list and Hans", "adding linux-usb ML and Alan"
-            rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s(?i:the\s)?(?:[\w-]{{1,30}}\s)?"
-            rf"(?i:ml|list|mailing\slist)s?\s(?:and|&)\s{NAME}"
+            rf"|\s(?i:the\s)?(?:[\w-]{{1,30}}\s)?"
+            rf"(?i:ml|list|mailing\slist)s?\s(?:and|&)\s{NAME})"
             r"|^\s{0,4}[\[(]?\+\s?[A-Z][\w'-]{1,30}"
             # "CC Roman who wrote it", "[CC Conor as DT expert]": a bare "cc" opening a line
             # (no colon: "Cc: Name <addr>" is a patch trailer)
@@ -289,10 +299,10 @@ ENGLISH = LanguageData(
             rf"|{NAME}\s(?i:is|has\sbeen|are|have\sbeen)\s(?i:cc'?d|cced|cc'ed|copied|looped\sin"
             r"|included)\b"
             # "adding the gentlemen from that commit to Cc", "added Jo into this mail thread"
-            rf"|(?i:(?<![\w'])(?:also\s)?{_COPY_VERB})\s[^.\n]{{1,40}}?\s{_INTO_THREAD}"
+            rf"|{_COPIES}\s[^.\n]{{1,40}}?\s{_INTO_THREAD}"
             # a bare "add" said by the author, with where to: "Let's add Jonathan to the CC
             # list", "I add jo@… into this mail thread" (alone, "add X" is any instruction)
-            rf"|(?i:(?:(?<=let's\s)|(?<=\bwe\s)|(?<=\bi\s))add)\s(?:{NAME}|[\w.+-]{{1,40}}@[\w-]{{1,40}}"
+            rf"|(?i:(?=add)(?:(?<=let's\s)|(?<=\bwe\s)|(?<=\bi\s))add)\s(?:{NAME}|[\w.+-]{{1,40}}@[\w-]{{1,40}}"
             rf"(?:\.[\w-]{{1,20}})+)\s{_INTO_THREAD}"
             # the name first: "(handled by Bryan, added to the Cc list)"
             rf"|{NAME},?\s(?i:(?:now\s)?(?:added|cc'?d|cced|copied))\s{_INTO_THREAD}"
@@ -300,15 +310,16 @@ ENGLISH = LanguageData(
             r"|(?:^|(?<=[.?!]\s))(?i:cc'?ed|cced|cc'?d|copied|added)[.!]"
         ),
         "cue_copy_why": (
-            r"(?i:\bwho\s(?:knows|has\sbeen|was|were|is|are|wrote|manages|owns|can|tried|works|"
-            r"created|maintains|might|may)|\b(?:since|because)\s(?:[^.!?\n]{0,20}?\s)?(?:they|he|she)\b|\bso\s(?:that\s)?(?:he|she|they)\scan\b"
-            r"|\bfor\s(?:the\s)?[\w/-]{2,30}\s(?:part|discussion|side|question|query)"
-            r"|\bas\sthe\s(?:author|maintainer|owner)|\bfrom\sthe\s[\w -]{2,30}(?:team|side"
+            # (one word boundary, then the first letters, for all of its sayings)
+            r"(?i:\b(?=[abcfimstw])(?:who\s(?:knows|has\sbeen|was|were|is|are|wrote|manages|owns|can|tried|works|"
+            r"created|maintains|might|may)|(?:since|because)\s(?:[^.!?\n]{0,20}?\s)?(?:they|he|she)\b|so\s(?:that\s)?(?:he|she|they)\scan\b"
+            r"|for\s(?:the\s)?[\w/-]{2,30}\s(?:part|discussion|side|question|query)"
+            r"|as\sthe\s(?:author|maintainer|owner)|from\sthe\s[\w -]{2,30}(?:team|side"
             r"|project)"
-            r"|\b(?:can|could|will|may|might)\s(?:help|assist|advise|get\syou|comment"
+            r"|(?:can|could|will|may|might)\s(?:help|assist|advise|get\syou|comment"
             r"|take\sa\slook)"
-            r"|\b(?:any\sthoughts|thoughts\son\sthis|take\sa\slook|can\syou\splease)"
-            r"|\bin\scase\s|\bif\s(?:he|she|they)\shas|\bas\si\shope|\bthink\b)"
+            r"|(?:any\sthoughts|thoughts\son\sthis|take\sa\slook|can\syou\splease)"
+            r"|in\scase\s|if\s(?:he|she|they)\shas|as\si\shope|think\b))"
         ),
         # --- look-alikes ---
         "neg_asks_for_intro": (
@@ -354,25 +365,27 @@ ENGLISH = LanguageData(
             r"you\sto\scall)"
         ),
         "neg_fyi_copy": (
-            r"(?i:\bfyi\b|\bfor\s(?:your|his|her|their)\s(?:information|visibility|awareness|"
-            r"records|reference)\b|\bfor\s(?:visibility|visiblity|awareness|reference|info)\b"
-            r"|\bkeep\s(?:him|her|them|you)\s(?:in\sthe\sloop|informed|posted)\b|\bto\sbe\saware"
-            r"|\b(?:be|being|get|stay)\s(?:informed|notified)\b|\binformed\sof\b"
-            r"|\bon\sthe\ssame\spage\b|\bas\si\smention(?:ed)?\s(?:him|her|them)|\bas\sreference"
-            r"|\bnow\sin\sthe\sloop\b|\bas\sa\sheads[-\s]?up\b"
+            # (one word boundary, then the first letters, for all of its sayings)
+            r"(?i:\b(?=[abcfgiknost])(?:fyi\b|for\s(?:your|his|her|their)\s(?:information|visibility|awareness|"
+            r"records|reference)\b|for\s(?:visibility|visiblity|awareness|reference|info)\b"
+            r"|keep\s(?:him|her|them|you)\s(?:in\sthe\sloop|informed|posted)\b|to\sbe\saware"
+            r"|(?:be|being|get|stay)\s(?:informed|notified)\b|informed\sof\b"
+            r"|on\sthe\ssame\spage\b|as\si\smention(?:ed)?\s(?:him|her|them)|as\sreference"
+            r"|now\sin\sthe\sloop\b|as\sa\sheads[-\s]?up\b"
             # "I have copied Leo so he knows the invoice is late", "so she is aware"
-            r"|\bso\s(?:that\s)?(?:he|she|they)\s(?:is|are|'s|'re|will\sbe|can\sbe)\s(?:aware|informed"
-            r"|in\sthe\sloop)\b|\bso\s(?:that\s)?(?:he|she|they)\s(?:knows?|has\sit|have\sit"
+            r"|so\s(?:that\s)?(?:he|she|they)\s(?:is|are|'s|'re|will\sbe|can\sbe)\s(?:aware|informed"
+            r"|in\sthe\sloop)\b|so\s(?:that\s)?(?:he|she|they)\s(?:knows?|has\sit|have\sit"
             r"|has\sa\scopy|have\sa\scopy)\b"
             # the same said with a modal: "so he will know", "so she can keep up w everyone"
-            r"|\bso\s(?:that\s)?(?:he|she|they)(?:\s(?:will|can|could|would)|'ll)\s(?:know"
+            r"|so\s(?:that\s)?(?:he|she|they)(?:\s(?:will|can|could|would)|'ll)\s(?:know"
             r"|keep\s(?:up|track|abreast)|stay\s(?:informed|posted|up\sto\sdate|in\sthe\sloop)"
             r"|follow\s(?:it|this|along))\b"
-            r"|\b(?:copying|cc'?ing|copied|adding|added)\s[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?"
-            r"\son\s(?:this|these|the\s(?:thread|e-?mail|mail|note))\b)"
+            r"|(?:copying|cc'?ing|copied|adding|added)\s[A-Z][\w'-]{1,30}(?:\s[A-Z][\w'-]{1,30})?"
+            r"\son\s(?:this|these|the\s(?:thread|e-?mail|mail|note))\b))"
         ),
         "neg_list_copy": (
-            r"(?i:(?:(?<!\w)\+\s?cc:?|\b(?:cc'?ing|adding|added|copying|copied"
+            # (the first letters looked ahead for: this runs on every sentence that says "cc")
+            r"(?i:(?=[+aci])(?:(?<!\w)\+\s?cc:?|\b(?:cc'?ing|adding|added|copying|copied"
             r"|including))\s(?:also\s)?(?:the\s)?"
             # "cc'ing the foo list", "adding LSM and SELinux lists", "… mailing lists"
             r"(?:[\w-]{1,30}\s(?:and\s[\w-]{1,30}\s)?)?(?:ml|list|mailing\slist|maillist"
@@ -491,4 +504,5 @@ ENGLISH = LanguageData(
         r"|meet|talk|speak|help|get\sstarted|write\sto|e-?mail\s(?:you|him|her|them))\b)"
     ),
     gates=GATES,
+    alternative_gates=ALTERNATIVE_GATES,
 )

@@ -375,3 +375,125 @@ GATES: dict[str, tuple[str, ...]] = {
         "knows more",
     ),
 }
+
+
+# Per top-level alternative of a cue's pattern (`detect_cues.alternatives`, in order), lower-case
+# words without which that alternative cannot match, read on an ASCII sentence (there, lower-casing
+# agrees with the patterns' case-insensitive matching): a sentence runs only the alternatives it
+# holds a word of, joined in their order, so the cue finds what the whole pattern finds, and
+# compiling (≈ 3–5 ms a cue, the largest cost of a process's first message: issue 15) and
+# matching both skip the rest. Only the costliest cues, whose gates are common words, have them.
+_YOU_BOTH = ("you two", "you both", "you guys", "you all", "two of you", "both of you", "y'all")
+_YOUR_DETAILS = (
+    "your name",
+    "your number",
+    "your e-mail",
+    "your email",
+    "your details",
+    "your contact",
+    "your info",
+)
+ALTERNATIVE_GATES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "cue_hand_off": (
+        # take it from here, over to you, I'll step aside / bow out / drop off / let you … /
+        # leave it to you / get out of the way, feel free to bcc me, move me to bcc
+        (
+            "take it from here",
+            "over to you",
+            "ll step",
+            "ll bow",
+            "ll drop",
+            "ll let you",
+            "ll leave",
+            "ll get out",
+            "feel free to ",
+            "move me to bcc",
+        ),
+        # Name will be in touch / reach out / contact you / call you / e-mail you / follow up with
+        # you / get back to you / be contacting each of you
+        ("touch", "contact", "reach", "call", "mail", "follow up", "get back to you"),
+        # drop him a line / note / message / mail; she'd love to hear from you; you'll hear from him
+        (" line", " note", " message", "mail", "hear from"),
+        ("knows i",),  # Name knows I'm sending …
+        # Name can help you / answer your … / handle this / be the point person / main contact
+        (
+            "help",
+            "assist",
+            "answer",
+            "advise",
+            "handle",
+            "give you",
+            "take care of",
+            "point ",
+            "contact",
+            "go-to person",
+        ),
+        ("need your", "want your", "appreciate your", "value your"),  # Tim will need your help
+        ("introduce yourself",),
+        ("ll let ",),  # I'll let Jake comment
+        ("ask", "told "),  # I've asked Kris to follow up with you
+    ),
+    "cue_copy_in": (
+        # a copy verb and whom it copies (every copy verb holds one of these)
+        ("cop", "cc", "loop", "pull", "add", "bring", "includ", "+", "passing"),
+        ("+",),  # "+Name" opening a line
+        ("cc", "add"),  # "[cc Name]", "[ add Neil, who… ]"
+        ("bring",),  # bringing Jake into the conversation
+        ("cc", "cop"),  # Jason (CCed)
+        ("cc", "cop", "loop", "includ"),  # John is cc'd here
+        ("cc", "thread", "conversation", "discussion"),  # adding … to the Cc list
+        ("cc", "thread", "conversation", "discussion"),  # let's add Jonathan to the CC list
+        ("cc", "thread", "conversation", "discussion"),  # Bryan, added to the Cc list
+        ("cc", "copied", "added"),  # A question for Tony and Yazen. CCed.
+    ),
+    "cue_introduce": (
+        ("intro",),  # introducing you to …, e-intro-ing Sam and …
+        ("pleased to", "happy to", "glad to", "delighted to"),  # happy to connect you
+        ("introduc",),  # this is to introduce to you Mr. Lee
+        ("introduce",),  # let me introduce Sam
+        ("intro",),  # I'm making an intro
+        ("intro",),  # here's the promised intro to …
+        ("intro",),  # Quick intro as discussed
+        ("referring",),  # I'm referring Mr. Lin …
+        ("like to refer",),  # I'd like to refer Ana to you
+    ),
+    "cue_connect": (
+        ("connect", "put"),  # connecting you two, putting you both in touch
+        ("connect",),  # connecting you so …
+        ("connect",),  # connecting Ana with Bo
+        ("in touch with",),  # put someone in touch with Rick
+        ("in touch with",),  # I put Dana in touch with Lee
+        ("together",),  # getting you and Bill together
+        ("together",),  # bring you together with Ana
+    ),
+    "cue_should_talk": (
+        _YOU_BOTH,  # you two should talk
+        _YOU_BOTH,  # for you two to meet
+        (" both", " two"),  # you'd both benefit
+        ("hit it off", "get along"),  # you'd hit it off
+        ("directly", "with each other"),  # you can connect directly
+        _YOU_BOTH,  # so that you both can talk
+        ("each other", "one another"),  # you two can help each other
+        ("you should",),  # you should chat
+        ("get together", "connect", "compare notes"),  # please compare notes
+    ),
+    "cue_gave_name": (
+        _YOUR_DETAILS,  # I gave him your number
+        ("recommended you",),
+        (*_YOUR_DETAILS, "your address"),  # I've given Marta your email
+        # I suggested she reach out to you
+        (
+            "reach out to you",
+            "contact you",
+            "call you",
+            "mail you",
+            "write to you",
+            "touch with you",
+        ),
+        ("told him", "told her", "told them", "mentioned to"),  # I told him about you
+        ("hear from", "hearing from"),  # you'll hear from Ana
+        ("referr",),  # I referred him to you
+        ("told ",),  # I told Ana about you
+        ("told him", "told her", "told them"),  # I told her to expect you
+    ),
+}

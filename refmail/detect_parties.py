@@ -225,27 +225,42 @@ def named(
 
     `shortened`: the words that may be a short form of the given name ("Chris" for Christoph),
     when not all are: the capitalised ones (written lower-cased, "step" is no Stephen)."""
-    if not name_tokens(addr).isdisjoint(words):
+    # (asked some twenty times a message: one cached look-up per address, and loops, not
+    # generators, over the words: issue 15)
+    tokens, given, local = _name_facts(addr)
+    if not tokens.isdisjoint(words):
         return True
-    if len(words) <= 12 and _short_of_given(
-        given_name(addr), words if shortened is None else shortened
-    ):
-        return True
-    local = _letters(addr.email)
+    few = len(words) <= 12
+    # A word of four letters or more that begins the given name is its short form: "Chris"
+    # for Christoph, "Alex" for Alexandre, "Matt" for Matthias.
+    if few and len(given) > 4:
+        for w in words if shortened is None else shortened:
+            if 4 <= len(w) < len(given) and given.startswith(w) and w not in _NOT_SHORT_FORMS:
+                return True
     if len(local) < 4:
         return False
     if local in words:
         return True
-    if len(words) > 12:
+    if not few:
         return False  # partial local-part matches are for short name phrases only
     if _composed(local, words):
         return True
     # "Johannes" and hannes@…: a name that ends with the whole local part; "Sullivan" and
     # sullivanjj@…: a local part that starts with the name.
-    return any(
-        w.endswith(local) or (len(w) >= 4 and local.startswith(w)) or (len(w) >= 5 and w in local)
-        for w in words
-    )
+    for w in words:
+        if (
+            w.endswith(local)
+            or (len(w) >= 4 and local.startswith(w))
+            or (len(w) >= 5 and w in local)
+        ):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_facts(addr: Address) -> tuple[frozenset[str], str, str]:
+    """What `named` reads of an address: its name tokens, given name and local part's letters."""
+    return name_tokens(addr), given_name(addr), _letters(addr.email)
 
 
 # The given names an everyday short form stands for: "Jack" is Jacob or John.
@@ -268,15 +283,6 @@ def given_name(addr: Address) -> str:
 
 # Capitalised words that begin given names but open sentences ("Will you…", "Rich in…")
 _NOT_SHORT_FORMS = frozenset({"will", "rich", "hope", "mark", "best", "dear", "thanks"})
-
-
-def _short_of_given(given: str, words: AbstractSet[str]) -> bool:
-    """A word of four letters or more that begins the given name is its short form: "Chris" for
-    Christoph, "Alex" for Alexandre, "Matt" for Matthias."""
-    return any(
-        len(w) >= 4 and len(given) > len(w) and given.startswith(w) and w not in _NOT_SHORT_FORMS
-        for w in words
-    )
 
 
 def _composed(local: str, words: AbstractSet[str]) -> bool:
@@ -553,8 +559,11 @@ def _history_words(history: str) -> str:
     return " ".join(w.removesuffix("'s") for w in words)
 
 
+# A quoted From/To/Cc line, read from the line break before it (the text is searched with one
+# put before its first line): a pattern opening with a literal is searched for by the engine's
+# fast scan, not tried at every character as "^" is.
 _QUOTED_HEADER = Lazy(
-    r"^[>\s]{0,20}\*?(?:from|to|cc|sent\sby)\*?\s{0,4}:([^\n]{0,2000})$",
+    r"\n[>\s]{0,20}\*?(?:from|to|cc|sent\sby)\*?\s{0,4}:([^\n]{0,2000})$",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -563,7 +572,7 @@ _QUOTED_HEADER = Lazy(
 def _quoted_headers(history: str) -> tuple[str, frozenset[str]]:
     """The history's quoted From/To/Cc lines (lower-cased) and their words: read once per
     message, however many of its people are asked about."""
-    headers = "\n".join(_QUOTED_HEADER().findall(history[:60_000])).lower()
+    headers = "\n".join(_QUOTED_HEADER().findall("\n" + history[:60_000])).lower()
     return headers, frozenset(re.findall(r"[a-z][a-z'-]+", headers))
 
 

@@ -16,8 +16,9 @@ from refmail.detect_text import sentences
 from refmail.parse import Address
 
 QUOTE_MARKS = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "\u00a0": " "})
+# (its words' first letters looked at first: most places are left at once)
 _REASON = re.compile(
-    r"\b(?:because|since|similar|mutual(?:ly)?|in\scommon|interest(?:ed|ing)?|might|could\shelp|"
+    r"\b(?=[bceghilmps])(?:because|since|similar|mutual(?:ly)?|in\scommon|interest(?:ed|ing)?|might|could\shelp|"
     r"benefit|both\s(?:like|love|work)|good\sfit|looking\sfor|hoping|porque|similar|en\scomún)\b",
     re.IGNORECASE,
 )

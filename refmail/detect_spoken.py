@@ -101,7 +101,9 @@ def describing_sentence(
 
 
 # "Name is …", "Name runs …", "Name's company makes …": a person as the subject of a clause.
+# (the characters a subject's clause can start with looked at first: most places are left at once)
 _SUBJECT = re.compile(
+    r"(?=[\s.;:!?(,abwA-Z])"
     r"(?:^|[.;:!?(]\s{1,3}|,\s|\s(?:-{1,2}|[–—])\s|\b(?:and|but|while|whereas)\s)([A-Z][\w'-]{1,30})"
     r"(?:\s[A-Z][\w'-]{1,30})?(?:'s\s[a-z]{2,20}(?:,?\s[A-Z][\w'-]{1,30},?)?)?\s(?:[a-z]{2,12}ly\s)?"
     r"(?:is|was|has|had|[a-z]{2,20}(?<![su]s)s|[a-z]{2,20}ed|built|made|ran|led|wrote|taught"

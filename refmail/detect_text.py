@@ -265,7 +265,10 @@ def language(text: str, stop_words: Mapping[str, frozenset[str]], default: str =
 
 # --- sentences -----------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n[ \t]*\n|\n(?=[ \t]*[-*•][ \t])")
+# A space after a full stop, a blank line, or a line break before a bullet. (Each starts with
+# a space, taken first and looked back on: a pattern opening with a character class is searched
+# for by the engine's fast scan, not tried at every character.)
+_SENTENCE_END = re.compile(r"\s(?:(?<=[.!?;]\s)\s*|(?<=\n)[ \t]*\n|(?<=\n)(?=[ \t]*[-*•][ \t]))")
 # A full stop after these does not end a sentence ("XYZ Co. may be calling you").
 _ABBREVIATION = re.compile(
     r"(?:\b(?:Co|Inc|Ltd|Corp|Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|vs|etc|e\.g|i\.e|Sra?|Dra?)|\b[A-Z])\.$"
