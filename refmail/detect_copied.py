@@ -16,6 +16,7 @@ from refmail.detect_cues import cue_matches
 from refmail.detect_languages import LANGUAGES
 from refmail.detect_parties import (
     People,
+    given_name,
     is_list,
     name_tokens,
     named,
@@ -98,9 +99,14 @@ def copied_in(who: People, sentence: str) -> list[Address]:
         for addr in pool:
             if addr not in found:
                 found.append(addr)
-    # a given name typed one letter short, of someone copied: "CC'ing Nikil and Peng"
+    # a given name typed one letter short, of someone copied: "CC'ing Nikil and Peng"; or its
+    # short form, which may end in another letter: "+Cc Sima" for Simona
     for i in list(unmatched):
-        typed = [a for a in who.copied if a not in found and _one_short(phrases[i], a)]
+        typed = [
+            a
+            for a in who.copied
+            if a not in found and (_one_short(phrases[i], a) or _short_form(phrases[i], a))
+        ]
         if len(typed) == 1:
             found.append(typed[0])
             unmatched.remove(i)
@@ -138,6 +144,31 @@ def copied_in(who: People, sentence: str) -> list[Address]:
 
 
 _NAMELESS_GUESS = 8  # nameless copies among which the newest may be guessed (MAX_PARTIES)
+
+
+def _short_form(words: list[str], addr: Address) -> bool:
+    """A one-word name, four letters or more, that is `addr`'s longer given name cut short
+    with a letter of its own at the end (a short form: "Sima" for Simona, "Tirtha" for
+    Tirthendu); the short forms that only cut ("Chris") are `named`'s.
+
+    >>> _short_form(["sima"], Address("simona@ffwll.example", "Simona Vetter"))
+    True
+    >>> _short_form(["sima"], Address("sam@x.example", "Sam Simmons"))
+    False
+    >>> _short_form(["dana"], Address("dan@x.example", "Dan Ross"))
+    False
+    """
+    if len(words) != 1 or len(words[0]) < 4:
+        return False
+    short = words[0]
+    # (the given name: a short form is of it, not of a surname; no display name: the local
+    # part's first word)
+    given = given_name(addr) or re.split(r"[._+-]", addr.email.lower())[0]
+    return (
+        len(given) > len(short)
+        and given.startswith(short[:-1])
+        and given[len(short) - 1] != short[-1]
+    )
 
 
 def _one_short(words: list[str], addr: Address) -> bool:

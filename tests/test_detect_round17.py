@@ -136,3 +136,29 @@ def test_no_nameless_copy_is_guessed_among_dozens() -> None:
         "jon@cole.example.net",
         "dev2@kern2.example.org",
     }
+
+
+def test_a_short_form_ending_in_its_own_letter_names_the_one_copied() -> None:
+    # "+Cc Mira, Dave": Mira is Miroslava's short form (not a cut of it, so no plain prefix)
+    body = "+Cc Mira, Dave\n\nI think they wrote the scheduler part." + THREAD
+    cc = "Miroslava Novak <mnovak@ffwll.example.org>, Dave Ash <dave@ash.example.org>"
+    v = run("Sam Lee <sam@lee.example.org>", "Jon Cole <jon@cole.example.net>", cc, body)
+    assert v.kind == "introduction", why(v)
+    assert {p.address.email for p in v.parties} == {
+        "mnovak@ffwll.example.org",
+        "dave@ash.example.org",
+        "jon@cole.example.net",
+    }
+    # the look-alike: two copied whose given names Mira could stand for: none is guessed, nor
+    # one whose surname only starts the same ("Ada Mirek")
+    cc = (
+        "Miroslava Novak <mnovak@ffwll.example.org>, Mirela Dan <mdan@ffwll.example.org>, "
+        "Ada Mirek <ada@mirek.example.org>, Dave Ash <dave@ash.example.org>"
+    )
+    v = run("Sam Lee <sam@lee.example.org>", "Jon Cole <jon@cole.example.net>", cc, body)
+    parties = {p.address.email for p in v.parties}
+    assert not parties & {
+        "mnovak@ffwll.example.org",
+        "mdan@ffwll.example.org",
+        "ada@mirek.example.org",
+    }
