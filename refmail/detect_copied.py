@@ -9,12 +9,20 @@ group ("adding in some people") or by role ("our new team member (CCed)"). Pure.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from refmail.detect_copy import GROUP
 from refmail.detect_cues import cue_matches
 from refmail.detect_languages import LANGUAGES
-from refmail.detect_parties import People, name_tokens, named, on_thread, shows_the_thread
+from refmail.detect_parties import (
+    People,
+    given_name,
+    is_list,
+    name_tokens,
+    named,
+    on_thread,
+    shows_the_thread,
+)
 from refmail.parse import Address
 from refmail.patterns import Lazy
 
@@ -91,9 +99,14 @@ def copied_in(who: People, sentence: str) -> list[Address]:
         for addr in pool:
             if addr not in found:
                 found.append(addr)
-    # a given name typed one letter short, of someone copied: "CC'ing Nikil and Peng"
+    # a given name typed one letter short, of someone copied: "CC'ing Nikil and Peng"; or its
+    # short form, which may end in another letter: "+Cc Sima" for Simona
     for i in list(unmatched):
-        typed = [a for a in who.copied if a not in found and _one_short(phrases[i], a)]
+        typed = [
+            a
+            for a in who.copied
+            if a not in found and (_one_short(phrases[i], a) or _short_form(phrases[i], a))
+        ]
         if len(typed) == 1:
             found.append(typed[0])
             unmatched.remove(i)
@@ -123,8 +136,39 @@ def copied_in(who: People, sentence: str) -> list[Address]:
         a for a in who.copied if a not in found and a.name.lower() in ("", a.email.split("@")[0])
     ]
     # (a display name equal to the local part is no name: "sullivanjj <sullivanjj@…>"; the
-    # last ones: clients append new copies)
+    # last ones: clients append new copies; but among a Cc of dozens of nameless addresses, as
+    # patch tools write it, which one is new cannot be told, and a wrong party gets mail)
+    if len(nameless) > _NAMELESS_GUESS:
+        return found
     return found + nameless[-min(len(unmatched), 3) :] if nameless else found
+
+
+_NAMELESS_GUESS = 8  # nameless copies among which the newest may be guessed (MAX_PARTIES)
+
+
+def _short_form(words: list[str], addr: Address) -> bool:
+    """A one-word name, four letters or more, that is `addr`'s longer given name cut short
+    with a letter of its own at the end (a short form: "Sima" for Simona, "Tirtha" for
+    Tirthendu); the short forms that only cut ("Chris") are `named`'s.
+
+    >>> _short_form(["sima"], Address("simona@ffwll.example", "Simona Vetter"))
+    True
+    >>> _short_form(["sima"], Address("sam@x.example", "Sam Simmons"))
+    False
+    >>> _short_form(["dana"], Address("dan@x.example", "Dan Ross"))
+    False
+    """
+    if len(words) != 1 or len(words[0]) < 4:
+        return False
+    short = words[0]
+    # (the given name: a short form is of it, not of a surname; no display name: the local
+    # part's first word)
+    given = given_name(addr) or re.split(r"[._+-]", addr.email.lower())[0]
+    return (
+        len(given) > len(short)
+        and given.startswith(short[:-1])
+        and given[len(short) - 1] != short[-1]
+    )
 
 
 def _one_short(words: list[str], addr: Address) -> bool:
@@ -154,6 +198,18 @@ def by_mailbox(words: str, who: People) -> list[Address]:
     `words`, in any case: a copy note may name a shared or team mailbox as it is written."""
     said = set(re.findall(r"[\w.+-]{4,}", words.lower()))
     return [a for a in who.candidates if a.email.partition("@")[0].lower() in said]
+
+
+def lists_by_mailbox(
+    words: str, recipients: Sequence[Address], lists: frozenset[str]
+) -> list[Address]:
+    """The mailing lists among `recipients` whose mailbox name is a word of `words` ("Added
+    linux-doc to Cc" and linux-doc@vger…): lists are never candidates, so `by_mailbox` skips
+    them."""
+    said = set(re.findall(r"[\w.+-]{4,}", words.lower()))
+    return [
+        a for a in recipients if is_list(a, lists) and a.email.partition("@")[0].lower() in said
+    ]
 
 
 def _capitals(phrase: str) -> bool:

@@ -1,7 +1,8 @@
 """What a copy-in is, read from its shape rather than its words: a copy reported as made in
 another mail ("I've sent v2 … to loop in other maintainers"), a roll of names copied with no
 purpose ("I'm copying Bill Burns, Jeff Feltman, Jake Sullivan and Huma."), or a copied person
-the author then asks something by name ("What do you think Bjorn? Jakub?"). Pure.
+the author then asks something by name ("What do you think Bjorn? Jakub?"), or a copy that is
+an item of a list the author sets out (a step of a procedure, a point of a to-do list). Pure.
 """
 
 from __future__ import annotations
@@ -129,6 +130,47 @@ def _vocatives(question: str) -> set[str]:
     return out
 
 
+# The start of a list item: "4. ", "2) ", "* ", "- ", "• " (the marker, and its indentation)
+_ITEM = Lazy(r"^(?P<indent>[ \t]{0,8})(?P<marker>\d{1,2}[.)]|[-*•])[ \t]")
+_ANY_ITEM = Lazy(r"^[ \t]{0,8}(?:\d{1,2}[.)]|[-*•])[ \t]", re.MULTILINE)
+
+
+def copy_in_a_list_item(text: str, copy_words: str) -> str:
+    """The first line of the list item the copy note is written in, when the list has two
+    items or more ("4. Forwards the report to the right list, Cc'ing the right people", "*
+    afterwards make sure Greg (now CCed) checks it"): a step of a procedure or a point of a
+    plan, said of the copy rather than the note that makes it; else "".
+
+    >>> copy_in_a_list_item("1. Pull the trace\\n2. Forward it, Cc'ing the\\n   maintainers",
+    ...                     "Cc'ing the maintainers")
+    "2. Forward it, Cc'ing the"
+    >>> copy_in_a_list_item("Hi,\\n\\n+ Kay, who wrote it", "+ Kay")
+    ''
+    """
+    words = copy_words.split()
+    if not words or _ANY_ITEM().search(text) is None:
+        return ""  # (most mail has no list: one search, no pattern built)
+    found = re.search(r"\s+".join(map(re.escape, words)), text)
+    if found is None:
+        return ""
+    lines = text.split("\n")
+    at = text.count("\n", 0, found.start())  # the line the copy note starts on
+    while at >= 0 and lines[at].strip() and _ITEM().match(lines[at]) is None:
+        at -= 1  # back to the item's first line, not past a blank line
+    item = _ITEM().match(lines[at]) if at >= 0 else None
+    if item is None:
+        return ""
+    kind = _kind(item)
+    siblings = [m for m in map(_ITEM().match, lines) if m is not None and _kind(m) == kind]
+    return lines[at].strip() if len(siblings) >= 2 else ""
+
+
+def _kind(item: re.Match[str]) -> tuple[str, str]:
+    """A list item's indentation and marker kind: items of one list share them."""
+    marker = item.group("marker")
+    return item.group("indent"), "1." if marker[0].isdigit() else marker
+
+
 def copy_shape(
     text: str,
     sentence_list: list[str],
@@ -151,6 +193,9 @@ def copy_shape(
     roll = "" if described else copies_a_roll(sentence_list, words, copy_verb())
     if roll:
         out.append(("copies_a_roll", f"“{roll[:80]}”"))
+    item = copy_in_a_list_item(text, words)
+    if item:
+        out.append(("copy_in_a_list_item", f"“{item[:80]}”"))
     asked = asks_the_copied(named_in, copied, words, text)
     if asked is not None:
         out.append(("asks_the_copied", str(asked)))

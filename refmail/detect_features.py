@@ -20,6 +20,7 @@ from refmail.detect_copied import (
     copied_unnamed,
     copies_a_group,
     copy_sentence,
+    lists_by_mailbox,
 )
 from refmail.detect_copy import copies_a_person, unaddressed_name
 from refmail.detect_copy_shape import copy_shape
@@ -753,9 +754,15 @@ def _direction_and_copy(
         add("copied_last_in_cc", ", ".join(a.email for a in addrs if a in who.copied))
         unseen = False
     everyone = (*msg.envelope.recipients, *([msg.sender] if msg.sender else []))
-    if unseen and (unseen_name := unaddressed_name(copy, everyone)):
+    unseen_name = unaddressed_name(copy, everyone) if unseen else ""
+    if unseen_name:
         # "CC'ing Ben for confirmation" with no address of Ben's: a person copied all the same
         add("names_someone_unaddressed", f"“{unseen_name}” copied, no address here is theirs")
+    if unseen and not unseen_name and copy and "neg_list_copy" not in cues:
+        # "Added linux-doc to Cc": a list named by its mailbox, and no person: a list copy
+        listed = lists_by_mailbox(copy, msg.envelope.recipients, who.lists)
+        if listed:
+            add("neg_list_copy", f"copies the list {listed[0].email}")
     if copies_a_group(text, cues):
         add("copies_a_group", f"“{cues['cue_copy_in'][:60]}”")
     return target

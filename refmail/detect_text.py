@@ -180,6 +180,7 @@ def _own_lines(body: str) -> tuple[str, str, str]:
         attribution = _attribution(line, following) if len(line) > 5 else None
         if attribution is not None:
             skip = 0 if attribution == line else 1
+            skip = _indented_quote(lines, i + 1 + skip) - i - 1
             if not replied_name and not replied_email:
                 replied_name, replied_email = _attributed(attribution)
             continue
@@ -188,6 +189,21 @@ def _own_lines(body: str) -> tuple[str, str, str]:
         if size > AUTHOR_TEXT_LIMIT:
             break
     return "\n".join(kept).strip()[:AUTHOR_TEXT_LIMIT], replied_name, replied_email
+
+
+def _indented_quote(lines: list[str], j: int) -> int:
+    """The index of the first line after the quote that starts at line `j`, below an
+    attribution, when the quote is indented rather than marked with '>' (Outlook for Mac and
+    some webmails: "On 7/8/19, James wrote:" over the quoted mail, every line four spaces in);
+    `j` when the quote is not indented. The author's answer goes on below, unindented."""
+    k = j
+    while k < len(lines) and not lines[k].strip():
+        k += 1
+    if k == len(lines) or not lines[k].startswith(("  ", "\t")) or lines[k].lstrip()[:1] == ">":
+        return j
+    while k < len(lines) and (not lines[k].strip() or lines[k].startswith(("  ", "\t"))):
+        k += 1
+    return k
 
 
 def _quoted_after_headers(lines: list[str], i: int) -> int | None:

@@ -32,6 +32,7 @@ WEIGHTS: dict[str, float] = {
     "copy_unexplained": -1.5,
     "copy_in_another_mail": -4.0,
     "copies_a_roll": -4.0,
+    "copy_in_a_list_item": -2.0,  # a step of a procedure, a point of a plan: said, not made
     "asks_the_copied": 0.5,
     # the shape of the message
     "subject_names_intro": 2.5,
