@@ -16,9 +16,9 @@ from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from refmail.detect_features import MAX_PARTIES, Evidence, context_sentence, read
+from refmail.detect_features import Evidence, context_sentence, read
 from refmail.detect_names import says_nothing
-from refmail.detect_parties import ROBOT_LOCAL, base_email
+from refmail.detect_parties import MAX_PARTIES, ROBOT_LOCAL, base_email
 from refmail.detect_weights import THRESHOLD
 from refmail.parse import Address, Envelope, ParsedMessage
 

@@ -15,6 +15,7 @@ from refmail.detect_copy import GROUP
 from refmail.detect_cues import cue_matches
 from refmail.detect_languages import LANGUAGES
 from refmail.detect_parties import (
+    MAX_PARTIES,
     People,
     given_name,
     is_list,
@@ -100,12 +101,17 @@ def copied_in(who: People, sentence: str) -> list[Address]:
             if addr not in found:
                 found.append(addr)
     # a given name typed one letter short, of someone copied: "CC'ing Nikil and Peng"; or its
-    # short form, which may end in another letter: "+Cc Sima" for Simona
+    # short form, which may end in another letter: "+Cc Sima" for Simona. The short form is
+    # loose ("Mark" would be Marco's), so not where a nameless copy whose mailbox starts with
+    # the name's initial could be the one named ("+Cc Mark" and mr@…).
+    initials = {a.email[:1].lower() for a in _nameless(who, found)}
     for i in list(unmatched):
+        shortened = phrases[i][0][:1] not in initials
         typed = [
             a
             for a in who.copied
-            if a not in found and (_one_short(phrases[i], a) or _short_form(phrases[i], a))
+            if a not in found
+            and (_one_short(phrases[i], a) or (shortened and _short_form(phrases[i], a)))
         ]
         if len(typed) == 1:
             found.append(typed[0])
@@ -132,18 +138,21 @@ def copied_in(who: People, sentence: str) -> list[Address]:
     ]
     if not unmatched:
         return found
-    nameless = [
-        a for a in who.copied if a not in found and a.name.lower() in ("", a.email.split("@")[0])
-    ]
-    # (a display name equal to the local part is no name: "sullivanjj <sullivanjj@…>"; the
-    # last ones: clients append new copies; but among a Cc of dozens of nameless addresses, as
-    # patch tools write it, which one is new cannot be told, and a wrong party gets mail)
-    if len(nameless) > _NAMELESS_GUESS:
+    nameless = _nameless(who, found)
+    # (the last ones: clients append new copies; but among a Cc of dozens of nameless
+    # addresses, as patch tools write it, which one is new cannot be told, and a wrong party
+    # gets mail)
+    if len(nameless) > MAX_PARTIES:
         return found
     return found + nameless[-min(len(unmatched), 3) :] if nameless else found
 
 
-_NAMELESS_GUESS = 8  # nameless copies among which the newest may be guessed (MAX_PARTIES)
+def _nameless(who: People, found: list[Address]) -> list[Address]:
+    """The copied, not yet found, whose address carries no name (a display name equal to the
+    local part is none: "sullivanjj <sullivanjj@…>")."""
+    return [
+        a for a in who.copied if a not in found and a.name.lower() in ("", a.email.split("@")[0])
+    ]
 
 
 def _short_form(words: list[str], addr: Address) -> bool:
@@ -196,8 +205,7 @@ def _one_short(words: list[str], addr: Address) -> bool:
 def by_mailbox(words: str, who: People) -> list[Address]:
     """The addressees whose whole mailbox name (the local part, 4 letters or more) is a word of
     `words`, in any case: a copy note may name a shared or team mailbox as it is written."""
-    said = set(re.findall(r"[\w.+-]{4,}", words.lower()))
-    return [a for a in who.candidates if a.email.partition("@")[0].lower() in said]
+    return _mailboxes_said(words, who.candidates)
 
 
 def lists_by_mailbox(
@@ -206,10 +214,13 @@ def lists_by_mailbox(
     """The mailing lists among `recipients` whose mailbox name is a word of `words` ("Added
     linux-doc to Cc" and linux-doc@vger…): lists are never candidates, so `by_mailbox` skips
     them."""
+    return _mailboxes_said(words, [a for a in recipients if is_list(a, lists)])
+
+
+def _mailboxes_said(words: str, addrs: Sequence[Address]) -> list[Address]:
+    """Those of `addrs` whose local part (4 letters or more) is a word of `words`, in any case."""
     said = set(re.findall(r"[\w.+-]{4,}", words.lower()))
-    return [
-        a for a in recipients if is_list(a, lists) and a.email.partition("@")[0].lower() in said
-    ]
+    return [a for a in addrs if a.email.partition("@")[0].lower() in said]
 
 
 def _capitals(phrase: str) -> bool:

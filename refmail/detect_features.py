@@ -39,6 +39,7 @@ from refmail.detect_lang import LanguageData
 from refmail.detect_languages import LANGUAGES
 from refmail.detect_names import party_names
 from refmail.detect_parties import (
+    MAX_PARTIES,
     People,
     capitalised_words,
     in_the_thread,
@@ -71,7 +72,6 @@ from refmail.detect_weights import THRESHOLD, WEIGHTS
 from refmail.parse import Address, ParsedMessage
 from refmail.patterns import Lazy
 
-MAX_PARTIES = 8  # an "introduction" of more people than this is an announcement
 _FORWARD_AUDIENCE = 3  # a forward to more people than this passes news on, not a person
 _ACTS = ("cue_introduce", "cue_meet", "cue_connect", "cue_should_talk", "cue_opt_in_ask")
 _HAND_OVER = ("cue_hand_off", "cue_copy_in", "cue_gave_name", "cue_passes_on_cv")

@@ -31,7 +31,8 @@ _CONTACT = Lazy(
 # ... by the author alongside the copied: "Either Ray or I will call you", "Ray and I will
 # follow up" (the author keeps the matter; the colleague is copied beside them)
 _WITH_THE_AUTHOR = Lazy(
-    r"(?i)(?:\b(?:and|or|&)\s(?:i|we|myself)|\b(?:i|we)\s(?:and|or|&)\s[\w' -]{1,40}?)\s{0,3}\Z"
+    r"(?i)(?:(?:\b(?:and|or)|&)\s(?:i|we|myself)|\b(?:i|we)\s(?:and|or|&)\s[\w' -]{1,40}?)"
+    r"\s{0,3}\Z"
 )
 _BACK = 3  # sentences back in which "him"/"her" may have been named
 _YOU = Lazy(r"(?i)\byou\b")
@@ -69,9 +70,9 @@ _SUBJECT = Lazy(r"(?i)\b(?:he|she|they)\b")
 # or "I work with Dana" sends nobody); or the reader's matter routed to them: "Send this bill
 # to Raquel", "If you could send all further updates to either Christi or Jim"
 _GO_TO = Lazy(
-    r"(?i)\b(?=[bcdfgmrstw])(?:check|talk|speak|sit\sdown|get\stogether|meet|coordinate|work"
-    r"|(?:bring|take)\s(?:\w+\s){0,3}?up|(?:send|forward|direct|route)\s(?!me\b|us\b)"
-    r"(?:[\w'-]+\s){1,4}?)\s?(?:in\s\w+\s)?(?:with|to)\s(?P<whom>[^.!?\n]{1,40})"
+    r"(?i)\b(?=[bcdfgmrstw])(?:(?:check|talk|speak|sit\sdown|get\stogether|meet|coordinate"
+    r"|work|(?:bring|take)\s(?:\w+\s){0,3}?up)\s|(?:send|forward|direct|route)\s(?!me\b|us\b)"
+    r"(?:[\w'-]+\s){1,4}?)(?:in\s\w+\s)?(?:with|to)\s(?P<whom>[^.!?\n]{1,40})"
 )
 # ... and the words before the verb: the sentence's start, "please", "be sure to", "you (would
 # like to)", "I would" (of the reader's place: "if I were you I would bring it up with Pattie")

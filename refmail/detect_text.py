@@ -194,8 +194,9 @@ def _own_lines(body: str) -> tuple[str, str, str]:
 def _indented_quote(lines: list[str], j: int) -> int:
     """The index of the first line after the quote that starts at line `j`, below an
     attribution, when the quote is indented rather than marked with '>' (Outlook for Mac and
-    some webmails: "On 7/8/19, James wrote:" over the quoted mail, every line four spaces in);
-    `j` when the quote is not indented. The author's answer goes on below, unindented."""
+    some webmails: "On 7/8/19, James wrote:" over the quoted mail, every line indented by two
+    spaces or more, or a tab); `j` when the quote is not indented. The author's answer goes on
+    below, unindented."""
     k = j
     while k < len(lines) and not lines[k].strip():
         k += 1

@@ -40,7 +40,13 @@ def loading(module: str) -> Iterator[None]:
     freeze what the import made, as `started` froze start-up's objects. Only the first time
     and only in a process `quiet` started: once `module` is loaded, when the collector is off
     anyway, or for other callers (tests, `refmail web`'s workers), nothing changes, so a
-    daemon freezes nothing more on its later runs."""
+    daemon freezes nothing more on its later runs.
+
+    The freeze takes every object alive then, not only the import's. Frozen objects are still
+    freed by reference counting; only a cycle among them would outlive its use. Sync imports
+    the detector as its first batch is sifted (`sync.identity_for`), before that batch opens a
+    session or parses a message: what is alive then is the run's own parts and the fetched
+    bytes, which live as long as the run or hold no cycles."""
     if not _QUIETED or module in sys.modules or not gc.isenabled():
         yield
         return

@@ -403,6 +403,14 @@ SHAPES: dict[str, tuple[str, str, str, bool, str]] = {
         False,
         "other",
     ),
+    "the_author_and_a_colleague_written_with_an_ampersand_hand_nobody_on": (
+        f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
+        "Thanks for the tour on Monday. Gina Cole & I will call you next week to go over the "
+        "restore logs.\nAlice" + _HISTORY,
+        "hands_to_the_copied",
+        False,
+        "other",
+    ),
     "a_colleague_copied_who_will_call_hands_the_reader_on": (
         f"From: {OWNER}\nTo: rob.hale@x.example\nCc: gina.cole@x.example\nSubject: RE: db outage",
         "Thanks for the tour on Monday. Gina Cole will call you next week to go over the "

@@ -162,3 +162,25 @@ def test_a_short_form_ending_in_its_own_letter_names_the_one_copied() -> None:
         "mdan@ffwll.example.org",
         "ada@mirek.example.org",
     }
+
+
+def test_a_nameless_copy_is_preferred_to_a_loose_short_form() -> None:
+    # "+Cc Mark" with Marco in Cc and mr@… beside him, nameless: "Mark" reads as a short form
+    # of Marco, but a nameless mailbox with Mark's initial may be his (a reviewer's case), so
+    # the short form is not taken; the nameless copy stands for the name, as before round 17
+    body = "+Cc Mark, who wrote the arm64 part.\n\nDoes this change the fault path?" + THREAD
+    cc = "Marco Elver <elver@kasan.example.org>, mr@arm.example.com"
+    v = run("Sam Lee <sam@lee.example.org>", "Jon Cole <jon@cole.example.net>", cc, body)
+    assert v.kind == "introduction", why(v)
+    assert {p.address.email for p in v.parties} == {
+        "mr@arm.example.com",
+        "jon@cole.example.net",
+    }
+    # the twin: a nameless copy whose mailbox cannot be Mark's (another initial) leaves the
+    # short form its reading
+    cc = "Marco Elver <elver@kasan.example.org>, kernel-team@arm.example.com"
+    v = run("Sam Lee <sam@lee.example.org>", "Jon Cole <jon@cole.example.net>", cc, body)
+    assert {p.address.email for p in v.parties} == {
+        "elver@kasan.example.org",
+        "jon@cole.example.net",
+    }
