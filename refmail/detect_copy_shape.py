@@ -155,20 +155,47 @@ def copy_in_a_list_item(text: str, copy_words: str) -> str:
         return ""
     lines = text.split("\n")
     at = text.count("\n", 0, found.start())  # the line the copy note starts on
+    note = at
     while at >= 0 and lines[at].strip() and _ITEM().match(lines[at]) is None:
         at -= 1  # back to the item's first line, not past a blank line
     item = _ITEM().match(lines[at]) if at >= 0 else None
-    if item is None:
-        return ""
-    kind = _kind(item)
-    siblings = [m for m in map(_ITEM().match, lines) if m is not None and _kind(m) == kind]
-    return lines[at].strip() if len(siblings) >= 2 else ""
+    if item is None or not all(_goes_on(lines, i, item) for i in range(at + 1, note + 1)):
+        return ""  # (the author's own line after a list is not in it)
+    return lines[at].strip() if _items_in_list(lines, at, item) >= 2 else ""
 
 
 def _kind(item: re.Match[str]) -> tuple[str, str]:
     """A list item's indentation and marker kind: items of one list share them."""
     marker = item.group("marker")
     return item.group("indent"), "1." if marker[0].isdigit() else marker
+
+
+def _goes_on(lines: list[str], i: int, item: re.Match[str]) -> bool:
+    """Line `i` goes on the item above it: indented further than its marker, or the rest of a
+    line wrapped where it was long (plain-text mail wraps items without indenting them);
+    not the author's own line after a list of short items."""
+    line = lines[i]
+    indented = len(line) - len(line.lstrip(" \t")) > len(item.group("indent"))
+    return indented or (i > 0 and len(lines[i - 1].rstrip()) >= _WRAPPED)
+
+
+_WRAPPED = 50  # a line this long may have been wrapped: the next one goes on with it
+
+
+def _items_in_list(lines: list[str], at: int, item: re.Match[str]) -> int:
+    """The items of the list the item at line `at` is in: of its kind, up and down from it
+    through blank lines and lines within an item, to the first line of other text."""
+    kind, count = _kind(item), 0
+    for step, start in ((-1, at), (1, at + 1)):
+        i = start
+        while 0 <= i < len(lines):
+            line, other = lines[i], _ITEM().match(lines[i])
+            if other is not None and _kind(other) == kind:
+                count += 1
+            elif line.strip() and not _goes_on(lines, i, item):
+                break  # text after (or before) the list, or another list
+            i += step
+    return count
 
 
 def copy_shape(

@@ -4,6 +4,7 @@ repository), each beside its nearest look-alike. All messages are hand-written."
 from __future__ import annotations
 
 from refmail.detect import Classification, Identity, classify
+from refmail.detect_copy_shape import copy_in_a_list_item
 from refmail.parse import parse_message
 
 OWNER = "alice@novak.example.com"
@@ -184,3 +185,21 @@ def test_a_nameless_copy_is_preferred_to_a_loose_short_form() -> None:
         "elver@kasan.example.org",
         "jon@cole.example.net",
     }
+
+
+def test_a_copy_note_after_a_list_or_beside_an_unrelated_item_is_not_in_a_list() -> None:
+    # (a reviewer's cases) the author's own note on the line after a list, not indented into
+    # its last item; and a lone item whose only "sibling" is in another list, paragraphs away
+    note = "Cc'ing Jo, who wrote the driver."
+    assert copy_in_a_list_item("1. built it\n2. ran the tests\n" + note, note) == ""
+    lone = "- one thing\n\nSome text between.\n\n- " + note
+    assert copy_in_a_list_item(lone, note) == ""
+    # the twins: the note indented into the last item, and items parted by a blank line
+    assert copy_in_a_list_item("1. built it\n2. ran it,\n   " + note, note) == "2. ran it,"
+    spaced = "1. built it\n\n2. ran it, " + note
+    assert copy_in_a_list_item(spaced, note) == "2. ran it, " + note
+    # items wrapped without indenting, as plain-text mail does: a long line's next line goes on
+    first = "* get this patchset reviewed and applied, then wait for the release:"
+    then = "* then make sure Greg (now CCed) checks it"
+    todo = f"{first}\nhttps://example.org/x\n\n{then}"
+    assert copy_in_a_list_item(todo, "Greg (now CCed)") == then
