@@ -261,7 +261,7 @@ def named(
     return False
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=512)  # (as detect._same_mailbox_other_host: a message's and recent)
 def _name_facts(addr: Address) -> tuple[frozenset[str], str, str]:
     """What `named` reads of an address: its name tokens, given name and local part's letters."""
     return name_tokens(addr), given_name(addr), _letters(addr.email)
