@@ -28,10 +28,7 @@ def cue_pattern(code: str, name: str, curly: bool = True) -> re.Pattern[str]:
     most mail runs few of them. `curly=False`: for a text with no "’" in it, where the
     pattern's character classes need not hold one (see `_STRAIGHT`)."""
     source = LANGUAGES[code].cues[name]
-    if not curly:
-        for curled, straight in _STRAIGHT:
-            source = source.replace(curled, straight)
-    return re.compile(source, re.MULTILINE)
+    return re.compile(source if curly else _straight(source), re.MULTILINE)
 
 
 # The character classes of the cues that hold a "’" (a name's "[\w'’-]"), and the same without
@@ -39,6 +36,13 @@ def cue_pattern(code: str, name: str, curly: bool = True) -> re.Pattern[str]:
 # ms a class, a fifth of compiling the cues. Detection straightens quote marks first
 # (`QUOTE_MARKS`), so its sentences hold none, and there both forms match alike.
 _STRAIGHT = (("[\\w'’-]", "[\\w'-]"), ("[\\w'’]", "[\\w']"), ("['’]", "'"))
+
+
+def _straight(source: str) -> str:
+    """A pattern's source with its classes' "’" taken out (`_STRAIGHT`)."""
+    for curled, straight in _STRAIGHT:
+        source = source.replace(curled, straight)
+    return source
 
 
 def cue_matches(code: str, name: str, sentence: str) -> Iterator[re.Match[str]]:
@@ -64,10 +68,7 @@ def cue_matches(code: str, name: str, sentence: str) -> Iterator[re.Match[str]]:
 @functools.lru_cache(maxsize=256)
 def _alternative(code: str, name: str, index: int) -> re.Pattern[str]:
     """One top-level alternative of a cue's pattern, compiled straight (no "’" in its classes)."""
-    source = alternatives(LANGUAGES[code].cues[name])[index]
-    for curled, straight in _STRAIGHT:
-        source = source.replace(curled, straight)
-    return re.compile(source, re.MULTILINE)
+    return re.compile(_straight(alternatives(LANGUAGES[code].cues[name])[index]), re.MULTILINE)
 
 
 def _leftmost_first(patterns: list[re.Pattern[str]], text: str) -> Iterator[re.Match[str]]:

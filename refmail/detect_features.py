@@ -168,7 +168,7 @@ def read(
     named_in = [(s, capitalised_words(s)) for s in sentence_list]
     owner = next((a for a in msg.envelope.recipients if is_owner(a)), None)
     _shape_features(
-        msg, shape, who, parties, text, data, cues, named_in, add, relay is not None, owner
+        msg, shape, who, parties, text, data, cues, named_in, add, relay is not None, owner, group
     )
     looped = _hand_off_shape(msg, who, parties, named_in, cues, found, add)
     for feature, said in _copy_and_colleagues(
@@ -631,9 +631,11 @@ def _shape_features(
     add: Callable[[str, str], None],
     relayed: bool,
     owner: Address | None = None,
+    group: bool = False,
 ) -> None:
     """The features of the message's shape: who is addressed, named, greeted, spoken to,
-    described, sent on or copied in, and whether anyone is new to the thread."""
+    described, sent on or copied in, and whether anyone is new to the thread. `group`: the
+    copy note names a group (`copies_a_group`, read once by `read`)."""
     addrs = [a for a, _ in parties]
     words: set[str] = set().union(*(w for _, w in named_in))
     named_parties = told_apart(distinct([a for a in addrs if named(a, words)]), words)
@@ -693,7 +695,7 @@ def _shape_features(
     given = [a for a in who.in_text if (a.email, a.name) in keys and named(a, words)]
     if given:
         add("gives_an_address", ", ".join(str(a) for a in given[:2]))
-    target = _direction_and_copy(msg, shape, who, addrs, text, cues, words, add)
+    target = _direction_and_copy(msg, shape, who, addrs, text, cues, words, add, group)
     stranger = one_reader(msg, shape, who, text, cues, named_in, data, target, add)
     forwarded = shape == "forward" or relayed  # the forwarded people are in the history
     # (someone the author sends the reader to, with no address here, is new to the thread)
@@ -715,6 +717,7 @@ def _direction_and_copy(
     cues: dict[str, str],
     words: set[str],
     add: Callable[[str, str], None],
+    group: bool = False,
 ) -> Address | None:
     """Whom the reader is sent to, and who is copied in and named: the hand-on features.
     Returns the party the reader is sent to, if any."""
@@ -763,7 +766,7 @@ def _direction_and_copy(
         listed = lists_by_mailbox(copy, msg.envelope.recipients, who.lists)
         if listed:
             add("neg_list_copy", f"copies the list {listed[0].email}")
-    if copies_a_group(text, cues):
+    if group:
         add("copies_a_group", f"“{cues['cue_copy_in'][:60]}”")
     return target
 

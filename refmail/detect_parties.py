@@ -79,13 +79,13 @@ def _list_like(addr: Address) -> bool:
     )
 
 
-# Providers of personal mailboxes, the one list of them: a list's usual name there
-# ("cohenarthur.dev@gmail.com") is a person's choice of address, as lists live on their
-# project's or a list host's domain; and two people there are not colleagues (detect_purpose).
 # An "introduction" of more people than this is an announcement; and among more nameless
 # copies than this, which one was just copied in cannot be told.
 MAX_PARTIES = 8
 
+# Providers of personal mailboxes, the one list of them: a list's usual name there
+# ("cohenarthur.dev@gmail.com") is a person's choice of address, as lists live on their
+# project's or a list host's domain; and two people there are not colleagues (detect_purpose).
 MAILBOX_PROVIDERS = frozenset(
     {
         "163.com",

@@ -54,5 +54,4 @@ def loading(module: str) -> Iterator[None]:
     try:
         yield
     finally:
-        gc.freeze()
-        gc.enable()
+        started()
